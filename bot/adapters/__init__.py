@@ -1,0 +1,1 @@
+"""Adapters to the outside world; each subpackage is independent of the others."""

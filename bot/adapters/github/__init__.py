@@ -1,0 +1,1 @@
+"""GitHub adapter: PyGithub-backed ports, webhook verification and payload parsing."""

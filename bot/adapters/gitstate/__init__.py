@@ -1,0 +1,1 @@
+"""State backends: the Git state branch (GitPython) and the local directory, with locks."""

@@ -1,0 +1,1 @@
+"""Kubernetes runtime: the official client, server-side apply, dry-run, readiness."""

@@ -1,0 +1,1 @@
+"""Event queues for the webhook server: SQLite (embedded) and Redis."""
