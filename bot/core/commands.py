@@ -1,0 +1,172 @@
+"""The PR comment grammar: comment text → a command, help, a correction, or nothing.
+
+Shipmate reacts only to a comment whose first non-empty line starts with one of its slash
+commands; anything after a second non-empty line makes the comment ambiguous and it is
+ignored, as Atlantis does, so quoted text or prose never triggers an apply by accident.
+
+    /preview  [-p PROJECT] [-s STACK]
+    /apply    [-p PROJECT] [-s STACK]
+    /destroy  -p PROJECT -s STACK --confirm PROJECT/STACK
+    /unlock
+    /help
+
+A near miss of a command name (`/aply`) gets a "did you mean" reply; unknown flags and
+malformed arguments get a usage reply. Slash words that resemble nothing of ours are left
+alone, since other bots use slash commands too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Verb(StrEnum):
+    PREVIEW = "preview"
+    APPLY = "apply"
+    DESTROY = "destroy"
+    UNLOCK = "unlock"
+    HELP = "help"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed, well-formed command."""
+
+    verb: Verb
+    project: str | None = None
+    stack: str | None = None
+    confirm: str | None = None
+
+    def matches(self, project: str, stack: str) -> bool:
+        """Whether a stack is selected by this command's `-p`/`-s` filters."""
+        return (self.project in (None, project)) and (self.stack in (None, stack))
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The comment addressed us but cannot run: answer with this text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """The comment is not for us."""
+
+    reason: str
+
+
+Parsed = Command | Reply | Ignore
+
+_FLAGS: dict[Verb, frozenset[str]] = {
+    Verb.PREVIEW: frozenset({"project", "stack"}),
+    Verb.APPLY: frozenset({"project", "stack"}),
+    Verb.DESTROY: frozenset({"project", "stack", "confirm"}),
+    Verb.UNLOCK: frozenset(),
+    Verb.HELP: frozenset(),
+}
+_ALIASES = {
+    "-p": "project",
+    "--project": "project",
+    "-s": "stack",
+    "--stack": "stack",
+    "--confirm": "confirm",
+}
+
+HELP_TEXT = """\
+**Shipmate commands** (comment on the pull request; one command per comment):
+
+| command | what it does |
+|---|---|
+| `/preview [-p PROJECT] [-s STACK]` | preview the stacks this pull request changes (or the ones selected) |
+| `/apply [-p PROJECT] [-s STACK]` | apply them and record a Release; locks each project/workspace for this pull request |
+| `/destroy -p PROJECT -s STACK --confirm PROJECT/STACK` | delete everything the stack's latest Release holds |
+| `/unlock` | release every lock this pull request holds |
+| `/help` | show this list |
+
+`-p/--project` and `-s/--stack` select stacks; without them a command covers every stack the
+pull request changes. Edited comments are ignored: post a new comment to run a command."""
+
+
+def usage(verb: Verb) -> str:
+    lines = {
+        Verb.PREVIEW: "/preview [-p PROJECT] [-s STACK]",
+        Verb.APPLY: "/apply [-p PROJECT] [-s STACK]",
+        Verb.DESTROY: "/destroy -p PROJECT -s STACK --confirm PROJECT/STACK",
+        Verb.UNLOCK: "/unlock",
+        Verb.HELP: "/help",
+    }
+    return f"Usage:\n```\n{lines[verb]}\n```"
+
+
+def parse(body: str) -> Parsed:
+    """Parse a comment body. Never raises: malformed input becomes a `Reply` or `Ignore`."""
+    lines = [line.strip().strip("`").strip() for line in body.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines or not lines[0].startswith("/"):
+        return Ignore("not a command")
+    if len(lines) > 1:
+        return Ignore("a command must be the only line of its comment")
+    try:
+        words = shlex.split(lines[0])
+    except ValueError as exc:
+        return Reply(f"Could not read the command: {exc}.")
+    name = words[0][1:].lower()
+    try:
+        verb = Verb(name)
+    except ValueError:
+        close = difflib.get_close_matches(name, [v.value for v in Verb], n=1, cutoff=0.6)
+        if close:
+            return Reply(f"Unknown command `/{name}`. Did you mean `/{close[0]}`?\n\n{HELP_TEXT}")
+        return Ignore(f"/{name} is not a Shipmate command")
+    if verb is Verb.HELP or "-h" in words[1:] or "--help" in words[1:]:
+        return Command(Verb.HELP) if verb is Verb.HELP else Reply(usage(verb))
+    return _parse_flags(verb, words[1:])
+
+
+def _parse_flags(verb: Verb, args: list[str]) -> Parsed:
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, eq, inline = arg.partition("=")
+        key = _ALIASES.get(flag)
+        if key is None or key not in _FLAGS[verb]:
+            known = sorted(k for k, v in _ALIASES.items() if v in _FLAGS[verb])
+            hint = difflib.get_close_matches(flag, known, n=1)
+            extra = f" Did you mean `{hint[0]}`?" if hint else ""
+            return Reply(f"`/{verb}` does not take `{arg}`.{extra}\n\n{usage(verb)}")
+        if eq:
+            value = inline
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                return Reply(f"`{flag}` needs a value.\n\n{usage(verb)}")
+            value = args[i + 1]
+            i += 2
+        if not _valid_name(value, allow_slash=key == "confirm"):
+            return Reply(f"`{value}` is not a valid value for `{flag}`.\n\n{usage(verb)}")
+        values[key] = value
+    command = Command(verb, values.get("project"), values.get("stack"), values.get("confirm"))
+    if verb is Verb.DESTROY:
+        if not command.project or not command.stack:
+            return Reply(f"`/destroy` needs both `-p` and `-s`.\n\n{usage(verb)}")
+        expected = f"{command.project}/{command.stack}"
+        if command.confirm != expected:
+            return Reply(
+                f"`/destroy` deletes everything in `{expected}`. To go ahead, add "
+                f"`--confirm {expected}`.\n\n{usage(verb)}"
+            )
+    return command
+
+
+def _valid_name(value: str, *, allow_slash: bool) -> bool:
+    if not value or value.startswith(("-", "~")) or ".." in value:
+        return False
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+    if allow_slash:
+        allowed.add("/")
+    return all(ch in allowed for ch in value)
