@@ -8,9 +8,11 @@ where it is not (Kubernetes). Sections are owned by the capability that introduc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core.events import Delivery
 from bot.core.spec import Resource, State
 
 JSON = dict[str, Any]
@@ -51,3 +53,82 @@ class Runtime(Protocol):
     def wait_ready(self, resource: Resource, timeout_seconds: float) -> None:
         """Block until the resource is ready by its kind's rule, or raise RuntimeFailed."""
         ...
+
+
+# --- event queue (webhook intake → workers) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """A delivery handed to one worker under a lease.
+
+    `token` fences the claim: `complete`/`fail`/`extend` with a token that is no longer the
+    current one (the lease expired and another worker re-claimed the job) are refused.
+    `attempts` counts claims, this one included.
+    """
+
+    id: int
+    delivery: Delivery
+    key: str
+    attempts: int
+    token: str
+    worker_id: str
+    lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Job counts by state. `pending` includes jobs waiting for a retry backoff (`delayed`)."""
+
+    pending: int
+    delayed: int
+    running: int
+    done: int
+    failed: int
+
+    @property
+    def depth(self) -> int:
+        """Jobs not finished yet (pending and running)."""
+        return self.pending + self.running
+
+
+class EventQueue(Protocol):
+    """Durable, deduplicating job queue with per-key ordering.
+
+    - `put` stores a delivery once per delivery ID: it returns False (and stores nothing) when
+      the ID was seen already, so redeliveries are no-ops. Once it returns, the delivery
+      survives a crash of the process.
+    - `claim` hands out the oldest runnable job whose ordering key (`events.delivery_key`) has
+      no earlier unfinished job; jobs of different keys are handed out in parallel. A running
+      job whose lease expired (its worker crashed) is handed out again, in its place in line.
+    - A job is finished only by `complete`, or by `fail` without retry or past the last
+      attempt; `fail` with retry puts it back after an exponential backoff.
+    """
+
+    def put(self, delivery: Delivery) -> bool: ...
+
+    def claim(self, worker_id: str, lease_seconds: float) -> Job | None: ...
+
+    def extend(self, job: Job, lease_seconds: float) -> bool:
+        """Renew a running job's lease; False when the claim is no longer this job's."""
+        ...
+
+    def complete(self, job: Job) -> bool:
+        """Mark done; False when the claim is stale (the job was re-claimed after its lease)."""
+        ...
+
+    def fail(self, job: Job, error: str, retry: bool) -> bool:
+        """Record a failure: retry later (bounded attempts, backoff) or finish as failed."""
+        ...
+
+    def stats(self) -> QueueStats: ...
+
+    def ping(self) -> None:
+        """Raise when the queue's storage is unreachable (readiness)."""
+        ...
+
+    def purge(self, finished_before: datetime) -> int:
+        """Delete finished jobs older than the time (their delivery IDs are forgotten too)."""
+        ...
+
+    def close(self) -> None: ...
