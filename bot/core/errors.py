@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class ShipmateError(Exception):
@@ -64,9 +65,26 @@ class PolicyDenied(ShipmateError):
 
 
 class RuntimeFailed(ShipmateError):
-    """A runtime (Kubernetes, Terraform) refused or failed an operation."""
+    """A runtime (Kubernetes, Terraform) refused or failed an operation.
+
+    A batch operation that fails part-way reports what it did finish in `partial`
+    (resource ID → the resource to record in State, or None for a finished delete), and
+    which of those still count as failed in `failed_ids` (applied but never became ready),
+    so the release records exactly what exists.
+    """
 
     exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: Mapping[str, Any] | None = None,
+        failed_ids: Iterable[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.partial: dict[str, Any] = dict(partial or {})
+        self.failed_ids: frozenset[str] = frozenset(failed_ids)
 
 
 class StateConflict(ShipmateError):
