@@ -132,3 +132,98 @@ class EventQueue(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --- code host (GitHub) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestInfo:
+    """What the bot needs to know about a pull request, read fresh from the code host."""
+
+    repo: str
+    number: int
+    title: str
+    author: str
+    state: str  # open | closed
+    merged: bool
+    draft: bool
+    head_sha: str
+    head_ref: str
+    head_repo: str
+    base_ref: str
+    base_sha: str
+    is_fork: bool
+    mergeable: bool | None
+    merge_commit_sha: str | None = None
+    html_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommentInfo:
+    id: int
+    author: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewInfo:
+    author: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
+    commit_id: str
+
+
+class CodeHost(Protocol):
+    """The pull-request side of GitHub (or a compatible host), narrowed to what the bot uses."""
+
+    def pull_request(self, repo: str, number: int) -> PullRequestInfo: ...
+
+    def open_pull_requests(self, repo: str) -> Sequence[PullRequestInfo]: ...
+
+    def merged_pull_request_for(self, repo: str, sha: str) -> PullRequestInfo | None:
+        """The merged pull request whose merge commit is `sha`, if any."""
+        ...
+
+    def changed_files(self, repo: str, number: int) -> Sequence[str]:
+        """Paths the pull request changes; a rename contributes its old and new path."""
+        ...
+
+    def reviews(self, repo: str, number: int) -> Sequence[ReviewInfo]: ...
+
+    def permission(self, repo: str, login: str) -> str:
+        """admin | maintain | write | triage | read | none."""
+        ...
+
+    def comments(self, repo: str, number: int) -> Sequence[CommentInfo]: ...
+
+    def create_comment(self, repo: str, number: int, body: str) -> int: ...
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None: ...
+
+    def delete_comment(self, repo: str, comment_id: int) -> None: ...
+
+    def react(self, repo: str, comment_id: int, content: str) -> None:
+        """Add an emoji reaction (+1, eyes, rocket, confused, ...) to an issue comment."""
+        ...
+
+    def set_status(
+        self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
+    ) -> None:
+        """Set a commit status (state: pending | success | failure | error)."""
+        ...
+
+    def branch_head(self, repo: str, branch: str) -> str: ...
+
+    def default_branch(self, repo: str) -> str: ...
+
+    def bot_login(self) -> str:
+        """The login the bot acts as (to find its own comments)."""
+        ...
+
+
+class Checkouts(Protocol):
+    """Local working copies of a repository at a commit (a cache; never the state branch)."""
+
+    def checkout(self, repo: str, sha: str) -> str:
+        """Path to a clean work tree of `repo` at `sha`."""
+        ...
