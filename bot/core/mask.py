@@ -1,0 +1,281 @@
+"""Secret masking: what no preview, comment, log line or Release file may show in clear.
+
+Three sources of secrets:
+
+- **Kubernetes Secrets** (`v1` `Secret`): every value under `data` and `stringData`, and the
+  `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeats them;
+- **sensitive paths** a runtime reported (Terraform's sensitive values, see
+  `bot.core.ports.SENSITIVE_KEY`), recorded on each `ChangeStep`;
+- **literal secret values** of the workspace (context values whose keys are marked secret):
+  any scalar that equals one, or contains one of at least `MIN_SUBSTRING_LENGTH` characters,
+  is masked as a whole. Mapping keys and resource IDs are not searched.
+
+A masked value becomes `MASK`. A change stays visible: on the `to` side of a step a
+sensitive value that differs from the `from` side becomes `MASK_CHANGED`, so the diff reads
+`(sensitive value)` → `(sensitive value, changed)` and never shows either value. Nothing is
+hashed: a hash of a short secret can be brute-forced from a public comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.core.preview import fields, normalize
+from bot.core.preview.model import (
+    Action,
+    ChangeSet,
+    ChangeStep,
+    ConcretePath,
+    DiffKind,
+    FieldDiff,
+    KeySelector,
+    Path,
+    StackResult,
+)
+from bot.core.spec import KUBERNETES, Resource, State
+
+MASK = "(sensitive value)"
+MASK_CHANGED = "(sensitive value, changed)"
+MIN_SUBSTRING_LENGTH = 4
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class Literals:
+    """Secret strings to hide wherever they occur in a value."""
+
+    exact: frozenset[str] = frozenset()
+    substrings: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, secrets: Iterable[str]) -> Literals:
+        values = frozenset(s for s in secrets if isinstance(s, str) and s)
+        subs = tuple(sorted(s for s in values if len(s) >= MIN_SUBSTRING_LENGTH))
+        return cls(values, subs)
+
+    def __bool__(self) -> bool:
+        return bool(self.exact)
+
+    def hit(self, value: Any) -> bool:
+        if value is None or isinstance(value, bool):
+            return False
+        text = value if isinstance(value, str) else str(value)
+        return text in self.exact or any(s in text for s in self.substrings)
+
+    def text(self, text: str) -> str:
+        """`text` with every secret occurrence replaced (longest first), for free-form messages."""
+        for s in sorted(self.exact, key=lambda x: (-len(x), x)):
+            if s in text and (len(s) >= MIN_SUBSTRING_LENGTH or text == s):
+                text = text.replace(s, MASK)
+        return text
+
+
+def secret_paths(attributes: Mapping[str, Any] | None, resource_type: str) -> frozenset[ConcretePath]:
+    """Paths of a Kubernetes Secret's values (empty for anything else)."""
+    if (
+        attributes is None
+        or resource_type != KUBERNETES
+        or attributes.get("kind") != "Secret"
+        or attributes.get("apiVersion", "v1") != "v1"
+    ):
+        return frozenset()
+    out: set[ConcretePath] = set()
+    for section in ("data", "stringData"):
+        values = attributes.get(section)
+        if isinstance(values, Mapping):
+            out.update((section, str(k)) for k in values)
+        elif values is not None:
+            out.add((section,))
+    meta = attributes.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
+        out.add(("metadata", "annotations", LAST_APPLIED))
+    return frozenset(out)
+
+
+def mask_attributes(
+    attributes: Mapping[str, Any],
+    resource_type: str,
+    secrets: Iterable[str] | Literals = (),
+    sensitive: frozenset[ConcretePath] = frozenset(),
+) -> Mapping[str, Any]:
+    """One object with every secret value replaced by `MASK` (for Release state, logs)."""
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    paths = sensitive | secret_paths(attributes, resource_type)
+    if not paths and not lits:
+        return attributes
+    ctx = _Ctx(paths, lits, resource_type == KUBERNETES, None)
+    out = ctx.mask(attributes, (), (), None)
+    return out if isinstance(out, Mapping) else {}
+
+
+def mask_resource(
+    resource: Resource,
+    secrets: Iterable[str] | Literals = (),
+    sensitive: frozenset[ConcretePath] = frozenset(),
+) -> Resource:
+    """A Resource safe to store or show: attributes masked, extensions searched for literals."""
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    attrs = mask_attributes(resource.attributes, resource.type, lits, sensitive)
+    exts = _mask_literals(resource.extensions, lits)
+    if attrs is resource.attributes and exts is resource.extensions:
+        return resource
+    return Resource(resource.id, resource.type, attrs, resource.depends_on, exts)
+
+
+def mask_state(state: State, secrets: Iterable[str] | Literals = ()) -> State:
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    return State(tuple(mask_resource(r, lits) for r in state.resources))
+
+
+def mask_step(step: ChangeStep, secrets: Iterable[str] | Literals = ()) -> ChangeStep:
+    """A step whose from/to/diffs hide every secret but still show which ones changed."""
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    res = step.resource
+    before = step.from_.attributes if step.from_ is not None else None
+    after = step.to.attributes if step.to is not None else None
+    paths = step.sensitive | secret_paths(before, res.type) | secret_paths(after, res.type)
+    exts_from = _mask_literals(step.from_.extensions, lits) if step.from_ is not None else None
+    exts_to = _mask_literals(step.to.extensions, lits) if step.to is not None else None
+    same_exts = (step.from_ is None or exts_from is step.from_.extensions) and (
+        step.to is None or exts_to is step.to.extensions
+    )
+    if not paths and not lits:
+        return step
+    k8s = res.type == KUBERNETES
+    m_before = _Ctx(paths, lits, k8s, None).mask(before, (), (), None) if before is not None else None
+    m_after = (
+        _Ctx(paths, lits, k8s, _Other(before)).mask(after, (), (), None) if after is not None else None
+    )
+    if m_before is before and m_after is after and same_exts:
+        return step
+    from_ = _rebuild(step.from_, m_before, exts_from)
+    to = _rebuild(step.to, m_after, exts_to)
+    return replace(step, from_=from_, to=to, diffs=_diffs(step.action, m_before, m_after, k8s))
+
+
+def mask_changeset(changeset: ChangeSet, secrets: Iterable[str] | Literals = ()) -> ChangeSet:
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    if changeset.masked and not lits:
+        return changeset
+    steps = tuple(mask_step(s, lits) for s in changeset.steps)
+    return replace(changeset, steps=steps, masked=True)
+
+
+def mask_stack_result(result: StackResult, secrets: Iterable[str] | Literals = ()) -> StackResult:
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    cs = mask_changeset(result.changeset, lits) if result.changeset is not None else None
+    error = lits.text(result.error) if result.error is not None else None
+    return replace(result, changeset=cs, error=error)
+
+
+def mask_text(text: str, secrets: Iterable[str] | Literals) -> str:
+    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    return lits.text(text)
+
+
+# --- internals --------------------------------------------------------------------------------
+
+
+def _rebuild(
+    res: Resource | None, attrs: Any, exts: Mapping[str, Any] | None
+) -> Resource | None:
+    if res is None:
+        return None
+    return Resource(res.id, res.type, attrs, res.depends_on, exts if exts is not None else {})
+
+
+def _diffs(action: Action, before: Any, after: Any, k8s: bool) -> tuple[FieldDiff, ...]:
+    if action is Action.CREATE:
+        return (FieldDiff((), DiffKind.ADDED, after=after),)
+    if action is Action.DELETE:
+        return (FieldDiff((), DiffKind.REMOVED, before=before),)
+    if action is Action.UNCHANGED:
+        return ()
+    found = fields.diff(before, after, k8s)
+    # Only a secret changed and both sides mask alike: still say that something changed.
+    return found or (FieldDiff((), DiffKind.CHANGED, before=MASK, after=MASK_CHANGED),)
+
+
+def _mask_literals(value: Mapping[str, Any], lits: Literals) -> Mapping[str, Any]:
+    if not lits or not value:
+        return value
+    out = _Ctx(frozenset(), lits, False, None).mask(value, (), (), None)
+    return out if isinstance(out, Mapping) else value
+
+
+@dataclass(frozen=True, slots=True)
+class _Other:
+    """The `from` side, to tell whether a sensitive value on the `to` side changed."""
+
+    root: Any
+
+    def at(self, keyed: Path) -> tuple[bool, Any]:
+        node = self.root
+        for seg in keyed:
+            if isinstance(seg, KeySelector):
+                if not isinstance(node, list):
+                    return False, None
+                names = tuple(k for k, _ in seg.fields)
+                match = [
+                    i
+                    for i in node
+                    if isinstance(i, Mapping) and normalize.selector(i, names) == seg
+                ]
+                if len(match) != 1:
+                    return False, None
+                node = match[0]
+            elif isinstance(seg, int):
+                if not isinstance(node, list) or seg >= len(node):
+                    return False, None
+                node = node[seg]
+            else:
+                if not isinstance(node, Mapping) or seg not in node:
+                    return False, None
+                node = node[seg]
+        return True, node
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    paths: frozenset[ConcretePath]
+    lits: Literals
+    k8s: bool
+    other: _Other | None
+
+    def marker(self, value: Any, keyed: Path) -> str:
+        if self.other is None:
+            return MASK
+        found, old = self.other.at(keyed)
+        return MASK_CHANGED if found and old != value else MASK
+
+    def mask(self, value: Any, path: ConcretePath, keyed: Path, field: str | None) -> Any:
+        if path in self.paths:
+            return self.marker(value, keyed)
+        if isinstance(value, Mapping):
+            out: dict[str, Any] | None = None
+            for k, v in value.items():
+                new = self.mask(v, (*path, k), (*keyed, k), k)
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+            return value if out is None else out
+        if isinstance(value, list):
+            key = normalize.set_key(field, value) if self.k8s else None
+            items = []
+            changed = False
+            for i, v in enumerate(value):
+                seg: int | KeySelector = i
+                if key is not None:
+                    sel = normalize.selector(v, key)
+                    seg = sel if sel is not None else i
+                new = self.mask(v, (*path, i), (*keyed, seg), None)
+                changed = changed or new is not v
+                items.append(new)
+            return items if changed else value
+        if self.lits and self.lits.hit(value):
+            return self.marker(value, keyed)
+        return value

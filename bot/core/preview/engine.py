@@ -1,0 +1,283 @@
+"""The three-way preview: prior (latest release state), planned (the Spec), live (the runtime).
+
+Kusion's rules, per resource:
+
+- in the prior state but not in the Spec (no plan) → **Delete**; an imported resource
+  (`extensions["kusionstack.io/import-id"]`) is never deleted, only released: **UnChanged**;
+- no live object → **Create** (`to` is the planned object);
+- otherwise the runtime's dry-run result is compared with the live object after normalisation
+  (`normalize`): different → **Update**, the same → **UnChanged**.
+
+An imported resource with no prior state uses its live object as prior, so the runtime's
+three-way merge treats what exists as already owned.
+
+Runtimes are called in batches, one `read` and one `dry_run` per resource type; the engine
+does nothing else that touches the world, so `changeset_from` (the same computation over
+already-fetched `live` and `dry_run` maps) is what tests and benchmarks call directly.
+
+A runtime may report which attributes are sensitive by adding the reserved key
+`SENSITIVE_KEY` (`"__sensitive__"`) to a returned object, holding a tree shaped like the
+value with `true` at each sensitive leaf or subtree (Terraform's `sensitive_values`). The
+engine removes the key and records the paths on the step for `bot.core.mask`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.core.errors import PlanError, RuntimeFailed
+from bot.core.ports import SENSITIVE_KEY, Runtime
+from bot.core.preview import fields, normalize
+from bot.core.preview.model import (
+    Action,
+    ChangeSet,
+    ChangeStep,
+    ConcretePath,
+    DiffKind,
+    FieldDiff,
+)
+from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, Spec, State
+
+JSON = Mapping[str, Any]
+IMPORTED_NOTE = "imported resource: not in the Spec any more; left in place, removed from state"
+GONE_NOTE = "not found live; only removed from state"
+
+
+def preview(
+    spec: Spec,
+    prior: State,
+    runtimes: Mapping[str, Runtime],
+    ignore_fields: Iterable[str] = (),
+    *,
+    project: str = "",
+    stack: str = "",
+    workspace: str = "",
+) -> ChangeSet:
+    """Read live objects, dry-run what exists, and compute the change set."""
+    planned = _unique(spec)
+    prior_by_id = prior.by_id()
+    removed = [r for r in prior.resources if r.id not in planned]
+    to_read = [*spec.resources, *removed]
+    _check_runtimes(to_read, runtimes)
+
+    live: dict[str, JSON | None] = {}
+    for rtype, batch in _by_type(to_read).items():
+        got = runtimes[rtype].read(batch, prior)
+        live.update(_complete(got, batch, rtype, "read"))
+
+    # Imported resources without prior state take their live object as prior.
+    dry_prior = prior
+    adopted = [
+        Resource(r.id, r.type, dict(_strip_marker(live[r.id]) or {}), r.depends_on, r.extensions)
+        for r in spec.resources
+        if r.extensions.get(EXT_IMPORT_ID) and r.id not in prior_by_id and live.get(r.id) is not None
+    ]
+    if adopted:
+        dry_prior = State.of([*prior.resources, *adopted])
+
+    dry: dict[str, JSON] = {}
+    existing = [r for r in spec.resources if live.get(r.id) is not None]
+    for rtype, batch in _by_type(existing).items():
+        got = runtimes[rtype].dry_run(batch, dry_prior)
+        for rid, obj in _complete(got, batch, rtype, "dry-run").items():
+            if obj is None:
+                raise RuntimeFailed(f"the {rtype} runtime returned no dry-run result for {rid}")
+            dry[rid] = obj
+
+    return changeset_from(
+        spec, prior, live, dry, ignore_fields, project=project, stack=stack, workspace=workspace
+    )
+
+
+def preview_destroy(
+    prior: State,
+    runtimes: Mapping[str, Runtime],
+    *,
+    project: str = "",
+    stack: str = "",
+    workspace: str = "",
+) -> ChangeSet:
+    """What destroying the stack would do: Delete every resource in the prior state except
+    imported ones (UnChanged), dependents first."""
+    _check_runtimes(prior.resources, runtimes)
+    live: dict[str, JSON | None] = {}
+    for rtype, batch in _by_type(prior.resources).items():
+        live.update(_complete(runtimes[rtype].read(batch, prior), batch, rtype, "read"))
+    steps = {r.id: _removed_step(r, live[r.id], ()) for r in prior.resources}
+    order = _deletion_order(prior.resources)
+    return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace)
+
+
+def changeset_from(
+    spec: Spec,
+    prior: State,
+    live: Mapping[str, JSON | None],
+    dry_run: Mapping[str, JSON],
+    ignore_fields: Iterable[str] = (),
+    *,
+    project: str = "",
+    stack: str = "",
+    workspace: str = "",
+) -> ChangeSet:
+    """The change set from already-fetched live objects and dry-run results (both by ID).
+
+    A planned resource missing from `live` counts as not existing; one that exists live must
+    have a dry-run result.
+    """
+    ignore = normalize.parse_ignore_fields(ignore_fields)
+    _unique(spec)
+    steps: dict[str, ChangeStep] = {}
+    for res in spec.resources:
+        steps[res.id] = _planned_step(res, live.get(res.id), dry_run, ignore)
+    removed = [r for r in prior.resources if r.id not in steps]
+    for res in removed:
+        steps[res.id] = _removed_step(res, live.get(res.id), ignore)
+    order = _apply_order(spec.resources) + _deletion_order(removed)
+    return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace)
+
+
+def _planned_step(
+    res: Resource, live_obj: JSON | None, dry_run: Mapping[str, JSON], ignore: Sequence[Any]
+) -> ChangeStep:
+    k8s = res.type == KUBERNETES
+    if live_obj is None:
+        to = _with_attributes(res, normalize.normalize_attributes(res.attributes, res.type, ignore))
+        created = (FieldDiff((), DiffKind.ADDED, after=dict(to.attributes)),)
+        return ChangeStep(res.id, Action.CREATE, None, to, created)
+    if res.id not in dry_run:
+        raise RuntimeFailed(f"no dry-run result for {res.id}, which exists live")
+    dry_obj = dry_run[res.id]
+    sensitive = _sensitive_paths(live_obj) | _sensitive_paths(dry_obj)
+    before = normalize.normalize_attributes(_strip_marker(live_obj), res.type, ignore)
+    after = normalize.normalize_attributes(_strip_marker(dry_obj), res.type, ignore)
+    from_ = _with_attributes(res, before)
+    to = _with_attributes(res, after)
+    if normalize.equivalent(before, after, k8s):
+        return ChangeStep(res.id, Action.UNCHANGED, from_, to, (), sensitive)
+    diffs = fields.diff(before, after, k8s)
+    return ChangeStep(res.id, Action.UPDATE, from_, to, diffs, sensitive)
+
+
+def _removed_step(res: Resource, live_obj: JSON | None, ignore: Sequence[Any]) -> ChangeStep:
+    sensitive = _sensitive_paths(live_obj)
+    source = _strip_marker(live_obj) if live_obj is not None else res.attributes
+    shown = _with_attributes(res, normalize.normalize_attributes(source, res.type, ignore))
+    if res.extensions.get(EXT_IMPORT_ID):
+        return ChangeStep(res.id, Action.UNCHANGED, shown, shown, (), sensitive, IMPORTED_NOTE)
+    note = "" if live_obj is not None else GONE_NOTE
+    diffs = (FieldDiff((), DiffKind.REMOVED, before=dict(shown.attributes)),)
+    return ChangeStep(res.id, Action.DELETE, shown, None, diffs, sensitive, note)
+
+
+def _unique(spec: Spec) -> dict[str, Resource]:
+    out: dict[str, Resource] = {}
+    for res in spec.resources:
+        if res.id in out:
+            raise PlanError(f"duplicate resource ID in the Spec: {res.id}")
+        out[res.id] = res
+    return out
+
+
+def _with_attributes(res: Resource, attributes: Mapping[str, Any]) -> Resource:
+    return Resource(res.id, res.type, attributes, res.depends_on, res.extensions)
+
+
+def _strip_marker(obj: JSON | None) -> JSON | None:
+    if obj is None or SENSITIVE_KEY not in obj:
+        return obj
+    return {k: v for k, v in obj.items() if k != SENSITIVE_KEY}
+
+
+def _sensitive_paths(obj: JSON | None) -> frozenset[ConcretePath]:
+    if obj is None or SENSITIVE_KEY not in obj:
+        return frozenset()
+    return sensitive_paths_from_tree(obj[SENSITIVE_KEY])
+
+
+def sensitive_paths_from_tree(tree: Any) -> frozenset[ConcretePath]:
+    """Paths marked `true` in a Terraform-style sensitive-values tree."""
+    out: set[ConcretePath] = set()
+
+    def walk(node: Any, path: ConcretePath) -> None:
+        if node is True:
+            out.add(path)
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(v, (*path, str(k)))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+
+    walk(tree, ())
+    return frozenset(out)
+
+
+def _by_type(resources: Iterable[Resource]) -> dict[str, list[Resource]]:
+    out: dict[str, list[Resource]] = {}
+    for r in resources:
+        out.setdefault(r.type, []).append(r)
+    return dict(sorted(out.items()))
+
+
+def _check_runtimes(resources: Iterable[Resource], runtimes: Mapping[str, Runtime]) -> None:
+    missing: dict[str, list[str]] = {}
+    for r in resources:
+        if r.type not in runtimes:
+            missing.setdefault(r.type, []).append(r.id)
+    if missing:
+        parts = [f"{t} (e.g. {sorted(ids)[0]})" for t, ids in sorted(missing.items())]
+        raise PlanError("no runtime for resource type " + ", ".join(parts))
+
+
+def _complete(
+    got: Mapping[str, JSON | None], batch: Sequence[Resource], rtype: str, what: str
+) -> dict[str, JSON | None]:
+    out: dict[str, JSON | None] = {}
+    for r in batch:
+        if r.id not in got:
+            raise RuntimeFailed(f"the {rtype} runtime returned no {what} result for {r.id}")
+        out[r.id] = got[r.id]
+    return out
+
+
+def _topological(resources: Sequence[Resource]) -> list[str]:
+    """IDs with dependencies first; ties (and anything left by a cycle) in ID order."""
+    ids = {r.id for r in resources}
+    deps = {r.id: {d for d in r.depends_on if d in ids and d != r.id} for r in resources}
+    dependents: dict[str, list[str]] = {i: [] for i in ids}
+    for rid, ds in deps.items():
+        for d in ds:
+            dependents[d].append(rid)
+    pending = {rid: len(ds) for rid, ds in deps.items()}
+    heap = [rid for rid, n in pending.items() if n == 0]
+    heapq.heapify(heap)
+    out: list[str] = []
+    while heap:
+        rid = heapq.heappop(heap)
+        out.append(rid)
+        for child in dependents[rid]:
+            pending[child] -= 1
+            if pending[child] == 0:
+                heapq.heappush(heap, child)
+    if len(out) < len(ids):
+        done = set(out)
+        out.extend(sorted(i for i in ids if i not in done))
+    return out
+
+
+def _apply_order(resources: Sequence[Resource]) -> list[str]:
+    return _topological(resources)
+
+
+def _deletion_order(resources: Sequence[Resource]) -> list[str]:
+    """Dependents before what they depend on; among independent ones, ID order."""
+    ids = {r.id for r in resources}
+    reversed_edges: dict[str, set[str]] = {r.id: set() for r in resources}
+    for r in resources:
+        for d in r.depends_on:
+            if d in ids and d != r.id:
+                reversed_edges[d].add(r.id)
+    flipped = [Resource(i, "", {}, tuple(sorted(reversed_edges[i]))) for i in sorted(ids)]
+    return _topological(flipped)

@@ -1,0 +1,121 @@
+"""Values and field diffs as lines of text, shared by the terminal and Markdown renderings.
+
+Values print as block YAML with sorted keys. A string stays plain when YAML would read it back
+as the same string (`nginx:1.25`, `web`) and is double-quoted otherwise (`"3"`, `"true"`,
+`""`, anything with spaces or newlines), so a type change never looks like no change.
+
+A field diff prints as a hunk: `@@ <path> @@` (with `(added)` / `(removed)` when one side is
+missing), then `-` lines for the old value and `+` lines for the new one. A created or deleted
+resource is the whole object as `+` or `-` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.core.preview.model import ChangeStep, DiffKind, FieldDiff, format_path
+
+_PLAIN = re.compile(r"^[A-Za-z_/$][A-Za-z0-9_./:@+$=-]*$")
+_RESERVED = frozenset(
+    {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+)
+
+
+def scalar(value: Any) -> str:
+    if isinstance(value, str):
+        plain = _PLAIN.match(value) and value.lower() not in _RESERVED and not value.endswith(":")
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return json.dumps(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _key(key: Any) -> str:
+    return scalar(str(key))
+
+
+def value_lines(value: Any) -> list[str]:
+    """`value` as block YAML lines (no trailing newline); a scalar is one line."""
+    out: list[str] = []
+    _emit(value, 0, out)
+    return out
+
+
+def _emit(value: Any, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        if not value:
+            out.append(pad + "{}")
+            return
+        for k in sorted(value, key=str):
+            _emit_entry(pad + _key(k) + ":", value[k], indent, out)
+        return
+    if isinstance(value, list | tuple):
+        if not value:
+            out.append(pad + "[]")
+            return
+        for item in value:
+            _emit_item(item, indent, out)
+        return
+    out.append(pad + scalar(value))
+
+
+def _emit_entry(head: str, value: Any, indent: int, out: list[str]) -> None:
+    if isinstance(value, Mapping) and value:
+        out.append(head)
+        _emit(value, indent + 2, out)
+    elif isinstance(value, list | tuple) and value:
+        out.append(head)
+        _emit(value, indent, out)
+    else:
+        out.append(head + " " + value_lines(value)[0])
+
+
+def _emit_item(item: Any, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(item, Mapping) and item:
+        sub: list[str] = []
+        _emit(item, indent + 2, sub)
+        out.append(pad + "- " + sub[0][indent + 2 :])
+        out.extend(sub[1:])
+    elif isinstance(item, list | tuple) and item:
+        sub = []
+        _emit(item, indent + 2, sub)
+        out.append(pad + "- " + sub[0][indent + 2 :])
+        out.extend(sub[1:])
+    else:
+        out.append(pad + "- " + value_lines(item)[0])
+
+
+def field_diff_lines(d: FieldDiff) -> list[str]:
+    out: list[str] = []
+    if d.path:
+        label = format_path(d.path)
+        suffix = {DiffKind.ADDED: " (added)", DiffKind.REMOVED: " (removed)"}.get(d.kind, "")
+        out.append(f"@@ {label}{suffix} @@")
+    elif d.kind is DiffKind.CHANGED:
+        out.append("@@ (sensitive values) @@")
+    if d.kind is not DiffKind.ADDED:
+        out.extend("- " + line for line in value_lines(d.before))
+    if d.kind is not DiffKind.REMOVED:
+        out.extend("+ " + line for line in value_lines(d.after))
+    return out
+
+
+def diff_lines(diffs: Iterable[FieldDiff]) -> list[str]:
+    out: list[str] = []
+    for d in diffs:
+        out.extend(field_diff_lines(d))
+    return out
+
+
+def step_diff_lines(step: ChangeStep) -> list[str]:
+    return diff_lines(step.diffs)
+
+
+def field_count(step: ChangeStep) -> int:
+    """How many fields an Update changes (0 for other actions)."""
+    return sum(1 for d in step.diffs if d.path) if step.diffs else 0
