@@ -227,3 +227,20 @@ class Checkouts(Protocol):
     def checkout(self, repo: str, sha: str) -> str:
         """Path to a clean work tree of `repo` at `sha`."""
         ...
+
+
+# --- preview conventions (runtime read / dry_run results) -----------------------------------
+
+SENSITIVE_KEY = "__sensitive__"
+"""Reserved key a runtime may add to an object returned by `Runtime.read` or `Runtime.dry_run`.
+
+Its value is a tree shaped like the object with `true` at every sensitive leaf or subtree,
+exactly Terraform's `sensitive_values` / `after_sensitive` format, e.g.
+`{"password": true, "blocks": [{"token": true}]}`. The preview engine removes the key from the
+object and records the paths so `bot.core.mask` hides those values before anything is rendered
+or stored. Kubernetes runtimes need not set it: Secret `data`/`stringData` are always masked.
+"""
+
+KNOWN_AFTER_APPLY = "(known after apply)"
+"""What a dry-run result holds for a value only known once applied (Terraform's `after_unknown`
+attributes), so the preview shows it instead of reporting the attribute as removed."""
