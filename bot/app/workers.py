@@ -1,0 +1,214 @@
+"""The worker pool: N threads claim jobs from the `EventQueue` and call the event handler.
+
+- A job is completed only after `handle(delivery)` returned, so a crash mid-handler leaves
+  it leased and another worker (or the restarted process) runs it again once the lease
+  expires: processing is at-least-once, and handlers make their effects idempotent by
+  delivery ID (or by what the event names: a PR's head SHA, a comment ID).
+- While a handler runs, a maintenance thread renews its lease every third of the lease, so
+  long handlers (Terraform applies) keep their job; it also purges finished jobs past the
+  retention.
+- A handler that raises fails the job: `StateConflict` and errors that are not Shipmate's own
+  (network, I/O, timeouts) are temporary and retried with backoff up to the queue's attempts;
+  other `ShipmateError`s (bad config, denied, plan errors) are final.
+- `stop()` stops claiming, lets running handlers finish (up to a timeout) and joins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.core.errors import ShipmateError, StateConflict
+from bot.core.events import Delivery
+from bot.core.ports import Clock, EventQueue, Job
+from bot.metrics import ShipmateMetrics
+
+log = logging.getLogger("shipmate.workers")
+
+Handler = Callable[[Delivery], None]
+
+
+def is_temporary(error: BaseException) -> bool:
+    """Whether a failed job should be tried again later."""
+    if isinstance(error, StateConflict):
+        return True
+    return not isinstance(error, ShipmateError)
+
+
+class _WallClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class WorkerPool:
+    """Threads that process queued deliveries with `handler`."""
+
+    def __init__(
+        self,
+        queue: EventQueue,
+        handler: Handler,
+        *,
+        workers: int = 4,
+        lease_seconds: float = 60.0,
+        poll_seconds: float = 0.5,
+        metrics: ShipmateMetrics | None = None,
+        retryable: Callable[[BaseException], bool] = is_temporary,
+        retention: timedelta = timedelta(days=7),
+        purge_every_seconds: float = 3600.0,
+        clock: Clock | None = None,
+        identity: str | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.queue = queue
+        self.handler = handler
+        self.workers = workers
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.metrics = metrics
+        self.retryable = retryable
+        self.retention = retention
+        self.purge_every_seconds = purge_every_seconds
+        self.clock: Clock = clock or _WallClock()
+        self.identity = identity or f"{platform.node()}:{os.getpid()}"
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._maintenance_stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._maintenance: threading.Thread | None = None
+        self._next_purge = time.monotonic()
+        self._in_flight: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("the worker pool is started already")
+        for n in range(self.workers):
+            worker_id = f"{self.identity}:w{n}"
+            thread = threading.Thread(target=self._work, args=(worker_id,), name=f"shipmate-{worker_id}", daemon=True)
+            self._threads.append(thread)
+        self._maintenance = threading.Thread(target=self._maintain, name="shipmate-maintenance", daemon=True)
+        for thread in (*self._threads, self._maintenance):
+            thread.start()
+
+    def notify(self) -> None:
+        """Wake idle workers (a delivery was just queued)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop claiming, let running handlers finish; True when every thread ended in time."""
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._maintenance_stop.set()  # leases were renewed until the last handler returned
+        if self._maintenance is not None:
+            self._maintenance.join(max(0.0, deadline - time.monotonic()))
+        stopped = not any(t.is_alive() for t in self._all_threads())
+        if not stopped:
+            log.warning("stopped with handlers still running; their jobs run again after the lease")
+        return stopped
+
+    def alive(self) -> None:
+        """Raise unless every worker thread is running (a readiness check)."""
+        dead = [t.name for t in self._all_threads() if not t.is_alive()]
+        if not self._threads or dead:
+            raise RuntimeError(f"worker threads not running: {', '.join(dead) or 'not started'}")
+
+    def _all_threads(self) -> list[threading.Thread]:
+        return [*self._threads, *([self._maintenance] if self._maintenance else [])]
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    # --- the loops -------------------------------------------------------------------------
+
+    def _work(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                job = self.queue.claim(worker_id, self.lease_seconds)
+            except Exception as exc:  # the queue is unreachable: back off, keep the thread
+                log.error("claim failed: %s", exc)
+                self._stopping.wait(min(5.0, self.poll_seconds * 4))
+                continue
+            if job is None:
+                self._wake.wait(self.poll_seconds)
+                continue
+            self.run(job)
+
+    def run(self, job: Job) -> None:
+        """Process one claimed job: call the handler, then complete or fail the job."""
+        delivery = job.delivery
+        with self._lock:
+            self._in_flight[job.worker_id] = job
+        started = time.perf_counter()
+        try:
+            self.handler(delivery)
+        except Exception as exc:
+            retry = self.retryable(exc)
+            error = f"{type(exc).__name__}: {exc}"
+            if retry:
+                log.warning("delivery %s (%s) failed, attempt %d: %s", delivery.id, delivery.event, job.attempts, error)
+            else:
+                log.error("delivery %s (%s) failed for good: %s\n%s", delivery.id, delivery.event, error,
+                          "".join(traceback.format_exception(exc)).rstrip())
+            self._finish(job, lambda: self.queue.fail(job, error[:2000], retry))
+            if self.metrics:
+                self.metrics.jobs_failed.inc(event=delivery.event, retry=str(retry).lower())
+        else:
+            self._finish(job, lambda: self.queue.complete(job))
+            if self.metrics:
+                self.metrics.jobs_processed.inc(event=delivery.event)
+                latency = (self.clock.now() - delivery.received_at).total_seconds()
+                self.metrics.latency_seconds.observe(max(0.0, latency), event=delivery.event)
+        finally:
+            with self._lock:
+                self._in_flight.pop(job.worker_id, None)
+            if self.metrics:
+                self.metrics.job_seconds.observe(time.perf_counter() - started, event=delivery.event)
+
+    def _finish(self, job: Job, action: Callable[[], bool]) -> None:
+        for attempt in range(5):
+            try:
+                if not action():
+                    log.warning("delivery %s: the claim was lost (lease expired); another worker ran it",
+                                job.delivery.id)
+                return
+            except Exception as exc:  # the queue blinked: the job stays leased if this keeps failing
+                log.error("delivery %s: could not record the outcome (try %d): %s", job.delivery.id, attempt + 1, exc)
+                self._stopping.wait(0.2 * (attempt + 1))
+
+    def _maintain(self) -> None:
+        while not self._maintenance_stop.wait(max(0.05, self.lease_seconds / 3)):
+            self.maintain_once()
+
+    def maintain_once(self) -> None:
+        """Renew the leases of running jobs; purge finished jobs when a purge is due."""
+        with self._lock:
+            jobs = list(self._in_flight.values())
+        for job in jobs:
+            try:
+                if not self.queue.extend(job, self.lease_seconds):
+                    log.warning("delivery %s: lease lost while running", job.delivery.id)
+            except Exception as exc:
+                log.error("delivery %s: lease renewal failed: %s", job.delivery.id, exc)
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + self.purge_every_seconds
+            try:
+                purged = self.queue.purge(self.clock.now() - self.retention)
+                if purged:
+                    log.info("purged %d finished jobs older than %s", purged, self.retention)
+            except Exception as exc:
+                log.error("purge failed: %s", exc)

@@ -1,0 +1,147 @@
+"""`shipmate serve`: the webhook server with its queue and worker pool in one process.
+
+It builds the queue and the handler (`bot.wiring`), starts the worker pool, and serves the
+Flask app (`bot.web`) with Werkzeug's threaded WSGI server speaking HTTP/1.1. That server
+is enough for the embedded mode: intake only verifies, stores and answers, so a request
+holds a thread for about a millisecond (`bench/webhooks.py` measures it). To put the app
+behind another WSGI server, build it the same way as `build_server` does.
+
+SIGTERM and SIGINT stop it gracefully: stop accepting, let running handlers finish (up to
+the queue lease), close the queue. Jobs still queued wait in the queue for the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from bot import wiring
+from bot.app.workers import WorkerPool
+from bot.core.ports import EventQueue
+from bot.metrics import ShipmateMetrics
+from bot.settings import Settings
+from bot.web import create_app
+
+log = logging.getLogger("shipmate.serve")
+_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+class RequestHandler(WSGIRequestHandler):
+    """HTTP/1.1 (keep-alive) and access logs through `logging` (probes at DEBUG)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+        logging.getLogger("shipmate.http").log(
+            level, '%s "%s %s" %s %s', self.address_string(), self.command, path, code, size
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logging.getLogger("shipmate.http").warning("%s " + format, self.address_string(), *args)
+
+
+def make_wsgi_server(host: str, port: int, app: Any) -> BaseWSGIServer:
+    """Werkzeug's threaded server for `app` on host:port (port 0: a free one)."""
+    return make_server(host, port, app, threaded=True, request_handler=RequestHandler)
+
+
+@dataclass
+class Server:
+    """A built, not yet running server: `serve()` blocks until `shutdown()`."""
+
+    settings: Settings
+    queue: EventQueue
+    pool: WorkerPool
+    http: BaseWSGIServer
+    metrics: ShipmateMetrics
+
+    @property
+    def url(self) -> str:
+        host = self.http.server_address[0]
+        host = f"[{host}]" if ":" in str(host) else str(host)
+        return f"http://{host}:{self.http.server_port}"
+
+    def serve(self) -> None:
+        self.pool.start()
+        try:
+            self.http.serve_forever(poll_interval=0.2)
+        finally:
+            self.http.server_close()
+            self.pool.stop(timeout=self.settings.queue_lease_seconds)
+            self.queue.close()
+
+    def shutdown(self) -> None:
+        """Stop serving (call from another thread or a signal handler)."""
+        threading.Thread(target=self.http.shutdown, name="shipmate-shutdown", daemon=True).start()
+
+
+def build_server(settings: Settings) -> Server:
+    settings.require_webhook_secret()
+    queue = wiring.build_queue(settings)
+    handler = wiring.build_handler(settings)
+    metrics = ShipmateMetrics()
+    metrics.watch_queue(lambda: asdict(queue.stats()))
+    pool = WorkerPool(
+        queue, handler, workers=settings.workers, lease_seconds=settings.queue_lease_seconds, metrics=metrics
+    )
+    app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
+    http = make_wsgi_server(settings.listen_host, settings.listen_port, app)
+    return Server(settings, queue, pool, http, metrics)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if args.listen:
+        env["SHIPMATE_LISTEN"] = args.listen
+    if args.workers:
+        env["SHIPMATE_WORKERS"] = str(args.workers)
+    settings = Settings.from_env(env, args.config)
+    configure_logging(settings.log_level)
+    server = build_server(settings)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        server.shutdown()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(
+        f"shipmate serving on {server.url} (queue: {settings.queue}, workers: {settings.workers}, "
+        f"data: {settings.data_dir})",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.serve()
+    log.info("stopped")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the webhook server with its queue and workers",
+        description="Serve POST /webhooks/github, /healthz, /readyz and /metrics; settings come "
+        "from SHIPMATE_* environment variables and an optional settings file.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="settings file (YAML or TOML); default: $SHIPMATE_CONFIG")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="overrides SHIPMATE_LISTEN")
+    parser.add_argument("--workers", type=int, metavar="N", help="overrides SHIPMATE_WORKERS")
+    parser.set_defaults(func=run)
