@@ -67,3 +67,56 @@ def headers(event: str, delivery_id: str, body: bytes, secret: str | None = SECR
 
 def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+# --- a real `shipmate serve` process ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServerProcess:
+    """`python -m bot serve` in a subprocess on a free loopback port; stderr goes to a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        self.log_path = log_path
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), "SHIPMATE_LISTEN": "127.0.0.1:0", **env}
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
+        start = log_path.stat().st_size
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env,
+            stdout=self._log, stderr=self._log,
+        )
+        deadline = time.monotonic() + 30
+        self.url = ""
+        while not self.url:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"shipmate serve did not start:\n{log_path.read_text()[-4000:]}")
+            with open(log_path, "rb") as f:
+                f.seek(start)
+                for line in f.read().decode(errors="replace").splitlines():
+                    if "shipmate serving on " in line:
+                        self.url = line.split("serving on ", 1)[1].split()[0]
+            time.sleep(0.02)
+        host_port = self.url.removeprefix("http://")
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
+
+    def kill(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+    def stop(self) -> int:
+        import signal
+
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=60)
+        self._log.close()
+        return code
