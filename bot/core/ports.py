@@ -244,3 +244,24 @@ or stored. Kubernetes runtimes need not set it: Secret `data`/`stringData` are a
 KNOWN_AFTER_APPLY = "(known after apply)"
 """What a dry-run result holds for a value only known once applied (Terraform's `after_unknown`
 attributes), so the preview shows it instead of reporting the attribute as removed."""
+
+
+# --- config repository files ----------------------------------------------------------------
+
+
+class ConfigReader(Protocol):
+    """Read access to a config repository's files (a checkout, or a git tree at a commit).
+
+    Paths are POSIX and relative to the repository root. Hidden files and directories are
+    never listed.
+    """
+
+    def read(self, path: str) -> str | None:
+        """The text of a file, or None when there is no such file."""
+        ...
+
+    def list_files(self, directory: str, recursive: bool = False) -> list[str]:
+        """Files directly in (or, recursively, below) a directory, sorted; [] when absent."""
+        ...
+
+    def is_dir(self, path: str) -> bool: ...

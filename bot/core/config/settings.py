@@ -1,0 +1,196 @@
+"""`shipmate.yaml`: optional repository settings, parsed strictly into a frozen `RepoSettings`.
+
+```yaml
+backend: {branch: shipmate-state}          # the state branch
+apply: both                                # both | on-merge | on-comment
+requirements: {apply: [approved, mergeable]}
+permissions: {apply: write, destroy: maintain}   # admin > maintain > write > triage > read
+drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
+poll: {interval_seconds: 60}
+concurrency: 10
+draftPreviews: false
+secrets: {contextKeys: [KUBECONFIG_CONTENT]}
+```
+
+Every key is optional; unknown keys are errors. Workspace `context` keys named in
+`secrets.contextKeys`, or matching one of `SECRET_KEY_PATTERNS`, hold secret values that are
+never shown.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+from bot.core import policy
+from bot.core.config.checks import Checker
+from bot.core.yamlio import load
+
+SETTINGS_FILE = "shipmate.yaml"
+APPLY_MODES = ("both", "on-merge", "on-comment")
+PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read")
+SECRET_KEY_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*", "*_KEY")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
+_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    branch: str = "shipmate-state"
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementSettings:
+    apply: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionSettings:
+    apply: str = "write"
+    destroy: str = "maintain"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSettings:
+    schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    interval_seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSettings:
+    context_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RepoSettings:
+    """The repository's Shipmate settings with defaults for everything not written."""
+
+    backend: BackendSettings = field(default_factory=BackendSettings)
+    apply: str = "both"
+    requirements: RequirementSettings = field(default_factory=RequirementSettings)
+    permissions: PermissionSettings = field(default_factory=PermissionSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    poll: PollSettings = field(default_factory=PollSettings)
+    concurrency: int = 10
+    draft_previews: bool = False
+    secrets: SecretSettings = field(default_factory=SecretSettings)
+
+    @property
+    def apply_on_merge(self) -> bool:
+        return self.apply in ("both", "on-merge")
+
+    @property
+    def apply_on_comment(self) -> bool:
+        return self.apply in ("both", "on-comment")
+
+    def is_secret_context_key(self, key: str) -> bool:
+        """True when a workspace context value under `key` must never be shown."""
+        if key in self.secrets.context_keys:
+            return True
+        upper = key.upper()
+        return any(fnmatch.fnmatchcase(upper, pattern) for pattern in SECRET_KEY_PATTERNS)
+
+    def rules(self) -> policy.Rules:
+        """The apply/destroy policy these settings describe."""
+        return policy.Rules(
+            apply_permission=self.permissions.apply,
+            destroy_permission=self.permissions.destroy,
+            requirements=self.requirements.apply,
+        )
+
+
+def parse_settings(file: str, text: str | None) -> RepoSettings:
+    """Parse `shipmate.yaml` text (None or empty → defaults); ConfigError lists every problem."""
+    if text is None:
+        return RepoSettings()
+    doc = load(file, text)
+    c = Checker()
+    data = c.mapping(doc.data, ())
+    c.fields(
+        data,
+        (),
+        ("backend", "apply", "requirements", "permissions", "drift", "poll", "concurrency",
+         "draftPreviews", "secrets"),
+    )
+
+    backend = c.mapping(data.get("backend"), ("backend",))
+    c.fields(backend, ("backend",), ("branch",))
+    branch = c.get(backend, "branch", ("backend",), "string", "shipmate-state")
+    if isinstance(branch, str) and not _valid_branch(branch):
+        c.add(("backend", "branch"), f"expected a git branch name, got {branch!r}")
+
+    apply = c.get(data, "apply", (), "string", "both")
+    if "apply" in data and isinstance(apply, str) and not c.one_of(apply, ("apply",), APPLY_MODES):
+        apply = "both"
+
+    req = c.mapping(data.get("requirements"), ("requirements",))
+    c.fields(req, ("requirements",), ("apply",))
+    req_apply = c.get(req, "apply", ("requirements",), "string-list", [])
+    for i, item in enumerate(req_apply):
+        c.one_of(item, ("requirements", "apply", i), policy.REQUIREMENTS)
+    if len(set(req_apply)) != len(req_apply):
+        c.add(("requirements", "apply"), "expected each requirement at most once")
+
+    perms = c.mapping(data.get("permissions"), ("permissions",))
+    c.fields(perms, ("permissions",), ("apply", "destroy"))
+    perm_apply = c.get(perms, "apply", ("permissions",), "string", "write")
+    perm_destroy = c.get(perms, "destroy", ("permissions",), "string", "maintain")
+    for key, value in (("apply", perm_apply), ("destroy", perm_destroy)):
+        if key in perms and isinstance(value, str):
+            c.one_of(value, ("permissions", key), PERMISSION_LEVELS)
+
+    drift = c.mapping(data.get("drift"), ("drift",))
+    c.fields(drift, ("drift",), ("schedule",))
+    schedule = c.get(drift, "schedule", ("drift",), "string", None)
+    if isinstance(schedule, str) and not valid_cron(schedule):
+        c.add(("drift", "schedule"), f"expected a cron expression with 5 fields (or null), got {schedule!r}")
+
+    poll = c.mapping(data.get("poll"), ("poll",))
+    c.fields(poll, ("poll",), ("interval_seconds",))
+    interval = c.get(poll, "interval_seconds", ("poll",), "integer", 60)
+    if isinstance(interval, int) and interval < 10:
+        c.add(("poll", "interval_seconds"), f"expected an integer of at least 10, got {interval}")
+
+    concurrency = c.get(data, "concurrency", (), "integer", 10)
+    if isinstance(concurrency, int) and not 1 <= concurrency <= 100:
+        c.add(("concurrency",), f"expected an integer from 1 to 100, got {concurrency}")
+
+    draft = c.get(data, "draftPreviews", (), "boolean", False)
+
+    secrets = c.mapping(data.get("secrets"), ("secrets",))
+    c.fields(secrets, ("secrets",), ("contextKeys",))
+    keys = c.get(secrets, "contextKeys", ("secrets",), "string-list", [])
+
+    c.raise_for(doc)
+    return RepoSettings(
+        backend=BackendSettings(branch=branch),
+        apply=apply,
+        requirements=RequirementSettings(apply=tuple(req_apply)),
+        permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy),
+        drift=DriftSettings(schedule=schedule),
+        poll=PollSettings(interval_seconds=interval),
+        concurrency=concurrency,
+        draft_previews=draft,
+        secrets=SecretSettings(context_keys=tuple(keys)),
+    )
+
+
+def valid_cron(expr: str) -> bool:
+    """Five whitespace-separated cron fields, or a macro such as `@daily`."""
+    text = expr.strip()
+    if text in _MACROS:
+        return True
+    parts = text.split()
+    return len(parts) == 5 and all(_CRON_FIELD.match(p) for p in parts)
+
+
+def _valid_branch(name: str) -> bool:
+    return bool(name) and not (
+        name.startswith(("-", "/")) or name.endswith(("/", ".lock", "."))
+        or ".." in name or any(ch in name for ch in " ~^:?*[\\") or "@{" in name
+    )
