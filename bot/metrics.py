@@ -92,7 +92,7 @@ class Counter(_Metric):
 
     def samples(self) -> list[str]:
         with self._lock:
-            items = sorted(self._values.items())
+            items = sorted(self._values.items()) or ([((), 0.0)] if not self.labelnames else [])
         return [f"{self.name}{_labels(self.labelnames, k)} {_format_value(v)}" for k, v in items]
 
 
@@ -149,6 +149,8 @@ class Histogram(_Metric):
     def samples(self) -> list[str]:
         with self._lock:
             items = sorted((k, (list(c), t[0])) for k, (c, t) in self._data.items())
+        if not items and not self.labelnames:  # a plain histogram reports zeros before its first value
+            items = [((), ([0] * (len(self.buckets) + 1), 0.0))]
         lines: list[str] = []
         for key, (counts, total) in items:
             for bound, count in zip((*self.buckets, math.inf), counts, strict=True):

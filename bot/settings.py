@@ -176,7 +176,7 @@ def _read_file(path: Path, problems: list[Problem]) -> dict[str, _Value]:
             problems.append(Problem(str(path), line, column, "", f"invalid YAML: {exc.problem}"))
             return {}
         positions = {}
-        if data is not None and hasattr(data, "lc"):
+        if isinstance(data, Mapping) and hasattr(data, "lc"):
             for key in data:
                 line, column = data.lc.key(key)
                 positions[str(key)] = (line + 1, column + 1)
