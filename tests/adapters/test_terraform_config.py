@@ -1,0 +1,273 @@
+"""The pure parts of the Terraform runtime: main.tf.json, references, state documents, settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.terraform import TerraformRuntime, TerraformSettings, config, tfstate
+from bot.core.errors import RuntimeFailed
+from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY, TF_STATE_EXT
+from bot.core.spec import KUBERNETES, TERRAFORM, Resource
+
+NULL = "registry.terraform.io/hashicorp/null/2.1.2"
+AWS = "registry.terraform.io/hashicorp/aws/5.0.0"
+
+
+def tf(rid: str, attributes: dict[str, Any], provider: str = NULL, **ext: Any) -> Resource:
+    resource_type = rid.split(":")[2]
+    extensions: dict[str, Any] = {"provider": provider, "resourceType": resource_type, **ext}
+    return Resource(id=rid, type=TERRAFORM, attributes=attributes, extensions=extensions)
+
+
+def test_main_tf_json_for_a_stack() -> None:
+    vpc = tf(
+        "hashicorp:aws:aws_vpc:main",
+        {"cidr_block": "10.0.0.0/16"},
+        AWS,
+        providerMeta={"region": "us-east-1"},
+    )
+    subnet = Resource(
+        id="hashicorp:aws:aws_subnet:a",
+        type=TERRAFORM,
+        attributes={
+            "vpc_id": "$kusion_path.hashicorp:aws:aws_vpc:main.id",
+            "cidr_block": "10.0.1.0/24",
+        },
+        depends_on=("hashicorp:aws:aws_vpc:main", "v1:Namespace:web"),
+        extensions={
+            "provider": AWS,
+            "resourceType": "aws_subnet",
+            "providerMeta": {"region": "us-east-1"},
+        },
+    )
+    trigger = tf(
+        "hashicorp:null:null_resource:hook",
+        {"triggers": {"vpc": "$kusion_path.hashicorp:aws:aws_vpc:main.tags.Name"}},
+    )
+    document = config.render([trigger, subnet, vpc], [], {})
+    alias = config.address_of(vpc).alias
+    assert alias is not None and alias.startswith("m_")
+    assert json.loads(document.text) == {
+        "terraform": {
+            "required_providers": {
+                "aws": {"source": "registry.terraform.io/hashicorp/aws", "version": "5.0.0"},
+                "null": {"source": "registry.terraform.io/hashicorp/null", "version": "2.1.2"},
+            }
+        },
+        "provider": {"aws": [{"alias": alias, "region": "us-east-1"}], "null": [{}]},
+        "resource": {
+            "aws_subnet": {
+                "a": {
+                    "cidr_block": "10.0.1.0/24",
+                    "vpc_id": "${aws_vpc.main.id}",
+                    "provider": f"aws.{alias}",
+                    "depends_on": ["aws_vpc.main"],
+                }
+            },
+            "aws_vpc": {"main": {"cidr_block": "10.0.0.0/16", "provider": f"aws.{alias}"}},
+            "null_resource": {"hook": {"triggers": {"vpc": "${aws_vpc.main.tags.Name}"}}},
+        },
+    }
+    # Deterministic: the same resources in another order give the same bytes.
+    assert config.render([vpc, subnet, trigger], [], {}).text == document.text
+    assert document.unresolved == {}
+
+
+def test_references_outside_the_call() -> None:
+    recorded = tf("hashicorp:null:null_resource:base", {"id": "42", "triggers": {"k": "v"}})
+    dotted = "networking.k8s.io/v1:Ingress:web:site"
+    body = {
+        "a": "$kusion_path.hashicorp:null:null_resource:base.id",
+        "b": ["$kusion_path.hashicorp:null:null_resource:base.triggers.k"],
+        "c": f"$kusion_path.{dotted}.spec.rules",
+        "d": "not a $kusion_path. reference",
+    }
+    out = config.rewrite_references(body, {}, {recorded.id: recorded})
+    assert out.body == {
+        "a": "42",
+        "b": ["v"],
+        "c": f"$kusion_path.{dotted}.spec.rules",
+        "d": "not a $kusion_path. reference",
+    }
+    assert out.unresolved == (f"$kusion_path.{dotted}.spec.rules",)
+    # An ID with dots is split on the known ID, not on the first dot.
+    assert config.split_reference(f"$kusion_path.{dotted}.spec.rules", [dotted]) == (
+        dotted,
+        ["spec", "rules"],
+    )
+    assert config.split_reference("$kusion_path.a:b.x", []) == ("a:b", ["x"])
+
+
+def test_native_traversal_quotes_odd_keys() -> None:
+    target = config.address_of(tf("hashicorp:null:null_resource:a", {}))
+    out = config.rewrite_references(
+        {"x": "$kusion_path.hashicorp:null:null_resource:a.triggers.my key.0"},
+        {target.id: target},
+        {},
+    )
+    assert out.body == {"x": '${null_resource.a.triggers["my key"][0]}'}
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        (
+            tf("hashicorp:null:null_resource", {}),
+            "must be providerNs:providerName:resourceType:name",
+        ),
+        (
+            tf("hashicorp:null:null_resource:a", {}, provider="hashicorp/null"),
+            "is not host/namespace/name/version",
+        ),
+        (tf("hashicorp:random:null_resource:a", {}), "the ID names provider hashicorp/random"),
+        (tf("hashicorp:null:null_resource:9lives", {}), "is not a valid Terraform address"),
+        (
+            Resource(id="hashicorp:null:null_resource:a", type=TERRAFORM, attributes={}),
+            "extensions.provider is missing",
+        ),
+        (
+            Resource(id="v1:Namespace:a", type=KUBERNETES, attributes={}),
+            "got a resource of type 'Kubernetes'",
+        ),
+    ],
+)
+def test_invalid_resources_are_named(resource: Resource, message: str) -> None:
+    with pytest.raises(RuntimeFailed, match=message) as caught:
+        config.render([resource], [], {})
+    assert caught.value.failed_ids == {resource.id}
+
+
+def test_one_version_per_provider_and_single_instances() -> None:
+    a = tf("hashicorp:null:null_resource:a", {})
+    b = tf(
+        "hashicorp:null:null_resource:b", {}, provider="registry.terraform.io/hashicorp/null/3.2.1"
+    )
+    with pytest.raises(RuntimeFailed, match="one stack can use one version of a provider"):
+        config.render([a, b], [], {})
+    # A recorded entry of an older version does not block an upgrade: the blocks win.
+    text = config.render([b], [a], {}).text
+    assert json.loads(text)["terraform"]["required_providers"]["null"]["version"] == "3.2.1"
+    with pytest.raises(RuntimeFailed, match="'count' is not supported"):
+        config.render([tf("hashicorp:null:null_resource:c", {"count": 2})], [], {})
+
+
+def test_state_document_roundtrip() -> None:
+    recorded = tf(
+        "hashicorp:null:null_resource:a",
+        {"id": "1", "triggers": {"k": "v"}},
+        **{
+            TF_STATE_EXT: {
+                "schema_version": 0,
+                "dependencies": ["null_resource.z"],
+                "provider": 'provider["registry.terraform.io/hashicorp/null"]',
+                "status": "tainted",
+            }
+        },
+    )
+    bare = tf("hashicorp:null:null_resource:b", {"id": "2"})
+    addrs = config.addresses([recorded, bare])
+    document = tfstate.build_state([bare, recorded], addrs, tfstate.lineage_for("x"))
+    assert document["lineage"] == tfstate.lineage_for("x")
+    found = tfstate.instances(document)
+    assert sorted(found) == ["null_resource.a", "null_resource.b"]
+    assert found["null_resource.a"].tainted
+    assert found["null_resource.a"].attributes == {"id": "1", "triggers": {"k": "v"}}
+    assert found["null_resource.b"].raw == {
+        "attributes": {"id": "2"},
+        "schema_version": 0,
+        "sensitive_attributes": [],
+    }
+    again = tfstate.state_resource(recorded, found["null_resource.a"], {"triggers": {"k": True}})
+    assert again.extensions[TF_STATE_EXT] == recorded.extensions[TF_STATE_EXT] | {
+        "sensitive_attributes": []
+    }
+    assert again.extensions[SENSITIVE_KEY] == {"triggers": {"k": True}}
+    with pytest.raises(RuntimeFailed, match="format version 3"):
+        tfstate.instances({"version": 3})
+
+
+def test_plan_documents_of_both_format_generations() -> None:
+    change = {
+        "address": "null_resource.b",
+        "mode": "managed",
+        "type": "null_resource",
+        "name": "b",
+        "change": {
+            "actions": ["create"],
+            "after": {"triggers": {"k": "v"}, "list": ["x", None]},
+            "after_unknown": {"id": True, "triggers": {}, "list": [False, True]},
+            "after_sensitive": {"triggers": {"k": True}, "list": [False, False]},
+        },
+    }
+    for version in ("0.2", "1.2"):
+        changes = tfstate.planned_changes({"format_version": version, "resource_changes": [change]})
+        assert changes["null_resource.b"].view() == {
+            "id": KNOWN_AFTER_APPLY,
+            "triggers": {"k": "v"},
+            "list": ["x", KNOWN_AFTER_APPLY],
+            SENSITIVE_KEY: {"triggers": {"k": True}},
+        }
+    with pytest.raises(RuntimeFailed, match="format_version 2.0"):
+        tfstate.planned_changes({"format_version": "2.0"})
+    assert tfstate.prune({"a": {}, "b": [False, {"c": True}], "d": False}) == {
+        "b": [False, {"c": True}]
+    }
+    assert tfstate.prune({"a": {}}) is None
+
+
+def test_settings_from_env(tmp_path: Path) -> None:
+    rc = tmp_path / "terraformrc"
+    rc.write_text("disable_checkpoint = true\n")
+    environ = {
+        "SHIPMATE_TERRAFORM_BIN": "/opt/tf/terraform",
+        "TF_CLI_CONFIG_FILE": str(rc),
+        "HOME": str(tmp_path / "home"),
+        "PATH": "/usr/bin",
+        "TF_CLI_ARGS_plan": "-json",
+        "TF_WORKSPACE": "other",
+        "AWS_PROFILE": "ci",
+    }
+    settings = TerraformSettings.from_env(environ)
+    assert settings.binary == "/opt/tf/terraform"
+    assert settings.cli_config_file == rc
+    assert settings.cache_dir == tmp_path / "home" / ".cache" / "shipmate"
+    assert settings.plugin_cache_dir == settings.cache_dir / "terraform" / "plugin-cache"
+    runtime = settings.runtime(
+        "my app",
+        "../prod",
+        "prod",
+        context={
+            "AWS_ACCESS_KEY_ID": "AKIA",
+            "AWS_REGION": "eu-west-1",
+            "KUBECONFIG_PATH": "/k",
+            "ALICLOUD_REGION": "cn",
+            "not-an-env": "x",
+        },
+    )
+    assert runtime.work_dir == settings.cache_dir / "terraform" / "my_app" / ".._prod" / "prod"
+    env = runtime.env
+    assert env["TF_CLI_CONFIG_FILE"] == str(rc)
+    assert env["CHECKPOINT_DISABLE"] == "1" and env["TF_IN_AUTOMATION"] == "1"
+    assert env["AWS_ACCESS_KEY_ID"] == "AKIA" and env["AWS_REGION"] == "eu-west-1"
+    assert env["ALICLOUD_REGION"] == "cn" and env["AWS_PROFILE"] == "ci"
+    assert "KUBECONFIG_PATH" not in env and "not-an-env" not in env
+    assert "TF_CLI_ARGS_plan" not in env and "TF_WORKSPACE" not in env
+
+    # A configured CLI config that does not exist is not used; an empty one is written instead.
+    bare = TerraformSettings.from_env(
+        {"TF_CLI_CONFIG_FILE": str(tmp_path / "missing"), "PATH": "/nowhere"},
+        cache_dir=tmp_path / "c",
+    )
+    assert bare.cli_config_file is None and bare.binary == "terraform"
+    runtime = bare.runtime("p", "s", "w")
+    assert runtime.env["TF_CLI_CONFIG_FILE"] == str(runtime.work_dir / "shipmate.terraformrc")
+
+
+def test_constructor_without_environment(tmp_path: Path) -> None:
+    runtime = TerraformRuntime(tmp_path / "wd", binary="terraform")
+    env = runtime.env
+    assert env["PATH"] and "HOME" not in env and "TF_PLUGIN_CACHE_DIR" not in env
