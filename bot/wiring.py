@@ -88,7 +88,10 @@ def load_handler(spec: str, settings: Settings) -> Handler:
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise problem(f"{spec} is not a callable factory")
-    handler = factory(settings)
+    try:
+        handler = factory(settings)
+    except Exception as exc:
+        raise problem(f"{spec}(settings) failed: {type(exc).__name__}: {exc}") from exc
     if not callable(handler):
         raise problem(f"{spec}(settings) did not return a callable")
     return handler  # type: ignore[no-any-return]

@@ -109,9 +109,9 @@ def configure_logging(level: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
-    if args.listen:
+    if args.listen is not None:
         env["SHIPMATE_LISTEN"] = args.listen
-    if args.workers:
+    if args.workers is not None:
         env["SHIPMATE_WORKERS"] = str(args.workers)
     settings = Settings.from_env(env, args.config)
     configure_logging(settings.log_level)
