@@ -1,0 +1,256 @@
+"""The DAG executor: walks a `Plan` in parallel with bounded concurrency.
+
+Each node is handed to its runtime (`apply` for creates and updates, `delete` for deletes),
+optionally followed by a readiness wait. Dependents of a failed node are skipped while other
+branches go on. After every finished node the new State is handed to `on_state`, so the
+release on the backend always holds exactly what has been done. A cancel event (Ctrl-C,
+SIGTERM) stops new work from starting; work in flight is allowed to finish and be recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.core import graph, plan
+from bot.core.errors import RuntimeFailed, ShipmateError
+from bot.core.ports import Runtime
+from bot.core.spec import KUBERNETES, TERRAFORM, Resource, State
+
+BATCH_RUNTIMES = (TERRAFORM,)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Progress of one operation: started, succeeded, failed or skipped."""
+
+    kind: str  # start | done | failed | skipped
+    id: str
+    action: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: State
+    succeeded: tuple[str, ...] = ()
+    failed: Mapping[str, str] = field(default_factory=dict)
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped and not self.cancelled
+
+    def summary(self) -> str:
+        parts = [f"{len(self.succeeded)} succeeded"]
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        if self.cancelled:
+            parts.append("cancelled")
+        return ", ".join(parts)
+
+
+def _noop(_: object) -> None:
+    return None
+
+
+class Executor:
+    """Runs plans against runtimes keyed by resource type (`Kubernetes`, `Terraform`)."""
+
+    def __init__(
+        self,
+        runtimes: Mapping[str, Runtime],
+        *,
+        concurrency: int = 10,
+        watch: bool = True,
+        timeout_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.runtimes = runtimes
+        self.concurrency = concurrency
+        self.watch = watch
+        self.timeout_seconds = timeout_seconds
+        self._clock = clock
+
+    def run(
+        self,
+        operations: Sequence[plan.Operation],
+        prior: State,
+        *,
+        on_state: Callable[[State], None] = _noop,
+        on_event: Callable[[Event], None] = _noop,
+        cancel: threading.Event | None = None,
+    ) -> Outcome:
+        """Execute `operations` starting from `prior`; returns the outcome and final State."""
+        cancel = cancel or threading.Event()
+        deadline = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
+        the_plan = plan.build_plan(operations, batch_runtimes=BATCH_RUNTIMES)
+        state: dict[str, Resource] = dict(prior.by_id())
+        lock = threading.Lock()
+        for op in operations:
+            if op.action == plan.UNCHANGED:
+                state[op.id] = op.resource
+        succeeded: list[str] = []
+        failed: dict[str, str] = {}
+        skipped: dict[str, str] = {}
+        done: set[str] = set()
+        blocked: set[str] = set()
+        waiting = {key: set(deps) for key, deps in the_plan.depends_on.items()}
+        dependents: dict[str, set[str]] = {key: set() for key in the_plan.nodes}
+        for key, deps in the_plan.depends_on.items():
+            for dep in deps:
+                dependents[dep].add(key)
+
+        def snapshot() -> State:
+            return State.of(state.values())
+
+        def skip_dependents(key: str, reason: str) -> None:
+            stack = list(dependents[key])
+            while stack:
+                child = stack.pop()
+                if child in blocked:
+                    continue
+                blocked.add(child)
+                for op in the_plan.nodes[child].operations:
+                    skipped[op.id] = reason
+                    on_event(Event("skipped", op.id, op.action, reason))
+                stack.extend(dependents[child])
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="apply") as pool:
+            running: dict[Future[Mapping[str, Resource | None]], str] = {}
+            ready = sorted(k for k, deps in waiting.items() if not deps)
+            while ready or running:
+                while ready and not cancel.is_set():
+                    key = ready.pop(0)
+                    with lock:
+                        results = {k: v for k, v in state.items()}
+                    node = the_plan.nodes[key]
+                    for op in node.operations:
+                        on_event(Event("start", op.id, op.action))
+                    running[pool.submit(self._run_node, node, results, prior, deadline)] = key
+                if cancel.is_set() and ready:
+                    for key in ready:
+                        blocked.add(key)
+                        for op in the_plan.nodes[key].operations:
+                            skipped[op.id] = "cancelled"
+                            on_event(Event("skipped", op.id, op.action, "cancelled"))
+                        skip_dependents(key, "cancelled")
+                    ready = []
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: running[f]):
+                    key = running.pop(future)
+                    node = the_plan.nodes[key]
+                    error = future.exception()
+                    partial: Mapping[str, Resource | None] = {}
+                    if error is None:
+                        partial = future.result()
+                    else:
+                        partial = error.partial if isinstance(error, RuntimeFailed) else {}
+                    with lock:
+                        for op_id, resource in partial.items():
+                            if resource is None:
+                                state.pop(op_id, None)
+                            else:
+                                state[op_id] = resource
+                        current = snapshot()
+                    on_state(current)
+                    if error is None:
+                        done.add(key)
+                        for op in node.operations:
+                            succeeded.append(op.id)
+                            on_event(Event("done", op.id, op.action))
+                        for child in sorted(dependents[key]):
+                            waiting[child].discard(key)
+                            if not waiting[child] and child not in blocked:
+                                ready.append(child)
+                    else:
+                        message = _message(error)
+                        failed_ids = (
+                            error.failed_ids if isinstance(error, RuntimeFailed) else frozenset()
+                        )
+                        for op in node.operations:
+                            if op.id in partial and op.id not in failed_ids:
+                                succeeded.append(op.id)
+                                on_event(Event("done", op.id, op.action))
+                            else:
+                                failed[op.id] = message
+                                on_event(Event("failed", op.id, op.action, message))
+                        skip_dependents(key, f"skipped: a dependency failed ({', '.join(node.ids)})")
+                ready.sort()
+        return Outcome(
+            state=snapshot(),
+            succeeded=tuple(sorted(succeeded)),
+            failed=dict(sorted(failed.items())),
+            skipped=dict(sorted(skipped.items())),
+            cancelled=cancel.is_set(),
+        )
+
+    def _run_node(
+        self,
+        node: plan.Node,
+        results: Mapping[str, Resource],
+        prior: State,
+        deadline: float | None,
+    ) -> Mapping[str, Resource | None]:
+        runtime = self.runtimes.get(node.runtime)
+        if runtime is None:
+            raise RuntimeFailed(f"no runtime for resources of type {node.runtime!r}")
+        if node.deleting:
+            runtime.delete([op.resource for op in node.operations], prior)
+            return {op.id: None for op in node.operations}
+        inside = set(node.ids)
+        known = {k: dict(v.attributes) for k, v in results.items() if k not in inside}
+        resources = []
+        for op in node.operations:
+            attributes = _resolve(op.resource.attributes, known, inside)
+            resources.append(replace(op.resource, attributes=attributes))
+        applied = dict(runtime.apply(resources, prior))
+        if self.watch and node.runtime == KUBERNETES:
+            for resource in resources:
+                remaining = 300.0 if deadline is None else max(0.0, deadline - self._clock())
+                try:
+                    runtime.wait_ready(resource, remaining)
+                except ShipmateError as exc:
+                    # The object exists but is not ready: record it, fail the operation.
+                    raise _with_partial(exc, applied, failed={resource.id}) from exc
+        return applied
+
+
+def _resolve(attributes: Any, known: Mapping[str, Mapping[str, Any]], inside: set[str]) -> Any:
+    """Resolve `$kusion_path` references to finished resources; references between members of
+    one batch are left for the batch runtime, which turns them into native interpolations."""
+    if isinstance(attributes, str):
+        if not graph.is_reference(attributes):
+            return attributes
+        ref = graph.parse_reference(attributes, [*known, *inside])
+        if ref is not None and ref.resource_id in inside:
+            return attributes
+        return graph.resolve_references(attributes, known)
+    if isinstance(attributes, Mapping):
+        return {k: _resolve(v, known, inside) for k, v in attributes.items()}
+    if isinstance(attributes, list | tuple):
+        return [_resolve(v, known, inside) for v in attributes]
+    return attributes
+
+
+def _with_partial(
+    exc: ShipmateError, partial: Mapping[str, Resource | None], *, failed: set[str]
+) -> ShipmateError:
+    return RuntimeFailed(str(exc), partial=partial, failed_ids=failed)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, ShipmateError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,124 @@
+"""Execution plan: which operations run, in which groups, after which others.
+
+An apply turns a change set into `Operation`s (create, update, delete; unchanged resources
+are recorded as they are). Operations of a *batch* runtime (Terraform plans a whole stack at
+once) are grouped into as few `Node`s as the dependency graph allows: two Terraform
+resources share a node unless a resource of another runtime lies on a path between them.
+Deletes run dependents-first, so their edges are reversed. The result is a DAG of nodes that
+the executor walks in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+
+from bot.core.errors import PlanError
+from bot.core.preview.model import Action
+from bot.core.spec import Resource
+
+CREATE, UPDATE, DELETE, UNCHANGED = Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One resource to act on: the planned resource for create/update, the prior one for delete."""
+
+    id: str
+    action: Action
+    resource: Resource
+
+    @property
+    def runtime(self) -> str:
+        return self.resource.type
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A unit of execution: one operation, or several of one batch runtime and one action kind."""
+
+    key: str
+    runtime: str
+    deleting: bool
+    operations: tuple[Operation, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(op.id for op in self.operations)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    nodes: Mapping[str, Node]
+    depends_on: Mapping[str, frozenset[str]]  # node key → node keys it waits for
+
+    def order(self) -> tuple[str, ...]:
+        """A deterministic topological order of node keys (for display and tests)."""
+        sorter = TopologicalSorter({k: sorted(v) for k, v in sorted(self.depends_on.items())})
+        return tuple(sorter.static_order())
+
+
+def build_plan(
+    operations: Sequence[Operation],
+    *,
+    batch_runtimes: Iterable[str] = (),
+) -> Plan:
+    """Group operations into nodes and compute node dependencies.
+
+    Forward edges come from each planned resource's `depends_on` (only edges between
+    operations in this plan count; finished or unchanged resources are already there).
+    Delete edges come from the prior resource's `depends_on`, reversed.
+    """
+    batch = frozenset(batch_runtimes)
+    ops = {op.id: op for op in operations if op.action != UNCHANGED}
+    if len(ops) != len([op for op in operations if op.action != UNCHANGED]):
+        raise PlanError("an operation appears twice in the plan")
+    edges: dict[str, set[str]] = {op_id: set() for op_id in ops}
+    for op in ops.values():
+        for dep in op.resource.depends_on:
+            if dep not in ops or dep == op.id:
+                continue
+            if op.action == DELETE and ops[dep].action == DELETE:
+                edges[dep].add(op.id)  # delete the dependent first
+            elif op.action != DELETE and ops[dep].action != DELETE:
+                edges[op.id].add(dep)
+    try:
+        order = list(TopologicalSorter({k: sorted(v) for k, v in sorted(edges.items())}).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(str(x) for x in exc.args[1])
+        raise PlanError(f"dependency cycle: {cycle}") from exc
+
+    # Stage of an operation of a batch runtime = how many non-batch operations lie on the
+    # longest chain above it. Same runtime + same stage + same direction share one node.
+    stage: dict[str, int] = {}
+    for op_id in order:
+        stage[op_id] = max(
+            (stage[d] + (0 if ops[d].runtime in batch else 1) for d in edges[op_id]), default=0
+        )
+    node_of: dict[str, str] = {}
+    members: dict[str, list[Operation]] = {}
+    for op_id in order:
+        op = ops[op_id]
+        deleting = op.action == DELETE
+        if op.runtime in batch:
+            key = f"{op.runtime}:{'delete' if deleting else 'apply'}:{stage[op_id]}"
+        else:
+            key = op_id
+        node_of[op_id] = key
+        members.setdefault(key, []).append(op)
+    depends: dict[str, set[str]] = {key: set() for key in members}
+    for op_id, deps in edges.items():
+        for dep in deps:
+            if node_of[dep] != node_of[op_id]:
+                depends[node_of[op_id]].add(node_of[dep])
+    nodes = {
+        key: Node(key, ops_[0].runtime, ops_[0].action == DELETE, tuple(sorted(ops_, key=lambda o: o.id)))
+        for key, ops_ in members.items()
+    }
+    plan = Plan(nodes=nodes, depends_on={k: frozenset(v) for k, v in depends.items()})
+    try:
+        plan.order()
+    except CycleError as exc:  # grouping must never create a cycle; guard anyway
+        raise PlanError(f"batched plan has a cycle: {exc.args[1]}") from exc
+    return plan

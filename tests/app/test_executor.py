@@ -1,0 +1,213 @@
+"""The DAG executor: order, parallelism, batching, failure isolation, references, state flushes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.app.executor import Executor
+from bot.core import plan
+from bot.core.errors import RuntimeFailed
+from bot.core.spec import KUBERNETES, TERRAFORM, Resource, State
+
+
+class DictRuntime:
+    """A runtime over a dict, recording calls; `fail` ids raise, `not_ready` ids never get ready."""
+
+    def __init__(self, kind: str, fail: Sequence[str] = (), not_ready: Sequence[str] = (), delay: float = 0.0):
+        self.kind = kind
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.fail = set(fail)
+        self.not_ready = set(not_ready)
+        self.delay = delay
+        self.active = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def read(self, resources, prior):
+        return {r.id: self.objects.get(r.id) for r in resources}
+
+    def dry_run(self, planned, prior):
+        return {r.id: dict(r.attributes) for r in planned}
+
+    def apply(self, planned, prior) -> Mapping[str, Resource]:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.calls.append(("apply", tuple(r.id for r in planned)))
+        try:
+            time.sleep(self.delay)
+            done: dict[str, Resource] = {}
+            for r in planned:
+                if r.id in self.fail:
+                    raise RuntimeFailed(f"{r.id}: rejected", partial=done)
+                attrs = dict(r.attributes)
+                attrs.setdefault("id", f"{r.id}-live")
+                self.objects[r.id] = attrs
+                done[r.id] = Resource(r.id, r.type, attrs, r.depends_on, r.extensions)
+            return done
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def delete(self, resources, prior):
+        with self.lock:
+            self.calls.append(("delete", tuple(r.id for r in resources)))
+        for r in resources:
+            self.objects.pop(r.id, None)
+
+    def wait_ready(self, resource, timeout_seconds):
+        if resource.id in self.not_ready:
+            raise RuntimeFailed(f"{resource.id} not ready after {timeout_seconds:.0f}s")
+
+
+def k8s(name: str, *deps: str, **attrs: Any) -> Resource:
+    return Resource(f"v1:ConfigMap:ns:{name}", KUBERNETES, {"data": attrs}, tuple(f"v1:ConfigMap:ns:{d}" for d in deps))
+
+
+def tf(name: str, *deps: str, **attrs: Any) -> Resource:
+    return Resource(f"hashicorp:null:null_resource:{name}", TERRAFORM, dict(attrs), deps)
+
+
+def creates(*resources: Resource) -> list[plan.Operation]:
+    return [plan.Operation(r.id, plan.CREATE, r) for r in resources]
+
+
+def run(ops, runtimes, prior=State(), **kw):
+    flushes: list[State] = []
+    outcome = Executor(runtimes, **kw).run(ops, prior, on_state=flushes.append)
+    return outcome, flushes
+
+
+def test_dependencies_run_first_and_every_op_is_flushed():
+    kube = DictRuntime(KUBERNETES)
+    a, b, c = k8s("a"), k8s("b", "a"), k8s("c", "b")
+    outcome, flushes = run(creates(c, b, a), {KUBERNETES: kube})
+    assert outcome.ok and outcome.succeeded == tuple(sorted([a.id, b.id, c.id]))
+    assert [ids for _, ids in kube.calls] == [(a.id,), (b.id,), (c.id,)]
+    assert [len(s.resources) for s in flushes] == [1, 2, 3]
+
+
+def test_failed_node_skips_its_dependents_only():
+    kube = DictRuntime(KUBERNETES, fail=[k8s("b").id])
+    a, b, c, d = k8s("a"), k8s("b", "a"), k8s("c", "b"), k8s("d", "a")
+    outcome, _ = run(creates(a, b, c, d), {KUBERNETES: kube})
+    assert not outcome.ok
+    assert set(outcome.succeeded) == {a.id, d.id}
+    assert set(outcome.failed) == {b.id} and "rejected" in outcome.failed[b.id]
+    assert set(outcome.skipped) == {c.id}
+    assert {r.id for r in outcome.state.resources} == {a.id, d.id}
+
+
+def test_terraform_resources_share_one_batch_unless_kubernetes_lies_between():
+    kube, terra = DictRuntime(KUBERNETES), DictRuntime(TERRAFORM)
+    t1, t2 = tf("one"), tf("two", "hashicorp:null:null_resource:one")
+    cm = Resource("v1:ConfigMap:ns:mid", KUBERNETES, {"data": {}}, (t2.id,))
+    t3 = tf("three", cm.id)
+    outcome, _ = run(creates(t1, t2, cm, t3), {KUBERNETES: kube, TERRAFORM: terra})
+    assert outcome.ok
+    assert terra.calls == [("apply", (t1.id, t2.id)), ("apply", (t3.id,))]
+
+
+def test_references_resolve_from_finished_resources_but_stay_inside_a_batch():
+    kube, terra = DictRuntime(KUBERNETES), DictRuntime(TERRAFORM)
+    t1 = tf("one")
+    t2 = tf("two", t1.id, trigger=f"$kusion_path.{t1.id}.id")
+    cm = Resource("v1:ConfigMap:ns:cfg.v1", KUBERNETES, {"data": {"x": f"$kusion_path.{t1.id}.id"}}, (t1.id,))
+    outcome, _ = run(creates(t1, t2, cm), {KUBERNETES: kube, TERRAFORM: terra})
+    assert outcome.ok
+    assert kube.objects[cm.id]["data"]["x"] == f"{t1.id}-live"
+    assert terra.objects[t2.id]["trigger"] == f"$kusion_path.{t1.id}.id"
+
+
+def test_batch_failure_records_exactly_the_partial_result():
+    terra = DictRuntime(TERRAFORM, fail=["hashicorp:null:null_resource:b"])
+    outcome, flushes = run(creates(tf("a"), tf("b"), tf("c")), {TERRAFORM: terra})
+    assert outcome.succeeded == ("hashicorp:null:null_resource:a",)
+    assert set(outcome.failed) == {"hashicorp:null:null_resource:b", "hashicorp:null:null_resource:c"}
+    assert [r.id for r in flushes[-1].resources] == ["hashicorp:null:null_resource:a"]
+
+
+def test_readiness_failure_keeps_the_object_in_state_and_fails_the_op():
+    kube = DictRuntime(KUBERNETES, not_ready=[k8s("web").id])
+    web, after = k8s("web"), k8s("after", "web")
+    outcome, _ = run(creates(web, after), {KUBERNETES: kube}, watch=True, timeout_seconds=5)
+    assert set(outcome.failed) == {web.id} and "not ready" in outcome.failed[web.id]
+    assert set(outcome.skipped) == {after.id}
+    assert [r.id for r in outcome.state.resources] == [web.id]
+    outcome, _ = run(creates(web), {KUBERNETES: DictRuntime(KUBERNETES, not_ready=[web.id])}, watch=False)
+    assert outcome.ok
+
+
+def test_deletes_run_dependents_first_and_leave_state():
+    kube = DictRuntime(KUBERNETES)
+    a, b = k8s("a"), k8s("b", "a")
+    prior = State.of([a, b])
+    ops = [plan.Operation(a.id, plan.DELETE, a), plan.Operation(b.id, plan.DELETE, b)]
+    outcome, _ = run(ops, {KUBERNETES: kube}, prior=prior)
+    assert outcome.ok and outcome.state.resources == ()
+    assert kube.calls == [("delete", (b.id,)), ("delete", (a.id,))]
+
+
+def test_concurrency_is_bounded():
+    kube = DictRuntime(KUBERNETES, delay=0.02)
+    ops = creates(*(k8s(f"r{i}") for i in range(12)))
+    outcome, _ = run(ops, {KUBERNETES: kube}, concurrency=3)
+    assert outcome.ok and kube.peak <= 3 and kube.peak >= 2
+
+
+def test_cancel_stops_new_work_and_records_what_finished():
+    kube = DictRuntime(KUBERNETES, delay=0.05)
+    cancel = threading.Event()
+    ops = creates(*(k8s(f"r{i}", *( [f"r{i-1}"] if i else [])) for i in range(5)))
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if event.kind == "done":
+            cancel.set()
+
+    outcome = Executor({KUBERNETES: kube}).run(ops, State(), on_event=on_event, cancel=cancel)
+    assert outcome.cancelled and not outcome.ok
+    assert len(outcome.succeeded) == 1 and len(outcome.skipped) == 4
+    assert [r.id for r in outcome.state.resources] == list(outcome.succeeded)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 11), max_size=3), min_size=1, max_size=12), st.data())
+def test_property_every_dependency_finishes_before_its_dependent(deps_lists, data):
+    n = len(deps_lists)
+    kinds = data.draw(st.lists(st.sampled_from([KUBERNETES, TERRAFORM]), min_size=n, max_size=n))
+    resources = []
+    for i, deps in enumerate(deps_lists):
+        ids = tuple(sorted({resources[d].id for d in deps if d < i}))
+        make = k8s if kinds[i] == KUBERNETES else tf
+        r = make(f"r{i}")
+        resources.append(Resource(r.id, r.type, r.attributes, ids))
+    order: list[str] = []
+
+    class Recording(DictRuntime):
+        def apply(self, planned, prior):
+            out = super().apply(planned, prior)
+            order.extend(r.id for r in planned)
+            return out
+
+    outcome, _ = run(creates(*resources), {KUBERNETES: Recording(KUBERNETES), TERRAFORM: Recording(TERRAFORM)})
+    assert outcome.ok
+    position = {rid: i for i, rid in enumerate(order)}
+    batch_of = {
+        op.id: key
+        for key, node in plan.build_plan(creates(*resources), batch_runtimes=[TERRAFORM]).nodes.items()
+        for op in node.operations
+    }
+    for r in resources:
+        for dep in r.depends_on:
+            if batch_of[dep] == batch_of[r.id]:
+                continue  # Terraform orders the members of one batch itself
+            assert position[dep] < position[r.id]
