@@ -5,7 +5,8 @@ Three sources of secrets:
 - **Kubernetes Secrets** (`v1` `Secret`): every value under `data` and `stringData`, and the
   `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeats them;
 - **sensitive paths** a runtime reported (Terraform's sensitive values, see
-  `bot.core.ports.SENSITIVE_KEY`), recorded on each `ChangeStep`;
+  `bot.core.ports.SENSITIVE_KEY`), recorded on each `ChangeStep`, or kept in a State
+  resource's `extensions[SENSITIVE_KEY]`;
 - **literal secret values** of the workspace (context values whose keys are marked secret):
   any scalar that equals one, or contains one of at least `MIN_SUBSTRING_LENGTH` characters,
   is masked as a whole. Mapping keys and resource IDs are not searched.
@@ -22,7 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.core.ports import SENSITIVE_KEY
 from bot.core.preview import fields, normalize
+from bot.core.preview.engine import sensitive_paths_from_tree
 from bot.core.preview.model import (
     Action,
     ChangeSet,
@@ -118,6 +121,7 @@ def mask_resource(
 ) -> Resource:
     """A Resource safe to store or show: attributes masked, extensions searched for literals."""
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
+    sensitive = sensitive | _ext_paths(resource)
     attrs = mask_attributes(resource.attributes, resource.type, lits, sensitive)
     exts = _mask_literals(resource.extensions, lits)
     if attrs is resource.attributes and exts is resource.extensions:
@@ -137,19 +141,25 @@ def mask_step(step: ChangeStep, secrets: Iterable[str] | Literals = ()) -> Chang
     before = step.from_.attributes if step.from_ is not None else None
     after = step.to.attributes if step.to is not None else None
     paths = step.sensitive | secret_paths(before, res.type) | secret_paths(after, res.type)
-    exts_from = _mask_literals(step.from_.extensions, lits) if step.from_ is not None else None
-    exts_to = _mask_literals(step.to.extensions, lits) if step.to is not None else None
-    same_exts = (step.from_ is None or exts_from is step.from_.extensions) and (
-        step.to is None or exts_to is step.to.extensions
-    )
+    for side in (step.from_, step.to):
+        if side is not None:
+            paths |= _ext_paths(side)
     if not paths and not lits:
         return step
     k8s = res.type == KUBERNETES
-    m_before = _Ctx(paths, lits, k8s, None).mask(before, (), (), None) if before is not None else None
+    m_before = None if before is None else _Ctx(paths, lits, k8s, None).mask(before, (), (), None)
     m_after = (
-        _Ctx(paths, lits, k8s, _Other(before)).mask(after, (), (), None) if after is not None else None
+        None if after is None else _Ctx(paths, lits, k8s, _Other(before)).mask(after, (), (), None)
     )
-    if m_before is before and m_after is after and same_exts:
+    exts_from = None if step.from_ is None else _mask_literals(step.from_.extensions, lits)
+    exts_to = None if step.to is None else _mask_literals(step.to.extensions, lits)
+    same = (
+        m_before is before
+        and m_after is after
+        and (step.from_ is None or exts_from is step.from_.extensions)
+        and (step.to is None or exts_to is step.to.extensions)
+    )
+    if same:
         return step
     from_ = _rebuild(step.from_, m_before, exts_from)
     to = _rebuild(step.to, m_after, exts_to)
@@ -177,6 +187,11 @@ def mask_text(text: str, secrets: Iterable[str] | Literals) -> str:
 
 
 # --- internals --------------------------------------------------------------------------------
+
+
+def _ext_paths(resource: Resource) -> frozenset[ConcretePath]:
+    tree = resource.extensions.get(SENSITIVE_KEY)
+    return sensitive_paths_from_tree(tree) if tree else frozenset()
 
 
 def _rebuild(

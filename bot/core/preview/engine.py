@@ -154,10 +154,11 @@ def _planned_step(
     after = normalize.normalize_attributes(_strip_marker(dry_obj), res.type, ignore)
     from_ = _with_attributes(res, before)
     to = _with_attributes(res, after)
-    if normalize.equivalent(before, after, k8s):
-        return ChangeStep(res.id, Action.UNCHANGED, from_, to, (), sensitive)
-    diffs = fields.diff(before, after, k8s)
-    return ChangeStep(res.id, Action.UPDATE, from_, to, diffs, sensitive)
+    # Fast path: most resources are unchanged and plain equality settles it. Otherwise the
+    # field diff decides (it is empty exactly when the objects are equivalent).
+    diffs = () if before == after else fields.diff(before, after, k8s)
+    action = Action.UPDATE if diffs else Action.UNCHANGED
+    return ChangeStep(res.id, action, from_, to, diffs, sensitive)
 
 
 def _removed_step(res: Resource, live_obj: JSON | None, ignore: Sequence[Any]) -> ChangeStep:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from bot.core.preview.model import DiffKind, FieldDiff, Path
@@ -34,7 +33,7 @@ def diff(before: Any, after: Any, kubernetes: bool = True) -> tuple[FieldDiff, .
 
 
 def _walk(a: Any, b: Any, path: Path, field: str | None, k8s: bool, out: list[FieldDiff]) -> None:
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if isinstance(a, dict) and isinstance(b, dict):
         if a == b:
             return
         for key in a:
@@ -60,7 +59,7 @@ def _walk_list(
 ) -> None:
     if k8s:
         if field in SET_LIKE_SCALAR_LISTS and not _has_containers(a) and not _has_containers(b):
-            if sorted(a, key=_token) != sorted(b, key=_token):
+            if canonical(a, field, k8s) != canonical(b, field, k8s):
                 out.append(FieldDiff(path, DiffKind.CHANGED, before=a, after=b))
             return
         ka, kb = set_key(field, a), set_key(field, b)

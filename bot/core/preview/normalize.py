@@ -154,7 +154,7 @@ def set_key(field: str | None, items: list[Any]) -> tuple[str, ...] | None:
     if candidates is None:
         return None
     for fields in candidates:
-        if not all(isinstance(i, Mapping) and fields[0] in i for i in items):
+        if not all(isinstance(i, dict) and fields[0] in i for i in items):
             continue
         seen: set[KeySelector] = set()
         for item in items:
@@ -176,13 +176,18 @@ def selector(item: Mapping[str, Any], fields: tuple[str, ...]) -> KeySelector | 
     return KeySelector(tuple(values))
 
 
-def _sort_token(value: Any) -> tuple[str, str]:
-    return (type(value).__name__, repr(value))
+def _sort_token(value: Any) -> tuple[int, Any]:
+    """An order for scalars in which values that compare equal (`1`, `1.0`, `True`) tie."""
+    if isinstance(value, int | float):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (2, repr(value))
 
 
 def canonical(value: Any, field: str | None = None, kubernetes: bool = True) -> Any:
     """A form of `value` in which set-like lists are sorted by key, for equality checks."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {k: canonical(v, k, kubernetes) for k, v in value.items()}
     if isinstance(value, list):
         items = [canonical(v, None, kubernetes) for v in value]
@@ -197,7 +202,7 @@ def canonical(value: Any, field: str | None = None, kubernetes: bool = True) -> 
     return value
 
 
-def _selector_token(sel: KeySelector | None) -> tuple[tuple[str, tuple[str, str]], ...]:
+def _selector_token(sel: KeySelector | None) -> tuple[tuple[str, tuple[int, Any]], ...]:
     assert sel is not None
     return tuple((k, _sort_token(v)) for k, v in sel.fields)
 

@@ -105,7 +105,7 @@ def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
             note = f" ({html.escape(s.note)})" if s.note else ""
             out.append(f"- {_code(s.id)}{note}")
         out.extend(["", "</details>", ""])
-    graph = mermaid.flowchart(cs, mermaid_max_nodes)
+    graph = mermaid.flowchart(cs, mermaid_max_nodes) if changed else None
     if graph is not None:
         out.extend(["<details><summary>Dependency graph</summary>", ""])
         _block(out, "mermaid", graph)

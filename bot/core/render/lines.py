@@ -1,8 +1,9 @@
 """Values and field diffs as lines of text, shared by the terminal and Markdown renderings.
 
 Values print as block YAML with sorted keys. A string stays plain when YAML would read it back
-as the same string (`nginx:1.25`, `web`) and is double-quoted otherwise (`"3"`, `"true"`,
-`""`, anything with spaces or newlines), so a type change never looks like no change.
+as the same string (`nginx:1.25`, `hello world`) and is double-quoted otherwise (`"3"`,
+`"true"`, `""`, `"a: b"`, anything with a newline), so a type change never looks like no
+change and every value stays on one line.
 
 A field diff prints as a hunk: `@@ <path> @@` (with `(added)` / `(removed)` when one side is
 missing), then `-` lines for the old value and `+` lines for the new one. A created or deleted
@@ -18,16 +19,34 @@ from typing import Any
 
 from bot.core.preview.model import ChangeStep, DiffKind, FieldDiff, format_path
 
-_PLAIN = re.compile(r"^[A-Za-z_/$][A-Za-z0-9_./:@+$=-]*$")
-_RESERVED = frozenset(
-    {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+_RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`=~")
+_NUMBER_LIKE = re.compile(
+    r"^[-+]?(\.?\d[\d_]*(\.[\d_]*)?([eE][-+]?\d+)?|0[xXoObB][0-9a-fA-F_]+|\.(inf|nan))$"
+    r"|^[-+]?\d[\d_]*(:[0-5]?\d)+(\.\d*)?$"
+    r"|^\d{4}-\d\d?-\d\d?",
+    re.IGNORECASE,
 )
+
+
+def _plain(text: str) -> bool:
+    """Whether YAML reads `text` back, unquoted, as this very string."""
+    return bool(
+        text
+        and text == text.strip()
+        and text.isprintable()
+        and (text[0] not in _INDICATORS or (text[0] in "-?:" and text[1:2] not in ("", " ")))
+        and text.lower() not in _RESERVED
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith(":")
+        and not _NUMBER_LIKE.match(text)
+    )
 
 
 def scalar(value: Any) -> str:
     if isinstance(value, str):
-        plain = _PLAIN.match(value) and value.lower() not in _RESERVED and not value.endswith(":")
-        return value if plain else json.dumps(value, ensure_ascii=False)
+        return value if _plain(value) else json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool) or value is None or isinstance(value, int | float):
         return json.dumps(value)
     return json.dumps(str(value), ensure_ascii=False)
