@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core.events import Delivery
+from bot.core.lock import Lock
+from bot.core.release import Release, ReleaseMeta
 from bot.core.spec import Resource, State
 
 JSON = dict[str, Any]
@@ -244,6 +246,97 @@ or stored. Kubernetes runtimes need not set it: Secret `data`/`stringData` are a
 KNOWN_AFTER_APPLY = "(known after apply)"
 """What a dry-run result holds for a value only known once applied (Terraform's `after_unknown`
 attributes), so the preview shows it instead of reporting the attribute as removed."""
+
+
+# --- state backend (releases and locks on the state branch) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unlocked:
+    """What `StateBackend.force_unlock` did: the release it failed and the lock it freed."""
+
+    release: Release | None
+    lock: Lock | None
+
+
+class StateBackend(Protocol):
+    """Releases, their index and per project+workspace locks, with compare-and-swap writes.
+
+    Every write is atomic (one commit on the state branch, or one locked transaction on a
+    directory) and re-checked against the newest data when it is retried, so concurrent
+    writers never lose or overwrite a revision. Reads never walk history. Writes that touch
+    a release take the writer's `Lock` (or None when the writer holds none) and are refused
+    with `StaleLock`/`LockHeld` (StateConflict) unless that lock is still the current one.
+    """
+
+    def latest(self, project: str, workspace: str) -> Release | None: ...
+
+    def get(self, project: str, workspace: str, revision: int) -> Release | None: ...
+
+    def list(self, project: str, workspace: str) -> tuple[Release, ...]:
+        """Every release, oldest first (reads each one: for history views, not hot paths)."""
+        ...
+
+    def index(self, project: str, workspace: str) -> ReleaseMeta: ...
+
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """Every (project, workspace) that has releases or a lock record, sorted."""
+        ...
+
+    def create(self, release: Release, lock: Lock | None = None) -> Release:
+        """Record a new release as revision latest+1 (assigned atomically) and return it.
+
+        Raises `ReleaseInProgress` while the latest release is not terminal.
+        """
+        ...
+
+    def update(self, release: Release, lock: Lock | None = None) -> Release:
+        """Overwrite a non-terminal release (a phase change or a state flush: one write)."""
+        ...
+
+    def finish(self, release: Release, lock: Lock | None) -> Release:
+        """Write a release's terminal phase and free `lock`, in one write."""
+        ...
+
+    def acquire_lock(
+        self,
+        project: str,
+        workspace: str,
+        owner: str,
+        lease_seconds: float,
+        pull_request: int | None = None,
+        run_id: str = "",
+    ) -> Lock:
+        """Take the lock with a new fencing token; `LockHeld` names a live other holder."""
+        ...
+
+    def renew_lock(self, lock: Lock, lease_seconds: float) -> Lock: ...
+
+    def release_lock(self, lock: Lock) -> bool:
+        """Free `lock` if it is still the current one; False when it no longer was."""
+        ...
+
+    def force_unlock(self, project: str, workspace: str, actor: str = "") -> Unlocked:
+        """Mark a non-terminal latest release failed (keeping its state) and free the lock."""
+        ...
+
+    def list_locks(self) -> tuple[Lock, ...]:
+        """Every held lock (expired ones included; check `Lock.expired`), sorted by key."""
+        ...
+
+    def release_pull_request_locks(self, pull_request: int) -> tuple[Lock, ...]:
+        """Free every lock held for `pull_request` (on close or `/unlock`); returns them."""
+        ...
+
+    def sweep_expired_locks(self) -> tuple[Lock, ...]:
+        """Free every lock whose lease has expired; returns them."""
+        ...
+
+    def read_drift(self, project: str, workspace: str) -> Mapping[str, Any] | None: ...
+
+    def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
+        """Record the last drift check at `drift/<project>/<workspace>.yaml`."""
+        ...
 
 
 # --- Terraform runtime conventions ------------------------------------------------------------
