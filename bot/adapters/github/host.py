@@ -1,0 +1,224 @@
+"""`CodeHost` over PyGithub: pull requests, files, reviews, permissions, comments, statuses.
+
+Works against github.com, GitHub Enterprise Server and the project's simulator alike: the
+base URL is `GITHUB_API_URL`. Authentication is a token, or a GitHub App whose installation
+tokens PyGithub mints and refreshes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from github import Auth, Github, GithubException
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from bot.core.errors import RuntimeFailed
+from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
+
+DEFAULT_API_URL = "https://api.github.com"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How to reach GitHub: a token, or a GitHub App (id + private key + installation)."""
+
+    api_url: str = DEFAULT_API_URL
+    token: str | None = None
+    app_id: str | None = None
+    private_key: str | None = None
+    installation_id: int | None = None
+    bot_login: str | None = None
+
+
+class GitHubHost:
+    """The `CodeHost` port over PyGithub."""
+
+    def __init__(self, credentials: Credentials, *, throttle: bool = True) -> None:
+        self.credentials = credentials
+        options: dict[str, object] = {"base_url": credentials.api_url.rstrip("/")}
+        if not throttle:
+            options.update(seconds_between_requests=0, seconds_between_writes=0, retry=None)
+        self._github = Github(auth=_auth(credentials), **options)  # type: ignore[arg-type]
+        self._repos: dict[str, Repository] = {}
+        self._lock = threading.Lock()
+        self._login = credentials.bot_login
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _repo(self, name: str) -> Repository:
+        with self._lock:
+            repo = self._repos.get(name)
+        if repo is None:
+            repo = _call(f"read repository {name}", lambda: self._github.get_repo(name))
+            with self._lock:
+                self._repos[name] = repo
+        return repo
+
+    def _pull(self, repo: str, number: int) -> PullRequest:
+        return _call(f"read pull request {repo}#{number}", lambda: self._repo(repo).get_pull(number))
+
+    # -- CodeHost --------------------------------------------------------------------------
+    def pull_request(self, repo: str, number: int) -> PullRequestInfo:
+        return _info(repo, self._pull(repo, number))
+
+    def open_pull_requests(self, repo: str) -> Sequence[PullRequestInfo]:
+        pulls = _call(f"list pull requests of {repo}", lambda: list(self._repo(repo).get_pulls(state="open")))
+        return [_info(repo, p) for p in pulls]
+
+    def merged_pull_request_for(self, repo: str, sha: str) -> PullRequestInfo | None:
+        def find() -> PullRequestInfo | None:
+            pulls = self._repo(repo).get_pulls(state="closed", sort="updated", direction="desc")
+            for index, pull in enumerate(pulls):
+                if pull.merged and pull.merge_commit_sha == sha:
+                    return _info(repo, pull)
+                if index >= 50:
+                    break
+            return None
+
+        return _call(f"find the pull request merged as {sha[:7]}", find)
+
+    def changed_files(self, repo: str, number: int) -> Sequence[str]:
+        def files() -> list[str]:
+            paths: list[str] = []
+            for f in self._pull(repo, number).get_files():
+                paths.append(f.filename)
+                if f.previous_filename:
+                    paths.append(f.previous_filename)
+            return paths
+
+        return _call(f"list files of {repo}#{number}", files)
+
+    def reviews(self, repo: str, number: int) -> Sequence[ReviewInfo]:
+        def reviews() -> list[ReviewInfo]:
+            return [
+                ReviewInfo(r.user.login if r.user else "", r.state, r.commit_id or "")
+                for r in self._pull(repo, number).get_reviews()
+            ]
+
+        return _call(f"list reviews of {repo}#{number}", reviews)
+
+    def permission(self, repo: str, login: str) -> str:
+        try:
+            return str(self._repo(repo).get_collaborator_permission(login))
+        except GithubException as exc:
+            if exc.status in (403, 404):
+                return "none"
+            raise RuntimeFailed(f"GitHub: read permission of {login} on {repo}: {_reason(exc)}") from exc
+
+    def comments(self, repo: str, number: int) -> Sequence[CommentInfo]:
+        def comments() -> list[CommentInfo]:
+            issue = self._repo(repo).get_issue(number)
+            return [CommentInfo(c.id, c.user.login if c.user else "", c.body or "") for c in issue.get_comments()]
+
+        return _call(f"list comments of {repo}#{number}", comments)
+
+    def create_comment(self, repo: str, number: int, body: str) -> int:
+        return _call(
+            f"comment on {repo}#{number}",
+            lambda: self._repo(repo).get_issue(number).create_comment(body).id,
+        )
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        self._request("PATCH", repo, f"/issues/comments/{comment_id}", {"body": body}, f"edit comment {comment_id}")
+
+    def delete_comment(self, repo: str, comment_id: int) -> None:
+        self._request("DELETE", repo, f"/issues/comments/{comment_id}", None, f"delete comment {comment_id}")
+
+    def react(self, repo: str, comment_id: int, content: str) -> None:
+        self._request(
+            "POST", repo, f"/issues/comments/{comment_id}/reactions", {"content": content},
+            f"react to comment {comment_id}",
+        )
+
+    def _request(self, verb: str, repo: str, path: str, body: dict[str, str] | None, what: str) -> None:
+        url = self._repo(repo).url + path
+        _call(what, lambda: self._github.requester.requestJsonAndCheck(verb, url, input=body))
+
+    def set_status(
+        self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
+    ) -> None:
+        def status() -> None:
+            commit = self._repo(repo).get_commit(sha)
+            kwargs = {"target_url": target_url} if target_url else {}
+            commit.create_status(state=state, description=description[:140], context=context[:255], **kwargs)
+
+        _call(f"set status {context} on {sha[:7]}", status)
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        return _call(
+            f"read branch {branch} of {repo}",
+            lambda: self._repo(repo).get_git_ref(f"heads/{branch}").object.sha,
+        )
+
+    def default_branch(self, repo: str) -> str:
+        return self._repo(repo).default_branch
+
+    def bot_login(self) -> str:
+        if self._login is None:
+            self._login = _call("read the authenticated user", lambda: self._github.get_user().login)
+        return self._login
+
+    def clone_url(self, repo: str) -> str:
+        """An HTTPS clone URL carrying a token, for the checkout cache."""
+        url = self._repo(repo).clone_url
+        token = self.credentials.token or self._installation_token()
+        if not token or "://" not in url:
+            return url
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://x-access-token:{token}@{rest}"
+
+    def _installation_token(self) -> str | None:
+        auth = self._github.requester.auth
+        token = getattr(auth, "token", None)
+        return str(token) if token else None
+
+
+def _auth(credentials: Credentials) -> Auth.Auth:
+    if credentials.token:
+        return Auth.Token(credentials.token)
+    if credentials.app_id and credentials.private_key:
+        if credentials.installation_id is None:
+            raise RuntimeFailed("a GitHub App needs an installation id to act on a repository")
+        return Auth.AppAuth(credentials.app_id, credentials.private_key).get_installation_auth(
+            credentials.installation_id
+        )
+    raise RuntimeFailed("no GitHub credentials: set GITHUB_TOKEN or a GitHub App id and private key")
+
+
+def _info(repo: str, pull: PullRequest) -> PullRequestInfo:
+    head_repo = pull.head.repo.full_name if pull.head.repo else ""
+    return PullRequestInfo(
+        repo=repo,
+        number=pull.number,
+        title=pull.title or "",
+        author=pull.user.login if pull.user else "",
+        state=pull.state,
+        merged=bool(pull.merged),
+        draft=bool(pull.draft),
+        head_sha=pull.head.sha,
+        head_ref=pull.head.ref,
+        head_repo=head_repo,
+        base_ref=pull.base.ref,
+        base_sha=pull.base.sha,
+        is_fork=bool(head_repo) and head_repo.lower() != repo.lower(),
+        mergeable=pull.mergeable,
+        merge_commit_sha=pull.merge_commit_sha,
+        html_url=pull.html_url or "",
+    )
+
+
+def _reason(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = data.get("message") or str(exc)
+    return f"HTTP {exc.status}: {message}"
+
+
+def _call(what: str, fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except GithubException as exc:
+        raise RuntimeFailed(f"GitHub: {what}: {_reason(exc)}") from exc

@@ -1,0 +1,104 @@
+"""The GitHub adapter over PyGithub against the GitHub simulator, and the git checkout cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.github.checkout import GitCheckouts
+from bot.adapters.github.host import Credentials, GitHubHost
+from bot.core.errors import RuntimeFailed
+from fixtures.github_sim import GitHubSim
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def world(tmp_path):
+    with GitHubSim.start(
+        tmp_path / "gh", users=["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read"]
+    ) as sim:
+        sim.create_repo("acme", "infra")
+        work = tmp_path / "work"
+        git("clone", "-q", sim.git_url("acme", "infra", "dev-token", "dev"), str(work), cwd=tmp_path)
+        (work / "shop" / "dev").mkdir(parents=True)
+        (work / "shop" / "dev" / "main.yaml").write_text("a: 1\n")
+        (work / "README.md").write_text("hello\n")
+        git("add", "-A", cwd=work)
+        git("commit", "-qm", "init", cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+        git("checkout", "-qb", "change", cwd=work)
+        (work / "shop" / "dev" / "main.yaml").write_text("a: 2\n")
+        git("mv", "README.md", "DOCS.md", cwd=work)
+        git("commit", "-qam", "change", cwd=work)
+        git("push", "-q", "origin", "change", cwd=work)
+        head = git("rev-parse", "HEAD", cwd=work)
+        pr = sim.client("dev-token").get_repo("acme/infra").create_pull(base="main", head="change", title="Change", body="")
+        host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=False)
+        yield sim, host, pr.number, head, tmp_path
+
+
+def test_pull_request_files_permissions(world):
+    sim, host, number, head, _ = world
+    info = host.pull_request("acme/infra", number)
+    assert (info.author, info.head_sha, info.base_ref, info.state, info.is_fork) == ("dev", head, "main", "open", False)
+    assert sorted(host.changed_files("acme/infra", number)) == ["DOCS.md", "README.md", "shop/dev/main.yaml"]
+    assert [p.number for p in host.open_pull_requests("acme/infra")] == [number]
+    assert host.permission("acme/infra", "reader") == "read"
+    assert host.permission("acme/infra", "dev") == "write"
+    assert host.default_branch("acme/infra") == "main"
+    assert host.bot_login() == "bot"
+
+
+def test_comments_reactions_statuses(world):
+    sim, host, number, head, _ = world
+    cid = host.create_comment("acme/infra", number, "first")
+    host.edit_comment("acme/infra", cid, "edited")
+    host.react("acme/infra", cid, "eyes")
+    assert [(c.author, c.body) for c in host.comments("acme/infra", number)] == [("bot", "edited")]
+    host.delete_comment("acme/infra", cid)
+    assert host.comments("acme/infra", number) == []
+    host.set_status("acme/infra", head, "shipmate/preview", "success", "2 to create")
+    assert [(s["context"], s["state"]) for s in sim.statuses("acme", "infra", head)] == [("shipmate/preview", "success")]
+    with pytest.raises(RuntimeFailed, match="body is too long|422"):
+        host.create_comment("acme/infra", number, "x" * 70000)
+
+
+def test_merge_is_found_by_its_commit(world):
+    sim, host, number, head, _ = world
+    merged = sim.client("dev-token").get_repo("acme/infra").get_pull(number).merge()
+    info = host.merged_pull_request_for("acme/infra", merged.sha)
+    assert info is not None and info.number == number and info.merged
+    assert host.branch_head("acme/infra", "main") == merged.sha
+    assert host.merged_pull_request_for("acme/infra", head) is None
+
+
+def test_checkout_exports_a_clean_tree_per_commit(world):
+    sim, host, number, head, tmp = world
+    checkouts = GitCheckouts(tmp / "cache", host.clone_url)
+    tree = Path(checkouts.checkout("acme/infra", head))
+    assert (tree / "shop" / "dev" / "main.yaml").read_text() == "a: 2\n"
+    assert not (tree / ".git").exists()
+    assert checkouts.checkout("acme/infra", head) == str(tree)
+    with pytest.raises(RuntimeFailed) as error:
+        checkouts.checkout("acme/infra", "0" * 40)
+    assert "bot-token" not in str(error.value)
+
+
+def test_unknown_token_is_a_clear_error(world):
+    sim = world[0]
+    host = GitHubHost(Credentials(api_url=sim.api_url, token="nope"), throttle=False)
+    with pytest.raises(RuntimeFailed, match="401"):
+        host.pull_request("acme/infra", 1)
