@@ -45,11 +45,18 @@ def deployment(i: int, image: str, replicas: int) -> JSON:
                             "name": "app",
                             "image": image,
                             "args": ["--port=8080", f"--name={name}"],
-                            "env": [{"name": "MODE", "value": "prod"}, {"name": "INDEX", "value": str(i)}],
+                            "env": [
+                                {"name": "MODE", "value": "prod"},
+                                {"name": "INDEX", "value": str(i)},
+                            ],
                             "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                             "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
                         },
-                        {"name": "proxy", "image": "envoyproxy/envoy:v1.30.1", "ports": [{"containerPort": 9901}]},
+                        {
+                            "name": "proxy",
+                            "image": "envoyproxy/envoy:v1.30.1",
+                            "ports": [{"containerPort": 9901}],
+                        },
                     ]
                 },
             },
@@ -65,7 +72,9 @@ def served(obj: JSON, i: int) -> JSON:
             "resourceVersion": str(10_000 + i),
             "generation": 4,
             "creationTimestamp": "2024-05-01T10:00:00Z",
-            "managedFields": [{"manager": "shipmate", "operation": "Apply", "fieldsV1": {"f:spec": {}}}],
+            "managedFields": [
+                {"manager": "shipmate", "operation": "Apply", "fieldsV1": {"f:spec": {}}}
+            ],
         }
     )
     out["status"] = {"replicas": 2, "availableReplicas": 2, "observedGeneration": 4}
@@ -80,7 +89,10 @@ def world(n: int, changed: float) -> tuple[Spec, State, dict[str, JSON | None], 
             rid = f"hashicorp:null:null_resource:job-{i:05d}"
             before = {"triggers": {"version": "1", "index": str(i)}}
             after = {"triggers": {"version": "2" if i % every == 0 else "1", "index": str(i)}}
-            ext = {"provider": "registry.terraform.io/hashicorp/null/2.1.2", "resourceType": "null_resource"}
+            ext = {
+                "provider": "registry.terraform.io/hashicorp/null/2.1.2",
+                "resourceType": "null_resource",
+            }
             prior.append(Resource(rid, TERRAFORM, before, (), ext))
             planned.append(Resource(rid, TERRAFORM, after, (), ext))
             live[rid] = {"id": str(10**17 + i), **before}
@@ -151,10 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     md = best(lambda: render.markdown([StackResult.of(cs)]), max(1, args.repeat // 2))
 
     mb = sum(len(t) for t in texts) / 1e6
-    print(f"resources: {args.resources}  changed: {counts.update} updated, {counts.unchanged} unchanged")
+    print(
+        f"resources: {args.resources}  changed: {counts.update} updated, {counts.unchanged} unchanged"
+    )
     print(f"inputs: {mb:.1f} MB of JSON (prior, planned, live)")
     print(f"json.loads floor:        {floor * 1000:8.1f} ms")
-    print(f"preview (engine+ports):  {engine * 1000:8.1f} ms   ratio {engine / floor:5.2f}x  (target <= 5x)")
+    print(
+        f"preview (engine+ports):  {engine * 1000:8.1f} ms   ratio {engine / floor:5.2f}x  (target <= 5x)"
+    )
     print(f"changeset_from (maps):   {direct * 1000:8.1f} ms   ratio {direct / floor:5.2f}x")
     print(f"markdown comment render: {md * 1000:8.1f} ms   (masking + splitting included)")
     return 0 if engine / floor <= 5 else 1

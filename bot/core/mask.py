@@ -75,7 +75,9 @@ class Literals:
         return text
 
 
-def secret_paths(attributes: Mapping[str, Any] | None, resource_type: str) -> frozenset[ConcretePath]:
+def secret_paths(
+    attributes: Mapping[str, Any] | None, resource_type: str
+) -> frozenset[ConcretePath]:
     """Paths of a Kubernetes Secret's values (empty for anything else)."""
     if (
         attributes is None
@@ -194,9 +196,7 @@ def _ext_paths(resource: Resource) -> frozenset[ConcretePath]:
     return sensitive_paths_from_tree(tree) if tree else frozenset()
 
 
-def _rebuild(
-    res: Resource | None, attrs: Any, exts: Mapping[str, Any] | None
-) -> Resource | None:
+def _rebuild(res: Resource | None, attrs: Any, exts: Mapping[str, Any] | None) -> Resource | None:
     if res is None:
         return None
     return Resource(res.id, res.type, attrs, res.depends_on, exts if exts is not None else {})

@@ -41,20 +41,30 @@ class CountingRuntime(DictRuntime):
         self.calls: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
 
     def read(self, resources: Sequence[Resource], prior: State) -> Mapping[str, Any]:
-        self.calls.append(("read", tuple(r.id for r in resources), tuple(r.id for r in prior.resources)))
+        self.calls.append(
+            ("read", tuple(r.id for r in resources), tuple(r.id for r in prior.resources))
+        )
         return super().read(resources, prior)
 
     def dry_run(self, planned: Sequence[Resource], prior: State) -> Mapping[str, Any]:
-        self.calls.append(("dry_run", tuple(r.id for r in planned), tuple(r.id for r in prior.resources)))
+        self.calls.append(
+            ("dry_run", tuple(r.id for r in planned), tuple(r.id for r in prior.resources))
+        )
         return super().dry_run(planned, prior)
 
 
 def test_actions_follow_kusion_rules_and_runtimes_are_called_in_batches() -> None:
-    prior = State.of([k8s(NS, namespace()), k8s(DEPLOY, deployment(), [NS]), tf(NULL, {"triggers": {"v": "1"}})])
+    prior = State.of(
+        [k8s(NS, namespace()), k8s(DEPLOY, deployment(), [NS]), tf(NULL, {"triggers": {"v": "1"}})]
+    )
     kube = CountingRuntime({NS: served(namespace(), 1), DEPLOY: served(deployment(replicas=4), 2)})
     terra = CountingRuntime({NULL: {"id": "1", "triggers": {"v": "1"}}})
-    spec = Spec((k8s(NS, namespace()), k8s(SVC, service(), [NS]), tf(NULL, {"triggers": {"v": "1"}})))
-    cs = preview(spec, prior, {KUBERNETES: kube, TERRAFORM: terra}, project="p", stack="s", workspace="w")
+    spec = Spec(
+        (k8s(NS, namespace()), k8s(SVC, service(), [NS]), tf(NULL, {"triggers": {"v": "1"}}))
+    )
+    cs = preview(
+        spec, prior, {KUBERNETES: kube, TERRAFORM: terra}, project="p", stack="s", workspace="w"
+    )
 
     assert {s.id: s.action for s in cs.steps} == {
         NS: Action.UNCHANGED,
@@ -93,7 +103,22 @@ def test_fields_owned_by_others_are_kept_by_the_dry_run_and_are_no_change() -> N
 def test_ignore_fields_descend_through_lists() -> None:
     live = served(deployment(image="nginx:1.0"), 1)
     live["metadata"]["annotations"] = {"a.b/c": "x"}
-    spec = Spec((k8s(DEPLOY, deployment(image="nginx:2.0") | {"metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}, "annotations": {"a.b/c": "y"}}}),))
+    spec = Spec(
+        (
+            k8s(
+                DEPLOY,
+                deployment(image="nginx:2.0")
+                | {
+                    "metadata": {
+                        "name": "web",
+                        "namespace": "shop",
+                        "labels": {"app": "web"},
+                        "annotations": {"a.b/c": "y"},
+                    }
+                },
+            ),
+        )
+    )
     runtimes = {KUBERNETES: DictRuntime({DEPLOY: live})}
     prior = State.of(spec.resources)
     assert preview(spec, prior, runtimes).steps[0].action is Action.UPDATE
@@ -114,7 +139,12 @@ def test_parse_ignore_fields() -> None:
 
 
 def test_imported_resource_without_prior_uses_live_as_prior_and_is_never_deleted() -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}, "data": {"k": "v"}}
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "namespace": "shop"},
+        "data": {"k": "v"},
+    }
     rid = "v1:ConfigMap:shop:x"
     imported = Resource(rid, KUBERNETES, cm, (), {EXT_IMPORT_ID: "shop/x"})
     live_cm = served(cm, 1) | {"data": {"k": "v", "extra": "kept"}}
@@ -133,7 +163,11 @@ def test_imported_resource_without_prior_uses_live_as_prior_and_is_never_deleted
 
 def test_deletions_go_dependents_first_and_creations_dependencies_first() -> None:
     a, b, c = (f"v1:ConfigMap:ns:{n}" for n in "abc")
-    res = [k8s(c, {"kind": "ConfigMap"}, [b]), k8s(b, {"kind": "ConfigMap"}, [a]), k8s(a, {"kind": "ConfigMap"})]
+    res = [
+        k8s(c, {"kind": "ConfigMap"}, [b]),
+        k8s(b, {"kind": "ConfigMap"}, [a]),
+        k8s(a, {"kind": "ConfigMap"}),
+    ]
     created = changeset_from(Spec(tuple(res)), State(), {}, {})
     assert created.step_keys == (a, b, c)
     deleted = changeset_from(Spec(), State.of(res), {}, {})
@@ -152,7 +186,11 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(PlanError, match="no runtime for resource type Terraform"):
         preview(spec, State(), {KUBERNETES: DictRuntime({})})
     with pytest.raises(PlanError, match="duplicate resource ID"):
-        preview(Spec((k8s(NS, namespace()), k8s(NS, namespace()))), State(), {KUBERNETES: DictRuntime({})})
+        preview(
+            Spec((k8s(NS, namespace()), k8s(NS, namespace()))),
+            State(),
+            {KUBERNETES: DictRuntime({})},
+        )
 
     class Forgetful(DictRuntime):
         def read(self, resources: Sequence[Resource], prior: State) -> Mapping[str, Any]:
@@ -177,7 +215,12 @@ def test_sensitive_marker_is_removed_and_recorded() -> None:
 
 
 def test_create_and_delete_diffs_are_the_whole_object() -> None:
-    cs = changeset_from(Spec((k8s(NS, namespace()),)), State.of([k8s(SVC, service())]), {SVC: served(service(), 1)}, {})
+    cs = changeset_from(
+        Spec((k8s(NS, namespace()),)),
+        State.of([k8s(SVC, service())]),
+        {SVC: served(service(), 1)},
+        {},
+    )
     create, delete = cs.steps
     assert create.diffs[0].kind is DiffKind.ADDED and create.diffs[0].path == ()
     assert delete.diffs[0].kind is DiffKind.REMOVED and delete.diffs[0].before["kind"] == "Service"

@@ -14,7 +14,13 @@ from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
 
 
 def secret(data: dict[str, str], **extra: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"}, "data": data, **extra}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "n"},
+        "data": data,
+        **extra,
+    }
 
 
 SID = "v1:Secret:n:s"
@@ -39,7 +45,10 @@ def test_secret_values_are_masked_and_changes_stay_visible() -> None:
 
 def test_last_applied_annotation_and_string_data_are_masked() -> None:
     obj = secret({}, stringData={"token": "plain-token"})
-    obj["metadata"]["annotations"] = {mask.LAST_APPLIED: '{"stringData":{"token":"plain-token"}}', "team": "a"}
+    obj["metadata"]["annotations"] = {
+        mask.LAST_APPLIED: '{"stringData":{"token":"plain-token"}}',
+        "team": "a",
+    }
     masked = mask.mask_attributes(obj, KUBERNETES)
     assert "plain-token" not in repr(masked)
     assert masked["metadata"]["annotations"]["team"] == "a"
@@ -49,10 +58,25 @@ def test_last_applied_annotation_and_string_data_are_masked() -> None:
 
 
 def test_literal_secrets_mask_whole_values_and_short_ones_only_exactly() -> None:
-    attrs = {"url": "postgres://u:hunter22@db", "n": 12345678, "flag": "on", "other": "fine", "list": ["on", "x"]}
+    attrs = {
+        "url": "postgres://u:hunter22@db",
+        "n": 12345678,
+        "flag": "on",
+        "other": "fine",
+        "list": ["on", "x"],
+    }
     masked = mask.mask_attributes(attrs, TERRAFORM, ["hunter22", "12345678", "on"])
-    assert masked == {"url": mask.MASK, "n": mask.MASK, "flag": mask.MASK, "other": "fine", "list": [mask.MASK, "x"]}
-    assert mask.mask_text("failed: password hunter22 rejected", ["hunter22"]) == "failed: password (sensitive value) rejected"
+    assert masked == {
+        "url": mask.MASK,
+        "n": mask.MASK,
+        "flag": mask.MASK,
+        "other": "fine",
+        "list": [mask.MASK, "x"],
+    }
+    assert (
+        mask.mask_text("failed: password hunter22 rejected", ["hunter22"])
+        == "failed: password (sensitive value) rejected"
+    )
 
 
 def test_state_resources_are_masked_with_their_recorded_sensitive_tree() -> None:
@@ -66,7 +90,9 @@ def test_state_resources_are_masked_with_their_recorded_sensitive_tree() -> None
     out = mask.mask_state(State((res,)), ["tok-123456"]).resources[0]
     assert out.attributes == {"length": 16, "result": mask.MASK, "keepers": {"k": "v"}}
     assert out.extensions["providerMeta"] == {"token": mask.MASK}
-    assert mask.mask_resource(Resource("x", TERRAFORM, {"a": 1})) == Resource("x", TERRAFORM, {"a": 1})
+    assert mask.mask_resource(Resource("x", TERRAFORM, {"a": 1})) == Resource(
+        "x", TERRAFORM, {"a": 1}
+    )
 
 
 def test_renderers_mask_even_when_the_caller_did_not() -> None:
@@ -84,7 +110,9 @@ PLAIN = st.text(alphabet="abcdefgh -", max_size=8)
 
 
 @st.composite
-def worlds(draw: st.DrawFn) -> tuple[Spec, State, dict[str, Any], dict[str, Any], list[str], set[str]]:
+def worlds(
+    draw: st.DrawFn,
+) -> tuple[Spec, State, dict[str, Any], dict[str, Any], list[str], set[str]]:
     literals = draw(st.lists(HIDDEN, min_size=1, max_size=3, unique=True))
     hidden: set[str] = set(literals)
 
@@ -120,7 +148,10 @@ def worlds(draw: st.DrawFn) -> tuple[Spec, State, dict[str, Any], dict[str, Any]
             dry_obj = {**after, SENSITIVE_KEY: tree}
         else:
             if kind == "secret":
-                values = {k: draw(HIDDEN) for k in draw(st.lists(st.sampled_from("xyz"), min_size=1, unique=True))}
+                values = {
+                    k: draw(HIDDEN)
+                    for k in draw(st.lists(st.sampled_from("xyz"), min_size=1, unique=True))
+                }
                 hidden.update(values.values())
                 before = secret(values)
                 new_values = {k: draw(HIDDEN) for k in values} if fate == "update" else values
@@ -128,7 +159,11 @@ def worlds(draw: st.DrawFn) -> tuple[Spec, State, dict[str, Any], dict[str, Any]
                 after = secret(new_values)
             else:
                 before = {"apiVersion": "v1", "kind": "ConfigMap", "data": data()}
-                after = {"apiVersion": "v1", "kind": "ConfigMap", "data": data()} if fate == "update" else before
+                after = (
+                    {"apiVersion": "v1", "kind": "ConfigMap", "data": data()}
+                    if fate == "update"
+                    else before
+                )
             plan = after
             rtype, exts = KUBERNETES, {}
             live_obj, dry_obj = before, after

@@ -104,7 +104,9 @@ def k8s(rid: str, attrs: JSON, deps: Sequence[str] = ()) -> Resource:
 
 def tf(rid: str, attrs: JSON, deps: Sequence[str] = (), provider: str = TF_PROVIDER) -> Resource:
     rtype = rid.split(":")[2]
-    return Resource(rid, TERRAFORM, attrs, tuple(deps), {"provider": provider, "resourceType": rtype})
+    return Resource(
+        rid, TERRAFORM, attrs, tuple(deps), {"provider": provider, "resourceType": rtype}
+    )
 
 
 def namespace() -> JSON:
@@ -117,9 +119,16 @@ def deployment(image: str = "nginx:1.25", replicas: int = 2, env: Sequence[JSON]
         "image": image,
         "args": ["--port=8080", "--log-level=info"],
         "env": [{"name": "MODE", "value": "prod"}, *env],
-        "ports": [{"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 9090, "protocol": "TCP"}],
+        "ports": [
+            {"containerPort": 8080, "protocol": "TCP"},
+            {"containerPort": 9090, "protocol": "TCP"},
+        ],
     }
-    sidecar = {"name": "proxy", "image": "envoyproxy/envoy:v1.30.1", "ports": [{"containerPort": 9901}]}
+    sidecar = {
+        "name": "proxy",
+        "image": "envoyproxy/envoy:v1.30.1",
+        "ports": [{"containerPort": 9901}],
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -142,7 +151,13 @@ def service(ports: Sequence[JSON] | None = None) -> JSON:
         "metadata": {"name": "web", "namespace": "shop"},
         "spec": {
             "selector": {"app": "web"},
-            "ports": list(ports or [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "metrics", "port": 9090}]),
+            "ports": list(
+                ports
+                or [
+                    {"name": "http", "port": 80, "targetPort": 8080},
+                    {"name": "metrics", "port": 9090},
+                ]
+            ),
         },
     }
 
@@ -303,7 +318,9 @@ def scenario_delete() -> tuple[ChangeSet, list[StackResult]]:
         DEPLOY: served(deployment(), 2),
         imported.id: served(dict(imported.attributes), 5),
     }  # the Service is already gone
-    cs = preview(Spec(), prior, {KUBERNETES: DictRuntime(live)}, project="shop", stack="dev", workspace="dev")
+    cs = preview(
+        Spec(), prior, {KUBERNETES: DictRuntime(live)}, project="shop", stack="dev", workspace="dev"
+    )
     return cs, _stack(cs)
 
 
@@ -320,12 +337,20 @@ def scenario_unchanged() -> tuple[ChangeSet, list[StackResult]]:
 
 def scenario_secrets() -> tuple[ChangeSet, list[StackResult]]:
     old_data = {"username": "YWRtaW4=", "password": "b2xkLXBhc3N3b3Jk"}
-    new_data = {"username": "YWRtaW4=", "password": "bmV3LXBhc3N3b3Jk", "api-key": "dG9rXzlmOGU3ZDZjNWI0YQ=="}
+    new_data = {
+        "username": "YWRtaW4=",
+        "password": "bmV3LXBhc3N3b3Jk",
+        "api-key": "dG9rXzlmOGU3ZDZjNWI0YQ==",
+    }
     prior = State.of(
         [
             k8s(SECRET, secret(old_data)),
             k8s(CM, configmap({"DATABASE_URL": "postgres://app:s3cr3t-db-pa55word@db:5432/shop"})),
-            tf(PASSWORD, {"length": 16, "special": True}, provider="registry.terraform.io/hashicorp/random/3.6.0"),
+            tf(
+                PASSWORD,
+                {"length": 16, "special": True},
+                provider="registry.terraform.io/hashicorp/random/3.6.0",
+            ),
         ]
     )
     live_secret = served(secret(old_data), 1)
@@ -334,19 +359,30 @@ def scenario_secrets() -> tuple[ChangeSet, list[StackResult]]:
     }
     k8s_live = {
         SECRET: live_secret,
-        CM: served(configmap({"DATABASE_URL": "postgres://app:s3cr3t-db-pa55word@db:5432/shop"}), 2),
+        CM: served(
+            configmap({"DATABASE_URL": "postgres://app:s3cr3t-db-pa55word@db:5432/shop"}), 2
+        ),
     }
-    tf_live = {PASSWORD: {"id": "none", "length": 16, "special": True, "result": "Xq3!vT9#pL2@wR7z"}}
+    tf_live = {
+        PASSWORD: {"id": "none", "length": 16, "special": True, "result": "Xq3!vT9#pL2@wR7z"}
+    }
     spec = Spec(
         (
             k8s(SECRET, secret(new_data)),
             k8s(
                 CM,
                 configmap(
-                    {"DATABASE_URL": "postgres://app:s3cr3t-db-pa55word@db-2:5432/shop", "API_TOKEN": "tok_9f8e7d6c5b4a"}
+                    {
+                        "DATABASE_URL": "postgres://app:s3cr3t-db-pa55word@db-2:5432/shop",
+                        "API_TOKEN": "tok_9f8e7d6c5b4a",
+                    }
                 ),
             ),
-            tf(PASSWORD, {"length": 24, "special": True}, provider="registry.terraform.io/hashicorp/random/3.6.0"),
+            tf(
+                PASSWORD,
+                {"length": 24, "special": True},
+                provider="registry.terraform.io/hashicorp/random/3.6.0",
+            ),
         )
     )
     tf_runtime = DictRuntime(tf_live, sensitive={PASSWORD: {"result": True}})
@@ -359,11 +395,20 @@ def scenario_huge() -> tuple[ChangeSet, list[StackResult]]:
     old = {f"key-{i:04d}": f"value {i} " + "x" * 40 for i in range(400)}
     new = {k: (v.replace("x", "y") if i % 3 == 0 else v) for i, (k, v) in enumerate(old.items())}
     new.update({f"extra-{i:04d}": "z" * 60 for i in range(600)})
-    services = [k8s(f"v1:Service:shop:svc-{i:03d}", service() | {"metadata": {"name": f"svc-{i:03d}", "namespace": "shop"}}, [NS]) for i in range(40)]
+    services = [
+        k8s(
+            f"v1:Service:shop:svc-{i:03d}",
+            service() | {"metadata": {"name": f"svc-{i:03d}", "namespace": "shop"}},
+            [NS],
+        )
+        for i in range(40)
+    ]
     prior = State.of([k8s(NS, namespace()), k8s(CM, configmap(old), [NS])])
     live = {NS: served(namespace(), 1), CM: served(configmap(old), 2)}
     spec = Spec((k8s(NS, namespace()), k8s(CM, configmap(new), [NS]), *services))
-    cs = preview(spec, prior, {KUBERNETES: DictRuntime(live)}, project="shop", stack="dev", workspace="dev")
+    cs = preview(
+        spec, prior, {KUBERNETES: DictRuntime(live)}, project="shop", stack="dev", workspace="dev"
+    )
     return cs, _stack(cs)
 
 
@@ -429,13 +474,19 @@ def test_huge_comment_is_split_within_githubs_limit() -> None:
 
 
 def test_secrets_never_appear_in_any_rendering() -> None:
-    clear = ["b2xkLXBhc3N3b3Jk", "bmV3LXBhc3N3b3Jk", "dG9rXzlmOGU3ZDZjNWI0YQ==", "Xq3!vT9#pL2@wR7z", *WORKSPACE_SECRETS]
+    clear = [
+        "b2xkLXBhc3N3b3Jk",
+        "bmV3LXBhc3N3b3Jk",
+        "dG9rXzlmOGU3ZDZjNWI0YQ==",
+        "Xq3!vT9#pL2@wR7z",
+        *WORKSPACE_SECRETS,
+    ]
     for ext, text in renderings("secrets").items():
         for value in clear:
             assert value not in text, f"{value!r} leaked into the {ext} rendering"
     text = renderings("secrets")["txt"]
     assert "(sensitive value, changed)" in text  # the password changed: shown, not revealed
-    assert '@@ data.username @@' not in text  # unchanged secret values are no change
+    assert "@@ data.username @@" not in text  # unchanged secret values are no change
 
 
 def test_colour_only_when_asked() -> None:

@@ -43,12 +43,27 @@ def test_a_body_that_fits_is_one_part_with_its_marker() -> None:
 
 def test_fences_and_details_are_closed_and_reopened() -> None:
     diff = [f"+ line {i:04d} " + "x" * 50 for i in range(60)]
-    body = "\n".join([MARKER, "intro", "<details><summary>Update <code>a</code></summary>", "", "````diff", *diff, "````", "", "</details>", "end"])
+    body = "\n".join(
+        [
+            MARKER,
+            "intro",
+            "<details><summary>Update <code>a</code></summary>",
+            "",
+            "````diff",
+            *diff,
+            "````",
+            "",
+            "</details>",
+            "end",
+        ]
+    )
     parts = split_markdown(body, 1024)
     assert len(parts) > 2
     for i, part in enumerate(parts, 1):
         assert len(part) <= 1024 and balanced(part)
-        assert part.startswith(f"<!-- shipmate:preview key=pr-1 part={i}/{len(parts)} -->\n**Part {i} of {len(parts)}**\n")
+        assert part.startswith(
+            f"<!-- shipmate:preview key=pr-1 part={i}/{len(parts)} -->\n**Part {i} of {len(parts)}**\n"
+        )
     assert "<details><summary>Update <code>a</code> (continued)</summary>" in parts[1]
     assert "\n````diff\n" in parts[1] and parts[0].endswith("````\n</details>")
 
@@ -56,7 +71,16 @@ def test_fences_and_details_are_closed_and_reopened() -> None:
 def test_cuts_prefer_top_level_boundaries() -> None:
     blocks = []
     for n in range(12):
-        blocks += [f"<details><summary>r{n}</summary>", "", "```diff", *[f"+ {n} {'y' * 30}" for _ in range(8)], "```", "", "</details>", ""]
+        blocks += [
+            f"<details><summary>r{n}</summary>",
+            "",
+            "```diff",
+            *[f"+ {n} {'y' * 30}" for _ in range(8)],
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     parts = split_parts(MARKER + "\n" + "\n".join(blocks), 1500)
     assert len(parts) > 1
     assert all(p.tail == () for p in parts[:-1])  # every cut fell between two resources
@@ -94,7 +118,11 @@ def bodies(draw: st.DrawFn) -> list[str]:
             out.append("q" * draw(st.integers(100, 400)))
         else:
             fence = draw(st.sampled_from(["```", "````", "~~~"]))
-            inner = [fence + draw(st.sampled_from(["", "diff", "text"])), *draw(st.lists(TEXT, max_size=30)), fence]
+            inner = [
+                fence + draw(st.sampled_from(["", "diff", "text"])),
+                *draw(st.lists(TEXT, max_size=30)),
+                fence,
+            ]
             if kind == "details":
                 inner = ["<details><summary>s</summary>", "", *inner, "", "</details>"]
             out += inner
@@ -114,7 +142,11 @@ def test_split_never_exceeds_the_limit_and_loses_no_line(lines: list[str], limit
         assert len(part) <= limit
         assert balanced(part)
         marker = parse_marker(part)
-        assert marker is not None and marker.get("key") == "pr-1" and marker.get("part") == f"{i}/{len(texts)}"
+        assert (
+            marker is not None
+            and marker.get("key") == "pr-1"
+            and marker.get("part") == f"{i}/{len(texts)}"
+        )
         if len(texts) > 1:
             assert f"**Part {i} of {len(texts)}**" in part
 
@@ -127,5 +159,7 @@ def test_overlong_lines_are_cut_to_fit(lengths: list[int], limit: int) -> None:
     carried = [line for p in parts for line in p.lines]
     assert len(carried) == len(lines)
     for original, got in zip(lines, carried, strict=True):
-        assert got == original or (got.startswith(original[: len(got) // 2]) and "characters cut]" in got)
+        assert got == original or (
+            got.startswith(original[: len(got) // 2]) and "characters cut]" in got
+        )
     assert all(len(p.text()) <= limit for p in parts)

@@ -4,7 +4,8 @@ Kusion's rules, per resource:
 
 - in the prior state but not in the Spec (no plan) → **Delete**; an imported resource
   (`extensions["kusionstack.io/import-id"]`) is never deleted, only released: **UnChanged**;
-- no live object → **Create** (`to` is the planned object);
+- no live object → **Create** (`to` is the planned object, not dry-run, as in Kusion: a
+  server-defaulted manifest would bury what the Spec says);
 - otherwise the runtime's dry-run result is compared with the live object after normalisation
   (`normalize`): different → **Update**, the same → **UnChanged**.
 
@@ -72,7 +73,9 @@ def preview(
     adopted = [
         Resource(r.id, r.type, dict(_strip_marker(live[r.id]) or {}), r.depends_on, r.extensions)
         for r in spec.resources
-        if r.extensions.get(EXT_IMPORT_ID) and r.id not in prior_by_id and live.get(r.id) is not None
+        if r.extensions.get(EXT_IMPORT_ID)
+        and r.id not in prior_by_id
+        and live.get(r.id) is not None
     ]
     if adopted:
         dry_prior = State.of([*prior.resources, *adopted])

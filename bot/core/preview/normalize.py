@@ -65,7 +65,9 @@ def parse_ignore_fields(fields: Iterable[str]) -> tuple[IgnorePath, ...]:
             item = item.strip()
             if not item:
                 continue
-            parts = tuple(p.replace("\\.", ".").replace("\\,", ",") for p in _split_unescaped(item, "."))
+            parts = tuple(
+                p.replace("\\.", ".").replace("\\,", ",") for p in _split_unescaped(item, ".")
+            )
             if any(not p for p in parts):
                 raise ConfigError(f"ignore-fields: empty segment in path {item!r}")
             out.append(parts)

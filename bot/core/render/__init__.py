@@ -26,7 +26,7 @@ from bot.core.render.split import GITHUB_LIMIT, Marker, parse_marker, split_mark
 def text(
     changeset: ChangeSet, *, color: bool = False, detail: bool = True, secrets: Iterable[str] = ()
 ) -> str:
-    """Kusion's terminal output: summary table, then (with `detail`) each changed resource's diff."""
+    """Kusion's terminal output: summary table, then (with `detail`) each changed diff."""
     return terminal.render(mask.mask_changeset(changeset, secrets), color=color, detail=detail)
 
 

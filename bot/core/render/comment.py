@@ -111,9 +111,7 @@ def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
         _block(out, "mermaid", graph)
         out.extend(["", "</details>", ""])
     if changed:
-        out.append(
-            f"To apply this stack, comment `/apply -p {result.project} -s {result.stack}`."
-        )
+        out.append(f"To apply this stack, comment `/apply -p {result.project} -s {result.stack}`.")
         out.append("")
     return out
 
@@ -145,7 +143,11 @@ def body(
     out.extend([line + ".", ""])
     for r in results:
         out.extend(_stack_section(r, mermaid_max_nodes))
-    applicable = [r for r in results if r.changeset is not None and r.error is None and r.changeset.has_changes]
+    applicable = [
+        r
+        for r in results
+        if r.changeset is not None and r.error is None and r.changeset.has_changes
+    ]
     if len(applicable) > 1 and not failed:
         out.append("To apply every stack above, comment `/apply`.")
         out.append("")
@@ -165,11 +167,18 @@ def render(
 ) -> list[str]:
     """The comment bodies to post, in order, each at most `limit` characters."""
     text = body(
-        stacks, key=key, meta=meta, title=title, secrets=secrets, mermaid_max_nodes=mermaid_max_nodes
+        stacks,
+        key=key,
+        meta=meta,
+        title=title,
+        secrets=secrets,
+        mermaid_max_nodes=mermaid_max_nodes,
     )
     return split.split_markdown(text, limit)
 
 
 def changeset_section(changeset: ChangeSet) -> str:
     """One stack's section alone (for a check run's text)."""
-    return "\n".join(_stack_section(StackResult.of(mask.mask_changeset(changeset)), MERMAID_MAX_NODES))
+    return "\n".join(
+        _stack_section(StackResult.of(mask.mask_changeset(changeset)), MERMAID_MAX_NODES)
+    )

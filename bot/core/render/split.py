@@ -65,9 +65,7 @@ def parse_marker(text: str) -> Marker | None:
     m = _MARKER.match(first)
     if m is None:
         return None
-    attrs = tuple(
-        (k, v) for k, _, v in (item.partition("=") for item in m.group("attrs").split())
-    )
+    attrs = tuple((k, v) for k, _, v in (item.partition("=") for item in m.group("attrs").split()))
     return Marker(m.group("kind"), attrs)
 
 
@@ -96,12 +94,7 @@ def _feed(stack: tuple[_Open, ...], line: str) -> tuple[_Open, ...]:
         fence = stack[-1].fence
         stripped = line.strip()
         indent = len(line) - len(line.lstrip(" "))
-        if (
-            indent <= 3
-            and stripped
-            and set(stripped) == {fence[0]}
-            and len(stripped) >= len(fence)
-        ):
+        if indent <= 3 and stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence):
             return stack[:-1]
         return stack
     m = _FENCE.match(line)
@@ -190,7 +183,9 @@ def split_parts(body: str, limit: int = GITHUB_LIMIT) -> list[Part]:
                 used += len(cut) + 1
                 truncated = True
                 i += 1
-            elif good is not None and good[0] < len(cur) and good[3] - fixed >= (limit - fixed) // 2:
+            elif (
+                good is not None and good[0] < len(cur) and good[3] - fixed >= (limit - fixed) // 2
+            ):
                 cur = cur[: good[0]]
                 i, st = good[1], good[2]
             break
