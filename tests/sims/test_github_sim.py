@@ -105,7 +105,7 @@ def test_users_repositories_and_permissions(gh: GitHubSim) -> None:
     assert (raw["permission"], raw["role_name"]) == ("write", "maintain")
 
     with pytest.raises(github.BadCredentialsException):
-        gh.client("no-such-token").get_user().login
+        gh.client("no-such-token").get_repo("alice/config")
     bob_repo = gh.client("tok-bob").get_repo("alice/config")
     with pytest.raises(github.GithubException) as denied:
         bob_repo.get_commit("main").create_status("success", context="ci")
