@@ -86,6 +86,16 @@ def test_cuts_prefer_top_level_boundaries() -> None:
     assert all(p.tail == () for p in parts[:-1])  # every cut fell between two resources
 
 
+def test_inside_one_diff_cuts_fall_between_hunks() -> None:
+    hunks = []
+    for n in range(80):
+        hunks += [f"@@ data.key-{n:03d} @@", f"- old value {n} " + "o" * 20, f"+ new value {n}"]
+    body = "\n".join([MARKER, "<details><summary>big</summary>", "", "```diff", *hunks, "```"])
+    parts = split_parts(body + "\n\n</details>", 1200)
+    assert len(parts) > 2
+    assert all(p.lines[0].startswith("@@ ") for p in parts[1:])
+
+
 def test_an_overlong_line_is_the_only_thing_cut() -> None:
     body = "\n".join([MARKER, "short", "```", "z" * 5000, "```", "after"])
     parts = split_parts(body, 1000)

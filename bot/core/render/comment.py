@@ -177,8 +177,7 @@ def render(
     return split.split_markdown(text, limit)
 
 
-def changeset_section(changeset: ChangeSet) -> str:
-    """One stack's section alone (for a check run's text)."""
-    return "\n".join(
-        _stack_section(StackResult.of(mask.mask_changeset(changeset)), MERMAID_MAX_NODES)
-    )
+def changeset_section(changeset: ChangeSet, *, secrets: Iterable[str] = ()) -> str:
+    """One stack's section alone (for a check run's text), masked like the comment."""
+    masked = mask.mask_changeset(changeset, secrets)
+    return "\n".join(_stack_section(StackResult.of(masked), MERMAID_MAX_NODES))

@@ -8,8 +8,9 @@ Rules:
 - Markdown stays well-formed in every part: a code fence or `<details>` block still open at a
   cut is closed at the end of the part and reopened (same fence, same summary marked
   "(continued)") at the start of the next one.
-- A cut prefers the last point at top level (outside every fence and `<details>`) when that
-  keeps the part at least half full, so resource diffs are seldom torn apart.
+- A cut prefers the last point at top level (outside every fence and `<details>`), then the
+  last point between two diff hunks (before a `@@ ` line), when that keeps the part at least
+  half full, so resource diffs are seldom torn apart and a hunk never is.
 - Every part starts with the hidden marker of the body (its first line, e.g.
   `<!-- shipmate:preview key=pr-7 -->`) extended with `part=i/n`, so the bot can find and
   update all of its parts, and, when there are several, with a visible "Part i of n" line.
@@ -164,7 +165,9 @@ def split_parts(body: str, limit: int = GITHUB_LIMIT) -> list[Part]:
         cur: list[str] = []
         st = start
         truncated = False
-        good: tuple[int, int, tuple[_Open, ...], int] | None = None
+        # Places to cut before overflowing: at top level, or between two diff hunks.
+        top: tuple[int, int, tuple[_Open, ...], int] | None = None
+        hunk: tuple[int, int, tuple[_Open, ...], int] | None = None
         while i < len(lines):
             line = lines[i]
             nxt = _feed(st, line)
@@ -175,7 +178,9 @@ def split_parts(body: str, limit: int = GITHUB_LIMIT) -> list[Part]:
                 st = nxt
                 i += 1
                 if not st:
-                    good = (len(cur), i, st, used)
+                    top = (len(cur), i, st, used)
+                elif st[-1].fence and i < len(lines) and lines[i].startswith("@@ "):
+                    hunk = (len(cur), i, st, used)
                 continue
             if not cur:
                 cut, st = _fit(line, st, limit + 1 - used - 1)
@@ -183,11 +188,13 @@ def split_parts(body: str, limit: int = GITHUB_LIMIT) -> list[Part]:
                 used += len(cut) + 1
                 truncated = True
                 i += 1
-            elif (
-                good is not None and good[0] < len(cur) and good[3] - fixed >= (limit - fixed) // 2
-            ):
-                cur = cur[: good[0]]
-                i, st = good[1], good[2]
+                break
+            half = fixed + (limit - fixed) // 2
+            for point in (top, hunk):
+                if point is not None and point[0] < len(cur) and point[3] >= half:
+                    cur = cur[: point[0]]
+                    i, st = point[1], point[2]
+                    break
             break
         chunks.append((start, cur, st, truncated))
         state = st
