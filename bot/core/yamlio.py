@@ -136,7 +136,7 @@ def locate(tree: Any, path: Sequence[PathElem], at_key: bool = False) -> tuple[i
                 return pos[0] + 1, pos[1] + 1
             child = node[elem]
             if last:
-                chosen = key_pos if at_key else (_node_pos(child) or value_pos)
+                chosen = key_pos if at_key or child is None else (_node_pos(child) or value_pos)
                 return chosen[0] + 1, chosen[1] + 1
             pos = _node_pos(child) or value_pos
             node = child

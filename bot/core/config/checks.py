@@ -154,7 +154,9 @@ class Checker:
     # --- reporting ------------------------------------------------------------------------
 
     def located(self, doc: Document, prefix: Sequence[PathElem] = ()) -> list[Problem]:
-        return [doc.problem((*prefix, *p.path), p.message, p.at_key) for p in self.problems]
+        """The problems at their positions in `doc`, in file order."""
+        located = [doc.problem((*prefix, *p.path), p.message, p.at_key) for p in self.problems]
+        return sorted(located, key=lambda p: (p.line, p.column))
 
     def raise_for(self, doc: Document) -> None:
         if self.problems:

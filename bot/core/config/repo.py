@@ -90,7 +90,7 @@ def load_stack(snapshot: ConfigSnapshot, stack_path: str) -> StackConfig:
     project_dir = find_project_dir(snapshot, path)
     project = None
     if project_dir is None:
-        problems.append(Problem(stack_file, 0, 0, "", f"no {PROJECT_FILE} found in this directory or above it"))
+        problems.append(Problem(stack_file, 1, 1, "", f"no {PROJECT_FILE} found in this stack's directory or above it"))
     else:
         project_file = join(project_dir, PROJECT_FILE)
         project = attempt(lambda: parse_project(project_file, snapshot.read(project_file) or "", project_dir))
@@ -98,7 +98,9 @@ def load_stack(snapshot: ConfigSnapshot, stack_path: str) -> StackConfig:
     main_text = snapshot.read(main_file)
     apps = None
     if main_text is None:
-        problems.append(Problem(main_file, 0, 0, "", f"missing {MAIN_FILE}: expected the stack's AppConfigurations"))
+        problems.append(Problem(
+            stack_file, 1, 1, "", f"missing {MAIN_FILE} next to this file: expected the stack's AppConfigurations"
+        ))
     else:
         apps = attempt(lambda: parse_app_configurations(main_file, main_text))
     workspace = None

@@ -243,7 +243,8 @@ def _secret_store(c: Checker, raw: Any) -> dict[str, Any] | None:
     data = c.mapping(raw, path, optional=False)
     c.fields(data, path, ("provider",))
     if "provider" not in data or not data.get("provider"):
-        c.add(path, "invalid secret store: missing provider config; expected one of: " + ", ".join(SECRET_PROVIDERS))
+        where = (*path, "provider") if "provider" in data else path
+        c.add(where, "invalid secret store: missing provider config; expected one of: " + ", ".join(SECRET_PROVIDERS))
         return data
     provider = c.mapping(data["provider"], (*path, "provider"), optional=False)
     c.fields(provider, (*path, "provider"), SECRET_PROVIDERS)

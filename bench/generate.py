@@ -1,0 +1,152 @@
+"""Benchmark: how long Generate takes against the floor of merely parsing the same YAML files.
+
+Two synthetic stacks are built in memory:
+
+- *1,000 apps*: each a `service.Service` workload (one container with env, resources and a
+  probe) plus a `network.Network` accessory — 2,001 Kubernetes resources, with Kusion's
+  spec-wide kind ordering in `dependsOn`;
+- *10,000 resources*: 100 apps with a `terraform.Terraform` accessory of 100 `null_resource`s,
+  each referencing the one before it with `$kusion_path`.
+
+For each, "generate" is parse + validate + modules + dependencies + the YAML text of the Spec
+(what `shipmate generate` does after reading the files); "parse floor" is parsing every input
+file with the same round-trip loader and nothing else. Target: generate <= 3x the floor.
+
+    python bench/generate.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.core.config.snapshot import ConfigSnapshot  # noqa: E402
+from bot.core.generate import generate_stack, render_spec  # noqa: E402
+from bot.core.yamlio import load  # noqa: E402
+
+TARGET = 3.0
+
+WORKSPACE = """\
+modules:
+  service:
+    configs:
+      default:
+        replicas: 2
+        labels: {env: bench}
+context:
+  environment: bench
+"""
+
+
+def apps_stack(n: int) -> dict[str, str]:
+    parts = []
+    for i in range(n):
+        parts.append(f"""\
+app{i:04d}:
+  workload:
+    _type: service.Service
+    containers:
+      main:
+        image: nginx:1.25
+        env:
+          APP_INDEX: "{i}"
+          LOG_LEVEL: info
+        resources:
+          cpu: 100m-250m
+          memory: 128Mi
+        readinessProbe:
+          probeHandler:
+            _type: service.container.probe.Http
+            url: http://localhost:80/healthz
+          periodSeconds: 5
+  accessories:
+    network:
+      _type: network.Network
+      ports:
+        - port: 80
+""")
+    return _repo("".join(parts))
+
+
+def resources_stack(apps: int, per_app: int) -> dict[str, str]:
+    parts = []
+    for a in range(apps):
+        lines = [
+            f"tf{a:03d}:",
+            "  accessories:",
+            "    infra:",
+            "      _type: terraform.Terraform",
+            "      provider: {source: hashicorp/null, version: 2.1.2}",
+            "      resources:",
+            "        null_resource:",
+        ]
+        for r in range(per_app):
+            lines.append(f"          r{a:03d}-{r:03d}:")
+            lines.append("            triggers:")
+            lines.append(f"              index: \"{r}\"")
+            if r:
+                lines.append(f"              previous: $kusion_path.hashicorp:null:null_resource:r{a:03d}-{r - 1:03d}.id")
+        parts.append("\n".join(lines) + "\n")
+    return _repo("".join(parts))
+
+
+def _repo(main: str) -> dict[str, str]:
+    return {
+        "workspaces/bench.yaml": WORKSPACE,
+        "bench/project.yaml": "name: bench\n",
+        "bench/big/stack.yaml": "name: big\nworkspace: bench\n",
+        "bench/big/main.yaml": main,
+    }
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times) if repeat < 3 else statistics.median(times)
+
+
+def measure(label: str, files: dict[str, str], repeat: int) -> float:
+    snapshot = ConfigSnapshot(files)
+
+    def floor() -> None:
+        for path, text in files.items():
+            load(path, text)
+
+    def full() -> str:
+        return render_spec(generate_stack(snapshot, "bench/big"))
+
+    text = full()
+    resources = text.count("\n- id: ")
+    parse = best_of(floor, repeat)
+    gen = best_of(full, repeat)
+    ratio = gen / parse
+    size = sum(len(t) for t in files.values())
+    print(f"{label}: {resources} resources from {size / 1e6:.1f} MB of YAML; "
+          f"Spec {len(text) / 1e6:.1f} MB")
+    print(f"  parse floor {parse:8.3f} s   generate {gen:8.3f} s   ratio {ratio:5.2f}x "
+          f"(target <= {TARGET:.0f}x: {'ok' if ratio <= TARGET else 'MISSED'})")
+    return ratio
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median of 3+)")
+    args = parser.parse_args()
+    ratios = [
+        measure("1,000 apps", apps_stack(1000), args.repeat),
+        measure("10,000 resources", resources_stack(100, 100), args.repeat),
+    ]
+    return 0 if all(r <= TARGET for r in ratios) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""`shipmate generate`: golden Specs, output options, bad-input scenarios, outside modules."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+ACME = ROOT / "fixtures" / "configs" / "acme"
+BAD = ROOT / "fixtures" / "configs" / "bad"
+GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "acme"
+UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
+SCENARIOS = sorted(p.name for p in BAD.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("stack", ["shop/dev", "shop/prod", "data/dev", "data/prod"])
+def test_generate_prints_the_golden_spec(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "-w", str(ACME / stack)]) == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    assert out.out == (GOLDEN / f"{stack.replace('/', '-')}.yaml").read_text()
+
+
+def test_generate_defaults_to_the_current_directory_and_writes_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ACME / "data" / "dev")
+    target = tmp_path / "spec.json"
+    assert main(["generate", "-o", str(target), "--format", "json"]) == 0
+    assert capsys.readouterr().out == ""
+    from_json = json.loads(target.read_text())
+    assert from_json == yaml.safe_load((GOLDEN / "data-dev.yaml").read_text())
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_bad_input_gives_one_line_per_problem_and_exit_2(scenario: str, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = BAD / scenario
+    workdir = (directory / "workdir").read_text().strip() if (directory / "workdir").exists() else "shop/dev"
+    code = main(["generate", "-w", str(directory / workdir)])
+    out = capsys.readouterr()
+    expected = directory / "expected.txt"
+    if UPDATE:
+        expected.write_text(out.err)
+    assert code == 2
+    assert out.out == ""
+    assert "Traceback" not in out.err
+    assert out.err == expected.read_text()
+
+
+def test_every_file_problem_names_file_line_and_column() -> None:
+    for scenario in SCENARIOS:
+        for line in (BAD / scenario / "expected.txt").read_text().splitlines():
+            if scenario == "not-a-stack":
+                assert line == "shop: not a stack directory: expected stack.yaml here"
+                continue
+            location = line.split(": ", 1)[0]
+            file, row, col = location.rsplit(":", 2)
+            assert file and int(row) >= 1 and int(col) >= 1, line
+
+
+def test_missing_directory_is_an_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "-w", str(tmp_path / "nope")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+
+
+def test_the_installed_command_runs_in_its_own_process() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "generate", "-w", str(BAD / "cycle" / "shop" / "dev")],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (BAD / "cycle" / "expected.txt").read_text()
+
+
+def test_modules_from_the_entry_point_group_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An installed distribution on sys.path declaring a module in `shipmate.modules`.
+    site = tmp_path / "site"
+    (site / "acme_modules").mkdir(parents=True)
+    (site / "acme_modules" / "__init__.py").write_text(textwrap.dedent('''\
+        from bot.core.modules import ModuleResult
+        from bot.core.modules.kube import k8s_resource, metadata
+
+
+        class Quota:
+            name = "quota"
+            schemas = ("Quota",)
+
+            def generate(self, request, schema):
+                cpu = request.dev_config.get("cpu", "1")
+                return ModuleResult(resources=(k8s_resource({
+                    "apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": metadata(request.unique_app_name, request.namespace),
+                    "spec": {"hard": {"requests.cpu": cpu}},
+                }),))
+    '''))
+    dist = site / "acme_modules-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-modules\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[shipmate.modules]\nquota = acme_modules:Quota\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+
+    repo = tmp_path / "repo"
+    for rel, text in {
+        "workspaces/dev.yaml": "modules: {}\n",
+        "shop/project.yaml": "name: shop\n",
+        "shop/dev/stack.yaml": "name: dev\n",
+        "shop/dev/main.yaml": "web:\n  accessories:\n    quota: {_type: quota.Quota, cpu: '2'}\n",
+    }.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    assert main(["generate", "-w", str(repo / "shop" / "dev"), "--format", "json"]) == 0
+    spec = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in spec["resources"]] == ["v1:Namespace:shop", "v1:ResourceQuota:shop:shop-dev-web"]
+    assert spec["resources"][1]["attributes"]["spec"] == {"hard": {"requests.cpu": "2"}}
