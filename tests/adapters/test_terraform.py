@@ -338,3 +338,25 @@ def test_missing_binary_is_reported(tmp_path: Path) -> None:
     runtime = TerraformRuntime(tmp_path / "wd", binary=str(tmp_path / "no-terraform"))
     with pytest.raises(RuntimeFailed, match="Terraform binary not found"):
         runtime.dry_run([null("a", {})], State())
+
+
+def test_resources_with_an_import_id_are_imported_not_planned(runtime: TerraformRuntime) -> None:
+    adopt = {"kusionstack.io/import-id": "5577006791947779410"}
+    wanted = null("adopted", {})
+    wanted = Resource(wanted.id, TERRAFORM, {}, (), {**wanted.extensions, **adopt})
+    # The null provider cannot import: Terraform's refusal comes back, naming the resource.
+    with pytest.raises(RuntimeFailed) as caught:
+        runtime.read([wanted], State())
+    assert "doesn't support import" in str(caught.value)
+    assert caught.value.failed_ids == {wanted.id}
+
+    # Once recorded, an imported resource is refreshed, never planned or changed.
+    existing = runtime.apply([null("adopted", {"triggers": {"k": "v"}})], State())[wanted.id]
+    state = State.of([existing])
+    assert runtime.dry_run([wanted], state) == {wanted.id: dict(existing.attributes)}
+    seen = len(runtime.history)
+    kept = runtime.apply([wanted], state)[wanted.id]
+    assert commands(runtime)[seen:] == []
+    assert kept.attributes == existing.attributes
+    assert kept.extensions["kusionstack.io/import-id"] == adopt["kusionstack.io/import-id"]
+    assert kept.extensions[TF_STATE_EXT] == existing.extensions[TF_STATE_EXT]

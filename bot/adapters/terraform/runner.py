@@ -10,6 +10,7 @@ and calls `destroy` through the generic command path with `-auto-approve`.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import time
 from collections import deque
@@ -23,6 +24,8 @@ from python_terraform import IsFlagged, IsNotFlagged, Terraform
 from bot.core.errors import RuntimeFailed
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 120.0
 
 __all__ = ["CommandResult", "IsFlagged", "IsNotFlagged", "TerraformRunner"]
 
@@ -78,34 +81,47 @@ class TerraformRunner:
     def run(
         self, command: str, *args: str, ok: tuple[int, ...] = (0,), **options: Any
     ) -> CommandResult:
-        """Run one command; a return code outside `ok` is returned, not raised."""
+        """Run one command; a return code outside `ok` is returned, not raised.
+
+        A command that outlives the timeout gets SIGINT, so Terraform stops gracefully and
+        writes the state of what it finished; the result then says it timed out. An
+        interrupt of this process is forwarded the same way before it propagates.
+        """
         argv = self.argv(command, *args, **options)
         started = time.monotonic()
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 argv,
                 cwd=self.working_dir,
                 env=self.env,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=self.timeout_seconds,
-                check=False,
             )
         except FileNotFoundError as exc:
             raise RuntimeFailed(
                 f"Terraform binary not found: {self.binary!r}; set SHIPMATE_TERRAFORM_BIN or put "
                 "terraform on PATH"
             ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeFailed(
-                f"terraform {command} did not finish within {self.timeout_seconds:g} s "
-                f"in {self.working_dir}"
-            ) from exc
+        timed_out = False
+        try:
+            out, err = proc.communicate(timeout=self.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            out, err = _stop(proc)
+        except BaseException:
+            _stop(proc)
+            raise
+        if timed_out:
+            err = (
+                f"terraform {command} did not finish within {self.timeout_seconds:g} s and was "
+                f"stopped\n{err}"
+            )
         result = CommandResult(
             argv=tuple(argv),
-            returncode=proc.returncode,
-            stdout=proc.stdout,
-            stderr=proc.stderr,
+            returncode=proc.returncode if not timed_out or proc.returncode else 124,
+            stdout=out,
+            stderr=err,
             seconds=time.monotonic() - started,
         )
         self.history.append(result)
@@ -153,3 +169,16 @@ class TerraformRunner:
 
     def version(self) -> CommandResult:
         return self.run("version", json=IsFlagged, no_color=IsNotFlagged, input=IsNotFlagged)
+
+
+def _stop(
+    proc: subprocess.Popen[str], grace_seconds: float = STOP_GRACE_SECONDS
+) -> tuple[str, str]:
+    """SIGINT (Terraform finishes what is in flight and writes state), then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()

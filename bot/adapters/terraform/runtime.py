@@ -355,8 +355,9 @@ class TerraformRuntime:
         text = result.error_text()
         named = _named_ids(text, addrs)
         failed = named or sorted(set(addrs) - set(partial or {}))
-        label = ", ".join(failed) if failed else "the stack"
-        message = f"terraform {what} failed for {label}"
+        message = f"terraform {what} failed"
+        if failed:
+            message += " for " + ", ".join(failed)
         if extra:
             message += f"; {extra}"
         message += f":\n{text}"
