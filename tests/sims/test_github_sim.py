@@ -136,6 +136,8 @@ def test_git_push_pull_request_review_comments_checks_and_merge(gh: GitHubSim, h
 
     pr = repo.create_pull(title="Scale app", body="Please", head="feature", base="main")
     assert pr.number == 1 and pr.head.ref == "feature" and pr.base.ref == "main"
+    assert [p.number for p in repo.get_pulls(state="open", head="alice:feature")] == [1]
+    assert list(repo.get_pulls(state="closed")) == []
     assert pr.mergeable is True and pr.mergeable_state == "clean"
     assert pr.changed_files == 3 and pr.commits == 3
     files = list(repo.get_pull(1).get_files())
@@ -368,7 +370,11 @@ def test_manual_merge_by_push_closes_the_pull_request(gh: GitHubSim, hooks: Hook
     repo.create_pull(title="Topic", body="", head="topic", base="main")
     work("checkout", "-q", "main")
     work("merge", "-q", "--no-ff", "-m", "Merge topic", "topic")
-    work("push", "-q", "origin", "main")
+    work("push", "-q", str(gh.bare_path("alice", "config")), "main")
     pr = repo.get_pull(1)
     assert pr.merged is True and pr.head.sha == head
+    closed = hooks.wait_for("pull_request", "closed")[0].payload
+    assert closed["pull_request"]["merged"] is True and closed["sender"]["login"] == "alice"
+    pushed = [r.payload for r in hooks.events("push") if r.payload["ref"] == "refs/heads/main"]
+    assert pushed[-1]["after"] == pr.merge_commit_sha
     check_deliveries(gh, hooks)

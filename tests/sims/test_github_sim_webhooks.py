@@ -48,6 +48,7 @@ def test_deliveries_are_listed_fetched_and_redelivered_over_http(tmp_path: Path,
         full = requests.get(f"{admin}/deliveries/{listed[0]['id']}", timeout=5).json()
         assert full["payload"]["comment"]["body"] == "/preview"
         assert "pull_request" not in full["payload"]["issue"]
+        assert full["payload"]["organization"]["login"] == "acme"
         assert full["request_headers"]["X-GitHub-Event"] == "issue_comment"
 
         again = requests.post(f"{admin}/deliveries/{listed[0]['id']}/redeliver", timeout=5)
