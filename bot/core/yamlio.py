@@ -57,41 +57,33 @@ class Document:
 
 def load(file: str, text: str) -> Document:
     """Parse one YAML document; syntax errors raise ConfigError at the offending position."""
-    yaml = YAML(typ="rt")
     try:
-        tree = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        what = " ".join(p for p in (exc.problem, exc.context) if p) or "invalid YAML"
-        if "duplicate key" in what or "found duplicate" in str(exc):
-            what = _duplicate_key_message(str(exc))
-        raise ConfigError([Problem(file, line, col, "", f"invalid YAML: {what}")]) from None
+        tree = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
-        raise ConfigError([Problem(file, 1, 1, "", f"invalid YAML: {first}")]) from None
+        raise _syntax_error(file, exc) from None
     return Document(file=file, data=to_plain(tree), tree=tree)
 
 
 def load_all(file: str, text: str) -> list[Document]:
     """Parse every document of a multi-document YAML stream (empty documents are skipped)."""
-    yaml = YAML(typ="rt")
     try:
-        trees = [t for t in yaml.load_all(text) if t is not None]
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        what = " ".join(p for p in (exc.problem, exc.context) if p) or "invalid YAML"
-        raise ConfigError([Problem(file, line, col, "", f"invalid YAML: {what}")]) from None
+        trees = [t for t in YAML(typ="rt").load_all(text) if t is not None]
     except YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
-        raise ConfigError([Problem(file, 1, 1, "", f"invalid YAML: {first}")]) from None
+        raise _syntax_error(file, exc) from None
     return [Document(file=file, data=to_plain(t), tree=t) for t in trees]
 
 
-def _duplicate_key_message(text: str) -> str:
-    match = re.search(r'found duplicate key "([^"]*)"', text)
-    return f'duplicate key "{match.group(1)}"' if match else "duplicate key"
+def _syntax_error(file: str, exc: YAMLError) -> ConfigError:
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        what = " ".join(p for p in (exc.problem, exc.context) if p) or "invalid YAML"
+        duplicate = re.search(r'found duplicate key "([^"]*)"', str(exc))
+        if duplicate:
+            what = f'duplicate key "{duplicate.group(1)}"'
+        return ConfigError([Problem(file, line, col, "", f"invalid YAML: {what}")])
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+    return ConfigError([Problem(file, 1, 1, "", f"invalid YAML: {first}")])
 
 
 def to_plain(node: Any) -> Any:
@@ -243,7 +235,9 @@ def _emit_seq(data: Sequence[Any], indent: int, lines: list[str]) -> None:
 
 
 _STR_CACHE: dict[str, str] = {}
-_PLAIN_OK = re.compile(r"^[A-Za-z_$/(][^\x00-\x1f\x7f\x85\u2028\u2029\ufeff]*$")
+_PLAIN_OK = re.compile(r"^[A-Za-z_$/(][\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*$")
+# Characters a YAML reader refuses raw (or reads as line breaks) inside a double-quoted scalar.
+_ESCAPE = re.compile("[^\x09\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _LOOKS_SPECIAL = re.compile(
     r"""^(?:
         ~|null|Null|NULL
@@ -288,10 +282,12 @@ def _quote(s: str) -> str:
         and not s.endswith((" ", ":", "\t"))
     ):
         return s
-    quoted = json.dumps(s, ensure_ascii=False)
-    if any(ch in quoted for ch in "\x7f\x85\u2028\u2029\ufeff"):
-        quoted = json.dumps(s)
-    return quoted
+    return _ESCAPE.sub(_escape_char, json.dumps(s, ensure_ascii=False))
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _float(value: float) -> str:

@@ -50,6 +50,8 @@ class LocalConfigReader:
             return target.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise ConfigError([Problem(path, 0, 0, "", "expected a UTF-8 text file")]) from None
+        except OSError as exc:
+            raise ConfigError([Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
 
     def list_files(self, directory: str, recursive: bool = False) -> list[str]:
         base = self._path(directory)
