@@ -79,10 +79,13 @@ def test_failing_receiver_is_recorded_and_can_be_replayed(tmp_path: Path) -> Non
 
 
 def test_unreachable_receiver_fails_without_blocking(tmp_path: Path) -> None:
-    with GitHubSim.start(tmp_path / "sim", users=["alice:tok-a"], hooks=[SimHook("http://127.0.0.1:9/none", SECRET)]) as gh:
+    public = "http://github.internal:8443"
+    with GitHubSim.start(tmp_path / "sim", users=["alice:tok-a"], hooks=[SimHook("http://127.0.0.1:9/none", SECRET)], public_url=public) as gh:
         gh.wait_idle()
         (ping,) = gh.deliveries()
         assert ping["event"] == "ping" and ping["status"] == "failed" and ping["error"]
+        assert gh.delivery(ping["id"])["payload"]["hook"]["url"].startswith(f"{public}/api/v3/")
+        assert gh.client("tok-a").get_user().url.startswith(gh.api_url)
 
 
 def _rsa_pair() -> tuple[str, str]:
