@@ -78,7 +78,8 @@ class WorkerPool:
         self.clock: Clock = clock or _WallClock()
         self.identity = identity or f"{platform.node()}:{os.getpid()}"
         self._stopping = threading.Event()
-        self._wake = threading.Event()
+        self._wake = threading.Condition()
+        self._signals = 0  # queued deliveries not yet looked for by an idle worker
         self._maintenance_stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._maintenance: threading.Thread | None = None
@@ -100,13 +101,16 @@ class WorkerPool:
             thread.start()
 
     def notify(self) -> None:
-        """Wake idle workers (a delivery was just queued)."""
-        self._wake.set()
+        """Wake one idle worker (a delivery was just queued)."""
+        with self._wake:
+            self._signals += 1
+            self._wake.notify()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop claiming, let running handlers finish; True when every thread ended in time."""
         self._stopping.set()
-        self._wake.set()
+        with self._wake:
+            self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -136,7 +140,6 @@ class WorkerPool:
 
     def _work(self, worker_id: str) -> None:
         while not self._stopping.is_set():
-            self._wake.clear()
             try:
                 job = self.queue.claim(worker_id, self.lease_seconds)
             except Exception as exc:  # the queue is unreachable: back off, keep the thread
@@ -144,7 +147,12 @@ class WorkerPool:
                 self._stopping.wait(min(5.0, self.poll_seconds * 4))
                 continue
             if job is None:
-                self._wake.wait(self.poll_seconds)
+                # Sleep until notified or the poll interval passes (jobs of other processes,
+                # retries coming due); a notification that came since the claim is not lost.
+                with self._wake:
+                    if self._signals == 0 and not self._stopping.is_set():
+                        self._wake.wait(self.poll_seconds)
+                    self._signals = max(0, self._signals - 1)
                 continue
             self.run(job)
 

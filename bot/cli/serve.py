@@ -1,10 +1,12 @@
 """`shipmate serve`: the webhook server with its queue and worker pool in one process.
 
 It builds the queue and the handler (`bot.wiring`), starts the worker pool, and serves the
-Flask app (`bot.web`) with Werkzeug's threaded WSGI server speaking HTTP/1.1. That server
-is enough for the embedded mode: intake only verifies, stores and answers, so a request
-holds a thread for about a millisecond (`bench/webhooks.py` measures it). To put the app
-behind another WSGI server, build it the same way as `build_server` does.
+Flask app (`bot.web`) with Werkzeug's threaded WSGI server: one thread per connection,
+HTTP/1.1 requests (chunked bodies included), one request per connection (Werkzeug closes
+after each response; GitHub opens a connection per delivery anyway). That server is enough
+for the embedded mode: intake only verifies, stores and answers, so a request holds its
+thread for milliseconds (`bench/webhooks.py` measures it against a bare Flask endpoint).
+To run the app under another WSGI server, build it the way `build_server` does.
 
 SIGTERM and SIGINT stop it gracefully: stop accepting, let running handlers finish (up to
 the queue lease), close the queue. Jobs still queued wait in the queue for the next start.
@@ -35,7 +37,7 @@ _QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 class RequestHandler(WSGIRequestHandler):
-    """HTTP/1.1 (keep-alive) and access logs through `logging` (probes at DEBUG)."""
+    """HTTP/1.1 and access logs through `logging` (probes at DEBUG)."""
 
     protocol_version = "HTTP/1.1"
 

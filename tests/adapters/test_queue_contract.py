@@ -249,3 +249,40 @@ def test_threads_never_share_a_job_or_a_key(make_queue: MakeQueue, manual_clock:
     assert problems == []
     assert seen == expected
     assert queue.stats().done == 120
+
+
+def test_concurrent_puts_store_each_delivery_once(make_queue: MakeQueue, manual_clock: ManualClock) -> None:
+    queue = make_queue()
+    results: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def post(n: int) -> None:
+        start.wait()
+        for i in range(25):  # every thread posts the same 25 deliveries, and 25 of its own
+            for delivery_id in (f"shared-{i}", f"own-{n}-{i}"):
+                stored = queue.put(pr_delivery(delivery_id, i % 5, manual_clock))
+                with lock:
+                    results.append((delivery_id, stored))
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored_ids = [d for d, stored in results if stored]
+    assert len(results) == 8 * 50
+    assert sorted(stored_ids) == sorted({d for d, _ in results})  # each ID stored exactly once
+    assert queue.stats().pending == 25 + 8 * 25
+
+
+def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "queue.sqlite3"
+    SqliteQueue(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        SqliteQueue(path)

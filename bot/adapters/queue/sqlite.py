@@ -2,12 +2,18 @@
 
 One table holds every job: the delivery (ID unique, raw body), its ordering key, its state
 (`pending` → `running` → `done` | `failed`), attempts, the retry time, and the current claim
-(token, worker, lease). `put` is a single `INSERT ... ON CONFLICT DO NOTHING` committed with
-`synchronous=FULL`, so once it returns the delivery survives a crash or power loss.
+(token, worker, lease).
+
+Durability: `put` commits with `synchronous=FULL`, so once it returns the delivery survives
+a crash of the process or of the machine; concurrent puts share one commit and one fsync
+(group commit). Claims and outcomes commit with `synchronous=NORMAL`, which in WAL mode
+survives a crash of the process and is made durable by the next put's fsync; a power cut
+can at worst forget that a job finished, and it runs again (at-least-once).
+
 `claim` runs in a `BEGIN IMMEDIATE` transaction, so several threads — or several processes
 sharing the file — never hand out the same job twice. A job is marked done only by
 `complete`, after its handler returned: a crash in between leaves it `running`, and it is
-handed out again when its lease expires (at-least-once processing).
+handed out again when its lease expires.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +33,10 @@ from bot.core.ports import Clock, Job, QueueStats
 
 FILE_NAME = "queue.sqlite3"
 
+SCHEMA_VERSION = 1
+
+# `head` is 1 for the oldest unfinished job of each key, the only one of its key that may
+# run; finishing a head makes the key's next job the head. Claims look at heads only.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,6 +47,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     received_at  TEXT    NOT NULL,
     key          TEXT    NOT NULL,
     state        TEXT    NOT NULL DEFAULT 'pending',
+    head         INTEGER NOT NULL DEFAULT 0,
     attempts     INTEGER NOT NULL DEFAULT 0,
     not_before   REAL    NOT NULL DEFAULT 0,
     token        TEXT,
@@ -45,27 +57,40 @@ CREATE TABLE IF NOT EXISTS jobs (
     enqueued_at  REAL    NOT NULL,
     finished_at  REAL
 );
-CREATE INDEX IF NOT EXISTS jobs_open ON jobs(seq) WHERE state IN ('pending', 'running');
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(seq) WHERE head = 1 AND state = 'pending';
+CREATE INDEX IF NOT EXISTS jobs_running ON jobs(lease_until) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS jobs_key_open ON jobs(key, seq) WHERE state IN ('pending', 'running');
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE state IN ('done', 'failed');
 """
 
-# The oldest runnable job whose key has no earlier unfinished job. A `running` job whose
-# lease has expired is runnable again (its worker is gone).
-_CLAIMABLE = """
-SELECT seq FROM jobs AS j
-WHERE j.state IN ('pending', 'running')
-  AND ((j.state = 'pending' AND j.not_before <= :now)
-       OR (j.state = 'running' AND j.lease_until <= :now))
-  AND NOT EXISTS (
-      SELECT 1 FROM jobs AS e
-      WHERE e.key = j.key AND e.seq < j.seq AND e.state IN ('pending', 'running'))
-ORDER BY j.seq
-LIMIT 1
-"""
+# The oldest pending head past its retry time, and the oldest running job whose lease has
+# expired (its worker is gone); the claim takes the older of the two.
+_READY = "SELECT seq FROM jobs INDEXED BY jobs_ready WHERE head = 1 AND state = 'pending' AND not_before <= ? ORDER BY seq LIMIT 1"
+_EXPIRED = "SELECT min(seq) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lease_until <= ?"
+_OPEN_OF_KEY = "SELECT 1 FROM jobs WHERE key = ? AND state IN ('pending', 'running') LIMIT 1"
+_NEXT_HEAD = (
+    "UPDATE jobs SET head = 1 WHERE seq = "
+    "(SELECT min(seq) FROM jobs WHERE key = ? AND state IN ('pending', 'running'))"
+)
 
 _COLUMNS = "seq, delivery_id, event, action, body, received_at, key, attempts, token, worker_id, lease_until"
+
+
+@dataclass(eq=False)
+class _PutSlot:
+    """One `put` waiting for its group commit."""
+
+    delivery: Delivery
+    key: str
+    done: bool = False
+    stored: bool = False
+    error: BaseException | None = None
+
+    def result(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        return self.stored
 
 
 class SqliteQueue:
@@ -84,14 +109,22 @@ class SqliteQueue:
         self.clock: Clock = clock or SystemClock()
         self.retry = retry or RetryPolicy()
         self._lock = threading.Lock()
+        self._batch_ready = threading.Condition()
+        self._waiting: list[_PutSlot] = []
+        self._committing = False
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_seconds
         )
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                self._db.close()
+                raise RuntimeError(f"{self.path}: queue schema version {version} is not {SCHEMA_VERSION}")
             self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @classmethod
     def in_data_dir(
@@ -144,34 +177,75 @@ class SqliteQueue:
     # --- EventQueue ------------------------------------------------------------------------
 
     def put(self, delivery: Delivery) -> bool:
-        cursor = self._execute(
-            "INSERT INTO jobs (delivery_id, event, action, body, received_at, key, enqueued_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
-            (
-                delivery.id,
-                delivery.event,
-                delivery.action,
-                delivery.body,
-                delivery.received_at.isoformat(),
-                delivery_key(delivery),
-                self._now(),
-            ),
-        )
-        return cursor.rowcount == 1
+        """Store the delivery durably (fsync) unless its ID is known; group-committed.
+
+        Concurrent callers share one transaction and one fsync: the first to arrive while
+        no commit is running commits everything queued by then, the others wait for it.
+        """
+        slot = _PutSlot(delivery, delivery_key(delivery))
+        with self._batch_ready:
+            self._waiting.append(slot)
+            while not slot.done and self._committing:
+                self._batch_ready.wait()
+            if slot.done:
+                return slot.result()
+            batch, self._waiting = self._waiting, []
+            self._committing = True
+        error: BaseException | None = None
+        stored: list[bool] = []
+        try:
+            stored = self._insert(batch)
+        except BaseException as exc:
+            error = exc
+        with self._batch_ready:
+            for i, item in enumerate(batch):
+                item.done, item.error = True, error
+                item.stored = stored[i] if error is None else False
+            self._committing = False
+            self._batch_ready.notify_all()
+        return slot.result()
+
+    def _insert(self, batch: list[_PutSlot]) -> list[bool]:
+        now = self._now()
+        stored = []
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=FULL")  # this commit fsyncs the WAL
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for item in batch:
+                        d = item.delivery
+                        head = self._db.execute(_OPEN_OF_KEY, (item.key,)).fetchone() is None
+                        cursor = self._db.execute(
+                            "INSERT INTO jobs (delivery_id, event, action, body, received_at, key, head,"
+                            " enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
+                            (d.id, d.event, d.action, d.body, d.received_at.isoformat(), item.key, int(head), now),
+                        )
+                        stored.append(cursor.rowcount == 1)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+        return stored
 
     def claim(self, worker_id: str, lease_seconds: float) -> Job | None:
         now = self._now()
         token = uuid.uuid4().hex
         with self._transaction() as db:
-            row = db.execute(_CLAIMABLE, {"now": now}).fetchone()
-            if row is None:
+            ready = db.execute(_READY, (now,)).fetchone()
+            expired = db.execute(_EXPIRED, (now,)).fetchone()
+            candidates = [row[0] for row in (ready, expired) if row is not None and row[0] is not None]
+            if not candidates:
                 return None
+            seq = min(candidates)
             db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, token = ?, worker_id = ?,"
                 " lease_until = ? WHERE seq = ?",
-                (token, worker_id, now + lease_seconds, row[0]),
+                (token, worker_id, now + lease_seconds, seq),
             )
-            full = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE seq = ?", (row[0],)).fetchone()
+            full = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE seq = ?", (seq,)).fetchone()
         return self._job(full)
 
     def extend(self, job: Job, lease_seconds: float) -> bool:
@@ -182,28 +256,30 @@ class SqliteQueue:
         return cursor.rowcount == 1
 
     def complete(self, job: Job) -> bool:
-        cursor = self._execute(
-            "UPDATE jobs SET state = 'done', finished_at = ?, token = NULL, lease_until = NULL"
-            " WHERE seq = ? AND token = ? AND state = 'running'",
-            (self._now(), job.id, job.token),
-        )
-        return cursor.rowcount == 1
+        return self._finish(job, "done", None)
 
     def fail(self, job: Job, error: str, retry: bool) -> bool:
-        now = self._now()
         if retry and not self.retry.gives_up(job.attempts):
             cursor = self._execute(
                 "UPDATE jobs SET state = 'pending', not_before = ?, last_error = ?, token = NULL,"
                 " lease_until = NULL WHERE seq = ? AND token = ? AND state = 'running'",
-                (now + self.retry.delay(job.attempts), error, job.id, job.token),
+                (self._now() + self.retry.delay(job.attempts), error, job.id, job.token),
             )
-        else:
-            cursor = self._execute(
-                "UPDATE jobs SET state = 'failed', finished_at = ?, last_error = ?, token = NULL,"
-                " lease_until = NULL WHERE seq = ? AND token = ? AND state = 'running'",
-                (now, error, job.id, job.token),
+            return cursor.rowcount == 1
+        return self._finish(job, "failed", error)
+
+    def _finish(self, job: Job, state: str, error: str | None) -> bool:
+        """Finish the job if the claim is current, and make its key's next job the head."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state = ?, head = 0, finished_at = ?, last_error = coalesce(?, last_error),"
+                " token = NULL, lease_until = NULL WHERE seq = ? AND token = ? AND state = 'running'",
+                (state, self._now(), error, job.id, job.token),
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            db.execute(_NEXT_HEAD, (job.key,))
+        return True
 
     def stats(self) -> QueueStats:
         now = self._now()
