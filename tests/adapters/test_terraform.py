@@ -235,6 +235,7 @@ def test_state_written_without_raw_instance_still_refreshes(runtime: TerraformRu
     runtime.clean()
     assert runtime.read([bare], state) == {rid("solo"): dict(bare.attributes)}
     runtime.delete([bare], state)
+    assert working_state(runtime) == []
 
 
 def test_invalid_attribute_is_a_clear_runtime_failure(runtime: TerraformRuntime) -> None:
@@ -285,7 +286,6 @@ def test_failed_apply_reports_exactly_what_was_applied(runtime: TerraformRuntime
     assert preview[rid("broken")]["id"] == KNOWN_AFTER_APPLY
     state = record(state, runtime.apply(fixed, state))
     assert {r.id for r in state.resources} == {rid("first"), rid("broken"), rid("after")}
-    runtime.delete(list(state.resources), state)
 
 
 def test_sensitive_values_are_flagged(runtime: TerraformRuntime) -> None:
@@ -300,7 +300,6 @@ def test_sensitive_values_are_flagged(runtime: TerraformRuntime) -> None:
     state = State.of([applied])
     live = runtime.read(planned, state)[rid("secretive")]
     assert live is not None and live[SENSITIVE_KEY] == {"triggers": {"pw": True}}
-    runtime.delete([applied], state)
 
 
 def test_provider_meta_and_references_to_recorded_resources(runtime: TerraformRuntime) -> None:
@@ -331,7 +330,6 @@ def test_provider_meta_and_references_to_recorded_resources(runtime: TerraformRu
         )
     assert "unresolved $kusion_path references" in str(caught.value)
     assert caught.value.failed_ids == {rid("orphan")}
-    runtime.delete(list(state.resources), state)
 
 
 def test_missing_binary_is_reported(tmp_path: Path) -> None:
@@ -360,3 +358,20 @@ def test_resources_with_an_import_id_are_imported_not_planned(runtime: Terraform
     assert kept.attributes == existing.attributes
     assert kept.extensions["kusionstack.io/import-id"] == adopt["kusionstack.io/import-id"]
     assert kept.extensions[TF_STATE_EXT] == existing.extensions[TF_STATE_EXT]
+
+
+def test_concurrent_calls_share_the_working_directory_safely(settings: TerraformSettings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    left, right = settings.runtime("shop", "dev", "dev"), settings.runtime("shop", "dev", "dev")
+    assert left.work_dir == right.work_dir
+    batches = [
+        (left, [null("l1", {"triggers": {"k": "1"}}), null("l2", {"triggers": {"k": "2"}})]),
+        (right, [null("r1", {"triggers": {"k": "3"}})]),
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda job: job[0].apply(job[1], State()), batches))
+    assert sorted(results[0]) == [rid("l1"), rid("l2")]
+    assert sorted(results[1]) == [rid("r1")]
+    assert results[0][rid("l2")].attributes["triggers"] == {"k": "2"}
+    assert results[1][rid("r1")].attributes["triggers"] == {"k": "3"}
