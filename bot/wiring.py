@@ -13,15 +13,20 @@ process events their own way (and what the intake tests use to record deliveries
 from __future__ import annotations
 
 import importlib
+import json
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.adapters.queue import RetryPolicy
+from bot.app.stacks import StackIdentity
 from bot.app.workers import Handler
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import Delivery, Event, Ignored, PingEvent, parse_event
-from bot.core.ports import EventQueue
+from bot.core.ports import EventQueue, Runtime
+from bot.core.spec import KUBERNETES, TERRAFORM
 from bot.settings import ENVIRONMENT, Settings
 
 log = logging.getLogger("shipmate.router")
@@ -110,3 +115,58 @@ def build_queue(settings: Settings) -> EventQueue:
         raise ConfigError([Problem(ENVIRONMENT, 0, 0, "SHIPMATE_QUEUE",
                                    "a Redis queue needs the redis package: pip install 'shipmate[redis]'")]) from None
     return RedisQueue.from_url(settings.queue, retry=retry)
+
+
+# --- runtimes -----------------------------------------------------------------------------
+
+
+class _LazyRuntimes(Mapping[str, Runtime]):
+    """Runtimes by resource type, each built on first use (a Terraform-only stack never
+    needs a kubeconfig)."""
+
+    def __init__(self, builders: Mapping[str, Callable[[], Runtime]]) -> None:
+        self._builders = builders
+        self._built: dict[str, Runtime] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: str) -> Runtime:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = self._builders[key]()
+            return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
+def build_runtime_factory(
+    env: Mapping[str, str], *, cache_dir: Path, concurrency: int = 10, base_dir: Path | None = None
+) -> Callable[[StackIdentity, Mapping[str, object]], Mapping[str, Runtime]]:
+    """Runtimes for a stack: Kubernetes from the workspace context (or KUBECONFIG, or
+    in-cluster), Terraform in a working directory per project/stack/workspace under
+    `cache_dir`. Built runtimes are reused for the same stack and context."""
+    from bot.adapters.kubernetes.runtime import KubernetesRuntime
+    from bot.adapters.terraform.runtime import TerraformSettings
+
+    terraform = TerraformSettings.from_env(env, cache_dir=cache_dir)
+    cache: dict[tuple[str, str, str, str], Mapping[str, Runtime]] = {}
+    guard = threading.Lock()
+
+    def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Runtime]:
+        key = (identity.project, identity.stack, identity.workspace, json.dumps(context, sort_keys=True, default=str))
+        with guard:
+            if key not in cache:
+                cache[key] = _LazyRuntimes({
+                    KUBERNETES: lambda: KubernetesRuntime.from_context(
+                        context, env, base_dir=base_dir, concurrency=concurrency
+                    ),
+                    TERRAFORM: lambda: terraform.runtime(
+                        identity.project, identity.stack, identity.workspace, context
+                    ),
+                })
+            return cache[key]
+
+    return factory

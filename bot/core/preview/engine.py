@@ -12,7 +12,8 @@ Kusion's rules, per resource:
 An imported resource with no prior state uses its live object as prior, so the runtime's
 three-way merge treats what exists as already owned.
 
-Runtimes are called in batches, one `read` and one `dry_run` per resource type; the engine
+Runtimes are called in batches, one `read` and one `dry_run` per resource type and reference
+stage (see `preview`); the engine
 does nothing else that touches the world, so `changeset_from` (the same computation over
 already-fetched `live` and `dry_run` maps) is what tests and benchmarks call directly.
 
@@ -28,8 +29,9 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.core import graph
 from bot.core.errors import PlanError, RuntimeFailed
-from bot.core.ports import SENSITIVE_KEY, Runtime
+from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY, Runtime
 from bot.core.preview import fields, normalize
 from bot.core.preview.model import (
     Action,
@@ -39,7 +41,7 @@ from bot.core.preview.model import (
     DiffKind,
     FieldDiff,
 )
-from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, Spec, State
+from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, TERRAFORM, Resource, Spec, State
 
 JSON = Mapping[str, Any]
 IMPORTED_NOTE = "imported resource: not in the Spec any more; left in place, removed from state"
@@ -56,42 +58,120 @@ def preview(
     stack: str = "",
     workspace: str = "",
 ) -> ChangeSet:
-    """Read live objects, dry-run what exists, and compute the change set."""
+    """Read live objects, dry-run what exists, and compute the change set.
+
+    `$kusion_path` references are resolved as the apply would resolve them: resources are
+    read and dry-run in reference stages, and a reference takes the dry-run value of what it
+    names (`KNOWN_AFTER_APPLY` when that value only exists after the apply). References
+    between Terraform resources of one stage are left to the Terraform runtime, which plans
+    them as native interpolations.
+    """
     planned = _unique(spec)
     prior_by_id = prior.by_id()
     removed = [r for r in prior.resources if r.id not in planned]
-    to_read = [*spec.resources, *removed]
-    _check_runtimes(to_read, runtimes)
+    _check_runtimes([*spec.resources, *removed], runtimes)
 
     live: dict[str, JSON | None] = {}
-    for rtype, batch in _by_type(to_read).items():
-        got = runtimes[rtype].read(batch, prior)
-        live.update(_complete(got, batch, rtype, "read"))
-
-    # Imported resources without prior state take their live object as prior.
-    dry_prior = prior
-    adopted = [
-        Resource(r.id, r.type, dict(_strip_marker(live[r.id]) or {}), r.depends_on, r.extensions)
-        for r in spec.resources
-        if r.extensions.get(EXT_IMPORT_ID)
-        and r.id not in prior_by_id
-        and live.get(r.id) is not None
-    ]
-    if adopted:
-        dry_prior = State.of([*prior.resources, *adopted])
-
     dry: dict[str, JSON] = {}
-    existing = [r for r in spec.resources if live.get(r.id) is not None]
-    for rtype, batch in _by_type(existing).items():
-        got = runtimes[rtype].dry_run(batch, dry_prior)
-        for rid, obj in _complete(got, batch, rtype, "dry-run").items():
-            if obj is None:
-                raise RuntimeFailed(f"the {rtype} runtime returned no dry-run result for {rid}")
-            dry[rid] = obj
+    known: dict[str, Mapping[str, Any]] = {}
+    resolved: dict[str, Resource] = {}
+    stages = _reference_stages(spec.resources)
+    unread = _by_type(removed)
+    for stage in stages:
+        for rtype, batch in _by_type(stage).items():
+            inside = {r.id for r in batch} if rtype == TERRAFORM else set()
+            batch = [
+                _with_attributes(r, _resolve(r.attributes, known, prior_by_id, inside)) for r in batch
+            ]
+            resolved.update((r.id, r) for r in batch)
+            to_read = [*batch, *unread.pop(rtype, [])]  # deleted ones ride along the first read
+            got = runtimes[rtype].read(to_read, prior)
+            live.update(_complete(got, to_read, rtype, "read"))
+            # Imported resources without prior state take their live object as prior.
+            adopted = [
+                Resource(r.id, r.type, dict(_strip_marker(live[r.id]) or {}), r.depends_on, r.extensions)
+                for r in batch
+                if r.extensions.get(EXT_IMPORT_ID) and r.id not in prior_by_id and live.get(r.id) is not None
+            ]
+            dry_prior = State.of([*prior.resources, *adopted]) if adopted else prior
+            existing = [r for r in batch if live.get(r.id) is not None]
+            if existing:
+                got_dry = runtimes[rtype].dry_run(existing, dry_prior)
+                for rid, obj in _complete(got_dry, existing, rtype, "dry-run").items():
+                    if obj is None:
+                        raise RuntimeFailed(f"the {rtype} runtime returned no dry-run result for {rid}")
+                    dry[rid] = obj
+            for r in batch:
+                known[r.id] = _strip_marker(dry.get(r.id)) or r.attributes
+    for rtype, batch in unread.items():
+        live.update(_complete(runtimes[rtype].read(batch, prior), batch, rtype, "read"))
 
-    return changeset_from(
-        spec, prior, live, dry, ignore_fields, project=project, stack=stack, workspace=workspace
+    resolved_spec = Spec(
+        tuple(resolved.get(r.id, r) for r in spec.resources), spec.secret_store, spec.context
     )
+    return changeset_from(
+        resolved_spec, prior, live, dry, ignore_fields, project=project, stack=stack, workspace=workspace
+    )
+
+
+def _reference_stages(resources: Sequence[Resource]) -> list[list[Resource]]:
+    """Resources grouped so that each `$kusion_path` reference names an earlier stage (or a
+    Terraform resource of the same stage, when the referrer is Terraform too)."""
+    by_id = {r.id: r for r in resources}
+    targets = {
+        r.id: [t for t in graph.referenced_ids(r.attributes, by_id)[0] if t != r.id] for r in resources
+    }
+    stage: dict[str, int] = {}
+
+    def stage_of(rid: str, seen: frozenset[str] = frozenset()) -> int:
+        if rid in stage:
+            return stage[rid]
+        if rid in seen:  # a cycle: generate reports it; do not loop here
+            return 0
+        r = by_id[rid]
+        level = 0
+        for t in targets[rid]:
+            same = r.type == TERRAFORM and by_id[t].type == TERRAFORM
+            level = max(level, stage_of(t, seen | {rid}) + (0 if same else 1))
+        stage[rid] = level
+        return level
+
+    for r in resources:
+        stage_of(r.id)
+    out: list[list[Resource]] = [[] for _ in range(max(stage.values(), default=-1) + 1)]
+    for r in resources:
+        out[stage[r.id]].append(r)
+    return out
+
+
+def _resolve(
+    value: Any,
+    known: Mapping[str, Mapping[str, Any]],
+    prior: Mapping[str, Resource],
+    inside: set[str],
+) -> Any:
+    """Replace references whose target is known (dry-run or planned values, else the prior
+    state); a value that only exists after the apply becomes KNOWN_AFTER_APPLY."""
+    if isinstance(value, str):
+        if not graph.is_reference(value):
+            return value
+        ref = graph.parse_reference(value, [*known, *prior, *inside])
+        if ref is None or ref.resource_id in inside:
+            return value
+        source = known.get(ref.resource_id)
+        if source is None:
+            source = prior[ref.resource_id].attributes if ref.resource_id in prior else None
+        if source is None:
+            return value
+        try:
+            return graph.lookup(source, ref.path)
+        except KeyError:
+            return KNOWN_AFTER_APPLY
+    if isinstance(value, Mapping):
+        return {k: _resolve(v, known, prior, inside) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_resolve(v, known, prior, inside) for v in value]
+    return value
 
 
 def preview_destroy(

@@ -1,0 +1,437 @@
+"""Preview, apply, destroy and roll back one stack: the use cases every entry point shares.
+
+The CLI, the bot and the GitHub Action all come here. The flow follows Kusion's, with its
+weak spots fixed: a lock (with a fencing token) is held for the whole operation; the preview
+runs before any revision is written, so a declined or dry-run apply leaves no trace; the
+release is recorded before the first change and its state flushed after every operation;
+secrets are masked in everything stored; an interrupted apply ends `failed`, never
+`succeeded`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.app import executor as executor_mod
+from bot.app.configrepo import default_registry, stack_snapshot
+from bot.core import mask, plan
+from bot.core.config.repo import StackConfig, load_stack
+from bot.core.config.settings import RepoSettings
+from bot.core.errors import PlanError, ShipmateError, StateConflict
+from bot.core.generate import generate
+from bot.core.lock import Lock
+from bot.core.modules.registry import ModuleRegistry
+from bot.core.ports import Clock, ConfigReader, Runtime, StateBackend
+from bot.core.preview import engine
+from bot.core.preview.model import Action, ChangeSet
+from bot.core.release import Phase, Release, Trigger, check_can_start
+from bot.core.spec import TERRAFORM, Resource, Spec, State
+
+# Builds the runtimes for one stack from its identity and the workspace context.
+RuntimeFactory = Callable[["StackIdentity", Mapping[str, object]], Mapping[str, Runtime]]
+Confirm = Callable[[ChangeSet], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class StackIdentity:
+    project: str
+    stack: str
+    workspace: str
+    path: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.project}/{self.workspace}"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who and what started an operation (recorded in the release)."""
+
+    trigger: Trigger = Trigger.CLI
+    actor: str = ""
+    commit: str = ""
+    pull_request: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStack:
+    """A stack's parsed config and generated Spec."""
+
+    identity: StackIdentity
+    spec: Spec
+    settings: RepoSettings
+    secrets: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome of an apply, destroy or rollback."""
+
+    identity: StackIdentity
+    changeset: ChangeSet  # masked
+    release: Release | None = None  # None: nothing was recorded (dry run, declined)
+    outcome: executor_mod.Outcome | None = None
+    declined: bool = False
+    lock: Lock | None = None  # the lock still held, when asked to keep it
+
+    @property
+    def ok(self) -> bool:
+        return self.release is None or self.release.phase is Phase.SUCCEEDED
+
+    @property
+    def error(self) -> str | None:
+        return self.release.error if self.release is not None else None
+
+
+def secret_literals(context: Mapping[str, object], settings: RepoSettings) -> frozenset[str]:
+    """Workspace context values whose keys are marked secret (never shown or stored)."""
+    out: set[str] = set()
+    for key, value in context.items():
+        if isinstance(value, str) and value and settings.is_secret_context_key(str(key)):
+            out.add(value)
+    return frozenset(out)
+
+
+@dataclass
+class StackOps:
+    """The use cases, bound to a state backend, runtimes and a clock."""
+
+    backend: StateBackend
+    runtimes: RuntimeFactory
+    clock: Clock
+    registry: ModuleRegistry | None = None
+    secret_salt: str = ""
+    concurrency: int = 10
+    watch: bool = True
+    timeout_seconds: float | None = None
+    ignore_fields: tuple[str, ...] = ()
+    lease_seconds: float = 900.0
+    _registry_cache: ModuleRegistry | None = field(default=None, init=False, repr=False)
+
+    # --- generate / preview ---------------------------------------------------------------
+
+    def load(self, reader: ConfigReader, stack_path: str) -> LoadedStack:
+        """Parse the stack at `stack_path` and generate its Spec (ConfigError on bad input)."""
+        snapshot = stack_snapshot(reader, stack_path)
+        config: StackConfig = load_stack(snapshot, stack_path)
+        if self._registry_cache is None:
+            self._registry_cache = self.registry or default_registry()
+        spec = generate(config, self._registry_cache, self.secret_salt)
+        identity = StackIdentity(config.project.name, config.stack.name, config.workspace.name, config.path)
+        return LoadedStack(identity, spec, config.settings, secret_literals(spec.context, config.settings))
+
+    def preview(self, loaded: LoadedStack) -> ChangeSet:
+        """The masked change set of applying `loaded` on top of the latest release."""
+        ident = loaded.identity
+        latest = self.backend.latest(ident.project, ident.workspace)
+        prior = latest.state if latest is not None else State()
+        return mask.mask_changeset(self._preview(loaded, prior), loaded.secrets)
+
+    def _preview(self, loaded: LoadedStack, prior: State) -> ChangeSet:
+        ident = loaded.identity
+        runtimes = self.runtimes(ident, loaded.spec.context)
+        return engine.preview(
+            loaded.spec, prior, runtimes, self.ignore_fields,
+            project=ident.project, stack=ident.stack, workspace=ident.workspace,
+        )
+
+    # --- apply ------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        loaded: LoadedStack,
+        provenance: Provenance,
+        *,
+        owner: str,
+        confirm: Confirm | None = None,
+        dry_run: bool = False,
+        keep_lock: bool = False,
+        on_event: Callable[[executor_mod.Event], None] | None = None,
+        cancel: threading.Event | None = None,
+        trigger_phase_spec: Spec | None = None,
+    ) -> Result:
+        """Preview, confirm, then apply `loaded` and record the release.
+
+        `keep_lock` leaves the project/workspace locked for `owner` afterwards (a pull
+        request holds its lock until it is merged or closed).
+        """
+        return self._operate(
+            loaded.identity,
+            loaded.secrets,
+            provenance,
+            owner=owner,
+            build=lambda prior: (loaded.spec, self._preview(loaded, prior)),
+            destroying=False,
+            confirm=confirm,
+            dry_run=dry_run,
+            keep_lock=keep_lock,
+            on_event=on_event,
+            cancel=cancel,
+        )
+
+    def destroy(
+        self,
+        identity: StackIdentity,
+        provenance: Provenance,
+        *,
+        owner: str,
+        settings: RepoSettings | None = None,
+        confirm: Confirm | None = None,
+        dry_run: bool = False,
+        keep_lock: bool = False,
+        on_event: Callable[[executor_mod.Event], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Result:
+        """Delete everything the latest release's state holds, dependents first."""
+        settings = settings or RepoSettings()
+        latest = self.backend.latest(identity.project, identity.workspace)
+        if latest is None or not latest.state.resources:
+            raise StateConflict(f"nothing to destroy: {identity.key} has no recorded resources")
+        context = latest.spec.context
+        secrets = secret_literals(context, settings)
+
+        def build(prior: State) -> tuple[Spec, ChangeSet]:
+            spec = Spec(prior.resources, latest.spec.secret_store, context)
+            runtimes = self.runtimes(identity, context)
+            changeset = engine.preview_destroy(
+                prior, runtimes, project=identity.project, stack=identity.stack, workspace=identity.workspace
+            )
+            return spec, changeset
+
+        return self._operate(
+            identity, secrets, provenance, owner=owner, build=build, destroying=True,
+            confirm=confirm, dry_run=dry_run, keep_lock=keep_lock, on_event=on_event, cancel=cancel,
+        )
+
+    def rollback(
+        self,
+        project: str,
+        workspace: str,
+        revision: int,
+        provenance: Provenance,
+        *,
+        owner: str,
+        settings: RepoSettings | None = None,
+        confirm: Confirm | None = None,
+        dry_run: bool = False,
+        on_event: Callable[[executor_mod.Event], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Result:
+        """Re-apply the Spec of `revision` as a new release (trigger `rollback`)."""
+        target = self.backend.get(project, workspace, revision)
+        if target is None:
+            raise StateConflict(f"{project}/{workspace} has no release r{revision}")
+        if not target.spec.resources:
+            raise StateConflict(f"release {project}/{workspace} r{revision} has no Spec to roll back to")
+        identity = StackIdentity(project, target.stack, workspace)
+        spec = self._unmask_from_live(identity, target)
+        settings = settings or RepoSettings()
+        loaded = LoadedStack(identity, spec, settings, secret_literals(spec.context, settings))
+        provenance = replace(provenance, trigger=Trigger.ROLLBACK, commit=provenance.commit or target.commit)
+        return self._operate(
+            identity, loaded.secrets, provenance, owner=owner,
+            build=lambda prior: (spec, self._preview(loaded, prior)),
+            destroying=False, confirm=confirm, dry_run=dry_run, keep_lock=False,
+            on_event=on_event, cancel=cancel,
+        )
+
+    def _unmask_from_live(self, identity: StackIdentity, target: Release) -> Spec:
+        """Stored releases never hold secrets in clear; a rollback takes them from the live
+        objects (a Secret's current data), and refuses when they are gone."""
+        masked = [r for r in target.spec.resources if _holds_mask(r.attributes)]
+        if not masked:
+            return target.spec
+        runtimes = self.runtimes(identity, target.spec.context)
+        live: dict[str, object] = {}
+        for rtype in sorted({r.type for r in masked}):
+            batch = [r for r in masked if r.type == rtype]
+            live.update(runtimes[rtype].read(batch, target.state))
+        restored: dict[str, Resource] = {}
+        for r in masked:
+            try:
+                attributes = _fill_masks(r.attributes, live.get(r.id))
+            except KeyError as missing:
+                raise StateConflict(
+                    f"release r{target.revision} stores {r.id} with masked secret values and the live "
+                    f"object has no value at {missing.args[0]}; re-apply the config of commit "
+                    f"{target.commit or '(unknown)'} instead"
+                ) from None
+            restored[r.id] = replace(r, attributes=attributes)
+        return replace(target.spec, resources=tuple(restored.get(r.id, r) for r in target.spec.resources))
+
+    # --- the shared flow ------------------------------------------------------------------
+
+    def _operate(
+        self,
+        identity: StackIdentity,
+        secrets: Iterable[str],
+        provenance: Provenance,
+        *,
+        owner: str,
+        build: Callable[[State], tuple[Spec, ChangeSet]],
+        destroying: bool,
+        confirm: Confirm | None,
+        dry_run: bool,
+        keep_lock: bool,
+        on_event: Callable[[executor_mod.Event], None] | None,
+        cancel: threading.Event | None,
+    ) -> Result:
+        literals = mask.Literals.of(secrets)
+        p, w = identity.project, identity.workspace
+        if dry_run:
+            latest = self.backend.latest(p, w)
+            check_can_start(latest)
+            _, changeset = build(latest.state if latest else State())
+            return Result(identity, mask.mask_changeset(changeset, literals))
+
+        lock = self.backend.acquire_lock(
+            p, w, owner, self.lease_seconds, provenance.pull_request, run_id=provenance.commit[:12]
+        )
+        release: Release | None = None
+        try:
+            latest = self.backend.latest(p, w)
+            check_can_start(latest)
+            prior = latest.state if latest else State()
+            spec, changeset = build(prior)
+            shown = mask.mask_changeset(changeset, literals)
+            if confirm is not None and not confirm(shown):
+                return Result(identity, shown, declined=True, lock=self._let_go(lock, keep_lock))
+            now = self.clock.now()
+            release = Release.start(
+                p, w, identity.stack, latest=latest, now=now, trigger=provenance.trigger,
+                actor=provenance.actor, commit=provenance.commit, pull_request=provenance.pull_request,
+                spec=_stored_spec(spec, literals), phase=Phase.PREVIEWING,
+            )
+            release = self.backend.create(release, lock)
+            release = self.backend.update(
+                release.with_phase(Phase.DESTROYING if destroying else Phase.APPLYING, self.clock.now()), lock
+            )
+            operations = _operations(changeset, spec, prior)
+            current = release
+
+            def flush(state: State) -> None:
+                nonlocal current, lock
+                current = self.backend.update(current.with_state(_stored_state(state, literals), self.clock.now()), lock)
+                if (lock.expire_time - self.clock.now()).total_seconds() < self.lease_seconds / 2:
+                    lock = self.backend.renew_lock(lock, self.lease_seconds)
+
+            runner = executor_mod.Executor(
+                self.runtimes(identity, spec.context),
+                concurrency=self.concurrency,
+                watch=self.watch and not destroying,
+                timeout_seconds=self.timeout_seconds,
+            )
+            outcome = runner.run(
+                operations, prior, on_state=flush, on_event=on_event or (lambda _: None), cancel=cancel
+            )
+            release = current
+            end = self.clock.now()
+            if outcome.ok:
+                release = release.succeeded(end)
+            else:
+                release = release.failed(end, _failure_text(outcome))
+            release = self._end(release, lock, keep_lock)
+            return Result(identity, shown, release, outcome, lock=lock if keep_lock else None)
+        except BaseException as exc:
+            # Never leave a half-finished release or a lock behind on an error we can see.
+            if release is not None and not release.phase.terminal:
+                try:
+                    latest_written = self.backend.get(p, w, release.revision) or release
+                    failed = latest_written.failed(self.clock.now(), _error_text(exc))
+                    self._end(failed, lock, keep_lock)
+                except ShipmateError:
+                    pass
+            elif release is None:
+                self._let_go(lock, keep_lock=False)
+            raise
+
+    def _end(self, release: Release, lock: Lock, keep_lock: bool) -> Release:
+        if keep_lock:
+            return self.backend.update(release, lock)
+        return self.backend.finish(release, lock)
+
+    def _let_go(self, lock: Lock, keep_lock: bool) -> Lock | None:
+        if keep_lock:
+            return lock
+        self.backend.release_lock(lock)
+        return None
+
+
+def _operations(changeset: ChangeSet, spec: Spec, prior: State) -> list[plan.Operation]:
+    planned = spec.by_id()
+    before = prior.by_id()
+    ops: list[plan.Operation] = []
+    for step in changeset.steps:
+        if step.action is Action.DELETE:
+            resource = before.get(step.id)
+            if resource is None:
+                raise PlanError(f"cannot delete {step.id}: it is not in the recorded state")
+        elif step.action is Action.UNCHANGED:
+            resource = before.get(step.id) or planned[step.id]
+            if step.id not in planned and step.id in before:
+                continue  # imported resource left in place: dropped from state below
+        else:
+            resource = planned[step.id]
+        ops.append(plan.Operation(step.id, step.action, resource))
+    return ops
+
+
+def _stored_state(state: State, literals: mask.Literals) -> State:
+    """State as it may be written: Kubernetes Secrets and workspace secrets masked. Terraform
+    entries stay lossless, since the next run rebuilds terraform.tfstate from them (as a
+    tfstate file, the state branch then holds provider values: restrict who can read it)."""
+    return State(tuple(r if r.type == TERRAFORM else mask.mask_resource(r, literals) for r in state.resources))
+
+
+def _stored_spec(spec: Spec, literals: mask.Literals) -> Spec:
+    return Spec(
+        tuple(mask.mask_resource(r, literals) for r in spec.resources),
+        spec.secret_store,
+        mask.mask_attributes(spec.context, "", literals) if spec.context else spec.context,
+    )
+
+
+def _holds_mask(value: object) -> bool:
+    if isinstance(value, str):
+        return value in (mask.MASK, mask.MASK_CHANGED)
+    if isinstance(value, Mapping):
+        return any(_holds_mask(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_mask(v) for v in value)
+    return False
+
+
+def _fill_masks(value: object, live: object, path: str = "") -> Any:
+    """`value` with each masked leaf replaced by the live object's value at the same path."""
+    if isinstance(value, str) and value in (mask.MASK, mask.MASK_CHANGED):
+        if live is None or isinstance(live, Mapping | list):
+            raise KeyError(path or "(root)")
+        return live
+    if isinstance(value, Mapping):
+        source = live if isinstance(live, Mapping) else {}
+        return {k: _fill_masks(v, source.get(k), f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = live if isinstance(live, list) else []
+        return [
+            _fill_masks(v, items[i] if i < len(items) else None, f"{path}[{i}]") for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _failure_text(outcome: executor_mod.Outcome) -> str:
+    if outcome.cancelled and not outcome.failed:
+        return f"interrupted: {outcome.summary()}"
+    lines = [outcome.summary()]
+    lines.extend(f"{rid}: {msg}" for rid, msg in outcome.failed.items())
+    return "\n".join(lines)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) or type(exc).__name__
+

@@ -1,0 +1,199 @@
+"""What `shipmate preview`, `apply` and `destroy` share: finding the stack, the backend and the
+runtimes, printing progress, asking for confirmation, and handling Ctrl-C / SIGTERM.
+
+The stack directory (`-w`, default: the current directory) is read from disk; the state
+backend defaults to the state branch of the git repository that holds it (see
+`shipmate release --help`). Terraform working directories and discovery caches live under
+`SHIPMATE_CACHE_DIR` (default `~/.cache/shipmate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_backend
+from bot.adapters.localfs import LocalConfigReader, find_repo_root
+from bot.adapters.terraform.runtime import default_cache_dir
+from bot.app import executor
+from bot.app.stacks import LoadedStack, StackOps
+from bot.cli.release import default_repo
+from bot.core import render
+from bot.core.errors import ConfigError, Problem
+from bot.core.preview.model import ChangeSet
+from bot.wiring import build_runtime_factory
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-w", "--workdir", default=".", metavar="STACK_DIR",
+                        help="the stack directory (holding stack.yaml); default: the current directory")
+    parser.add_argument("--backend", metavar="SPEC",
+                        help="git:<path-or-url>[#branch] or local:<dir>; default: the state branch "
+                        "of the repository holding the stack")
+    parser.add_argument("--ignore-fields", nargs="+", default=[], metavar="PATH",
+                        help="dotted paths to leave out of the comparison (e.g. metadata.annotations)")
+
+
+def add_apply_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-y", "--yes", action="store_true", help="apply without asking for confirmation")
+    parser.add_argument("--dry-run", action="store_true", help="preview only; write nothing")
+    parser.add_argument("--timeout", type=float, metavar="S", help="fail the release after S seconds")
+    parser.add_argument("--concurrency", type=int, metavar="N",
+                        help="operations at once (default: shipmate.yaml's concurrency, else 10)")
+
+
+@dataclass
+class Context:
+    root: Path
+    stack_path: str
+    reader: LocalConfigReader
+    backend: StoreBackend
+    ops: StackOps
+
+
+def open_context(
+    args: argparse.Namespace, *, watch: bool = True, concurrency: int | None = None,
+    timeout: float | None = None,
+) -> Context:
+    stack_dir = Path(args.workdir)
+    if not stack_dir.is_dir():
+        raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
+    root = find_repo_root(stack_dir)
+    rel = stack_dir.resolve().relative_to(root).as_posix()
+    reader = LocalConfigReader(root)
+    from bot.core.config.settings import SETTINGS_FILE, parse_settings
+
+    settings = parse_settings(SETTINGS_FILE, reader.read(SETTINGS_FILE))
+    clock = SystemClock()
+    if args.backend:
+        backend = open_backend(args.backend, clock=clock, default_branch=settings.backend.branch)
+    else:
+        backend = git_backend(default_repo(root, stack_dir), settings.backend.branch, clock=clock)
+    env = dict(os.environ)
+    cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else default_cache_dir(env)
+    workers = concurrency or settings.concurrency
+    ops = StackOps(
+        backend=backend,
+        runtimes=build_runtime_factory(env, cache_dir=cache, concurrency=workers, base_dir=root),
+        clock=clock,
+        secret_salt=env.get("SHIPMATE_SECRET_SALT", ""),
+        concurrency=workers,
+        watch=watch,
+        timeout_seconds=timeout,
+        ignore_fields=tuple(getattr(args, "ignore_fields", ()) or ()),
+    )
+    return Context(root, "" if rel == "." else rel, reader, backend, ops)
+
+
+def load(ctx: Context) -> LoadedStack:
+    return ctx.ops.load(ctx.reader, ctx.stack_path)
+
+
+def owner() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+def show_preview(changeset: ChangeSet, out: TextIO = sys.stdout) -> None:
+    text = render.text(changeset, color=out.isatty(), detail=True)
+    out.write(text if text.endswith("\n") else text + "\n")
+
+
+def confirm_yes(changeset: ChangeSet) -> bool:
+    """`--yes`: show the preview and go ahead."""
+    show_preview(changeset)
+    return True
+
+
+def confirm_on_terminal(verb: str) -> Callable[[ChangeSet], bool]:
+    """Show the preview and ask; refuse to proceed without a terminal to ask on."""
+
+    def ask(changeset: ChangeSet) -> bool:
+        show_preview(changeset)
+        if not changeset.has_changes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError([Problem("", 0, 0, "--yes", f"refusing to {verb} without confirmation: "
+                                       "there is no terminal to ask on; pass --yes")])
+        sys.stdout.write(f"Do you want to {verb} these changes? [y/N] ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        return answer in ("y", "yes")
+
+    return ask
+
+
+class Progress:
+    """Operation progress: a one-line bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, total: int, out: TextIO = sys.stderr) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.out = out
+        self.tty = out.isatty()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: executor.Event) -> None:
+        with self._lock:
+            if event.kind in ("done", "failed", "skipped"):
+                self.done += 1
+            if self.tty:
+                width = 30
+                filled = int(width * self.done / self.total)
+                bar = "#" * filled + "-" * (width - filled)
+                line = f"\r[{bar}] {self.done}/{self.total} {event.kind:<7} {event.id}"[:160]
+                self.out.write(line.ljust(160))
+                if self.done >= self.total:
+                    self.out.write("\n")
+            else:
+                detail = f": {event.message}" if event.message else ""
+                self.out.write(f"{event.kind:<7} {event.action:<9} {event.id}{detail}\n")
+            self.out.flush()
+
+
+@contextmanager
+def cancellable() -> Iterator[threading.Event]:
+    """A cancel event set by Ctrl-C or SIGTERM; a second Ctrl-C interrupts at once."""
+    cancel = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        cancel.set()
+        sys.stderr.write("\nstopping: operations in flight will finish and be recorded "
+                         "(Ctrl-C again to abort at once)\n")
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in previous:
+            signal.signal(sig, handler)
+    try:
+        yield cancel
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def report(result_release_line: str, outcome: executor.Outcome | None, out: TextIO = sys.stdout) -> None:
+    out.write(result_release_line + "\n")
+    if outcome is None:
+        return
+    for rid, message in outcome.failed.items():
+        out.write(f"  failed  {rid}: {message}\n")
+    for rid, message in outcome.skipped.items():
+        out.write(f"  skipped {rid}: {message}\n")
