@@ -18,7 +18,6 @@ file with the same round-trip loader and nothing else. Target: generate <= 3x th
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -105,13 +104,19 @@ def _repo(main: str) -> dict[str, str]:
     }
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Best time of each, measured alternately so that a busy machine slows both alike."""
+    times_a, times_b = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times) if repeat < 3 else statistics.median(times)
+        times_a.append(timed(a))
+        times_b.append(timed(b))
+    return min(times_a), min(times_b)
 
 
 def measure(label: str, files: dict[str, str], repeat: int) -> float:
@@ -126,8 +131,7 @@ def measure(label: str, files: dict[str, str], repeat: int) -> float:
 
     text = full()
     resources = text.count("\n- id: ")
-    parse = best_of(floor, repeat)
-    gen = best_of(full, repeat)
+    parse, gen = interleaved(floor, full, repeat)
     ratio = gen / parse
     size = sum(len(t) for t in files.values())
     print(f"{label}: {resources} resources from {size / 1e6:.1f} MB of YAML; "
@@ -139,7 +143,7 @@ def measure(label: str, files: dict[str, str], repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median of 3+)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the best counts)")
     args = parser.parse_args()
     ratios = [
         measure("1,000 apps", apps_stack(1000), args.repeat),

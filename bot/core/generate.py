@@ -252,6 +252,7 @@ class _Generator:
             app_annotations=app.annotations,
             secret_store=self.ws.secret_store,
             accessory=None if block is app.workload else block.name,
+            app=app,
             stack_path=self.config.path,
             files=self.config.snapshot,
         )

@@ -74,6 +74,14 @@ def test_missing_directory_is_an_error_not_a_traceback(tmp_path: Path, capsys: p
     assert "no such directory" in capsys.readouterr().err
 
 
+def test_a_directory_outside_any_config_repository_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "lonely").mkdir()
+    assert main(["generate", "-w", str(tmp_path / "lonely")]) == 2
+    assert "not inside a config repository" in capsys.readouterr().err
+
+
 def test_the_installed_command_runs_in_its_own_process() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "generate", "-w", str(BAD / "cycle" / "shop" / "dev")],

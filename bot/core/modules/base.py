@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.core.config.appconfig import AppConfiguration
 from bot.core.config.checks import FieldProblem
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.spec import Resource
@@ -60,6 +61,7 @@ class ModuleRequest:
     app_annotations: Mapping[str, str] = field(default_factory=dict)
     secret_store: Mapping[str, Any] | None = None
     accessory: str | None = None  # None for the workload
+    app: AppConfiguration | None = None  # the whole AppConfiguration, for modules that need more
     stack_path: str = ""
     files: ConfigSnapshot = field(default_factory=ConfigSnapshot)
 
