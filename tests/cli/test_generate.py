@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -72,6 +73,19 @@ def test_every_file_problem_names_file_line_and_column() -> None:
 def test_missing_directory_is_an_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "-w", str(tmp_path / "nope")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_hidden_directories_in_a_stack_are_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "acme"
+    shutil.copytree(ACME, repo)
+    workdir = repo / "data" / "dev" / ".hashicorp_null_null_resource_loader"
+    workdir.mkdir()
+    (workdir / "main.tf.json").write_text("{not json")
+    (workdir / "broken.yaml").write_text("a: [\n")
+    assert main(["generate", "-w", str(repo / "data" / "dev")]) == 0
+    assert capsys.readouterr().out == (GOLDEN / "data-dev.yaml").read_text()
 
 
 def test_a_directory_outside_any_config_repository_is_refused(
