@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=os.environ.get(SALT_ENV, ""))
     text = render_spec(spec, args.format)
     if args.output:
-        write_atomically(Path(args.output), text)
+        try:
+            write_atomically(Path(args.output), text)
+        except OSError as exc:
+            raise ConfigError([Problem(args.output, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
     else:
         sys.stdout.write(text)
     return 0

@@ -73,6 +73,9 @@ def test_every_file_problem_names_file_line_and_column() -> None:
 def test_missing_directory_is_an_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "-w", str(tmp_path / "nope")]) == 2
     assert "no such directory" in capsys.readouterr().err
+    target = tmp_path / "missing" / "spec.yaml"
+    assert main(["generate", "-w", str(ACME / "data" / "dev"), "-o", str(target)]) == 2
+    assert capsys.readouterr().err == f"{target}: cannot write: No such file or directory\n"
 
 
 def test_hidden_directories_in_a_stack_are_not_read(

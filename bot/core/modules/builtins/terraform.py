@@ -61,8 +61,6 @@ class TerraformModule:
             c.fields(provider, ("provider",), ("source", "version", "config"), required=("source", "version"))
         source = c.get(provider, "source", ("provider",), "string", "")
         version = c.get(provider, "version", ("provider",), "string", "")
-        if isinstance(version, int | float) and not isinstance(version, bool):
-            version = str(version)
         config = c.get(provider, "config", ("provider",), "mapping", {})
         address = provider_address(source) if source else None
         if source and address is None:
