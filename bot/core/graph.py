@@ -79,12 +79,6 @@ def parse_reference(value: str, known_ids: Iterable[str] | Mapping[str, Any]) ->
             return Reference(candidate, tuple(tail.split(".")) if tail else ())
 
 
-def reference_target_guess(value: str) -> str:
-    """The ID a reference names when no ID is known: everything up to the last dot."""
-    rest = value[_PREFIX_LEN:]
-    return rest.rsplit(".", 1)[0] if "." in rest else rest
-
-
 def referenced_ids(attributes: Any, known_ids: Mapping[str, Any] | set[str] | frozenset[str]) -> tuple[
     list[str], list[str]
 ]:
