@@ -108,7 +108,8 @@ def owner() -> str:
     return f"cli:{user}@{socket.gethostname()}:{os.getpid()}"
 
 
-def show_preview(changeset: ChangeSet, out: TextIO = sys.stdout) -> None:
+def show_preview(changeset: ChangeSet, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     text = render.text(changeset, color=out.isatty(), detail=True)
     out.write(text if text.endswith("\n") else text + "\n")
 
@@ -140,11 +141,11 @@ def confirm_on_terminal(verb: str) -> Callable[[ChangeSet], bool]:
 class Progress:
     """Operation progress: a one-line bar on a terminal, plain lines otherwise."""
 
-    def __init__(self, total: int, out: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, out: TextIO | None = None) -> None:
         self.total = max(total, 1)
         self.done = 0
-        self.out = out
-        self.tty = out.isatty()
+        self.out = out or sys.stderr
+        self.tty = self.out.isatty()
         self._lock = threading.Lock()
 
     def __call__(self, event: executor.Event) -> None:
@@ -189,7 +190,8 @@ def cancellable() -> Iterator[threading.Event]:
                 signal.signal(sig, old)
 
 
-def report(result_release_line: str, outcome: executor.Outcome | None, out: TextIO = sys.stdout) -> None:
+def report(result_release_line: str, outcome: executor.Outcome | None, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     out.write(result_release_line + "\n")
     if outcome is None:
         return

@@ -28,7 +28,7 @@ def git(*args: str, cwd: Path) -> str:
 @pytest.fixture
 def world(tmp_path):
     with GitHubSim.start(
-        tmp_path / "gh", users=["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read"]
+        tmp_path / "gh", users=["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read", "lead:lead-token:maintain"]
     ) as sim:
         sim.create_repo("acme", "infra")
         work = tmp_path / "work"
@@ -58,6 +58,8 @@ def test_pull_request_files_permissions(world):
     assert [p.number for p in host.open_pull_requests("acme/infra")] == [number]
     assert host.permission("acme/infra", "reader") == "read"
     assert host.permission("acme/infra", "dev") == "write"
+    assert host.permission("acme/infra", "lead") == "maintain"
+    assert host.permission("acme/infra", "nobody") == "none"
     assert host.default_branch("acme/infra") == "main"
     assert host.bot_login() == "bot"
 

@@ -102,12 +102,17 @@ class GitHubHost:
         return _call(f"list reviews of {repo}#{number}", reviews)
 
     def permission(self, repo: str, login: str) -> str:
+        """The collaborator's role: `role_name` is exact (maintain, triage), while the legacy
+        `permission` field folds maintain into write and triage into read."""
+        url = f"{self._repo(repo).url}/collaborators/{login}/permission"
         try:
-            return str(self._repo(repo).get_collaborator_permission(login))
+            _, data = self._github.requester.requestJsonAndCheck("GET", url)
         except GithubException as exc:
             if exc.status in (403, 404):
                 return "none"
             raise RuntimeFailed(f"GitHub: read permission of {login} on {repo}: {_reason(exc)}") from exc
+        role = data.get("role_name") or data.get("permission") or "none"
+        return {"pull": "read", "push": "write"}.get(str(role), str(role))
 
     def comments(self, repo: str, number: int) -> Sequence[CommentInfo]:
         def comments() -> list[CommentInfo]:
