@@ -66,10 +66,15 @@ class TerraformRunner:
         self.timeout_seconds = timeout_seconds
         # The most recent commands, for diagnostics and for checking what a call ran.
         self.history: deque[CommandResult] = deque(maxlen=64)
-        # python-terraform reads ./terraform.tfstate when constructed: point it at the
-        # directory even if it does not exist yet; it tolerates a missing file.
+        # Only the command builder is used. python-terraform parses the state file named by
+        # `state` when constructed: name one that never exists, so a damaged cache file can
+        # not break construction (the `-state` option is never passed: the builder only adds
+        # the options given to `argv`).
         self._builder = Terraform(
-            working_dir=str(working_dir), terraform_bin_path=binary, is_env_vars_included=False
+            working_dir=str(working_dir),
+            terraform_bin_path=binary,
+            is_env_vars_included=False,
+            state=".shipmate-unused.tfstate",
         )
 
     def argv(self, command: str, *args: str, **options: Any) -> list[str]:
