@@ -263,6 +263,11 @@ class KubernetesRuntime:
         return runtime
 
     @property
+    def scratch_dir(self) -> Path:
+        """Where the discovery cache (and kubeconfig certificate files) live."""
+        return self._scratch
+
+    @property
     def host(self) -> str:
         return str(self._configuration.host)
 
@@ -606,8 +611,8 @@ class KubernetesRuntime:
                             break
                     if events == 0 and time.monotonic() - started < min(remaining, 1.0) / 2:
                         can_watch = False  # the server ended the watch at once: poll instead
-                except _WatchExpired:
-                    continue
+                except (_WatchExpired, urllib3.exceptions.ReadTimeoutError):
+                    continue  # list again (and give up once the deadline passed)
                 except (DynamicApiError, urllib3.exceptions.HTTPError, OSError, ValueError):
                     can_watch = False
                 continue
@@ -631,7 +636,8 @@ class KubernetesRuntime:
             "field_selector": f"metadata.name={oid.name}",
             "timeout_seconds": seconds,
             "serialize": False,
-            "_request_timeout": (self.request_timeout, seconds + 5),
+            # The server ends the watch after whole seconds; stop reading at the deadline.
+            "_request_timeout": (self.request_timeout, remaining + 0.05),
         }
         if resource_version:
             params["resource_version"] = resource_version
