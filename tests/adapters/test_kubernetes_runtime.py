@@ -171,7 +171,9 @@ def test_lifecycle_of_the_common_kinds(runtime: KubernetesRuntime, kubeconfig_fi
     runtime.apply([changed], EMPTY)
     assert runtime.read([changed], EMPTY)[changed.id]["data"] == {"LOG_LEVEL": "debug"}
 
-    runtime.delete(list(reversed(stack)), EMPTY)
+    # Deleting what a State recorded needs only the IDs.
+    recorded = [Resource(r.id, KUBERNETES, {}) for r in reversed(stack)]
+    runtime.delete(recorded, State(tuple(recorded)))
     assert runtime.read(stack, EMPTY) == dict.fromkeys(ids)
     runtime.delete(stack, EMPTY)  # absent objects are not an error
 

@@ -113,8 +113,11 @@ class ObjectId:
         return self.api_version.rpartition("/")[0]
 
     @classmethod
-    def parse(cls, resource: Resource) -> ObjectId:
-        """Split the ID and check it against the manifest's apiVersion, kind and name."""
+    def parse(cls, resource: Resource, *, strict: bool = True) -> ObjectId:
+        """Split the ID and check it against the manifest's apiVersion, kind and name.
+
+        `strict=False` (deleting what a State recorded) only checks the fields the manifest has.
+        """
         rid = resource.id
         parts = rid.split(":")
         if len(parts) == 3:
@@ -133,7 +136,7 @@ class ObjectId:
             ("kind", kind, attrs.get("kind")),
             ("metadata.name", name, (meta or {}).get("name")),
         ):
-            if got != want:
+            if got != want and (strict or got is not None):
                 raise RuntimeFailed(f"{rid}: the ID says {field} {want!r}, the manifest {got!r}")
         return cls(rid, api_version, kind, namespace or None, name)
 
@@ -157,8 +160,14 @@ class BatchFailed(RuntimeFailed):
 
     def __init__(self, failures: Mapping[str, RuntimeFailed], done: Mapping[str, Any]) -> None:
         self.failures = dict(failures)
+        partial = dict(done)
+        failed_ids: set[str] = set()
+        for exc in failures.values():
+            partial.update(exc.partial)
+            failed_ids.update(exc.failed_ids)
         super().__init__(
-            "\n".join(str(failures[k]) for k in sorted(failures)), partial=done
+            "\n".join(str(failures[k]) for k in sorted(failures)),
+            partial=partial, failed_ids=failed_ids,
         )
 
 
@@ -397,7 +406,9 @@ class KubernetesRuntime:
         """Resolve the kind and namespace; reject IDs that disagree with the manifest."""
         api = self._kind(oid.api_version, oid.kind)
         body = copy.deepcopy(dict(resource.attributes))
-        meta = body.setdefault("metadata", {})
+        if not isinstance(body.get("metadata"), dict):
+            body["metadata"] = {}
+        meta = body["metadata"]
         meta_ns = meta.get("namespace") or None
         if api is None:
             namespace = oid.namespace or meta_ns
@@ -504,15 +515,21 @@ class KubernetesRuntime:
         )
 
     def _apply_crd(self, resource: Resource) -> Resource:
+        """Apply a CRD and wait until it is Established (it exists even if that never happens)."""
         applied = self._apply_one(resource)
         oid = ObjectId.parse(resource)
         api = self._kind(oid.api_version, oid.kind)
         assert api is not None
-        self._wait(oid, api, None, readiness.crd, self.crd_timeout)
+        try:
+            self._wait(oid, api, None, readiness.crd, self.crd_timeout)
+        except RuntimeFailed as exc:
+            raise RuntimeFailed(
+                str(exc), partial={oid.id: applied}, failed_ids={oid.id}
+            ) from None
         return applied
 
     def _delete_one(self, resource: Resource) -> None:
-        oid = ObjectId.parse(resource)
+        oid = ObjectId.parse(resource, strict=False)
         target = self._target(resource, oid)
         if target.api is None:
             return
