@@ -131,9 +131,8 @@ class Executor:
             while ready or running:
                 while ready and not cancel.is_set():
                     key = ready.pop(0)
-                    with lock:
-                        results = {k: v for k, v in state.items()}
                     node = the_plan.nodes[key]
+                    results = self._results_for(node, state, lock)
                     for op in node.operations:
                         on_event(Event("start", op.id, op.action))
                     running[pool.submit(self._run_node, node, results, prior, deadline)] = key
@@ -163,8 +162,9 @@ class Executor:
                                 state.pop(op_id, None)
                             else:
                                 state[op_id] = resource
-                        current = snapshot()
-                    on_state(current)
+                        current = snapshot() if on_state is not _noop else None
+                    if current is not None:
+                        on_state(current)
                     if error is None:
                         done.add(key)
                         for op in node.operations:
@@ -195,6 +195,15 @@ class Executor:
             skipped=dict(sorted(skipped.items())),
             cancelled=cancel.is_set(),
         )
+
+    @staticmethod
+    def _results_for(node: plan.Node, state: Mapping[str, Resource], lock: threading.Lock) -> Mapping[str, Resource]:
+        """What the node's references may read: a copy of the finished results, taken only
+        when one of its resources has a reference (most have none)."""
+        if not any(next(graph.reference_strings(op.resource.attributes), None) for op in node.operations):
+            return {}
+        with lock:
+            return dict(state)
 
     def _run_node(
         self,
