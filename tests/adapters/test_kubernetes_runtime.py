@@ -8,9 +8,14 @@ and concurrent applies from many threads.
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +399,63 @@ def test_discovery_cache_is_private_to_the_runtime(kubeconfig_file: Path, tmp_pa
     assert (scratch / "discovery.json").is_file()
     rt.close()
     assert not scratch.exists()
+
+
+class _NoWatchProxy(BaseHTTPRequestHandler):
+    """Forwards to the simulator but answers every watch with 405, as some proxies do."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    watches_refused = 0
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def _forward(self) -> None:
+        if "watch=true" in self.path:
+            type(self).watches_refused += 1
+            body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                               "reason": "MethodNotAllowed", "code": 405,
+                               "message": "watch is not allowed here"}).encode()
+            status = 405
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = urllib.request.Request(
+                self.upstream + self.path, method=self.command,
+                data=self.rfile.read(length) if length else None,
+                headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status, body = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, body = error.code, error.read()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+
+def test_readiness_falls_back_to_polling_without_watch(sim: KubeSim, tmp_path: Path) -> None:
+    handler = type("Proxy", (_NoWatchProxy,), {"upstream": sim.url, "watches_refused": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        doc = sim.kubeconfig()
+        doc["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{server.server_address[1]}"
+        with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}, {}) as rt:
+            web = res(deployment("default", "polled", "nginx:1.27", replicas=2))
+            stuck = res(deployment("default", "polled-stuck", "registry.example/app:fail"))
+            rt.apply([web, stuck], EMPTY)
+            rt.wait_ready(web, 20)
+            with pytest.raises(RuntimeFailed, match="polled-stuck: not ready after 0.5s"):
+                rt.wait_ready(stuck, 0.5)
+            rt.delete([web, stuck], EMPTY)
+        assert handler.watches_refused == 2  # one refusal per wait, then polling
+    finally:
+        server.shutdown()
+        server.server_close()
