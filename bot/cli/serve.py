@@ -69,9 +69,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        host = self.http.server_address[0]
-        host = f"[{host}]" if ":" in str(host) else str(host)
-        return f"http://{host}:{self.http.server_port}"
+        host = self.http.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.http.server_port}"
 
     def serve(self) -> None:
         self.pool.start()

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.adapters.queue import RetryPolicy, SystemClock
 from bot.core.events import Delivery, delivery_key
@@ -155,23 +156,23 @@ class SqliteQueue:
             return self._db.execute(sql, params)
 
     @staticmethod
-    def _job(row: tuple[object, ...]) -> Job:
+    def _job(row: tuple[Any, ...]) -> Job:
         seq, delivery_id, event, action, body, received_at, key, attempts, token, worker, lease = row
         delivery = Delivery(
             id=str(delivery_id),
             event=str(event),
             action=str(action),
-            body=bytes(body),  # type: ignore[arg-type]
+            body=bytes(body),
             received_at=datetime.fromisoformat(str(received_at)),
         )
         return Job(
-            id=int(seq),  # type: ignore[call-overload]
+            id=int(seq),
             delivery=delivery,
             key=str(key),
-            attempts=int(attempts),  # type: ignore[call-overload]
+            attempts=int(attempts),
             token=str(token),
             worker_id=str(worker),
-            lease_until=datetime.fromtimestamp(float(lease), UTC),  # type: ignore[arg-type]
+            lease_until=datetime.fromtimestamp(float(lease), UTC),
         )
 
     # --- EventQueue ------------------------------------------------------------------------
