@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.app import executor as executor_mod
 from bot.app.configrepo import default_registry, stack_snapshot
-from bot.core import mask, plan
+from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import PlanError, ShipmateError, StateConflict
@@ -120,9 +120,10 @@ class StackOps:
         config: StackConfig = load_stack(snapshot, stack_path)
         if self._registry_cache is None:
             self._registry_cache = self.registry or default_registry()
-        spec = generate(config, self._registry_cache, self.secret_salt)
+        spec, resolved = secrets.resolve(generate(config, self._registry_cache, self.secret_salt))
         identity = StackIdentity(config.project.name, config.stack.name, config.workspace.name, config.path)
-        return LoadedStack(identity, spec, config.settings, secret_literals(spec.context, config.settings))
+        hidden = secret_literals(spec.context, config.settings) | resolved
+        return LoadedStack(identity, spec, config.settings, hidden)
 
     def preview(self, loaded: LoadedStack) -> ChangeSet:
         """The masked change set of applying `loaded` on top of the latest release."""
