@@ -459,3 +459,17 @@ def test_readiness_falls_back_to_polling_without_watch(sim: KubeSim, tmp_path: P
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_unreachable_api_server_is_a_clear_failure(tmp_path: Path) -> None:
+    probe = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = probe.server_address[1]
+    probe.server_close()  # nothing listens on this port any more
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "gone",
+           "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+           "users": [{"name": "gone", "user": {}}],
+           "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}]}
+    with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}, {}) as rt:
+        with pytest.raises(RuntimeFailed, match=f"cannot reach the Kubernetes API server at "
+                           f"http://127.0.0.1:{port}"):
+            rt.read([res(namespace("default"))], EMPTY)

@@ -14,11 +14,14 @@ from bot.adapters.kubernetes.runtime import (
     normalize,
 )
 
+from_context = KubernetesRuntime.from_context
+
 __all__ = [
     "FIELD_MANAGER",
     "PROPAGATION_POLICY",
     "BatchFailed",
     "KubernetesRuntime",
     "ObjectId",
+    "from_context",
     "normalize",
 ]

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import shutil
 import tempfile
 import threading
@@ -67,6 +68,7 @@ from bot.core.spec import KUBERNETES, Resource, State
 
 JSON = dict[str, Any]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "shipmate"
 PROPAGATION_POLICY = "Background"
@@ -627,10 +629,12 @@ class KubernetesRuntime:
                         if time.monotonic() >= deadline:
                             break
                     if events == 0 and time.monotonic() - started < min(remaining, 1.0) / 2:
-                        can_watch = False  # the server ended the watch at once: poll instead
+                        log.debug("%s: the watch ended at once; polling instead", oid.id)
+                        can_watch = False
                 except (_WatchExpired, urllib3.exceptions.ReadTimeoutError):
                     continue  # list again (and give up once the deadline passed)
-                except (DynamicApiError, urllib3.exceptions.HTTPError, OSError, ValueError):
+                except (DynamicApiError, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                    log.debug("%s: cannot watch (%s); polling instead", oid.id, exc)
                     can_watch = False
                 continue
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
