@@ -1,1 +1,74 @@
-"""State backends: the Git state branch (GitPython) and the local directory, with locks."""
+"""State backends: the Git state branch (GitPython) and the local directory, with locks.
+
+`open_backend("git:<path-or-url>[#branch]")` or `open_backend("local:<dir>")` builds a
+`StoreBackend` (the `bot.core.ports.StateBackend` implementation) on the matching store:
+
+- `gitstore.GitStore`: an orphan branch (default `shipmate-state`) of a git repository;
+- `dirstore.DirStore`: a directory with the same layout.
+
+The rules (revisions, phases, locks, fencing) live once, in `backend.StoreBackend`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bot.adapters.gitstate.backend import StoreBackend, SystemClock
+from bot.adapters.gitstate.dirstore import DirStore
+from bot.adapters.gitstate.gitstore import DEFAULT_BRANCH, GitStore, is_url, redact
+from bot.core.errors import ConfigError, Problem
+from bot.core.ports import Clock
+
+__all__ = [
+    "DEFAULT_BRANCH",
+    "DirStore",
+    "GitStore",
+    "StoreBackend",
+    "SystemClock",
+    "git_backend",
+    "is_url",
+    "local_backend",
+    "open_backend",
+    "redact",
+]
+
+
+def git_backend(
+    target: str,
+    branch: str = DEFAULT_BRANCH,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    clock: Clock | None = None,
+    timeout_seconds: float = 120.0,
+) -> StoreBackend:
+    """The state branch `branch` of the repository at `target` (a path or any git URL)."""
+    return StoreBackend(
+        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds), clock
+    )
+
+
+def local_backend(root: str | os.PathLike[str], *, clock: Clock | None = None) -> StoreBackend:
+    """A directory with the state branch's layout."""
+    return StoreBackend(DirStore(root), clock)
+
+
+def open_backend(
+    spec: str,
+    *,
+    clock: Clock | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    default_branch: str = DEFAULT_BRANCH,
+) -> StoreBackend:
+    """`git:<path-or-url>[#branch]` or `local:<dir>`."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind == "git" and rest:
+        target, hashmark, branch = rest.rpartition("#") if "#" in rest else (rest, "", "")
+        return git_backend(
+            target, branch if hashmark and branch else default_branch, data_dir=data_dir, clock=clock
+        )
+    if sep and kind == "local" and rest:
+        return local_backend(rest, clock=clock)
+    raise ConfigError(
+        [Problem("--backend", 0, 0, "",
+                 f"{spec!r} is not a backend (expected git:<path-or-url>[#branch] or local:<dir>)")]
+    )

@@ -1,0 +1,434 @@
+"""The `StateBackend` rules over any `Store`: revisions, phases, locks and fencing.
+
+Every operation is one transaction: read what it needs from the newest snapshot, check the
+rules (lock token, phase transition, "latest must be terminal"), and return the files to
+write. When the store finds another writer got there first it re-runs the function on the
+new snapshot, so a create re-reads the index and takes the next free revision, and every
+check is made against what is actually there. Nothing is written when a check fails.
+
+Reads cost the same however long the history is: the index is consulted by its header
+(`peek_latest_revision`) and releases are read by path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from bot.adapters.gitstate import layout
+from bot.adapters.gitstate.layout import Done, Snapshot, Store, Write
+from bot.core.clock import rfc3339
+from bot.core.errors import ConfigError, Problem, StateConflict
+from bot.core.lock import Lock, LockSlot
+from bot.core.ports import Clock, Unlocked
+from bot.core.release import (
+    Release,
+    ReleaseMeta,
+    append_index,
+    check_can_start,
+    check_transition,
+    dump_yaml,
+    load_yaml,
+    peek_latest_revision,
+)
+
+T = TypeVar("T")
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class StoreBackend:
+    """`bot.core.ports.StateBackend` on a `Store` (git state branch or directory)."""
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self._mutex = threading.RLock()
+
+    @property
+    def description(self) -> str:
+        return self.store.description
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> StoreBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transact(self, fn: Callable[[Snapshot], Write[T] | Done[T]]) -> T:
+        with self._mutex:
+            return self.store.transact(fn)
+
+    def _read(self, fn: Callable[[Snapshot], T]) -> T:
+        with self._mutex:
+            return fn(self.store.snapshot())
+
+    # --- reading ------------------------------------------------------------------------
+
+    def latest(self, project: str, workspace: str) -> Release | None:
+        layout.check_key(project, workspace)
+        return self._read(lambda snap: _latest(snap, project, workspace))
+
+    def get(self, project: str, workspace: str, revision: int) -> Release | None:
+        layout.check_key(project, workspace)
+        return self._read(lambda snap: _release(snap, project, workspace, revision))
+
+    def list(self, project: str, workspace: str) -> tuple[Release, ...]:
+        layout.check_key(project, workspace)
+
+        def read(snap: Snapshot) -> tuple[Release, ...]:
+            meta = _index(snap, project, workspace)
+            out = []
+            for item in meta.release_meta_datas:
+                release = _release(snap, project, workspace, item.revision)
+                if release is None:
+                    path = layout.release_path(project, workspace, item.revision)
+                    raise ConfigError(
+                        [Problem(snap.label(layout.index_path(project, workspace)), 0, 0,
+                                 "releaseMetaDatas", f"lists revision {item.revision} but "
+                                 f"{snap.label(path)} does not exist")]
+                    )
+                out.append(release)
+            return tuple(out)
+
+        return self._read(read)
+
+    def index(self, project: str, workspace: str) -> ReleaseMeta:
+        layout.check_key(project, workspace)
+        return self._read(lambda snap: _index(snap, project, workspace))
+
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        def read(snap: Snapshot) -> tuple[tuple[str, str], ...]:
+            found: set[tuple[str, str]] = set()
+            for project in snap.list_dir(layout.RELEASES):
+                for workspace in snap.list_dir(f"{layout.RELEASES}/{project}"):
+                    found.add((project, workspace))
+            for project in snap.list_dir(layout.LOCKS):
+                for name in snap.list_dir(f"{layout.LOCKS}/{project}"):
+                    if name.endswith(".yaml"):
+                        found.add((project, name[: -len(".yaml")]))
+            return tuple(sorted(found))
+
+        return self._read(read)
+
+    # --- writing releases ---------------------------------------------------------------
+
+    def create(self, release: Release, lock: Lock | None = None) -> Release:
+        p, w = release.project, release.workspace
+        layout.check_key(p, w)
+        layout.check_name("stack", release.stack)
+
+        def fn(snap: Snapshot) -> Write[Release]:
+            now = self.clock.now()
+            _slot(snap, p, w).check_writer(lock, now, f"record a release of {p}/{w}")
+            index_file = layout.index_path(p, w)
+            index_text = _text(snap, index_file)
+            latest_rev = peek_latest_revision(index_text, snap.label(index_file))
+            latest = _release(snap, p, w, latest_rev) if latest_rev else None
+            if latest_rev and latest is None:
+                raise ConfigError(
+                    [Problem(snap.label(index_file), 1, 1, "latestRevision",
+                             f"is {latest_rev} but {snap.label(layout.release_path(p, w, latest_rev))} "
+                             "does not exist")]
+                )
+            check_can_start(latest)
+            revision = latest_rev + 1
+            new = release.with_revision(revision)
+            index = append_index(index_text, revision, release.stack, snap.label(index_file))
+            release_file = layout.release_path(p, w, revision)
+            return Write(
+                changes={release_file: new.to_yaml().encode(), index_file: index.encode()},
+                message=_message(new, provenance=True),
+                result=new,
+                order=(index_file,),
+            )
+
+        return self._transact(fn)
+
+    def update(self, release: Release, lock: Lock | None = None) -> Release:
+        return self._write_release(release, lock, free_lock=False)
+
+    def finish(self, release: Release, lock: Lock | None) -> Release:
+        if not release.phase.terminal:
+            raise StateConflict(
+                f"finish needs a succeeded or failed release, got {release.phase} "
+                f"for {release.key} r{release.revision}"
+            )
+        return self._write_release(release, lock, free_lock=lock is not None)
+
+    def _write_release(self, release: Release, lock: Lock | None, free_lock: bool) -> Release:
+        p, w, rev = release.project, release.workspace, release.revision
+        layout.check_key(p, w)
+
+        def fn(snap: Snapshot) -> Write[Release]:
+            now = self.clock.now()
+            slot = _slot(snap, p, w)
+            slot.check_writer(lock, now, f"update release {p}/{w} r{rev}")
+            stored = _release(snap, p, w, rev)
+            if stored is None:
+                raise StateConflict(f"there is no release {p}/{w} r{rev} to update")
+            check_transition(stored, release.phase)
+            if (stored.stack, stored.create_time) != (release.stack, release.create_time):
+                raise StateConflict(
+                    f"release {p}/{w} r{rev} on the backend is a different release "
+                    f"(stack {stored.stack}, created {rfc3339(stored.create_time)})"
+                )
+            changes: dict[str, bytes | None] = {
+                layout.release_path(p, w, rev): release.to_yaml().encode()
+            }
+            note = ""
+            if free_lock and lock is not None:
+                freed = slot.release(lock)
+                if freed is not None:
+                    changes[layout.lock_path(p, w)] = freed.to_yaml().encode()
+                    note = f"; lock released by {lock.owner}"
+            return Write(changes=changes, message=_message(release, note=note), result=release)
+
+        return self._transact(fn)
+
+    # --- locks --------------------------------------------------------------------------
+
+    def acquire_lock(
+        self,
+        project: str,
+        workspace: str,
+        owner: str,
+        lease_seconds: float,
+        pull_request: int | None = None,
+        run_id: str = "",
+    ) -> Lock:
+        layout.check_key(project, workspace)
+
+        def fn(snap: Snapshot) -> Write[Lock]:
+            slot, lock = _slot(snap, project, workspace).acquire(
+                owner, self.clock.now(), lease_seconds, pull_request, run_id
+            )
+            return Write(
+                changes={layout.lock_path(project, workspace): slot.to_yaml().encode()},
+                message=f"lock {project}/{workspace}: acquired by {lock.describe()} "
+                f"(token {lock.token}, until {rfc3339(lock.expire_time)})",
+                result=lock,
+            )
+
+        return self._transact(fn)
+
+    def renew_lock(self, lock: Lock, lease_seconds: float) -> Lock:
+        def fn(snap: Snapshot) -> Write[Lock]:
+            slot, renewed = _slot(snap, lock.project, lock.workspace).renew(
+                lock, self.clock.now(), lease_seconds
+            )
+            return Write(
+                changes={layout.lock_path(lock.project, lock.workspace): slot.to_yaml().encode()},
+                message=f"lock {lock.key}: renewed by {lock.owner} "
+                f"(token {lock.token}, until {rfc3339(renewed.expire_time)})",
+                result=renewed,
+            )
+
+        return self._transact(fn)
+
+    def release_lock(self, lock: Lock) -> bool:
+        def fn(snap: Snapshot) -> Write[bool] | Done[bool]:
+            freed = _slot(snap, lock.project, lock.workspace).release(lock)
+            if freed is None:
+                return Done(False)
+            return Write(
+                changes={layout.lock_path(lock.project, lock.workspace): freed.to_yaml().encode()},
+                message=f"lock {lock.key}: released by {lock.owner} (token {lock.token})",
+                result=True,
+            )
+
+        return self._transact(fn)
+
+    def force_unlock(self, project: str, workspace: str, actor: str = "") -> Unlocked:
+        layout.check_key(project, workspace)
+
+        def fn(snap: Snapshot) -> Write[Unlocked] | Done[Unlocked]:
+            now = self.clock.now()
+            changes: dict[str, bytes | None] = {}
+            parts = []
+            failed: Release | None = None
+            latest = _latest(snap, project, workspace)
+            if latest is not None and not latest.phase.terminal:
+                failed = latest.unlocked(now, actor)
+                changes[layout.release_path(project, workspace, failed.revision)] = (
+                    failed.to_yaml().encode()
+                )
+                parts.append(f"r{failed.revision} marked failed (was {latest.phase})")
+            slot = _slot(snap, project, workspace)
+            freed: Lock | None = slot.holder
+            if freed is not None:
+                changes[layout.lock_path(project, workspace)] = slot.freed().to_yaml().encode()
+                parts.append(f"lock of {freed.describe()} (token {freed.token}) freed")
+            result = Unlocked(release=failed, lock=freed)
+            if not changes:
+                return Done(result)
+            who = f" by {actor}" if actor else ""
+            return Write(
+                changes=changes,
+                message=f"unlock {project}/{workspace}{who}: " + ", ".join(parts),
+                result=result,
+            )
+
+        return self._transact(fn)
+
+    def list_locks(self) -> tuple[Lock, ...]:
+        return self._read(lambda snap: tuple(s.holder for s in _slots(snap) if s.holder))
+
+    def release_pull_request_locks(self, pull_request: int) -> tuple[Lock, ...]:
+        return self._free_where(
+            lambda lock: lock.pull_request == pull_request,
+            f"pull request #{pull_request} closed or unlocked",
+        )
+
+    def sweep_expired_locks(self) -> tuple[Lock, ...]:
+        now = self.clock.now()
+        return self._free_where(lambda lock: lock.expired(now), "lease expired")
+
+    def _free_where(self, match: Callable[[Lock], bool], why: str) -> tuple[Lock, ...]:
+        def fn(snap: Snapshot) -> Write[tuple[Lock, ...]] | Done[tuple[Lock, ...]]:
+            changes: dict[str, bytes | None] = {}
+            freed: list[Lock] = []
+            for slot in _slots(snap):
+                if slot.holder is not None and match(slot.holder):
+                    freed.append(slot.holder)
+                    changes[layout.lock_path(slot.project, slot.workspace)] = (
+                        slot.freed().to_yaml().encode()
+                    )
+            if not freed:
+                return Done(())
+            keys = ", ".join(f"{lock.key} ({lock.describe()})" for lock in freed)
+            return Write(changes=changes, message=f"locks freed, {why}: {keys}", result=tuple(freed))
+
+        return self._transact(fn)
+
+    # --- drift --------------------------------------------------------------------------
+
+    def read_drift(self, project: str, workspace: str) -> Mapping[str, Any] | None:
+        layout.check_key(project, workspace)
+
+        def read(snap: Snapshot) -> Mapping[str, Any] | None:
+            path = layout.drift_path(project, workspace)
+            text = _text(snap, path)
+            if text is None:
+                return None
+            data = load_yaml(text, snap.label(path))
+            if not isinstance(data, Mapping):
+                raise ConfigError([Problem(snap.label(path), 0, 0, "", "expected a mapping")])
+            return data
+
+        return self._read(read)
+
+    def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
+        layout.check_key(project, workspace)
+        body = dump_yaml(dict(report)).encode()
+
+        def fn(snap: Snapshot) -> Write[None]:
+            return Write(
+                changes={layout.drift_path(project, workspace): body},
+                message=f"drift {project}/{workspace}: checked",
+                result=None,
+            )
+
+        self._transact(fn)
+
+
+# --- reading helpers (pure over a snapshot) ---------------------------------------------------
+
+
+def _text(snap: Snapshot, path: str) -> str | None:
+    data = snap.read(path)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [Problem(snap.label(path), 0, 0, "", f"not UTF-8 text (byte {exc.start})")]
+        ) from None
+
+
+def _index(snap: Snapshot, project: str, workspace: str) -> ReleaseMeta:
+    path = layout.index_path(project, workspace)
+    text = _text(snap, path)
+    return ReleaseMeta.from_yaml(text, snap.label(path)) if text else ReleaseMeta()
+
+
+def _latest(snap: Snapshot, project: str, workspace: str) -> Release | None:
+    path = layout.index_path(project, workspace)
+    revision = peek_latest_revision(_text(snap, path), snap.label(path))
+    if not revision:
+        return None
+    release = _release(snap, project, workspace, revision)
+    if release is None:
+        raise ConfigError(
+            [Problem(snap.label(path), 1, 1, "latestRevision",
+                     f"is {revision} but {snap.label(layout.release_path(project, workspace, revision))} "
+                     "does not exist")]
+        )
+    return release
+
+
+def _release(snap: Snapshot, project: str, workspace: str, revision: int) -> Release | None:
+    path = layout.release_path(project, workspace, revision)
+    text = _text(snap, path)
+    if text is None:
+        return None
+    label = snap.label(path)
+    release = Release.from_yaml(text, label)
+    found = (release.project, release.workspace, release.revision)
+    if found != (project, workspace, revision):
+        raise ConfigError(
+            [Problem(label, 0, 0, "revision",
+                     f"holds {found[0]}/{found[1]} r{found[2]}, expected {project}/{workspace} r{revision}")]
+        )
+    return release
+
+
+def _slot(snap: Snapshot, project: str, workspace: str) -> LockSlot:
+    path = layout.lock_path(project, workspace)
+    text = _text(snap, path)
+    if text is None:
+        return LockSlot(project=project, workspace=workspace)
+    slot = LockSlot.from_yaml(text, snap.label(path))
+    if (slot.project, slot.workspace) != (project, workspace):
+        raise ConfigError(
+            [Problem(snap.label(path), 0, 0, "project",
+                     f"holds the lock of {slot.project}/{slot.workspace}, expected {project}/{workspace}")]
+        )
+    return slot
+
+
+def _slots(snap: Snapshot) -> list[LockSlot]:
+    out = []
+    for project in snap.list_dir(layout.LOCKS):
+        for name in snap.list_dir(f"{layout.LOCKS}/{project}"):
+            if name.endswith(".yaml"):
+                out.append(_slot(snap, project, name[: -len(".yaml")]))
+    return out
+
+
+def _message(release: Release, provenance: bool = False, note: str = "") -> str:
+    """`release acme/dev r12: applying (stack web, 5 resources in state)`."""
+    extra = [f"stack {release.stack}", f"{len(release.state.resources)} resources in state"]
+    if provenance:
+        extra.append(f"trigger {release.trigger}")
+        if release.actor:
+            extra.append(f"by {release.actor}")
+        if release.pull_request is not None:
+            extra.append(f"PR #{release.pull_request}")
+    head = f"release {release.key} r{release.revision}: {release.phase} ({', '.join(extra)}){note}"
+    if release.error:
+        head += f"\n\n{release.error}"
+    return head

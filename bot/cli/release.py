@@ -1,0 +1,230 @@
+"""`shipmate release`: list, show and unlock the releases of a project+workspace.
+
+    shipmate release list   [-w STACK_DIR] [--project P --workspace W] [--backend SPEC]
+    shipmate release show   [--revision N] [-o yaml|json] [...]
+    shipmate release unlock [...]
+
+The project and workspace come from the stack directory (`-w`, default: the current
+directory): the nearest `project.yaml` above it names the project, its `stack.yaml` the
+workspace (default: the stack's name). `--project` and `--workspace` override them, and
+together need no stack at all.
+
+`--backend git:<path-or-url>[#branch]` or `--backend local:<dir>` selects the state backend.
+The default is the state branch (`backend.branch` in shipmate.yaml, default
+`shipmate-state`) of the git repository holding the stack: its `origin` remote when it has
+one, else the repository itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import posixpath
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from bot.adapters.gitstate import DEFAULT_BRANCH, StoreBackend, git_backend, open_backend, redact
+from bot.adapters.localfs import LocalConfigReader, find_repo_root
+from bot.core.clock import rfc3339
+from bot.core.config.project import PROJECT_FILE, STACK_FILE, parse_project, parse_stack
+from bot.core.config.settings import SETTINGS_FILE, parse_settings
+from bot.core.errors import ConfigError, Problem
+from bot.core.lock import Lock
+from bot.core.release import Release, dump_yaml
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "release",
+        help="list, show and unlock the releases on the state backend",
+        description="Releases of a project+workspace on the state backend (Kusion's layout).",
+    )
+    sub = parser.add_subparsers(dest="release_command", metavar="ACTION", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-w", "--workdir", default=".", metavar="STACK_DIR",
+                       help="the stack directory (holding stack.yaml); default: the current directory")
+        p.add_argument("--project", help="project name (default: from the nearest project.yaml)")
+        p.add_argument("--workspace", help="workspace name (default: from stack.yaml)")
+        p.add_argument("--backend", metavar="SPEC",
+                       help="git:<path-or-url>[#branch] or local:<dir>; default: the state branch "
+                       "of the repository holding the stack")
+
+    listing = sub.add_parser("list", help="every release: revision, phase, stack, trigger, times")
+    common(listing)
+    listing.set_defaults(func=run_list)
+
+    show = sub.add_parser("show", help="one release in full (default: the latest)")
+    common(show)
+    show.add_argument("--revision", type=int, metavar="N", help="the revision to show")
+    show.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml",
+                      help="output format (default: yaml)")
+    show.set_defaults(func=run_show)
+
+    unlock = sub.add_parser(
+        "unlock",
+        help="mark an interrupted release failed (keeping its state) and free the lock",
+    )
+    common(unlock)
+    unlock.set_defaults(func=run_unlock)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    project: str
+    workspace: str
+    backend: StoreBackend
+
+
+def run_list(args: argparse.Namespace) -> int:
+    target = resolve(args)
+    with target.backend as backend:
+        releases = backend.list(target.project, target.workspace)
+        locks = [lock for lock in backend.list_locks()
+                 if (lock.project, lock.workspace) == (target.project, target.workspace)]
+    out = sys.stdout
+    out.write(f"{target.project}/{target.workspace} on {backend.description}\n")
+    if not releases:
+        out.write("no releases yet\n")
+    else:
+        rows = [("REVISION", "PHASE", "STACK", "TRIGGER", "ACTOR", "PR", "CREATED", "MODIFIED")]
+        for r in releases:
+            rows.append((
+                str(r.revision), str(r.phase), r.stack, str(r.trigger), r.actor or "-",
+                f"#{r.pull_request}" if r.pull_request is not None else "-",
+                rfc3339(r.create_time), rfc3339(r.modified_time),
+            ))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    for lock in locks:
+        out.write(_lock_line(lock) + "\n")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    target = resolve(args)
+    with target.backend as backend:
+        if args.revision is None:
+            release = backend.latest(target.project, target.workspace)
+            if release is None:
+                raise ConfigError([Problem(backend.description, 0, 0, "",
+                                           f"{target.project}/{target.workspace} has no releases")])
+        else:
+            release = backend.get(target.project, target.workspace, args.revision)
+            if release is None:
+                latest = backend.index(target.project, target.workspace).latest_revision
+                known = f"revisions are 1..{latest}" if latest else "there are no releases yet"
+                raise ConfigError([Problem("--revision", 0, 0, "", f"{target.project}/{target.workspace} "
+                                           f"has no revision {args.revision} ({known})")])
+    sys.stdout.write(render(release, args.output))
+    return 0
+
+
+def render(release: Release, output: str) -> str:
+    if output == "json":
+        return json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n"
+    return dump_yaml(release.to_dict())
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    target = resolve(args)
+    with target.backend as backend:
+        done = backend.force_unlock(target.project, target.workspace, actor=_user())
+    key = f"{target.project}/{target.workspace}"
+    if done.release is None and done.lock is None:
+        print(f"{key}: nothing to unlock (no release in progress, no lock held)")
+        return 0
+    if done.release is not None:
+        r = done.release
+        print(f"{key}: release r{r.revision} (stack {r.stack}) marked failed; "
+              f"its state of {len(r.state.resources)} resources is kept for the next apply")
+    if done.lock is not None:
+        print(f"{key}: freed the lock of {done.lock.describe()} (token {done.lock.token})")
+    return 0
+
+
+def _lock_line(lock: Lock) -> str:
+    return (f"locked by {lock.describe()} until {rfc3339(lock.expire_time)} "
+            f"(token {lock.token})")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+# --- finding the project, workspace and backend ----------------------------------------------
+
+
+def resolve(args: argparse.Namespace) -> Target:
+    project, workspace = args.project, args.workspace
+    stack_dir = Path(args.workdir)
+    root: Path | None = None
+    branch = DEFAULT_BRANCH
+    if not (project and workspace) or not args.backend:
+        if not stack_dir.is_dir():
+            raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
+        root = find_repo_root(stack_dir)
+        reader = LocalConfigReader(root)
+        branch = parse_settings(SETTINGS_FILE, reader.read(SETTINGS_FILE)).backend.branch
+        if not (project and workspace):
+            found_project, found_workspace = _stack_names(reader, root, stack_dir)
+            project = project or found_project
+            workspace = workspace or found_workspace
+    if args.backend:
+        backend = open_backend(args.backend)
+    else:
+        assert root is not None
+        backend = git_backend(default_repo(root, stack_dir), branch)
+    return Target(project, workspace, backend)
+
+
+def _stack_names(reader: LocalConfigReader, root: Path, stack_dir: Path) -> tuple[str, str]:
+    rel = stack_dir.resolve().relative_to(root).as_posix()
+    rel = "" if rel == "." else rel
+    stack_file = posixpath.join(rel, STACK_FILE) if rel else STACK_FILE
+    text = reader.read(stack_file)
+    if text is None:
+        raise ConfigError([Problem(str(stack_dir), 0, 0, "", f"not a stack directory: expected {STACK_FILE} "
+                                   "here (or pass --project and --workspace)")])
+    stack = parse_stack(stack_file, text, rel)
+    current = rel
+    while True:
+        project_file = posixpath.join(current, PROJECT_FILE) if current else PROJECT_FILE
+        project_text = reader.read(project_file)
+        if project_text is not None:
+            return parse_project(project_file, project_text, current).name, stack.workspace
+        if not current:
+            raise ConfigError([Problem(stack_file, 0, 0, "", f"no {PROJECT_FILE} found in this directory "
+                                       "or above it (or pass --project)")])
+        current = posixpath.dirname(current)
+
+
+def default_repo(root: Path, stack_dir: Path) -> str:
+    """The `origin` URL of the repository holding the stack, else that repository's path."""
+    try:
+        repo = git.Repo(stack_dir, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise ConfigError([Problem(str(root), 0, 0, "", "not inside a git repository: pass "
+                                   "--backend git:<repo> or --backend local:<dir>")]) from None
+    with repo:
+        try:
+            url = str(repo.remotes.origin.url)
+        except (AttributeError, IndexError, ValueError):
+            return str(repo.working_tree_dir or repo.git_dir)
+        if "://" in url or "@" in url.split("/", 1)[0]:
+            return url
+        path = Path(url).expanduser()
+        base = Path(repo.working_tree_dir or repo.git_dir)
+        resolved = path if path.is_absolute() else (base / path).resolve()
+        if not resolved.exists():
+            raise ConfigError([Problem(str(base), 0, 0, "remote.origin.url",
+                                       f"{redact(url)} does not exist")])
+        return str(resolved)
