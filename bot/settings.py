@@ -24,6 +24,9 @@ key).
 | `SHIPMATE_MAX_BODY_BYTES` | `26214400` | larger deliveries get 413 (GitHub sends at most 25 MB) |
 | `SHIPMATE_HANDLER` | | `module:factory` building the event handler (see `bot.wiring`) |
 | `SHIPMATE_LOG_LEVEL` | `INFO` | `DEBUG`, `INFO`, `WARNING` or `ERROR` |
+| `SHIPMATE_POLL_REPOSITORIES` | | comma-separated `owner/name` the scheduler polls (repositories without a webhook) |
+| `SHIPMATE_POLL_SECONDS` | `60` | how often they are polled |
+| `SHIPMATE_GITHUB_THROTTLE` | `true` | space GitHub API calls out (PyGithub's pacing of requests and writes); `false` for a GitHub without secondary rate limits |
 | `SHIPMATE_CONFIG` | | the settings file |
 """
 
@@ -63,6 +66,9 @@ _ENV_TO_KEY: dict[str, str] = {
     "SHIPMATE_MAX_BODY_BYTES": "max_body_bytes",
     "SHIPMATE_HANDLER": "handler",
     "SHIPMATE_LOG_LEVEL": "log_level",
+    "SHIPMATE_POLL_REPOSITORIES": "poll_repositories",
+    "SHIPMATE_POLL_SECONDS": "poll_seconds",
+    "SHIPMATE_GITHUB_THROTTLE": "github_throttle",
 }
 _KEY_TO_ENV = {v: k for k, v in _ENV_TO_KEY.items()}
 _REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
@@ -90,6 +96,9 @@ class Settings:
     handler: str | None = None
     log_level: str = "INFO"
     config_file: Path | None = None
+    poll_repositories: tuple[str, ...] = ()
+    poll_seconds: float = 60.0
+    github_throttle: bool = True
 
     @property
     def listen(self) -> str:
@@ -266,6 +275,24 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
             raise ValueError(f"must be module:function, got {spec!r}")
         return spec
 
+    def exact_repositories(v: _Value) -> tuple[str, ...]:
+        items = v.value if isinstance(v.value, list) else text(v).split(",")
+        names = tuple(str(p).strip() for p in items if str(p).strip())
+        bad = [n for n in names if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", n)]
+        if bad:
+            raise ValueError(f"expected owner/name (no globs), got {', '.join(bad)}")
+        return names
+
+    def boolean(v: _Value) -> bool:
+        if isinstance(v.value, bool):
+            return v.value
+        word = text(v).lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"must be true or false, got {v.value!r}")
+
     def log_level(v: _Value) -> str:
         level = text(v).upper()
         if level not in LOG_LEVELS:
@@ -283,6 +310,9 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
     take("max_body_bytes", integer(1024, 1024**3))
     take("handler", handler)
     take("log_level", log_level)
+    take("poll_repositories", exact_repositories)
+    take("poll_seconds", seconds)
+    take("github_throttle", boolean)
 
     secrets = []
     for key in ("webhook_secret", "webhook_secret_previous"):

@@ -1,13 +1,20 @@
-"""The one place that builds adapters from settings: the event queue and the event handler.
+"""The one place that builds adapters from settings: the queue, the bot and the scheduler.
 
-`build_handler(settings)` returns the callable the worker pool gives each delivery. It is
-the dispatch point of the bot: an `EventRouter` that parses the delivery into a typed event
-and calls the handlers registered for its type. The pull-request workflow and the comment
-commands register theirs here; until a type has one, its events are logged as unhandled.
+`build_bot(settings)` assembles the bot: an `EventRouter` (`bot.app.router`) with the
+pull-request workflow installed (`bot.app.handlers`) over `Services` built here: a
+`GitHubHost` per credentials (the token's, or one per GitHub App installation), a git
+checkout cache and the state branch of each config repository (both under
+`SHIPMATE_DATA_DIR`), the runtimes (`build_runtime_factory`) and the modules. Without
+GitHub credentials the router only logs pings. `build_handler(settings)` is its router: the
+callable the worker pool gives each delivery.
 
 `SHIPMATE_HANDLER=module:factory` replaces the whole handler: `factory(settings)` must
 return a `handle(delivery) -> None` callable. It is the extension point for deployments that
 process events their own way (and what the intake tests use to record deliveries).
+
+Environment read here besides the settings: `SHIPMATE_SECRET_SALT` (generated secret
+values), `SHIPMATE_CACHE_DIR` (Terraform working directories; default `<data dir>/cache`),
+`KUBECONFIG` and the Terraform variables (see the README).
 """
 
 from __future__ import annotations
@@ -15,68 +22,195 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.adapters.queue import RetryPolicy
-from bot.app.stacks import StackIdentity
+from bot.app.handlers import install
+from bot.app.router import EventRouter
+from bot.app.services import Access, Services
+from bot.app.stacks import StackIdentity, StackOps
 from bot.app.workers import Handler
 from bot.core.errors import ConfigError, Problem
-from bot.core.events import Delivery, Event, Ignored, PingEvent, parse_event
-from bot.core.ports import EventQueue, Runtime
+from bot.core.events import PingEvent
+from bot.core.ports import EventQueue, Runtime, StateBackend
+
+if TYPE_CHECKING:
+    from bot.adapters.gitstate import StoreBackend
 from bot.core.spec import KUBERNETES, TERRAFORM
+from bot.scheduler import RepositoryBook, Scheduler
 from bot.settings import ENVIRONMENT, Settings
 
+__all__ = [
+    "Bot",
+    "EventRouter",
+    "build_bot",
+    "build_handler",
+    "build_queue",
+    "build_router",
+    "build_runtime_factory",
+    "build_scheduler",
+    "build_services",
+    "load_handler",
+]
+
 log = logging.getLogger("shipmate.router")
-
-E = TypeVar("E", bound=Event)
-
-
-class EventRouter:
-    """Parses deliveries and dispatches each typed event to the handlers registered for it."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[type[Any], list[Callable[[Any], None]]] = {}
-
-    def on(self, event_type: type[E], handler: Callable[[E], None]) -> None:
-        """Call `handler(event)` for every event of `event_type`, in registration order."""
-        self._handlers.setdefault(event_type, []).append(handler)
-
-    def handled_types(self) -> tuple[str, ...]:
-        return tuple(sorted(t.__name__ for t in self._handlers))
-
-    def __call__(self, delivery: Delivery) -> None:
-        event = parse_event(delivery)
-        if isinstance(event, Ignored):
-            log.info("delivery %s ignored: %s", delivery.id, event.reason)
-            return
-        handlers = self._handlers.get(type(event), [])
-        if not handlers:
-            log.info("delivery %s: no handler for %s (%s %s)", delivery.id, type(event).__name__,
-                     delivery.event, delivery.action or "-")
-            return
-        for handler in handlers:
-            handler(event)
 
 
 def _log_ping(event: PingEvent) -> None:
     log.info("webhook %s is set up for %s: %s", event.hook_id, event.repo or "an organisation or App", event.zen)
 
 
-def build_router(settings: Settings) -> EventRouter:
-    """The router with every handler Shipmate has; the PR workflow registers here."""
+@dataclass
+class Bot:
+    """The assembled bot: the handler the workers call, and (with GitHub credentials) the
+    services and repository book the scheduler shares."""
+
+    handler: Handler
+    services: Services | None = None
+    book: RepositoryBook | None = None
+
+
+def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
+    """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow."""
+    if settings.handler:
+        return Bot(load_handler(settings.handler, settings))
+    environ = dict(os.environ if env is None else env)
     router = EventRouter()
     router.on(PingEvent, _log_ping)
-    return router
+    if settings.github_auth is None:
+        log.warning("no GitHub credentials (GITHUB_TOKEN or a GitHub App): pull requests, comments "
+                    "and pushes are not handled")
+        return Bot(router)
+    book = RepositoryBook(settings.data_dir)
+    services = build_services(settings, environ, on_repository=book.remember)
+    install(router, services)
+    return Bot(router, services, book)
 
 
-def build_handler(settings: Settings) -> Handler:
+def build_router(settings: Settings, env: Mapping[str, str] | None = None) -> EventRouter:
+    """The router with every handler Shipmate has (only pings without GitHub credentials)."""
+    handler = build_bot(replace(settings, handler=None), env).handler
+    assert isinstance(handler, EventRouter)
+    return handler
+
+
+def build_handler(settings: Settings, env: Mapping[str, str] | None = None) -> Handler:
     """The handler the workers call: `SHIPMATE_HANDLER`'s factory, or Shipmate's router."""
-    if settings.handler:
-        return load_handler(settings.handler, settings)
-    return build_router(settings)
+    return build_bot(settings, env).handler
+
+
+def build_scheduler(settings: Settings, bot: Bot, queue: EventQueue, notify: Callable[[], None]) -> Scheduler | None:
+    """The scheduler's jobs over the bot's services; None when the bot has none."""
+    if bot.services is None or bot.book is None:
+        return None
+    return Scheduler(
+        bot.services, queue, settings.data_dir, bot.book, notify=notify,
+        poll_repositories=settings.poll_repositories, poll_seconds=settings.poll_seconds,
+    )
+
+
+# --- GitHub, checkouts, state branches ------------------------------------------------------
+
+
+def build_services(
+    settings: Settings,
+    env: Mapping[str, str],
+    *,
+    on_repository: Callable[[str, int | None], None] = lambda repo, installation: None,
+) -> Services:
+    """The bot's `Services` for settings with GitHub credentials."""
+    from bot.adapters.gitstate import SystemClock
+    from bot.adapters.localfs import LocalConfigReader
+    from bot.app.configrepo import default_registry
+
+    data = settings.data_dir
+    cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else data / "cache"
+    runtimes = build_runtime_factory(env, cache_dir=cache)
+    clock = SystemClock()
+    registry = default_registry()
+    salt = env.get("SHIPMATE_SECRET_SALT", "")
+    accesses = _Accesses(settings)
+
+    def stack_ops(backend: StateBackend) -> StackOps:
+        return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry, secret_salt=salt)
+
+    return Services(
+        access_for=accesses.get,
+        reader=lambda directory: LocalConfigReader(Path(directory)),
+        stack_ops=stack_ops,
+        clock=clock,
+        on_repository=on_repository,
+    )
+
+
+class _Accesses:
+    """One `Access` per credentials: the token's, or each GitHub App installation's."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._accesses: dict[int | None, Access] = {}
+        self._installations: dict[str, int] = {}
+        self._backends: dict[tuple[str, str], tuple[str, StoreBackend]] = {}
+
+    def get(self, repo: str, installation_id: int | None) -> Access:
+        key = None if self.settings.github_auth == "token" else (installation_id or self._installation_of(repo))
+        with self._lock:
+            access = self._accesses.get(key)
+            if access is None:
+                access = self._accesses[key] = self._build(key)
+            return access
+
+    def _installation_of(self, repo: str) -> int:
+        from github import Auth, GithubIntegration
+
+        with self._lock:
+            known = self._installations.get(repo)
+        if known is not None:
+            return known
+        owner, _, name = repo.partition("/")
+        app_id, key = self.settings.github_app_id, self.settings.github_app_private_key
+        assert app_id is not None and key is not None
+        integration = GithubIntegration(auth=Auth.AppAuth(app_id, key), base_url=self.settings.github_api_url)
+        installation = integration.get_repo_installation(owner, name).id
+        with self._lock:
+            self._installations[repo] = installation
+        return installation
+
+    def _build(self, installation_id: int | None) -> Access:
+        from bot.adapters.github.checkout import GitCheckouts
+        from bot.adapters.github.host import Credentials, GitHubHost
+
+        s = self.settings
+        if s.github_auth == "token":
+            credentials = Credentials(api_url=s.github_api_url, token=s.github_token)
+        else:
+            credentials = Credentials(api_url=s.github_api_url, app_id=str(s.github_app_id),
+                                      private_key=s.github_app_private_key, installation_id=installation_id)
+        host = GitHubHost(credentials, throttle=s.github_throttle)
+        checkouts = GitCheckouts(s.data_dir / "checkouts", host.clone_url)
+
+        def backends(repo: str, branch: str) -> StateBackend:
+            from bot.adapters.gitstate import git_backend, redact
+
+            url = host.clone_url(repo)  # carries the current token (an App's changes hourly)
+            key = (redact(url), branch)
+            with self._lock:
+                known = self._backends.get(key)
+                if known is not None and known[0] == url:
+                    return known[1]
+                # A renewed token replaces the backend; the old one may still be in use by
+                # a running job, so it is left to the garbage collector, not closed here.
+                backend = git_backend(url, branch, data_dir=s.data_dir)
+                self._backends[key] = (url, backend)
+                return backend
+
+        return Access(host, checkouts, backends)
 
 
 def load_handler(spec: str, settings: Settings) -> Handler:

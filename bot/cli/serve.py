@@ -8,6 +8,9 @@ for the embedded mode: intake only verifies, stores and answers, so a request ho
 thread for milliseconds (`bench/webhooks.py` measures it against a bare Flask endpoint).
 To run the app under another WSGI server, build it the way `build_server` does.
 
+With GitHub credentials it also runs the scheduler (`bot.scheduler`: polling, lock sweeps,
+drift checks) unless `--no-scheduler` is given.
+
 SIGTERM and SIGINT stop it gracefully: stop accepting, let running handlers finish (up to
 the queue lease), close the queue. Jobs still queued wait in the queue for the next start.
 """
@@ -20,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,6 +33,7 @@ from bot import wiring
 from bot.app.workers import WorkerPool
 from bot.core.ports import EventQueue
 from bot.metrics import ShipmateMetrics
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import create_app
 
@@ -66,6 +71,7 @@ class Server:
     pool: WorkerPool
     http: BaseWSGIServer
     metrics: ShipmateMetrics
+    scheduler: Scheduler | None = None
 
     @property
     def url(self) -> str:
@@ -74,10 +80,14 @@ class Server:
 
     def serve(self) -> None:
         self.pool.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
         try:
             self.http.serve_forever(poll_interval=0.2)
         finally:
             self.http.server_close()
+            if self.scheduler is not None:
+                self.scheduler.shutdown(wait=True)
             self.pool.stop(timeout=self.settings.queue_lease_seconds)
             self.queue.close()
 
@@ -86,10 +96,13 @@ class Server:
         threading.Thread(target=self.http.shutdown, name="shipmate-shutdown", daemon=True).start()
 
 
-def build_server(settings: Settings) -> Server:
+def build_server(settings: Settings, *, scheduler: bool = True, env: Mapping[str, str] | None = None) -> Server:
+    """Queue, bot, workers, web app and (unless `scheduler` is False) the scheduler's jobs;
+    `env` (default: the process environment) configures runtimes and secrets."""
     settings.require_webhook_secret()
     queue = wiring.build_queue(settings)
-    handler = wiring.build_handler(settings)
+    bot = wiring.build_bot(settings, env)
+    handler = bot.handler
     metrics = ShipmateMetrics()
     metrics.watch_queue(lambda: asdict(queue.stats()))
     pool = WorkerPool(
@@ -97,7 +110,8 @@ def build_server(settings: Settings) -> Server:
     )
     app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
     http = make_wsgi_server(settings.listen_host, settings.listen_port, app)
-    return Server(settings, queue, pool, http, metrics)
+    jobs = wiring.build_scheduler(settings, bot, queue, pool.notify) if scheduler else None
+    return Server(settings, queue, pool, http, metrics, jobs)
 
 
 def configure_logging(level: str) -> None:
@@ -116,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         env["SHIPMATE_WORKERS"] = str(args.workers)
     settings = Settings.from_env(env, args.config)
     configure_logging(settings.log_level)
-    server = build_server(settings)
+    server = build_server(settings, scheduler=not args.no_scheduler)
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)
@@ -145,4 +159,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", metavar="FILE", help="settings file (YAML or TOML); default: $SHIPMATE_CONFIG")
     parser.add_argument("--listen", metavar="HOST:PORT", help="overrides SHIPMATE_LISTEN")
     parser.add_argument("--workers", type=int, metavar="N", help="overrides SHIPMATE_WORKERS")
+    parser.add_argument("--no-scheduler", action="store_true",
+                        help="do not run the scheduled jobs (polling, lock sweeps, drift checks), e.g. "
+                        "on all replicas but one")
     parser.set_defaults(func=run)

@@ -1,0 +1,87 @@
+"""Applying a set of stacks for the bot: all locks first, then each stack, every failure
+recorded on its stack (`StackRun`) rather than raised, and the `shipmate/apply` status text.
+
+Used by `/apply` (locks kept for the pull request) and by the apply on merge (locks freed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.app.results import StackRun
+from bot.app.services import Tree, secrets_of
+from bot.app.stacks import Provenance, StackOps
+from bot.core.affected import StackRef
+from bot.core.config.settings import RepoSettings
+from bot.core.errors import PolicyDenied, ShipmateError
+from bot.core.lock import Lock, LockHeld
+from bot.core.ports import StateBackend
+
+log = logging.getLogger("shipmate.bot")
+
+
+def lock_all(
+    backend: StateBackend, stacks: Sequence[StackRef], owner: str, number: int, lease_seconds: float, run_id: str
+) -> list[Lock]:
+    """Take every project+workspace lock the stacks need, in sorted order, before anything
+    changes. When one is held by someone else, the locks taken here (not those the pull
+    request already held) are released again and PolicyDenied names the holder."""
+    keys = sorted({(s.project, s.workspace) for s in stacks})
+    held_before = {lock.key for lock in backend.list_locks() if lock.owner == owner}
+    taken: list[Lock] = []
+    try:
+        for project, workspace in keys:
+            taken.append(backend.acquire_lock(project, workspace, owner, lease_seconds, number, run_id=run_id))
+    except LockHeld as exc:
+        for lock in taken:
+            if lock.key not in held_before:
+                backend.release_lock(lock)
+        holder = exc.holder
+        where = f" (comment `/unlock` on #{holder.pull_request} to free it)" if holder.pull_request else ""
+        raise PolicyDenied(f"{exc}{where}") from None
+    return taken
+
+
+def apply_stacks(
+    ops: StackOps,
+    tree: Tree,
+    stacks: Sequence[StackRef],
+    trusted: RepoSettings,
+    provenance: Provenance,
+    owner: str,
+    *,
+    keep_lock: bool,
+) -> tuple[list[StackRun], set[str]]:
+    """Apply each stack at `tree`; every failure is recorded on its stack, none raised."""
+    runs: list[StackRun] = []
+    secrets: set[str] = set()
+    for ref in stacks:
+        try:
+            loaded = ops.load(tree.reader, ref.path)
+        except ShipmateError as exc:
+            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
+            continue
+        secrets |= secrets_of(loaded, trusted)
+        try:
+            result = ops.apply(loaded, provenance, owner=owner, keep_lock=keep_lock)
+            runs.append(StackRun.of(result))
+        except ShipmateError as exc:
+            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
+        except Exception as exc:  # a client error of a runtime: recorded on the stack, logged in full
+            log.exception("apply of %s at %s failed", ref.path, tree.sha[:7])
+            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}"))
+    return runs, secrets
+
+
+def apply_status(runs: Sequence[StackRun], verb: str) -> tuple[str, str]:
+    """(state, description) of the `shipmate/apply` status for these runs."""
+    n = len(runs)
+    bad = [r for r in runs if not r.ok]
+    if bad:
+        names = ", ".join(r.name for r in bad)
+        return "failure", f"{len(bad)} of {n} stack{'s' if n != 1 else ''} failed: {names}"
+    if n:
+        revisions = ", ".join(f"{r.name} r{r.revision}" for r in runs)
+        return "success", f"{n} stack{'s' if n != 1 else ''} {verb}: {revisions}"
+    return "success", "no stacks to apply"

@@ -1,0 +1,213 @@
+"""Comment commands on pull requests: `/preview`, `/apply`, `/destroy`, `/unlock`, `/help`.
+
+Only newly *created* comments run commands: an edit cannot turn an old, reviewed comment
+into an `/apply`, and a deleted comment does nothing. Comments by the bot itself and by
+other bots are ignored. The grammar is `bot.core.commands`.
+
+Every command is acknowledged on the comment: 👀 when it starts, then 🚀 for a successful
+apply or destroy, 👍 for other successes, 😕 when it was refused or failed; the reason of a
+refusal is posted as a reply.
+
+**Whose policy.** Who may apply (permissions, requirements such as an approval at the head
+commit), which branch holds the state, and which workspace context keys are secret all come
+from `shipmate.yaml` on the head of the pull request's *base* branch, never from the pull
+request's own head. The head is what the pull request proposes; if it were trusted, a pull
+request could lower `permissions.apply` to `read`, drop `requirements`, point the backend at
+another branch or un-mark a secret, and then apply itself or print the secret in its own
+preview. Changes to `shipmate.yaml` take effect once merged. (The stack configs themselves
+come from the head: that is what is being previewed and applied.)
+
+Locks: `/apply` and `/destroy` take the lock of every project+workspace they touch, all
+before changing anything and in sorted order, owned by `pr:<repo>#<n>`, and keep them after
+the operation (the default branch is behind the live infrastructure until the pull request
+merges). Another pull request touching a locked stack is told who holds it. `/unlock`
+releases this pull request's locks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.app import results, summary
+from bot.app.applying import apply_stacks, apply_status, lock_all
+from bot.app.configrepo import discover_stacks
+from bot.app.previews import select
+from bot.app.pulls import PullRequests, preview_key
+from bot.app.results import StackRun
+from bot.app.services import (
+    APPLY_STATUS,
+    PULL_REQUEST_LEASE_SECONDS,
+    Access,
+    Services,
+    Tree,
+    pull_request_owner,
+)
+from bot.app.stacks import Provenance, StackIdentity
+from bot.core import commands, policy
+from bot.core.affected import StackRef
+from bot.core.commands import Command, Verb
+from bot.core.config.settings import RepoSettings
+from bot.core.errors import ConfigError, PolicyDenied, ShipmateError
+from bot.core.events import IssueCommentEvent
+from bot.core.ports import PullRequestInfo
+from bot.core.release import Trigger
+
+log = logging.getLogger("shipmate.bot")
+
+
+class Comments:
+    """Handles `IssueCommentEvent`s."""
+
+    def __init__(self, services: Services, pulls: PullRequests) -> None:
+        self.services = services
+        self.pulls = pulls
+
+    def handle(self, event: IssueCommentEvent) -> None:
+        if event.action != "created":
+            log.info("%s#%d: comment %d was %s; only new comments run commands",
+                     event.repo, event.issue_number, event.comment_id, event.action)
+            return
+        if not event.is_pull_request or event.author_is_bot:
+            return
+        parsed = commands.parse(event.body)
+        if isinstance(parsed, commands.Ignore):
+            return
+        access = self.services.access(event.repo, event.installation_id)
+        host = access.host
+        if event.author.lower() == host.bot_login().lower():
+            return
+        if isinstance(parsed, commands.Reply):
+            summary.react(host, event.repo, event.comment_id, "confused")
+            host.create_comment(event.repo, event.issue_number, f"@{event.author} {parsed.text}")
+            return
+        summary.react(host, event.repo, event.comment_id, "eyes")
+        try:
+            ok = self.run(access, event, parsed)
+        except PolicyDenied as exc:
+            summary.react(host, event.repo, event.comment_id, "confused")
+            host.create_comment(event.repo, event.issue_number,
+                                results.refusal(str(exc), event.author, f"/{parsed.verb}"))
+            return
+        if not ok:
+            reaction = "confused"
+        elif parsed.verb in (Verb.APPLY, Verb.DESTROY):
+            reaction = "rocket"
+        else:
+            reaction = "+1"
+        summary.react(host, event.repo, event.comment_id, reaction)
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def run(self, access: Access, event: IssueCommentEvent, command: Command) -> bool:
+        """Run an authorised command; PolicyDenied when it may not run."""
+        host, repo, number = access.host, event.repo, event.issue_number
+        if command.verb is Verb.HELP:
+            host.create_comment(repo, number, commands.HELP_TEXT)
+            return True
+        pr = host.pull_request(repo, number)
+        try:
+            trusted = self.pulls.trusted_settings(access, pr)
+        except ConfigError as exc:
+            raise PolicyDenied(f"shipmate.yaml on {pr.base_ref} is invalid, so no command can be "
+                               f"authorised:\n```\n{exc}\n```") from None
+        self.authorize(access, pr, event.author, command.verb, trusted)
+        if command.verb is Verb.UNLOCK:
+            backend = access.backends(repo, trusted.backend.branch)
+            freed = backend.release_pull_request_locks(number)
+            summary.post(host, repo, number, "locks", preview_key(number),
+                         results.unlocked_comment(freed, f"@{event.author} asked to unlock"))
+            return True
+        if command.verb is Verb.PREVIEW:
+            previewed = self.pulls.preview(access, pr, trusted, command)
+            return previewed.failed == 0
+        if command.verb is Verb.APPLY:
+            if not trusted.apply_on_comment:
+                raise PolicyDenied(
+                    f"this repository applies on merge only (`apply: {trusted.apply}` in shipmate.yaml "
+                    f"on {pr.base_ref}); merge the pull request to apply it."
+                )
+            return self.apply(access, pr, trusted, event, command)
+        return self.destroy(access, pr, trusted, event, command)
+
+    def authorize(self, access: Access, pr: PullRequestInfo, actor: str, verb: Verb, trusted: RepoSettings) -> None:
+        host = access.host
+        permission = host.permission(pr.repo, actor)
+        reviews: tuple[policy.Review, ...] = ()
+        if verb in (Verb.APPLY, Verb.DESTROY) and trusted.requirements.apply:
+            reviews = tuple(policy.Review(r.author, r.state, r.commit_id) for r in host.reviews(pr.repo, pr.number))
+        facts = policy.PullFacts(
+            number=pr.number, author=pr.author, head_sha=pr.head_sha, is_fork=pr.is_fork,
+            mergeable=pr.mergeable, reviews=reviews, closed=pr.state != "open",
+        )
+        policy.authorize(verb, actor, permission, facts, trusted.rules())
+
+    # --- apply / destroy --------------------------------------------------------------------
+
+    def apply(
+        self, access: Access, pr: PullRequestInfo, trusted: RepoSettings, event: IssueCommentEvent, command: Command
+    ) -> bool:
+        host, repo = access.host, pr.repo
+        tree = self.services.tree(access, repo, pr.head_sha)
+        selection = select(tree, host.changed_files(repo, pr.number), command)
+        if selection.error is not None:
+            raise PolicyDenied(f"the configuration at {pr.head_sha[:7]} cannot be read:\n```\n{selection.error}\n```")
+        if not selection.stacks:
+            changed = ", ".join(f"`{s.project}/{s.name}`" for s in selection.all_affected) or "none"
+            raise PolicyDenied(f"no stack changed by this pull request matches the command "
+                               f"(stacks changed: {changed}).")
+        ops = self.services.ops(access, repo, trusted, lease_seconds=PULL_REQUEST_LEASE_SECONDS)
+        owner = pull_request_owner(repo, pr.number)
+        lock_all(ops.backend, selection.stacks, owner, pr.number, ops.lease_seconds, f"comment-{event.comment_id}")
+        summary.status(host, repo, pr.head_sha, APPLY_STATUS, "pending", f"applying {len(selection.stacks)} stacks")
+        provenance = Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number)
+        runs, secrets = apply_stacks(ops, tree, selection.stacks, trusted, provenance, owner, keep_lock=True)
+        body = results.operation_comment(
+            runs, title="Shipmate apply",
+            lead=f"@{event.author} applied commit `{pr.head_sha[:7]}`",
+            secrets=secrets, state_branch=trusted.backend.branch,
+            footer=[f"This pull request keeps the locks of {', '.join(f'`{r.project}/{r.workspace}`' for r in runs)} "
+                    "until it is merged or closed; comment `/unlock` to release them sooner."],
+        )
+        summary.post(host, repo, pr.number, "apply", f"{preview_key(pr.number)}-c{event.comment_id}", body)
+        summary.status(host, repo, pr.head_sha, APPLY_STATUS, *apply_status(runs, "applied"))
+        return all(r.ok for r in runs)
+
+    def destroy(
+        self, access: Access, pr: PullRequestInfo, trusted: RepoSettings, event: IssueCommentEvent, command: Command
+    ) -> bool:
+        host, repo = access.host, pr.repo
+        assert command.project is not None and command.stack is not None  # the grammar requires both
+        ref = self.find_stack(access, pr, command.project, command.stack)
+        ops = self.services.ops(access, repo, trusted, lease_seconds=PULL_REQUEST_LEASE_SECONDS)
+        owner = pull_request_owner(repo, pr.number)
+        lock_all(ops.backend, [ref], owner, pr.number, ops.lease_seconds, f"comment-{event.comment_id}")
+        provenance = Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number)
+        identity = StackIdentity(ref.project, ref.name, ref.workspace, ref.path)
+        try:
+            result = ops.destroy(identity, provenance, owner=owner, settings=trusted, keep_lock=True)
+            run = StackRun.of(result)
+        except ShipmateError as exc:
+            run = StackRun.refused(ref.project, ref.name, ref.workspace, str(exc))
+        body = results.operation_comment(
+            [run], title="Shipmate destroy",
+            lead=f"@{event.author} destroyed `{ref.project}/{ref.name}`",
+            state_branch=trusted.backend.branch,
+        )
+        summary.post(host, repo, pr.number, "destroy", f"{preview_key(pr.number)}-c{event.comment_id}", body)
+        return run.ok
+
+    def find_stack(self, access: Access, pr: PullRequestInfo, project: str, stack: str) -> StackRef:
+        """The stack in the pull request's head, else on its base branch (a pull request that
+        deletes a stack's files can still destroy what it deployed)."""
+        trees: list[Tree] = [
+            self.services.tree(access, pr.repo, pr.head_sha),
+            self.services.base_tree(access, pr.repo, pr.base_ref),
+        ]
+        for tree in trees:
+            try:
+                found = [s for s in discover_stacks(tree.reader) if s.project == project and s.name == stack]
+            except ConfigError:
+                continue
+            if found:
+                return found[0]
+        raise PolicyDenied(f"there is no stack `{project}/{stack}` in this pull request or on {pr.base_ref}.")

@@ -1,0 +1,39 @@
+"""The bot's handlers on the event router: pull requests, comment commands, pushes.
+
+    router = EventRouter()
+    install(router, services)      # what `bot.wiring.build_router` does
+
+| event | handler |
+|---|---|
+| `pull_request` opened / synchronize / reopened / ready_for_review / closed | `bot.app.pulls.PullRequests` |
+| `issue_comment` created | `bot.app.comments.Comments` |
+| `push` to the default branch | `bot.app.merges.Merges` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.app.comments import Comments
+from bot.app.merges import Merges
+from bot.app.pulls import PullRequests
+from bot.app.router import EventRouter
+from bot.app.services import Services
+from bot.core.events import IssueCommentEvent, PullRequestEvent, PushEvent
+
+
+@dataclass(frozen=True)
+class Handlers:
+    pulls: PullRequests
+    comments: Comments
+    merges: Merges
+
+
+def install(router: EventRouter, services: Services) -> Handlers:
+    """Register the pull-request workflow on `router`."""
+    pulls = PullRequests(services)
+    handlers = Handlers(pulls, Comments(services, pulls), Merges(services))
+    router.on(PullRequestEvent, handlers.pulls.handle)
+    router.on(IssueCommentEvent, handlers.comments.handle)
+    router.on(PushEvent, handlers.merges.handle)
+    return handlers

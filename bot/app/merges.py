@@ -1,0 +1,122 @@
+"""Pushes to the default branch: apply what the push changed, from the pushed commit.
+
+The stacks to apply are those the files changed between `before` and `after` touch; the
+configuration is read from the pushed commit `after` (a merge commit), never from the
+pull request's branch, which may have moved or been deleted since. When the push is the
+merge of a pull request, the applies run with that pull request's lock owner, so they take
+over the locks it kept since its `/apply`, free them when done, and comment the results on
+the merged pull request. A push with no pull request (a direct push) applies under its own
+owner and is refused on stacks some pull request holds.
+
+Changed files come from comparing the two trees in the checkout cache (each file read
+through the `ConfigReader` port); when `before` is unknown (a new branch, a commit that is
+gone after a force push) the paths listed in the push payload are used instead.
+`apply: on-comment` in `shipmate.yaml` turns this off.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.app import results, summary
+from bot.app.applying import apply_stacks, apply_status
+from bot.app.previews import select
+from bot.app.pulls import preview_key
+from bot.app.results import StackRun
+from bot.app.services import (
+    APPLY_STATUS,
+    RUN_LEASE_SECONDS,
+    Access,
+    Services,
+    Tree,
+    pull_request_owner,
+    push_owner,
+)
+from bot.app.stacks import Provenance
+from bot.core.errors import ConfigError, RuntimeFailed
+from bot.core.events import ZERO_SHA, PushEvent
+from bot.core.ports import ConfigReader
+from bot.core.release import Trigger
+
+log = logging.getLogger("shipmate.bot")
+
+
+class Merges:
+    """Handles `PushEvent`s to the default branch."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def handle(self, event: PushEvent) -> None:
+        if not event.to_default_branch or event.after == ZERO_SHA:
+            return
+        access = self.services.access(event.repo, event.installation_id)
+        host, repo = access.host, event.repo
+        tree = self.services.tree(access, repo, event.after)
+        pr = host.merged_pull_request_for(repo, event.after)
+        try:
+            trusted = tree.settings()
+        except ConfigError as exc:
+            summary.status(host, repo, event.after, APPLY_STATUS, "error", "shipmate.yaml is invalid")
+            if pr is not None:
+                summary.post(host, repo, pr.number, "merge", preview_key(pr.number),
+                             f"## Shipmate apply on merge\n\nNothing was applied: shipmate.yaml at "
+                             f"`{event.after[:7]}` is invalid.\n\n```text\n{exc}\n```\n")
+            return
+        if not trusted.apply_on_merge:
+            log.info("%s@%s: apply on merge is off (apply: %s)", repo, event.after[:7], trusted.apply)
+            return
+        changed = self.changed_paths(access, event, tree)
+        selection = select(tree, changed)
+        ops = self.services.ops(access, repo, trusted, lease_seconds=RUN_LEASE_SECONDS)
+        runs: list[StackRun] = []
+        secrets: set[str] = set()
+        if selection.error is not None:
+            runs = [StackRun.refused("(repository)", "*", "", selection.error)]
+        owner = pull_request_owner(repo, pr.number) if pr is not None else push_owner(repo, event.after)
+        held = [lock for lock in ops.backend.list_locks() if lock.owner == owner] if pr is not None else []
+        if selection.error is None:
+            actor = event.sender or event.pusher
+            provenance = Provenance(Trigger.PUSH, actor, event.after, pr.number if pr is not None else None)
+            runs, secrets = apply_stacks(ops, tree, selection.stacks, trusted, provenance, owner, keep_lock=False)
+        freed = [*held, *(ops.backend.release_pull_request_locks(pr.number) if pr is not None else ())]
+        if runs:
+            summary.status(host, repo, event.after, APPLY_STATUS, *apply_status(runs, "applied"))
+        if pr is None or not (runs or freed):
+            return
+        footer = []
+        if freed:
+            unique = list({lock.key: lock for lock in freed}.values())
+            footer = ["The locks this pull request held are released:", "", *results.lock_lines(unique)]
+        body = results.operation_comment(
+            runs, title="Shipmate apply on merge",
+            lead=f"Merged as `{event.after[:7]}`; applied from that commit",
+            secrets=secrets, state_branch=trusted.backend.branch, footer=footer,
+        )
+        summary.post(host, repo, pr.number, "merge", preview_key(pr.number), body)
+
+    def changed_paths(self, access: Access, event: PushEvent, after: Tree) -> tuple[str, ...]:
+        if event.created or event.before == ZERO_SHA:
+            return event.changed_paths
+        try:
+            before = self.services.tree(access, event.repo, event.before)
+        except RuntimeFailed as exc:
+            log.warning("%s: cannot read %s (%s); using the paths the push lists",
+                        event.repo, event.before[:7], exc)
+            return event.changed_paths
+        return diff_trees(before.reader, after.reader)
+
+
+def diff_trees(a: ConfigReader, b: ConfigReader) -> tuple[str, ...]:
+    """Paths whose content differs between two trees (added, removed or changed), sorted."""
+    files_a = set(a.list_files("", recursive=True))
+    files_b = set(b.list_files("", recursive=True))
+    changed = (files_a ^ files_b) | {f for f in files_a & files_b if _differs(a, b, f)}
+    return tuple(sorted(changed))
+
+
+def _differs(a: ConfigReader, b: ConfigReader, path: str) -> bool:
+    try:
+        return a.read(path) != b.read(path)
+    except ConfigError:  # not UTF-8 text, or too large to be config: count it as changed
+        return True

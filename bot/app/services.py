@@ -1,0 +1,100 @@
+"""What the bot's handlers work with: the code host, checkouts, state backends and stack use
+cases for one repository, plus the conventions they share (lock owners, status contexts).
+
+`Services` is built once by `bot.wiring` from settings; `Services.access(repo, installation)`
+gives the `Access` (code host, checkouts, backends) for a repository, which for a GitHub App
+depends on the installation the event came from. `Services.tree(access, repo, sha)` is a
+read-only view of the repository at one commit: the trees come from the checkout cache, so
+they are never the pull request's branch being written to.
+
+Trust: `shipmate.yaml` decides who may apply, which branch holds the state and which context
+keys are secret, so handlers read it from the base branch (`Tree.settings()` of the base
+branch's head), never from the pull request's head. See `bot.app.comments` for why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from bot.app.stacks import LoadedStack, StackOps, secret_literals
+from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
+from bot.core.ports import Checkouts, Clock, CodeHost, ConfigReader, StateBackend
+
+log = logging.getLogger("shipmate.bot")
+
+PREVIEW_STATUS = "shipmate/preview"
+APPLY_STATUS = "shipmate/apply"
+DRIFT_STATUS = "shipmate/drift"
+
+# A pull request keeps its locks after `/apply` (the default branch is behind the live
+# infrastructure until it merges); they end on merge, close or `/unlock`, so the lease is
+# long. Operations without a pull request hold theirs only while they run.
+PULL_REQUEST_LEASE_SECONDS = 14 * 24 * 3600.0
+RUN_LEASE_SECONDS = 900.0
+
+
+def pull_request_owner(repo: str, number: int) -> str:
+    """The lock owner of everything done for a pull request: `pr:owner/repo#7`."""
+    return f"pr:{repo.lower()}#{number}"
+
+
+def push_owner(repo: str, sha: str) -> str:
+    return f"push:{repo.lower()}@{sha[:12]}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """The code host, checkout cache and state backends reachable with one set of credentials."""
+
+    host: CodeHost
+    checkouts: Checkouts
+    backends: Callable[[str, str], StateBackend]  # (owner/repo, state branch) → backend
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A repository at one commit, read through a `ConfigReader`."""
+
+    repo: str
+    sha: str
+    reader: ConfigReader
+
+    def settings(self) -> RepoSettings:
+        """`shipmate.yaml` at this commit (defaults when absent; ConfigError when invalid)."""
+        return parse_settings(SETTINGS_FILE, self.reader.read(SETTINGS_FILE))
+
+
+@dataclass
+class Services:
+    """Everything the handlers need, built by `bot.wiring`."""
+
+    access_for: Callable[[str, int | None], Access]
+    reader: Callable[[str], ConfigReader]  # a checkout directory → its reader
+    stack_ops: Callable[[StateBackend], StackOps]
+    clock: Clock
+    on_repository: Callable[[str, int | None], None] = field(default=lambda repo, installation: None)
+
+    def access(self, repo: str, installation_id: int | None = None) -> Access:
+        """The access for `repo`; remembers the repository for the scheduler's sweeps."""
+        self.on_repository(repo, installation_id)
+        return self.access_for(repo, installation_id)
+
+    def tree(self, access: Access, repo: str, sha: str) -> Tree:
+        return Tree(repo, sha, self.reader(access.checkouts.checkout(repo, sha)))
+
+    def base_tree(self, access: Access, repo: str, branch: str) -> Tree:
+        """The current head of `branch` (the trusted side of a pull request)."""
+        return self.tree(access, repo, access.host.branch_head(repo, branch))
+
+    def ops(self, access: Access, repo: str, settings: RepoSettings, *, lease_seconds: float) -> StackOps:
+        """The stack use cases on the repository's state branch, with its concurrency."""
+        base = self.stack_ops(access.backends(repo, settings.backend.branch))
+        return replace(base, concurrency=settings.concurrency, lease_seconds=lease_seconds)
+
+
+def secrets_of(loaded: LoadedStack, trusted: RepoSettings) -> frozenset[str]:
+    """The stack's secret literals under its own settings and the trusted ones: a pull
+    request cannot un-mark a context key as secret to get its value printed."""
+    return loaded.secrets | secret_literals(loaded.spec.context, trusted)

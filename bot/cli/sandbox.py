@@ -1,0 +1,211 @@
+"""A self-contained world for the demo and the end-to-end tests: the GitHub and Kubernetes
+simulators, a config repository, and Shipmate serving webhooks, all in one process.
+
+    with Sandbox.start(tmp_path) as box:
+        bob = box.client("bob")                      # PyGithub as bob
+        work = box.clone("bob", tmp_path / "work")   # a git clone with bob's credentials
+        ...
+        box.settle()                                 # every webhook delivered and processed
+
+`Sandbox.start` starts the Kubernetes simulator and writes its kubeconfig, starts the GitHub
+simulator with the users `alice` (admin), `bob` (write: opens pull requests), `eve` (read
+only) and `shipmate` (the bot's account), creates `acme/config` from the example repository
+`fixtures/configs/acme` with every workspace's `context.KUBECONFIG_PATH` pointing at the
+simulator, then builds Shipmate exactly as `shipmate serve` does (`bot.cli.serve.
+build_server`: SQLite queue, workers, the webhook app on a free port) and registers it as
+the repository's webhook. Nothing outside the sandbox directory is written (Terraform's
+working directories included).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bot.cli.serve import Server, build_server
+from bot.settings import Settings
+
+REPO_OWNER = "acme"
+REPO_NAME = "config"
+REPO = f"{REPO_OWNER}/{REPO_NAME}"
+SECRET = "sandbox-webhook-secret"
+USERS: dict[str, tuple[str, str]] = {  # login → (token, permission)
+    "alice": ("tok-alice", "admin"),
+    "bob": ("tok-bob", "write"),
+    "eve": ("tok-eve", "read"),
+    "shipmate": ("tok-shipmate", "write"),
+}
+BOT = "shipmate"
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = SOURCE_ROOT / "fixtures" / "configs" / "acme"
+
+
+def terraform_env(base: Mapping[str, str]) -> dict[str, str]:
+    """`base` with SHIPMATE_TERRAFORM_BIN and TF_CLI_CONFIG_FILE defaulted to the project's
+    `.tools/terraform` when it exists (offline provider mirror), else left to `terraform` on PATH."""
+    env = dict(base)
+    tools = SOURCE_ROOT / ".tools" / "terraform"
+    binary = tools / "bin" / "terraform"
+    if not env.get("SHIPMATE_TERRAFORM_BIN") and binary.exists():
+        env["SHIPMATE_TERRAFORM_BIN"] = str(binary)
+    if not env.get("TF_CLI_CONFIG_FILE") and (tools / "terraformrc").exists():
+        env["TF_CLI_CONFIG_FILE"] = str(tools / "terraformrc")
+    return env
+
+
+def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def add_context(text: str, values: Mapping[str, str]) -> str:
+    """A workspace file's text with `values` added at the top of its `context:` mapping."""
+    lines = "".join(f"  {k}: {v}\n" for k, v in values.items())
+    if "\ncontext:\n" in text:
+        return text.replace("\ncontext:\n", "\ncontext:\n" + lines, 1)
+    return text.rstrip("\n") + "\ncontext:\n" + lines
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    github: Any  # fixtures.github_sim.GitHubSim
+    kube: Any  # fixtures.kube_sim.KubeSim
+    kubeconfig: Path
+    server: Server
+    env: dict[str, str]
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(
+        cls,
+        root: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        context: Mapping[str, str] | None = None,
+        workers: int = 2,
+    ) -> Sandbox:
+        """Start everything under `root`; `context` adds workspace context values."""
+        from fixtures.github_sim import GitHubSim, SimHook, SimUser
+        from fixtures.kube_sim import KubeSim
+
+        root = root.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        kube = KubeSim.start()
+        github = None
+        try:
+            kubeconfig = kube.write_kubeconfig(root / "kubeconfig")
+            users = [SimUser(login, token, perm) for login, (token, perm) in USERS.items()]
+            github = GitHubSim.start(root / "github", users=users)
+            github.create_repo(REPO_OWNER, REPO_NAME)
+            cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})})
+            environ = terraform_env(os.environ if env is None else env)
+            environ["SHIPMATE_CACHE_DIR"] = str(root / "cache")
+            environ.setdefault("SHIPMATE_SECRET_SALT", "sandbox-salt")
+            settings = Settings(
+                webhook_secrets=(SECRET,),
+                github_token=USERS[BOT][0],
+                github_api_url=github.api_url,
+                listen_host="127.0.0.1",
+                listen_port=0,
+                data_dir=root / "shipmate",
+                workers=workers,
+                repositories=(REPO,),
+                github_throttle=False,
+            )
+            server = build_server(settings, scheduler=False, env=environ)
+            box = cls(root, github, kube, kubeconfig, server, environ)
+            box._thread = threading.Thread(target=server.serve, name="shipmate-serve", daemon=True)
+            box._thread.start()
+            github.add_hook(SimHook(f"{server.url}/webhooks/github", SECRET))
+            return box
+        except BaseException:
+            if github is not None:
+                github.stop()
+            kube.stop()
+            raise
+
+    @staticmethod
+    def _seed(github: Any, work: Path, context: Mapping[str, str]) -> None:
+        """Push the example repository, its workspaces pointing at the simulators."""
+        shutil.copytree(EXAMPLE, work)
+        for workspace in sorted((work / "workspaces").glob("*.yaml")):
+            workspace.write_text(add_context(workspace.read_text(), context))
+        identity = {"GIT_AUTHOR_NAME": "alice", "GIT_AUTHOR_EMAIL": "alice@acme.example",
+                    "GIT_COMMITTER_NAME": "alice", "GIT_COMMITTER_EMAIL": "alice@acme.example"}
+        git("init", "-q", "-b", "main", cwd=work)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "The acme config repository", cwd=work, env=identity)
+        git("push", "-q", github.git_url(REPO_OWNER, REPO_NAME, USERS["alice"][0], "alice"), "main", cwd=work)
+        shutil.rmtree(work)
+
+    # --- acting as a person -------------------------------------------------------------------
+
+    def client(self, login: str) -> Any:
+        """PyGithub as `login`."""
+        return self.github.client(USERS[login][0])
+
+    def repo(self, login: str) -> Any:
+        return self.client(login).get_repo(REPO)
+
+    def clone(self, login: str, dest: Path) -> Path:
+        """`git clone` of the config repository with `login`'s credentials."""
+        url = self.github.git_url(REPO_OWNER, REPO_NAME, USERS[login][0], login)
+        git("clone", "-q", url, str(dest), cwd=self.root)
+        git("config", "user.name", login, cwd=dest)
+        git("config", "user.email", f"{login}@acme.example", cwd=dest)
+        return dest
+
+    def state_url(self) -> str:
+        """Where the state branch lives (for `shipmate release list --backend git:<url>`)."""
+        return str(self.github.git_url(REPO_OWNER, REPO_NAME, USERS["alice"][0], "alice"))
+
+    # --- waiting ------------------------------------------------------------------------------
+
+    def settle(self, timeout: float = 90.0) -> None:
+        """Wait until every webhook was delivered and every queued job processed."""
+        deadline = time.monotonic() + timeout
+        queue = self.server.queue
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"not settled after {timeout:g}s: queue {queue.stats()}")
+            self.github.wait_idle(remaining)
+            if queue.stats().depth == 0 and self.github.state.dispatcher.pending() == 0:
+                time.sleep(0.02)
+                if queue.stats().depth == 0 and self.github.state.dispatcher.pending() == 0:
+                    return
+            time.sleep(0.02)
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        try:
+            self.server.shutdown()
+            if self._thread is not None:
+                self._thread.join(timeout=60)
+        finally:
+            try:
+                self.github.stop()
+            finally:
+                self.kube.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
