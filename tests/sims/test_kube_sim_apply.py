@@ -145,6 +145,25 @@ def test_apply_ignores_status_on_the_main_resource(dyn: dynamic.DynamicClient, n
     assert "f:status" not in managers(applied)[("shipmate", "Apply")]
 
 
+def test_apply_to_the_status_subresource_changes_only_the_status(dyn: dynamic.DynamicClient,
+                                                                 api_client: client.ApiClient, ns: str) -> None:
+    body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim").server_side_apply(
+        body=body, namespace=ns, field_manager="shipmate")
+    status_body = dict(body, spec={"accessModes": ["ReadOnlyMany"]},
+                       status={"phase": "Lost", "conditions": [{"type": "Resizing", "status": "True"}]})
+    response = requests.patch(
+        f"{api_client.configuration.host}/api/v1/namespaces/{ns}/persistentvolumeclaims/data/status",
+        params={"fieldManager": "volume-controller", "force": "true"}, data=json.dumps(status_body), timeout=10,
+        headers={"Content-Type": "application/apply-patch+yaml"})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"]["phase"] == "Lost" and result["spec"]["accessModes"] == ["ReadWriteOnce"]
+    entry = [m for m in result["metadata"]["managedFields"] if m["manager"] == "volume-controller"][0]
+    assert entry["subresource"] == "status" and set(entry["fieldsV1"]) == {"f:status"}
+
+
 # --- conflicts and ownership ------------------------------------------------------------------------------
 
 def test_conflict_with_an_updater_until_forced(dyn: dynamic.DynamicClient, ns: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kubernetes import client, config, watch
 
 from fixtures.kube_sim import KubeSim
@@ -111,6 +112,19 @@ def test_discovery_lists_groups_resources_short_names_and_subresources(api_clien
     assert apps_resources["deployments"].short_names == ["deploy"]
     assert apps_resources["deployments"].categories == ["all"]
     assert set(apps_resources["deployments"].verbs) >= {"create", "get", "list", "watch", "patch", "delete"}
+
+
+def test_openapi_documents_announce_server_side_field_validation(sim: KubeSim) -> None:
+    root = requests.get(f"{sim.url}/openapi/v3", timeout=10).json()["paths"]
+    assert {"api/v1", "apis/apps/v1", "apis/apiextensions.k8s.io/v1"} <= set(root)
+    doc = requests.get(sim.url + root["apis/apps/v1"]["serverRelativeURL"], timeout=10).json()
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    assert {p["name"] for p in patch["parameters"] if p["in"] == "query"} >= {"fieldValidation", "fieldManager",
+                                                                              "dryRun", "force"}
+    swagger = requests.get(f"{sim.url}/openapi/v2", headers={"Accept": "application/json"}, timeout=10).json()
+    assert swagger["swagger"] == "2.0"
+    assert "/api/v1/namespaces/{namespace}/configmaps" in swagger["paths"]
 
 
 # --- create, read, list ----------------------------------------------------------------------------------
