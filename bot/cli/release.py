@@ -1,8 +1,13 @@
-"""`shipmate release`: list, show and unlock the releases of a project+workspace.
+"""`shipmate release`: list, show, unlock and roll back the releases of a project+workspace.
 
-    shipmate release list   [-w STACK_DIR] [--project P --workspace W] [--backend SPEC]
-    shipmate release show   [--revision N] [-o yaml|json] [...]
-    shipmate release unlock [...]
+    shipmate release list     [-w STACK_DIR] [--project P --workspace W] [--backend SPEC]
+    shipmate release show     [--revision N] [-o yaml|json] [...]
+    shipmate release unlock   [...]
+    shipmate release rollback --revision N [--yes] [--dry-run] [--timeout S] [...]
+
+`rollback` re-applies revision N's Spec as a new release (trigger `rollback`) through the same
+preview, lock and apply path as `shipmate apply`; it needs the config repository (its
+settings and runtimes), so run it from a stack directory or pass `-w`.
 
 The project and workspace come from the stack directory (`-w`, default: the current
 directory): the nearest `project.yaml` above it names the project, its `stack.yaml` the
@@ -34,7 +39,7 @@ from bot.core.config.project import PROJECT_FILE, STACK_FILE, parse_project, par
 from bot.core.config.settings import SETTINGS_FILE, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.lock import Lock
-from bot.core.release import Release, dump_yaml
+from bot.core.release import Release, Trigger, dump_yaml
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,6 +76,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common(unlock)
     unlock.set_defaults(func=run_unlock)
+
+    rollback = sub.add_parser(
+        "rollback",
+        help="re-apply an earlier revision's Spec as a new release",
+        description="Re-apply the Spec of revision N as a new release (trigger rollback): "
+        "preview it against the live objects, confirm, apply, record.",
+    )
+    common(rollback)
+    rollback.add_argument("--revision", type=int, metavar="N", required=True,
+                          help="the revision whose Spec to apply again")
+    rollback.add_argument("-y", "--yes", action="store_true", help="apply without asking for confirmation")
+    rollback.add_argument("--dry-run", action="store_true", help="preview only; write nothing")
+    rollback.add_argument("--timeout", type=float, metavar="S", help="fail the release after S seconds")
+    rollback.add_argument("--concurrency", type=int, metavar="N",
+                          help="operations at once (default: shipmate.yaml's concurrency, else 10)")
+    rollback.add_argument("--watch", action=argparse.BooleanOptionalAction, default=True,
+                          help="wait until workloads are ready (default: on)")
+    rollback.set_defaults(func=run_rollback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +171,50 @@ def run_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_rollback(args: argparse.Namespace) -> int:
+    # Imported here: the shared apply plumbing imports this module for `default_repo`.
+    from bot.app.stacks import Provenance
+    from bot.cli import stackcmd
+
+    project, workspace = names(args)
+    ctx = stackcmd.open_context(args, watch=args.watch, concurrency=args.concurrency, timeout=args.timeout)
+    settings = parse_settings(SETTINGS_FILE, ctx.reader.read(SETTINGS_FILE))
+    user = _user()
+    with ctx.backend:
+        target = ctx.backend.get(project, workspace, args.revision)
+        if target is None:
+            latest = ctx.backend.index(project, workspace).latest_revision
+            known = f"revisions are 1..{latest}" if latest else "there are no releases yet"
+            raise ConfigError([Problem("--revision", 0, 0, "", f"{project}/{workspace} has no revision "
+                                       f"{args.revision} ({known})")])
+        provenance = Provenance(Trigger.ROLLBACK, actor=user, commit=target.commit)
+        if args.dry_run:
+            result = ctx.ops.rollback(project, workspace, args.revision, provenance,
+                                      owner=stackcmd.owner(), settings=settings, dry_run=True)
+            stackcmd.show_preview(result.changeset)
+            print("dry run: nothing applied, nothing recorded")
+            return 0
+        confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("roll back")
+        with stackcmd.cancellable() as cancel:
+            result = ctx.ops.rollback(
+                project, workspace, args.revision, provenance, owner=stackcmd.owner(),
+                settings=settings, confirm=confirm,
+                on_event=stackcmd.Progress(len(target.spec.resources)), cancel=cancel,
+            )
+    if result.declined:
+        print("rollback declined: nothing applied, nothing recorded")
+        return 1
+    release = result.release
+    assert release is not None
+    summary = result.outcome.summary() if result.outcome else ""
+    stackcmd.report(
+        f"release {release.project}/{release.workspace} r{release.revision}: {release.phase}, "
+        f"rolled back to the Spec of r{args.revision} ({summary})",
+        result.outcome,
+    )
+    return 0 if result.ok else 1
+
+
 def _lock_line(lock: Lock) -> str:
     return (f"locked by {lock.describe()} until {rfc3339(lock.expire_time)} "
             f"(token {lock.token})")
@@ -161,6 +228,18 @@ def _user() -> str:
 
 
 # --- finding the project, workspace and backend ----------------------------------------------
+
+
+def names(args: argparse.Namespace) -> tuple[str, str]:
+    """(project, workspace): from --project/--workspace, else from the stack directory."""
+    if args.project and args.workspace:
+        return args.project, args.workspace
+    stack_dir = Path(args.workdir)
+    if not stack_dir.is_dir():
+        raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
+    root = find_repo_root(stack_dir)
+    project, workspace = _stack_names(LocalConfigReader(root), root, stack_dir)
+    return args.project or project, args.workspace or workspace
 
 
 def resolve(args: argparse.Namespace) -> Target:
@@ -179,7 +258,7 @@ def resolve(args: argparse.Namespace) -> Target:
             project = project or found_project
             workspace = workspace or found_workspace
     if args.backend:
-        backend = open_backend(args.backend)
+        backend = open_backend(args.backend, default_branch=branch)
     else:
         assert root is not None
         backend = git_backend(default_repo(root, stack_dir), branch)

@@ -190,7 +190,7 @@ class Clock:
 def test_sigkill_mid_apply_loses_no_recorded_state_and_the_lock_frees(tmp_path: Path, mode: str):
     repo = bare(tmp_path)
     target = f"git:{repo}" if mode == "path" else f"git:file://{repo}"
-    lease = 3.0
+    lease = 60.0  # long enough to be live when checked; expiry is shown with the clock
     proc = spawn(DOOMED_APPLIER, target, str(tmp_path / "cache"), str(lease))
     assert proc.stdout is not None
     reported = 0
