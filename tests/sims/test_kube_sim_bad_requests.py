@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fixtures.kube_sim import KubeSim
 
@@ -179,3 +181,77 @@ def test_disconnecting_watchers_and_garbage_leave_the_server_serving(sim: KubeSi
         with socket.create_connection((host, port), timeout=5) as conn:
             conn.sendall(raw)
     assert call(sim, "GET", CM + "/keep").json()["data"] == {"x": "1"}
+
+
+# --- random mutations of valid objects ---------------------------------------------------------------------
+
+_BASES = {
+    "/apis/apps/v1/namespaces/bad/deployments/mut": {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "mut", "labels": {"a": "b"}, "annotations": {"x": "y"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "mut"}},
+                 "template": {"metadata": {"labels": {"app": "mut"}}, "spec": {
+                     "containers": [{"name": "c", "image": "nginx:1", "env": [{"name": "A", "value": "1"}],
+                                     "ports": [{"containerPort": 80}], "resources": {"limits": {"cpu": "1"}}}],
+                     "volumes": [{"name": "v", "emptyDir": {}}]}}}},
+    "/api/v1/namespaces/bad/services/mut": {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "mut"},
+        "spec": {"type": "NodePort", "selector": {"app": "mut"},
+                 "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 81, "protocol": "UDP"}]}},
+}
+_ODD_VALUES: list[Any] = [None, 0, -1, 1.5, "", "x", True, [], {}, [1], {"a": None}, [{"name": None}],
+                          [{"name": "c"}, {"name": "c"}], {"$patch": "delete"}, {"$patch": "replace"},
+                          [{"$patch": "replace"}], "70000", 2**40, {"name": 5}]
+_WRITES = [("PATCH", "application/apply-patch+yaml", "fieldManager=m"),
+           ("PATCH", "application/apply-patch+yaml", "fieldManager=m&force=true"),
+           ("PATCH", "application/strategic-merge-patch+json", ""),
+           ("PATCH", "application/merge-patch+json", ""),
+           ("PUT", "application/json", ""),
+           ("PATCH", "application/merge-patch+json", "status")]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if prefix:
+        yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, (*prefix, index))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(_BASES)), st.sampled_from(_WRITES),
+       st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(range(len(_ODD_VALUES))), st.booleans()),
+                min_size=1, max_size=3))
+def test_mutated_objects_never_cause_a_server_error_or_a_malformed_stored_object(
+        sim: KubeSim, url: str, write: tuple[str, str, str],
+        edits: list[tuple[int, int, bool]]) -> None:
+    from fixtures.kube_sim.handlers import Request
+    from fixtures.kube_sim.schema import check
+
+    base = _BASES[url]
+    reset = Request("PATCH", url, "fieldManager=base&force=true",
+                    {"Content-Type": "application/apply-patch+yaml"}, json.dumps(base).encode())
+    assert sim.api.handle(reset).status in (200, 201)
+    mutated = json.loads(json.dumps(base))
+    for where, value, delete in edits:
+        paths = list(_paths(mutated))
+        path = paths[where % len(paths)]
+        parent = mutated
+        for key in path[:-1]:
+            parent = parent[key]
+        if delete and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = json.loads(json.dumps(_ODD_VALUES[value]))
+    method, content_type, query = write
+    target = url + "/status" if query == "status" else url
+    answer = sim.api.handle(Request(method, target, "" if query == "status" else query,
+                                    {"Content-Type": content_type}, json.dumps(mutated).encode()))
+    assert answer.status < 500, answer.body
+    rtype = sim.registry.by_key("deployments.apps" if "/apps/" in url else "services")[0]
+    stored = sim.get(rtype.key, "bad", "mut")
+    problems = check(stored, sim.registry.node(rtype))
+    assert not (problems.type_errors or problems.unknown or problems.missing)
