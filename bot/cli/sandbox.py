@@ -15,6 +15,10 @@ simulator, then builds Shipmate exactly as `shipmate serve` does (`bot.cli.serve
 build_server`: SQLite queue, workers, the webhook app on a free port) and registers it as
 the repository's webhook. Nothing outside the sandbox directory is written (Terraform's
 working directories included).
+
+With `serve=False` there is no server: the webhooks go to a recorder and `dispatch()` runs
+them through the bot's router in the calling thread, one after the other, until no new
+ones arrive (for tests that check the handlers step by step).
 """
 
 from __future__ import annotations
@@ -26,12 +30,16 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bot.app.services import Services
 from bot.cli.serve import Server, build_server
+from bot.core.events import Delivery, make_delivery
 from bot.settings import Settings
+from bot.wiring import Bot, build_bot
 
 REPO_OWNER = "acme"
 REPO_NAME = "config"
@@ -85,9 +93,12 @@ class Sandbox:
     github: Any  # fixtures.github_sim.GitHubSim
     kube: Any  # fixtures.kube_sim.KubeSim
     kubeconfig: Path
-    server: Server
+    server: Server | None
     env: dict[str, str]
+    bot: Bot
+    recorder: Any = None  # fixtures.github_sim.testing.HookRecorder when not serving
     _thread: threading.Thread | None = field(default=None, repr=False)
+    _dispatched: int = 0
 
     @classmethod
     def start(
@@ -97,9 +108,13 @@ class Sandbox:
         env: Mapping[str, str] | None = None,
         context: Mapping[str, str] | None = None,
         workers: int = 2,
+        serve: bool = True,
+        files: Mapping[str, str] | None = None,
     ) -> Sandbox:
-        """Start everything under `root`; `context` adds workspace context values."""
+        """Start everything under `root`; `context` adds workspace context values and `files`
+        replaces or adds files of the example repository before it is pushed."""
         from fixtures.github_sim import GitHubSim, SimHook, SimUser
+        from fixtures.github_sim.testing import HookRecorder
         from fixtures.kube_sim import KubeSim
 
         root = root.resolve()
@@ -111,7 +126,7 @@ class Sandbox:
             users = [SimUser(login, token, perm) for login, (token, perm) in USERS.items()]
             github = GitHubSim.start(root / "github", users=users)
             github.create_repo(REPO_OWNER, REPO_NAME)
-            cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})})
+            cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})}, files or {})
             environ = terraform_env(os.environ if env is None else env)
             environ["SHIPMATE_CACHE_DIR"] = str(root / "cache")
             environ.setdefault("SHIPMATE_SECRET_SALT", "sandbox-salt")
@@ -126,8 +141,15 @@ class Sandbox:
                 repositories=(REPO,),
                 github_throttle=False,
             )
+            if not serve:
+                recorder = HookRecorder()
+                box = cls(root, github, kube, kubeconfig, None, environ, build_bot(settings, environ), recorder)
+                github.add_hook(SimHook(recorder.url, SECRET))
+                box.dispatch()
+                return box
             server = build_server(settings, scheduler=False, env=environ)
-            box = cls(root, github, kube, kubeconfig, server, environ)
+            assert server.bot is not None
+            box = cls(root, github, kube, kubeconfig, server, environ, server.bot)
             box._thread = threading.Thread(target=server.serve, name="shipmate-serve", daemon=True)
             box._thread.start()
             github.add_hook(SimHook(f"{server.url}/webhooks/github", SECRET))
@@ -139,9 +161,12 @@ class Sandbox:
             raise
 
     @staticmethod
-    def _seed(github: Any, work: Path, context: Mapping[str, str]) -> None:
+    def _seed(github: Any, work: Path, context: Mapping[str, str], files: Mapping[str, str]) -> None:
         """Push the example repository, its workspaces pointing at the simulators."""
         shutil.copytree(EXAMPLE, work)
+        for rel, text in files.items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_text(text)
         for workspace in sorted((work / "workspaces").glob("*.yaml")):
             workspace.write_text(add_context(workspace.read_text(), context))
         identity = {"GIT_AUTHOR_NAME": "alice", "GIT_AUTHOR_EMAIL": "alice@acme.example",
@@ -175,8 +200,41 @@ class Sandbox:
 
     # --- waiting ------------------------------------------------------------------------------
 
+    @property
+    def services(self) -> Services:
+        assert self.bot.services is not None
+        return self.bot.services
+
+    def dispatch(self, timeout: float = 60.0) -> list[Delivery]:
+        """(Without a server) run the webhooks received so far through the router, in order,
+        until no new ones arrive; returns them. Handler errors propagate."""
+        assert self.recorder is not None, "dispatch() is for sandboxes started with serve=False"
+        done: list[Delivery] = []
+        while True:
+            self.github.wait_idle(timeout)
+            new = self.recorder.received[self._dispatched:]
+            if not new:
+                return done
+            self._dispatched += len(new)
+            for item in new:
+                delivery = make_delivery(item.headers["X-GitHub-Delivery"], item.headers["X-GitHub-Event"],
+                                         item.body, datetime.now(UTC))
+                self.bot.handler(delivery)
+                done.append(delivery)
+
+    def skip(self, timeout: float = 60.0) -> int:
+        """(Without a server) drop the webhooks received so far, as if they were lost."""
+        assert self.recorder is not None, "skip() is for sandboxes started with serve=False"
+        self.github.wait_idle(timeout)
+        lost = len(self.recorder.received) - self._dispatched
+        self._dispatched = len(self.recorder.received)
+        return lost
+
     def settle(self, timeout: float = 90.0) -> None:
         """Wait until every webhook was delivered and every queued job processed."""
+        if self.server is None:
+            self.dispatch(timeout)
+            return
         deadline = time.monotonic() + timeout
         queue = self.server.queue
         while True:
@@ -194,9 +252,12 @@ class Sandbox:
 
     def stop(self) -> None:
         try:
-            self.server.shutdown()
+            if self.server is not None:
+                self.server.shutdown()
             if self._thread is not None:
                 self._thread.join(timeout=60)
+            if self.recorder is not None:
+                self.recorder.close()
         finally:
             try:
                 self.github.stop()

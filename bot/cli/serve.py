@@ -72,6 +72,7 @@ class Server:
     http: BaseWSGIServer
     metrics: ShipmateMetrics
     scheduler: Scheduler | None = None
+    bot: wiring.Bot | None = None
 
     @property
     def url(self) -> str:
@@ -111,7 +112,7 @@ def build_server(settings: Settings, *, scheduler: bool = True, env: Mapping[str
     app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
     http = make_wsgi_server(settings.listen_host, settings.listen_port, app)
     jobs = wiring.build_scheduler(settings, bot, queue, pool.notify) if scheduler else None
-    return Server(settings, queue, pool, http, metrics, jobs)
+    return Server(settings, queue, pool, http, metrics, jobs, bot)
 
 
 def configure_logging(level: str) -> None:
