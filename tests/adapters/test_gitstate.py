@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -375,3 +376,35 @@ def test_a_ref_lock_left_by_a_killed_git_is_broken_once_stale(tmp_path: Path):
         os.utime(ref_lock, (old, old))
         assert backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0)).revision == 2
     assert not ref_lock.exists()
+
+
+def test_loose_objects_are_packed_by_git_gc_auto_every_so_many_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from bot.adapters.gitstate import gitstore
+
+    repo = bare(tmp_path)
+    git(repo, "config", "gc.auto", "1")  # pack as soon as anything is loose
+    git(repo, "config", "gc.autoDetach", "false")  # in the foreground, to look at the result
+    monkeypatch.setattr(gitstore, "GC_EVERY", 5)
+    # `gc --auto` estimates the loose objects from the objects/17 directory alone: put a few
+    # there so the estimate is over the threshold whenever it is asked.
+    made = 0
+    for n in range(100_000):
+        body = f"filler {n}\n".encode()
+        if hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest().startswith("17"):
+            subprocess.run(["git", "-C", str(repo), "hash-object", "-w", "--stdin"], input=body,
+                           check=True, capture_output=True)
+            made += 1
+            if made == 3:
+                break
+    with git_backend(str(repo)) as backend:
+        for _ in range(4):
+            backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0, phase=Phase.SUCCEEDED))
+        loose = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+        assert int(loose["count"]) > made
+        backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0, phase=Phase.SUCCEEDED))
+        packed = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+        assert int(packed["count"]) == made and int(packed["in-pack"]) > 0  # the fillers are unreachable
+        assert backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0)).revision == 6
+        assert [r.revision for r in backend.list("shop", "prod")] == [1, 2, 3, 4, 5, 6]

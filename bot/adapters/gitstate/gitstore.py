@@ -53,6 +53,7 @@ _ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
 _URL = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9+.-]*://|[^/:@\s]+@[^/:\s]+:)")
 # Objects above this size are stored uncompressed: big trees are mostly SHA-1 bytes.
 _COMPRESS_BELOW = 64 * 1024
+GC_EVERY = 100  # successful writes between `git gc --auto` checks
 
 
 def is_url(target: str) -> bool:
@@ -91,6 +92,7 @@ class GitStore:
         self._known_tip: str | None = None
         self._valid_roots: set[str] = set()
         self._trees: dict[str, _Tree] = {}  # parsed trees by id, most recently used last
+        self._written = 0
         if self.url is None:
             self.repo = _open_local(target)
             self._check_not_checked_out()
@@ -135,6 +137,9 @@ class GitStore:
                 commit = self._commit(tip, out)
                 self.attempts += 1
                 if self._publish(tip, commit, out.message):
+                    self._written += 1
+                    if self._written % GC_EVERY == 0:
+                        self._maintain()
                     return out.result
                 self.conflicts += 1
                 rounds += 1
@@ -205,6 +210,8 @@ class GitStore:
                          "Choose another branch (`backend.branch` in shipmate.yaml, or "
                          "--backend git:<repo>#<branch>); nothing was written")]
             )
+        if len(self._valid_roots) > 256:
+            self._valid_roots.clear()
         self._valid_roots.add(root)
 
     def _object(self, ref: str, kind: str) -> bytes:
@@ -283,7 +290,7 @@ class GitStore:
 
     def _remember(self, sha: str, tree: _Tree) -> None:
         self._trees[sha] = tree
-        while len(self._trees) > 64:
+        while len(self._trees) > 16:
             del self._trees[next(iter(self._trees))]
 
     def _put(self, kind: bytes, data: bytes) -> str:
@@ -341,6 +348,17 @@ class GitStore:
             raise StateConflict(f"cannot push to {self.description}: {_clean(text, self.url)}") from None
         self._known_tip = new
         return True
+
+    def _maintain(self) -> None:
+        """`git gc --auto`: plumbing writes never trigger it, so loose objects would pile up.
+
+        It returns at once when there is little to do and otherwise packs in the background
+        (git detaches it); it only prunes objects unreachable for weeks, never ours in flight.
+        """
+        try:
+            self.repo.git.gc("--auto", "--quiet")
+        except git.GitCommandError:
+            pass  # housekeeping; the next round tries again
 
     def _break_stale_ref_lock(self) -> None:
         """Remove the branch's `.lock` file when it is older than any live update could be.
