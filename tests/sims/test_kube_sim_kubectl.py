@@ -186,3 +186,27 @@ def test_custom_resources_and_failed_rollouts(kube: Callable[..., subprocess.Com
     kube("apply", "--server-side", "-f", write(tmp_path, broken))
     timed_out = kube("wait", "--for=condition=Available", "deployment/web", "--timeout=1s", check=False)
     assert timed_out.returncode == 1 and "timed out" in timed_out.stderr
+
+
+def test_client_side_apply_patches_containers_by_name(kube: Callable[..., subprocess.CompletedProcess[str]],
+                                                      tmp_path: Path) -> None:
+    template = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: csa, namespace: default}
+spec:
+  selector: {matchLabels: {app: csa}}
+  template:
+    metadata: {labels: {app: csa}}
+    spec:
+      containers: CONTAINERS
+"""
+    first = ('[{name: a, image: "nginx:1", env: [{name: "X", value: "1"}, {name: "Y", value: "2"}]}, '
+             '{name: b, image: "busybox:1"}]')
+    second = '[{name: c, image: "redis:7"}, {name: a, image: "nginx:2", env: [{name: "Y", value: "3"}]}]'
+    kube("apply", "-f", write(tmp_path, template.replace("CONTAINERS", first)))
+    kube("apply", "-f", write(tmp_path, template.replace("CONTAINERS", second)))
+    containers = json.loads(kube("get", "deployment", "csa", "-o", "json").stdout)["spec"]["template"]["spec"][
+        "containers"]
+    assert [(c["name"], c["image"], c.get("env")) for c in containers] == [
+        ("c", "redis:7", None), ("a", "nginx:2", [{"name": "Y", "value": "3"}])]
