@@ -424,6 +424,41 @@ def test_failing_image_never_becomes_ready(core: client.CoreV1Api, apps: client.
     assert condition(dep, "Available") == "False" and not dep.status.ready_replicas
 
 
+def test_a_rollout_to_a_failing_image_keeps_the_old_pods_serving(core: client.CoreV1Api, apps: client.AppsV1Api,
+                                                                 ns: str) -> None:
+    body = deployment("roll", replicas=2)
+    body["spec"]["progressDeadlineSeconds"] = 1
+    apps.create_namespaced_deployment(ns, body)
+    wait_for(lambda: condition(apps.read_namespaced_deployment("roll", ns), "Available") == "True")
+    apps.patch_namespaced_deployment("roll", ns, {"spec": {"template": {"spec": {"containers": [
+        {"name": "main", "image": "nginx:fail"}]}}}})
+    stuck = wait_for(lambda: (d := apps.read_namespaced_deployment("roll", ns)) and
+                     condition(d, "Progressing") == "False" and d)
+    progressing = [c for c in stuck.status.conditions if c.type == "Progressing"][0]
+    assert progressing.reason == "ProgressDeadlineExceeded"
+    assert condition(stuck, "Available") == "True"
+    assert (stuck.status.updated_replicas, stuck.status.available_replicas, stuck.status.replicas) == (1, 2, 3)
+    images = sorted(p.spec.containers[0].image for p in core.list_namespaced_pod(ns, label_selector="app=roll").items)
+    assert images == ["nginx:1.25", "nginx:1.25", "nginx:fail"]
+
+
+def test_statefulset_rolls_one_pod_at_a_time(core: client.CoreV1Api, apps: client.AppsV1Api, ns: str) -> None:
+    template = {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "redis:7"}]}}
+    apps.create_namespaced_stateful_set(ns, {"metadata": {"name": "db"}, "spec": {
+        "replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}}, "template": template}})
+    wait_for(lambda: apps.read_namespaced_stateful_set("db", ns).status.ready_replicas == 3)
+    apps.patch_namespaced_stateful_set("db", ns, {"spec": {"template": {"spec": {"containers": [
+        {"name": "c", "image": "redis:fail"}]}}}})
+    wait_for(lambda: [p for p in core.list_namespaced_pod(ns).items
+                      if p.spec.containers[0].image == "redis:fail" and p.status.container_statuses])
+    time.sleep(READY_DELAY * 3)
+    sts = apps.read_namespaced_stateful_set("db", ns)
+    assert (sts.status.ready_replicas, sts.status.updated_replicas, sts.status.current_replicas) == (2, 1, 2)
+    assert sts.status.current_revision != sts.status.update_revision
+    images = {p.metadata.name: p.spec.containers[0].image for p in core.list_namespaced_pod(ns).items}
+    assert images == {"db-0": "redis:7", "db-1": "redis:7", "db-2": "redis:fail"}
+
+
 def test_statefulset_daemonset_and_job(core: client.CoreV1Api, apps: client.AppsV1Api, batch: client.BatchV1Api,
                                        ns: str) -> None:
     template = {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "redis:7"}]}}
