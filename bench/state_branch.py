@@ -11,7 +11,7 @@ then times, with the median of repeated runs:
 for the repository opened in place (`git:<path>`) and through a URL (`git:file://...`, with
 fetch/push). Cost must not grow with history: the ratio 10,000 / 10 should stay <= 1.5.
 
-    python bench/state_branch.py [--releases 10000] [--runs 30]
+    python bench/state_branch.py [--releases 10000] [--runs 60]
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--releases", type=int, default=10_000)
     parser.add_argument("--small", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shipmate-bench-") as tmp:
         root = Path(tmp)
