@@ -172,6 +172,9 @@ class Scheduler:
         self._scheduler.start()
         log.info("scheduler started: %s", ", ".join(job.id for job in self._scheduler.get_jobs()))
 
+    def job_ids(self) -> list[str]:
+        return sorted(job.id for job in self._scheduler.get_jobs())
+
     def shutdown(self, wait: bool = True) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)

@@ -110,6 +110,11 @@ class Comments:
         except ConfigError as exc:
             raise PolicyDenied(f"shipmate.yaml on {pr.base_ref} is invalid, so no command can be "
                                f"authorised:\n```\n{exc}\n```") from None
+        if command.verb is Verb.APPLY and not trusted.apply_on_comment:
+            raise PolicyDenied(
+                f"this repository applies on merge only (`apply: {trusted.apply}` in shipmate.yaml "
+                f"on {pr.base_ref}); merge the pull request to apply it."
+            )
         self.authorize(access, pr, event.author, command.verb, trusted)
         if command.verb is Verb.UNLOCK:
             backend = access.backends(repo, trusted.backend.branch)
@@ -121,11 +126,6 @@ class Comments:
             previewed = self.pulls.preview(access, pr, trusted, command)
             return previewed.failed == 0
         if command.verb is Verb.APPLY:
-            if not trusted.apply_on_comment:
-                raise PolicyDenied(
-                    f"this repository applies on merge only (`apply: {trusted.apply}` in shipmate.yaml "
-                    f"on {pr.base_ref}); merge the pull request to apply it."
-                )
             return self.apply(access, pr, trusted, event, command)
         return self.destroy(access, pr, trusted, event, command)
 

@@ -123,7 +123,7 @@ class PullRequests:
             title=title, secrets=previewed.secrets,
         )
         lines = body.split("\n")
-        lines[3:3] = results.locked_notice(locks or [], pr.number)
+        lines[3:3] = results.locked_notice(locks or [])
         bodies = render.split_markdown("\n".join(lines))
         summary.upsert(host, pr.repo, pr.number, PREVIEW_KIND, preview_key(pr.number), bodies)
         state, description = preview_status(previewed)

@@ -143,7 +143,7 @@ def operation_comment(
     for run in runs:
         if run.ok:
             continue
-        out.extend([f"### ❌ {code(run.project)} / {code(run.stack)}", ""])
+        out.extend([f"### {'❌' if run.ran else '⛔'} {code(run.project)} / {code(run.stack)}", ""])
         if run.error:
             out.extend(fenced(mask.mask_text(run.error, lits)))
             out.append("")
@@ -166,18 +166,22 @@ def lock_lines(locks: Sequence[Lock]) -> list[str]:
     return [f"- {code(lock.key)} (held by {code(lock.owner)})" for lock in sorted(locks, key=lambda x: x.key)]
 
 
-def locked_notice(locks: Sequence[Lock], number: int) -> list[str]:
+def locked_notice(locks: Sequence[Lock]) -> list[str]:
     """For a preview: stacks another pull request (or run) holds, so /apply would be refused."""
-    if not locks:
-        return []
     out = []
     for lock in sorted(locks, key=lambda x: x.key):
-        who = f"pull request #{lock.pull_request}" if lock.pull_request is not None else code(lock.owner)
-        out.append(
-            f"> 🔒 {code(lock.key)} is locked by {who}: `/apply` here is refused until that one "
-            "is merged or closed, or someone comments `/unlock` on it."
-        )
-    return [*out, ""]
+        if lock.pull_request is not None:
+            out.append(
+                f"> 🔒 {code(lock.key)} is locked by pull request #{lock.pull_request}: `/apply` here "
+                "is refused until it is merged or closed, or someone comments `/unlock` on it."
+            )
+        else:
+            out.append(
+                f"> 🔒 {code(lock.key)} is locked by {code(lock.owner)} while it applies: `/apply` "
+                "here is refused until it has finished."
+            )
+        out.append("")
+    return out
 
 
 def unlocked_comment(locks: Sequence[Lock], reason: str) -> str:

@@ -1,0 +1,197 @@
+"""The scheduler's jobs: polling into the queue, drift checks, lock sweeps, cron schedules.
+
+Jobs are run one round at a time (`Scheduler.run_*`) against the sandbox's GitHub and
+Kubernetes simulators; the queue is the real SQLite one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from bot.adapters.gitstate import git_backend
+from bot.adapters.queue.sqlite import SqliteQueue
+from bot.app.drift import check_drift
+from bot.app.locks import sweep_locks
+from bot.app.polling import poll_repository
+from bot.cli.sandbox import REPO, Sandbox, git
+from bot.core.events import PullRequestEvent, PushEvent, parse_event
+from bot.scheduler import RepositoryBook, Scheduler, due
+from tests.e2e.world import bodies, comment, open_pr, replace, statuses
+
+pytestmark = pytest.mark.e2e
+
+PROD = "shop/prod/main.yaml"
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox.start(tmp_path_factory.mktemp("jobs"), serve=False) as sandbox:
+        yield sandbox
+
+
+def backend(box: Sandbox, tmp: Path):  # type: ignore[no-untyped-def]
+    return git_backend(box.state_url(), "shipmate-state", data_dir=tmp)
+
+
+def test_cron_schedules_count_sunday_as_zero() -> None:
+    sunday = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
+    assert due("0 6 * * 1", sunday, datetime(2026, 3, 2, 6, 0, tzinfo=UTC))  # Monday 06:00
+    assert not due("0 6 * * 1", sunday, datetime(2026, 3, 2, 5, 59, tzinfo=UTC))
+    assert due("0 6 * * 0", datetime(2026, 2, 28, 7, 0, tzinfo=UTC), datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+    assert due("30 2 * * 1-5", sunday, NOW) and not due("30 2 * * 6,7", sunday, NOW)
+    assert due("@daily", NOW - timedelta(hours=23), NOW + timedelta(hours=12))
+    with pytest.raises(ValueError, match="5 cron fields"):
+        due("0 6 * *", sunday, NOW)
+
+
+def test_polling_turns_changes_into_webhook_shaped_deliveries(box: Sandbox) -> None:
+    host = box.services.access(REPO).host
+    pr = open_pr(box, "bob", {"docs/poll.md": "poll\n"}, title="Polled")
+    box.skip()  # as if the repository had no webhook
+    first = poll_repository(host, REPO, {}, NOW)
+    events = [parse_event(d) for d in first.deliveries]
+    assert [(type(e).__name__, getattr(e, "action", None)) for e in events] == [("PullRequestEvent", "opened")]
+    opened = events[0]
+    assert isinstance(opened, PullRequestEvent)
+    assert (opened.number, opened.head_sha, opened.author, opened.is_fork) == (pr.number, pr.head.sha, "bob", False)
+    assert poll_repository(host, REPO, first.seen, NOW).deliveries == ()
+
+    work = box.clone("alice", box.root / "clones" / "alice-poll")
+    (work / "docs").mkdir(exist_ok=True)
+    (work / "docs/direct.md").write_text("direct\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "Direct push", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    box.repo("bob").get_pull(pr.number).edit(state="closed")
+    box.skip()
+    second = poll_repository(host, REPO, first.seen, NOW)
+    events = [parse_event(d) for d in second.deliveries]
+    push, closed = events
+    assert isinstance(push, PushEvent) and push.to_default_branch
+    assert (push.before, push.after) == (first.seen["branch:main"], git("rev-parse", "HEAD", cwd=work))
+    assert isinstance(closed, PullRequestEvent) and (closed.action, closed.number, closed.merged) == ("closed", pr.number, False)
+    # The same change polled again has the same delivery IDs: the queue drops it.
+    assert [d.id for d in poll_repository(host, REPO, first.seen, NOW).deliveries] == [d.id for d in second.deliveries]
+    assert poll_repository(host, REPO, second.seen, NOW).deliveries == ()
+    # Routed like a webhook: the closed event frees nothing and says nothing (no locks held).
+    for delivery in second.deliveries[1:]:
+        box.bot.handler(delivery)
+    assert bodies(box, pr.number) == []
+
+
+def test_the_poll_job_queues_once_and_remembers(box: Sandbox, tmp_path: Path) -> None:
+    queue = SqliteQueue.in_data_dir(tmp_path)
+    book = RepositoryBook(tmp_path)
+    jobs = Scheduler(box.services, queue, tmp_path, book, poll_repositories=[REPO])
+    try:
+        pr = open_pr(box, "bob", {"docs/queue.md": "q\n"}, title="Queued")
+        box.skip()
+        assert jobs.run_poll() == 1
+        assert jobs.run_poll() == 0
+        seen = json.loads((tmp_path / "poll-state.json").read_text())[REPO]
+        assert seen[f"pr:{pr.number}"] == pr.head.sha
+        job = queue.claim("w1", 30)
+        assert job is not None and parse_event(job.delivery).number == pr.number  # type: ignore[union-attr]
+        box.repo("bob").get_pull(pr.number).edit(state="closed")
+        box.skip()
+    finally:
+        queue.close()
+
+
+def test_drift_is_recorded_and_reported(box: Sandbox, tmp_path: Path) -> None:
+    pr = open_pr(box, "bob", {PROD: replace("LOG_LEVEL: info", "LOG_LEVEL: notice")}, title="Prod logs")
+    box.dispatch()
+    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
+    merged = box.repo("alice").get_pull(pr.number).merge()
+    box.dispatch()  # the merge is applied
+    assert "✅ 1 succeeded" in bodies(box, pr.number)[-1]
+    clean = check_drift(box.services, REPO)
+    assert (clean.commit, clean.checked, clean.drifted) == (merged.sha, ("shop/prod",), ())
+    assert statuses(box, merged.sha)["shipmate/drift"] == ("success", "no drift in 1 stack")
+
+    api = config.new_client_from_config(str(box.kubeconfig))
+    try:
+        client.AppsV1Api(api).patch_namespaced_deployment(
+            "shop-prod-web", "shop-prod", {"spec": {"replicas": 7}})
+    finally:
+        api.close()
+    drifted = check_drift(box.services, REPO)
+    assert drifted.drifted == ("shop/prod",)
+    assert statuses(box, merged.sha)["shipmate/drift"] == ("failure", "drift in 1 of 1 stacks: shop/prod")
+    with backend(box, tmp_path / "s") as state:
+        report = state.read_drift("shop", "prod")
+    assert report is not None and report["drifted"] is True and report["commit"] == merged.sha
+    assert {"id": "apps/v1:Deployment:shop-prod:shop-prod-web", "action": "Update"} in report["changes"]
+
+
+def test_the_drift_job_runs_when_the_schedule_comes_due(box: Sandbox, tmp_path: Path) -> None:
+    queue = SqliteQueue.in_data_dir(tmp_path)
+    book = RepositoryBook(tmp_path)
+    book.remember(REPO, None)
+    jobs = Scheduler(box.services, queue, tmp_path, book)
+    try:
+        assert jobs.run_drift() == []  # first sight: remembered, next fire time counts from now
+        state_file = tmp_path / "drift-state.json"
+        assert REPO in json.loads(state_file.read_text())
+        state_file.write_text(json.dumps({REPO: "2026-01-01T00:00:00Z"}))
+        assert jobs.run_drift() == [REPO]  # acme's "0 6 * * *" came due since then
+        assert jobs.run_drift() == []
+    finally:
+        queue.close()
+
+
+def test_locks_of_closed_pull_requests_and_expired_leases_are_swept(box: Sandbox, tmp_path: Path) -> None:
+    pr = open_pr(box, "bob", {PROD: replace("LOG_LEVEL: notice", "LOG_LEVEL: error")}, title="Quieter prod")
+    box.dispatch()
+    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
+    asked = comment(box, "alice", pr.number, "/apply")
+    box.dispatch()
+    assert "✅ 1 succeeded" in bodies(box, pr.number, after=asked.id)[0]
+    box.repo("bob").get_pull(pr.number).edit(state="closed")
+    assert box.skip() >= 1  # the close event is lost
+    with backend(box, tmp_path / "a") as state:
+        assert [lock.pull_request for lock in state.list_locks()] == [pr.number]
+        short = state.acquire_lock("data", "dev", "push:acme/config@0123456789ab", 0.001)
+    first = sweep_locks(box.services, REPO, grace=timedelta(hours=1))
+    assert [lock.key for lock in first.expired] == [short.key]
+    assert first.closed == ()  # the closed pull request's lock is still in its grace period
+    swept = sweep_locks(box.services, REPO, grace=timedelta(0))
+    assert swept.expired == () and [lock.key for lock in swept.closed] == ["shop/prod"]
+    assert bodies(box, pr.number)[-1].endswith(
+        f"The pull request is closed; released:\n\n- `shop/prod` (held by `pr:{REPO}#{pr.number}`)\n")
+    with backend(box, tmp_path / "b") as state:
+        assert state.list_locks() == ()
+
+
+def test_serve_runs_the_scheduler_unless_disabled(tmp_path: Path) -> None:
+    from bot.cli.serve import build_server
+    from bot.settings import Settings
+
+    settings = Settings(webhook_secrets=("s",), github_token="t", github_api_url="http://127.0.0.1:9/api/v3",
+                        listen_host="127.0.0.1", listen_port=0, data_dir=tmp_path,
+                        poll_repositories=(REPO,), poll_seconds=3600)
+    for enabled in (True, False):
+        server = build_server(settings, scheduler=enabled, env={})
+        try:
+            assert (server.scheduler is not None) is enabled
+            if server.scheduler is not None:
+                server.scheduler.start()
+                assert server.scheduler.job_ids() == ["drift", "locks", "poll"]
+                server.scheduler.shutdown()
+        finally:
+            server.http.server_close()
+            server.queue.close()
+    no_github = build_server(Settings(webhook_secrets=("s",), listen_host="127.0.0.1", listen_port=0,
+                                      data_dir=tmp_path / "plain"), env={})
+    try:
+        assert no_github.scheduler is None
+    finally:
+        no_github.http.server_close()
+        no_github.queue.close()
