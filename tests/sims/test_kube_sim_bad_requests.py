@@ -42,7 +42,7 @@ def status_of(response: requests.Response, code: int, reason: str) -> dict[str, 
 
 def snapshot(sim: KubeSim) -> str:
     """The objects of the test namespace, which no bad request may change."""
-    items, _ = sim.store.list("configmaps", "bad")
+    items, _ = sim.store.objects("configmaps", "bad")
     return json.dumps([i for i in items if i["metadata"]["name"] == "keep"], sort_keys=True)
 
 
