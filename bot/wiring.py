@@ -108,9 +108,15 @@ def build_scheduler(settings: Settings, bot: Bot, queue: EventQueue, notify: Cal
     """The scheduler's jobs over the bot's services; None when the bot has none."""
     if bot.services is None or bot.book is None:
         return None
+    polled = []
+    for repo in settings.poll_repositories:
+        if settings.repository_allowed(repo):
+            polled.append(repo)
+        else:
+            log.warning("SHIPMATE_POLL_REPOSITORIES: %s is outside SHIPMATE_REPOSITORIES; not polled", repo)
     return Scheduler(
         bot.services, queue, settings.data_dir, bot.book, notify=notify,
-        poll_repositories=settings.poll_repositories, poll_seconds=settings.poll_seconds,
+        poll_repositories=polled, poll_seconds=settings.poll_seconds,
     )
 
 
