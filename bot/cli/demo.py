@@ -86,6 +86,7 @@ def play(root: Path, out: TextIO) -> None:
     with Sandbox.start(root) as box:
         say.line(f"GitHub simulator   {box.github.url}  (repository {REPO})")
         say.line(f"Kubernetes         {box.kube.url}")
+        assert box.server is not None
         say.line(f"Shipmate           {box.server.url}  (webhook registered, queue and workers running)")
         story(box, root, say)
 
@@ -181,10 +182,11 @@ def release_list(box: Sandbox) -> str:
 def cluster_objects(box: Sandbox) -> str:
     from kubernetes import client, config
 
-    api = config.new_client_from_config(str(box.kubeconfig))
+    api: Any = config.new_client_from_config(str(box.kubeconfig))  # type: ignore[no-untyped-call]
     try:
-        rows = [("KIND", "NAME", "DETAIL")]
-        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+        rows: list[tuple[str, ...]] = [("KIND", "NAME", "DETAIL")]
+        apps: Any = client.AppsV1Api(api)
+        core: Any = client.CoreV1Api(api)
         for d in apps.list_namespaced_deployment("shop").items:
             env = {e.name: e.value for e in d.spec.template.spec.containers[0].env or [] if e.value}
             rows.append(("Deployment", d.metadata.name,
