@@ -127,6 +127,10 @@ def test_apply_get_wait_and_delete(kube: Callable[..., subprocess.CompletedProce
     assert service["spec"]["clusterIP"].startswith("10.96.")
     short = kube("get", "cm", "settings", "-n", "shop", "-o", "jsonpath={.data.mode}")
     assert short.stdout == "prod"
+    assert kube("scale", "deployment/web", "--replicas=3", "-n", "shop").stdout.strip() == \
+        "deployment.apps/web scaled"
+    kube("rollout", "status", "deployment/web", "-n", "shop", "--timeout=20s")
+    assert kube("get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.status.readyReplicas}").stdout == "3"
     deleted = kube("delete", "deployment", "web", "-n", "shop")
     assert deleted.stdout.strip() == 'deployment.apps "web" deleted'
     missing = kube("get", "deployment", "web", "-n", "shop", check=False)

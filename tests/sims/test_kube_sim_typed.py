@@ -459,6 +459,21 @@ def test_statefulset_rolls_one_pod_at_a_time(core: client.CoreV1Api, apps: clien
     assert images == {"db-0": "redis:7", "db-1": "redis:7", "db-2": "redis:fail"}
 
 
+def test_the_scale_subresource(core: client.CoreV1Api, apps: client.AppsV1Api, ns: str) -> None:
+    apps.create_namespaced_deployment(ns, deployment("sc", replicas=1))
+    scale = apps.read_namespaced_deployment_scale("sc", ns)
+    assert (scale.spec.replicas, scale.status.selector) == (1, "app=sc")
+    scaled = apps.patch_namespaced_deployment_scale("sc", ns, {"spec": {"replicas": 3}})
+    assert scaled.spec.replicas == 3
+    dep = apps.read_namespaced_deployment("sc", ns)
+    assert dep.spec.replicas == 3 and dep.metadata.generation == 2
+    owner = [m for m in dep.metadata.managed_fields if m.subresource == "scale"][0]
+    assert owner.fields_v1 == {"f:spec": {"f:replicas": {}}}
+    wait_for(lambda: len(core.list_namespaced_pod(ns, label_selector="app=sc").items) == 3)
+    code, body = error_of(lambda: apps.patch_namespaced_deployment_scale("sc", ns, {"spec": {"replicas": -1}}))
+    assert (code, body["reason"]) == (422, "Invalid")
+
+
 def test_statefulset_daemonset_and_job(core: client.CoreV1Api, apps: client.AppsV1Api, batch: client.BatchV1Api,
                                        ns: str) -> None:
     template = {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "redis:7"}]}}
