@@ -57,14 +57,16 @@ EXAMPLE = SOURCE_ROOT / "fixtures" / "configs" / "acme"
 
 
 def terraform_env(base: Mapping[str, str]) -> dict[str, str]:
-    """`base` with SHIPMATE_TERRAFORM_BIN and TF_CLI_CONFIG_FILE defaulted to the project's
-    `.tools/terraform` when it exists (offline provider mirror), else left to `terraform` on PATH."""
+    """`base` with SHIPMATE_TERRAFORM_BIN and TF_CLI_CONFIG_FILE (when unset, or naming no
+    file) defaulted to the project's `.tools/terraform` when it exists (offline provider
+    mirror), else left to `terraform` on PATH."""
     env = dict(base)
     tools = SOURCE_ROOT / ".tools" / "terraform"
     binary = tools / "bin" / "terraform"
     if not env.get("SHIPMATE_TERRAFORM_BIN") and binary.exists():
         env["SHIPMATE_TERRAFORM_BIN"] = str(binary)
-    if not env.get("TF_CLI_CONFIG_FILE") and (tools / "terraformrc").exists():
+    configured = env.get("TF_CLI_CONFIG_FILE")
+    if not (configured and Path(configured).is_file()) and (tools / "terraformrc").exists():
         env["TF_CLI_CONFIG_FILE"] = str(tools / "terraformrc")
     return env
 
