@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -170,6 +171,22 @@ def test_watch_from_an_expired_resource_version_reports_410(sim: KubeSim) -> Non
     assert event["type"] == "ERROR"
     assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
     assert event["object"]["message"].startswith("too old resource version: 101")
+
+
+def test_abandoned_watches_end(sim: KubeSim) -> None:
+    baseline = sim.open_watches
+    streams = [requests.get(sim.url + CM, params={"watch": "1", "fieldSelector": "metadata.name=none"},
+                            stream=True, timeout=10) for _ in range(5)]
+    assert all(s.status_code == 200 for s in streams)
+    deadline = time.monotonic() + 10
+    while sim.open_watches < baseline + 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sim.open_watches == baseline + 5
+    for stream in streams:
+        stream.close()
+    while sim.open_watches > baseline and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sim.open_watches == baseline
 
 
 def test_disconnecting_watchers_and_garbage_leave_the_server_serving(sim: KubeSim) -> None:
