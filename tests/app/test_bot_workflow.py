@@ -195,3 +195,18 @@ def test_drafts_are_previewed_when_the_default_branch_says_so(box: Sandbox) -> N
     git("push", "-q", "origin", pr.head.ref, cwd=work)
     box.dispatch()
     assert "No stacks are affected by this change." in bodies(box, pr.number)[0]
+
+
+def test_a_pull_request_cannot_unmark_a_secret(box: Sandbox) -> None:
+    # shipmate.yaml on main marks REGISTRY_LOGIN (prod context: acme-bot) secret; the pull
+    # request drops that and puts the value where the preview would show it.
+    pr = open_pr(box, "bob", {
+        "shipmate.yaml": replace("secrets:\n  contextKeys: [REGISTRY_LOGIN]\n", ""),
+        PROD: replace("LOG_LEVEL: info", "LOG_LEVEL: info\n          REGISTRY_USER: acme-bot"),
+    }, title="Show the registry login")
+    box.dispatch()
+    [preview] = bodies(box, pr.number)
+    assert "### `shop` / `prod`" in preview and "REGISTRY_USER" in preview
+    assert "acme-bot" not in preview and "(sensitive value)" in preview
+    box.repo("bob").get_pull(pr.number).edit(state="closed")
+    box.dispatch()
