@@ -50,7 +50,6 @@ def select(tree: Tree, changed: Sequence[str] | None, command: Command | None = 
 @dataclass
 class Previewed:
     results: list[StackResult] = field(default_factory=list)
-    loaded: dict[str, LoadedStack] = field(default_factory=dict)  # by stack path
     secrets: set[str] = field(default_factory=set)
 
     @property
@@ -65,7 +64,6 @@ def load(ops: StackOps, tree: Tree, ref: StackRef, trusted: RepoSettings, into: 
     except ShipmateError as exc:
         into.results.append(StackResult.failed(ref.project, ref.name, ref.workspace, str(exc)))
         return None
-    into.loaded[ref.path] = loaded
     into.secrets |= secrets_of(loaded, trusted)
     return loaded
 
