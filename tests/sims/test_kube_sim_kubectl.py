@@ -125,6 +125,8 @@ def test_apply_get_wait_and_delete(kube: Callable[..., subprocess.CompletedProce
     assert [p["status"]["phase"] for p in json.loads(pods.stdout)["items"]] == ["Running", "Running"]
     service = json.loads(kube("get", "svc/web", "-n", "shop", "-o", "json").stdout)
     assert service["spec"]["clusterIP"].startswith("10.96.")
+    nodes = kube("get", "nodes").stdout.splitlines()
+    assert nodes[1].split()[:3] == ["kube-sim-node", "Ready", "control-plane"]
     short = kube("get", "cm", "settings", "-n", "shop", "-o", "jsonpath={.data.mode}")
     assert short.stdout == "prod"
     assert kube("scale", "deployment/web", "--replicas=3", "-n", "shop").stdout.strip() == \

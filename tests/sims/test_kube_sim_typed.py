@@ -114,6 +114,13 @@ def test_discovery_lists_groups_resources_short_names_and_subresources(api_clien
     assert set(apps_resources["deployments"].verbs) >= {"create", "get", "list", "watch", "patch", "delete"}
 
 
+def test_one_ready_node_runs_the_pods(core: client.CoreV1Api) -> None:
+    nodes = core.list_node().items
+    assert [n.metadata.name for n in nodes] == ["kube-sim-node"]
+    assert nodes[0].status.node_info.kubelet_version == "v1.33.0"
+    assert [(c.type, c.status) for c in nodes[0].status.conditions] == [("Ready", "True")]
+
+
 def test_openapi_documents_announce_server_side_field_validation(sim: KubeSim) -> None:
     root = requests.get(f"{sim.url}/openapi/v3", timeout=10).json()["paths"]
     assert {"api/v1", "apis/apps/v1", "apis/apiextensions.k8s.io/v1"} <= set(root)
