@@ -571,3 +571,24 @@ def test_concurrent_writers_overlap_their_latency(tmp_path: Path) -> None:
         shared = core.read_namespaced_config_map("shared", "default")
         assert shared.data == {f"k{i}": str(i) for i in range(12)}
         api.close()
+
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+@pytest.mark.parametrize(("path", "columns", "first_row"), [
+    ("/api/v1/namespaces/default", ["Name", "Status", "Age"], ["default", "Active"]),
+    ("/api/v1/nodes", ["Name", "Status", "Roles", "Age", "Version"],
+     ["kube-sim-node", "Ready", "control-plane"]),
+    ("/api/v1/namespaces/default/services", ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
+     ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]),
+    ("/api/v1/namespaces/default/configmaps/kube-root-ca.crt", ["Name", "Data", "Age"], ["kube-root-ca.crt", 1]),
+])
+def test_server_side_tables_for_kubectl(sim: KubeSim, path: str, columns: list[str], first_row: list[Any]) -> None:
+    wait_for(lambda: requests.get(sim.url + path, timeout=10).status_code == 200)
+    table = requests.get(sim.url + path, headers={"Accept": TABLE}, timeout=10).json()
+    assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    assert [c["name"] for c in table["columnDefinitions"]] == columns
+    row = table["rows"][0]
+    assert row["cells"][: len(first_row)] == first_row
+    assert row["object"]["kind"] == "PartialObjectMetadata" and "managedFields" not in row["object"]["metadata"]
