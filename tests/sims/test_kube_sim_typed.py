@@ -548,8 +548,10 @@ def test_watch_without_resource_version_starts_with_current_objects(core: client
 
 def test_concurrent_writers_overlap_their_latency(tmp_path: Path) -> None:
     with KubeSim.start(latency_ms=150, ready_delay=READY_DELAY) as slow:
-        api = config.new_client_from_config(str(slow.write_kubeconfig(tmp_path / "kc")))
-        api.configuration.connection_pool_maxsize = 20
+        configuration = client.Configuration()
+        config.load_kube_config(str(slow.write_kubeconfig(tmp_path / "kc")), client_configuration=configuration)
+        configuration.connection_pool_maxsize = 20
+        api = client.ApiClient(configuration)
         core = client.CoreV1Api(api)
         errors: list[BaseException] = []
 
