@@ -391,9 +391,30 @@ def _stored_state(state: State, literals: mask.Literals) -> State:
 def _stored_spec(spec: Spec, literals: mask.Literals) -> Spec:
     return Spec(
         tuple(mask.mask_resource(r, literals) for r in spec.resources),
-        spec.secret_store,
+        _masked_store(spec.secret_store),
         mask.mask_attributes(spec.context, "", literals) if spec.context else spec.context,
     )
+
+
+def _masked_store(store: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A secret store as it may be written: the values a `fake` provider holds inline are
+    secrets themselves (the provider's address and options are not)."""
+    if not store:
+        return store
+    out: dict[str, Any] = {}
+    for key, value in store.items():
+        if isinstance(value, Mapping):
+            out[key] = _masked_store(value)
+        elif isinstance(value, list):
+            out[key] = [_masked_store(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    if "key" in out and ("value" in out or "valueMap" in out):
+        if "value" in out:
+            out["value"] = mask.MASK
+        if isinstance(out.get("valueMap"), Mapping):
+            out["valueMap"] = {k: mask.MASK for k in out["valueMap"]}
+    return out
 
 
 def _holds_mask(value: object) -> bool:

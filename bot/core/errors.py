@@ -33,8 +33,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        parts = [p for p in (where, self.field) if p]
+        return ": ".join([*parts, self.message])
 
 
 class ConfigError(ShipmateError):

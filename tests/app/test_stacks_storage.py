@@ -1,0 +1,58 @@
+"""What a release stores: secrets masked (Secret data, workspace secrets, inline secret-store
+values), Terraform state lossless; declined and dry-run applies record nothing."""
+
+from __future__ import annotations
+
+import base64
+
+from bot.adapters.gitstate import SystemClock, local_backend
+from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps
+from bot.core.config.settings import RepoSettings
+from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec
+from tests.app.test_executor import DictRuntime
+
+STORE = {"provider": {"fake": {"data": [{"key": "db", "value": "hunter22"}]}}}
+
+
+def loaded() -> LoadedStack:
+    secret = Resource("v1:Secret:shop:db", KUBERNETES, {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+        "data": {"password": base64.b64encode(b"hunter22").decode()}})
+    cm = Resource("v1:ConfigMap:shop:cfg", KUBERNETES, {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop"},
+        "data": {"token": "tok-123456"}})
+    tf = Resource("hashicorp:null:null_resource:n", TERRAFORM, {"triggers": {"token": "tok-123456"}})
+    spec = Spec((secret, cm, tf), STORE, {"API_TOKEN": "tok-123456"})
+    return LoadedStack(StackIdentity("shop", "dev", "dev"), spec, RepoSettings(), frozenset({"tok-123456", "hunter22"}))
+
+
+def ops(tmp_path):
+    runtimes = {KUBERNETES: DictRuntime(KUBERNETES), TERRAFORM: DictRuntime(TERRAFORM)}
+    backend = local_backend(tmp_path / "state")
+    return StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False), backend
+
+
+def test_release_never_holds_secrets_but_keeps_terraform_state(tmp_path):
+    stack_ops, backend = ops(tmp_path)
+    result = stack_ops.apply(loaded(), Provenance(actor="me"), owner="me")
+    assert result.ok and result.release is not None
+    text = (tmp_path / "state" / "releases" / "shop" / "dev" / "1.yaml").read_text()
+    assert "hunter22" not in text and base64.b64encode(b"hunter22").decode() not in text
+    stored = backend.latest("shop", "dev")
+    cm = next(r for r in stored.state.resources if r.id == "v1:ConfigMap:shop:cfg")
+    assert cm.attributes["data"]["token"] == "(sensitive value)"  # a workspace secret, masked
+    assert stored.spec.context["API_TOKEN"] == "(sensitive value)"
+    tf = next(r for r in stored.state.resources if r.type == TERRAFORM)
+    assert tf.attributes["triggers"]["token"] == "tok-123456"  # Terraform entries are lossless
+    assert stored.spec.secret_store["provider"]["fake"]["data"][0]["value"] == "(sensitive value)"
+    assert backend.list_locks() == ()
+
+
+def test_declined_and_dry_run_record_nothing_and_free_the_lock(tmp_path):
+    stack_ops, backend = ops(tmp_path)
+    assert stack_ops.apply(loaded(), Provenance(), owner="me", dry_run=True).release is None
+    declined = stack_ops.apply(loaded(), Provenance(), owner="me", confirm=lambda cs: False)
+    assert declined.declined and declined.release is None
+    assert backend.latest("shop", "dev") is None
+    other = stack_ops.apply(loaded(), Provenance(), owner="someone-else")
+    assert other.ok and other.release is not None and other.release.revision == 1
