@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     except DemoFailed as exc:
         out.write(f"\ndemo failed: {exc}\n")
         return 1
+    except (OSError, RuntimeError, TimeoutError, ImportError) as exc:  # git, ports, simulators
+        out.write(f"\ndemo failed: {type(exc).__name__}: {exc}\n")
+        return 1
     where = f"kept in {args.keep}" if args.keep else "temporary files removed"
     out.write(f"\nDemo finished in {time.monotonic() - started:.1f} s; {where}.\n")
     return 0
