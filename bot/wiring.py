@@ -19,6 +19,7 @@ values), `SHIPMATE_CACHE_DIR` (Terraform working directories; default `<data dir
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -136,7 +137,7 @@ def build_services(
 
     data = settings.data_dir
     cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else data / "cache"
-    runtimes = build_runtime_factory(env, cache_dir=cache)
+    runtimes = build_runtime_factory(env, cache_dir=cache, kubernetes_scratch=cache / "kubernetes")
     clock = SystemClock()
     registry = default_registry()
     salt = env.get("SHIPMATE_SECRET_SALT", "")
@@ -283,11 +284,20 @@ class _LazyRuntimes(Mapping[str, Runtime]):
 
 
 def build_runtime_factory(
-    env: Mapping[str, str], *, cache_dir: Path, concurrency: int = 10, base_dir: Path | None = None
+    env: Mapping[str, str],
+    *,
+    cache_dir: Path,
+    concurrency: int = 10,
+    base_dir: Path | None = None,
+    kubernetes_scratch: Path | None = None,
 ) -> Callable[[StackIdentity, Mapping[str, object]], Mapping[str, Runtime]]:
     """Runtimes for a stack: Kubernetes from the workspace context (or KUBECONFIG, or
     in-cluster), Terraform in a working directory per project/stack/workspace under
-    `cache_dir`. Built runtimes are reused for the same stack and context."""
+    `cache_dir`. Built runtimes are reused for the same stack and context.
+
+    A Kubernetes runtime keeps its discovery cache (and certificate files of the kubeconfig)
+    in a private temporary directory, or, with `kubernetes_scratch` (a long-running bot),
+    in `<kubernetes_scratch>/<project>/<stack>/<workspace>-<context hash>`."""
     from bot.adapters.kubernetes.runtime import KubernetesRuntime
     from bot.adapters.terraform.runtime import TerraformSettings
 
@@ -297,11 +307,15 @@ def build_runtime_factory(
 
     def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Runtime]:
         key = (identity.project, identity.stack, identity.workspace, json.dumps(context, sort_keys=True, default=str))
+        scratch = None
+        if kubernetes_scratch is not None:
+            digest = hashlib.sha256(key[3].encode()).hexdigest()[:12]
+            scratch = kubernetes_scratch / identity.project / identity.stack / f"{identity.workspace}-{digest}"
         with guard:
             if key not in cache:
                 cache[key] = _LazyRuntimes({
                     KUBERNETES: lambda: KubernetesRuntime.from_context(
-                        context, env, base_dir=base_dir, concurrency=concurrency
+                        context, env, base_dir=base_dir, concurrency=concurrency, scratch_dir=scratch
                     ),
                     TERRAFORM: lambda: terraform.runtime(
                         identity.project, identity.stack, identity.workspace, context

@@ -175,11 +175,12 @@ def release_list(box: Sandbox) -> str:
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
+        # The simulator's repository on disk: read in place, no cache outside the sandbox.
         code = main(["release", "list", "--project", "shop", "--workspace", "dev",
-                     "--backend", f"git:{box.state_url()}"])
+                     "--backend", f"git:{box.github.bare_path(REPO_OWNER, REPO_NAME)}"])
     if code != 0:
         raise DemoFailed(f"shipmate release list exited with {code}")
-    return re.sub(r"//[^/@\s]+@", "//", buffer.getvalue())
+    return buffer.getvalue()
 
 
 def cluster_objects(box: Sandbox) -> str:
