@@ -195,3 +195,21 @@ def test_serve_runs_the_scheduler_unless_disabled(tmp_path: Path) -> None:
     finally:
         no_github.http.server_close()
         no_github.queue.close()
+
+
+def test_the_scheduler_settings() -> None:
+    from bot.core.errors import ConfigError
+    from bot.settings import Settings
+
+    s = Settings.from_env({"SHIPMATE_POLL_REPOSITORIES": "acme/config, acme/other", "SHIPMATE_POLL_SECONDS": "30",
+                           "SHIPMATE_GITHUB_THROTTLE": "off"})
+    assert (s.poll_repositories, s.poll_seconds, s.github_throttle) == (("acme/config", "acme/other"), 30.0, False)
+    assert Settings.from_env({}).github_throttle is True
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"SHIPMATE_POLL_REPOSITORIES": "acme/*", "SHIPMATE_POLL_SECONDS": "0",
+                           "SHIPMATE_GITHUB_THROTTLE": "maybe"})
+    assert str(caught.value).split("\n") == [
+        "environment: SHIPMATE_POLL_REPOSITORIES: expected owner/name (no globs), got acme/*",
+        "environment: SHIPMATE_POLL_SECONDS: must be between 1 and 86400 seconds, got 0",
+        "environment: SHIPMATE_GITHUB_THROTTLE: must be true or false, got 'maybe'",
+    ]
