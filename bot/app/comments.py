@@ -158,14 +158,15 @@ class Comments:
         ops = self.services.ops(access, repo, trusted, lease_seconds=PULL_REQUEST_LEASE_SECONDS)
         owner = pull_request_owner(repo, pr.number)
         lock_all(ops.backend, selection.stacks, owner, pr.number, ops.lease_seconds, f"comment-{event.comment_id}")
-        summary.status(host, repo, pr.head_sha, APPLY_STATUS, "pending", f"applying {len(selection.stacks)} stacks")
+        n = len(selection.stacks)
+        summary.status(host, repo, pr.head_sha, APPLY_STATUS, "pending", f"applying {n} stack{'s' if n != 1 else ''}")
         provenance = Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number)
         runs, secrets = apply_stacks(ops, tree, selection.stacks, trusted, provenance, owner, keep_lock=True)
         body = results.operation_comment(
             runs, title="Shipmate apply",
-            lead=f"@{event.author} applied commit `{pr.head_sha[:7]}`",
+            lead=f"@{event.author} asked to apply commit `{pr.head_sha[:7]}`",
             secrets=secrets, state_branch=trusted.backend.branch,
-            footer=[f"This pull request keeps the locks of {', '.join(f'`{r.project}/{r.workspace}`' for r in runs)} "
+            footer=[f"This pull request keeps the locks of {', '.join(f'`{k}`' for k in sorted({f'{r.project}/{r.workspace}' for r in runs}))} "
                     "until it is merged or closed; comment `/unlock` to release them sooner."],
         )
         summary.post(host, repo, pr.number, "apply", f"{preview_key(pr.number)}-c{event.comment_id}", body)
@@ -190,7 +191,7 @@ class Comments:
             run = StackRun.refused(ref.project, ref.name, ref.workspace, str(exc))
         body = results.operation_comment(
             [run], title="Shipmate destroy",
-            lead=f"@{event.author} destroyed `{ref.project}/{ref.name}`",
+            lead=f"@{event.author} asked to destroy `{ref.project}/{ref.name}`",
             state_branch=trusted.backend.branch,
         )
         summary.post(host, repo, pr.number, "destroy", f"{preview_key(pr.number)}-c{event.comment_id}", body)

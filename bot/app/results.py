@@ -6,7 +6,7 @@ carry a value from the config or a runtime (errors, failure messages) goes throu
 not secret.
 
     ## Shipmate apply
-    @alice applied commit `1a2b3c4` of #7: ✅ 2 succeeded.
+    @alice asked to apply commit `1a2b3c4`: ✅ 2 succeeded.
     | Stack | Workspace | Result | Release | Changes |
     <details> per stack with its changed resources, then one section per failure.
 """

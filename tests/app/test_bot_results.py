@@ -80,7 +80,7 @@ def test_a_successful_apply() -> None:
     unchanged = changeset("data", "dev", "dev", step("hashicorp:null:null_resource:warehouse", Action.UNCHANGED))
     runs = [shop_dev(), StackRun.of(result("data", "dev", "dev", 5, unchanged, Outcome(State())))]
     text = operation_comment(
-        runs, title="Shipmate apply", lead="@alice applied commit `1a2b3c4`", state_branch="shipmate-state",
+        runs, title="Shipmate apply", lead="@alice asked to apply commit `1a2b3c4`", state_branch="shipmate-state",
         footer=["This pull request keeps the locks of `data/dev`, `shop/dev` until it is merged or closed; "
                 "comment `/unlock` to release them sooner."],
     )
@@ -105,7 +105,7 @@ def test_a_partly_failed_apply_masks_secrets() -> None:
                               "data/prod is locked by pr:acme/config#3 (pull request #3) until "
                               "2026-03-15T12:00:00Z (token 4); cannot acquire the lock.")
     runs = [shop_dev(), failed, locked]
-    text = operation_comment(runs, title="Shipmate apply", lead="@alice applied commit `1a2b3c4`",
+    text = operation_comment(runs, title="Shipmate apply", lead="@alice asked to apply commit `1a2b3c4`",
                              secrets=[SECRET], state_branch="shipmate-state")
     assert SECRET not in text
     golden("apply-failed.md", text)
@@ -163,4 +163,4 @@ def test_preview_and_drift_status_texts() -> None:
 @pytest.mark.parametrize("verb", ["applied", "destroyed"])
 def test_no_runs(verb: str) -> None:
     assert apply_status([], verb) == ("success", "no stacks to apply")
-    assert "no stacks to run" in operation_comment([], title="Shipmate apply", lead="@alice applied commit `1a2b3c4`")
+    assert "no stacks to run" in operation_comment([], title="Shipmate apply", lead="@alice asked to apply commit `1a2b3c4`")

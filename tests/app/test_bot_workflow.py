@@ -138,7 +138,7 @@ def test_apply_unlock_and_destroy(box: Sandbox, tmp_path: Path) -> None:
     asked = comment(box, "alice", pr.number, "/destroy -p shop -s prod --confirm shop/prod")
     box.dispatch()
     [destroyed] = bodies(box, pr.number, after=asked.id)
-    assert "@alice destroyed `shop/prod`: ✅ 1 succeeded." in destroyed
+    assert "@alice asked to destroy `shop/prod`: ✅ 1 succeeded." in destroyed
     assert reactions(box, pr.number, asked.id) == ["eyes", "rocket"]
     with backend(box, tmp_path / "c") as state:
         latest = state.latest("shop", "prod")

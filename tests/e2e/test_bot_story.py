@@ -91,7 +91,7 @@ def test_pull_request_from_preview_to_apply_on_merge(box: Sandbox, tmp_path: Pat
     box.settle()
     [applied] = bodies(box, 1, after=asked.id)
     assert applied.startswith("<!-- shipmate:apply key=pr-1-c")
-    assert f"@alice applied commit `{pr.head.sha[:7]}`: ✅ 1 succeeded." in applied
+    assert f"@alice asked to apply commit `{pr.head.sha[:7]}`: ✅ 1 succeeded." in applied
     assert "| `shop` / `dev` | `dev` | ✅ succeeded | r1 | 8 to create" in applied
     assert reactions(box, 1, asked.id) == ["eyes", "rocket"]
     assert statuses(box, pr.head.sha)["shipmate/apply"] == ("success", "1 stack applied: shop/dev r1")
