@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.adapters.queue import RetryPolicy
 from bot.app.handlers import install
@@ -163,31 +163,47 @@ class _Accesses:
         self._lock = threading.Lock()
         self._accesses: dict[int | None, Access] = {}
         self._installations: dict[str, int] = {}
+        self._login: str | None = None
         self._backends: dict[tuple[str, str], tuple[str, StoreBackend]] = {}
 
     def get(self, repo: str, installation_id: int | None) -> Access:
         key = None if self.settings.github_auth == "token" else (installation_id or self._installation_of(repo))
         with self._lock:
             access = self._accesses.get(key)
-            if access is None:
-                access = self._accesses[key] = self._build(key)
-            return access
+        if access is None:
+            built = self._build(key)
+            with self._lock:
+                access = self._accesses.setdefault(key, built)
+        return access
 
-    def _installation_of(self, repo: str) -> int:
+    def _integration(self) -> Any:
         from github import Auth, GithubIntegration
 
+        app_id, key = self.settings.github_app_id, self.settings.github_app_private_key
+        assert app_id is not None and key is not None
+        return GithubIntegration(auth=Auth.AppAuth(app_id, key), base_url=self.settings.github_api_url)
+
+    def _installation_of(self, repo: str) -> int:
+        """The App's installation on `repo` (scheduled jobs have no event naming it)."""
         with self._lock:
             known = self._installations.get(repo)
         if known is not None:
             return known
         owner, _, name = repo.partition("/")
-        app_id, key = self.settings.github_app_id, self.settings.github_app_private_key
-        assert app_id is not None and key is not None
-        integration = GithubIntegration(auth=Auth.AppAuth(app_id, key), base_url=self.settings.github_api_url)
-        installation = integration.get_repo_installation(owner, name).id
+        installation = int(self._integration().get_repo_installation(owner, name).id)
         with self._lock:
             self._installations[repo] = installation
         return installation
+
+    def _app_login(self) -> str:
+        """`<slug>[bot]`: an installation token cannot read `/user`, the App's JWT reads its slug."""
+        with self._lock:
+            login = self._login
+        if login is None:
+            login = f"{self._integration().get_app().slug}[bot]"
+            with self._lock:
+                self._login = login
+        return login
 
     def _build(self, installation_id: int | None) -> Access:
         from bot.adapters.github.checkout import GitCheckouts
@@ -198,7 +214,8 @@ class _Accesses:
             credentials = Credentials(api_url=s.github_api_url, token=s.github_token)
         else:
             credentials = Credentials(api_url=s.github_api_url, app_id=str(s.github_app_id),
-                                      private_key=s.github_app_private_key, installation_id=installation_id)
+                                      private_key=s.github_app_private_key, installation_id=installation_id,
+                                      bot_login=self._app_login())
         host = GitHubHost(credentials, throttle=s.github_throttle)
         checkouts = GitCheckouts(s.data_dir / "checkouts", host.clone_url)
 

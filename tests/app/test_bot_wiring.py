@@ -1,0 +1,54 @@
+"""How `bot.wiring` assembles the bot: token or GitHub App credentials against the GitHub
+simulator, the router's handlers, and no pull-request handling without credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.app.router import EventRouter
+from bot.settings import Settings
+from bot.wiring import build_bot, build_router, build_services
+from fixtures.github_sim import GitHubSim, SimUser
+
+
+def _key_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def test_a_github_app_acts_per_installation(tmp_path: Path) -> None:
+    private, public = _key_pair()
+    with GitHubSim.start(tmp_path / "gh", users=[SimUser("alice", "tok-a", "admin")]) as gh:
+        gh.register_app(42, "shipmate", public, installation_id=7)
+        gh.create_repo("acme", "config", auto_init=True)
+        settings = Settings(github_app_id=42, github_app_private_key=private, github_api_url=gh.api_url,
+                            data_dir=tmp_path / "data", github_throttle=False)
+        remembered: list[tuple[str, int | None]] = []
+        services = build_services(settings, {}, on_repository=lambda repo, inst: remembered.append((repo, inst)))
+        found = services.access("acme/config")  # no event: the installation is looked up
+        assert found.host.bot_login() == "shipmate[bot]"
+        assert found.host.branch_head("acme/config", "main") == gh.client("tok-a").get_repo("acme/config").get_branch("main").commit.sha
+        assert services.access("acme/config", 7) is found
+        assert remembered == [("acme/config", None), ("acme/config", 7)]
+        tree = services.base_tree(found, "acme/config", "main")
+        assert tree.reader.read("README.md") is not None and tree.settings().apply == "both"
+
+
+def test_token_credentials_and_the_router(tmp_path: Path) -> None:
+    with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
+        settings = Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "data")
+        bot = build_bot(settings, {})
+        assert isinstance(bot.handler, EventRouter) and bot.services is not None and bot.book is not None
+        assert bot.handler.handled_types() == ("IssueCommentEvent", "PingEvent", "PullRequestEvent", "PushEvent")
+        assert bot.services.access("acme/config", 99) is bot.services.access("other/repo", None)
+        assert bot.book.repositories() == {"acme/config": 99, "other/repo": None}
+        assert (tmp_path / "data" / "repositories.json").exists()
+    plain = build_router(Settings(data_dir=tmp_path / "plain"), {})
+    assert plain.handled_types() == ("PingEvent",)
