@@ -1,0 +1,1 @@
+"""The GitHub Action entry point: `python -m actions` inside a workflow step (see action.yml)."""

@@ -162,6 +162,7 @@ class Comments:
         summary.status(host, repo, pr.head_sha, APPLY_STATUS, "pending", f"applying {n} stack{'s' if n != 1 else ''}")
         provenance = Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number)
         runs, secrets = apply_stacks(ops, tree, selection.stacks, trusted, provenance, owner, keep_lock=True)
+        self.services.report("runs", runs)
         body = results.operation_comment(
             runs, title="Shipmate apply",
             lead=f"@{event.author} asked to apply commit `{pr.head_sha[:7]}`",
@@ -189,6 +190,7 @@ class Comments:
             run = StackRun.of(result)
         except ShipmateError as exc:
             run = StackRun.refused(ref.project, ref.name, ref.workspace, str(exc))
+        self.services.report("runs", [run])
         body = results.operation_comment(
             [run], title="Shipmate destroy",
             lead=f"@{event.author} asked to destroy `{ref.project}/{ref.name}`",

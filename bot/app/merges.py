@@ -79,6 +79,7 @@ class Merges:
             actor = event.sender or event.pusher
             provenance = Provenance(Trigger.PUSH, actor, event.after, pr.number if pr is not None else None)
             runs, secrets = apply_stacks(ops, tree, selection.stacks, trusted, provenance, owner, keep_lock=False)
+        self.services.report("runs", runs)
         freed = [*held, *(ops.backend.release_pull_request_locks(pr.number) if pr is not None else ())]
         if runs:
             summary.status(host, repo, event.after, APPLY_STATUS, *apply_status(runs, "applied"))

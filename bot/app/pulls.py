@@ -126,6 +126,7 @@ class PullRequests:
         lines[3:3] = results.locked_notice(locks or [])
         bodies = render.split_markdown("\n".join(lines))
         summary.upsert(host, pr.repo, pr.number, PREVIEW_KIND, preview_key(pr.number), bodies)
+        self.services.report("preview", previewed)
         state, description = preview_status(previewed)
         summary.status(host, pr.repo, pr.head_sha, PREVIEW_STATUS, state, description)
 

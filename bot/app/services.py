@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot.app.stacks import LoadedStack, StackOps, secret_literals
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
@@ -75,6 +76,10 @@ class Services:
     stack_ops: Callable[[StateBackend], StackOps]
     clock: Clock
     on_repository: Callable[[str, int | None], None] = field(default=lambda repo, installation: None)
+    # Told what each handler produced: ("preview", Previewed) and ("runs", [StackRun, ...]).
+    # The GitHub Action turns these into its outputs and job summary; the server ignores them.
+    report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
+    concurrency: int | None = None  # overrides shipmate.yaml's (the Action's `concurrency` input)
 
     def access(self, repo: str, installation_id: int | None = None) -> Access:
         """The access for `repo`; remembers the repository for the scheduler's sweeps."""
@@ -91,7 +96,7 @@ class Services:
     def ops(self, access: Access, repo: str, settings: RepoSettings, *, lease_seconds: float) -> StackOps:
         """The stack use cases on the repository's state branch, with its concurrency."""
         base = self.stack_ops(access.backends(repo, settings.backend.branch))
-        return replace(base, concurrency=settings.concurrency, lease_seconds=lease_seconds)
+        return replace(base, concurrency=self.concurrency or settings.concurrency, lease_seconds=lease_seconds)
 
 
 def secrets_of(loaded: LoadedStack, trusted: RepoSettings) -> frozenset[str]:

@@ -1,0 +1,260 @@
+"""`python -m actions`: Shipmate as one step of a GitHub Actions workflow.
+
+It reads what the runner provides (`GITHUB_EVENT_NAME`, `GITHUB_EVENT_PATH`, `GITHUB_TOKEN`,
+`GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`, `RUNNER_TEMP`) and the action's inputs
+(`INPUT_COMMAND`, `INPUT_STACKS`, `INPUT_BACKEND_BRANCH`, `INPUT_CONCURRENCY`), then:
+
+- `auto`: hands the event to the same router the webhook server uses — a pull request is
+  previewed, a comment runs its command, a push to the default branch is applied;
+- `preview` / `apply`: the same, but only for `pull_request` / `push` events;
+- `destroy`: destroys the stacks named in `stacks` (`project/stack`, comma-separated);
+- `drift`: previews the default branch against live state and records the result.
+
+It writes the outputs (`changed-stacks`, `creates`, `updates`, `deletes`,
+`release-revisions`) to `GITHUB_OUTPUT`, a job summary to `GITHUB_STEP_SUMMARY`, and exits
+non-zero with an `::error::` annotation when anything failed. `KUBECONFIG_CONTENT` in the
+environment is written to a private file and used as `KUBECONFIG`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import drift
+from bot.app.configrepo import discover_stacks
+from bot.app.previews import Previewed
+from bot.app.results import StackRun
+from bot.app.services import Access, Services
+from bot.app.stacks import Provenance, StackIdentity
+from bot.core import render
+from bot.core.errors import ConfigError, Problem, ShipmateError
+from bot.core.events import make_delivery
+from bot.core.release import Trigger
+from bot.settings import Settings
+from bot.wiring import build_bot
+
+COMMANDS = ("auto", "preview", "apply", "destroy", "drift")
+EVENTS_FOR = {"preview": ("pull_request",), "apply": ("push",)}
+
+
+@dataclass
+class Collected:
+    """What the handlers reported during this run."""
+
+    previews: list[Previewed] = field(default_factory=list)
+    runs: list[StackRun] = field(default_factory=list)
+    drift: drift.DriftSummary | None = None
+
+    def __call__(self, kind: str, value: Any) -> None:
+        if kind == "preview":
+            self.previews.append(value)
+        elif kind == "runs":
+            self.runs.extend(value)
+
+    def stacks(self) -> list[str]:
+        names = {f"{r.project}/{r.stack}" for p in self.previews for r in p.results}
+        names.update(r.name for r in self.runs if r.project != "(repository)")
+        if self.drift is not None:
+            names.update(self.drift.checked)
+        return sorted(names)
+
+    def counts(self) -> tuple[int, int, int]:
+        creates = updates = deletes = 0
+        changesets = [r.changeset for p in self.previews for r in p.results if r.changeset is not None]
+        for cs in changesets:
+            c = cs.counts()
+            creates, updates, deletes = creates + c.create, updates + c.update, deletes + c.delete
+        for run in self.runs:
+            if run.counts is not None:
+                creates += run.counts.create
+                updates += run.counts.update
+                deletes += run.counts.delete
+        return creates, updates, deletes
+
+    def revisions(self) -> dict[str, int]:
+        return {f"{r.project}/{r.workspace}": r.revision for r in self.runs if r.revision is not None}
+
+    def failures(self) -> list[str]:
+        out = [f"{r.project}/{r.stack}: {r.error}" for p in self.previews for r in p.results if r.error]
+        out.extend(f"{r.name}: {r.error or 'failed'}" for r in self.runs if not r.ok)
+        if self.drift is not None:
+            out.extend(f"{name}: drift check failed" for name in self.drift.failed)
+        return out
+
+
+def main(env: MutableMapping[str, str] | None = None) -> int:
+    environ = dict(os.environ if env is None else env)
+    try:
+        return run(environ)
+    except ShipmateError as exc:
+        annotate(str(exc))
+        return exc.exit_code or 1
+
+
+def run(environ: dict[str, str]) -> int:
+    command = (environ.get("INPUT_COMMAND") or "auto").strip().lower()
+    if command not in COMMANDS:
+        raise _input_error("command", f"{command!r} is not one of {', '.join(COMMANDS)}")
+    event_name = _required(environ, "GITHUB_EVENT_NAME")
+    body = Path(_required(environ, "GITHUB_EVENT_PATH")).read_bytes()
+    payload = json.loads(body or b"{}")
+    repo = (payload.get("repository") or {}).get("full_name") or environ.get("GITHUB_REPOSITORY", "")
+    if not repo:
+        raise _input_error("GITHUB_REPOSITORY", "is not set and the event names no repository")
+    if command in EVENTS_FOR and event_name not in EVENTS_FOR[command]:
+        raise _input_error("command", f"{command} runs on {' or '.join(EVENTS_FOR[command])} events, "
+                           f"not {event_name} (use command: auto for comment commands)")
+
+    scratch = Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shipmate"
+    environ.setdefault("SHIPMATE_DATA_DIR", str(scratch))
+    environ.setdefault("SHIPMATE_CACHE_DIR", str(scratch / "cache"))
+    _kubeconfig_from_content(environ, scratch)
+    settings = Settings.from_env(environ)
+    bot = build_bot(settings, environ)
+    if bot.services is None:
+        raise _input_error("github-token", "no GitHub credentials: pass github-token (or set GITHUB_TOKEN)")
+    collected = Collected()
+    services = _customised(bot.services, environ, collected)
+    bot_handler = bot.handler
+
+    if command in ("auto", "preview", "apply"):
+        run_id = f"action-{environ.get('GITHUB_RUN_ID', 'local')}-{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+        bot_handler(make_delivery(run_id, event_name, body, datetime.now(UTC)))
+    elif command == "destroy":
+        collected.runs.extend(destroy(services, repo, _stacks(environ), environ))
+    else:
+        collected.drift = drift.check_drift(services, repo)
+
+    write_outputs(environ, collected)
+    write_summary(environ, collected, command, repo)
+    problems = collected.failures()
+    if collected.drift is not None and collected.drift.drifted:
+        problems.append(f"drift in {', '.join(collected.drift.drifted)}")
+    for problem in problems:
+        annotate(problem)
+    return 1 if problems else 0
+
+
+def _customised(services: Services, environ: Mapping[str, str], collected: Collected) -> Services:
+    branch = (environ.get("INPUT_BACKEND_BRANCH") or "").strip()
+    concurrency = (environ.get("INPUT_CONCURRENCY") or "").strip()
+    if concurrency and not concurrency.isdigit():
+        raise _input_error("concurrency", f"{concurrency!r} is not a positive number")
+    access_for = services.access_for
+    if branch:
+        def access_for(repo: str, installation: int | None, _orig: Any = services.access_for) -> Access:
+            access: Access = _orig(repo, installation)
+            return replace(access, backends=lambda r, _b, _orig_b=access.backends: _orig_b(r, branch))
+    services.access_for = access_for
+    services.report = collected
+    services.concurrency = int(concurrency) if concurrency else None
+    return services
+
+
+def destroy(services: Services, repo: str, names: Sequence[str], environ: Mapping[str, str]) -> list[StackRun]:
+    """Destroy the named stacks of the default branch's head, each as a release."""
+    if not names:
+        raise _input_error("stacks", "destroy needs the stacks to destroy (project/stack, comma-separated)")
+    access = services.access(repo)
+    tree = services.base_tree(access, repo, access.host.default_branch(repo))
+    trusted = tree.settings()
+    ops = services.ops(access, repo, trusted, lease_seconds=900.0)
+    known = {f"{s.project}/{s.name}": s for s in discover_stacks(tree.reader)}
+    runs: list[StackRun] = []
+    actor = environ.get("GITHUB_ACTOR", "")
+    owner = f"action:{repo.lower()}@{environ.get('GITHUB_RUN_ID', 'local')}"
+    for name in names:
+        ref = known.get(name)
+        if ref is None:
+            runs.append(StackRun.refused(*(name.split("/", 1) + [""])[:2], "", f"no stack {name} on the default branch"))
+            continue
+        try:
+            result = ops.destroy(StackIdentity(ref.project, ref.name, ref.workspace, ref.path),
+                                 Provenance(Trigger.ACTION, actor, tree.sha), owner=owner, settings=trusted)
+            runs.append(StackRun.of(result))
+        except ShipmateError as exc:
+            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
+    services.report("runs", runs)
+    return runs
+
+
+def write_outputs(environ: Mapping[str, str], collected: Collected) -> None:
+    creates, updates, deletes = collected.counts()
+    lines = [
+        f"changed-stacks={json.dumps(collected.stacks())}",
+        f"creates={creates}",
+        f"updates={updates}",
+        f"deletes={deletes}",
+        f"release-revisions={json.dumps(collected.revisions(), sort_keys=True)}",
+    ]
+    target = environ.get("GITHUB_OUTPUT")
+    if target:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+    else:
+        print("\n".join(lines))
+
+
+def write_summary(environ: Mapping[str, str], collected: Collected, command: str, repo: str) -> None:
+    parts = [f"## Shipmate {command} on {repo}", ""]
+    for previewed in collected.previews:
+        parts.append(render.markdown_body(previewed.results, key="action", title="Preview",
+                                          secrets=previewed.secrets))
+    if collected.runs:
+        parts.extend(["| stack | workspace | result | release |", "|---|---|---|---|"])
+        for r in collected.runs:
+            result = "✅ succeeded" if r.ok else ("❌ failed" if r.ran else "⛔ not run")
+            parts.append(f"| `{r.name}` | `{r.workspace}` | {result} | {f'r{r.revision}' if r.ran else '-'} |")
+    if collected.drift is not None:
+        parts.append(collected.drift.status[1])
+    if len(parts) == 2:
+        parts.append("Nothing to do for this event.")
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    text = "\n".join(parts) + "\n"
+    if target:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(text)
+
+
+def annotate(message: str) -> None:
+    """An error annotation on the workflow run (one line per problem; newlines escaped)."""
+    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::error title=Shipmate::{escaped}", file=sys.stdout, flush=True)
+
+
+def _kubeconfig_from_content(environ: dict[str, str], scratch: Path) -> None:
+    content = environ.get("KUBECONFIG_CONTENT")
+    if not content or environ.get("KUBECONFIG"):
+        return
+    scratch.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="kubeconfig-", dir=scratch)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    environ["KUBECONFIG"] = path
+
+
+def _stacks(environ: Mapping[str, str]) -> list[str]:
+    return [s.strip() for s in (environ.get("INPUT_STACKS") or "").split(",") if s.strip()]
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name)
+    if not value:
+        raise _input_error(name, "is not set: this entry point runs inside a GitHub Actions step")
+    return value
+
+
+def _input_error(name: str, message: str) -> ConfigError:
+    return ConfigError([Problem("action", 0, 0, name, message)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
