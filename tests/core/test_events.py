@@ -24,7 +24,8 @@ from bot.core.events import (
     parse_event,
 )
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "github-webhooks"
+# GitHub's published example payloads (octokit/webhooks, MIT), kept with the GitHub simulator.
+PAYLOADS = Path(__file__).resolve().parents[2] / "fixtures" / "github_sim" / "webhook_examples"
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ALL = sorted(PAYLOADS.glob("*/*.json"))
 
