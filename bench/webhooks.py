@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bot.web import signature  # noqa: E402
 
 SECRET = "bench-secret"
-PAYLOAD = ROOT.parent / "shared" / "github-webhooks" / "pull_request" / "synchronize.payload.json"
+PAYLOAD = ROOT / "fixtures" / "github_sim" / "webhook_examples" / "pull_request" / "synchronize.payload.json"
 
 
 def floor_server() -> None:

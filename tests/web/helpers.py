@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.web import signature
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "github-webhooks"
+PAYLOADS = Path(__file__).resolve().parents[2] / "fixtures" / "github_sim" / "webhook_examples"
 SECRET = "It's a Secret to Everybody"
 
 
