@@ -23,6 +23,7 @@ from bot.core.errors import PlanError
 from bot.core.spec import KUSION_PATH_PREFIX, Resource
 
 _PREFIX_LEN = len(KUSION_PATH_PREFIX)
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 # --- references -------------------------------------------------------------------------------
@@ -48,7 +49,17 @@ def reference_strings(attributes: Any) -> Iterator[str]:
     stack = [attributes]
     while stack:
         node = stack.pop()
-        if isinstance(node, str):
+        kind = type(node)
+        if kind is str:
+            if node.startswith(KUSION_PATH_PREFIX):
+                yield node
+        elif kind is dict:  # the common case, checked without the ABC machinery
+            stack.extend(reversed(list(node.values())))
+        elif kind is list or kind is tuple:
+            stack.extend(reversed(node))
+        elif kind in _SCALARS:
+            continue
+        elif isinstance(node, str):
             if node.startswith(KUSION_PATH_PREFIX):
                 yield node
         elif isinstance(node, Mapping):

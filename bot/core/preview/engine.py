@@ -75,13 +75,17 @@ def preview(
     dry: dict[str, JSON] = {}
     known: dict[str, Mapping[str, Any]] = {}
     resolved: dict[str, Resource] = {}
-    stages = _reference_stages(spec.resources)
+    stages, referring = _reference_stages(spec.resources)
     unread = _by_type(removed)
     for stage in stages:
         for rtype, batch in _by_type(stage).items():
             inside = {r.id for r in batch} if rtype == TERRAFORM else set()
+            names = known.keys() | prior_by_id.keys() | inside
             batch = [
-                _with_attributes(r, _resolve(r.attributes, known, prior_by_id, inside)) for r in batch
+                _with_attributes(r, _resolve(r.attributes, known, prior_by_id, inside, names))
+                if r.id in referring
+                else r
+                for r in batch
             ]
             resolved.update((r.id, r) for r in batch)
             to_read = [*batch, *unread.pop(rtype, [])]  # deleted ones ride along the first read
@@ -114,13 +118,18 @@ def preview(
     )
 
 
-def _reference_stages(resources: Sequence[Resource]) -> list[list[Resource]]:
+def _reference_stages(resources: Sequence[Resource]) -> tuple[list[list[Resource]], set[str]]:
     """Resources grouped so that each `$kusion_path` reference names an earlier stage (or a
-    Terraform resource of the same stage, when the referrer is Terraform too)."""
+    Terraform resource of the same stage, when the referrer is Terraform too), and the IDs of
+    the resources that hold a reference at all."""
     by_id = {r.id: r for r in resources}
-    targets = {
-        r.id: [t for t in graph.referenced_ids(r.attributes, by_id)[0] if t != r.id] for r in resources
-    }
+    referring: set[str] = set()
+    targets: dict[str, list[str]] = {}
+    for r in resources:
+        found, unknown = graph.referenced_ids(r.attributes, by_id)
+        if found or unknown:
+            referring.add(r.id)
+        targets[r.id] = [t for t in found if t != r.id]
     stage: dict[str, int] = {}
 
     def stage_of(rid: str, seen: frozenset[str] = frozenset()) -> int:
@@ -141,7 +150,7 @@ def _reference_stages(resources: Sequence[Resource]) -> list[list[Resource]]:
     out: list[list[Resource]] = [[] for _ in range(max(stage.values(), default=-1) + 1)]
     for r in resources:
         out[stage[r.id]].append(r)
-    return out
+    return out, referring
 
 
 def _resolve(
@@ -149,13 +158,14 @@ def _resolve(
     known: Mapping[str, Mapping[str, Any]],
     prior: Mapping[str, Resource],
     inside: set[str],
+    names: set[str],
 ) -> Any:
     """Replace references whose target is known (dry-run or planned values, else the prior
     state); a value that only exists after the apply becomes KNOWN_AFTER_APPLY."""
     if isinstance(value, str):
         if not graph.is_reference(value):
             return value
-        ref = graph.parse_reference(value, [*known, *prior, *inside])
+        ref = graph.parse_reference(value, names)
         if ref is None or ref.resource_id in inside:
             return value
         source = known.get(ref.resource_id)
@@ -168,9 +178,9 @@ def _resolve(
         except KeyError:
             return KNOWN_AFTER_APPLY
     if isinstance(value, Mapping):
-        return {k: _resolve(v, known, prior, inside) for k, v in value.items()}
+        return {k: _resolve(v, known, prior, inside, names) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_resolve(v, known, prior, inside) for v in value]
+        return [_resolve(v, known, prior, inside, names) for v in value]
     return value
 
 
