@@ -13,7 +13,6 @@ not secret.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,23 +20,15 @@ from bot.app.stacks import Result
 from bot.core import mask
 from bot.core.lock import Lock
 from bot.core.preview.model import Action, Counts
+from bot.core.render.comment import code, fence_for
 
 ICONS = {Action.CREATE: "➕", Action.UPDATE: "✏️", Action.DELETE: "➖", Action.UNCHANGED: "✔️"}
 
 
-def code(text: str) -> str:
-    """Inline code that survives backticks and table pipes."""
-    text = text.replace("|", "\\|")
-    ticks = max((len(r) for r in re.findall("`+", text)), default=0)
-    fence = "`" * (ticks + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def fenced(text: str, info: str = "text") -> list[str]:
-    longest = max((len(r) for r in re.findall("`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [fence + info, *text.rstrip("\n").split("\n"), fence]
+    body = text.rstrip("\n").split("\n")
+    fence = fence_for(body)
+    return [fence + info, *body, fence]
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def fence_for(body: Iterable[str], char: str = "`") -> str:
     return char * max(3, longest + 1)
 
 
-def _code(text: str) -> str:
+def code(text: str) -> str:
     """Inline code that survives backticks and table pipes in `text`."""
     text = text.replace("|", "\\|")
     ticks = max((len(r) for r in re.findall("`+", text)), default=0)
@@ -74,9 +74,9 @@ def _step_details(step: ChangeStep) -> list[str]:
 
 
 def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
-    title = f"### {_code(result.project)} / {_code(result.stack)}"
+    title = f"### {code(result.project)} / {code(result.stack)}"
     if result.workspace:
-        title += f" · workspace {_code(result.workspace)}"
+        title += f" · workspace {code(result.workspace)}"
     out = [title, ""]
     if result.error is not None or result.changeset is None:
         out.extend(["**❌ Preview failed**", ""])
@@ -93,7 +93,7 @@ def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
         out.extend(["No changes: all resources are reconciled.", ""])
     else:
         out.extend([f"**{counts.summary()}**", "", "| Resource | Action |", "|---|---|"])
-        out.extend(f"| {_code(s.id)} | {ICONS[s.action]} {s.action} |" for s in changed)
+        out.extend(f"| {code(s.id)} | {ICONS[s.action]} {s.action} |" for s in changed)
         out.append("")
         for step in changed:
             out.extend(_step_details(step))
@@ -103,7 +103,7 @@ def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
         out.append("")
         for s in unchanged:
             note = f" ({html.escape(s.note)})" if s.note else ""
-            out.append(f"- {_code(s.id)}{note}")
+            out.append(f"- {code(s.id)}{note}")
         out.extend(["", "</details>", ""])
     graph = mermaid.flowchart(cs, mermaid_max_nodes) if changed else None
     if graph is not None:
