@@ -102,7 +102,6 @@ class Executor:
         succeeded: list[str] = []
         failed: dict[str, str] = {}
         skipped: dict[str, str] = {}
-        done: set[str] = set()
         blocked: set[str] = set()
         waiting = {key: set(deps) for key, deps in the_plan.depends_on.items()}
         dependents: dict[str, set[str]] = {key: set() for key in the_plan.nodes}
@@ -166,7 +165,6 @@ class Executor:
                     if current is not None:
                         on_state(current)
                     if error is None:
-                        done.add(key)
                         for op in node.operations:
                             succeeded.append(op.id)
                             on_event(Event("done", op.id, op.action))

@@ -153,7 +153,6 @@ class StackOps:
         keep_lock: bool = False,
         on_event: Callable[[executor_mod.Event], None] | None = None,
         cancel: threading.Event | None = None,
-        trigger_phase_spec: Spec | None = None,
     ) -> Result:
         """Preview, confirm, then apply `loaded` and record the release.
 

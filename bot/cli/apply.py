@@ -40,14 +40,14 @@ def run(args: argparse.Namespace) -> int:
             print("dry run: nothing applied, nothing recorded")
             return 0
         confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("apply")
-        total = len(loaded.spec.resources) or 1
+        progress = stackcmd.Progress()
         with stackcmd.cancellable() as cancel:
             result = ctx.ops.apply(
                 loaded,
-                Provenance(Trigger.CLI, actor=stackcmd.owner().split(":")[1].split("@")[0], commit=_head(ctx)),
+                Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root)),
                 owner=stackcmd.owner(),
-                confirm=confirm,
-                on_event=stackcmd.Progress(total),
+                confirm=progress.watching(confirm),
+                on_event=progress,
                 cancel=cancel,
             )
     if result.declined:
@@ -62,14 +62,3 @@ def run(args: argparse.Namespace) -> int:
         outcome,
     )
     return 0 if result.ok else 1
-
-
-def _head(ctx: stackcmd.Context) -> str:
-    import git
-
-    try:
-        with git.Repo(ctx.root, search_parent_directories=True) as repo:
-            return str(repo.head.commit.hexsha)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
-        return ""
-

@@ -12,7 +12,6 @@ import argparse
 
 from bot.app.stacks import Provenance, StackIdentity
 from bot.cli import stackcmd
-from bot.cli.apply import _head
 from bot.core.release import Trigger
 
 
@@ -40,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
             print("dry run: nothing destroyed, nothing recorded")
             return 0
         confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("destroy")
+        progress = stackcmd.Progress()
         with stackcmd.cancellable() as cancel:
             result = ctx.ops.destroy(
-                ident, Provenance(Trigger.CLI, actor=who.split(":")[1].split("@")[0], commit=_head(ctx)),
-                owner=who, settings=loaded.settings, confirm=confirm,
-                on_event=stackcmd.Progress(len(result_ids(ctx, ident)) or 1), cancel=cancel,
+                ident, Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root)),
+                owner=who, settings=loaded.settings, confirm=progress.watching(confirm),
+                on_event=progress, cancel=cancel,
             )
     if result.declined:
         print("destroy declined: nothing deleted, nothing recorded")
@@ -58,7 +58,3 @@ def run(args: argparse.Namespace) -> int:
     )
     return 0 if result.ok else 1
 
-
-def result_ids(ctx: stackcmd.Context, ident: StackIdentity) -> list[str]:
-    latest = ctx.backend.latest(ident.project, ident.workspace)
-    return [r.id for r in latest.state.resources] if latest else []

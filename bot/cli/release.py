@@ -23,17 +23,16 @@ one, else the repository itself.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import posixpath
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
-from bot.adapters.gitstate import DEFAULT_BRANCH, StoreBackend, git_backend, open_backend, redact
+from bot.adapters.gitstate import DEFAULT_BRANCH, StoreBackend, git_backend, open_backend
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
+from bot.app.stacks import Provenance
+from bot.cli import stackcmd
 from bot.core.clock import rfc3339
 from bot.core.config.project import PROJECT_FILE, STACK_FILE, parse_project, parse_stack
 from bot.core.config.settings import SETTINGS_FILE, parse_settings
@@ -157,7 +156,7 @@ def render(release: Release, output: str) -> str:
 def run_unlock(args: argparse.Namespace) -> int:
     target = resolve(args)
     with target.backend as backend:
-        done = backend.force_unlock(target.project, target.workspace, actor=_user())
+        done = backend.force_unlock(target.project, target.workspace, actor=stackcmd.user())
     key = f"{target.project}/{target.workspace}"
     if done.release is None and done.lock is None:
         print(f"{key}: nothing to unlock (no release in progress, no lock held)")
@@ -172,14 +171,10 @@ def run_unlock(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    # Imported here: the shared apply plumbing imports this module for `default_repo`.
-    from bot.app.stacks import Provenance
-    from bot.cli import stackcmd
-
     project, workspace = names(args)
     ctx = stackcmd.open_context(args, watch=args.watch, concurrency=args.concurrency, timeout=args.timeout)
-    settings = parse_settings(SETTINGS_FILE, ctx.reader.read(SETTINGS_FILE))
-    user = _user()
+    settings = ctx.settings
+    user = stackcmd.user()
     with ctx.backend:
         target = ctx.backend.get(project, workspace, args.revision)
         if target is None:
@@ -195,11 +190,12 @@ def run_rollback(args: argparse.Namespace) -> int:
             print("dry run: nothing applied, nothing recorded")
             return 0
         confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("roll back")
+        progress = stackcmd.Progress()
         with stackcmd.cancellable() as cancel:
             result = ctx.ops.rollback(
                 project, workspace, args.revision, provenance, owner=stackcmd.owner(),
-                settings=settings, confirm=confirm,
-                on_event=stackcmd.Progress(len(target.spec.resources)), cancel=cancel,
+                settings=settings, confirm=progress.watching(confirm),
+                on_event=progress, cancel=cancel,
             )
     if result.declined:
         print("rollback declined: nothing applied, nothing recorded")
@@ -218,13 +214,6 @@ def run_rollback(args: argparse.Namespace) -> int:
 def _lock_line(lock: Lock) -> str:
     return (f"locked by {lock.describe()} until {rfc3339(lock.expire_time)} "
             f"(token {lock.token})")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
 
 
 # --- finding the project, workspace and backend ----------------------------------------------
@@ -261,7 +250,7 @@ def resolve(args: argparse.Namespace) -> Target:
         backend = open_backend(args.backend, default_branch=branch)
     else:
         assert root is not None
-        backend = git_backend(default_repo(root, stack_dir), branch)
+        backend = git_backend(stackcmd.default_repo(root, stack_dir), branch)
     return Target(project, workspace, backend)
 
 
@@ -286,24 +275,3 @@ def _stack_names(reader: LocalConfigReader, root: Path, stack_dir: Path) -> tupl
         current = posixpath.dirname(current)
 
 
-def default_repo(root: Path, stack_dir: Path) -> str:
-    """The `origin` URL of the repository holding the stack, else that repository's path."""
-    try:
-        repo = git.Repo(stack_dir, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise ConfigError([Problem(str(root), 0, 0, "", "not inside a git repository: pass "
-                                   "--backend git:<repo> or --backend local:<dir>")]) from None
-    with repo:
-        try:
-            url = str(repo.remotes.origin.url)
-        except (AttributeError, IndexError, ValueError):
-            return str(repo.working_tree_dir or repo.git_dir)
-        if "://" in url or "@" in url.split("/", 1)[0]:
-            return url
-        path = Path(url).expanduser()
-        base = Path(repo.working_tree_dir or repo.git_dir)
-        resolved = path if path.is_absolute() else (base / path).resolve()
-        if not resolved.exists():
-            raise ConfigError([Problem(str(base), 0, 0, "remote.origin.url",
-                                       f"{redact(url)} does not exist")])
-        return str(resolved)

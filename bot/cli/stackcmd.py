@@ -23,13 +23,15 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_backend
+import git
+
+from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_backend, redact
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.adapters.terraform.runtime import default_cache_dir
 from bot.app import executor
 from bot.app.stacks import LoadedStack, StackOps
-from bot.cli.release import default_repo
 from bot.core import render
+from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.preview.model import ChangeSet
 from bot.wiring import build_runtime_factory
@@ -58,6 +60,7 @@ class Context:
     root: Path
     stack_path: str
     reader: LocalConfigReader
+    settings: RepoSettings
     backend: StoreBackend
     ops: StackOps
 
@@ -72,8 +75,6 @@ def open_context(
     root = find_repo_root(stack_dir)
     rel = stack_dir.resolve().relative_to(root).as_posix()
     reader = LocalConfigReader(root)
-    from bot.core.config.settings import SETTINGS_FILE, parse_settings
-
     settings = parse_settings(SETTINGS_FILE, reader.read(SETTINGS_FILE))
     clock = SystemClock()
     if args.backend:
@@ -93,19 +94,24 @@ def open_context(
         timeout_seconds=timeout,
         ignore_fields=tuple(getattr(args, "ignore_fields", ()) or ()),
     )
-    return Context(root, "" if rel == "." else rel, reader, backend, ops)
+    return Context(root, "" if rel == "." else rel, reader, settings, backend, ops)
 
 
 def load(ctx: Context) -> LoadedStack:
     return ctx.ops.load(ctx.reader, ctx.stack_path)
 
 
-def owner() -> str:
+def user() -> str:
+    """Who runs the command (recorded as the release's actor)."""
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):
-        user = "unknown"
-    return f"cli:{user}@{socket.gethostname()}:{os.getpid()}"
+        return "unknown"
+
+
+def owner() -> str:
+    """The lock owner of this run: user, host and process."""
+    return f"cli:{user()}@{socket.gethostname()}:{os.getpid()}"
 
 
 def show_preview(changeset: ChangeSet, out: TextIO | None = None) -> None:
@@ -139,14 +145,25 @@ def confirm_on_terminal(verb: str) -> Callable[[ChangeSet], bool]:
 
 
 class Progress:
-    """Operation progress: a one-line bar on a terminal, plain lines otherwise."""
+    """Operation progress: a one-line bar on a terminal, plain lines otherwise.
 
-    def __init__(self, total: int, out: TextIO | None = None) -> None:
+    `watching(confirm)` wraps the confirmation so the total comes from the change set the
+    person confirmed (the operations that will run), with no extra read of the backend.
+    """
+
+    def __init__(self, total: int = 1, out: TextIO | None = None) -> None:
         self.total = max(total, 1)
         self.done = 0
         self.out = out or sys.stderr
         self.tty = self.out.isatty()
         self._lock = threading.Lock()
+
+    def watching(self, confirm: Callable[[ChangeSet], bool]) -> Callable[[ChangeSet], bool]:
+        def counted(changeset: ChangeSet) -> bool:
+            self.total = max(len(changeset.changed_steps()), 1)
+            return confirm(changeset)
+
+        return counted
 
     def __call__(self, event: executor.Event) -> None:
         with self._lock:
@@ -199,3 +216,35 @@ def report(result_release_line: str, outcome: executor.Outcome | None, out: Text
         out.write(f"  failed  {rid}: {message}\n")
     for rid, message in outcome.skipped.items():
         out.write(f"  skipped {rid}: {message}\n")
+
+
+def default_repo(root: Path, stack_dir: Path) -> str:
+    """The `origin` URL of the repository holding the stack, else that repository's path."""
+    try:
+        repo = git.Repo(stack_dir, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise ConfigError([Problem(str(root), 0, 0, "", "not inside a git repository: pass "
+                                   "--backend git:<repo> or --backend local:<dir>")]) from None
+    with repo:
+        try:
+            url = str(repo.remotes.origin.url)
+        except (AttributeError, IndexError, ValueError):
+            return str(repo.working_tree_dir or repo.git_dir)
+        if "://" in url or "@" in url.split("/", 1)[0]:
+            return url
+        path = Path(url).expanduser()
+        base = Path(repo.working_tree_dir or repo.git_dir)
+        resolved = path if path.is_absolute() else (base / path).resolve()
+        if not resolved.exists():
+            raise ConfigError([Problem(str(base), 0, 0, "remote.origin.url",
+                                       f"{redact(url)} does not exist")])
+        return str(resolved)
+
+
+def head_commit(root: Path) -> str:
+    """The commit checked out in the repository holding `root` ("" outside git)."""
+    try:
+        with git.Repo(root, search_parent_directories=True) as repo:
+            return str(repo.head.commit.hexsha)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return ""
