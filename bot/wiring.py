@@ -48,7 +48,6 @@ from bot.settings import ENVIRONMENT, Settings
 
 __all__ = [
     "Bot",
-    "EventRouter",
     "build_bot",
     "build_handler",
     "build_queue",

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.router import EventRouter
 from bot.core.errors import ConfigError
 from bot.core.events import IssueCommentEvent, PingEvent, make_delivery
 from bot.settings import Settings
-from bot.wiring import EventRouter, build_handler, build_queue
+from bot.wiring import build_handler, build_queue
 from tests.web.helpers import ROOT, SECRET, ServerProcess, comment, encode, headers, payload
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
