@@ -174,6 +174,21 @@ Event = PullRequestEvent | IssueCommentEvent | PushEvent | PingEvent
 Parsed = Event | Ignored
 
 
+# --- forks -------------------------------------------------------------------------------------
+
+
+def is_fork(head_repo: str | None, base_repo: str) -> bool:
+    """Whether a pull request's head lives outside its base repository: the one rule the
+    webhook parser and the code host adapters share.
+
+    A missing head repository (GitHub sends `head.repo: null` once the fork is deleted) IS a
+    fork: nothing says the head commit belongs to this repository, so it must never be
+    checked out or previewed with the repository's credentials. Names compare
+    case-insensitively, as GitHub's do.
+    """
+    return not head_repo or head_repo.lower() != base_repo.lower()
+
+
 # --- parsing -----------------------------------------------------------------------------------
 
 
@@ -279,7 +294,7 @@ def _pull_request(delivery: Delivery, r: _Reader) -> Parsed:
         head_repo=head_repo,
         base_ref=r.text("pull_request.base.ref"),
         base_sha=r.text("pull_request.base.sha"),
-        is_fork=head_repo is None or head_repo.lower() != base_repo.lower(),
+        is_fork=is_fork(head_repo, base_repo),
         installation_id=r.opt_integer("installation.id"),
     )
 

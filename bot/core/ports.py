@@ -152,7 +152,7 @@ class PullRequestInfo:
     draft: bool
     head_sha: str
     head_ref: str
-    head_repo: str
+    head_repo: str  # "" when the fork was deleted (then is_fork: see bot.core.events.is_fork)
     base_ref: str
     base_sha: str
     is_fork: bool

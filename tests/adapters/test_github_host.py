@@ -104,3 +104,24 @@ def test_unknown_token_is_a_clear_error(world):
     host = GitHubHost(Credentials(api_url=sim.api_url, token="nope"), throttle=False)
     with pytest.raises(RuntimeFailed, match="401"):
         host.pull_request("acme/infra", 1)
+
+
+def test_a_pull_request_whose_fork_was_deleted_is_a_fork(world):
+    # GitHub sends `head.repo: null` once a fork is deleted; the adapter must not read that as
+    # "same repository" (its head would then be checked out with the repository's token).
+    sim, host, _, _, tmp = world
+    reader = sim.client("read-token")
+    fork = reader.get_repo("acme/infra").create_fork()
+    work = tmp / "fork"
+    git("clone", "-q", sim.git_url("reader", "infra", "read-token", "reader"), str(work), cwd=tmp)
+    git("checkout", "-qb", "sneaky", cwd=work)
+    (work / "shop" / "dev" / "main.yaml").write_text("a: 3\n")
+    git("commit", "-qam", "sneaky", cwd=work)
+    git("push", "-q", "origin", "sneaky", cwd=work)
+    pr = reader.get_repo("acme/infra").create_pull(base="main", head="reader:sneaky", title="Sneaky", body="")
+    live = host.pull_request("acme/infra", pr.number)
+    assert (live.is_fork, live.head_repo) == (True, "reader/infra")
+    fork.delete()
+    gone = host.pull_request("acme/infra", pr.number)
+    assert gone.head_repo == "" and gone.is_fork
+    assert [p.is_fork for p in host.open_pull_requests("acme/infra") if p.number == pr.number] == [True]

@@ -19,6 +19,7 @@ from bot.core.events import (
     PullRequestEvent,
     PushEvent,
     delivery_key,
+    is_fork,
     make_delivery,
     ordering_key,
     parse_event,
@@ -202,3 +203,11 @@ def test_ordering_keys_separate_kinds(repo: str, number: int, ref: str) -> None:
     push_key = delivery_key(make_delivery("2", "push", json.dumps(push).encode(), WHEN))
     assert pr_key == f"{repo.lower()}#{number}"
     assert pr_key != push_key
+
+
+def test_one_fork_rule_a_missing_head_repository_is_a_fork() -> None:
+    assert not is_fork("acme/config", "acme/config")
+    assert not is_fork("ACME/Config", "acme/config")
+    assert is_fork("mallory/config", "acme/config")
+    assert is_fork(None, "acme/config")  # the fork was deleted
+    assert is_fork("", "acme/config")

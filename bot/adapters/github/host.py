@@ -17,6 +17,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.core.errors import RuntimeFailed
+from bot.core.events import is_fork
 from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -195,7 +196,7 @@ def _auth(credentials: Credentials) -> Auth.Auth:
 
 
 def _info(repo: str, pull: PullRequest) -> PullRequestInfo:
-    head_repo = pull.head.repo.full_name if pull.head.repo else ""
+    head_repo = pull.head.repo.full_name if pull.head.repo else None  # None: the fork was deleted
     return PullRequestInfo(
         repo=repo,
         number=pull.number,
@@ -206,10 +207,10 @@ def _info(repo: str, pull: PullRequest) -> PullRequestInfo:
         draft=bool(pull.draft),
         head_sha=pull.head.sha,
         head_ref=pull.head.ref,
-        head_repo=head_repo,
+        head_repo=head_repo or "",
         base_ref=pull.base.ref,
         base_sha=pull.base.sha,
-        is_fork=bool(head_repo) and head_repo.lower() != repo.lower(),
+        is_fork=is_fork(head_repo, repo),
         mergeable=pull.mergeable,
         merge_commit_sha=pull.merge_commit_sha,
         html_url=pull.html_url or "",
