@@ -125,3 +125,20 @@ def test_a_pull_request_whose_fork_was_deleted_is_a_fork(world):
     gone = host.pull_request("acme/infra", pr.number)
     assert gone.head_repo == "" and gone.is_fork
     assert [p.is_fork for p in host.open_pull_requests("acme/infra") if p.number == pr.number] == [True]
+
+
+def test_commit_comments(world):
+    sim, host, _, head, _ = world
+    url = host.create_commit_comment("acme/infra", head, "## Shipmate apply\n\nfailed: disk full")
+    [note] = sim.commit_comments("acme", "infra", head)
+    assert url == note["html_url"] and url.endswith(f"/acme/infra/commit/{head}#commitcomment-{note['id']}")
+    assert (note["user"]["login"], note["commit_id"], note["body"]) == ("bot", head, "## Shipmate apply\n\nfailed: disk full")
+    # PyGithub reads them back the way GitHub serves them, per commit and per repository.
+    repo = sim.client("dev-token").get_repo("acme/infra")
+    assert [c.body for c in repo.get_commit(head).get_comments()] == [note["body"]]
+    assert [c.id for c in repo.get_comments()] == [note["id"]]
+    assert repo.get_commit(head).raw_data["commit"]["comment_count"] == 1
+    with pytest.raises(RuntimeFailed, match="422"):
+        host.create_commit_comment("acme/infra", "0" * 40, "on no commit")
+    with pytest.raises(RuntimeFailed, match="body is too long|422"):
+        host.create_commit_comment("acme/infra", head, "x" * 70000)

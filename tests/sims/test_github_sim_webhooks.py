@@ -186,3 +186,23 @@ def test_command_line_serves_until_terminated(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_commit_comments_are_delivered_and_kept(tmp_path: Path, hooks: HookRecorder) -> None:
+    data = tmp_path / "sim"
+    with GitHubSim.start(data, users=["alice:tok-a:admin", "eve:tok-e:read"]) as gh:
+        gh.add_hook(SimHook(hooks.url, SECRET))
+        repo = gh.client("tok-a").get_user().create_repo("config", auto_init=True)
+        sha = repo.get_branch("main").commit.sha
+        note = gh.client("tok-e").get_repo("alice/config").get_commit(sha).create_comment("applied: 1 failed")
+        gh.wait_idle()
+        [event] = hooks.events("commit_comment")
+        assert event.payload["action"] == "created" and event.payload["sender"]["login"] == "eve"
+        assert event.payload["comment"]["id"] == note.id and event.payload["comment"]["commit_id"] == sha
+        assert event.payload["comment"]["html_url"].endswith(f"/alice/config/commit/{sha}#commitcomment-{note.id}")
+        with pytest.raises(github.GithubException) as empty:
+            repo.get_commit(sha).create_comment("")
+        assert empty.value.status == 422
+    with GitHubSim.start(data) as gh:
+        repo = gh.client("tok-a").get_repo("alice/config")
+        assert [(c.body, c.user.login) for c in repo.get_commit(sha).get_comments()] == [("applied: 1 failed", "eve")]

@@ -128,6 +128,14 @@ class GitHubHost:
             lambda: self._repo(repo).get_issue(number).create_comment(body).id,
         )
 
+    def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
+        url = f"{self._repo(repo).url}/commits/{sha}/comments"
+        _, data = _call(
+            f"comment on commit {sha[:7]} of {repo}",
+            lambda: self._github.requester.requestJsonAndCheck("POST", url, input={"body": body}),
+        )
+        return str(data.get("html_url") or "")
+
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
         self._request("PATCH", repo, f"/issues/comments/{comment_id}", {"body": body}, f"edit comment {comment_id}")
 
