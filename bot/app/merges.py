@@ -17,12 +17,14 @@ gone after a force push) the paths listed in the push payload are used instead.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 
 from bot.app import results, summary
 from bot.app.applying import apply_stacks, apply_status
 from bot.app.previews import select
 from bot.app.pulls import preview_key
-from bot.app.results import StackRun
+from bot.app.results import StackRun, fenced
 from bot.app.services import (
     APPLY_STATUS,
     RUN_LEASE_SECONDS,
@@ -33,36 +35,51 @@ from bot.app.services import (
     push_owner,
 )
 from bot.app.stacks import Provenance
-from bot.core.errors import ConfigError, RuntimeFailed
+from bot.app.trust import PolicySource, PolicyUnreadable
+from bot.core import mask
+from bot.core.errors import ConfigError, RuntimeFailed, ShipmateError
 from bot.core.events import ZERO_SHA, PushEvent
-from bot.core.ports import ConfigReader
+from bot.core.ports import CodeHost, ConfigReader, PullRequestInfo
 from bot.core.release import Trigger
+from bot.core.render import split
+from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
 
 
 class Merges:
-    """Handles `PushEvent`s to the default branch."""
+    """Handles `PushEvent`s to the branches the policy applies (`branches`, default: the
+    default branch); the policy is read from the policy branch (`bot.app.trust`), never from
+    the pushed commit. Pushes to any other branch apply nothing."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, policy: PolicySource | None = None) -> None:
         self.services = services
+        self.policy = policy or PolicySource(services)
 
     def handle(self, event: PushEvent) -> None:
-        if not event.to_default_branch or event.after == ZERO_SHA:
+        if event.branch is None or event.deleted or event.after == ZERO_SHA:
             return
         access = self.services.access(event.repo, event.installation_id)
         host, repo = access.host, event.repo
-        tree = self.services.tree(access, repo, event.after)
-        pr = host.merged_pull_request_for(repo, event.after)
         try:
-            trusted = tree.settings()
-        except ConfigError as exc:
+            policy = self.policy.read(access, repo)
+        except PolicyUnreadable as exc:
+            if event.branch != event.default_branch:
+                return
+            pr = host.merged_pull_request_for(repo, event.after)
             summary.status(host, repo, event.after, APPLY_STATUS, "error", "shipmate.yaml is invalid")
             if pr is not None:
                 summary.post(host, repo, pr.number, "merge", preview_key(pr.number),
-                             f"## Shipmate apply on merge\n\nNothing was applied: shipmate.yaml at "
-                             f"`{event.after[:7]}` is invalid.\n\n```text\n{exc}\n```\n")
+                             f"## Shipmate apply on merge\n\nNothing was applied: shipmate.yaml on "
+                             f"{code(exc.branch)} is invalid.\n\n" + "\n".join(fenced(str(exc))) + "\n")
             return
+        if not policy.applies_to(event.branch):
+            log.info("%s: push to %s applies nothing (branches: %s)", repo, event.branch,
+                     ", ".join(policy.apply_branches))
+            return
+        trusted = policy.settings
+        tree = self.services.tree(access, repo, event.after)
+        pr = host.merged_pull_request_for(repo, event.after)
         if not trusted.apply_on_merge:
             log.info("%s@%s: apply on merge is off (apply: %s)", repo, event.after[:7], trusted.apply)
             return
@@ -81,20 +98,30 @@ class Merges:
             runs, secrets = apply_stacks(ops, tree, selection.stacks, trusted, provenance, owner, keep_lock=False)
         self.services.report("runs", runs)
         freed = [*held, *(ops.backend.release_pull_request_locks(pr.number) if pr is not None else ())]
-        if runs:
-            summary.status(host, repo, event.after, APPLY_STATUS, *apply_status(runs, "applied"))
-        if pr is None or not (runs or freed):
+        lits = mask.Literals.of(secrets)
+        for run in runs:
+            if not run.ok:
+                log.warning("%s@%s: apply on push of %s failed: %s", repo, event.after[:7], run.name,
+                            mask.mask_text(run.error or "", lits))
+        if not (runs or (pr is not None and freed)):
             return
         footer = []
         if freed:
             unique = list({lock.key: lock for lock in freed}.values())
             footer = ["The locks this pull request held are released:", "", *results.lock_lines(unique)]
+        lead = (f"Merged as `{event.after[:7]}`" if pr is not None
+                else f"Pushed to {code(event.branch or event.ref)} as `{event.after[:7]}`")
         body = results.operation_comment(
-            runs, title="Shipmate apply on merge",
-            lead=f"Merged as `{event.after[:7]}`; applied from that commit",
+            runs, title="Shipmate apply on merge" if pr is not None else "Shipmate apply on push",
+            lead=f"{lead}; applied from that commit",
             secrets=secrets, state_branch=trusted.backend.branch, footer=footer,
         )
-        summary.post(host, repo, pr.number, "merge", preview_key(pr.number), body)
+        link = tell(host, repo, event.after, pr, body)
+        if runs:
+            state, description = apply_status(runs, "applied")
+            if state == "failure":
+                description = failure_description(runs, lits)
+            summary.status(host, repo, event.after, APPLY_STATUS, state, description, target_url=link)
 
     def changed_paths(self, access: Access, event: PushEvent, after: Tree) -> tuple[str, ...]:
         if event.created or event.before == ZERO_SHA:
@@ -106,6 +133,50 @@ class Merges:
                         event.repo, event.before[:7], exc)
             return event.changed_paths
         return diff_trees(before.reader, after.reader)
+
+
+def tell(host: CodeHost, repo: str, sha: str, pr: PullRequestInfo | None, body: str) -> str:
+    """Post the outcome on the merged pull request, or as a comment on the pushed commit when
+    no pull request was merged; returns the web URL of (the first part of) that comment, ""
+    when it could not be posted (logged: the outcome is still in the Release and the log)."""
+    try:
+        if pr is not None:
+            ids = summary.post(host, repo, pr.number, "merge", preview_key(pr.number), body)
+            return f"{pr.html_url}#issuecomment-{ids[0]}" if ids and pr.html_url else ""
+        marker = split.make_marker("merge", {"key": f"push-{sha[:12]}"})
+        urls = [host.create_commit_comment(repo, sha, part)
+                for part in split.split_markdown(f"{marker.line()}\n{body}")]
+        return urls[0] if urls else ""
+    except ShipmateError as exc:
+        where = f"#{pr.number}" if pr is not None else f"commit {sha[:7]}"
+        log.warning("%s: could not post the apply outcome on %s: %s", repo, where, exc)
+        return ""
+
+
+# Terraform's source excerpt under a diagnostic ("with null_resource.x,", "on main.tf.json
+# line 17, in ...:", "17: }"): where, not why; left out of the short reason.
+_SOURCE_LINE = re.compile(r"^(with \S.*,|on \S+ line \d+.*|\d+:.*)$")
+
+
+def short_reason(text: str, limit: int) -> str:
+    """A failure message on one line of at most `limit` characters: blank lines and Terraform's
+    source excerpts dropped, and when still too long its end (where the innermost cause is)."""
+    flat = " ".join(ln for ln in (raw.strip() for raw in text.splitlines()) if ln and not _SOURCE_LINE.match(ln))
+    return flat if len(flat) <= limit else "…" + flat[len(flat) - limit + 1:]
+
+
+def failure_description(runs: Sequence[StackRun], secrets: mask.Literals) -> str:
+    """The `shipmate/apply` failure description: how many stacks failed, the first one and
+    why (masked), within GitHub's 140 characters."""
+    bad = [r for r in runs if not r.ok]
+    n = len(runs)
+    first = bad[0]
+    causes = [msg for _, msg in first.failed if not msg.startswith("skipped:")]
+    reason = mask.mask_text(causes[0] if causes else first.error or "failed", secrets)
+    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+    prefix = f"{len(bad)} of {n} stack{'s' if n != 1 else ''} failed: {first.name}{more}: "
+    short = short_reason(reason, max(20, summary.STATUS_DESCRIPTION_LIMIT - len(prefix)))
+    return prefix + mask.mask_text(short, secrets)
 
 
 def diff_trees(a: ConfigReader, b: ConfigReader) -> tuple[str, ...]:

@@ -63,11 +63,13 @@ def post(host: CodeHost, repo: str, number: int, kind: str, key: str, body: str)
     return [host.create_comment(repo, number, part) for part in split.split_markdown(f"{marker.line()}\n{body}")]
 
 
-def status(host: CodeHost, repo: str, sha: str, context: str, state: str, description: str) -> None:
-    """Set a commit status; a failure is logged, not raised."""
+def status(
+    host: CodeHost, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
+) -> None:
+    """Set a commit status (`target_url`: where its details are); a failure is logged, not raised."""
     text = description if len(description) <= STATUS_DESCRIPTION_LIMIT else description[:137] + "..."
     try:
-        host.set_status(repo, sha, context, state, text)
+        host.set_status(repo, sha, context, state, text, target_url)
     except ShipmateError as exc:
         log.warning("could not set status %s on %s@%s: %s", context, repo, sha[:7], exc)
 
