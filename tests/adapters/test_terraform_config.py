@@ -253,7 +253,14 @@ def test_settings_from_env(tmp_path: Path) -> None:
     assert env["TF_CLI_CONFIG_FILE"] == str(rc)
     assert env["CHECKPOINT_DISABLE"] == "1" and env["TF_IN_AUTOMATION"] == "1"
     assert env["AWS_ACCESS_KEY_ID"] == "AKIA" and env["AWS_REGION"] == "eu-west-1"
-    assert env["ALICLOUD_REGION"] == "cn" and env["AWS_PROFILE"] == "ci"
+    # The process environment is not inherited: only the allowlist and the context's
+    # provider credentials (AWS_PROFILE only with SHIPMATE_TERRAFORM_PASS_ENV, below).
+    assert env["ALICLOUD_REGION"] == "cn" and "AWS_PROFILE" not in env
+    assert env["HOME"] == str(tmp_path / "home") and env["PATH"] == "/usr/bin"
+    passing = TerraformSettings.from_env(
+        {**environ, "SHIPMATE_TERRAFORM_PASS_ENV": "AWS_PROFILE, GITHUB_TOKEN", "GITHUB_TOKEN": "t"}
+    )
+    assert passing.env["AWS_PROFILE"] == "ci" and "GITHUB_TOKEN" not in passing.env
     assert "KUBECONFIG_PATH" not in env and "not-an-env" not in env
     assert "TF_CLI_ARGS_plan" not in env and "TF_WORKSPACE" not in env
 

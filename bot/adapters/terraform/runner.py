@@ -5,22 +5,30 @@ python-terraform builds the command lines (`Terraform.generate_cmd_string`), but
 Terraform ≥ 0.15 rejects. This runner therefore runs the built command itself, with the
 environment it was given (never `os.environ`), a timeout, captured output and `-no-color`,
 and calls `destroy` through the generic command path with `-auto-approve`.
+
+Every command runs in a new session and process group: under bubblewrap when a sandbox is
+given (see `bot.adapters.terraform.sandbox`), else under the reaper script. Either way the
+whole group (Terraform, its providers, provisioners' commands) ends with the bot, and a
+stop (timeout, interrupt) interrupts the group, then kills it after a grace period.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import subprocess
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
+from bot.adapters.terraform.sandbox import Bubblewrap, Mounts, reaper_argv
 from bot.core.errors import RuntimeFailed
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ class CommandResult:
     stdout: str
     stderr: str
     seconds: float
+    pgid: int = 0  # the process group it ran in (ended when the command returned)
 
     @property
     def command(self) -> str:
@@ -59,11 +68,18 @@ class TerraformRunner:
         working_dir: Path,
         env: Mapping[str, str],
         timeout_seconds: float,
+        *,
+        sandbox: Bubblewrap | None = None,
+        read_only: Sequence[Path] = (),
+        plugin_cache_dir: Path | None = None,
     ) -> None:
         self.binary = binary
         self.working_dir = working_dir
         self.env = dict(env)
         self.timeout_seconds = timeout_seconds
+        self.sandbox = sandbox
+        self.read_only = tuple(read_only)
+        self.plugin_cache_dir = plugin_cache_dir
         # The most recent commands, for diagnostics and for checking what a call ran.
         self.history: deque[CommandResult] = deque(maxlen=64)
         # Only the command builder is used. python-terraform parses the state file named by
@@ -83,6 +99,19 @@ class TerraformRunner:
         options.setdefault("input", False)
         return list(self._builder.generate_cmd_string(command, *args, **options))
 
+    def launch_argv(self, argv: Sequence[str], command: str) -> list[str]:
+        """The command line that runs `argv`: under bwrap, or under the reaper."""
+        if self.sandbox is None:
+            return reaper_argv(argv)
+        binary = Path(argv[0])
+        read_only = [*self.read_only, binary] if binary.is_absolute() else list(self.read_only)
+        writable: list[Path] = []
+        if self.plugin_cache_dir is not None:
+            # Providers are installed into the plugin cache by init only.
+            (writable if command == "init" else read_only).append(self.plugin_cache_dir)
+        mounts = Mounts(self.working_dir, read_only=tuple(read_only), writable=tuple(writable))
+        return self.sandbox.wrap(argv, mounts, self.env)
+
     def run(
         self, command: str, *args: str, ok: tuple[int, ...] = (0,), **options: Any
     ) -> CommandResult:
@@ -94,14 +123,20 @@ class TerraformRunner:
         """
         argv = self.argv(command, *args, **options)
         started = time.monotonic()
+        found = shutil.which(argv[0], path=self.env.get("PATH") or os.defpath)
         try:
+            if found is None:
+                raise FileNotFoundError(argv[0])
+            argv[0] = str(Path(found).absolute())
             proc = subprocess.Popen(
-                argv,
+                self.launch_argv(argv, command),
                 cwd=self.working_dir,
                 env=self.env,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                start_new_session=True,
             )
         except FileNotFoundError as exc:
             raise RuntimeFailed(
@@ -117,6 +152,10 @@ class TerraformRunner:
         except BaseException:
             _stop(proc)
             raise
+        finally:
+            # Whatever the command left behind in its group (a provisioner's background
+            # process) ends with it.
+            _kill_group(proc.pid)
         if timed_out:
             err = (
                 f"terraform {command} did not finish within {self.timeout_seconds:g} s and was "
@@ -128,6 +167,7 @@ class TerraformRunner:
             stdout=out,
             stderr=err,
             seconds=time.monotonic() - started,
+            pgid=proc.pid,
         )
         self.history.append(result)
         log.debug(
@@ -179,11 +219,49 @@ class TerraformRunner:
 def _stop(
     proc: subprocess.Popen[str], grace_seconds: float = STOP_GRACE_SECONDS
 ) -> tuple[str, str]:
-    """SIGINT (Terraform finishes what is in flight and writes state), then SIGKILL."""
+    """SIGINT to the group (Terraform finishes what is in flight and writes state), then
+    SIGKILL to the whole group.
+
+    The group's leader (bwrap, which would die of SIGINT and take the sandbox with it, or
+    the reaper) is left out of the interrupt; it exits when Terraform does.
+    """
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        _interrupt_group(proc.pid)
     try:
         return proc.communicate(timeout=grace_seconds)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _kill_group(proc.pid)
         return proc.communicate()
+
+
+def _interrupt_group(pgid: int) -> None:
+    for pid in _group_members(pgid):
+        if pid != pgid:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes whose process group is `pgid` (from /proc)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members

@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.terraform import config as tfconfig
+from bot.adapters.terraform import sandbox as tfsandbox
 from bot.adapters.terraform import tfstate
 from bot.adapters.terraform.runner import CommandResult, TerraformRunner
+from bot.adapters.terraform.sandbox import Bubblewrap
+from bot.core.childenv import child_env
 from bot.core.errors import RuntimeFailed
 from bot.core.ports import JSON, TF_STATE_EXT
 from bot.core.spec import EXT_IMPORT_ID, TERRAFORM, Resource, State
@@ -52,7 +55,7 @@ CREDENTIAL_PREFIXES = (
     "AZURE_",
     "TF_VAR_",
 )
-# Environment variables that would change the commands' meaning or output; never inherited.
+# Environment variables that would change the commands' meaning or output; never set.
 _DROPPED_ENV = ("TF_CLI_ARGS", "TF_DATA_DIR", "TF_WORKSPACE", "TF_INPUT", "TF_CLI_CONFIG_FILE")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _PATH_PART = re.compile(r"[^A-Za-z0-9._-]")
@@ -81,8 +84,10 @@ class TerraformSettings:
     `binary`: the terraform executable (path or name on the env's PATH).
     `cli_config_file`: Terraform CLI config (provider mirrors); an empty one is used if None.
     `cache_dir`: root of the working directories (`<cache_dir>/terraform/<p>/<s>/<ws>`).
-    `env`: the base environment of every command (never read from os.environ here).
+    `env`: the base environment of every command: only what `bot.core.childenv` lets
+    through, never the process environment as a whole.
     `plugin_cache_dir`: TF_PLUGIN_CACHE_DIR shared by all working directories, or None.
+    `sandbox`: bubblewrap to run every command in (see `sandbox.py`), or None.
     """
 
     binary: str = "terraform"
@@ -91,17 +96,26 @@ class TerraformSettings:
     env: Mapping[str, str] = field(default_factory=dict)
     plugin_cache_dir: Path | None = None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    sandbox: Bubblewrap | None = None
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, cache_dir: Path | None = None
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        cache_dir: Path | None = None,
+        sandbox: str | None = None,
     ) -> TerraformSettings:
         """Settings from the process environment.
 
         SHIPMATE_TERRAFORM_BIN (else `terraform` on PATH), TF_CLI_CONFIG_FILE (ignored when
         the file does not exist), SHIPMATE_CACHE_DIR / XDG_CACHE_HOME / HOME for the cache,
         TF_PLUGIN_CACHE_DIR (default `<cache>/terraform/plugin-cache`),
-        SHIPMATE_TERRAFORM_TIMEOUT (seconds per command).
+        SHIPMATE_TERRAFORM_TIMEOUT (seconds per command), SHIPMATE_TERRAFORM_SANDBOX
+        (`auto`, `bwrap` or `off`; `sandbox` overrides it) and SHIPMATE_TERRAFORM_PASS_ENV
+        (comma-separated names of further variables handed to Terraform, e.g. `AWS_PROFILE`;
+        Shipmate's own secrets never are). Terraform's environment is built from an
+        allowlist (`bot.core.childenv`), never the process environment.
         """
         env = dict(os.environ if environ is None else environ)
         root = cache_dir or default_cache_dir(env)
@@ -112,15 +126,19 @@ class TerraformSettings:
         cli_path = Path(cli) if cli and Path(cli).is_file() else None
         plugin_cache = env.get("TF_PLUGIN_CACHE_DIR")
         timeout = env.get("SHIPMATE_TERRAFORM_TIMEOUT")
+        also = [n.strip() for n in env.get("SHIPMATE_TERRAFORM_PASS_ENV", "").split(",") if n.strip()]
+        child = child_env(env, also=also)
+        mode = tfsandbox.parse_mode(sandbox or env.get("SHIPMATE_TERRAFORM_SANDBOX"))
         return cls(
             binary=binary or "terraform",
             cli_config_file=cli_path,
             cache_dir=root,
-            env=env,
+            env=child,
             plugin_cache_dir=Path(plugin_cache)
             if plugin_cache
             else root / "terraform" / "plugin-cache",
             timeout_seconds=float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS,
+            sandbox=tfsandbox.resolve(mode, child, root / "terraform" / ".sandbox"),
         )
 
     def work_dir(self, project: str, stack: str, workspace: str) -> Path:
@@ -142,6 +160,7 @@ class TerraformSettings:
             context=context or {},
             plugin_cache_dir=self.plugin_cache_dir,
             timeout_seconds=self.timeout_seconds,
+            sandbox=self.sandbox,
         )
 
 
@@ -169,14 +188,25 @@ class TerraformRuntime:
         context: Mapping[str, Any] | None = None,
         plugin_cache_dir: Path | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        sandbox: Bubblewrap | None = None,
     ) -> None:
         self.work_dir = Path(work_dir).absolute()
         self.binary = binary
         self.cli_config_file = cli_config_file
         self.plugin_cache_dir = plugin_cache_dir
+        self.sandbox = sandbox
         self._env = self._build_env(env or {}, context or {})
         self._lineage = tfstate.lineage_for(str(self.work_dir))
-        self._runner = TerraformRunner(binary, self.work_dir, self._env, timeout_seconds)
+        cli = Path(self._env["TF_CLI_CONFIG_FILE"])
+        self._runner = TerraformRunner(
+            binary,
+            self.work_dir,
+            self._env,
+            timeout_seconds,
+            sandbox=sandbox,
+            read_only=(cli, *tfsandbox.config_paths(self.cli_config_file)),
+            plugin_cache_dir=Path(plugin_cache_dir).absolute() if plugin_cache_dir else None,
+        )
         self._plans: dict[str, _Plan] = {}
 
     @classmethod
@@ -196,12 +226,13 @@ class TerraformRuntime:
     # --- environment ---------------------------------------------------------------------
 
     def _build_env(self, base: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, str]:
-        env = {
+        """`base` (already built by `child_env`) with the context's provider credentials and
+        Terraform's own settings; `child_env` again drops anything forbidden."""
+        extra = {
             k: str(v)
             for k, v in base.items()
             if not any(k == d or k.startswith(d + "_") for d in _DROPPED_ENV)
         }
-        env.setdefault("PATH", os.defpath)
         for key, value in context.items():
             if (
                 isinstance(key, str)
@@ -209,15 +240,15 @@ class TerraformRuntime:
                 and key.startswith(CREDENTIAL_PREFIXES)
                 and isinstance(value, str | int | float | bool)
             ):
-                env[key] = str(value)
-        env["CHECKPOINT_DISABLE"] = "1"
-        env["TF_IN_AUTOMATION"] = "1"
-        env["TF_INPUT"] = "0"
+                extra[key] = str(value)
+        extra["CHECKPOINT_DISABLE"] = "1"
+        extra["TF_IN_AUTOMATION"] = "1"
+        extra["TF_INPUT"] = "0"
         cli = self.cli_config_file or (self.work_dir / "shipmate.terraformrc")
-        env["TF_CLI_CONFIG_FILE"] = str(Path(cli).absolute())
+        extra["TF_CLI_CONFIG_FILE"] = str(Path(cli).absolute())
         if self.plugin_cache_dir is not None:
-            env["TF_PLUGIN_CACHE_DIR"] = str(Path(self.plugin_cache_dir).absolute())
-        return env
+            extra["TF_PLUGIN_CACHE_DIR"] = str(Path(self.plugin_cache_dir).absolute())
+        return child_env({}, extra)
 
     @property
     def history(self) -> tuple[tuple[str, int, float], ...]:
