@@ -6,9 +6,10 @@ names live in one place:
     shipmate_webhook_deliveries_total{event,outcome}   outcome: queued | duplicate | ignored
     shipmate_webhook_rejected_total{reason}            401/400/413/415/503 reasons
     shipmate_webhook_ack_seconds                       time to answer a delivery
-    shipmate_queue_jobs{state}                         pending, delayed, running, done, failed
+    shipmate_queue_jobs{state}                         pending, delayed, running, done, failed, dead
     shipmate_jobs_processed_total{event}
     shipmate_jobs_failed_total{event,retry}
+    shipmate_jobs_dead_lettered_total{event,reason}    reason: exhausted | bug | stopped
     shipmate_job_duration_seconds{event}               time in the handler
     shipmate_delivery_latency_seconds{event}           received → finished processing
 
@@ -240,6 +241,12 @@ class ShipmateMetrics:
             "shipmate_jobs_failed_total",
             "Jobs whose handler raised, by whether they will be retried.",
             ("event", "retry"),
+        )
+        self.dead_letters = r.counter(
+            "shipmate_jobs_dead_lettered_total",
+            "Jobs dead-lettered (kept for `shipmate queue`), by reason: exhausted (temporary errors on every"
+            " attempt), bug (an unexpected exception), stopped (every attempt's worker stopped mid-job).",
+            ("event", "reason"),
         )
         self.job_seconds = r.histogram(
             "shipmate_job_duration_seconds", "Time spent in the event handler.", ("event",)

@@ -7,24 +7,38 @@
 - While a handler runs, a maintenance thread renews its lease every third of the lease, so
   long handlers (Terraform applies) keep their job; it also purges finished jobs past the
   retention.
-- A handler that raises fails the job: `StateConflict` and errors that are not Shipmate's own
-  (network, I/O, timeouts) are temporary and retried with backoff up to the queue's attempts;
-  other `ShipmateError`s (bad config, denied, plan errors) are final.
+- A handler that raises fails the job, by the error's retry axis (`bot.core.errors.retry_kind`):
+  temporary errors (`TransientError`, `StateConflict`, connection resets, timeouts) are retried
+  with exponential backoff, waiting at least the `Retry-After` the error carries, up to the
+  queue's attempts, then dead-lettered; permanent ones (bad config, denied, plan errors) are
+  finished at once; an unexpected exception is a bug: it gets one attempt, an incident id in
+  the log next to its traceback, and the job is dead-lettered.
+- Attempts are counted by the queue at claim time, so a worker that dies mid-job used one up;
+  a claim handed out past the last attempt (`Job.exhausted`) does not run the handler again:
+  it only reports the job dead and buries it.
+- A handler that also implements `JobReporter` (or a `reporter` given) is told how every job
+  ended, in the same context the handler ran in: `succeeded(delivery)` or `failed(failure)`
+  for every failure that ends the job (not for one that will be retried). That is where the
+  pull request gets its error comment and no commit status is left `pending`.
 - `stop()` stops claiming, lets running handlers finish (up to a timeout) and joins.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import platform
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol, runtime_checkable
 
-from bot.core.errors import ShipmateError, StateConflict
+from bot.core.errors import RetryKind, retry_delay, retry_kind
 from bot.core.events import Delivery
 from bot.core.ports import Clock, EventQueue, Job
 from bot.metrics import ShipmateMetrics
@@ -34,11 +48,48 @@ log = logging.getLogger("shipmate.workers")
 Handler = Callable[[Delivery], None]
 
 
+FailureKind = Literal["permanent", "exhausted", "bug", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """How a job ended without success.
+
+    kind: `permanent` (a config or usage error, reported at once), `exhausted` (temporary
+    errors until the last attempt), `bug` (an unexpected exception; `incident` names its log
+    entry) or `stopped` (every attempt's worker stopped mid-job: killed, crashed, out of
+    memory). All but `permanent` leave the job dead-lettered (`shipmate queue`).
+    """
+
+    delivery: Delivery
+    job_id: int
+    kind: FailureKind
+    error: str
+    attempts: int
+    incident: str = ""
+
+    @property
+    def dead_letter(self) -> bool:
+        return self.kind != "permanent"
+
+
+@runtime_checkable
+class JobReporter(Protocol):
+    """Told how each job ended (see the module docstring); must not raise (it is logged)."""
+
+    def succeeded(self, delivery: Delivery) -> None: ...
+
+    def failed(self, failure: JobFailure) -> None: ...
+
+
 def is_temporary(error: BaseException) -> bool:
     """Whether a failed job should be tried again later."""
-    if isinstance(error, StateConflict):
-        return True
-    return not isinstance(error, ShipmateError)
+    return retry_kind(error) == "temporary"
+
+
+def new_incident_id() -> str:
+    """A short id that names one unexpected failure in the log and in the comment about it."""
+    return uuid.uuid4().hex[:12]
 
 
 class _WallClock:
@@ -58,7 +109,8 @@ class WorkerPool:
         lease_seconds: float = 60.0,
         poll_seconds: float = 0.5,
         metrics: ShipmateMetrics | None = None,
-        retryable: Callable[[BaseException], bool] = is_temporary,
+        classify: Callable[[BaseException], RetryKind] = retry_kind,
+        reporter: JobReporter | None = None,
         retention: timedelta = timedelta(days=7),
         purge_every_seconds: float = 3600.0,
         clock: Clock | None = None,
@@ -72,7 +124,8 @@ class WorkerPool:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.metrics = metrics
-        self.retryable = retryable
+        self.classify = classify
+        self.reporter = reporter if reporter is not None else (handler if isinstance(handler, JobReporter) else None)
         self.retention = retention
         self.purge_every_seconds = purge_every_seconds
         self.clock: Clock = clock or _WallClock()
@@ -157,35 +210,90 @@ class WorkerPool:
             self.run(job)
 
     def run(self, job: Job) -> None:
-        """Process one claimed job: call the handler, then complete or fail the job."""
+        """Process one claimed job: call the handler, then complete or fail the job. Each job
+        runs in a fresh `contextvars` context shared by the handler and the reporter."""
+        contextvars.copy_context().run(self._run, job)
+
+    def _run(self, job: Job) -> None:
         delivery = job.delivery
         with self._lock:
             self._in_flight[job.worker_id] = job
         started = time.perf_counter()
         try:
-            self.handler(delivery)
-        except Exception as exc:
-            retry = self.retryable(exc)
-            error = f"{type(exc).__name__}: {exc}"
-            if retry:
-                log.warning("delivery %s (%s) failed, attempt %d: %s", delivery.id, delivery.event, job.attempts, error)
+            if job.exhausted:
+                self._dead_on_arrival(job)
+                return
+            try:
+                self.handler(delivery)
+            except Exception as exc:
+                self._failed(job, exc)
             else:
-                log.error("delivery %s (%s) failed for good: %s\n%s", delivery.id, delivery.event, error,
-                          "".join(traceback.format_exception(exc)).rstrip())
-            self._finish(job, lambda: self.queue.fail(job, error[:2000], retry))
+                self._report(lambda r: r.succeeded(delivery))
+                self._finish(job, lambda: self.queue.complete(job))
+                if self.metrics:
+                    self.metrics.jobs_processed.inc(event=delivery.event)
+                    latency = (self.clock.now() - delivery.received_at).total_seconds()
+                    self.metrics.latency_seconds.observe(max(0.0, latency), event=delivery.event)
             if self.metrics:
-                self.metrics.jobs_failed.inc(event=delivery.event, retry=str(retry).lower())
-        else:
-            self._finish(job, lambda: self.queue.complete(job))
-            if self.metrics:
-                self.metrics.jobs_processed.inc(event=delivery.event)
-                latency = (self.clock.now() - delivery.received_at).total_seconds()
-                self.metrics.latency_seconds.observe(max(0.0, latency), event=delivery.event)
+                self.metrics.job_seconds.observe(time.perf_counter() - started, event=delivery.event)
         finally:
             with self._lock:
                 self._in_flight.pop(job.worker_id, None)
-            if self.metrics:
-                self.metrics.job_seconds.observe(time.perf_counter() - started, event=delivery.event)
+
+    def _failed(self, job: Job, exc: Exception) -> None:
+        delivery = job.delivery
+        kind = self.classify(exc)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        of = f"{job.attempts}/{job.max_attempts}" if job.max_attempts else str(job.attempts)
+        if self.metrics:
+            self.metrics.jobs_failed.inc(event=delivery.event, retry=str(kind == "temporary").lower())
+        if kind == "temporary":
+            last = 0 < job.max_attempts <= job.attempts
+            if not last:
+                delay = retry_delay(exc, 0.0)
+                log.warning("delivery %s (%s) failed, attempt %s; retried%s: %s", delivery.id, delivery.event, of,
+                            f" in at least {delay:g}s (Retry-After)" if delay else " after a backoff", error)
+                self._finish(job, lambda: self.queue.fail(job, error, True, delay))
+                return
+            log.error("delivery %s (%s) failed, attempt %s, the last; dead-lettered: %s",
+                      delivery.id, delivery.event, of, error)
+            self._end(job, JobFailure(delivery, job.id, "exhausted", error, job.attempts),
+                      lambda: self.queue.fail(job, error, True))
+        elif kind == "permanent":
+            log.error("delivery %s (%s) failed for good: %s", delivery.id, delivery.event, error)
+            self._end(job, JobFailure(delivery, job.id, "permanent", error, job.attempts),
+                      lambda: self.queue.fail(job, error, False))
+        else:
+            incident = new_incident_id()
+            log.error("delivery %s (%s) hit a bug, incident %s; dead-lettered: %s\n%s", delivery.id, delivery.event,
+                      incident, error, "".join(traceback.format_exception(exc)).rstrip())
+            self._end(job, JobFailure(delivery, job.id, "bug", error, job.attempts, incident),
+                      lambda: self.queue.bury(job, f"incident {incident}: {error}"[:2000]))
+
+    def _dead_on_arrival(self, job: Job) -> None:
+        """A claim past the last attempt: every earlier attempt's worker stopped mid-job."""
+        delivery = job.delivery
+        tried = job.attempts - 1
+        error = (f"{tried} attempt{'s' if tried != 1 else ''} ended without an outcome: the worker stopped while "
+                 "handling it (killed, crashed or out of memory)")
+        log.error("delivery %s (%s) dead-lettered: %s", delivery.id, delivery.event, error)
+        self._end(job, JobFailure(delivery, job.id, "stopped", error, tried), lambda: self.queue.bury(job, error))
+
+    def _end(self, job: Job, failure: JobFailure, record: Callable[[], bool]) -> None:
+        """Report a failure that ends the job, then record it (a report lost to a crash in
+        between is made again by the next claim: at-least-once)."""
+        self._report(lambda r: r.failed(failure))
+        self._finish(job, record)
+        if self.metrics and failure.dead_letter:
+            self.metrics.dead_letters.inc(event=failure.delivery.event, reason=failure.kind)
+
+    def _report(self, call: Callable[[JobReporter], None]) -> None:
+        if self.reporter is None:
+            return
+        try:
+            call(self.reporter)
+        except Exception:
+            log.exception("reporting the outcome of a job failed")
 
     def _finish(self, job: Job, action: Callable[[], bool]) -> None:
         for attempt in range(5):

@@ -66,7 +66,10 @@ class Job:
 
     `token` fences the claim: `complete`/`fail`/`extend` with a token that is no longer the
     current one (the lease expired and another worker re-claimed the job) are refused.
-    `attempts` counts claims, this one included.
+    `attempts` counts claims, this one included: a lease that expires (the worker died)
+    used up an attempt. `max_attempts` is the queue's limit (0: unknown); a claim with
+    `attempts > max_attempts` is handed out only to report the job dead-lettered (its
+    earlier attempts all ended without an outcome), not to run it again.
     """
 
     id: int
@@ -76,6 +79,12 @@ class Job:
     token: str
     worker_id: str
     lease_until: datetime
+    max_attempts: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """True for a claim that may only report the job dead, not run it."""
+        return 0 < self.max_attempts < self.attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +96,34 @@ class QueueStats:
     running: int
     done: int
     failed: int
+    dead: int = 0  # dead-lettered: attempts used up (or a bug); kept until retried or dropped
 
     @property
     def depth(self) -> int:
         """Jobs not finished yet (pending and running)."""
         return self.pending + self.running
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One job as an operator sees it (`shipmate queue`): where it stands and why.
+
+    `state`: pending | running | done | failed (a permanent error, reported) | dead (a dead
+    letter: attempts used up, or a bug). Times are POSIX seconds (None when not set)."""
+
+    id: int
+    delivery_id: str
+    event: str
+    action: str
+    key: str
+    state: str
+    attempts: int
+    last_error: str
+    enqueued_at: float
+    not_before: float | None = None
+    lease_until: float | None = None
+    worker_id: str = ""
+    finished_at: float | None = None
 
 
 class EventQueue(Protocol):
@@ -103,8 +135,11 @@ class EventQueue(Protocol):
     - `claim` hands out the oldest runnable job whose ordering key (`events.delivery_key`) has
       no earlier unfinished job; jobs of different keys are handed out in parallel. A running
       job whose lease expired (its worker crashed) is handed out again, in its place in line.
-    - A job is finished only by `complete`, or by `fail` without retry or past the last
-      attempt; `fail` with retry puts it back after an exponential backoff.
+    - A job is finished only by `complete`, by `fail` without retry (state `failed`), or
+      dead-lettered (state `dead`): by `fail` with retry past the last attempt, by `bury`,
+      or by a claim that finds its lease expired with every attempt used up. `fail` with
+      retry puts it back after an exponential backoff (at least `delay` seconds).
+    - Dead jobs are kept until an operator requeues (`requeue`) or drops (`drop`) them.
     """
 
     def put(self, delivery: Delivery) -> bool: ...
@@ -119,8 +154,28 @@ class EventQueue(Protocol):
         """Mark done; False when the claim is stale (the job was re-claimed after its lease)."""
         ...
 
-    def fail(self, job: Job, error: str, retry: bool) -> bool:
-        """Record a failure: retry later (bounded attempts, backoff) or finish as failed."""
+    def fail(self, job: Job, error: str, retry: bool, delay: float = 0.0) -> bool:
+        """Record a failure: retry later (bounded attempts, backoff of at least `delay`
+        seconds), finish as failed (no retry), or dead-letter it (retry past the last attempt)."""
+        ...
+
+    def bury(self, job: Job, error: str) -> bool:
+        """Dead-letter the claimed job now (a bug, or a claim that only reports it dead)."""
+        ...
+
+    def jobs(self, states: Sequence[str], limit: int = 100) -> list[JobRecord]:
+        """Jobs in the given states (pending, running, failed, dead), oldest first."""
+        ...
+
+    def job(self, job_id: int) -> JobRecord | None: ...
+
+    def requeue(self, job_id: int) -> int | None:
+        """Put a dead (or failed) job back at the end of its key's line with fresh attempts,
+        as a new job; its new ID, or None when `job_id` is not a dead or failed job."""
+        ...
+
+    def drop(self, job_id: int) -> bool:
+        """Delete a job that is not running (its delivery ID stays known); False otherwise."""
         ...
 
     def stats(self) -> QueueStats: ...

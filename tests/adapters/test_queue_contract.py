@@ -164,10 +164,122 @@ def test_retry_with_backoff_then_give_up(make_queue: MakeQueue, manual_clock: Ma
     manual_clock.advance(2)
     job = queue.claim("w1", 30)
     assert job is not None and job.attempts == 3
-    assert queue.fail(job, "github 502", retry=True)  # the last attempt: finished as failed
-    assert queue.stats().failed == 1
+    assert queue.fail(job, "github 502", retry=True)  # the last attempt: dead-lettered
+    assert (queue.stats().failed, queue.stats().dead) == (0, 1)
     nxt = queue.claim("w1", 30)
     assert nxt is not None and nxt.delivery.id == "a2"
+
+
+def test_retry_waits_at_least_the_delay_asked_for(make_queue: MakeQueue, manual_clock: ManualClock) -> None:
+    queue = make_queue()
+    queue.put(pr_delivery("a1", 1, manual_clock))
+    job = queue.claim("w1", 30)
+    assert job is not None and job.max_attempts == 3 and not job.exhausted
+    assert queue.fail(job, "HTTP 429", retry=True, delay=45)  # Retry-After: 45 beats the 10 s backoff
+    manual_clock.advance(44)
+    assert queue.claim("w1", 30) is None
+    manual_clock.advance(2)
+    again = queue.claim("w1", 30)
+    assert again is not None and again.attempts == 2
+
+
+def test_expired_leases_count_as_attempts_then_the_job_is_dead(
+    make_queue: MakeQueue, manual_clock: ManualClock
+) -> None:
+    """A delivery that kills its worker every time: each expired lease used an attempt; past
+    the last one the job is handed out once to report it dead, then the key's next job runs."""
+    queue = make_queue()
+    queue.put(pr_delivery("poison", 1, manual_clock))
+    queue.put(pr_delivery("next", 1, manual_clock))
+    runs = []
+    for _ in range(3):
+        job = queue.claim("w1", 10)
+        assert job is not None and job.delivery.id == "poison" and not job.exhausted
+        runs.append(job.attempts)
+        manual_clock.advance(11)  # the worker died: its lease runs out
+    assert runs == [1, 2, 3]
+    report = queue.claim("w2", 10)
+    assert report is not None and report.delivery.id == "poison" and report.exhausted
+    record = queue.job(report.id)
+    assert record is not None and "expired" in record.last_error
+    assert queue.bury(report, "dead-lettered after 3 attempts")
+    stats = queue.stats()
+    assert (stats.dead, stats.running, stats.pending) == (1, 0, 1)
+    nxt = queue.claim("w2", 10)
+    assert nxt is not None and nxt.delivery.id == "next"
+    dead = queue.jobs(["dead"])
+    assert [(r.delivery_id, r.state, r.attempts) for r in dead] == [("poison", "dead", 4)]
+    assert dead[0].last_error == "dead-lettered after 3 attempts"
+
+
+def test_a_report_claim_that_expires_too_is_dead_lettered_by_the_claim(
+    make_queue: MakeQueue, manual_clock: ManualClock
+) -> None:
+    queue = make_queue()
+    queue.put(pr_delivery("poison", 1, manual_clock))
+    queue.put(pr_delivery("next", 1, manual_clock))
+    for _ in range(4):  # three runs and the report claim all die
+        assert queue.claim("w1", 10) is not None
+        manual_clock.advance(11)
+    nxt = queue.claim("w1", 10)
+    assert nxt is not None and nxt.delivery.id == "next" and nxt.attempts == 1
+    (dead,) = queue.jobs(["dead"])
+    assert dead.delivery_id == "poison" and "3 attempts ended without an outcome" in dead.last_error
+    assert queue.stats().dead == 1
+
+
+def test_dead_letters_are_kept_listed_requeued_and_dropped(
+    make_queue: MakeQueue, manual_clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    queue = make_queue()
+    for delivery_id, number in [("bug", 1), ("later", 1), ("other", 2)]:
+        queue.put(pr_delivery(delivery_id, number, manual_clock))
+    bug = queue.claim("w1", 30)
+    assert bug is not None and bug.delivery.id == "bug"
+    assert queue.bury(bug, "TypeError: incident abc123")
+    assert queue.bury(bug, "twice") is False  # the claim is spent
+    listed = queue.jobs(["pending", "running", "dead"])
+    assert [(r.delivery_id, r.state) for r in listed] == [("bug", "dead"), ("later", "pending"), ("other", "pending")]
+    assert queue.job(bug.id) == listed[0] and listed[0].last_error == "TypeError: incident abc123"
+    assert queue.job(10_000) is None
+    manual_clock.advance(30 * 24 * 3600)
+    queue.purge(manual_clock.now() - timedelta(days=7))
+    assert queue.job(bug.id) is not None  # dead letters outlive the retention
+    # requeue: back in line after the key's open jobs, with fresh attempts
+    new_id = queue.requeue(bug.id)
+    assert new_id is not None and new_id != bug.id
+    assert queue.requeue(bug.id) is None and queue.job(bug.id) is None
+    assert queue.put(pr_delivery("bug", 1, manual_clock)) is False  # its delivery ID is still known
+    order = []
+    while (job := queue.claim("w1", 30)) is not None:
+        order.append((job.delivery.id, job.attempts))
+        assert queue.complete(job)
+    assert sorted(order) == [("bug", 1), ("later", 1), ("other", 1)]
+    assert [d for d, _ in order if d in ("bug", "later")] == ["later", "bug"]
+    stats = queue.stats()
+    assert (stats.dead, stats.done) == (0, 3)
+
+
+def test_drop_a_pending_head_lets_the_next_job_run(make_queue: MakeQueue, manual_clock: ManualClock) -> None:
+    queue = make_queue()
+    queue.put(pr_delivery("a1", 1, manual_clock))
+    queue.put(pr_delivery("a2", 1, manual_clock))
+    queue.put(pr_delivery("a3", 1, manual_clock))
+    a1 = queue.claim("w1", 30)
+    assert a1 is not None
+    assert queue.drop(a1.id) is False  # running jobs are not dropped
+    assert queue.fail(a1, "github 502", retry=True)  # a1 waits out a backoff
+    pending = {r.delivery_id: r for r in queue.jobs(["pending"])}
+    assert pending["a1"].not_before is not None and pending["a1"].attempts == 1
+    assert queue.drop(pending["a2"].id)  # not the head
+    assert queue.drop(a1.id)  # the head, in backoff
+    assert queue.job(a1.id) is not None and queue.job(a1.id).state == "dropped"  # type: ignore[union-attr]
+    assert queue.put(pr_delivery("a1", 1, manual_clock)) is False
+    nxt = queue.claim("w1", 30)
+    assert nxt is not None and nxt.delivery.id == "a3"
+    assert queue.stats().pending == 0
 
 
 def test_permanent_failure_finishes_at_once(make_queue: MakeQueue, manual_clock: ManualClock) -> None:

@@ -52,6 +52,9 @@ class QueueModel:
         return True
 
     def claim(self, now: float, claim_id: int) -> ModelJob | None:
+        for job in self.jobs:  # an expired lease past the report-only attempt: dead-lettered
+            if job.state == "running" and job.lease_until <= now and job.attempts > RETRY.max_attempts:
+                job.state, job.claim = "dead", None
         heads: dict[str, ModelJob] = {}
         for job in self.jobs:
             if job.state in ("pending", "running") and job.key not in heads:
@@ -83,7 +86,7 @@ class QueueModel:
         if retry and not RETRY.gives_up(job.attempts):
             job.state, job.claim, job.not_before = "pending", None, now + RETRY.delay(job.attempts)
             return True
-        job.state, job.claim = "failed", None
+        job.state, job.claim = "dead" if retry else "failed", None
         return True
 
     def extend(self, claim_id: int, now: float) -> bool:
@@ -139,10 +142,11 @@ class QueueMachine(RuleBasedStateMachine):
             return
         assert job is not None
         assert (job.delivery.id, job.key, job.attempts) == (expected.delivery_id, expected.key, expected.attempts)
+        assert job.exhausted is (expected.attempts > RETRY.max_attempts)
         self.claims[claim_id] = job
 
     @precondition(lambda self: bool(self.claims))
-    @rule(data=st.data(), action=st.sampled_from(["complete", "retry", "give_up", "extend"]))
+    @rule(data=st.data(), action=st.sampled_from(["complete", "retry", "give_up", "bury", "extend"]))
     def act(self, data: st.DataObject, action: str) -> None:
         claim_id = data.draw(st.sampled_from(sorted(self.claims)))
         job = self.claims[claim_id]
@@ -152,6 +156,8 @@ class QueueMachine(RuleBasedStateMachine):
             assert self.queue.fail(job, "temporary", retry=True) is self.model.fail(claim_id, self.now(), True)
         elif action == "give_up":
             assert self.queue.fail(job, "permanent", retry=False) is self.model.fail(claim_id, self.now(), False)
+        elif action == "bury":
+            assert self.queue.bury(job, "bug") is self.model.finish(claim_id, "dead")
         else:
             assert self.queue.extend(job, LEASE) is self.model.extend(claim_id, self.now())
 
@@ -165,6 +171,9 @@ class QueueMachine(RuleBasedStateMachine):
         states = [j.state for j in self.model.jobs]
         assert stats.done == states.count("done")
         assert stats.failed == states.count("failed")
+        assert stats.dead == states.count("dead")
+        assert sorted(r.delivery_id for r in self.queue.jobs(["dead"])) == sorted(
+            j.delivery_id for j in self.model.jobs if j.state == "dead")
         assert stats.pending + stats.running == states.count("pending") + states.count("running")
 
     def teardown(self) -> None:

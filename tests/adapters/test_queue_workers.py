@@ -14,7 +14,15 @@ from bot.adapters.queue import RetryPolicy
 from bot.adapters.queue.redis import RedisQueue
 from bot.adapters.queue.sqlite import SqliteQueue
 from bot.app.workers import WorkerPool, is_temporary
-from bot.core.errors import ConfigError, PolicyDenied, StateConflict
+from bot.core.errors import (
+    MAX_RETRY_AFTER_SECONDS,
+    ConfigError,
+    PolicyDenied,
+    StateConflict,
+    TransientError,
+    retry_delay,
+    retry_kind,
+)
 from bot.core.events import Delivery, delivery_key, make_delivery
 from bot.core.ports import EventQueue
 from bot.metrics import ShipmateMetrics
@@ -149,14 +157,21 @@ def test_gives_up_after_the_last_attempt(queue: EventQueue) -> None:
     assert done.wait(WAIT)
     assert pool.stop(WAIT)
     assert calls == ["down", "down", "down", "next"]
-    assert queue.stats().failed == 1
+    assert (queue.stats().failed, queue.stats().dead) == (0, 1)
 
 
 def test_classification() -> None:
     assert is_temporary(StateConflict("lost the race"))
-    assert is_temporary(OSError("disk"))
+    assert is_temporary(TransientError("GitHub: HTTP 502", retry_after=3))
+    assert is_temporary(ConnectionResetError("reset by peer")) and is_temporary(TimeoutError("read timed out"))
     assert not is_temporary(PolicyDenied("read permission"))
     assert not is_temporary(ConfigError("bad"))
+    assert retry_kind(ConfigError("bad")) == "permanent"
+    assert retry_kind(TypeError("unsupported operand")) == "bug"
+    assert retry_kind(KeyError("x")) == "bug"
+    assert TransientError("slow down", retry_after=10**9).retry_after == MAX_RETRY_AFTER_SECONDS
+    assert retry_delay(TransientError("429", retry_after=30), 4.0) == 30.0
+    assert retry_delay(TransientError("502"), 4.0) == 4.0
 
 
 def test_running_jobs_keep_their_lease(tmp_path: Path, manual_clock: ManualClock) -> None:

@@ -9,9 +9,15 @@ Every operation is one Lua script, so it is atomic on the server:
   (oldest first across keys); a head waiting out a retry backoff sits in `delayed` scored by
   its retry time; a running head sits in `running` scored by its lease expiry.
 - `claim` first moves due `delayed` keys and expired `running` jobs back to `ready`, then pops
-  the oldest ready key and leases its head under a fresh token.
-- `complete`/`fail` check the token (a stale claim is refused), pop the head and make the
-  key's next job ready.
+  the oldest ready key and leases its head under a fresh token. Attempts count claims, so an
+  expired lease used one up; an expired job past its last attempt is handed out once more,
+  only for the worker to report it dead (`Job.exhausted`), and if that lease expires too the
+  claim dead-letters it and makes the key's next job ready.
+- `complete`/`fail`/`bury` check the token (a stale claim is refused), pop the head and make
+  the key's next job ready.
+- Open jobs (pending, running) sit in the sorted set `open`, dead letters in `dead` (their
+  hashes never expire), the latest failed ones in the list `failed`; `shipmate queue` reads
+  these, `requeue` and `drop` change them.
 
 Times come from the queue's clock (POSIX seconds), so replicas need synchronised clocks, as
 leases anywhere do. Finished jobs and delivery marks expire after the retention. The scripts
@@ -21,6 +27,7 @@ compute key names, so use a single Redis server (or Sentinel), not Redis Cluster
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +35,7 @@ import redis
 
 from bot.adapters.queue import DEFAULT_RETENTION_SECONDS, RetryPolicy, SystemClock
 from bot.core.events import Delivery, delivery_key
-from bot.core.ports import Clock, Job, QueueStats
+from bot.core.ports import Clock, Job, JobRecord, QueueStats
 
 _PUT = """
 local p = ARGV[1]
@@ -41,13 +48,17 @@ if redis.call('RPUSH', p .. 'key:' .. ARGV[7], seq) == 1 then
   redis.call('ZADD', p .. 'ready', seq, ARGV[7])
 end
 redis.call('HINCRBY', p .. 'counts', 'pending', 1)
+redis.call('ZADD', p .. 'open', seq, seq)
 return seq
 """
 
-# Moves due delayed keys and expired leases back to `ready`, then leases the oldest ready head.
+# Moves due delayed keys and expired leases back to `ready` (or dead-letters an expired job
+# past its report-only attempt), then leases the oldest ready head.
+# ARGV = prefix, now, token, worker, lease until, max attempts, dead-letter message.
 _CLAIM = """
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
+local maxa = tonumber(ARGV[6])
 for _, k in ipairs(redis.call('ZRANGEBYSCORE', p .. 'delayed', '-inf', now)) do
   redis.call('ZREM', p .. 'delayed', k)
   local head = redis.call('LINDEX', p .. 'key:' .. k, 0)
@@ -56,10 +67,23 @@ end
 for _, s in ipairs(redis.call('ZRANGEBYSCORE', p .. 'running', '-inf', now)) do
   redis.call('ZREM', p .. 'running', s)
   local job = p .. 'job:' .. s
-  redis.call('HSET', job, 'state', 'pending')
+  local k = redis.call('HGET', job, 'key')
   redis.call('HINCRBY', p .. 'counts', 'running', -1)
-  redis.call('HINCRBY', p .. 'counts', 'pending', 1)
-  redis.call('ZADD', p .. 'ready', s, redis.call('HGET', job, 'key'))
+  if tonumber(redis.call('HGET', job, 'attempts')) > maxa then
+    redis.call('LPOP', p .. 'key:' .. k)
+    redis.call('HSET', job, 'state', 'dead', 'token', '', 'finished_at', ARGV[2], 'last_error', ARGV[7])
+    redis.call('HDEL', job, 'lease_until')
+    redis.call('ZREM', p .. 'open', s)
+    redis.call('ZADD', p .. 'dead', s, s)
+    redis.call('HINCRBY', p .. 'counts', 'dead', 1)
+    local nexthead = redis.call('LINDEX', p .. 'key:' .. k, 0)
+    if nexthead then redis.call('ZADD', p .. 'ready', nexthead, k) end
+  else
+    local worker = redis.call('HGET', job, 'worker_id') or '?'
+    redis.call('HSET', job, 'state', 'pending', 'last_error', 'the lease of ' .. worker .. ' expired (the worker stopped)')
+    redis.call('HINCRBY', p .. 'counts', 'pending', 1)
+    redis.call('ZADD', p .. 'ready', s, k)
+  end
 end
 local popped = redis.call('ZPOPMIN', p .. 'ready')
 if #popped == 0 then return false end
@@ -113,7 +137,12 @@ local nexthead = redis.call('LINDEX', p .. 'key:' .. k, 0)
 if nexthead then redis.call('ZADD', p .. 'ready', nexthead, k) end
 redis.call('HSET', job, 'state', ARGV[5], 'token', '', 'finished_at', ARGV[4], 'last_error', ARGV[6])
 redis.call('HDEL', job, 'lease_until')
-redis.call('EXPIRE', job, ARGV[7])
+redis.call('ZREM', p .. 'open', ARGV[2])
+if ARGV[5] == 'dead' then
+  redis.call('ZADD', p .. 'dead', ARGV[2], ARGV[2])
+else
+  redis.call('EXPIRE', job, ARGV[7])
+end
 redis.call('HINCRBY', p .. 'counts', ARGV[5], 1)
 if ARGV[5] == 'failed' then redis.call('LPUSH', p .. 'failed', ARGV[2]) end
 return 1
@@ -128,11 +157,70 @@ redis.call('ZREM', p .. 'running', ARGV[2])
 redis.call('ZREM', p .. 'ready', k)
 redis.call('HINCRBY', p .. 'counts', state, -1)
 redis.call('HINCRBY', p .. 'counts', 'pending', 1)
-redis.call('HSET', job, 'state', 'pending', 'token', '', 'last_error', ARGV[5])
+redis.call('HSET', job, 'state', 'pending', 'token', '', 'last_error', ARGV[5], 'not_before', ARGV[4])
 redis.call('HDEL', job, 'lease_until')
 redis.call('ZADD', p .. 'delayed', ARGV[4], k)
 return 1
 """
+
+
+# A dead or failed job back at the end of its key's line as a new job: ARGV = prefix, seq, now.
+_REQUEUE = """
+local p = ARGV[1]
+local old = p .. 'job:' .. ARGV[2]
+local state = redis.call('HGET', old, 'state')
+if state ~= 'dead' and state ~= 'failed' then return 0 end
+local k = redis.call('HGET', old, 'key')
+local seq = redis.call('INCR', p .. 'seq')
+local job = p .. 'job:' .. seq
+local f = redis.call('HMGET', old, 'delivery_id', 'event', 'action', 'body', 'received_at')
+redis.call('HSET', job, 'delivery_id', f[1], 'event', f[2], 'action', f[3], 'body', f[4], 'received_at', f[5],
+  'key', k, 'state', 'pending', 'attempts', 0, 'token', '', 'enqueued_at', ARGV[3])
+redis.call('DEL', old)
+redis.call('ZREM', p .. 'dead', ARGV[2])
+redis.call('LREM', p .. 'failed', 0, ARGV[2])
+redis.call('HINCRBY', p .. 'counts', state, -1)
+redis.call('HINCRBY', p .. 'counts', 'pending', 1)
+redis.call('ZADD', p .. 'open', seq, seq)
+if redis.call('RPUSH', p .. 'key:' .. k, seq) == 1 then
+  redis.call('ZADD', p .. 'ready', seq, k)
+end
+return seq
+"""
+
+# Mark a job that is not running dropped: ARGV = prefix, seq, now, retention.
+_DROP = """
+local p = ARGV[1]
+local job = p .. 'job:' .. ARGV[2]
+local state = redis.call('HGET', job, 'state')
+if state ~= 'pending' and state ~= 'dead' and state ~= 'failed' then return 0 end
+if state == 'pending' then
+  local k = redis.call('HGET', job, 'key')
+  local list = p .. 'key:' .. k
+  local head = redis.call('LINDEX', list, 0)
+  redis.call('LREM', list, 0, ARGV[2])
+  if head == ARGV[2] then
+    redis.call('ZREM', p .. 'ready', k)
+    redis.call('ZREM', p .. 'delayed', k)
+    local nexthead = redis.call('LINDEX', list, 0)
+    if nexthead then redis.call('ZADD', p .. 'ready', nexthead, k) end
+  end
+  redis.call('ZREM', p .. 'open', ARGV[2])
+end
+redis.call('ZREM', p .. 'dead', ARGV[2])
+redis.call('LREM', p .. 'failed', 0, ARGV[2])
+redis.call('HINCRBY', p .. 'counts', state, -1)
+redis.call('HSET', job, 'state', 'dropped', 'token', '', 'finished_at', ARGV[3])
+redis.call('EXPIRE', job, ARGV[4])
+return 1
+"""
+
+_RECORD_FIELDS = (
+    "delivery_id", "event", "action", "key", "state", "attempts", "last_error", "enqueued_at", "not_before",
+    "lease_until", "worker_id", "finished_at",
+)
+
+DEAD_LETTER_MESSAGE = "dead-lettered: {n} attempts ended without an outcome (the worker stopped: killed, crashed or out of memory)"
 
 
 def _text(value: Any) -> str:
@@ -161,6 +249,8 @@ class RedisQueue:
         self._extend = client.register_script(_EXTEND)
         self._finish = client.register_script(_FINISH)
         self._retry = client.register_script(_RETRY)
+        self._requeue = client.register_script(_REQUEUE)
+        self._drop = client.register_script(_DROP)
 
     @classmethod
     def from_url(
@@ -200,7 +290,10 @@ class RedisQueue:
         now = self._now()
         token = uuid.uuid4().hex
         lease_until = now + lease_seconds
-        result = self._claim(args=[self.prefix, repr(now), token, worker_id, repr(lease_until)])
+        result = self._claim(
+            args=[self.prefix, repr(now), token, worker_id, repr(lease_until), self.retry.max_attempts,
+                  DEAD_LETTER_MESSAGE.format(n=self.retry.max_attempts)]
+        )
         if not result:
             return None
         seq, (delivery_id, event, action, body, received_at, key, attempts) = result
@@ -218,6 +311,7 @@ class RedisQueue:
             token=token,
             worker_id=worker_id,
             lease_until=datetime.fromtimestamp(lease_until, UTC),
+            max_attempts=self.retry.max_attempts,
         )
 
     def extend(self, job: Job, lease_seconds: float) -> bool:
@@ -234,11 +328,14 @@ class RedisQueue:
     def complete(self, job: Job) -> bool:
         return self._finish_as(job, "done", "")
 
-    def fail(self, job: Job, error: str, retry: bool) -> bool:
+    def fail(self, job: Job, error: str, retry: bool, delay: float = 0.0) -> bool:
         if retry and not self.retry.gives_up(job.attempts):
-            retry_at = self._now() + self.retry.delay(job.attempts)
+            retry_at = self._now() + max(self.retry.delay(job.attempts), delay)
             return bool(self._retry(args=[self.prefix, job.id, job.token, repr(retry_at), error]))
-        return self._finish_as(job, "failed", error)
+        return self._finish_as(job, "dead" if retry else "failed", error)
+
+    def bury(self, job: Job, error: str) -> bool:
+        return self._finish_as(job, "dead", error)
 
     def stats(self) -> QueueStats:
         pipe = self.client.pipeline(transaction=True)
@@ -252,6 +349,7 @@ class RedisQueue:
             running=counts.get("running", 0),
             done=counts.get("done", 0),
             failed=counts.get("failed", 0),
+            dead=counts.get("dead", 0),
         )
 
     def ping(self) -> None:
@@ -261,6 +359,54 @@ class RedisQueue:
         """Finished jobs expire on their own after the retention; trims the dead-job index."""
         self.client.ltrim(self.prefix + "failed", 0, 999)
         return 0
+
+    # --- operators (`shipmate queue`) ------------------------------------------------------
+
+    def _records(self, seqs: list[int]) -> list[JobRecord]:
+        pipe = self.client.pipeline(transaction=False)
+        for seq in seqs:
+            pipe.hmget(f"{self.prefix}job:{seq}", _RECORD_FIELDS)
+        records = []
+        for seq, values in zip(seqs, pipe.execute(), strict=True):
+            if values[0] is None:
+                continue
+            f = dict(zip(_RECORD_FIELDS, (None if v is None else _text(v) for v in values), strict=True))
+
+            def num(name: str, fields: dict[str, str | None] = f) -> float | None:
+                value = fields[name]
+                return float(value) if value not in (None, "") else None
+
+            records.append(JobRecord(
+                id=seq, delivery_id=f["delivery_id"] or "", event=f["event"] or "", action=f["action"] or "",
+                key=f["key"] or "", state=f["state"] or "", attempts=int(f["attempts"] or 0),
+                last_error=f["last_error"] or "", enqueued_at=num("enqueued_at") or 0.0,
+                not_before=num("not_before"), lease_until=num("lease_until"), worker_id=f["worker_id"] or "",
+                finished_at=num("finished_at"),
+            ))
+        return records
+
+    def jobs(self, states: Sequence[str], limit: int = 100) -> list[JobRecord]:
+        wanted = set(states)
+        seqs: set[int] = set()
+        if wanted & {"pending", "running"}:
+            seqs.update(int(_text(s)) for s in self.client.zrange(self.prefix + "open", 0, -1))
+        if "dead" in wanted:
+            seqs.update(int(_text(s)) for s in self.client.zrange(self.prefix + "dead", 0, -1))
+        if "failed" in wanted:
+            seqs.update(int(s) for s in self.client.lrange(self.prefix + "failed", 0, -1))
+        found = [r for r in self._records(sorted(seqs)) if r.state in wanted]
+        return found[: int(limit)]
+
+    def job(self, job_id: int) -> JobRecord | None:
+        found = self._records([int(job_id)])
+        return found[0] if found else None
+
+    def requeue(self, job_id: int) -> int | None:
+        seq = int(self._requeue(args=[self.prefix, int(job_id), repr(self._now())]))
+        return seq or None
+
+    def drop(self, job_id: int) -> bool:
+        return bool(self._drop(args=[self.prefix, int(job_id), repr(self._now()), self.retention_seconds]))
 
     def close(self) -> None:
         self.client.close()

@@ -1,8 +1,14 @@
 """The embedded event queue: one SQLite database in WAL mode under the data directory.
 
 One table holds every job: the delivery (ID unique, raw body), its ordering key, its state
-(`pending` → `running` → `done` | `failed`), attempts, the retry time, and the current claim
-(token, worker, lease).
+(`pending` → `running` → `done` | `failed` | `dead`, or `dropped` by an operator), attempts,
+the retry time, and the current claim (token, worker, lease).
+
+Attempts are counted when a job is claimed, so a lease that expires (the worker died) used
+one up. A claim that finds an expired job with every attempt used hands it out once more
+only for the worker to report it dead (`Job.exhausted`); if even that claim's lease expires,
+the job is dead-lettered in the claim itself. Either way the key's next job becomes the head.
+Dead jobs are kept (not purged) until `requeue` or `drop`.
 
 Durability: `put` commits with `synchronous=FULL`, so once it returns the delivery survives
 a crash of the process or of the machine; concurrent puts share one commit and one fsync
@@ -21,7 +27,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +36,7 @@ from typing import Any
 
 from bot.adapters.queue import RetryPolicy, SystemClock
 from bot.core.events import Delivery, delivery_key
-from bot.core.ports import Clock, Job, QueueStats
+from bot.core.ports import Clock, Job, JobRecord, QueueStats
 
 FILE_NAME = "queue.sqlite3"
 
@@ -63,6 +69,7 @@ CREATE INDEX IF NOT EXISTS jobs_running ON jobs(lease_until) WHERE state = 'runn
 CREATE INDEX IF NOT EXISTS jobs_key_open ON jobs(key, seq) WHERE state IN ('pending', 'running');
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE state IN ('done', 'failed');
+CREATE INDEX IF NOT EXISTS jobs_dead ON jobs(seq) WHERE state = 'dead';
 """
 
 # The oldest pending head past its retry time, and the oldest running job whose lease has
@@ -75,7 +82,17 @@ _NEXT_HEAD = (
     "(SELECT min(seq) FROM jobs WHERE key = ? AND state IN ('pending', 'running'))"
 )
 
+# Expired leases whose job has used every attempt, including the one that only reports it.
+_EXPIRED_DEAD = (
+    "SELECT seq, key FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lease_until <= ? AND attempts > ?"
+)
+
 _COLUMNS = "seq, delivery_id, event, action, body, received_at, key, attempts, token, worker_id, lease_until"
+_RECORD = (
+    "seq, delivery_id, event, action, key, state, attempts, coalesce(last_error, ''), enqueued_at, not_before,"
+    " lease_until, coalesce(worker_id, ''), finished_at"
+)
+LISTED_STATES = ("pending", "running", "done", "failed", "dead", "dropped")
 
 
 @dataclass(eq=False)
@@ -155,8 +172,7 @@ class SqliteQueue:
         with self._lock:
             return self._db.execute(sql, params)
 
-    @staticmethod
-    def _job(row: tuple[Any, ...]) -> Job:
+    def _job(self, row: tuple[Any, ...]) -> Job:
         seq, delivery_id, event, action, body, received_at, key, attempts, token, worker, lease = row
         delivery = Delivery(
             id=str(delivery_id),
@@ -173,6 +189,7 @@ class SqliteQueue:
             token=str(token),
             worker_id=str(worker),
             lease_until=datetime.fromtimestamp(float(lease), UTC),
+            max_attempts=self.retry.max_attempts,
         )
 
     # --- EventQueue ------------------------------------------------------------------------
@@ -235,6 +252,14 @@ class SqliteQueue:
         now = self._now()
         token = uuid.uuid4().hex
         with self._transaction() as db:
+            for seq, key in db.execute(_EXPIRED_DEAD, (now, self.retry.max_attempts)).fetchall():
+                db.execute(
+                    "UPDATE jobs SET state = 'dead', head = 0, finished_at = ?, token = NULL, lease_until = NULL,"
+                    " last_error = ? WHERE seq = ?",
+                    (now, f"dead-lettered: {self.retry.max_attempts} attempts ended without an outcome"
+                          " (the worker stopped: killed, crashed or out of memory)", seq),
+                )
+                db.execute(_NEXT_HEAD, (key,))
             ready = db.execute(_READY, (now,)).fetchone()
             expired = db.execute(_EXPIRED, (now,)).fetchone()
             candidates = [row[0] for row in (ready, expired) if row is not None and row[0] is not None]
@@ -242,8 +267,9 @@ class SqliteQueue:
                 return None
             seq = min(candidates)
             db.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, token = ?, worker_id = ?,"
-                " lease_until = ? WHERE seq = ?",
+                "UPDATE jobs SET last_error = CASE WHEN state = 'running' THEN 'the lease of ' || coalesce(worker_id, '?')"
+                " || ' expired (the worker stopped)' ELSE last_error END, state = 'running', attempts = attempts + 1,"
+                " token = ?, worker_id = ?, lease_until = ? WHERE seq = ?",
                 (token, worker_id, now + lease_seconds, seq),
             )
             full = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE seq = ?", (seq,)).fetchone()
@@ -259,15 +285,19 @@ class SqliteQueue:
     def complete(self, job: Job) -> bool:
         return self._finish(job, "done", None)
 
-    def fail(self, job: Job, error: str, retry: bool) -> bool:
+    def fail(self, job: Job, error: str, retry: bool, delay: float = 0.0) -> bool:
         if retry and not self.retry.gives_up(job.attempts):
+            wait = max(self.retry.delay(job.attempts), delay)
             cursor = self._execute(
                 "UPDATE jobs SET state = 'pending', not_before = ?, last_error = ?, token = NULL,"
                 " lease_until = NULL WHERE seq = ? AND token = ? AND state = 'running'",
-                (self._now() + self.retry.delay(job.attempts), error, job.id, job.token),
+                (self._now() + wait, error, job.id, job.token),
             )
             return cursor.rowcount == 1
-        return self._finish(job, "failed", error)
+        return self._finish(job, "dead" if retry else "failed", error)
+
+    def bury(self, job: Job, error: str) -> bool:
+        return self._finish(job, "dead", error)
 
     def _finish(self, job: Job, state: str, error: str | None) -> bool:
         """Finish the job if the claim is current, and make its key's next job the head."""
@@ -295,17 +325,83 @@ class SqliteQueue:
             running=int(counts.get("running", 0)),
             done=int(counts.get("done", 0)),
             failed=int(counts.get("failed", 0)),
+            dead=int(counts.get("dead", 0)),
         )
 
     def ping(self) -> None:
         self._execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
 
     def purge(self, finished_before: datetime) -> int:
+        """Forget finished jobs past the retention; dead letters stay until requeued or dropped."""
         cursor = self._execute(
-            "DELETE FROM jobs WHERE state IN ('done', 'failed') AND finished_at < ?",
+            "DELETE FROM jobs WHERE state IN ('done', 'failed', 'dropped') AND finished_at < ?",
             (finished_before.timestamp(),),
         )
         return int(cursor.rowcount)
+
+    # --- operators (`shipmate queue`) ------------------------------------------------------
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> JobRecord:
+        seq, delivery_id, event, action, key, state, attempts, error, enqueued, not_before, lease, worker, done = row
+        return JobRecord(
+            id=int(seq), delivery_id=str(delivery_id), event=str(event), action=str(action), key=str(key),
+            state=str(state), attempts=int(attempts), last_error=str(error), enqueued_at=float(enqueued),
+            not_before=float(not_before) if not_before else None,
+            lease_until=float(lease) if lease is not None else None,
+            worker_id=str(worker), finished_at=float(done) if done is not None else None,
+        )
+
+    def jobs(self, states: Sequence[str], limit: int = 100) -> list[JobRecord]:
+        wanted = [s for s in states if s in LISTED_STATES]
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = self._execute(
+            f"SELECT {_RECORD} FROM jobs WHERE state IN ({marks}) ORDER BY seq LIMIT ?", (*wanted, int(limit))
+        ).fetchall()
+        return [self._record(row) for row in rows]
+
+    def job(self, job_id: int) -> JobRecord | None:
+        row = self._execute(f"SELECT {_RECORD} FROM jobs WHERE seq = ?", (int(job_id),)).fetchone()
+        return self._record(row) if row is not None else None
+
+    def requeue(self, job_id: int) -> int | None:
+        """A dead or failed job goes back at the end of its key's line as a new job (a new
+        ID), attempts reset; the delivery ID stays known throughout."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT delivery_id, event, action, body, received_at, key FROM jobs"
+                " WHERE seq = ? AND state IN ('dead', 'failed')",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM jobs WHERE seq = ?", (job_id,))
+            head = db.execute(_OPEN_OF_KEY, (row[5],)).fetchone() is None
+            cursor = db.execute(
+                "INSERT INTO jobs (delivery_id, event, action, body, received_at, key, head, enqueued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, int(head), self._now()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def drop(self, job_id: int) -> bool:
+        """A job that is not running is marked dropped (its delivery ID stays known, so a
+        redelivery is still ignored) and its key's next job becomes the head."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT key FROM jobs WHERE seq = ? AND state IN ('pending', 'dead', 'failed')", (job_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "UPDATE jobs SET state = 'dropped', head = 0, finished_at = ?, token = NULL, lease_until = NULL"
+                " WHERE seq = ?",
+                (self._now(), job_id),
+            )
+            db.execute(_NEXT_HEAD, (row[0],))
+        return True
 
     def failed_jobs(self, limit: int = 100) -> list[tuple[str, str, int, str]]:
         """Dead jobs for inspection: (delivery ID, event, attempts, last error), newest first."""
