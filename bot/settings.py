@@ -27,6 +27,7 @@ key).
 | `SHIPMATE_POLL_REPOSITORIES` | | comma-separated `owner/name` the scheduler polls (repositories without a webhook) |
 | `SHIPMATE_POLL_SECONDS` | `60` | how often they are polled |
 | `SHIPMATE_GITHUB_THROTTLE` | `true` | space GitHub API calls out (PyGithub's pacing of requests and writes); `false` for a GitHub without secondary rate limits |
+| `SHIPMATE_TERRAFORM_SANDBOX` | `auto` | run Terraform under bubblewrap: `auto` (when installed and working), `bwrap` (required) or `off` |
 | `SHIPMATE_CONFIG` | | the settings file |
 """
 
@@ -45,6 +46,7 @@ from bot.core.errors import ConfigError, Problem
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+TERRAFORM_SANDBOX_MODES = ("auto", "bwrap", "off")
 ENVIRONMENT = "environment"
 
 # Environment variable → key in the settings file.
@@ -69,6 +71,7 @@ _ENV_TO_KEY: dict[str, str] = {
     "SHIPMATE_POLL_REPOSITORIES": "poll_repositories",
     "SHIPMATE_POLL_SECONDS": "poll_seconds",
     "SHIPMATE_GITHUB_THROTTLE": "github_throttle",
+    "SHIPMATE_TERRAFORM_SANDBOX": "terraform_sandbox",
 }
 _KEY_TO_ENV = {v: k for k, v in _ENV_TO_KEY.items()}
 _REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
@@ -99,6 +102,7 @@ class Settings:
     poll_repositories: tuple[str, ...] = ()
     poll_seconds: float = 60.0
     github_throttle: bool = True
+    terraform_sandbox: str = "auto"
 
     @property
     def listen(self) -> str:
@@ -293,6 +297,14 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
             return False
         raise ValueError(f"must be true or false, got {v.value!r}")
 
+    def one_of(choices: tuple[str, ...]) -> Callable[[_Value], str]:
+        def convert(v: _Value) -> str:
+            word = text(v).strip().lower()
+            if word not in choices:
+                raise ValueError(f"must be one of {', '.join(choices)}, got {v.value!r}")
+            return word
+        return convert
+
     def log_level(v: _Value) -> str:
         level = text(v).upper()
         if level not in LOG_LEVELS:
@@ -313,6 +325,7 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
     take("poll_repositories", exact_repositories)
     take("poll_seconds", seconds)
     take("github_throttle", boolean)
+    take("terraform_sandbox", one_of(TERRAFORM_SANDBOX_MODES))
 
     secrets = []
     for key in ("webhook_secret", "webhook_secret_previous"):

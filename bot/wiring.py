@@ -136,7 +136,8 @@ def build_services(
 
     data = settings.data_dir
     cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else data / "cache"
-    runtimes = build_runtime_factory(env, cache_dir=cache, kubernetes_scratch=cache / "kubernetes")
+    runtimes = build_runtime_factory(env, cache_dir=cache, kubernetes_scratch=cache / "kubernetes",
+                                     terraform_sandbox=settings.terraform_sandbox)
     clock = SystemClock()
     registry = default_registry()
     salt = env.get("SHIPMATE_SECRET_SALT", "")
@@ -306,6 +307,7 @@ def build_runtime_factory(
     concurrency: int = 10,
     base_dir: Path | None = None,
     kubernetes_scratch: Path | None = None,
+    terraform_sandbox: str | None = None,
 ) -> Callable[[StackIdentity, Mapping[str, object]], Mapping[str, Runtime]]:
     """Runtimes for a stack: Kubernetes from the workspace context (or KUBECONFIG, or
     in-cluster), Terraform in a working directory per project/stack/workspace under
@@ -313,11 +315,14 @@ def build_runtime_factory(
 
     A Kubernetes runtime keeps its discovery cache (and certificate files of the kubeconfig)
     in a private temporary directory, or, with `kubernetes_scratch` (a long-running bot),
-    in `<kubernetes_scratch>/<project>/<stack>/<workspace>-<context hash>`."""
+    in `<kubernetes_scratch>/<project>/<stack>/<workspace>-<context hash>`.
+
+    `terraform_sandbox` (`auto`, `bwrap`, `off`; default: `SHIPMATE_TERRAFORM_SANDBOX` in
+    `env`) says whether Terraform runs under bubblewrap; `bwrap` fails here when it cannot."""
     from bot.adapters.kubernetes.runtime import KubernetesRuntime
     from bot.adapters.terraform.runtime import TerraformSettings
 
-    terraform = TerraformSettings.from_env(env, cache_dir=cache_dir)
+    terraform = TerraformSettings.from_env(env, cache_dir=cache_dir, sandbox=terraform_sandbox)
     cache: dict[tuple[str, str, str, str], Mapping[str, Runtime]] = {}
     guard = threading.Lock()
 

@@ -265,3 +265,13 @@ def test_sandbox_modes(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not work here: No permissions"):
         sandbox.resolve("bwrap", {"PATH": f"{fake}:/usr/bin:/bin"}, tmp_path / "s")
     assert _group_members(os.getpgrp())
+
+
+def test_sandbox_setting() -> None:
+    from bot.settings import Settings
+
+    assert Settings.from_env({}).terraform_sandbox == "auto"
+    assert Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "BWRAP"}).terraform_sandbox == "bwrap"
+    with pytest.raises(ConfigError) as bad:
+        Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "docker"})
+    assert "SHIPMATE_TERRAFORM_SANDBOX" in str(bad.value) and "auto, bwrap, off" in str(bad.value)
