@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.core.errors import RuntimeFailed
+from bot.core.errors import RuntimeFailed, TransientError
 
 KEEP_TREES = 20
 
@@ -100,4 +100,5 @@ def _git(args: list[str], cwd: Path | None = None, allow_fail_message: str = "")
         if allow_fail_message and allow_fail_message in done.stderr:
             return
         message = re.sub(r"://[^/@\s]*@", "://", done.stderr.strip())
-        raise RuntimeFailed(f"git {args[0]} failed: {message}")
+        failed = TransientError if args[0] == "fetch" else RuntimeFailed  # a fetch may work later
+        raise failed(f"git {args[0]} failed: {message}")

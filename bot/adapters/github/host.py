@@ -8,15 +8,19 @@ tokens PyGithub mints and refreshes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+import requests
 from github import Auth, Github, GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from bot.core.errors import RuntimeFailed
+from bot.core.errors import RuntimeFailed, TransientError
 from bot.core.events import is_fork
 from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
 
@@ -106,12 +110,16 @@ class GitHubHost:
         """The collaborator's role: `role_name` is exact (maintain, triage), while the legacy
         `permission` field folds maintain into write and triage into read."""
         url = f"{self._repo(repo).url}/collaborators/{login}/permission"
-        try:
-            _, data = self._github.requester.requestJsonAndCheck("GET", url)
-        except GithubException as exc:
-            if exc.status in (403, 404):
-                return "none"
-            raise RuntimeFailed(f"GitHub: read permission of {login} on {repo}: {_reason(exc)}") from exc
+
+        def read() -> dict[str, object]:
+            try:
+                return dict(self._github.requester.requestJsonAndCheck("GET", url)[1])
+            except GithubException as exc:
+                if exc.status in (403, 404) and not isinstance(_failure("", exc), TransientError):
+                    return {}
+                raise
+
+        data = _call(f"read permission of {login} on {repo}", read)
         role = data.get("role_name") or data.get("permission") or "none"
         return {"pull": "read", "push": "write"}.get(str(role), str(role))
 
@@ -169,7 +177,7 @@ class GitHubHost:
         )
 
     def default_branch(self, repo: str) -> str:
-        return self._repo(repo).default_branch
+        return _call(f"read repository {repo}", lambda: self._repo(repo).default_branch)
 
     def bot_login(self) -> str:
         if self._login is None:
@@ -231,8 +239,41 @@ def _reason(exc: GithubException) -> str:
     return f"HTTP {exc.status}: {message}"
 
 
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds GitHub asked us to wait: `Retry-After` (seconds or an HTTP date), or until
+    `X-RateLimit-Reset` when no requests remain."""
+    h = {k.lower(): v for k, v in (headers or {}).items()}
+    value = h.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+            except (TypeError, ValueError):
+                return None
+    if h.get("x-ratelimit-remaining") == "0" and h.get("x-ratelimit-reset", "").isdigit():
+        return max(0.0, float(h["x-ratelimit-reset"]) - time.time())
+    return None
+
+
+def _failure(what: str, exc: GithubException) -> RuntimeFailed | TransientError:
+    """GitHub's answer on the retry axis: 5xx, 429 and rate-limit 403s are temporary."""
+    message = f"GitHub: {what}: {_reason(exc)}"
+    retry_after = _retry_after(exc.headers)
+    status = exc.status or 0
+    rate_limited = status == 403 and (retry_after is not None or "rate limit" in message.lower())
+    if status >= 500 or status == 429 or rate_limited:
+        return TransientError(message, retry_after=retry_after)
+    return RuntimeFailed(message)
+
+
 def _call(what: str, fn: Callable[[], T]) -> T:
+    """Every GitHub call goes through here: errors leave on the retry axis (temporary:
+    transport errors, 5xx, 429, rate limits; permanent: the rest)."""
     try:
         return fn()
     except GithubException as exc:
-        raise RuntimeFailed(f"GitHub: {what}: {_reason(exc)}") from exc
+        raise _failure(what, exc) from exc
+    except requests.RequestException as exc:  # connection refused or reset, timeouts, retries used up
+        raise TransientError(f"GitHub: {what}: {type(exc).__name__}: {exc}") from exc

@@ -41,7 +41,7 @@ from git.refs.symbolic import SymbolicReference
 
 from bot.adapters.gitstate import layout
 from bot.adapters.gitstate.layout import Done, Write
-from bot.core.errors import ConfigError, Problem, ShipmateError, StateConflict
+from bot.core.errors import ConfigError, Problem, ShipmateError, StateConflict, TransientError
 
 T = TypeVar("T")
 
@@ -176,7 +176,7 @@ class GitStore:
                 text = str(exc.stderr)
                 if "couldn't find remote ref" in text or "could not find remote ref" in text:
                     return None
-                raise StateConflict(
+                raise TransientError(  # the remote is unreachable or refused us: try the job later
                     f"cannot fetch {self.description}: {_clean(text, self.url)}"
                 ) from None
             try:
@@ -345,7 +345,7 @@ class GitStore:
                      "failed to update ref", "stale info", "[remote rejected]")
             if any(marker in text for marker in retry):
                 return False
-            raise StateConflict(f"cannot push to {self.description}: {_clean(text, self.url)}") from None
+            raise TransientError(f"cannot push to {self.description}: {_clean(text, self.url)}") from None
         self._known_tip = new
         return True
 
