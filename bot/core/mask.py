@@ -19,9 +19,13 @@ hashed: a hash of a short secret can be brute-forced from a public comment.
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 from bot.core.ports import SENSITIVE_KEY
 from bot.core.preview import fields, normalize
@@ -37,29 +41,48 @@ from bot.core.preview.model import (
     Path,
     StackResult,
 )
-from bot.core.spec import KUBERNETES, Resource, State
+from bot.core.release import Release
+from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
 
 MASK = "(sensitive value)"
 MASK_CHANGED = "(sensitive value, changed)"
 MIN_SUBSTRING_LENGTH = 4
+MIN_LINE_LENGTH = 16
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 @dataclass(frozen=True, slots=True)
 class Literals:
-    """Secret strings to hide wherever they occur in a value."""
+    """Secret strings to hide wherever they occur in a value.
+
+    `exact` holds the secrets themselves; `substrings` what is searched for in longer texts:
+    every secret of at least `MIN_SUBSTRING_LENGTH` characters and the forms it takes when a
+    tool prints it (JSON/HCL-escaped, URL-encoded, base64, and each long line of a multi-line
+    secret such as a PEM key), longest first.
+    """
 
     exact: frozenset[str] = frozenset()
     substrings: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, secrets: Iterable[str]) -> Literals:
+    def of(cls, secrets: Iterable[str] | Literals) -> Literals:
+        if isinstance(secrets, Literals):
+            return secrets
         values = frozenset(s for s in secrets if isinstance(s, str) and s)
-        subs = tuple(sorted(s for s in values if len(s) >= MIN_SUBSTRING_LENGTH))
-        return cls(values, subs)
+        found: set[str] = set()
+        for s in values:
+            found.update(v for v in _forms(s) if len(v) >= MIN_SUBSTRING_LENGTH)
+        return cls(values, tuple(sorted(found, key=lambda x: (-len(x), x))))
 
     def __bool__(self) -> bool:
         return bool(self.exact)
+
+    def __or__(self, other: Literals) -> Literals:
+        if not other.exact or other.exact <= self.exact:
+            return self
+        if not self.exact:
+            return other
+        return Literals.of(self.exact | other.exact)
 
     def hit(self, value: Any) -> bool:
         if value is None or isinstance(value, bool):
@@ -68,11 +91,134 @@ class Literals:
         return text in self.exact or any(s in text for s in self.substrings)
 
     def text(self, text: str) -> str:
-        """`text` with every secret occurrence replaced (longest first), for free-form messages."""
-        for s in sorted(self.exact, key=lambda x: (-len(x), x)):
-            if s in text and (len(s) >= MIN_SUBSTRING_LENGTH or text == s):
-                text = text.replace(s, MASK)
-        return text
+        """`text` with every secret occurrence replaced by `MASK`, for free-form messages.
+
+        Overlapping and adjacent occurrences (of one secret or several) become one `MASK`, so
+        no character of any occurrence is left; masks already in the text are kept as they
+        are, so masking twice changes nothing. A secret shorter than `MIN_SUBSTRING_LENGTH`
+        is masked only when it is the whole text.
+        """
+        if not self.exact or not text:
+            return text
+        if text in self.exact:
+            return MASK
+        spans: list[tuple[int, int]] = []
+        for s in self.substrings:
+            start = text.find(s)
+            run: tuple[int, int] | None = None
+            while start != -1:
+                end = start + len(s)
+                if run is not None and start <= run[1]:
+                    run = (run[0], end)
+                else:
+                    if run is not None:
+                        spans.append(run)
+                    run = (start, end)
+                start = text.find(s, start + 1)
+            if run is not None:
+                spans.append(run)
+        if not spans:
+            return text
+        kept = _marker_spans(text)
+        spans = [sp for sp in spans if not any(a <= sp[0] and sp[1] <= b for a, b in kept)]
+        if not spans:
+            return text
+        spans.sort()
+        out: list[str] = []
+        pos = 0
+        cur_start, cur_end = spans[0]
+        for a, b in spans[1:]:
+            if a <= cur_end:
+                cur_end = max(cur_end, b)
+                continue
+            out.extend((text[pos:cur_start], MASK))
+            pos = cur_end
+            cur_start, cur_end = a, b
+        out.extend((text[pos:cur_start], MASK, text[cur_end:]))
+        return "".join(out)
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret and the forms a tool may print it in."""
+    forms = {secret}
+    forms.add(json.dumps(secret)[1:-1])  # JSON / HCL / Go %q escaping (\n, \", \\, \uXXXX)
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    forms.add(quote(secret, safe=""))  # in a URL
+    forms.add(quote(secret, safe="/:@"))
+    if len(secret) >= MIN_SUBSTRING_LENGTH:
+        forms.add(base64.b64encode(secret.encode()).decode().rstrip("="))
+    if "\n" in secret:  # a PEM key or certificate: each long line on its own
+        forms.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= MIN_LINE_LENGTH)
+    return forms
+
+
+def _marker_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for marker in (MASK_CHANGED, MASK):
+        start = text.find(marker)
+        while start != -1:
+            spans.append((start, start + len(marker)))
+            start = text.find(marker, start + 1)
+    return spans
+
+
+class Masker:
+    """Every secret this process knows, growing as they are learnt: Shipmate's own
+    credentials (`own`: tokens, keys, webhook secrets, salt, installation tokens as they are
+    minted) and the secrets of the stacks it loaded (workspace context secrets, resolved
+    `ref://` values). One is built at the composition root and shared by everything that
+    writes text out of the process (comments, statuses, commit messages, log records).
+
+    Thread-safe. Stack secrets are bounded (`limit`, oldest forgotten first; own
+    credentials are never forgotten), so a stream of pull requests cannot grow it forever.
+    """
+
+    def __init__(self, own: Iterable[str] = (), secrets: Iterable[str] = (), *, limit: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._own: dict[str, None] = {}
+        self._stack: dict[str, None] = {}
+        self._own_lits = Literals()
+        self._all_lits = Literals()
+        self.add(own, own=True)
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str], *, own: bool = False) -> None:
+        """Learn more secrets (`own`: Shipmate's credentials)."""
+        values = [s for s in secrets if isinstance(s, str) and s]
+        with self._lock:
+            new = [s for s in values if s not in self._own and (own or s not in self._stack)]
+            if not new:
+                return
+            for s in new:
+                if own:
+                    self._own[s] = None
+                    self._stack.pop(s, None)
+                else:
+                    self._stack[s] = None
+            while len(self._stack) > self._limit:
+                del self._stack[next(iter(self._stack))]
+            self._own_lits = Literals.of(self._own)
+            self._all_lits = Literals.of([*self._own, *self._stack])
+
+    @property
+    def own(self) -> Literals:
+        """Shipmate's own credentials only (also masked in Terraform state entries)."""
+        return self._own_lits
+
+    @property
+    def literals(self) -> Literals:
+        """Every secret known."""
+        return self._all_lits
+
+    def with_(self, secrets: Iterable[str] | Literals) -> Literals:
+        """Every secret known plus `secrets`."""
+        return self._all_lits | Literals.of(secrets)
+
+    def text(self, text: str) -> str:
+        return self._all_lits.text(text)
+
+    __call__ = text
 
 
 def secret_paths(
@@ -186,6 +332,97 @@ def mask_stack_result(result: StackResult, secrets: Iterable[str] | Literals = (
 def mask_text(text: str, secrets: Iterable[str] | Literals) -> str:
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
     return lits.text(text)
+
+
+def mask_secret_store(store: Mapping[str, Any] | None, secrets: Iterable[str] | Literals = ()) -> Mapping[str, Any] | None:
+    """A workspace secret store as it may be written: the values a `fake` provider holds
+    inline are secrets themselves (the provider's address and options are not)."""
+    if not store:
+        return store
+    lits = Literals.of(secrets)
+    out: dict[str, Any] = {}
+    for key, value in store.items():
+        if isinstance(value, Mapping):
+            out[key] = mask_secret_store(value, lits)
+        elif isinstance(value, list):
+            out[key] = [mask_secret_store(v, lits) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    if "key" in out and ("value" in out or "valueMap" in out):
+        if "value" in out:
+            out["value"] = MASK
+        if isinstance(out.get("valueMap"), Mapping):
+            out["valueMap"] = {k: MASK for k in out["valueMap"]}
+    return _mask_literals(out, lits)
+
+
+def mask_spec(spec: Spec, secrets: Iterable[str] | Literals = ()) -> Spec:
+    """A Spec as it may be stored or shown: resources, secret store and context masked."""
+    lits = Literals.of(secrets)
+    return Spec(
+        tuple(mask_resource(r, lits) for r in spec.resources),
+        mask_secret_store(spec.secret_store, lits),
+        _mask_literals(spec.context, lits) if spec.context else spec.context,
+    )
+
+
+def mask_release(
+    release: Release,
+    secrets: Iterable[str] | Literals = (),
+    *,
+    terraform: Iterable[str] | Literals = (),
+) -> Release:
+    """A Release as it may be written: every field masked with `secrets` — the Spec, the
+    state's entries, the error and the provenance (actor, commit).
+
+    Terraform state entries stay lossless (the next run rebuilds `terraform.tfstate` from
+    them); only the literals in `terraform` (Shipmate's own credentials, which no
+    infrastructure may hold) are masked there too.
+    """
+    lits = Literals.of(secrets)
+    return replace(
+        release,
+        spec=mask_spec(release.spec, lits),
+        state=mask_stored_state(release.state, lits, terraform=terraform),
+        error=lits.text(release.error) if release.error else release.error,
+        actor=lits.text(release.actor),
+        commit=lits.text(release.commit),
+    )
+
+
+def mask_stored_state(
+    state: State, secrets: Iterable[str] | Literals = (), *, terraform: Iterable[str] | Literals = ()
+) -> State:
+    """State as it may be written: see `mask_release`."""
+    lits = Literals.of(secrets)
+    tf = Literals.of(terraform)
+    resources = tuple(
+        (mask_terraform_entry(r, tf) if r.type == TERRAFORM else mask_resource(r, lits)) for r in state.resources
+    )
+    if all(a is b for a, b in zip(resources, state.resources, strict=True)):
+        return state
+    return State(resources)
+
+
+def mask_terraform_entry(resource: Resource, secrets: Iterable[str] | Literals) -> Resource:
+    """A Terraform state entry with `secrets` masked wherever they occur (attributes and the
+    raw tfstate instance alike); nothing else is touched."""
+    lits = Literals.of(secrets)
+    if not lits:
+        return resource
+    attrs = _mask_literals(resource.attributes, lits)
+    exts = _mask_literals(resource.extensions, lits)
+    if attrs is resource.attributes and exts is resource.extensions:
+        return resource
+    return Resource(resource.id, resource.type, attrs, resource.depends_on, exts)
+
+
+def mask_data(value: Any, secrets: Iterable[str] | Literals) -> Any:
+    """Any YAML-like value with each string holding a secret masked as a whole."""
+    lits = Literals.of(secrets)
+    if not lits:
+        return value
+    return _Ctx(frozenset(), lits, False, None).mask(value, (), (), None)
 
 
 # --- internals --------------------------------------------------------------------------------
