@@ -13,6 +13,12 @@ ignored, as Atlantis does, so quoted text or prose never triggers an apply by ac
 A near miss of a command name (`/aply`) gets a "did you mean" reply; unknown flags and
 malformed arguments get a usage reply. Slash words that resemble nothing of ours are left
 alone, since other bots use slash commands too.
+
+Bounded work: a command is one short line, so a comment longer than `MAX_COMMENT_CHARS` is
+never one and is ignored without being read (`parse` looks at its length only); shorter
+comments are read once, line by line. Every piece of the comment a reply repeats is quoted as
+inline code (backticks escaped) and cut to `MAX_ECHO_CHARS`, so a reply never renders the
+commenter's Markdown, mentions or links.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ import difflib
 import shlex
 from dataclasses import dataclass
 from enum import StrEnum
+
+from bot.core.render.comment import code
+
+MAX_COMMENT_CHARS = 4096  # longer comments are never commands (and are not read)
+MAX_ECHO_CHARS = 80  # how much of a word a reply repeats
+_MAX_SUGGEST_CHARS = 32  # "did you mean" only for words about as long as ours
 
 
 class Verb(StrEnum):
@@ -47,9 +59,11 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The comment addressed us but cannot run: answer with this text."""
+    """The comment addressed us but cannot run: answer with this text, once the commenter is
+    known to hold the permission `verb` needs (None: a near miss of a command name)."""
 
     text: str
+    verb: Verb | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +116,19 @@ def usage(verb: Verb) -> str:
     return f"Usage:\n```\n{lines[verb]}\n```"
 
 
+def quote(text: str) -> str:
+    """User text as inline code: backticks escaped, cut to `MAX_ECHO_CHARS`."""
+    if len(text) > MAX_ECHO_CHARS:
+        text = text[:MAX_ECHO_CHARS] + "…"
+    return code(text)
+
+
 def parse(body: str) -> Parsed:
-    """Parse a comment body. Never raises: malformed input becomes a `Reply` or `Ignore`."""
+    """Parse a comment body. Never raises: malformed input becomes a `Reply` or `Ignore`.
+
+    Work is bounded by `MAX_COMMENT_CHARS` whatever the size of `body`."""
+    if len(body) > MAX_COMMENT_CHARS:
+        return Ignore(f"longer than {MAX_COMMENT_CHARS} characters: not a command")
     lines = [line.strip().strip("`").strip() for line in body.splitlines()]
     lines = [line for line in lines if line]
     if not lines or not lines[0].startswith("/"):
@@ -113,18 +138,32 @@ def parse(body: str) -> Parsed:
     try:
         words = shlex.split(lines[0])
     except ValueError as exc:
-        return Reply(f"Could not read the command: {exc}.")
+        verb = _verb(lines[0].split(maxsplit=1)[0][1:].lower())
+        if verb is None:
+            return Ignore("not a Shipmate command")
+        return Reply(f"Could not read the command: {exc}.", verb)
+    if not words:  # "/" followed by a quote only
+        return Ignore("not a command")
     name = words[0][1:].lower()
-    try:
-        verb = Verb(name)
-    except ValueError:
-        close = difflib.get_close_matches(name, [v.value for v in Verb], n=1, cutoff=0.6)
+    verb = _verb(name)
+    if verb is None:
+        close = (
+            difflib.get_close_matches(name, [v.value for v in Verb], n=1, cutoff=0.6)
+            if len(name) <= _MAX_SUGGEST_CHARS else []
+        )
         if close:
-            return Reply(f"Unknown command `/{name}`. Did you mean `/{close[0]}`?\n\n{HELP_TEXT}")
-        return Ignore(f"/{name} is not a Shipmate command")
+            return Reply(f"Unknown command {quote('/' + name)}. Did you mean `/{close[0]}`?\n\n{HELP_TEXT}")
+        return Ignore("not a Shipmate command")
     if verb is Verb.HELP or "-h" in words[1:] or "--help" in words[1:]:
-        return Command(Verb.HELP) if verb is Verb.HELP else Reply(usage(verb))
+        return Command(Verb.HELP) if verb is Verb.HELP else Reply(usage(verb), verb)
     return _parse_flags(verb, words[1:])
+
+
+def _verb(name: str) -> Verb | None:
+    try:
+        return Verb(name)
+    except ValueError:
+        return None
 
 
 def _parse_flags(verb: Verb, args: list[str]) -> Parsed:
@@ -136,29 +175,30 @@ def _parse_flags(verb: Verb, args: list[str]) -> Parsed:
         key = _ALIASES.get(flag)
         if key is None or key not in _FLAGS[verb]:
             known = sorted(k for k, v in _ALIASES.items() if v in _FLAGS[verb])
-            hint = difflib.get_close_matches(flag, known, n=1)
+            hint = difflib.get_close_matches(flag, known, n=1) if len(flag) <= _MAX_SUGGEST_CHARS else []
             extra = f" Did you mean `{hint[0]}`?" if hint else ""
-            return Reply(f"`/{verb}` does not take `{arg}`.{extra}\n\n{usage(verb)}")
+            return Reply(f"`/{verb}` does not take {quote(arg)}.{extra}\n\n{usage(verb)}", verb)
         if eq:
             value = inline
             i += 1
         else:
             if i + 1 >= len(args):
-                return Reply(f"`{flag}` needs a value.\n\n{usage(verb)}")
+                return Reply(f"`{flag}` needs a value.\n\n{usage(verb)}", verb)
             value = args[i + 1]
             i += 2
         if not _valid_name(value, allow_slash=key == "confirm"):
-            return Reply(f"`{value}` is not a valid value for `{flag}`.\n\n{usage(verb)}")
+            return Reply(f"{quote(value)} is not a valid value for `{flag}`.\n\n{usage(verb)}", verb)
         values[key] = value
     command = Command(verb, values.get("project"), values.get("stack"), values.get("confirm"))
     if verb is Verb.DESTROY:
         if not command.project or not command.stack:
-            return Reply(f"`/destroy` needs both `-p` and `-s`.\n\n{usage(verb)}")
+            return Reply(f"`/destroy` needs both `-p` and `-s`.\n\n{usage(verb)}", verb)
         expected = f"{command.project}/{command.stack}"
         if command.confirm != expected:
             return Reply(
                 f"`/destroy` deletes everything in `{expected}`. To go ahead, add "
-                f"`--confirm {expected}`.\n\n{usage(verb)}"
+                f"`--confirm {expected}`.\n\n{usage(verb)}",
+                verb,
             )
     return command
 

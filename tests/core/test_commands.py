@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import os
+from pathlib import Path
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.commands import Command, Ignore, Reply, Verb, parse
+from bot.core.commands import MAX_COMMENT_CHARS, Command, Ignore, Reply, Verb, parse
+from bot.core.render.comment import code
+
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "bot"
+UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden file {path}; run with SHIPMATE_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
 
 
 def test_plain_commands():
@@ -65,3 +80,67 @@ def test_filters_select_stacks():
 @given(st.text(max_size=200))
 def test_parse_never_raises(body):
     assert isinstance(parse(body), Command | Reply | Ignore)
+
+
+class _Unread(str):
+    """A comment body whose text may not be read: only its length may be asked."""
+
+    def __getattribute__(self, name: str) -> object:
+        raise AssertionError(f"the parser read the whole comment (str.{name})")
+
+    def __getitem__(self, key: object) -> str:
+        raise AssertionError("the parser read the whole comment (a slice)")
+
+    def __iter__(self):  # type: ignore[override]
+        raise AssertionError("the parser read the whole comment (iteration)")
+
+
+def test_a_huge_comment_is_not_read_at_all():
+    # A 10 MB comment held a worker for 22 minutes: a command is one short line, so a comment
+    # longer than MAX_COMMENT_CHARS is ignored on its length alone, whatever it holds.
+    for text in ("/apply " + "x" * 10_000_000, "/" + "a" * 10_000_000, "/apply\n" + " " * 10_000_000,
+                 " " * 10_000_000 + "/apply", "`" * 10_000_000):
+        assert parse(_Unread(text)) == Ignore(f"longer than {MAX_COMMENT_CHARS} characters: not a command")
+    assert parse(" " * (MAX_COMMENT_CHARS - 6) + "/apply") == Command(Verb.APPLY)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.text(alphabet=st.sampled_from("/ap ly-`\"'=\n\\x"), min_size=MAX_COMMENT_CHARS - 64,
+               max_size=MAX_COMMENT_CHARS))
+def test_comments_up_to_the_limit_parse_without_blowing_up(body):
+    assert isinstance(parse(body), Command | Reply | Ignore)
+
+
+HOSTILE = [
+    "/aply",
+    "/apply --f`oo",
+    "/apply -p `x`",
+    "/apply -p ``x``y",
+    "/apply --proj=<img/src=x>",
+    "/apply -p @everyone",
+    "/apply -p [click](https://evil.example)",
+    "/apply --" + "x" * 200,
+    "/preview -s",
+    "/destroy -p shop -s dev --confirm '**bold**'",
+    "/unlock -p shop",
+    '/apply -p "unterminated',
+]
+
+
+def test_replies_quote_what_the_commenter_wrote():
+    # Everything a reply repeats from the comment is inline code, never Markdown.
+    out = []
+    for body in HOSTILE:
+        reply = parse(body)
+        assert isinstance(reply, Reply), body
+        out.extend([f"### {code(body[:100])}", "", reply.text.split("\n\n", 1)[0], ""])
+    text = "\n".join(out)
+    for raw in ("<img/src=x>", "@everyone", "[click](https://evil.example)", "**bold**"):
+        assert f"`{raw}`" in text or f"`--proj={raw}`" in text, raw
+    golden("command-replies.md", text)
+
+
+def test_replies_name_the_verb_whose_permission_they_need():
+    assert parse("/apply --force").verb is Verb.APPLY  # type: ignore[union-attr]
+    assert parse("/destroy -p a -s b").verb is Verb.DESTROY  # type: ignore[union-attr]
+    assert parse("/aply").verb is None  # type: ignore[union-attr]
