@@ -24,6 +24,7 @@ key).
 | `SHIPMATE_MAX_BODY_BYTES` | `26214400` | larger deliveries get 413 (GitHub sends at most 25 MB) |
 | `SHIPMATE_HANDLER` | | `module:factory` building the event handler (see `bot.wiring`) |
 | `SHIPMATE_LOG_LEVEL` | `INFO` | `DEBUG`, `INFO`, `WARNING` or `ERROR` |
+| `SHIPMATE_POLICY_BRANCH` | (each repository's default branch) | the branch every repository's `shipmate.yaml` (who may apply, requirements, state branch, secrets) is read from; make it a protected branch |
 | `SHIPMATE_POLL_REPOSITORIES` | | comma-separated `owner/name` the scheduler polls (repositories without a webhook) |
 | `SHIPMATE_POLL_SECONDS` | `60` | how often they are polled |
 | `SHIPMATE_GITHUB_THROTTLE` | `true` | space GitHub API calls out (PyGithub's pacing of requests and writes); `false` for a GitHub without secondary rate limits |
@@ -68,6 +69,7 @@ _ENV_TO_KEY: dict[str, str] = {
     "SHIPMATE_MAX_BODY_BYTES": "max_body_bytes",
     "SHIPMATE_HANDLER": "handler",
     "SHIPMATE_LOG_LEVEL": "log_level",
+    "SHIPMATE_POLICY_BRANCH": "policy_branch",
     "SHIPMATE_POLL_REPOSITORIES": "poll_repositories",
     "SHIPMATE_POLL_SECONDS": "poll_seconds",
     "SHIPMATE_GITHUB_THROTTLE": "github_throttle",
@@ -98,6 +100,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     handler: str | None = None
     log_level: str = "INFO"
+    policy_branch: str | None = None  # None: each repository's default branch
     config_file: Path | None = None
     poll_repositories: tuple[str, ...] = ()
     poll_seconds: float = 60.0
@@ -305,6 +308,13 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
             return word
         return convert
 
+    def branch_name(v: _Value) -> str:
+        name = text(v).strip()
+        if not name or name.startswith(("-", "/", "refs/")) or name.endswith(("/", ".lock", ".")) \
+                or ".." in name or "@{" in name or any(ch in name for ch in " ~^:?*[\\"):
+            raise ValueError(f"expected a git branch name, got {v.value!r}")
+        return name
+
     def log_level(v: _Value) -> str:
         level = text(v).upper()
         if level not in LOG_LEVELS:
@@ -322,6 +332,7 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
     take("max_body_bytes", integer(1024, 1024**3))
     take("handler", handler)
     take("log_level", log_level)
+    take("policy_branch", branch_name)
     take("poll_repositories", exact_repositories)
     take("poll_seconds", seconds)
     take("github_throttle", boolean)

@@ -88,7 +88,7 @@ def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
         return Bot(router)
     book = RepositoryBook(settings.data_dir)
     services = build_services(settings, environ, on_repository=book.remember)
-    install(router, services)
+    install(router, services, policy_branch=settings.policy_branch)
     return Bot(router, services, book)
 
 

@@ -10,12 +10,21 @@ refusal is posted as a reply.
 
 **Whose policy.** Who may apply (permissions, requirements such as an approval at the head
 commit), which branch holds the state, and which workspace context keys are secret all come
-from `shipmate.yaml` on the head of the pull request's *base* branch, never from the pull
-request's own head. The head is what the pull request proposes; if it were trusted, a pull
-request could lower `permissions.apply` to `read`, drop `requirements`, point the backend at
-another branch or un-mark a secret, and then apply itself or print the secret in its own
-preview. Changes to `shipmate.yaml` take effect once merged. (The stack configs themselves
-come from the head: that is what is being previewed and applied.)
+from `shipmate.yaml` on the repository's policy branch (the default branch, or the server's
+`SHIPMATE_POLICY_BRANCH`; see `bot.app.trust`), never from the pull request's head or base.
+The head is what the pull request proposes; if it were trusted, a pull request could lower
+`permissions.apply` to `read`, drop `requirements`, point the backend at another branch or
+un-mark a secret, and then apply itself or print the secret in its own preview. The base is
+no better: its author may have created it. Changes to `shipmate.yaml` take effect once
+merged. (The stack configs themselves come from the head: that is what is being previewed
+and applied.) `/apply` and `/destroy` run only on pull requests into the branches the policy
+names (`branches`, default: the default branch).
+
+**Permission first.** The commenter's permission is checked before anything else is said:
+a malformed command from someone who may not run it gets the refusal, not a usage reply, and
+a reply never repeats the comment except as inline code. An approval counts only at the head
+commit, from a reviewer who is neither the author nor a bot and whose repository permission
+(read from the code host) is at least `permissions.approve`.
 
 Locks: `/apply` and `/destroy` take the lock of every project+workspace they touch, all
 before changing anything and in sorted order, owned by `pr:<repo>#<n>`, and keep them after
@@ -27,6 +36,7 @@ releases this pull request's locks.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.app import results, summary
 from bot.app.applying import apply_stacks, apply_status, lock_all
@@ -43,6 +53,7 @@ from bot.app.services import (
     pull_request_owner,
 )
 from bot.app.stacks import Provenance, StackIdentity
+from bot.app.trust import Policy, PolicyUnreadable
 from bot.core import commands, policy
 from bot.core.affected import StackRef
 from bot.core.commands import Command, Verb
@@ -51,6 +62,8 @@ from bot.core.errors import ConfigError, PolicyDenied, ShipmateError
 from bot.core.events import IssueCommentEvent
 from bot.core.ports import PullRequestInfo
 from bot.core.release import Trigger
+from bot.core.render import notices
+from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
 
@@ -78,6 +91,12 @@ class Comments:
             return
         if isinstance(parsed, commands.Reply):
             summary.react(host, event.repo, event.comment_id, "confused")
+            try:
+                self.may_ask(access, event, parsed.verb)
+            except PolicyDenied as exc:
+                asked = f"/{parsed.verb}" if parsed.verb is not None else "command"
+                host.create_comment(event.repo, event.issue_number, results.refusal(str(exc), event.author, asked))
+                return
             host.create_comment(event.repo, event.issue_number, f"@{event.author} {parsed.text}")
             return
         summary.react(host, event.repo, event.comment_id, "eyes")
@@ -98,6 +117,21 @@ class Comments:
 
     # --- dispatch ---------------------------------------------------------------------------
 
+    def policy(self, access: Access, repo: str) -> Policy:
+        """The trusted policy; PolicyDenied when it cannot be read."""
+        try:
+            return self.pulls.policy.read(access, repo)
+        except PolicyUnreadable as exc:
+            raise PolicyDenied(f"shipmate.yaml on {code(exc.branch)} is invalid, so no command can be "
+                               f"authorised:\n" + "\n".join(results.fenced(str(exc)))) from None
+
+    def may_ask(self, access: Access, event: IssueCommentEvent, verb: Verb | None) -> None:
+        """PolicyDenied unless the commenter holds the permission `verb` needs: checked before
+        a usage reply, so only someone who may run a command is told how to."""
+        trusted = self.policy(access, event.repo).settings
+        permission = access.host.permission(event.repo, event.author)
+        policy.check_permission(verb, event.author, permission, trusted.rules())
+
     def run(self, access: Access, event: IssueCommentEvent, command: Command) -> bool:
         """Run an authorised command; PolicyDenied when it may not run."""
         host, repo, number = access.host, event.repo, event.issue_number
@@ -105,15 +139,17 @@ class Comments:
             host.create_comment(repo, number, commands.HELP_TEXT)
             return True
         pr = host.pull_request(repo, number)
-        try:
-            trusted = self.pulls.trusted_settings(access, pr)
-        except ConfigError as exc:
-            raise PolicyDenied(f"shipmate.yaml on {pr.base_ref} is invalid, so no command can be "
-                               f"authorised:\n```\n{exc}\n```") from None
+        trusted_policy = self.policy(access, repo)
+        trusted = trusted_policy.settings
+        if command.verb in (Verb.APPLY, Verb.DESTROY):
+            policy.check_permission(command.verb, event.author, host.permission(repo, event.author), trusted.rules())
+            if not trusted_policy.applies_to(pr.base_ref):
+                raise PolicyDenied(notices.applies_only_to(
+                    pr.base_ref, trusted_policy.apply_branches, trusted_policy.branch) + ".")
         if command.verb is Verb.APPLY and not trusted.apply_on_comment:
             raise PolicyDenied(
                 f"this repository applies on merge only (`apply: {trusted.apply}` in shipmate.yaml "
-                f"on {pr.base_ref}); merge the pull request to apply it."
+                f"on {code(trusted_policy.branch)}); merge the pull request to apply it."
             )
         self.authorize(access, pr, event.author, command.verb, trusted)
         if command.verb is Verb.UNLOCK:
@@ -123,7 +159,7 @@ class Comments:
                          results.unlocked_comment(freed, f"@{event.author} asked to unlock"))
             return True
         if command.verb is Verb.PREVIEW:
-            previewed = self.pulls.preview(access, pr, trusted, command)
+            previewed = self.pulls.preview(access, pr, trusted_policy, command)
             return previewed.failed == 0
         if command.verb is Verb.APPLY:
             return self.apply(access, pr, trusted, event, command)
@@ -132,13 +168,19 @@ class Comments:
     def authorize(self, access: Access, pr: PullRequestInfo, actor: str, verb: Verb, trusted: RepoSettings) -> None:
         host = access.host
         permission = host.permission(pr.repo, actor)
-        reviews: tuple[policy.Review, ...] = ()
-        if verb in (Verb.APPLY, Verb.DESTROY) and trusted.requirements.apply:
-            reviews = tuple(policy.Review(r.author, r.state, r.commit_id) for r in host.reviews(pr.repo, pr.number))
         facts = policy.PullFacts(
             number=pr.number, author=pr.author, head_sha=pr.head_sha, is_fork=pr.is_fork,
-            mergeable=pr.mergeable, reviews=reviews, closed=pr.state != "open",
+            mergeable=pr.mergeable, closed=pr.state != "open",
         )
+        if verb in (Verb.APPLY, Verb.DESTROY) and "approved" in trusted.requirements.apply:
+            reviews = tuple(policy.Review(r.author, r.state, r.commit_id, r.author_is_bot)
+                            for r in host.reviews(pr.repo, pr.number))
+            # Each approver's permission, from the code host: an approval by someone who may
+            # not push (or who lost access since) does not count.
+            approvers = {login.lower(): host.permission(pr.repo, login)
+                         for login in policy.approval_candidates(replace(facts, reviews=reviews))}
+            facts = replace(facts, reviews=tuple(
+                replace(r, permission=approvers.get(r.author.lower(), "none")) for r in reviews))
         policy.authorize(verb, actor, permission, facts, trusted.rules())
 
     # --- apply / destroy --------------------------------------------------------------------
@@ -150,7 +192,8 @@ class Comments:
         tree = self.services.tree(access, repo, pr.head_sha)
         selection = select(tree, host.changed_files(repo, pr.number), command)
         if selection.error is not None:
-            raise PolicyDenied(f"the configuration at {pr.head_sha[:7]} cannot be read:\n```\n{selection.error}\n```")
+            raise PolicyDenied(f"the configuration at {pr.head_sha[:7]} cannot be read:\n"
+                               + "\n".join(results.fenced(selection.error)))
         if not selection.stacks:
             changed = ", ".join(f"`{s.project}/{s.name}`" for s in selection.all_affected) or "none"
             raise PolicyDenied(f"no stack changed by this pull request matches the command "
@@ -213,4 +256,4 @@ class Comments:
                 continue
             if found:
                 return found[0]
-        raise PolicyDenied(f"there is no stack `{project}/{stack}` in this pull request or on {pr.base_ref}.")
+        raise PolicyDenied(f"there is no stack `{project}/{stack}` in this pull request or on {code(pr.base_ref)}.")

@@ -3,7 +3,11 @@
 Each node is handed to its runtime (`apply` for creates and updates, `delete` for deletes),
 optionally followed by a readiness wait. Dependents of a failed node are skipped while other
 branches go on. After every finished node the new State is handed to `on_state`, so the
-release on the backend always holds exactly what has been done. A cancel event (Ctrl-C,
+release on the backend always holds exactly what has been done. Unchanged resources are
+recorded as they are; those the prior state lacks are adopted (`plan.mark_adoptions`):
+applied without a readiness wait, so that the runtime's record of them lands in the State.
+Adoptions report progress events only when they fail or are skipped, and do not count as
+succeeded operations (nothing changed). A cancel event (Ctrl-C,
 SIGTERM) stops new work from starting; work in flight is allowed to finish and be recorded.
 """
 
@@ -93,11 +97,12 @@ class Executor:
         """Execute `operations` starting from `prior`; returns the outcome and final State."""
         cancel = cancel or threading.Event()
         deadline = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
+        operations = plan.mark_adoptions(operations, prior.by_id())
         the_plan = plan.build_plan(operations, batch_runtimes=BATCH_RUNTIMES)
         state: dict[str, Resource] = dict(prior.by_id())
         lock = threading.Lock()
         for op in operations:
-            if op.action == plan.UNCHANGED:
+            if op.action == plan.UNCHANGED and not op.adopt:
                 state[op.id] = op.resource
         succeeded: list[str] = []
         failed: dict[str, str] = {}
@@ -112,6 +117,13 @@ class Executor:
         def snapshot() -> State:
             return State.of(state.values())
 
+        def tell(kind: str, op: plan.Operation, message: str = "") -> None:
+            if not op.adopt or kind in ("failed", "skipped"):
+                on_event(Event(kind, op.id, op.action, message))
+
+        if on_state is not _noop and state != dict(prior.by_id()):
+            on_state(snapshot())
+
         def skip_dependents(key: str, reason: str) -> None:
             stack = list(dependents[key])
             while stack:
@@ -121,7 +133,7 @@ class Executor:
                 blocked.add(child)
                 for op in the_plan.nodes[child].operations:
                     skipped[op.id] = reason
-                    on_event(Event("skipped", op.id, op.action, reason))
+                    tell("skipped", op, reason)
                 stack.extend(dependents[child])
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="apply") as pool:
@@ -133,14 +145,14 @@ class Executor:
                     node = the_plan.nodes[key]
                     results = self._results_for(node, state, lock)
                     for op in node.operations:
-                        on_event(Event("start", op.id, op.action))
+                        tell("start", op)
                     running[pool.submit(self._run_node, node, results, prior, deadline)] = key
                 if cancel.is_set() and ready:
                     for key in ready:
                         blocked.add(key)
                         for op in the_plan.nodes[key].operations:
                             skipped[op.id] = "cancelled"
-                            on_event(Event("skipped", op.id, op.action, "cancelled"))
+                            tell("skipped", op, "cancelled")
                         skip_dependents(key, "cancelled")
                     ready = []
                 if not running:
@@ -166,8 +178,9 @@ class Executor:
                         on_state(current)
                     if error is None:
                         for op in node.operations:
-                            succeeded.append(op.id)
-                            on_event(Event("done", op.id, op.action))
+                            if not op.adopt:
+                                succeeded.append(op.id)
+                            tell("done", op)
                         for child in sorted(dependents[key]):
                             waiting[child].discard(key)
                             if not waiting[child] and child not in blocked:
@@ -179,11 +192,12 @@ class Executor:
                         )
                         for op in node.operations:
                             if op.id in partial and op.id not in failed_ids:
-                                succeeded.append(op.id)
-                                on_event(Event("done", op.id, op.action))
+                                if not op.adopt:
+                                    succeeded.append(op.id)
+                                tell("done", op)
                             else:
                                 failed[op.id] = message
-                                on_event(Event("failed", op.id, op.action, message))
+                                tell("failed", op, message)
                         skip_dependents(key, f"skipped: a dependency failed ({', '.join(node.ids)})")
                 ready.sort()
         return Outcome(
@@ -224,7 +238,8 @@ class Executor:
             resources.append(replace(op.resource, attributes=attributes))
         applied = dict(runtime.apply(resources, prior))
         if self.watch and node.runtime == KUBERNETES:
-            for resource in resources:
+            changed = [r for op, r in zip(node.operations, resources, strict=True) if not op.adopt]
+            for resource in changed:
                 remaining = 300.0 if deadline is None else max(0.0, deadline - self._clock())
                 try:
                     runtime.wait_ready(resource, remaining)

@@ -7,7 +7,10 @@
 |---|---|
 | `pull_request` opened / synchronize / reopened / ready_for_review / closed | `bot.app.pulls.PullRequests` |
 | `issue_comment` created | `bot.app.comments.Comments` |
-| `push` to the default branch | `bot.app.merges.Merges` |
+| `push` to a branch the policy applies | `bot.app.merges.Merges` |
+
+All three read the repository's policy through one `bot.app.trust.PolicySource`: the
+server's policy branch (`SHIPMATE_POLICY_BRANCH`) or each repository's default branch.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from bot.app.merges import Merges
 from bot.app.pulls import PullRequests
 from bot.app.router import EventRouter
 from bot.app.services import Services
+from bot.app.trust import PolicySource
 from bot.core.events import IssueCommentEvent, PullRequestEvent, PushEvent
 
 
@@ -29,10 +33,12 @@ class Handlers:
     merges: Merges
 
 
-def install(router: EventRouter, services: Services) -> Handlers:
-    """Register the pull-request workflow on `router`."""
-    pulls = PullRequests(services)
-    handlers = Handlers(pulls, Comments(services, pulls), Merges(services))
+def install(router: EventRouter, services: Services, policy_branch: str | None = None) -> Handlers:
+    """Register the pull-request workflow on `router`; `policy_branch` is where every
+    repository's `shipmate.yaml` is read from (None: each repository's default branch)."""
+    policy = PolicySource(services, policy_branch)
+    pulls = PullRequests(services, policy)
+    handlers = Handlers(pulls, Comments(services, pulls), Merges(services, policy))
     router.on(PullRequestEvent, handlers.pulls.handle)
     router.on(IssueCommentEvent, handlers.comments.handle)
     router.on(PushEvent, handlers.merges.handle)

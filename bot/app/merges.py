@@ -24,7 +24,7 @@ from bot.app import results, summary
 from bot.app.applying import apply_stacks, apply_status
 from bot.app.previews import select
 from bot.app.pulls import preview_key
-from bot.app.results import StackRun
+from bot.app.results import StackRun, fenced
 from bot.app.services import (
     APPLY_STATUS,
     RUN_LEASE_SECONDS,
@@ -35,6 +35,7 @@ from bot.app.services import (
     push_owner,
 )
 from bot.app.stacks import Provenance
+from bot.app.trust import PolicySource, PolicyUnreadable
 from bot.core import mask
 from bot.core.errors import ConfigError, RuntimeFailed, ShipmateError
 from bot.core.events import ZERO_SHA, PushEvent
@@ -47,27 +48,38 @@ log = logging.getLogger("shipmate.bot")
 
 
 class Merges:
-    """Handles `PushEvent`s to the default branch."""
+    """Handles `PushEvent`s to the branches the policy applies (`branches`, default: the
+    default branch); the policy is read from the policy branch (`bot.app.trust`), never from
+    the pushed commit. Pushes to any other branch apply nothing."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, policy: PolicySource | None = None) -> None:
         self.services = services
+        self.policy = policy or PolicySource(services)
 
     def handle(self, event: PushEvent) -> None:
-        if not event.to_default_branch or event.after == ZERO_SHA:
+        if event.branch is None or event.deleted or event.after == ZERO_SHA:
             return
         access = self.services.access(event.repo, event.installation_id)
         host, repo = access.host, event.repo
-        tree = self.services.tree(access, repo, event.after)
-        pr = host.merged_pull_request_for(repo, event.after)
         try:
-            trusted = tree.settings()
-        except ConfigError as exc:
+            policy = self.policy.read(access, repo)
+        except PolicyUnreadable as exc:
+            if event.branch != event.default_branch:
+                return
+            pr = host.merged_pull_request_for(repo, event.after)
             summary.status(host, repo, event.after, APPLY_STATUS, "error", "shipmate.yaml is invalid")
             if pr is not None:
                 summary.post(host, repo, pr.number, "merge", preview_key(pr.number),
-                             f"## Shipmate apply on merge\n\nNothing was applied: shipmate.yaml at "
-                             f"`{event.after[:7]}` is invalid.\n\n```text\n{exc}\n```\n")
+                             f"## Shipmate apply on merge\n\nNothing was applied: shipmate.yaml on "
+                             f"{code(exc.branch)} is invalid.\n\n" + "\n".join(fenced(str(exc))) + "\n")
             return
+        if not policy.applies_to(event.branch):
+            log.info("%s: push to %s applies nothing (branches: %s)", repo, event.branch,
+                     ", ".join(policy.apply_branches))
+            return
+        trusted = policy.settings
+        tree = self.services.tree(access, repo, event.after)
+        pr = host.merged_pull_request_for(repo, event.after)
         if not trusted.apply_on_merge:
             log.info("%s@%s: apply on merge is off (apply: %s)", repo, event.after[:7], trusted.apply)
             return

@@ -4,11 +4,13 @@
   event for a head that has moved on is dropped: the newer event follows it), check out the
   head commit, find the stacks the changed files touch, preview each, and keep ONE summary
   comment up to date (`bot.app.summary.upsert`) plus the `shipmate/preview` status. Drafts
-  are skipped unless the base branch's `shipmate.yaml` sets `draftPreviews: true`.
+  are skipped unless the policy's `shipmate.yaml` sets `draftPreviews: true`. The policy is
+  read from the policy branch (`bot.app.trust`); a pull request into a base the policy's
+  `branches` leave out is previewed, and its comment says it will not be applied.
 - Pull requests from forks are never checked out or previewed (previewing runs providers
   and modules with this repository's credentials); the summary comment says so.
-- `closed`: release the locks the pull request holds and say which. A merge into the
-  default branch of a repository that applies on merge keeps them: the push of the merge
+- `closed`: release the locks the pull request holds and say which. A merge into a branch
+  the policy applies (`branches`) of a repository that applies on merge keeps them: the push of the merge
   applies with the pull request's lock owner and frees them when it is done, so nobody can
   slip in between the merge and its apply.
 """
@@ -26,14 +28,16 @@ from bot.app.services import (
     Services,
     pull_request_owner,
 )
+from bot.app.trust import Policy, PolicySource, PolicyUnreadable
 from bot.core import render
 from bot.core.commands import Command
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import ConfigError
 from bot.core.events import PullRequestEvent
 from bot.core.lock import Lock
 from bot.core.ports import PullRequestInfo
 from bot.core.preview.model import total_counts
+from bot.core.render import notices
+from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
 
@@ -47,8 +51,9 @@ def preview_key(number: int) -> str:
 class PullRequests:
     """Handles `PullRequestEvent`s; `preview` also serves the `/preview` command."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, policy: PolicySource | None = None) -> None:
         self.services = services
+        self.policy = policy or PolicySource(services)
 
     def handle(self, event: PullRequestEvent) -> None:
         access = self.services.access(event.repo, event.installation_id)
@@ -68,25 +73,22 @@ class PullRequests:
             self.fork_notice(access, pr)
             return
         try:
-            trusted = self.trusted_settings(access, pr)
-        except ConfigError as exc:
+            policy = self.policy.read(access, pr.repo)
+        except PolicyUnreadable as exc:
             self.publish(access, pr, Previewed(results=[repository_failure(
-                f"shipmate.yaml on {pr.base_ref} is invalid, so nothing can be previewed:\n{exc}")]))
+                f"shipmate.yaml on {code(exc.branch)} is invalid, so nothing can be previewed:\n{exc}")]))
             return
-        if pr.draft and not trusted.draft_previews:
+        if pr.draft and not policy.settings.draft_previews:
             log.info("%s#%d is a draft; previews of drafts are off (draftPreviews)", pr.repo, pr.number)
             return
-        self.preview(access, pr, trusted)
-
-    def trusted_settings(self, access: Access, pr: PullRequestInfo) -> RepoSettings:
-        """`shipmate.yaml` at the head of the pull request's base branch."""
-        return self.services.base_tree(access, pr.repo, pr.base_ref).settings()
+        self.preview(access, pr, policy)
 
     def preview(
-        self, access: Access, pr: PullRequestInfo, trusted: RepoSettings, command: Command | None = None
+        self, access: Access, pr: PullRequestInfo, policy: Policy, command: Command | None = None
     ) -> Previewed:
         """Preview the stacks the pull request changes (narrowed by `command`) and publish."""
         host = access.host
+        trusted = policy.settings
         summary.status(host, pr.repo, pr.head_sha, PREVIEW_STATUS, "pending", "previewing the changed stacks")
         tree = self.services.tree(access, pr.repo, pr.head_sha)
         selection = select(tree, host.changed_files(pr.repo, pr.number), command)
@@ -97,7 +99,9 @@ class PullRequests:
             ops = self.services.ops(access, pr.repo, trusted, lease_seconds=RUN_LEASE_SECONDS)
             previewed = preview(ops, tree, selection.stacks, trusted)
             locks = self.locked_by_others(ops.backend.list_locks(), pr, {f"{s.project}/{s.workspace}" for s in selection.stacks})
-        self.publish(access, pr, previewed, locks, command)
+        notice = [] if policy.applies_to(pr.base_ref) else notices.preview_only(
+            pr.base_ref, policy.apply_branches, policy.branch)
+        self.publish(access, pr, previewed, locks, command, notice)
         return previewed
 
     def locked_by_others(self, locks: tuple[Lock, ...], pr: PullRequestInfo, keys: set[str]) -> list[Lock]:
@@ -112,6 +116,7 @@ class PullRequests:
         previewed: Previewed,
         locks: list[Lock] | None = None,
         command: Command | None = None,
+        notice: list[str] | None = None,
     ) -> None:
         """Write the summary comment and the `shipmate/preview` status."""
         host = access.host
@@ -123,7 +128,7 @@ class PullRequests:
             title=title, secrets=previewed.secrets,
         )
         lines = body.split("\n")
-        lines[3:3] = results.locked_notice(locks or [])
+        lines[3:3] = [*(notice or []), *results.locked_notice(locks or [])]
         bodies = render.split_markdown("\n".join(lines))
         summary.upsert(host, pr.repo, pr.number, PREVIEW_KIND, preview_key(pr.number), bodies)
         self.services.report("preview", previewed)
@@ -137,12 +142,13 @@ class PullRequests:
 
     def closed(self, access: Access, event: PullRequestEvent) -> None:
         try:
-            trusted = self.services.base_tree(access, event.repo, event.base_ref).settings()
-        except ConfigError as exc:
+            policy = self.policy.read(access, event.repo)
+        except PolicyUnreadable as exc:
             log.warning("%s: shipmate.yaml on %s is invalid (%s); using the defaults to free locks",
-                        event.repo, event.base_ref, exc)
-            trusted = RepoSettings()
-        if event.merged and event.base_ref == event.default_branch and trusted.apply_on_merge:
+                        event.repo, exc.branch, exc)
+            policy = Policy(RepoSettings(), event.default_branch, event.default_branch)
+        trusted = policy.settings
+        if event.merged and policy.applies_to(event.base_ref) and trusted.apply_on_merge:
             log.info("%s#%d merged: the merge's apply frees its locks", event.repo, event.number)
             return
         backend = access.backends(event.repo, trusted.backend.branch)

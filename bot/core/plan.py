@@ -1,7 +1,11 @@
 """Execution plan: which operations run, in which groups, after which others.
 
 An apply turns a change set into `Operation`s (create, update, delete; unchanged resources
-are recorded as they are). Operations of a *batch* runtime (Terraform plans a whole stack at
+are recorded as they are). An unchanged resource that the recorded state does not hold yet
+(it was found live and equal to the Spec: made by another tool, or by an apply whose record
+was lost) is *adopted*: it runs like an update, so its runtime takes it over (Kubernetes:
+server-side apply as Shipmate's field manager; Terraform: import) and returns the State entry
+that lets a later destroy remove it. Operations of a *batch* runtime (Terraform plans a whole stack at
 once) are grouped into as few `Node`s as the dependency graph allows: two Terraform
 resources share a node unless a resource of another runtime lies on a path between them.
 Deletes run dependents-first, so their edges are reversed. The result is a DAG of nodes that
@@ -10,8 +14,8 @@ the executor walks in parallel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from graphlib import CycleError, TopologicalSorter
 
 from bot.core.errors import PlanError
@@ -23,11 +27,20 @@ CREATE, UPDATE, DELETE, UNCHANGED = Action.CREATE, Action.UPDATE, Action.DELETE,
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One resource to act on: the planned resource for create/update, the prior one for delete."""
+    """One resource to act on: the planned resource for create/update, the prior one for delete.
+
+    `adopt`: an UnChanged resource not in the recorded state, applied so that it is recorded
+    (see `mark_adoptions`)."""
 
     id: str
     action: Action
     resource: Resource
+    adopt: bool = False
+
+    @property
+    def runs(self) -> bool:
+        """True when the operation is handed to its runtime (every one but plain UnChanged)."""
+        return self.action != UNCHANGED or self.adopt
 
     @property
     def runtime(self) -> str:
@@ -59,6 +72,15 @@ class Plan:
         return tuple(sorter.static_order())
 
 
+def mark_adoptions(operations: Iterable[Operation], recorded: Collection[str]) -> list[Operation]:
+    """`operations` with every UnChanged one whose ID is not in `recorded` (the IDs of the
+    prior state) marked `adopt`: it exists live and equals the Spec, but nothing records it yet."""
+    return [
+        replace(op, adopt=True) if op.action == UNCHANGED and op.id not in recorded else op
+        for op in operations
+    ]
+
+
 def build_plan(
     operations: Sequence[Operation],
     *,
@@ -68,11 +90,12 @@ def build_plan(
 
     Forward edges come from each planned resource's `depends_on` (only edges between
     operations in this plan count; finished or unchanged resources are already there).
+    Adopted operations run like updates; other UnChanged ones are left out.
     Delete edges come from the prior resource's `depends_on`, reversed.
     """
     batch = frozenset(batch_runtimes)
-    ops = {op.id: op for op in operations if op.action != UNCHANGED}
-    if len(ops) != len([op for op in operations if op.action != UNCHANGED]):
+    ops = {op.id: op for op in operations if op.runs}
+    if len(ops) != len([op for op in operations if op.runs]):
         raise PlanError("an operation appears twice in the plan")
     edges: dict[str, set[str]] = {op_id: set() for op_id in ops}
     for op in ops.values():

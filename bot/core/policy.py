@@ -1,8 +1,13 @@
 """Who may do what, now: repository permission, apply requirements, forks and locks.
 
 `authorize` is a pure decision over facts the caller gathered (the commenter's permission,
-the pull request's reviews and mergeability). It returns nothing on success and raises
-`PolicyDenied` with a reason a person can act on.
+the pull request's reviews with each approver's permission, mergeability). It returns
+nothing on success and raises `PolicyDenied` with a reason a person can act on.
+
+An approval counts as GitHub's required reviews count it: the reviewer's latest review
+approves the current head commit, the reviewer is not the pull request's author and not a
+bot, and holds at least `Rules.approve_permission` (default write) on the repository. The
+caller reads the permission of each `approval_candidates` login from the code host.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class Review:
     author: str
     state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
     commit_id: str
+    author_is_bot: bool = False
+    permission: str = "none"  # the reviewer's repository permission, as the code host says
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +60,56 @@ class Rules:
     apply_permission: str = "write"
     destroy_permission: str = "maintain"
     requirements: tuple[str, ...] = ()
+    approve_permission: str = "write"  # an approval counts from this permission up
 
 
-def approved_at_head(pull: PullFacts) -> bool:
-    """True when someone other than the author approved the current head and still does.
-
-    Only each reviewer's latest review counts, so a later "changes requested" or a dismissal
-    withdraws an earlier approval; an approval of an older commit does not count.
-    """
+def _standing(pull: PullFacts) -> list[Review]:
+    """Each reviewer's latest approving, rejecting or dismissed review (logins compare
+    case-insensitively): a later "changes requested" or a dismissal withdraws an approval."""
     latest: dict[str, Review] = {}
     for review in pull.reviews:
         if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[review.author] = review
+            latest[review.author.lower()] = review
+    return list(latest.values())
+
+
+def approval_candidates(pull: PullFacts) -> tuple[str, ...]:
+    """Logins whose standing approval of the head could count, once their permission is known:
+    approvals of the current head by someone other than the author who is not a bot."""
+    return tuple(sorted(
+        r.author for r in _standing(pull)
+        if r.state == "APPROVED" and r.commit_id == pull.head_sha and not r.author_is_bot
+        and r.author and r.author.lower() != pull.author.lower()
+    ))
+
+
+def approved_at_head(pull: PullFacts, approve_permission: str = "write") -> bool:
+    """True when someone other than the author, not a bot and with at least
+    `approve_permission`, approved the current head and still does."""
+    candidates = {login.lower() for login in approval_candidates(pull)}
     return any(
-        r.state == "APPROVED" and r.commit_id == pull.head_sha and r.author != pull.author
-        for r in latest.values()
+        r.author.lower() in candidates and rank(r.permission) >= rank(approve_permission)
+        for r in _standing(pull)
     )
+
+
+def required_permission(verb: Verb | None, rules: Rules) -> str:
+    """The repository permission `verb` needs (None: answering a near miss of a command)."""
+    if verb is None or verb is Verb.PREVIEW:
+        return "read"
+    if verb is Verb.HELP:
+        return "none"
+    if verb is Verb.UNLOCK:
+        return "write"
+    return rules.apply_permission if verb is Verb.APPLY else rules.destroy_permission
+
+
+def check_permission(verb: Verb | None, actor: str, permission: str, rules: Rules) -> None:
+    """Raise PolicyDenied unless `permission` is enough for `verb`."""
+    needed = required_permission(verb, rules)
+    if rank(permission) < rank(needed):
+        what = f"/{verb}" if verb is not None else "Shipmate commands"
+        raise PolicyDenied(f"@{actor} has {permission} permission on this repository; {what} needs {needed}.")
 
 
 def authorize(verb: Verb, actor: str, permission: str, pull: PullFacts, rules: Rules) -> None:
@@ -76,8 +117,7 @@ def authorize(verb: Verb, actor: str, permission: str, pull: PullFacts, rules: R
     if verb is Verb.HELP:
         return
     if verb is Verb.UNLOCK:
-        if rank(permission) < rank("write"):
-            raise PolicyDenied(f"@{actor} needs write permission to run /unlock (has {permission}).")
+        check_permission(verb, actor, permission, rules)
         return
     if pull.is_fork:
         raise PolicyDenied(
@@ -85,27 +125,25 @@ def authorize(verb: Verb, actor: str, permission: str, pull: PullFacts, rules: R
             "repository to use Shipmate."
         )
     if verb is Verb.PREVIEW:
-        if rank(permission) < rank("read"):
-            raise PolicyDenied(f"@{actor} needs read permission to run /preview.")
+        check_permission(verb, actor, permission, rules)
         return
     if pull.closed:
         raise PolicyDenied(f"Pull request #{pull.number} is closed.")
-    needed = rules.apply_permission if verb is Verb.APPLY else rules.destroy_permission
-    if rank(permission) < rank(needed):
-        raise PolicyDenied(
-            f"@{actor} has {permission} permission on this repository; /{verb} needs {needed}."
-        )
-    missing = list(unmet_requirements(pull, rules.requirements))
+    check_permission(verb, actor, permission, rules)
+    missing = list(unmet_requirements(pull, rules.requirements, rules.approve_permission))
     if missing:
         raise PolicyDenied(f"/{verb} requirements not met: {'; '.join(missing)}.")
 
 
-def unmet_requirements(pull: PullFacts, requirements: Iterable[str]) -> Iterable[str]:
+def unmet_requirements(
+    pull: PullFacts, requirements: Iterable[str], approve_permission: str = "write"
+) -> Iterable[str]:
     for requirement in requirements:
-        if requirement == "approved" and not approved_at_head(pull):
+        if requirement == "approved" and not approved_at_head(pull, approve_permission):
             yield (
-                "the pull request needs an approval from someone other than its author "
-                f"at the current head ({pull.head_sha[:7]})"
+                "the pull request needs an approval at the current head "
+                f"({pull.head_sha[:7]}) from someone other than its author, not a bot, with "
+                f"at least {approve_permission} permission"
             )
         elif requirement == "mergeable" and pull.mergeable is not True:
             yield "the pull request must be mergeable (no conflicts, required checks green)"

@@ -228,6 +228,7 @@ class ReviewInfo:
     author: str
     state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
     commit_id: str
+    author_is_bot: bool = False  # a GitHub App or other bot account: its approval never counts
 
 
 class CodeHost(Protocol):

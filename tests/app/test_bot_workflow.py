@@ -8,6 +8,7 @@ or touch no stack, so no Terraform runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from kubernetes import client, config
 from bot.adapters.gitstate import git_backend
 from bot.app import summary
 from bot.cli.sandbox import REPO, Sandbox, git
+from bot.core.events import make_delivery
 from bot.core.release import Phase, Trigger
 from bot.core.render import split
 from tests.e2e.world import (
@@ -90,13 +92,21 @@ def test_config_errors_name_the_file_and_line(box: Sandbox) -> None:
 def test_replies_to_help_typos_and_bad_flags(box: Sandbox) -> None:
     pr = open_pr(box, "bob", {"docs/c.md": "c\n"}, title="More docs")
     box.dispatch()
-    for text, expected, reaction in [
-        ("/help", "**Shipmate commands**", ["+1", "eyes"]),
-        ("/aply", "@eve Unknown command `/aply`. Did you mean `/apply`?", ["confused"]),
-        ("/apply --force", "@eve `/apply` does not take `--force`.", ["confused"]),
-        ("/destroy -p shop -s prod", "add `--confirm shop/prod`", ["confused"]),
+    for login, text, expected, reaction in [
+        ("eve", "/help", "**Shipmate commands**", ["+1", "eyes"]),
+        ("eve", "/aply", "@eve Unknown command `/aply`. Did you mean `/apply`?", ["confused"]),
+        ("bob", "/apply --force", "@bob `/apply` does not take `--force`.", ["confused"]),
+        ("alice", "/destroy -p shop -s prod", "add `--confirm shop/prod`", ["confused"]),
+        # The permission is checked before any usage reply, and what the comment said is
+        # repeated only as inline code.
+        ("eve", "/apply --force", "**`/apply` was not run** (requested by @eve): @eve has read permission "
+         "on this repository; /apply needs write.\n", ["confused"]),
+        ("bob", "/destroy -p shop -s prod", "**`/destroy` was not run** (requested by @bob): @bob has write "
+         "permission on this repository; /destroy needs maintain.\n", ["confused"]),
+        ("bob", "/apply -p @alice", "@bob `@alice` is not a valid value for `-p`.", ["confused"]),
+        ("bob", "/apply --x=<b>`hi`</b>", "@bob `/apply` does not take ``--x=<b>`hi`</b>``.", ["confused"]),
     ]:
-        asked = comment(box, "eve", pr.number, text)
+        asked = comment(box, login, pr.number, text)
         box.dispatch()
         [reply] = bodies(box, pr.number, after=asked.id)
         assert reply.startswith(expected) or expected in reply
@@ -169,7 +179,7 @@ def test_apply_mode_comes_from_the_default_branch(box: Sandbox) -> None:
         box.dispatch()
         asked = comment(box, "alice", pr.number, "/apply")
         box.dispatch()
-        assert "this repository applies on merge only (`apply: on-merge` in shipmate.yaml on main)" in (
+        assert "this repository applies on merge only (`apply: on-merge` in shipmate.yaml on `main`)" in (
             bodies(box, pr.number, after=asked.id)[0])
         box.repo("bob").get_pull(pr.number).edit(state="closed")
         box.dispatch()
@@ -209,4 +219,90 @@ def test_a_pull_request_cannot_unmark_a_secret(box: Sandbox) -> None:
     assert "### `shop` / `prod`" in preview and "REGISTRY_USER" in preview
     assert "acme-bot" not in preview and "(sensitive value)" in preview
     box.repo("bob").get_pull(pr.number).edit(state="closed")
+    box.dispatch()
+
+
+def test_a_base_branch_its_author_made_does_not_choose_the_policy(box: Sandbox, tmp_path: Path) -> None:
+    # bob makes a branch whose shipmate.yaml lets anyone apply without review, and opens a
+    # pull request into it: the policy still comes from main, and main's policy applies only
+    # pull requests into main, so this one is previewed and nothing more.
+    loose = push_branch(box, "bob", {"shipmate.yaml": lambda t: t.replace("apply: [approved]", "apply: []")
+                                     .replace("apply: write", "apply: read")}, message="Loose policy")
+    box.dispatch()  # the push to `loose` applies nothing
+    loose_head = box.repo("bob").get_branch(loose).commit.sha
+    assert "shipmate/apply" not in statuses(box, loose_head)
+    head = push_branch(box, "bob", {PROD: replace("LOG_LEVEL: info", "LOG_LEVEL: debug")}, message="Debug prod")
+    pr = box.repo("bob").create_pull(title="Debug prod", body="", head=head, base=loose)
+    box.dispatch()
+    [preview] = bodies(box, pr.number)
+    assert "### `shop` / `prod` · workspace `prod`" in preview
+    asked = comment(box, "eve", pr.number, "/apply")
+    box.dispatch()
+    assert "@eve has read permission on this repository; /apply needs write." in bodies(box, pr.number, after=asked.id)[0]
+    assert (f"> ℹ️ Not applied: pull requests into `{loose}` are previewed only: Shipmate applies pull "
+            "requests into `main` (`branches` in shipmate.yaml on `main`)") in preview
+    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
+    for login, text in (("alice", "/apply"), ("alice", "/destroy -p shop -s prod --confirm shop/prod")):
+        asked = comment(box, login, pr.number, text)
+        box.dispatch()
+        [refused] = bodies(box, pr.number, after=asked.id)
+        assert f"was not run** (requested by @alice): pull requests into `{loose}` are previewed only" in refused
+    assert "shipmate/apply" not in statuses(box, pr.head.sha)
+    with backend(box, tmp_path / "s") as state:
+        assert [lock for lock in state.list_locks() if lock.pull_request == pr.number] == []
+    # Merged into `loose`: a push to a branch the policy does not name applies nothing.
+    box.repo("alice").get_pull(pr.number).merge()
+    box.dispatch()
+    merged = box.repo("alice").get_branch(loose).commit.sha
+    assert "shipmate/apply" not in statuses(box, merged)
+
+
+def test_an_approval_counts_only_from_someone_who_may_push(box: Sandbox) -> None:
+    pr = open_pr(box, "bob", {PROD: replace("LOG_LEVEL: info", "LOG_LEVEL: error")}, title="Quiet prod")
+    box.dispatch()
+    box.repo("eve").get_pull(pr.number).create_review(event="APPROVE")  # eve can only read
+    asked = comment(box, "bob", pr.number, "/apply -p nope")
+    box.dispatch()
+    assert ("/apply requirements not met: the pull request needs an approval at the current head "
+            f"({pr.head.sha[:7]}) from someone other than its author, not a bot, with at least write "
+            "permission.") in bodies(box, pr.number, after=asked.id)[0]
+    # The permission is read from GitHub at the time: once eve may push, her approval counts
+    # (and the command gets as far as choosing stacks).
+    box.github.set_permission("acme", "config", "eve", "write")
+    try:
+        asked = comment(box, "bob", pr.number, "/apply -p nope")
+        box.dispatch()
+        assert "no stack changed by this pull request matches the command" in bodies(box, pr.number, after=asked.id)[0]
+    finally:
+        box.github.set_permission("acme", "config", "eve", "read")
+    box.repo("bob").get_pull(pr.number).edit(state="closed")
+    box.dispatch()
+
+
+def test_a_pull_request_whose_fork_was_deleted_is_never_checked_out(box: Sandbox) -> None:
+    fork = box.repo("eve").create_fork()
+    work = box.root / "clones" / "eve-fork"
+    git("clone", "-q", box.github.git_url("eve", "config", "tok-eve", "eve"), str(work), cwd=box.root)
+    git("config", "user.name", "eve", cwd=work)
+    git("config", "user.email", "eve@acme.example", cwd=work)
+    git("checkout", "-q", "-b", "from-fork", cwd=work)
+    (work / "shop/prod/main.yaml").write_text((work / "shop/prod/main.yaml").read_text() + "\n# from a fork\n")
+    git("commit", "-qam", "From a fork", cwd=work)
+    git("push", "-q", "origin", "from-fork", cwd=work)
+    pr = box.repo("eve").create_pull(title="From a fork", body="", head="eve:from-fork", base="main")
+    box.dispatch()
+    [notice] = bodies(box, pr.number)
+    assert "comes from a fork" in notice
+    fork.delete()  # GitHub now sends head.repo: null for this pull request
+    assert box.repo("alice").get_pull(pr.number).head.repo is None
+    # The event again (the live pull request is read fresh) and a comment command: both see a fork.
+    opened = box.recorder.events("pull_request", "opened")[-1]
+    box.bot.handler(make_delivery("again-" + opened.delivery, "pull_request", opened.body, datetime.now(UTC)))
+    [notice] = bodies(box, pr.number)
+    assert "comes from a fork" in notice and "### `shop`" not in notice
+    assert "shipmate/preview" not in statuses(box, pr.head.sha)
+    asked = comment(box, "alice", pr.number, "/preview")
+    box.dispatch()
+    assert "Pull requests from forks never run Terraform or apply" in bodies(box, pr.number, after=asked.id)[0]
+    box.repo("alice").get_pull(pr.number).edit(state="closed")
     box.dispatch()

@@ -211,3 +211,53 @@ def test_property_every_dependency_finishes_before_its_dependent(deps_lists, dat
             if batch_of[dep] == batch_of[r.id]:
                 continue  # Terraform orders the members of one batch itself
             assert position[dep] < position[r.id]
+
+
+def unchanged(*resources: Resource) -> list[plan.Operation]:
+    return [plan.Operation(r.id, plan.UNCHANGED, r) for r in resources]
+
+
+def test_unchanged_resources_missing_from_the_state_are_adopted_and_recorded():
+    # Live and equal to the Spec but recorded nowhere: applied (no readiness wait) so that
+    # the runtime's record lands in the state, which is flushed although nothing changed.
+    kube = DictRuntime(KUBERNETES, not_ready=[k8s("web").id])
+    terra = DictRuntime(TERRAFORM)
+    ns, web, bucket = k8s("ns"), k8s("web", "ns"), tf("bucket")
+    events = []
+    flushes: list[State] = []
+    outcome = Executor({KUBERNETES: kube, TERRAFORM: terra}, watch=True).run(
+        unchanged(ns, web, bucket), State(), on_state=flushes.append, on_event=events.append)
+    assert outcome.ok and outcome.succeeded == () and events == []
+    assert {r.id for r in outcome.state.resources} == {ns.id, web.id, bucket.id}
+    assert {r.id for r in flushes[-1].resources} == {ns.id, web.id, bucket.id}
+    assert terra.objects[bucket.id]["id"] == f"{bucket.id}-live"  # the runtime's entry, not the Spec's
+    assert [ids for _, ids in kube.calls] == [(ns.id,), (web.id,)]
+
+
+def test_recorded_unchanged_resources_are_left_alone():
+    kube = DictRuntime(KUBERNETES)
+    a, b = k8s("a"), k8s("b")
+    prior = State((a,))
+    outcome, flushes = run([*unchanged(a), *creates(b)], {KUBERNETES: kube}, prior=prior)
+    assert outcome.ok and outcome.succeeded == (b.id,)
+    assert kube.calls == [("apply", (b.id,))]
+    assert [r.id for r in flushes[-1].resources] == [a.id, b.id]
+    nothing, flushes = run(unchanged(a), {KUBERNETES: DictRuntime(KUBERNETES)}, prior=prior)
+    assert nothing.ok and flushes == [] and nothing.state == prior
+
+
+def test_a_failed_adoption_is_reported_and_not_recorded():
+    kube = DictRuntime(KUBERNETES, fail=[k8s("a").id])
+    a, b = k8s("a"), k8s("b", "a")
+    events = []
+    outcome = Executor({KUBERNETES: kube}).run(unchanged(a, b), State(), on_event=events.append)
+    assert set(outcome.failed) == {a.id} and set(outcome.skipped) == {b.id}
+    assert [(e.kind, e.id) for e in events] == [("failed", a.id), ("skipped", b.id)]
+    assert outcome.state.resources == ()
+
+
+def test_mark_adoptions_marks_only_unchanged_resources_the_state_lacks():
+    a, b, c = k8s("a"), k8s("b"), k8s("c")
+    ops = plan.mark_adoptions([*unchanged(a, b), *creates(c)], {a.id})
+    assert [(op.id, op.adopt, op.runs) for op in ops] == [(a.id, False, False), (b.id, True, True), (c.id, False, True)]
+    assert plan.build_plan(ops).order() == tuple(sorted([b.id, c.id]))

@@ -100,7 +100,8 @@ class GitHubHost:
     def reviews(self, repo: str, number: int) -> Sequence[ReviewInfo]:
         def reviews() -> list[ReviewInfo]:
             return [
-                ReviewInfo(r.user.login if r.user else "", r.state, r.commit_id or "")
+                ReviewInfo(r.user.login if r.user else "", r.state, r.commit_id or "",
+                           author_is_bot=bool(r.user) and (r.user.type == "Bot" or r.user.login.endswith("[bot]")))
                 for r in self._pull(repo, number).get_reviews()
             ]
 

@@ -3,8 +3,9 @@
 ```yaml
 backend: {branch: shipmate-state}          # the state branch
 apply: both                                # both | on-merge | on-comment
+branches: [main, release/*]                # bases that apply (default: the default branch)
 requirements: {apply: [approved, mergeable]}
-permissions: {apply: write, destroy: maintain}   # admin > maintain > write > triage > read
+permissions: {apply: write, destroy: maintain, approve: write}   # admin > maintain > write > triage > read
 drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
 poll: {interval_seconds: 60}
 concurrency: 10
@@ -15,6 +16,13 @@ secrets: {contextKeys: [KUBECONFIG_CONTENT]}
 Every key is optional; unknown keys are errors. Workspace `context` keys named in
 `secrets.contextKeys`, or matching one of `SECRET_KEY_PATTERNS`, hold secret values that are
 never shown.
+
+The bot reads this file from the repository's default branch (or the server's
+`SHIPMATE_POLICY_BRANCH`), never from a pull request's base or head. `branches` names the
+branches (exact names, or `*` globs such as `release/*`) whose pull requests `/apply` and
+`/destroy` may run on and whose pushes apply on merge; pull requests into any other branch
+are previewed only. `permissions.approve` is the least permission a reviewer needs for an
+approval to satisfy `requirements.apply: [approved]`.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ class RequirementSettings:
 class PermissionSettings:
     apply: str = "write"
     destroy: str = "maintain"
+    approve: str = "write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,7 @@ class RepoSettings:
 
     backend: BackendSettings = field(default_factory=BackendSettings)
     apply: str = "both"
+    branches: tuple[str, ...] | None = None  # None: the repository's default branch
     requirements: RequirementSettings = field(default_factory=RequirementSettings)
     permissions: PermissionSettings = field(default_factory=PermissionSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
@@ -88,6 +98,14 @@ class RepoSettings:
     def apply_on_comment(self) -> bool:
         return self.apply in ("both", "on-comment")
 
+    def apply_branches(self, default_branch: str) -> tuple[str, ...]:
+        """The branch names or globs that apply: `branches`, else the default branch."""
+        return self.branches if self.branches is not None else (default_branch,)
+
+    def applies_to(self, branch: str, default_branch: str) -> bool:
+        """Whether pull requests into (and pushes to) `branch` may apply."""
+        return any(fnmatch.fnmatchcase(branch, p) for p in self.apply_branches(default_branch))
+
     def is_secret_context_key(self, key: str) -> bool:
         """True when a workspace context value under `key` must never be shown."""
         if key in self.secrets.context_keys:
@@ -101,6 +119,7 @@ class RepoSettings:
             apply_permission=self.permissions.apply,
             destroy_permission=self.permissions.destroy,
             requirements=self.requirements.apply,
+            approve_permission=self.permissions.approve,
         )
 
 
@@ -114,7 +133,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     c.fields(
         data,
         (),
-        ("backend", "apply", "requirements", "permissions", "drift", "poll", "concurrency",
+        ("backend", "apply", "branches", "requirements", "permissions", "drift", "poll", "concurrency",
          "draftPreviews", "secrets"),
     )
 
@@ -128,6 +147,13 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     if "apply" in data and isinstance(apply, str) and not c.one_of(apply, ("apply",), APPLY_MODES):
         apply = "both"
 
+    branches: list[str] | None = c.get(data, "branches", (), "string-list", None)
+    for i, pattern in enumerate(branches or []):
+        if isinstance(pattern, str) and not _valid_branch(pattern.replace("*", "x")):
+            c.add(("branches", i), f"expected a branch name or a `*` glob such as release/*, got {pattern!r}")
+    if branches is not None and len(set(branches)) != len(branches):
+        c.add(("branches",), "expected each branch at most once")
+
     req = c.mapping(data.get("requirements"), ("requirements",))
     c.fields(req, ("requirements",), ("apply",))
     req_apply = c.get(req, "apply", ("requirements",), "string-list", [])
@@ -137,10 +163,11 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         c.add(("requirements", "apply"), "expected each requirement at most once")
 
     perms = c.mapping(data.get("permissions"), ("permissions",))
-    c.fields(perms, ("permissions",), ("apply", "destroy"))
+    c.fields(perms, ("permissions",), ("apply", "destroy", "approve"))
     perm_apply = c.get(perms, "apply", ("permissions",), "string", "write")
     perm_destroy = c.get(perms, "destroy", ("permissions",), "string", "maintain")
-    for key, value in (("apply", perm_apply), ("destroy", perm_destroy)):
+    perm_approve = c.get(perms, "approve", ("permissions",), "string", "write")
+    for key, value in (("apply", perm_apply), ("destroy", perm_destroy), ("approve", perm_approve)):
         if key in perms and isinstance(value, str):
             c.one_of(value, ("permissions", key), PERMISSION_LEVELS)
 
@@ -170,8 +197,9 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     return RepoSettings(
         backend=BackendSettings(branch=branch),
         apply=apply,
+        branches=tuple(branches) if branches is not None else None,
         requirements=RequirementSettings(apply=tuple(req_apply)),
-        permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy),
+        permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve),
         drift=DriftSettings(schedule=schedule),
         poll=PollSettings(interval_seconds=interval),
         concurrency=concurrency,
