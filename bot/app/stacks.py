@@ -11,7 +11,8 @@ secrets are masked in everything stored; an interrupted apply ends `failed`, nev
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -110,6 +111,9 @@ class StackOps:
     timeout_seconds: float | None = None
     ignore_fields: tuple[str, ...] = ()
     lease_seconds: float = 900.0
+    # Every secret the process knows (Shipmate's own credentials from the composition root);
+    # each loaded stack's secrets are added, so logs and writers at the boundary mask them too.
+    masker: mask.Masker = field(default_factory=mask.Masker)
     _registry_cache: ModuleRegistry | None = field(default=None, init=False, repr=False)
 
     # --- generate / preview ---------------------------------------------------------------
@@ -123,6 +127,7 @@ class StackOps:
         spec, resolved = secrets.resolve(generate(config, self._registry_cache, self.secret_salt))
         identity = StackIdentity(config.project.name, config.stack.name, config.workspace.name, config.path)
         hidden = secret_literals(spec.context, config.settings) | resolved
+        self.masker.add(hidden)
         return LoadedStack(identity, spec, config.settings, hidden)
 
     def preview(self, loaded: LoadedStack) -> ChangeSet:
@@ -130,7 +135,9 @@ class StackOps:
         ident = loaded.identity
         latest = self.backend.latest(ident.project, ident.workspace)
         prior = latest.state if latest is not None else State()
-        return mask.mask_changeset(self._preview(loaded, prior), loaded.secrets)
+        literals = self.masker.own | mask.Literals.of(loaded.secrets)
+        with _masked_errors(literals):
+            return mask.mask_changeset(self._preview(loaded, prior), literals)
 
     def _preview(self, loaded: LoadedStack, prior: State) -> ChangeSet:
         ident = loaded.identity
@@ -180,19 +187,26 @@ class StackOps:
         *,
         owner: str,
         settings: RepoSettings | None = None,
+        secrets: Iterable[str] = (),
         confirm: Confirm | None = None,
         dry_run: bool = False,
         keep_lock: bool = False,
         on_event: Callable[[executor_mod.Event], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> Result:
-        """Delete everything the latest release's state holds, dependents first."""
+        """Delete everything the latest release's state holds, dependents first.
+
+        `secrets` are the clear secret values of the stack's config (`LoadedStack.secrets`),
+        when it could be loaded. The stored release holds its context masked, so its secret
+        values are also recovered where the Spec masked what the (lossless) Terraform state
+        keeps: the destroy release's Spec, built from that state, is masked with them."""
         settings = settings or RepoSettings()
         latest = self.backend.latest(identity.project, identity.workspace)
         if latest is None or not latest.state.resources:
             raise StateConflict(f"nothing to destroy: {identity.key} has no recorded resources")
         context = latest.spec.context
-        secrets = secret_literals(context, settings)
+        secrets = frozenset(secrets) | secret_literals(context, settings) | recovered_secrets(latest)
+        self.masker.add(secrets)
 
         def build(prior: State) -> tuple[Spec, ChangeSet]:
             spec = Spec(prior.resources, latest.spec.secret_store, context)
@@ -230,7 +244,12 @@ class StackOps:
         identity = StackIdentity(project, target.stack, workspace)
         spec = self._unmask_from_live(identity, target)
         settings = settings or RepoSettings()
-        loaded = LoadedStack(identity, spec, settings, secret_literals(spec.context, settings))
+        latest = self.backend.latest(project, workspace)
+        hidden = secret_literals(spec.context, settings) | recovered_secrets(target)
+        if latest is not None:
+            hidden |= recovered_secrets(latest)
+        self.masker.add(hidden)
+        loaded = LoadedStack(identity, spec, settings, hidden)
         provenance = replace(provenance, trigger=Trigger.ROLLBACK, commit=provenance.commit or target.commit)
         return self._operate(
             identity, loaded.secrets, provenance, owner=owner,
@@ -280,7 +299,36 @@ class StackOps:
         on_event: Callable[[executor_mod.Event], None] | None,
         cancel: threading.Event | None,
     ) -> Result:
-        literals = mask.Literals.of(secrets)
+        secrets = frozenset(secrets)
+        self.masker.add(secrets)
+        literals = self.masker.own | mask.Literals.of(secrets)
+        with _masked_errors(literals):
+            return self._run(
+                identity, literals, provenance, owner=owner, build=build, destroying=destroying,
+                confirm=confirm, dry_run=dry_run, keep_lock=keep_lock, on_event=on_event, cancel=cancel,
+            )
+
+    def _run(
+        self,
+        identity: StackIdentity,
+        literals: mask.Literals,
+        provenance: Provenance,
+        *,
+        owner: str,
+        build: Callable[[State], tuple[Spec, ChangeSet]],
+        destroying: bool,
+        confirm: Confirm | None,
+        dry_run: bool,
+        keep_lock: bool,
+        on_event: Callable[[executor_mod.Event], None] | None,
+        cancel: threading.Event | None,
+    ) -> Result:
+        own = self.masker.own
+
+        def stored(release: Release) -> Release:
+            """Every field masked before it is written (Terraform entries: own credentials only)."""
+            return mask.mask_release(release, literals, terraform=own)
+
         p, w = identity.project, identity.workspace
         if dry_run:
             latest = self.backend.latest(p, w)
@@ -304,9 +352,9 @@ class StackOps:
             release = Release.start(
                 p, w, identity.stack, latest=latest, now=now, trigger=provenance.trigger,
                 actor=provenance.actor, commit=provenance.commit, pull_request=provenance.pull_request,
-                spec=_stored_spec(spec, literals), phase=Phase.PREVIEWING,
+                spec=spec, phase=Phase.PREVIEWING,
             )
-            release = self.backend.create(release, lock)
+            release = self.backend.create(stored(release), lock)
             release = self.backend.update(
                 release.with_phase(Phase.DESTROYING if destroying else Phase.APPLYING, self.clock.now()), lock
             )
@@ -315,7 +363,8 @@ class StackOps:
 
             def flush(state: State) -> None:
                 nonlocal current, lock
-                current = self.backend.update(current.with_state(_stored_state(state, literals), self.clock.now()), lock)
+                masked = mask.mask_stored_state(state, literals, terraform=own)
+                current = self.backend.update(current.with_state(masked, self.clock.now()), lock)
                 if (lock.expire_time - self.clock.now()).total_seconds() < self.lease_seconds / 2:
                     lock = self.backend.renew_lock(lock, self.lease_seconds)
 
@@ -333,16 +382,16 @@ class StackOps:
             if outcome.ok:
                 release = release.succeeded(end)
             else:
-                release = release.failed(end, _failure_text(outcome))
-            release = self._end(release, lock, keep_lock)
-            return Result(identity, shown, release, outcome, lock=lock if keep_lock else None)
+                release = release.failed(end, literals.text(_failure_text(outcome)))
+            release = self._end(stored(release), lock, keep_lock)
+            return Result(identity, shown, release, _masked_outcome(outcome, literals), lock=lock if keep_lock else None)
         except BaseException as exc:
             # Never leave a half-finished release or a lock behind on an error we can see.
             if release is not None and not release.phase.terminal:
                 try:
                     latest_written = self.backend.get(p, w, release.revision) or release
-                    failed = latest_written.failed(self.clock.now(), _error_text(exc))
-                    self._end(failed, lock, keep_lock)
+                    failed = latest_written.failed(self.clock.now(), literals.text(_error_text(exc)))
+                    self._end(stored(failed), lock, keep_lock)
                 except ShipmateError:
                     pass
             elif release is None:
@@ -380,40 +429,56 @@ def _operations(changeset: ChangeSet, spec: Spec, prior: State) -> list[plan.Ope
     return ops
 
 
-def _stored_state(state: State, literals: mask.Literals) -> State:
-    """State as it may be written: Kubernetes Secrets and workspace secrets masked. Terraform
-    entries stay lossless, since the next run rebuilds terraform.tfstate from them (as a
-    tfstate file, the state branch then holds provider values: restrict who can read it)."""
-    return State(tuple(r if r.type == TERRAFORM else mask.mask_resource(r, literals) for r in state.resources))
+def recovered_secrets(release: Release) -> frozenset[str]:
+    """Secret values a stored release still knows: where its Spec holds a mask and its
+    (lossless) Terraform state entry of the same resource holds a value at the same path.
+
+    A stored release has its context masked, so an operation that starts from the backend
+    alone (destroy, rollback) would otherwise mask against already-masked values."""
+    found: set[str] = set()
+    state = release.state.by_id()
+    for resource in release.spec.resources:
+        entry = state.get(resource.id)
+        if resource.type == TERRAFORM and entry is not None and entry.type == TERRAFORM:
+            _unmasked_values(resource.attributes, entry.attributes, found)
+    return frozenset(found)
 
 
-def _stored_spec(spec: Spec, literals: mask.Literals) -> Spec:
-    return Spec(
-        tuple(mask.mask_resource(r, literals) for r in spec.resources),
-        _masked_store(spec.secret_store),
-        mask.mask_attributes(spec.context, "", literals) if spec.context else spec.context,
+def _unmasked_values(masked: object, clear: object, into: set[str]) -> None:
+    if isinstance(masked, str):
+        if masked in (mask.MASK, mask.MASK_CHANGED) and isinstance(clear, str | int | float) \
+                and not isinstance(clear, bool) and str(clear) not in (mask.MASK, mask.MASK_CHANGED, ""):
+            into.add(str(clear))
+    elif isinstance(masked, Mapping) and isinstance(clear, Mapping):
+        for key, value in masked.items():
+            if key in clear:
+                _unmasked_values(value, clear[key], into)
+    elif isinstance(masked, list | tuple) and isinstance(clear, list | tuple):
+        for item, other in zip(masked, clear, strict=False):
+            _unmasked_values(item, other, into)
+
+
+@contextmanager
+def _masked_errors(literals: mask.Literals) -> Iterator[None]:
+    """Errors leaving a use case carry no secret (the CLI prints them, the bot comments them)."""
+    try:
+        yield
+    except ShipmateError as exc:
+        if literals and exc.args and isinstance(exc.args[0], str):
+            masked = literals.text(exc.args[0])
+            if masked != exc.args[0]:
+                exc.args = (masked, *exc.args[1:])
+        raise
+
+
+def _masked_outcome(outcome: executor_mod.Outcome, literals: mask.Literals) -> executor_mod.Outcome:
+    if not literals or not (outcome.failed or outcome.skipped):
+        return outcome
+    return replace(
+        outcome,
+        failed={rid: literals.text(msg) for rid, msg in outcome.failed.items()},
+        skipped={rid: literals.text(msg) for rid, msg in outcome.skipped.items()},
     )
-
-
-def _masked_store(store: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """A secret store as it may be written: the values a `fake` provider holds inline are
-    secrets themselves (the provider's address and options are not)."""
-    if not store:
-        return store
-    out: dict[str, Any] = {}
-    for key, value in store.items():
-        if isinstance(value, Mapping):
-            out[key] = _masked_store(value)
-        elif isinstance(value, list):
-            out[key] = [_masked_store(v) if isinstance(v, Mapping) else v for v in value]
-        else:
-            out[key] = value
-    if "key" in out and ("value" in out or "valueMap" in out):
-        if "value" in out:
-            out["value"] = mask.MASK
-        if isinstance(out.get("valueMap"), Mapping):
-            out["valueMap"] = {k: mask.MASK for k in out["valueMap"]}
-    return out
 
 
 def _holds_mask(value: object) -> bool:

@@ -17,6 +17,7 @@ from bot.adapters.gitstate.backend import StoreBackend, SystemClock
 from bot.adapters.gitstate.dirstore import DirStore
 from bot.adapters.gitstate.gitstore import DEFAULT_BRANCH, GitStore, is_url, redact
 from bot.core.errors import ConfigError, Problem
+from bot.core.mask import Masker
 from bot.core.ports import Clock
 
 __all__ = [
@@ -40,16 +41,20 @@ def git_backend(
     data_dir: str | os.PathLike[str] | None = None,
     clock: Clock | None = None,
     timeout_seconds: float = 120.0,
+    masker: Masker | None = None,
 ) -> StoreBackend:
-    """The state branch `branch` of the repository at `target` (a path or any git URL)."""
+    """The state branch `branch` of the repository at `target` (a path or any git URL);
+    `masker`: the secrets no release or commit message may hold (see `StoreBackend`)."""
     return StoreBackend(
-        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds), clock
+        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds), clock, masker
     )
 
 
-def local_backend(root: str | os.PathLike[str], *, clock: Clock | None = None) -> StoreBackend:
+def local_backend(
+    root: str | os.PathLike[str], *, clock: Clock | None = None, masker: Masker | None = None
+) -> StoreBackend:
     """A directory with the state branch's layout."""
-    return StoreBackend(DirStore(root), clock)
+    return StoreBackend(DirStore(root), clock, masker)
 
 
 def open_backend(

@@ -8,17 +8,23 @@ check is made against what is actually there. Nothing is written when a check fa
 
 Reads cost the same however long the history is: the index is consulted by its header
 (`peek_latest_revision`) and releases are read by path.
+
+Nothing secret is written: every release passes through the backend's `Masker` (all the
+secrets the process knows; see `bot.core.mask.mask_release`) before it is serialised, and
+every commit message and drift report through it before it is committed.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.adapters.gitstate import layout
 from bot.adapters.gitstate.layout import Done, Snapshot, Store, Write
+from bot.core import mask
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.lock import Lock, LockSlot
@@ -33,6 +39,7 @@ from bot.core.release import (
     load_yaml,
     peek_latest_revision,
 )
+from bot.core.spec import TERRAFORM, Resource, Spec, State
 
 T = TypeVar("T")
 
@@ -47,9 +54,11 @@ class SystemClock:
 class StoreBackend:
     """`bot.core.ports.StateBackend` on a `Store` (git state branch or directory)."""
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None, masker: mask.Masker | None = None) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.masker = masker if masker is not None else mask.Masker()
+        self._masking = _ReleaseMasking(self.masker)
         self._mutex = threading.RLock()
 
     @property
@@ -68,8 +77,16 @@ class StoreBackend:
         self.close()
 
     def _transact(self, fn: Callable[[Snapshot], Write[T] | Done[T]]) -> T:
+        def masked(snap: Snapshot) -> Write[T] | Done[T]:
+            out = fn(snap)
+            if isinstance(out, Write):
+                message = self.masker.text(out.message)
+                if message != out.message:
+                    return Write(out.changes, message, out.result, out.order)
+            return out
+
         with self._mutex:
-            return self.store.transact(fn)
+            return self.store.transact(masked)
 
     def _read(self, fn: Callable[[Snapshot], T]) -> T:
         with self._mutex:
@@ -129,6 +146,8 @@ class StoreBackend:
         p, w = release.project, release.workspace
         layout.check_key(p, w)
         layout.check_name("stack", release.stack)
+        with self._mutex:
+            release = self._masking(release)
 
         def fn(snap: Snapshot) -> Write[Release]:
             now = self.clock.now()
@@ -171,6 +190,8 @@ class StoreBackend:
     def _write_release(self, release: Release, lock: Lock | None, free_lock: bool) -> Release:
         p, w, rev = release.project, release.workspace, release.revision
         layout.check_key(p, w)
+        with self._mutex:
+            release = self._masking(release)
 
         def fn(snap: Snapshot) -> Write[Release]:
             now = self.clock.now()
@@ -332,7 +353,7 @@ class StoreBackend:
 
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         layout.check_key(project, workspace)
-        body = dump_yaml(dict(report)).encode()
+        body = dump_yaml(mask.mask_data(dict(report), self.masker.literals)).encode()
 
         def fn(snap: Snapshot) -> Write[None]:
             return Write(
@@ -342,6 +363,50 @@ class StoreBackend:
             )
 
         self._transact(fn)
+
+
+class _ReleaseMasking:
+    """`mask.mask_release` with the masker's current secrets, remembering what it masked last:
+    an apply flushes its release after every resource operation, and the Spec and the
+    unchanged state entries are the same objects each time, so each flush only masks what
+    is new (the cost of a flush does not grow with the size of the stack)."""
+
+    def __init__(self, masker: mask.Masker) -> None:
+        self.masker = masker
+        self._spec: tuple[Spec, Spec, mask.Literals] | None = None
+        self._entries: dict[int, tuple[Resource, Resource, mask.Literals]] = {}
+
+    def __call__(self, release: Release) -> Release:
+        lits, own = self.masker.literals, self.masker.own
+        if not lits:
+            return release
+        cached = self._spec
+        if cached is not None and cached[0] is release.spec and cached[2] is lits:
+            spec = cached[1]
+        else:
+            spec = mask.mask_spec(release.spec, lits)
+            self._spec = (release.spec, spec, lits)
+        entries: dict[int, tuple[Resource, Resource, mask.Literals]] = {}
+        resources = []
+        for r in release.state.resources:
+            hit = self._entries.get(id(r))
+            if hit is not None and hit[0] is r and hit[2] is lits:
+                masked = hit[1]
+            elif r.type == TERRAFORM:
+                masked = mask.mask_terraform_entry(r, own)
+            else:
+                masked = mask.mask_resource(r, lits)
+            entries[id(r)] = (r, masked, lits)
+            resources.append(masked)
+        self._entries = entries
+        return replace(
+            release,
+            spec=spec,
+            state=State(tuple(resources)),
+            error=lits.text(release.error) if release.error else release.error,
+            actor=lits.text(release.actor),
+            commit=lits.text(release.commit),
+        )
 
 
 # --- reading helpers (pure over a snapshot) ---------------------------------------------------

@@ -1,0 +1,147 @@
+"""No secret leaves the process in clear: a stack's context secret in a failed apply's error,
+and a destroy built from stored state.
+
+Everything is real: Terraform with the offline null provider, the state branch in a bare git
+repository (commit messages read back with `git log`) and the process's log records as
+`caplog` captures them at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.adapters import logmask
+from bot.adapters.gitstate import SystemClock, git_backend, local_backend
+from bot.adapters.terraform import TerraformSettings
+from bot.app import results
+from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps, secret_literals
+from bot.core import mask
+from bot.core.config.settings import RepoSettings
+from bot.core.release import Phase
+from bot.core.spec import TERRAFORM, Resource, Spec
+
+NULL = "registry.terraform.io/hashicorp/null/2.1.2"
+SECRET = "ctx-7Hq2Lm9ZxPq4"  # a workspace context value under a secret key name
+IDENTITY = StackIdentity("shop", "dev", "dev")
+
+
+def null(name: str, attributes: Mapping[str, Any]) -> Resource:
+    return Resource(f"hashicorp:null:null_resource:{name}", TERRAFORM, dict(attributes),
+                    extensions={"provider": NULL, "resourceType": "null_resource"})
+
+
+def failing(message: str) -> dict[str, Any]:
+    return {"local-exec": {"command": f"echo '{message}' >&2; exit 3"}}
+
+
+@pytest.fixture
+def tf_env() -> dict[str, str]:
+    binary, cli = os.environ.get("SHIPMATE_TERRAFORM_BIN", ""), os.environ.get("TF_CLI_CONFIG_FILE", "")
+    if not Path(binary).is_file() or not Path(cli).is_file():
+        pytest.fail("SHIPMATE_TERRAFORM_BIN and TF_CLI_CONFIG_FILE must name .tools/terraform (./scripts/test sets them)")
+    return {"SHIPMATE_TERRAFORM_BIN": binary, "TF_CLI_CONFIG_FILE": cli, "PATH": os.environ.get("PATH", os.defpath)}
+
+
+@pytest.fixture
+def masker() -> Iterator[mask.Masker]:
+    """A masker installed for the process's log records, as `bot.wiring` does."""
+    before = logmask.installed()
+    masker = mask.Masker()
+    logmask.install(masker)
+    try:
+        yield masker
+    finally:
+        logmask.install(before) if before is not None else logmask.install(mask.Masker())
+
+
+def runtimes(env: Mapping[str, str], cache: Path):  # type: ignore[no-untyped-def]
+    terraform = TerraformSettings.from_env(env, cache_dir=cache)
+    built: dict[tuple[str, str, str], Any] = {}
+
+    def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Any]:
+        key = (identity.project, identity.stack, identity.workspace)
+        if key not in built:
+            built[key] = {TERRAFORM: terraform.runtime(*key, context)}
+        return built[key]
+
+    return factory
+
+
+def bare_repository(path: Path) -> Path:
+    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    return path
+
+
+def commit_messages(bare: Path, branch: str = "shipmate-state") -> str:
+    return subprocess.run(["git", "--git-dir", str(bare), "log", "--format=%B", branch],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def stack(*resources: Resource) -> LoadedStack:
+    spec = Spec(resources, None, {"DEPLOY_TOKEN": SECRET, "LOG_LEVEL": "info"})
+    hidden = secret_literals(spec.context, RepoSettings())
+    assert hidden == {SECRET}
+    return LoadedStack(IDENTITY, spec, RepoSettings(), hidden)
+
+
+def test_a_failed_apply_leaves_the_context_secret_nowhere(
+    tf_env: dict[str, str], masker: mask.Masker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bare = bare_repository(tmp_path / "config.git")
+    backend = git_backend(str(bare), "shipmate-state", data_dir=tmp_path / "data", masker=masker)
+    ops = StackOps(backend, runtimes(tf_env, tmp_path / "cache"), SystemClock(), watch=False, masker=masker)
+    loaded = stack(
+        null("token", {"triggers": {"token": SECRET}}),
+        null("export", {"triggers": {"schedule": "hourly"}, "provisioner": [failing(f"denied for {SECRET}")]}),
+    )
+    with backend:
+        result = ops.apply(loaded, Provenance(actor="alice"), owner="alice")
+        stored = backend.latest("shop", "dev")
+    assert result.release is not None and result.release.phase is Phase.FAILED
+    assert stored is not None and stored.error is not None
+    assert "denied for" in stored.error and SECRET not in stored.error and mask.MASK in stored.error
+    assert SECRET not in (result.error or "")
+    assert result.outcome is not None and all(SECRET not in m for m in result.outcome.failed.values())
+    # What the release file stores outside the (lossless) Terraform state entries.
+    data = yaml.safe_load(subprocess.run(
+        ["git", "--git-dir", str(bare), "show", "shipmate-state:releases/shop/dev/1.yaml"],
+        check=True, capture_output=True, text=True).stdout)
+    assert SECRET not in yaml.safe_dump({k: v for k, v in data.items() if k != "state"})
+    assert data["spec"]["context"]["DEPLOY_TOKEN"] == mask.MASK
+    messages = commit_messages(bare)
+    assert "denied for" in messages and SECRET not in messages
+    # Terraform's failure was logged at DEBUG, masked.
+    assert "terraform apply failed" in caplog.text and SECRET not in caplog.text
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+    # The result comment, written through the GitHub adapter.
+    body = results.operation_comment([results.StackRun.of(result)], title="Shipmate apply", lead="@alice asked")
+    assert "denied for" in body and SECRET not in body
+
+
+def test_a_destroy_release_holds_no_secret_of_the_state_it_deletes(
+    tf_env: dict[str, str], tmp_path: Path
+) -> None:
+    factory = runtimes(tf_env, tmp_path / "cache")
+    state_dir = tmp_path / "state"
+    first = StackOps(local_backend(state_dir), factory, SystemClock(), watch=False)
+    applied = first.apply(stack(null("token", {"triggers": {"token": SECRET}})), Provenance(), owner="me")
+    assert applied.ok
+    # A later process (no loaded config, a fresh masker) destroys from the stored release alone.
+    later = StackOps(local_backend(state_dir), factory, SystemClock(), watch=False)
+    destroyed = later.destroy(IDENTITY, Provenance(actor="me"), owner="me")
+    assert destroyed.ok and destroyed.release is not None
+    assert SECRET not in repr(destroyed.changeset)
+    text = (state_dir / "releases" / "shop" / "dev" / "2.yaml").read_text()
+    spec = yaml.safe_load(text)["spec"]
+    assert SECRET not in yaml.safe_dump(spec)
+    assert spec["resources"][0]["attributes"]["triggers"]["token"] == mask.MASK
+
