@@ -1,11 +1,13 @@
 """Benchmark: webhook ack latency and sustained deliveries per second, against the floor.
 
-Two servers run on loopback, each in its own process and served the same way (Werkzeug's
-threaded server, one request per connection, `bot.cli.serve.make_wsgi_server`):
+Two servers run on loopback, each served the same way (gunicorn as `shipmate serve` runs
+it, `bot.server`: one worker process, its request threads, the header and request timeouts,
+one request per connection):
 
 - *shipmate*: `shipmate serve` with the SQLite queue (`synchronous=FULL`) and 4 workers
   routing the events as they arrive (verify the HMAC, parse, store durably, answer 202);
-- *floor*: a bare Flask endpoint that reads the body and answers 202 and does nothing else.
+- *floor*: a bare Flask endpoint that reads the body and answers 202 and does nothing else,
+  served by `bot.server.WsgiServer` with the same settings.
 
 Both get the same pre-signed, distinct `pull_request` deliveries shaped like GitHub's
 (about 25 KB each) from a few concurrent clients, after a warm-up. Printed: ack latency
@@ -22,6 +24,7 @@ import argparse
 import copy
 import http.client
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -31,6 +34,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,11 +45,9 @@ SECRET = "bench-secret"
 PAYLOAD = ROOT / "fixtures" / "github_sim" / "webhook_examples" / "pull_request" / "synchronize.payload.json"
 
 
-def floor_server() -> None:
-    """The floor: a Flask endpoint doing nothing, served like `shipmate serve`."""
+def floor_app() -> Any:
+    """The floor: a Flask endpoint doing nothing."""
     from flask import Flask, request
-
-    from bot.cli.serve import make_wsgi_server
 
     app = Flask("floor")
 
@@ -54,9 +56,17 @@ def floor_server() -> None:
         request.get_data()
         return '{"status":"ok"}', 202
 
-    server = make_wsgi_server("127.0.0.1", 0, app)
-    print(f"floor serving on http://127.0.0.1:{server.server_port}", file=sys.stderr, flush=True)
-    server.serve_forever()
+    return app
+
+
+def floor_server() -> None:
+    """The floor app served like `shipmate serve` (gunicorn, the same settings)."""
+    from bot.server import WsgiServer
+    from bot.settings import Settings
+
+    settings = Settings.from_env({**os.environ, "SHIPMATE_LISTEN": "127.0.0.1:0"})
+    logging.basicConfig(level=logging.WARNING)
+    WsgiServer(settings, floor_app).run()
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str, int]:
@@ -131,12 +141,15 @@ def hammer(host: str, port: int, work: list[tuple[dict[str, str], bytes]], clien
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 elsewhere."""
+    """User + system CPU time so far of a process and its live children (gunicorn's worker;
+    Linux /proc), 0 elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def fsync_ms(directory: Path, size: int, count: int = 50) -> float:
@@ -186,7 +199,7 @@ def measure(requests: int, clients: int, workers: int) -> dict[str, float]:
         }
         ours, host, port = start([sys.executable, "-m", "bot", "serve"], env, tmpdir / "serve.log")
         floor, fhost, fport = start([sys.executable, str(Path(__file__).resolve()), "--floor-server"],
-                                    {"PYTHONPATH": str(ROOT)}, tmpdir / "floor.log")
+                                    {"PYTHONPATH": str(ROOT), "SHIPMATE_LOG_LEVEL": "WARNING"}, tmpdir / "floor.log")
         try:
             hammer(fhost, fport, work[:warmup], clients)
             floor_cpu = cpu_seconds(floor.pid)

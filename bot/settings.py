@@ -29,6 +29,12 @@ key).
 | `SHIPMATE_POLL_SECONDS` | `60` | how often they are polled |
 | `SHIPMATE_GITHUB_THROTTLE` | `true` | space GitHub API calls out (PyGithub's pacing of requests and writes); `false` for a GitHub without secondary rate limits |
 | `SHIPMATE_TERRAFORM_SANDBOX` | `auto` | run Terraform under bubblewrap: `auto` (when installed and working), `bwrap` (required) or `off` |
+| `SHIPMATE_HTTP_THREADS` | `8` | threads answering HTTP requests (gunicorn's `threads`) |
+| `SHIPMATE_HTTP_MAX_CONNECTIONS` | `1000` | open connections at most; more wait in the listen backlog (`worker_connections`) |
+| `SHIPMATE_HTTP_BACKLOG` | `1024` | connections the kernel queues before refusing more |
+| `SHIPMATE_HEADER_TIMEOUT_SECONDS` | `10` | a connection that has not sent a whole request head by then is closed |
+| `SHIPMATE_REQUEST_TIMEOUT_SECONDS` | `20` | a request not answered by then (body still arriving, say) is cut off |
+| `SHIPMATE_GRACEFUL_TIMEOUT_SECONDS` | `25` | on SIGTERM, time to finish requests and running jobs; keep it below the pod's terminationGracePeriodSeconds |
 | `SHIPMATE_CONFIG` | | the settings file |
 """
 
@@ -74,6 +80,12 @@ _ENV_TO_KEY: dict[str, str] = {
     "SHIPMATE_POLL_SECONDS": "poll_seconds",
     "SHIPMATE_GITHUB_THROTTLE": "github_throttle",
     "SHIPMATE_TERRAFORM_SANDBOX": "terraform_sandbox",
+    "SHIPMATE_HTTP_THREADS": "http_threads",
+    "SHIPMATE_HTTP_MAX_CONNECTIONS": "http_max_connections",
+    "SHIPMATE_HTTP_BACKLOG": "http_backlog",
+    "SHIPMATE_HEADER_TIMEOUT_SECONDS": "header_timeout_seconds",
+    "SHIPMATE_REQUEST_TIMEOUT_SECONDS": "request_timeout_seconds",
+    "SHIPMATE_GRACEFUL_TIMEOUT_SECONDS": "graceful_timeout_seconds",
 }
 _KEY_TO_ENV = {v: k for k, v in _ENV_TO_KEY.items()}
 _REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
@@ -106,6 +118,12 @@ class Settings:
     poll_seconds: float = 60.0
     github_throttle: bool = True
     terraform_sandbox: str = "auto"
+    http_threads: int = 8
+    http_max_connections: int = 1000
+    http_backlog: int = 1024
+    header_timeout_seconds: float = 10.0
+    request_timeout_seconds: float = 20.0
+    graceful_timeout_seconds: float = 25.0
 
     @property
     def listen(self) -> str:
@@ -337,6 +355,15 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
     take("poll_seconds", seconds)
     take("github_throttle", boolean)
     take("terraform_sandbox", one_of(TERRAFORM_SANDBOX_MODES))
+    take("http_threads", integer(1, 256))
+    take("http_max_connections", integer(2, 100_000))
+    take("http_backlog", integer(1, 65535))
+    take("header_timeout_seconds", seconds)
+    take("request_timeout_seconds", seconds)
+    take("graceful_timeout_seconds", seconds)
+    if out.get("http_max_connections", 1000) <= out.get("http_threads", 8):
+        where = values.get("http_max_connections") or values["http_threads"]
+        problems.append(where.problem("SHIPMATE_HTTP_MAX_CONNECTIONS must be larger than SHIPMATE_HTTP_THREADS"))
 
     secrets = []
     for key in ("webhook_secret", "webhook_secret_previous"):

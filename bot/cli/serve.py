@@ -1,18 +1,16 @@
 """`shipmate serve`: the webhook server with its queue and worker pool in one process.
 
-It builds the queue and the handler (`bot.wiring`), starts the worker pool, and serves the
-Flask app (`bot.web`) with Werkzeug's threaded WSGI server: one thread per connection,
-HTTP/1.1 requests (chunked bodies included), one request per connection (Werkzeug closes
-after each response; GitHub opens a connection per delivery anyway). That server is enough
-for the embedded mode: intake only verifies, stores and answers, so a request holds its
-thread for milliseconds (`bench/webhooks.py` measures it against a bare Flask endpoint).
-To run the app under another WSGI server, build it the way `build_server` does.
+`run` serves with gunicorn (`bot.server.ShipmateServer`, run in-process, so this command
+stays the entry point): a master process that holds the socket and one worker process with
+the queue, the job workers, the scheduler and a bounded pool of request threads, with header
+and request timeouts, a connection limit and a graceful drain on SIGTERM (see `bot.server`).
 
 With GitHub credentials it also runs the scheduler (`bot.scheduler`: polling, lock sweeps,
 drift checks) unless `--no-scheduler` is given.
 
-SIGTERM and SIGINT stop it gracefully: stop accepting, let running handlers finish (up to
-the queue lease), close the queue. Jobs still queued wait in the queue for the next start.
+`build_server` builds the same runtime behind Werkzeug's threaded server in the calling
+process, for the demo sandbox and in-process tests only (it has no header timeout nor
+connection limit; it binds where its settings say, the sandbox binds loopback).
 """
 
 from __future__ import annotations
@@ -20,11 +18,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -34,8 +31,8 @@ from bot.app.workers import WorkerPool
 from bot.core.ports import EventQueue
 from bot.metrics import ShipmateMetrics
 from bot.scheduler import Scheduler
+from bot.server import ShipmateServer, build_runtime
 from bot.settings import Settings
-from bot.web import create_app
 
 log = logging.getLogger("shipmate.serve")
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -98,21 +95,11 @@ class Server:
 
 
 def build_server(settings: Settings, *, scheduler: bool = True, env: Mapping[str, str] | None = None) -> Server:
-    """Queue, bot, workers, web app and (unless `scheduler` is False) the scheduler's jobs;
-    `env` (default: the process environment) configures runtimes and secrets."""
-    settings.require_webhook_secret()
-    queue = wiring.build_queue(settings)
-    bot = wiring.build_bot(settings, env)
-    handler = bot.handler
-    metrics = ShipmateMetrics()
-    metrics.watch_queue(lambda: asdict(queue.stats()))
-    pool = WorkerPool(
-        queue, handler, workers=settings.workers, lease_seconds=settings.queue_lease_seconds, metrics=metrics
-    )
-    app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
-    http = make_wsgi_server(settings.listen_host, settings.listen_port, app)
-    jobs = wiring.build_scheduler(settings, bot, queue, pool.notify) if scheduler else None
-    return Server(settings, queue, pool, http, metrics, jobs, bot)
+    """The runtime of `bot.server.build_runtime` behind Werkzeug's threaded server, in this
+    process (the demo sandbox and in-process tests; `shipmate serve` runs gunicorn)."""
+    runtime = build_runtime(settings, scheduler=scheduler, env=env)
+    http = make_wsgi_server(settings.listen_host, settings.listen_port, runtime.app)
+    return Server(settings, runtime.queue, runtime.pool, http, runtime.metrics, runtime.scheduler, runtime.bot)
 
 
 def configure_logging(level: str) -> None:
@@ -131,23 +118,25 @@ def run(args: argparse.Namespace) -> int:
         env["SHIPMATE_WORKERS"] = str(args.workers)
     settings = Settings.from_env(env, args.config)
     configure_logging(settings.log_level)
-    server = build_server(settings, scheduler=not args.no_scheduler)
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("received %s; stopping", signal.Signals(signum).name)
-        server.shutdown()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(
-        f"shipmate serving on {server.url} (queue: {settings.queue}, workers: {settings.workers}, "
-        f"data: {settings.data_dir})",
-        file=sys.stderr,
-        flush=True,
-    )
-    server.serve()
-    log.info("stopped")
+    settings.require_webhook_secret()
+    server = ShipmateServer(settings, scheduler=not args.no_scheduler)
+    master = os.getpid()
+    try:
+        server.run()
+    except SystemExit as exc:
+        if os.getpid() != master:
+            raise  # the worker process ends with gunicorn's own exit status, read by the master
+        code = exc.code if isinstance(exc.code, int) else 1
+        if code == 0:
+            return 0
+        print(f"shipmate serve stopped: {_EXIT_REASONS.get(code, f'exit status {code}')}", file=sys.stderr)
+        return 2 if code == APP_LOAD_ERROR else 1
     return 0
+
+
+APP_LOAD_ERROR = 4  # gunicorn's Arbiter.APP_LOAD_ERROR: the worker could not build the app
+_EXIT_REASONS = {APP_LOAD_ERROR: "the server could not be set up (see above)",
+                 3: "the worker process failed to start (see above)"}
 
 
 def register(subparsers: Any) -> None:

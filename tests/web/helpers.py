@@ -89,7 +89,7 @@ class ServerProcess:
         start = log_path.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env,
-            stdout=self._log, stderr=self._log,
+            stdout=self._log, stderr=self._log, start_new_session=True,
         )
         deadline = time.monotonic() + 30
         self.url = ""
@@ -107,9 +107,11 @@ class ServerProcess:
         self.port = int(port)
 
     def kill(self) -> None:
+        """SIGKILL to the server's processes at once (gunicorn's master and its worker)."""
+        import os
         import signal
 
-        self.proc.send_signal(signal.SIGKILL)
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
         self._log.close()
 

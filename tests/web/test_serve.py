@@ -98,7 +98,8 @@ def test_a_served_delivery_reaches_the_router(tmp_path: Path) -> None:
         assert 'shipmate_queue_jobs{state="done"} 1' in lines
     finally:
         assert server.stop() == 0
-    assert "received SIGTERM; stopping" in log.read_text()
+    text = log.read_text()
+    assert "Handling signal: term" in text and "shipmate.serve: stopped" in text
 
 
 def test_router_dispatches_by_type_and_logs_the_rest(caplog: pytest.LogCaptureFixture) -> None:
