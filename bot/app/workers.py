@@ -211,8 +211,8 @@ class WorkerPool:
 
     def run(self, job: Job) -> None:
         """Process one claimed job: call the handler, then complete or fail the job. Each job
-        runs in a fresh `contextvars` context shared by the handler and the reporter."""
-        contextvars.copy_context().run(self._run, job)
+        runs in a fresh, empty `contextvars` context shared by the handler and the reporter."""
+        contextvars.Context().run(self._run, job)
 
     def _run(self, job: Job) -> None:
         delivery = job.delivery

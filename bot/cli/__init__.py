@@ -16,7 +16,7 @@ from bot import __version__
 from bot.core import errors
 
 # Subcommand modules, in the order `shipmate --help` lists them.
-COMMANDS: tuple[str, ...] = ("generate", "preview", "apply", "destroy", "serve", "release", "demo")
+COMMANDS: tuple[str, ...] = ("generate", "preview", "apply", "destroy", "serve", "queue", "release", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.settings import Settings
 from bot.wiring import build_bot, build_router, build_services
@@ -45,8 +46,10 @@ def test_token_credentials_and_the_router(tmp_path: Path) -> None:
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
         settings = Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "data")
         bot = build_bot(settings, {})
-        assert isinstance(bot.handler, EventRouter) and bot.services is not None and bot.book is not None
-        assert bot.handler.handled_types() == ("IssueCommentEvent", "PingEvent", "PullRequestEvent", "PushEvent")
+        assert isinstance(bot.handler, Outcomes) and bot.services is not None and bot.book is not None
+        router = bot.handler.router  # wrapped: the job's outcome is told on the pull request
+        assert isinstance(router, EventRouter)
+        assert router.handled_types() == ("IssueCommentEvent", "PingEvent", "PullRequestEvent", "PushEvent")
         assert bot.services.access("acme/config", 99) is bot.services.access("other/repo", None)
         assert bot.book.repositories() == {"acme/config": 99, "other/repo": None}
         assert (tmp_path / "data" / "repositories.json").exists()
