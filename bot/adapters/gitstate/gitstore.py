@@ -28,6 +28,7 @@ import hashlib
 import os
 import random
 import re
+import shutil
 import tempfile
 import time
 import zlib
@@ -41,6 +42,7 @@ from git.refs.symbolic import SymbolicReference
 
 from bot.adapters.gitstate import layout
 from bot.adapters.gitstate.layout import Done, Write
+from bot.core.childenv import passed
 from bot.core.errors import ConfigError, Problem, ShipmateError, StateConflict, TransientError
 
 T = TypeVar("T")
@@ -105,8 +107,8 @@ class GitStore:
             cache.parent.mkdir(parents=True, exist_ok=True)
             with self._cache_lock():
                 if not (cache / "objects").is_dir():
-                    git.Repo.init(cache, bare=True)
-            self.repo = git.Repo(cache)
+                    _Repo.init(cache, bare=True)
+            self.repo = _Repo(cache)
         self.repo.git.update_environment(GIT_TERMINAL_PROMPT="0")
         self._objects = Path(self.repo.common_dir) / "objects"
 
@@ -512,10 +514,38 @@ def _str(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# git's own ways to authenticate, kept for the state branch (an operator's deploy key or
+# askpass program); everything else outside `bot.core.childenv`'s allowlist is dropped.
+_GIT_KEEPS = frozenset(
+    {"GIT_TERMINAL_PROMPT", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "SSH_AUTH_SOCK"}
+)
+_ENV_PROGRAM = shutil.which("env")
+
+
+class _Git(git.Git):
+    """GitPython starts git with the process environment plus its own additions; this one
+    starts it through `env -u NAME ... git`, dropping every variable `bot.core.childenv`
+    does not pass (the GitHub token, the webhook secrets, the salt, ...). Only names are
+    on the command line, never values."""
+
+    GIT_PYTHON_GIT_EXECUTABLE = _ENV_PROGRAM or git.Git.GIT_PYTHON_GIT_EXECUTABLE
+
+    def __init__(self, working_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(working_dir)
+        if _ENV_PROGRAM is not None:
+            drop = sorted(n for n in os.environ if not passed(n) and n not in _GIT_KEEPS)
+            options = [part for name in drop for part in ("-u", name)]
+            self._persistent_git_options = [*options, str(git.Git.GIT_PYTHON_GIT_EXECUTABLE)]
+
+
+class _Repo(git.Repo):
+    GitCommandWrapperType = _Git
+
+
 def _open_local(target: str) -> git.Repo:
     path = Path(target).expanduser()
     try:
-        return git.Repo(path)
+        return _Repo(path)
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise ConfigError(
             [Problem(str(path), 0, 0, "backend", "is not a git repository (expected a bare "
