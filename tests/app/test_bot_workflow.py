@@ -16,10 +16,14 @@ from kubernetes import client, config
 
 from bot.adapters.gitstate import git_backend
 from bot.app import summary
+from bot.app.handlers import install
+from bot.app.router import EventRouter
 from bot.cli.sandbox import REPO, Sandbox, git
+from bot.core.errors import ConfigError
 from bot.core.events import make_delivery
 from bot.core.release import Phase, Trigger
 from bot.core.render import split
+from bot.settings import Settings
 from tests.e2e.world import (
     bodies,
     comment,
@@ -306,3 +310,54 @@ def test_a_pull_request_whose_fork_was_deleted_is_never_checked_out(box: Sandbox
     assert "Pull requests from forks never run Terraform or apply" in bodies(box, pr.number, after=asked.id)[0]
     box.repo("alice").get_pull(pr.number).edit(state="closed")
     box.dispatch()
+
+
+def test_the_server_can_name_the_policy_branch(box: Sandbox) -> None:
+    # SHIPMATE_POLICY_BRANCH: every repository's shipmate.yaml is read from that (protected)
+    # branch instead of the default branch.
+    assert Settings.from_env({}).policy_branch is None
+    assert Settings.from_env({"SHIPMATE_POLICY_BRANCH": "policy"}).policy_branch == "policy"
+    with pytest.raises(ConfigError, match="SHIPMATE_POLICY_BRANCH: must be a git branch name, got 'a b'"):
+        Settings.from_env({"SHIPMATE_POLICY_BRANCH": "a b"})
+    branch = push_branch(box, "alice", {"shipmate.yaml": replace("apply: both", "apply: on-merge")},
+                         message="Policy: apply on merge only")
+    router = EventRouter()
+    install(router, box.services, policy_branch=branch)
+    box.dispatch()
+    pr = open_pr(box, "bob", {"docs/policy.md": "p\n"}, title="Docs under a policy branch")
+    box.dispatch()
+    asked = comment(box, "alice", pr.number, "/apply")
+    box.github.wait_idle()
+    [created] = [r for r in box.recorder.events("issue_comment", "created") if r.payload["comment"]["id"] == asked.id]
+    box.skip()
+    router(make_delivery(created.delivery, "issue_comment", created.body, datetime.now(UTC)))
+    assert (f"this repository applies on merge only (`apply: on-merge` in shipmate.yaml on `{branch}`)"
+            in bodies(box, pr.number, after=asked.id)[0])
+    box.repo("bob").get_pull(pr.number).edit(state="closed")
+    box.dispatch()
+
+
+def test_a_push_to_a_branch_the_policy_names_applies(box: Sandbox, tmp_path: Path) -> None:
+    work = box.root / "clones" / "alice-branches"
+    box.clone("alice", work)
+    settings = work / "shipmate.yaml"
+    original = settings.read_text()
+    settings.write_text(original + "branches: [main, 'release/*']\n")
+    git("commit", "-qam", "Apply release branches too", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    box.skip()  # the push would apply every stack (shipmate.yaml changed): not this test's business
+    try:
+        push_branch(box, "alice", {PROD: replace("LOG_LEVEL: info", "LOG_LEVEL: trace")},
+                    branch="release/7", message="Trace in prod")
+        box.dispatch()
+        head = box.repo("alice").get_branch("release/7").commit.sha
+        state, description = statuses(box, head)["shipmate/apply"]
+        assert state == "success" and "prod r" in description
+        with backend(box, tmp_path / "r") as state_branch:
+            latest = state_branch.latest("shop", "prod")
+            assert latest is not None and latest.commit == head and latest.trigger is Trigger.PUSH
+    finally:
+        settings.write_text(original)
+        git("commit", "-qam", "Only main applies", cwd=work)
+        git("push", "-q", "origin", "main", cwd=work)
+        box.skip()
