@@ -131,6 +131,12 @@ class Settings:
         return f"{host}:{self.listen_port}"
 
     @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret setting's value (webhook secrets, token, App key): masked everywhere."""
+        values = (*self.webhook_secrets, self.github_token, self.github_app_private_key)
+        return tuple(v for v in values if v)
+
+    @property
     def github_auth(self) -> str | None:
         """`app`, `token`, or None when no GitHub credentials are configured."""
         if self.github_app_id is not None:
@@ -330,7 +336,7 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
         name = text(v).strip()
         if not name or name.startswith(("-", "/", "refs/")) or name.endswith(("/", ".lock", ".")) \
                 or ".." in name or "@{" in name or any(ch in name for ch in " ~^:?*[\\"):
-            raise ValueError(f"must be a git branch name, got {v.value!r}")
+            raise ValueError(f"expected a git branch name, got {v.value!r}")
         return name
 
     def log_level(v: _Value) -> str:

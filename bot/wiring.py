@@ -24,21 +24,23 @@ import importlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.adapters import logmask
 from bot.adapters.queue import RetryPolicy
 from bot.app.handlers import install
-from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.app.services import Access, Services
 from bot.app.stacks import StackIdentity, StackOps
 from bot.app.workers import Handler
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
+from bot.core.mask import Masker
 from bot.core.ports import EventQueue, Runtime, StateBackend
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ __all__ = [
     "Bot",
     "build_bot",
     "build_handler",
+    "build_masker",
     "build_queue",
     "build_router",
     "build_runtime_factory",
@@ -78,9 +81,10 @@ class Bot:
 
 def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
     """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow."""
+    environ = dict(os.environ if env is None else env)
+    masker = build_masker(settings, environ)
     if settings.handler:
         return Bot(load_handler(settings.handler, settings))
-    environ = dict(os.environ if env is None else env)
     router = EventRouter()
     router.on(PingEvent, _log_ping)
     if settings.github_auth is None:
@@ -88,16 +92,14 @@ def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
                     "and pushes are not handled")
         return Bot(router)
     book = RepositoryBook(settings.data_dir)
-    services = build_services(settings, environ, on_repository=book.remember)
+    services = build_services(settings, environ, on_repository=book.remember, masker=masker)
     install(router, services, policy_branch=settings.policy_branch)
-    return Bot(Outcomes(router, services), services, book)  # errors and final statuses on the PR
+    return Bot(router, services, book)
 
 
 def build_router(settings: Settings, env: Mapping[str, str] | None = None) -> EventRouter:
     """The router with every handler Shipmate has (only pings without GitHub credentials)."""
     handler = build_bot(replace(settings, handler=None), env).handler
-    if isinstance(handler, Outcomes):
-        handler = handler.router
     assert isinstance(handler, EventRouter)
     return handler
 
@@ -123,6 +125,26 @@ def build_scheduler(settings: Settings, bot: Bot, queue: EventQueue, notify: Cal
     )
 
 
+# --- secrets ------------------------------------------------------------------------------
+
+# Environment variables holding Shipmate's own secrets besides its settings (the salt, a
+# GitHub Actions runtime token, ...); `_PATH`/`_FILE` variables name files, not secrets.
+_SECRET_VARIABLE = re.compile(r"^(SHIPMATE|GITHUB|ACTIONS)_\w*(SECRET|TOKEN|PASSWORD|PRIVATE_KEY|SALT)\w*$")
+_NOT_A_SECRET = re.compile(r"_(PATH|FILE|URL)$")
+
+
+def build_masker(settings: Settings, env: Mapping[str, str]) -> Masker:
+    """Shipmate's own secrets — the secret settings, `SHIPMATE_SECRET_SALT` and any other
+    `SHIPMATE_*`/`GITHUB_*`/`ACTIONS_*` variable named like a secret — in a `Masker` that
+    every comment, status, commit message and log record of the process goes through (the
+    stacks' secrets are added as they are loaded). Installed for log records here."""
+    own = [*settings.secret_values]
+    own.extend(v for k, v in env.items() if v and _SECRET_VARIABLE.match(k) and not _NOT_A_SECRET.search(k))
+    masker = Masker(own=own)
+    logmask.install(masker)
+    return masker
+
+
 # --- GitHub, checkouts, state branches ------------------------------------------------------
 
 
@@ -131,8 +153,11 @@ def build_services(
     env: Mapping[str, str],
     *,
     on_repository: Callable[[str, int | None], None] = lambda repo, installation: None,
+    masker: Masker | None = None,
 ) -> Services:
-    """The bot's `Services` for settings with GitHub credentials."""
+    """The bot's `Services` for settings with GitHub credentials; `masker` (default: built
+    from `settings` and `env`) is shared by the hosts, state backends and stack use cases."""
+    masker = masker if masker is not None else build_masker(settings, env)
     from bot.adapters.gitstate import SystemClock
     from bot.adapters.localfs import LocalConfigReader
     from bot.app.configrepo import default_registry
@@ -144,10 +169,11 @@ def build_services(
     clock = SystemClock()
     registry = default_registry()
     salt = env.get("SHIPMATE_SECRET_SALT", "")
-    accesses = _Accesses(settings)
+    accesses = _Accesses(settings, masker)
 
     def stack_ops(backend: StateBackend) -> StackOps:
-        return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry, secret_salt=salt)
+        return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry, secret_salt=salt,
+                        masker=masker)
 
     return Services(
         access_for=accesses.get,
@@ -161,8 +187,9 @@ def build_services(
 class _Accesses:
     """One `Access` per credentials: the token's, or each GitHub App installation's."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, masker: Masker) -> None:
         self.settings = settings
+        self.masker = masker
         self._lock = threading.Lock()
         self._accesses: dict[int | None, Access] = {}
         self._installations: dict[str, int] = {}
@@ -219,7 +246,7 @@ class _Accesses:
             credentials = Credentials(api_url=s.github_api_url, app_id=str(s.github_app_id),
                                       private_key=s.github_app_private_key, installation_id=installation_id,
                                       bot_login=self._app_login())
-        host = GitHubHost(credentials, throttle=s.github_throttle)
+        host = GitHubHost(credentials, throttle=s.github_throttle, masker=self.masker)
         checkouts = GitCheckouts(s.data_dir / "checkouts", host.clone_url)
 
         def backends(repo: str, branch: str) -> StateBackend:
@@ -233,7 +260,7 @@ class _Accesses:
                     return known[1]
                 # A renewed token replaces the backend; the old one may still be in use by
                 # a running job, so it is left to the garbage collector, not closed here.
-                backend = git_backend(url, branch, data_dir=s.data_dir)
+                backend = git_backend(url, branch, data_dir=s.data_dir, masker=self.masker)
                 self._backends[key] = (url, backend)
                 return backend
 

@@ -1,9 +1,9 @@
 """No secret leaves the process in clear: a stack's context secret in a failed apply's error,
-and a destroy built from stored state.
+Shipmate's own credentials printed by Terraform, and a destroy built from stored state.
 
 Everything is real: Terraform with the offline null provider, the state branch in a bare git
-repository (commit messages read back with `git log`) and the process's log records as
-`caplog` captures them at DEBUG.
+repository (commit messages read back with `git log`), the GitHub simulator through PyGithub,
+and the process's log records as `caplog` captures them at DEBUG.
 """
 
 from __future__ import annotations
@@ -19,14 +19,19 @@ import pytest
 import yaml
 
 from bot.adapters import logmask
+from bot.adapters.github.host import Credentials, GitHubHost
 from bot.adapters.gitstate import SystemClock, git_backend, local_backend
 from bot.adapters.terraform import TerraformSettings
-from bot.app import results
+from bot.app import results, summary
 from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps, secret_literals
-from bot.core import mask
+from bot.core import mask, render
 from bot.core.config.settings import RepoSettings
+from bot.core.preview.model import StackResult
 from bot.core.release import Phase
 from bot.core.spec import TERRAFORM, Resource, Spec
+from bot.settings import Settings
+from bot.wiring import build_masker
+from fixtures.github_sim import GitHubSim, SimUser
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
 SECRET = "ctx-7Hq2Lm9ZxPq4"  # a workspace context value under a secret key name
@@ -145,3 +150,45 @@ def test_a_destroy_release_holds_no_secret_of_the_state_it_deletes(
     assert SECRET not in yaml.safe_dump(spec)
     assert spec["resources"][0]["attributes"]["triggers"]["token"] == mask.MASK
 
+
+TOKEN = "tok-shipmate-5e6f7a8b"
+WEBHOOK_SECRET = "whsec-0c1d2e3f4a5b"
+SALT = "salt-9a8b7c6d5e4f"
+
+
+def test_shipmates_own_credentials_printed_by_terraform_are_masked_in_comments_and_statuses(
+    tf_env: dict[str, str], tmp_path: Path
+) -> None:
+    # What `${file("/proc/self/environ")}` in a stack printed when the bot's environment reached
+    # Terraform: the preview, a failed plan's error and the status all carried the credentials.
+    environ = f"GITHUB_TOKEN={TOKEN}\0SHIPMATE_WEBHOOK_SECRET={WEBHOOK_SECRET}\0SHIPMATE_SECRET_SALT={SALT}\0"
+    with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", TOKEN, "write"), SimUser("alice", "tok-a", "admin")]) as gh:
+        gh.create_repo("acme", "config", auto_init=True)
+        repo = gh.client("tok-a").get_repo("acme/config")
+        issue = repo.create_issue("Leak the environment")
+        sha = repo.get_branch("main").commit.sha
+        settings = Settings(github_token=TOKEN, webhook_secrets=(WEBHOOK_SECRET,), github_api_url=gh.api_url,
+                            data_dir=tmp_path / "data", github_throttle=False)
+        before = logmask.installed()
+        try:
+            masker = build_masker(settings, {"SHIPMATE_SECRET_SALT": SALT, "SHIPMATE_DATA_DIR": str(tmp_path)})
+            host = GitHubHost(Credentials(api_url=gh.api_url, token=TOKEN), throttle=False, masker=masker)
+            ops = StackOps(local_backend(tmp_path / "state"), runtimes(tf_env, tmp_path / "cache"), SystemClock(),
+                           watch=False, masker=masker)
+            leak = LoadedStack(IDENTITY, Spec((null("env", {"triggers": {"environ": environ}}),)), RepoSettings())
+            changeset = ops.preview(leak)
+            preview = render.markdown_body([StackResult.of(changeset)], key="pr-1")
+            summary.upsert(host, "acme/config", issue.number, "preview", "pr-1", [preview])
+            # A Terraform error quoting them, and the same text raw through the adapter.
+            error = f"terraform plan failed: Error: Invalid value {environ!r}"
+            summary.status(host, "acme/config", sha, "shipmate/preview", "failure", error)
+            host.create_comment("acme/config", issue.number, f"```\n{environ}\n{error}\n```")
+            comments = [c["body"] for c in gh.comments("acme", "config", issue.number)]
+            [status] = [s["description"] for s in gh.statuses("acme", "config", sha)]
+        finally:
+            logmask.install(before) if before is not None else logmask.install(mask.Masker())
+    assert len(comments) == 2 and "null_resource" in comments[0] and mask.MASK in comments[1]
+    for text in [*comments, status]:
+        for secret in (TOKEN, WEBHOOK_SECRET, SALT):
+            assert secret not in text, (secret, text)
+    assert status.startswith("terraform plan failed")

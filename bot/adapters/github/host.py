@@ -3,6 +3,9 @@
 Works against github.com, GitHub Enterprise Server and the project's simulator alike: the
 base URL is `GITHUB_API_URL`. Authentication is a token, or a GitHub App whose installation
 tokens PyGithub mints and refreshes.
+
+Every comment body and status description passes through the host's `Masker` on its way
+out; the host adds its own token, App key and each installation token it sees to it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from github.Repository import Repository
 
 from bot.core.errors import RuntimeFailed, TransientError
 from bot.core.events import is_fork
+from bot.core.mask import Masker
 from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -43,8 +47,10 @@ class Credentials:
 class GitHubHost:
     """The `CodeHost` port over PyGithub."""
 
-    def __init__(self, credentials: Credentials, *, throttle: bool = True) -> None:
+    def __init__(self, credentials: Credentials, *, throttle: bool = True, masker: Masker | None = None) -> None:
         self.credentials = credentials
+        self.masker = masker if masker is not None else Masker()
+        self.masker.add([credentials.token or "", credentials.private_key or ""], own=True)
         options: dict[str, object] = {"base_url": credentials.api_url.rstrip("/")}
         if not throttle:
             options.update(seconds_between_requests=0, seconds_between_writes=0, retry=None)
@@ -54,6 +60,12 @@ class GitHubHost:
         self._login = credentials.bot_login
 
     # -- helpers ---------------------------------------------------------------------------
+    def _masked(self, text: str) -> str:
+        """`text` as it may leave the process (the current installation token learnt first)."""
+        if not self.credentials.token:
+            self._installation_token()
+        return self.masker.text(text)
+
     def _repo(self, name: str) -> Repository:
         with self._lock:
             repo = self._repos.get(name)
@@ -132,6 +144,7 @@ class GitHubHost:
         return _call(f"list comments of {repo}#{number}", comments)
 
     def create_comment(self, repo: str, number: int, body: str) -> int:
+        body = self._masked(body)
         return _call(
             f"comment on {repo}#{number}",
             lambda: self._repo(repo).get_issue(number).create_comment(body).id,
@@ -139,6 +152,7 @@ class GitHubHost:
 
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         url = f"{self._repo(repo).url}/commits/{sha}/comments"
+        body = self._masked(body)
         _, data = _call(
             f"comment on commit {sha[:7]} of {repo}",
             lambda: self._github.requester.requestJsonAndCheck("POST", url, input={"body": body}),
@@ -146,6 +160,7 @@ class GitHubHost:
         return str(data.get("html_url") or "")
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        body = self._masked(body)
         self._request("PATCH", repo, f"/issues/comments/{comment_id}", {"body": body}, f"edit comment {comment_id}")
 
     def delete_comment(self, repo: str, comment_id: int) -> None:
@@ -164,6 +179,8 @@ class GitHubHost:
     def set_status(
         self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
     ) -> None:
+        description = self._masked(description)
+
         def status() -> None:
             commit = self._repo(repo).get_commit(sha)
             kwargs = {"target_url": target_url} if target_url else {}
@@ -197,6 +214,8 @@ class GitHubHost:
     def _installation_token(self) -> str | None:
         auth = self._github.requester.auth
         token = getattr(auth, "token", None)
+        if token:
+            self.masker.add([str(token)], own=True)
         return str(token) if token else None
 
 
