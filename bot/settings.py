@@ -336,7 +336,7 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
         name = text(v).strip()
         if not name or name.startswith(("-", "/", "refs/")) or name.endswith(("/", ".lock", ".")) \
                 or ".." in name or "@{" in name or any(ch in name for ch in " ~^:?*[\\"):
-            raise ValueError(f"expected a git branch name, got {v.value!r}")
+            raise ValueError(f"must be a git branch name, got {v.value!r}")
         return name
 
     def log_level(v: _Value) -> str:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from bot.adapters import logmask
 from bot.adapters.queue import RetryPolicy
 from bot.app.handlers import install
+from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.app.services import Access, Services
 from bot.app.stacks import StackIdentity, StackOps
@@ -94,12 +95,14 @@ def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
     book = RepositoryBook(settings.data_dir)
     services = build_services(settings, environ, on_repository=book.remember, masker=masker)
     install(router, services, policy_branch=settings.policy_branch)
-    return Bot(router, services, book)
+    return Bot(Outcomes(router, services), services, book)  # errors and final statuses on the PR
 
 
 def build_router(settings: Settings, env: Mapping[str, str] | None = None) -> EventRouter:
     """The router with every handler Shipmate has (only pings without GitHub credentials)."""
     handler = build_bot(replace(settings, handler=None), env).handler
+    if isinstance(handler, Outcomes):
+        handler = handler.router
     assert isinstance(handler, EventRouter)
     return handler
 
