@@ -17,7 +17,7 @@ UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 
 def sample() -> str:
     metrics = ShipmateMetrics()
-    metrics.watch_queue(lambda: {"pending": 3, "delayed": 1, "running": 2, "done": 40, "failed": 0})
+    metrics.watch_queue(lambda: {"pending": 3, "delayed": 1, "running": 2, "done": 40, "failed": 0, "dead": 1})
     metrics.deliveries.inc(event="pull_request", outcome="queued")
     metrics.deliveries.inc(2, event="pull_request", outcome="duplicate")
     metrics.deliveries.inc(event="check_run", outcome="ignored")
@@ -26,6 +26,7 @@ def sample() -> str:
         metrics.ack_seconds.observe(seconds)
     metrics.jobs_processed.inc(event="push")
     metrics.jobs_failed.inc(event="issue_comment", retry="true")
+    metrics.dead_letters.inc(event="pull_request", reason="stopped")
     metrics.job_seconds.observe(1.5, event="push")
     metrics.latency_seconds.observe(2.0, event="push")
     return metrics.render()
