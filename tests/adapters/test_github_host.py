@@ -142,3 +142,14 @@ def test_commit_comments(world):
         host.create_commit_comment("acme/infra", "0" * 40, "on no commit")
     with pytest.raises(RuntimeFailed, match="body is too long|422"):
         host.create_commit_comment("acme/infra", head, "x" * 70000)
+
+
+def test_reviews_say_who_is_a_bot_and_permissions_are_read_per_reviewer(world):
+    sim, host, number, head, _ = world
+    sim.add_user("ci[bot]", "ci-token", "admin")
+    for token in ("read-token", "lead-token", "ci-token"):
+        sim.client(token).get_repo("acme/infra").get_pull(number).create_review(event="APPROVE")
+    reviews = host.reviews("acme/infra", number)
+    assert [(r.author, r.state, r.commit_id, r.author_is_bot) for r in reviews] == [
+        ("reader", "APPROVED", head, False), ("lead", "APPROVED", head, False), ("ci[bot]", "APPROVED", head, True)]
+    assert [host.permission("acme/infra", r.author) for r in reviews] == ["read", "maintain", "admin"]
