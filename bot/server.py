@@ -171,6 +171,7 @@ class WsgiServer(BaseApplication):  # type: ignore[misc]
         self.settings = settings
         self.factory = factory
         self.stop_requested: float | None = None  # monotonic time of the worker's SIGTERM
+        self.quick_stop = False
         super().__init__(prog="shipmate serve")
 
     def load_config(self) -> None:
@@ -178,6 +179,7 @@ class WsgiServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
         self.cfg.set("post_worker_init", self.started)
         self.cfg.set("worker_exit", self.exited)
+        self.cfg.set("worker_int", self.interrupted)
 
     def load(self) -> Any:
         try:
@@ -196,6 +198,10 @@ class WsgiServer(BaseApplication):  # type: ignore[misc]
 
     def exited(self, arbiter: Any, worker: Any) -> None:
         """In the worker, after the last request was answered."""
+
+    def interrupted(self, worker: Any) -> None:
+        """In the worker, on SIGINT or SIGQUIT: stop at once (from the signal handler)."""
+        self.quick_stop = True
 
     def timed_out(self, phase: str) -> None:
         """In the worker: a connection was closed at its `header` or `request` deadline."""
@@ -246,7 +252,9 @@ class ShipmateServer(WsgiServer):
     def exited(self, arbiter: Any, worker: Any) -> None:
         if self.runtime is None:
             return
-        if self._drain is None:  # exiting for another reason than SIGTERM
+        if self.quick_stop:
+            self.runtime.stop(0.0)  # running jobs stay leased
+        elif self._drain is None:  # exiting for another reason than SIGTERM
             self._stop_runtime()
         else:
             self._drain.join(max(0.0, self.stop_budget()) + 0.5)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -114,7 +116,7 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @pytest.mark.timeout(120)
 def test_half_sent_requests_hold_no_thread_and_are_closed_at_the_header_timeout(tmp_path: Path) -> None:
-    header_timeout = 4.0
+    header_timeout = 6.0
     server = ServerProcess(base_env(tmp_path, SHIPMATE_HEADER_TIMEOUT_SECONDS=str(header_timeout),
                                     SHIPMATE_HTTP_THREADS="8"), tmp_path / "serve.log")
     try:
@@ -127,7 +129,7 @@ def test_half_sent_requests_hold_no_thread_and_are_closed_at_the_header_timeout(
         # a normal delivery is answered at once while the 300 stall
         started = time.monotonic()
         assert post_ping(server, "while-stalled") == (202, {"status": "queued", "delivery": "while-stalled"})
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.0
         assert time.monotonic() - opened < header_timeout
         assert all(still_open(s) for s in stalled[:10])
         assert during <= before + 8, (before, during)  # the request threads at most, not one per connection
@@ -245,8 +247,7 @@ def test_sigterm_lets_a_running_job_finish_within_the_graceful_timeout(tmp_path:
         assert (stats.done, stats.running, stats.pending) == (1, 0, 0)
     finally:
         queue.close()
-    log = server.log_path.read_text()
-    assert "stopping: 1 running job(s) get 9 s to finish" in log
+    assert re.search(r"stopping: 1 running job\(s\) get [89] s to finish", server.log_path.read_text())
 
 
 @pytest.mark.timeout(120)
@@ -274,6 +275,26 @@ def test_a_job_cut_at_the_graceful_timeout_stays_leased_and_runs_again(tmp_path:
     finally:
         assert again.stop() == 0
     assert slow_handler.events(data) == ["start job-1", "start job-1", "done job-1"]
+
+
+@pytest.mark.timeout(120)
+def test_sigint_stops_at_once_and_leaves_the_running_job_leased(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / slow_handler.SLEEP).write_text("600")
+    server = slow_server(tmp_path, graceful=30)
+    assert post_ping(server, "job-1")[0] == 202
+    wait_for(lambda: "start job-1" in slow_handler.events(data), 30, "the job did not start")
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGINT)
+    code = server.proc.wait(timeout=60)
+    server.stop()  # closes the log; the process is gone already
+    assert time.monotonic() - started < 5 and code == 0
+    queue = SqliteQueue.in_data_dir(data)
+    try:
+        assert queue.stats().running == 1
+    finally:
+        queue.close()
 
 
 def test_a_setup_error_in_the_worker_is_reported_without_a_traceback(tmp_path: Path) -> None:
