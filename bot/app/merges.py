@@ -67,11 +67,12 @@ class Merges:
             if event.branch != event.default_branch:
                 return
             pr = host.merged_pull_request_for(repo, event.after)
-            summary.status(host, repo, event.after, APPLY_STATUS, "error", "shipmate.yaml is invalid")
-            if pr is not None:
-                summary.post(host, repo, pr.number, "merge", preview_key(pr.number),
-                             f"## Shipmate apply on merge\n\nNothing was applied: shipmate.yaml on "
-                             f"{code(exc.branch)} is invalid.\n\n" + "\n".join(fenced(str(exc))) + "\n")
+            link = tell(host, repo, event.after, pr,
+                        f"## Shipmate apply on {'merge' if pr is not None else 'push'}\n\nNothing was applied: "
+                        f"shipmate.yaml on {code(exc.branch)} is invalid.\n\n" + "\n".join(fenced(str(exc))) + "\n")
+            lead = "shipmate.yaml is invalid: "
+            summary.status(host, repo, event.after, APPLY_STATUS, "error",
+                           lead + short_reason(str(exc), summary.STATUS_DESCRIPTION_LIMIT - len(lead)), target_url=link)
             return
         if not policy.applies_to(event.branch):
             log.info("%s: push to %s applies nothing (branches: %s)", repo, event.branch,

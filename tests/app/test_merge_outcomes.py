@@ -111,3 +111,18 @@ def test_a_failed_apply_of_a_direct_push_is_explained_in_a_commit_comment(box: S
     assert status["state"] == "failure" and "quota exceeded" in status["description"]
     assert DEPLOY_TOKEN not in status["description"]
     assert status["target_url"] == note["html_url"]
+
+
+def test_an_invalid_policy_on_a_direct_push_is_explained_in_a_commit_comment(box: Sandbox) -> None:
+    original = (EXAMPLE / "shipmate.yaml").read_text()
+    sha = push_main(box, "alice", "shipmate.yaml", original.replace("apply: both", "apply: sometimes"), "Apply sometimes")
+    box.dispatch()
+    try:
+        [note] = box.github.commit_comments(REPO_OWNER, REPO_NAME, sha)
+        assert "Nothing was applied" in note["body"] and "shipmate.yaml" in note["body"]
+        status = apply_status(box, sha)
+        assert status["state"] == "error" and status["description"].startswith("shipmate.yaml is invalid: ")
+        assert "sometimes" in status["description"] and status["target_url"] == note["html_url"]
+    finally:
+        push_main(box, "alice", "shipmate.yaml", original, "Apply both again")
+        box.skip()
