@@ -18,7 +18,7 @@ from bot.app.stacks import LoadedStack, StackOps
 from bot.core.affected import StackRef, affected_stacks
 from bot.core.commands import Command
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import ConfigError, ShipmateError
+from bot.core.errors import ConfigError, ShipmateError, TransientError
 from bot.core.preview.model import StackResult
 
 log = logging.getLogger("shipmate.bot")
@@ -77,6 +77,8 @@ def preview(ops: StackOps, tree: Tree, stacks: Sequence[StackRef], trusted: Repo
             continue
         try:
             out.results.append(StackResult.of(ops.preview(loaded)))
+        except TransientError:
+            raise  # the state branch or a runtime may answer later: the job is tried again
         except ShipmateError as exc:
             out.results.append(StackResult.failed(ref.project, ref.name, ref.workspace, str(exc)))
         except Exception as exc:  # a runtime's client error: shown on the stack, logged in full

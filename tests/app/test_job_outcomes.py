@@ -2,7 +2,8 @@
 over the GitHub simulator, with the queue's manual clock instead of sleeps:
 
 - GitHub answering 502, then 429 with `Retry-After`, then normally: the job is retried after
-  the backoff and after the `Retry-After`, and succeeds; no error is posted.
+  the backoff and after the `Retry-After`, and succeeds; no error is posted. So is a preview
+  whose state-branch fetch failed.
 - A bug (TypeError) in a handler: one attempt, a comment naming an incident id that the log
   holds with the traceback, the pending status set to error, the job dead-lettered.
 - A config error: no retry, the error comment at once, the status final.
@@ -27,7 +28,7 @@ from bot.cli.sandbox import REPO, Sandbox
 from bot.core.errors import ConfigError
 from bot.core.events import Delivery, PullRequestEvent, make_delivery
 from tests.conftest import ManualClock
-from tests.e2e.world import bodies, open_pr, statuses
+from tests.e2e.world import Edit, bodies, open_pr, replace, statuses
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +47,11 @@ def queue(tmp_path: Path, manual_clock: ManualClock) -> Iterator[SqliteQueue]:
     q.close()
 
 
-def opened(box: Sandbox, title: str) -> tuple[int, str, Delivery]:
+def opened(box: Sandbox, title: str, edits: dict[str, Edit] | None = None) -> tuple[int, str, Delivery]:
     """Open a pull request; its `pull_request` delivery, as the webhook intake would queue it."""
     before = len(box.recorder.received)
-    pr = open_pr(box, "bob", {f"docs/{title.lower().replace(' ', '-')}.md": "text\n"}, title=title)
+    edits = edits or {f"docs/{title.lower().replace(' ', '-')}.md": "text\n"}
+    pr = open_pr(box, "bob", edits, title=title)
     box.skip()
     [item] = [r for r in box.recorder.received[before:] if r.headers["X-GitHub-Event"] == "pull_request"]
     delivery = make_delivery(item.headers["X-GitHub-Delivery"], "pull_request", item.body,
@@ -102,6 +104,26 @@ def test_github_5xx_and_429_are_retried_after_their_delays(
     [summary] = bodies(box, number)
     assert "No stacks are affected by this change." in summary
     assert statuses(box, head)["shipmate/preview"] == ("success", "no stacks changed")
+
+
+def test_a_state_branch_that_cannot_be_fetched_retries_the_preview(
+    box: Sandbox, queue: SqliteQueue, manual_clock: ManualClock
+) -> None:
+    """A failed fetch of the state branch during a stack's preview is temporary: the job is
+    tried again, rather than the stack being shown as failed for good."""
+    number, head, delivery = opened(box, "Warn in prod", {"shop/prod/main.yaml": replace("LOG_LEVEL: info",
+                                                                                         "LOG_LEVEL: warn")})
+    access = box.services.access(REPO)
+    box.services.tree(access, REPO, head)  # both trees are in the checkout cache already:
+    box.services.base_tree(access, REPO, "main")  # the next git request is the state branch's
+    box.github.inject_fault(r"^/acme/config\.git/", 502)
+    queue.put(delivery)
+    pool = WorkerPool(queue, box.bot.handler, clock=manual_clock)
+    assert drain(pool, queue, manual_clock) == [0, 10]
+    assert box.github.fault_hits()[-1]["path"].startswith("/acme/config.git/")
+    [summary] = bodies(box, number)
+    assert "### `shop` / `prod` · workspace `prod`" in summary and "❌" not in summary
+    assert statuses(box, head)["shipmate/preview"][0] == "success"
 
 
 def test_a_bug_gets_one_attempt_an_incident_comment_and_a_final_status(
