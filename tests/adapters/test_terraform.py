@@ -342,11 +342,13 @@ def test_resources_with_an_import_id_are_imported_not_planned(runtime: Terraform
     adopt = {"kusionstack.io/import-id": "5577006791947779410"}
     wanted = null("adopted", {})
     wanted = Resource(wanted.id, TERRAFORM, {}, (), {**wanted.extensions, **adopt})
-    # The null provider cannot import: Terraform's refusal comes back, naming the resource.
-    with pytest.raises(RuntimeFailed) as caught:
-        runtime.read([wanted], State())
-    assert "doesn't support import" in str(caught.value)
-    assert caught.value.failed_ids == {wanted.id}
+    # The null provider cannot import null_resource: such a resource is not live (nothing
+    # was imported), is planned like any other and created by apply, not a failure.
+    assert runtime.read([wanted], State()) == {wanted.id: None}
+    assert runtime.dry_run([wanted], State())[wanted.id] == {"id": KNOWN_AFTER_APPLY, "triggers": None}
+    created = runtime.apply([wanted], State())[wanted.id]
+    assert created.attributes["id"] and created.extensions["kusionstack.io/import-id"]
+    runtime.delete([created], State.of([created]))
 
     # Once recorded, an imported resource is refreshed, never planned or changed.
     existing = runtime.apply([null("adopted", {"triggers": {"k": "v"}})], State())[wanted.id]

@@ -22,9 +22,11 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,20 @@ _DROPPED_ENV = ("TF_CLI_ARGS", "TF_DATA_DIR", "TF_WORKSPACE", "TF_INPUT", "TF_CL
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _PATH_PART = re.compile(r"[^A-Za-z0-9._-]")
 DEFAULT_TIMEOUT_SECONDS = 3600.0
+# Terraform's answer to `import` of a resource type its provider cannot import.
+_NO_IMPORT = re.compile(r"(?:doesn't|does not) support import")
+
+log = logging.getLogger(__name__)
+
+# (provider, resource type) pairs whose import failed with `_NO_IMPORT`, for the process:
+# such resources are planned and created like any other instead of imported again.
+_unimportable: set[tuple[str, str]] = set()
+_unimportable_lock = threading.Lock()
+
+
+def _kind(resource: Resource) -> tuple[str, str]:
+    ext = resource.extensions
+    return (str(ext.get("provider", "")), str(ext.get("resourceType", "")))
 
 
 def _safe_part(value: str) -> str:
@@ -374,6 +390,16 @@ class TerraformRuntime:
         value = resource.extensions.get(EXT_IMPORT_ID)
         return str(value) if value not in (None, "") else None
 
+    def _adopted(self, resource: Resource, recorded: Mapping[str, Resource]) -> bool:
+        """Whether `resource` is read, not planned: it has an import ID and is recorded, or
+        its type can be imported (as far as a failed import has not shown otherwise)."""
+        if not self._import_id(resource):
+            return False
+        if resource.id in recorded:
+            return True
+        with _unimportable_lock:
+            return _kind(resource) not in _unimportable
+
     def _fail(
         self,
         what: str,
@@ -423,7 +449,7 @@ class TerraformRuntime:
         """Live values of resources that have a recorded state (or an import ID): one refresh."""
         out: dict[str, JSON | None] = {}
         recorded = [prior[r.id] for r in resources if r.id in prior]
-        imports = [r for r in resources if r.id not in prior and self._import_id(r)]
+        imports = [r for r in resources if r.id not in prior and self._adopted(r, prior)]
         for r in resources:
             out[r.id] = None
         if not recorded and not imports:
@@ -438,11 +464,27 @@ class TerraformRuntime:
             out[r.id] = live.get(addrs[r.id].address)
         return out
 
-    def _import(self, imports: Sequence[Resource], addrs: Mapping[str, tfconfig.Address]) -> None:
+    def _import(
+        self, imports: Sequence[Resource], addrs: Mapping[str, tfconfig.Address]
+    ) -> list[Resource]:
+        """Import each resource; returns those whose type cannot be imported (nothing was
+        imported for them: they are created like any other). Other failures raise."""
+        skipped = []
         for r in imports:
             result = self._runner.import_(addrs[r.id].address, str(self._import_id(r)))
-            if result.returncode != 0:
-                raise self._fail(f"import of {self._import_id(r)!r}", result, {r.id: addrs[r.id]})
+            if result.returncode == 0:
+                continue
+            if _NO_IMPORT.search(result.error_text()):
+                with _unimportable_lock:
+                    _unimportable.add(_kind(r))
+                log.warning(
+                    "%s: %s cannot be imported (%s); it is created instead",
+                    r.id, _kind(r)[1], result.error_text().strip().splitlines()[-1],
+                )
+                skipped.append(r)
+                continue
+            raise self._fail(f"import of {self._import_id(r)!r}", result, {r.id: addrs[r.id]})
+        return skipped
 
     # --- the Runtime port ----------------------------------------------------------------
 
@@ -458,15 +500,18 @@ class TerraformRuntime:
         """One `plan -out` + `show -json` for all `planned`; planned values by ID.
 
         Unknown values are KNOWN_AFTER_APPLY; the sensitive tree is under SENSITIVE_KEY.
-        Imported resources are read instead (Kusion: never planned).
+        Imported resources are read instead (Kusion: never planned), unless their type
+        cannot be imported: those are planned like any other.
         """
         recorded = self._recorded(prior)
-        imported = [r for r in planned if self._import_id(r)]
-        normal = [r for r in planned if not self._import_id(r)]
+        imported = [r for r in planned if self._adopted(r, recorded)]
         out: dict[str, JSON] = {}
         if imported:
-            for rid, value in self._refresh(imported, recorded).items():
-                out[rid] = value or {}
+            refreshed = self._refresh(imported, recorded)
+            imported = [r for r in imported if self._adopted(r, recorded)]
+            out.update((r.id, refreshed[r.id] or {}) for r in imported)
+        read = {r.id for r in imported}
+        normal = [r for r in planned if r.id not in read]
         if normal:
             with self._locked():
                 _, addrs, key, plan = self._planned(normal, recorded)
@@ -504,11 +549,12 @@ class TerraformRuntime:
         Terraform reported (or all not applied when it named none).
         """
         recorded = self._recorded(prior)
-        imported = [r for r in planned if self._import_id(r)]
-        normal = [r for r in planned if not self._import_id(r)]
+        imported = [r for r in planned if self._adopted(r, recorded)]
         out: dict[str, Resource] = {}
         if imported:
             out.update(self._adopt(imported, recorded))
+        # What could not be imported after all is created like the rest.
+        normal = [r for r in planned if r.id not in out]
         if not normal:
             return out
         with self._locked():
@@ -583,7 +629,10 @@ class TerraformRuntime:
             return out
         with self._locked():
             _, addrs, _ = self._prepare(fresh, [], [], recorded)
-            self._import(fresh, addrs)
+            skipped = self._import(fresh, addrs)
+            fresh = [r for r in fresh if r not in skipped]
+            if not fresh:
+                return out
             shown = self._runner.show_json()
             if shown.returncode != 0:
                 raise self._fail("show", shown, addrs)
