@@ -173,7 +173,7 @@ class Masker:
     credentials are never forgotten), so a stream of pull requests cannot grow it forever.
     """
 
-    def __init__(self, own: Iterable[str] = (), secrets: Iterable[str] = (), *, limit: int = 4096) -> None:
+    def __init__(self, own: Iterable[str] = (), secrets: Iterable[str] = (), *, limit: int = 1024) -> None:
         self._lock = threading.Lock()
         self._limit = limit
         self._own: dict[str, None] = {}

@@ -1,5 +1,6 @@
 """No secret leaves the process in clear: a stack's context secret in a failed apply's error,
-Shipmate's own credentials printed by Terraform, and a destroy built from stored state.
+Shipmate's own credentials printed by Terraform, a GitHub App's key and installation tokens,
+and a destroy built from stored state.
 
 Everything is real: Terraform with the offline null provider, the state branch in a bare git
 repository (commit messages read back with `git log`), the GitHub simulator through PyGithub,
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.adapters import logmask
 from bot.adapters.github.host import Credentials, GitHubHost
@@ -192,3 +195,26 @@ def test_shipmates_own_credentials_printed_by_terraform_are_masked_in_comments_a
         for secret in (TOKEN, WEBHOOK_SECRET, SALT):
             assert secret not in text, (secret, text)
     assert status.startswith("terraform plan failed")
+
+
+def test_a_github_apps_key_and_installation_tokens_are_masked_as_they_are_minted(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with GitHubSim.start(tmp_path / "gh", users=[SimUser("alice", "tok-a", "admin")]) as gh:
+        gh.register_app(42, "shipmate", public, installation_id=7)
+        gh.create_repo("acme", "config", auto_init=True)
+        issue = gh.client("tok-a").get_repo("acme/config").create_issue("Leak the key")
+        masker = mask.Masker()
+        host = GitHubHost(Credentials(api_url=gh.api_url, app_id="42", private_key=private, installation_id=7,
+                                      bot_login="shipmate[bot]"), throttle=False, masker=masker)
+        url = host.clone_url("acme/config")  # mints an installation token
+        token = url.split("x-access-token:", 1)[1].split("@", 1)[0]
+        assert token and token in masker.own.exact
+        lines = private.strip().splitlines()[1:-1]
+        host.create_comment("acme/config", issue.number, f"clone {url}\n{private}\n" + repr(private))
+        [body] = [c["body"] for c in gh.comments("acme", "config", issue.number)]
+    assert f"x-access-token:{mask.MASK}@" in body and token not in body
+    assert all(line not in body for line in lines)
