@@ -24,6 +24,7 @@ RUN python -m venv /opt/shipmate \
 FROM ${PYTHON_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git=1:2.39.* ca-certificates=20230311* \
+      bubblewrap=0.8.* \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin shipmate \
  && mkdir -p /var/lib/shipmate \
