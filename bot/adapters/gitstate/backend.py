@@ -282,7 +282,7 @@ class StoreBackend:
             failed: Release | None = None
             latest = _latest(snap, project, workspace)
             if latest is not None and not latest.phase.terminal:
-                failed = latest.unlocked(now, actor)
+                failed = self._masking(latest.unlocked(now, actor))
                 changes[layout.release_path(project, workspace, failed.revision)] = (
                     failed.to_yaml().encode()
                 )
