@@ -34,7 +34,8 @@ from bot.core import render
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.preview.model import ChangeSet
-from bot.wiring import build_runtime_factory
+from bot.settings import Settings
+from bot.wiring import build_masker, build_runtime_factory
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +90,7 @@ def open_context(
         runtimes=build_runtime_factory(env, cache_dir=cache, concurrency=workers, base_dir=root),
         clock=clock,
         secret_salt=env.get("SHIPMATE_SECRET_SALT", ""),
+        masker=build_masker(Settings(), env),  # the salt and any token in the environment: never printed
         concurrency=workers,
         watch=watch,
         timeout_seconds=timeout,
