@@ -324,10 +324,11 @@ class StackOps:
         cancel: threading.Event | None,
     ) -> Result:
         own = self.masker.own
+        cache = mask.MaskCache()
 
         def stored(release: Release) -> Release:
             """Every field masked before it is written (Terraform entries: own credentials only)."""
-            return mask.mask_release(release, literals, terraform=own)
+            return cache.release(release, literals, own)
 
         p, w = identity.project, identity.workspace
         if dry_run:
@@ -363,7 +364,7 @@ class StackOps:
 
             def flush(state: State) -> None:
                 nonlocal current, lock
-                masked = mask.mask_stored_state(state, literals, terraform=own)
+                masked = cache.state(state, literals, own)
                 current = self.backend.update(current.with_state(masked, self.clock.now()), lock)
                 if (lock.expire_time - self.clock.now()).total_seconds() < self.lease_seconds / 2:
                     lock = self.backend.renew_lock(lock, self.lease_seconds)

@@ -417,6 +417,51 @@ def mask_terraform_entry(resource: Resource, secrets: Iterable[str] | Literals) 
     return Resource(resource.id, resource.type, attrs, resource.depends_on, exts)
 
 
+class MaskCache:
+    """`mask_release` and `mask_stored_state` for a writer that writes the same release again
+    and again (an apply flushes it after every resource operation): the Spec and the state
+    entries masked last are remembered by identity, so a flush masks only what is new and
+    its cost does not grow with the size of the stack. Not thread-safe: one per writer."""
+
+    def __init__(self) -> None:
+        self._spec: tuple[Spec, Spec, Literals] | None = None
+        self._entries: dict[int, tuple[Resource, Resource, Literals, Literals]] = {}
+
+    def state(self, state: State, secrets: Literals, terraform: Literals) -> State:
+        entries: dict[int, tuple[Resource, Resource, Literals, Literals]] = {}
+        resources = []
+        for r in state.resources:
+            hit = self._entries.get(id(r))
+            if hit is not None and hit[0] is r and hit[2] is secrets and hit[3] is terraform:
+                masked = hit[1]
+            elif r.type == TERRAFORM:
+                masked = mask_terraform_entry(r, terraform)
+            else:
+                masked = mask_resource(r, secrets)
+            entries[id(r)] = (r, masked, secrets, terraform)
+            resources.append(masked)
+        self._entries = entries
+        if all(a is b for a, b in zip(resources, state.resources, strict=True)):
+            return state
+        return State(tuple(resources))
+
+    def release(self, release: Release, secrets: Literals, terraform: Literals) -> Release:
+        cached = self._spec
+        if cached is not None and cached[0] is release.spec and cached[2] is secrets:
+            spec = cached[1]
+        else:
+            spec = mask_spec(release.spec, secrets)
+            self._spec = (release.spec, spec, secrets)
+        return replace(
+            release,
+            spec=spec,
+            state=self.state(release.state, secrets, terraform),
+            error=secrets.text(release.error) if release.error else release.error,
+            actor=secrets.text(release.actor),
+            commit=secrets.text(release.commit),
+        )
+
+
 def mask_data(value: Any, secrets: Iterable[str] | Literals) -> Any:
     """Any YAML-like value with each string holding a secret masked as a whole."""
     lits = Literals.of(secrets)

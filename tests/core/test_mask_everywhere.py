@@ -138,3 +138,20 @@ def test_sensitive_paths_of_a_state_entry_stay_in_terraform_state_only() -> None
     spec = mask.mask_spec(Spec((tf,)))
     assert spec.resources[0].attributes["result"] == mask.MASK
 
+
+
+def test_a_mask_cache_masks_each_entry_once_and_again_when_the_secrets_change() -> None:
+    secret = "cache-secret-31415"
+    cms = [Resource(f"v1:ConfigMap:n:c{i}", KUBERNETES, {"kind": "ConfigMap", "data": {"k": secret}}) for i in range(3)]
+    cache = mask.MaskCache()
+    lits, own = mask.Literals.of([secret]), mask.Literals()
+    first = cache.state(State(tuple(cms[:2])), lits, own)
+    second = cache.state(State(tuple(cms)), lits, own)
+    assert second.resources[0] is first.resources[0] and second.resources[1] is first.resources[1]
+    assert all(r.attributes["data"]["k"] == mask.MASK for r in second.resources)
+    assert cache.state(State(tuple(cms)), mask.Literals.of(["other-secret"]), own).resources[0] is cms[0]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    release = Release("p", "w", 1, "s", Spec(tuple(cms)), State(), Phase.APPLYING, now, now, error=f"x {secret}")
+    masked = cache.release(release, lits, own)
+    assert cache.release(release, lits, own).spec is masked.spec
+    assert masked.error == f"x {mask.MASK}" and masked.to_yaml() == mask.mask_release(release, lits).to_yaml()

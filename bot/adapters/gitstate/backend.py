@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -39,7 +38,6 @@ from bot.core.release import (
     load_yaml,
     peek_latest_revision,
 )
-from bot.core.spec import TERRAFORM, Resource, Spec, State
 
 T = TypeVar("T")
 
@@ -58,7 +56,7 @@ class StoreBackend:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.masker = masker if masker is not None else mask.Masker()
-        self._masking = _ReleaseMasking(self.masker)
+        self._mask_cache = mask.MaskCache()
         self._mutex = threading.RLock()
 
     @property
@@ -75,6 +73,11 @@ class StoreBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _masking(self, release: Release) -> Release:
+        """`release` as it may be written (every field; Terraform entries: own credentials)."""
+        lits = self.masker.literals
+        return self._mask_cache.release(release, lits, self.masker.own) if lits else release
 
     def _transact(self, fn: Callable[[Snapshot], Write[T] | Done[T]]) -> T:
         def masked(snap: Snapshot) -> Write[T] | Done[T]:
@@ -363,50 +366,6 @@ class StoreBackend:
             )
 
         self._transact(fn)
-
-
-class _ReleaseMasking:
-    """`mask.mask_release` with the masker's current secrets, remembering what it masked last:
-    an apply flushes its release after every resource operation, and the Spec and the
-    unchanged state entries are the same objects each time, so each flush only masks what
-    is new (the cost of a flush does not grow with the size of the stack)."""
-
-    def __init__(self, masker: mask.Masker) -> None:
-        self.masker = masker
-        self._spec: tuple[Spec, Spec, mask.Literals] | None = None
-        self._entries: dict[int, tuple[Resource, Resource, mask.Literals]] = {}
-
-    def __call__(self, release: Release) -> Release:
-        lits, own = self.masker.literals, self.masker.own
-        if not lits:
-            return release
-        cached = self._spec
-        if cached is not None and cached[0] is release.spec and cached[2] is lits:
-            spec = cached[1]
-        else:
-            spec = mask.mask_spec(release.spec, lits)
-            self._spec = (release.spec, spec, lits)
-        entries: dict[int, tuple[Resource, Resource, mask.Literals]] = {}
-        resources = []
-        for r in release.state.resources:
-            hit = self._entries.get(id(r))
-            if hit is not None and hit[0] is r and hit[2] is lits:
-                masked = hit[1]
-            elif r.type == TERRAFORM:
-                masked = mask.mask_terraform_entry(r, own)
-            else:
-                masked = mask.mask_resource(r, lits)
-            entries[id(r)] = (r, masked, lits)
-            resources.append(masked)
-        self._entries = entries
-        return replace(
-            release,
-            spec=spec,
-            state=State(tuple(resources)),
-            error=lits.text(release.error) if release.error else release.error,
-            actor=lits.text(release.actor),
-            commit=lits.text(release.commit),
-        )
 
 
 # --- reading helpers (pure over a snapshot) ---------------------------------------------------
