@@ -205,21 +205,17 @@ def _read_file(path: Path, problems: list[Problem]) -> dict[str, _Value]:
             return {}
         positions: dict[str, tuple[int, int]] = {}
     else:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import MarkedYAMLError
+        from bot.core.yamlio import load
 
         try:
-            data = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-            problems.append(Problem(str(path), line, column, "", f"invalid YAML: {exc.problem}"))
+            doc = load(str(path), text)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
             return {}
+        data = doc.data
         positions = {}
-        if isinstance(data, Mapping) and hasattr(data, "lc"):
-            for key in data:
-                line, column = data.lc.key(key)
-                positions[str(key)] = (line + 1, column + 1)
+        if isinstance(data, Mapping):
+            positions = {str(key): doc.locate((key,), at_key=True) for key in data}
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -32,8 +32,7 @@ import yaml
 from bot.core.clock import parse_rfc3339, rfc3339
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.spec import Spec, State
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from bot.core.yamlio import load_data
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -479,17 +478,9 @@ def dump_yaml(data: Any) -> str:
 
 
 def load_yaml(text: str, source: str = "") -> Any:
-    """Parse YAML; a syntax error becomes a ConfigError at `source:line:column`."""
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        raise ConfigError(
-            [Problem(source, line, column, "", f"not valid YAML: {exc.problem or exc}")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(source, 0, 0, "", f"not valid YAML: {exc}")]) from None
+    """Parse YAML within `yamlio.DATA_LIMITS`; a syntax error or a limit becomes a
+    ConfigError at `source:line:column`."""
+    return load_data(source, text, invalid="not valid YAML")
 
 
 def _kind(value: Any) -> str:

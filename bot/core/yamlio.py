@@ -11,6 +11,20 @@ style, two-space indentation, keys in the order given (callers canonicalise with
 `canonical`), strings quoted only when a YAML 1.1 or 1.2 reader would otherwise read them as
 something else. The output is valid YAML for PyYAML, ruamel.yaml and Go's yaml.v3, and the
 same data always gives the same bytes. Nothing here touches files: text in, text out.
+
+Every YAML text Shipmate reads goes through this module, and all of it is untrusted (a pull
+request writes the config; anyone who can push writes the state branch). Before anything is
+composed or constructed, the event stream is checked against `Limits`: the text's size,
+the nesting depth, the number of aliases, the number of nodes counted with every alias
+expanded (so a "billion laughs" alias bomb is refused after a few hundred events, in a few
+kilobytes of memory), recursive aliases, and integer literals too long to convert. A text
+over a limit raises `ConfigError` at the `file:line:col` of the event that crossed it. The
+check runs on the parser's event stream, which neither recurses nor expands aliases, so it
+is linear in the text and stops at the first violation; what survives it is small and
+shallow enough for the recursive composers and constructors of ruamel.yaml and PyYAML.
+`load`/`load_all` (config files: ruamel's round trip, YAML 1.2, located) and `load_data`
+(state-branch files and other plain data: PyYAML's safe loader, libyaml when present) are
+the only YAML readers in Shipmate.
 """
 
 from __future__ import annotations
@@ -20,12 +34,15 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from bot.core.errors import ConfigError, Problem
 
@@ -55,22 +72,198 @@ class Document:
         return Problem(self.file, line, col, format_path(path), message)
 
 
-def load(file: str, text: str) -> Document:
-    """Parse one YAML document; syntax errors raise ConfigError at the offending position."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one YAML text may hold. Node counts include every alias expanded."""
+
+    max_chars: int = 4 * 1024 * 1024
+    max_depth: int = 100
+    max_nodes: int = 500_000
+    max_aliases: int = 5_000
+    max_number_chars: int = 100
+
+
+# Config files: main.yaml, workspaces, projects, stacks, manifests, shipmate.yaml.
+CONFIG_LIMITS = Limits()
+# Files Shipmate writes itself (releases, indexes, locks): larger, never aliased.
+DATA_LIMITS = Limits(max_chars=256 * 1024 * 1024, max_depth=128, max_nodes=50_000_000, max_aliases=1_000)
+
+_DataLoader: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+
+# A plain scalar that a YAML 1.1 or 1.2 resolver may turn into an integer.
+_INTEGER_LIKE = re.compile(r"[-+]?(?:0[xXoObB])?[0-9a-fA-F_]+")
+
+
+def check_limits(file: str, events: Any, limits: Limits = CONFIG_LIMITS) -> None:
+    """Walk a parser's event stream (ruamel.yaml's or PyYAML's) and raise ConfigError at the
+    first event that crosses `limits`. Consumes the events; never builds nodes."""
+    depth = 0
+    nodes = 0
+    aliases = 0
+    anchors: dict[str, int] = {}  # anchor → expanded size of its node, once closed
+    open_: list[tuple[str | None, int]] = []  # (anchor, node count when it opened)
+    for event in events:
+        kind = type(event).__name__
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > limits.max_depth:
+                raise _limit(file, event, f"nested deeper than {limits.max_depth} levels")
+            open_.append((_anchor(event), nodes))
+            nodes += 1
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+            anchor, opened = open_.pop()
+            if anchor is not None:
+                anchors[anchor] = nodes - opened
+        elif kind == "ScalarEvent":
+            nodes += 1
+            anchor = _anchor(event)
+            if anchor is not None:
+                anchors[anchor] = 1
+            value = event.value
+            if (
+                len(value) > limits.max_number_chars
+                and isinstance(event.implicit, tuple) and event.implicit[0]
+                and _INTEGER_LIKE.fullmatch(value)
+            ):
+                raise _limit(file, event, f"a number literal longer than {limits.max_number_chars} characters")
+        elif kind == "AliasEvent":
+            aliases += 1
+            if aliases > limits.max_aliases:
+                raise _limit(file, event, f"more than {limits.max_aliases} aliases")
+            name = _anchor(event)
+            if name is not None and any(a == name for a, _ in open_):
+                raise _limit(file, event, f"alias *{name} refers to a node that contains it")
+            nodes += anchors.get(name or "", 1)
+        elif kind == "DocumentStartEvent":
+            anchors.clear()
+        if nodes > limits.max_nodes:
+            raise _limit(file, event, f"more than {limits.max_nodes} nodes with aliases expanded")
+
+
+def _anchor(event: Any) -> str | None:
+    anchor = getattr(event, "anchor", None)
+    if anchor is None:
+        return None
+    return str(getattr(anchor, "value", anchor))
+
+
+def _limit(file: str, event: Any, what: str) -> ConfigError:
+    mark = event.start_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return ConfigError([Problem(file, line, col, "", f"YAML refused: {what}")])
+
+
+def _check_size(file: str, text: str, limits: Limits) -> None:
+    if len(text) > limits.max_chars:
+        raise ConfigError([Problem(file, 1, 1, "", f"YAML refused: longer than {limits.max_chars} characters")])
+
+
+def _checked(file: str, text: str, limits: Limits) -> None:
+    """Size and event-stream limits, checked with libyaml's parser (C, fast, itself capped at
+    1,000 levels) before ruamel.yaml, whose scanner slows down with the square of the flow
+    nesting, sees the text. When libyaml finds a syntax error, ruamel reads the text only up
+    to a little past that point (when that part is shallow), to report the error in its own
+    words."""
+    _check_size(file, text, limits)
+    try:
+        check_limits(file, pyyaml.parse(text, Loader=_DataLoader), limits)
+    except pyyaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line, mark.column) if mark is not None else (0, 0)
+        if "maximum nesting depth" in str(exc.problem):
+            raise ConfigError([Problem(file, line + 1, col + 1, "", f"YAML refused: nested deeper than {limits.max_depth} levels")]) from None
+        start = sum(len(row) for row in text.splitlines(keepends=True)[:line])
+        head = text[: start + col + 200]
+        # libyaml's scanner looks ahead of the events checked, so the head may nest deeper
+        # than the limit; it cannot nest deeper than it has opening brackets.
+        if head.count("[") + head.count("{") <= limits.max_depth:
+            try:
+                for _ in YAML(typ="rt").parse(head):
+                    pass
+            except YAMLError as ruamel_exc:
+                raise _syntax_error(file, ruamel_exc) from None
+        what = " ".join(p for p in (exc.problem, exc.context) if p) or "syntax error"
+        raise ConfigError([Problem(file, line + 1, col + 1, "", f"invalid YAML: {what}")]) from None
+    except pyyaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise ConfigError([Problem(file, 1, 1, "", f"invalid YAML: {first}")]) from None
+
+
+def load(file: str, text: str, limits: Limits = CONFIG_LIMITS) -> Document:
+    """Parse one YAML document within `limits`; syntax errors and limits raise ConfigError at
+    the offending position."""
+    _checked(file, text, limits)
     try:
         tree = YAML(typ="rt").load(text)
     except YAMLError as exc:
         raise _syntax_error(file, exc) from None
+    except (ValueError, OverflowError) as exc:
+        raise _construct_error(file, text, exc) from None
     return Document(file=file, data=to_plain(tree), tree=tree)
 
 
-def load_all(file: str, text: str) -> list[Document]:
-    """Parse every document of a multi-document YAML stream (empty documents are skipped)."""
+def load_all(file: str, text: str, limits: Limits = CONFIG_LIMITS) -> list[Document]:
+    """Parse every document of a multi-document YAML stream (empty documents are skipped).
+    The limits apply to the whole stream."""
+    _checked(file, text, limits)
     try:
         trees = [t for t in YAML(typ="rt").load_all(text) if t is not None]
     except YAMLError as exc:
         raise _syntax_error(file, exc) from None
+    except (ValueError, OverflowError) as exc:
+        raise _construct_error(file, text, exc) from None
     return [Document(file=file, data=to_plain(t), tree=t) for t in trees]
+
+
+def load_data(file: str, text: str, limits: Limits = DATA_LIMITS, invalid: str = "invalid YAML") -> Any:
+    """Plain data from one YAML document (YAML 1.1, PyYAML's safe loader, libyaml when
+    present), within `limits`. Any failure raises ConfigError at `file:line:col`, its message
+    starting with `invalid`."""
+    _check_size(file, text, limits)
+    try:
+        check_limits(file, pyyaml.parse(text, Loader=_DataLoader), limits)
+        return pyyaml.load(text, Loader=_DataLoader)
+    except pyyaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = f"{invalid}: {exc.problem or exc}"
+        if "maximum nesting depth" in str(exc.problem):
+            what = f"YAML refused: nested deeper than {limits.max_depth} levels"
+        raise ConfigError([Problem(file, line, column, "", what)]) from None
+    except (pyyaml.YAMLError, ValueError, OverflowError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError([Problem(file, 1, 1, "", f"{invalid}: {first}")]) from None
+
+
+def _construct_error(file: str, text: str, exc: Exception) -> ConfigError:
+    """A scalar that parsed but cannot be built (`2001-13-45`, `!!int abc`): find which, by
+    building the composed scalars one at a time (the text already passed `check_limits`)."""
+    reader = YAML(typ="rt")
+    line, col = 1, 1
+    try:
+        stack: list[Any] = list(reader.compose_all(text))
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, ScalarNode):
+                try:
+                    reader.constructor.construct_object(node, deep=True)
+                except (ValueError, OverflowError, YAMLError):
+                    line, col = node.start_mark.line + 1, node.start_mark.column + 1
+                    break
+            elif isinstance(node, SequenceNode):
+                stack.extend(reversed(node.value))
+            elif isinstance(node, MappingNode):
+                for key, value in reversed(node.value):
+                    stack.extend((value, key))
+    except (YAMLError, ValueError, OverflowError):
+        pass
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError([Problem(file, line, col, "", f"invalid YAML: cannot read this value: {first}")])
 
 
 def _syntax_error(file: str, exc: YAMLError) -> ConfigError:
@@ -106,7 +299,9 @@ def to_plain(node: Any) -> Any:
         return str(node.value)
     if isinstance(node, datetime.datetime | datetime.date):
         return node.isoformat()
-    return node
+    if isinstance(node, AbstractSet):  # `!!set`
+        return [_plain_key(k) for k in node]
+    return str(node)  # `!!binary` bytes and anything else a tag made: text, never an object
 
 
 def _plain_key(key: Any) -> Any:

@@ -32,6 +32,7 @@ from kubernetes.config.incluster_config import (
 from kubernetes.config.kube_config import load_kube_config, load_kube_config_from_dict
 
 from bot.core.errors import ConfigError, Problem, RuntimeFailed
+from bot.core.yamlio import load_data
 
 CONTENT_KEY = "KUBECONFIG_CONTENT"
 PATH_KEY = "KUBECONFIG_PATH"
@@ -90,9 +91,10 @@ def load(
     if content:
         if isinstance(content, str):
             try:
-                parsed = yaml.safe_load(content)
-            except yaml.YAMLError as exc:
-                raise _bad(CONTENT_KEY, f"not valid YAML: {exc}") from None
+                parsed = load_data("", content, invalid="not valid YAML")
+            except ConfigError as exc:
+                first = exc.problems[0]
+                raise _bad(CONTENT_KEY, f"{first.message} (line {first.line}, column {first.column})") from None
         else:
             parsed = content
         if not isinstance(parsed, Mapping):
@@ -149,11 +151,13 @@ def _load_file(
     cfg: Configuration, path: str, name: str | None, temp: str | None, *, field: str | None
 ) -> None:
     try:
+        if field:  # named by a workspace, maybe a file in the checkout: the client's own
+            load_data(path, Path(path).read_text(encoding="utf-8"))  # parse has no limits
         load_kube_config(
             config_file=path, context=name, client_configuration=cfg,
             persist_config=False, temp_file_path=temp,
         )
-    except (ConfigException, OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+    except (ConfigException, ConfigError, OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
         message = f"invalid kubeconfig {path}: {exc}"
         if field:
             raise _bad(field, message) from None
