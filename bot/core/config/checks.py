@@ -18,6 +18,11 @@ from bot.core.yamlio import Document, FieldPath, PathElem
 
 MISSING: Any = object()
 
+# Kubernetes' integer field types (an API server refuses numbers outside them).
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+PORT_MIN, PORT_MAX = 1, 65535
+
 
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
@@ -144,6 +149,15 @@ class Checker:
             return [v for v in value if isinstance(v, str)]
         self.wrong_type(path, _KINDS[kind], value)
         return default
+
+    def in_range(self, value: Any, path: Sequence[PathElem], low: int, high: int) -> bool:
+        """True when `value` is an integer from `low` to `high`; else a problem is recorded.
+        Non-integers are left to the type check that read them."""
+        if not _is_int(value) or low <= value <= high:
+            return True
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}... ({len(str(value))} digits)"
+        self.add(path, f"expected an integer from {low} to {high}, got {shown}")
+        return False
 
     def one_of(self, value: Any, path: Sequence[PathElem], choices: Sequence[str]) -> bool:
         if value in choices:

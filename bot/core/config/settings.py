@@ -36,6 +36,7 @@ from bot.core.config.checks import Checker
 from bot.core.yamlio import load
 
 SETTINGS_FILE = "shipmate.yaml"
+MAX_POLL_SECONDS = 7 * 24 * 3600  # a week: more is a typo, and would overflow the scheduler's clock
 APPLY_MODES = ("both", "on-merge", "on-comment")
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read")
 SECRET_KEY_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*", "*_KEY")
@@ -182,6 +183,8 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     interval = c.get(poll, "interval_seconds", ("poll",), "integer", 60)
     if isinstance(interval, int) and interval < 10:
         c.add(("poll", "interval_seconds"), f"expected an integer of at least 10, got {interval}")
+    else:
+        c.in_range(interval, ("poll", "interval_seconds"), 10, MAX_POLL_SECONDS)
 
     concurrency = c.get(data, "concurrency", (), "integer", 10)
     if isinstance(concurrency, int) and not 1 <= concurrency <= 100:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.config.checks import Checker, describe
+from bot.core.config.checks import INT64_MAX, INT64_MIN, Checker, describe
 from bot.core.config.snapshot import join, normalize
 from bot.core.errors import ConfigError, Problem
 from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
 from bot.core.modules.kube import k8s_resource
 from bot.core.spec import Resource
-from bot.core.yamlio import load_all
+from bot.core.yamlio import FieldPath, load_all
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -79,8 +79,26 @@ class K8sManifestModule:
                 elif meta.get("namespace") is not None and not isinstance(meta.get("namespace"), str):
                     problems.append(doc.problem(("metadata", "namespace"), "expected a string"))
                     bad = True
+                for where, number in _out_of_int64(obj, ()):
+                    problems.append(doc.problem(where, f"expected an integer from {INT64_MIN} to {INT64_MAX} "
+                                                f"(Kubernetes numbers are 64-bit), got {len(str(abs(number)))} digits"))
+                    bad = True
                 if not bad:
                     resources.append(k8s_resource(obj))
         if problems:
             raise ConfigError(problems)
         return ModuleResult(resources=tuple(resources))
+
+
+def _out_of_int64(value: Any, path: FieldPath) -> list[tuple[FieldPath, int]]:
+    """Every integer in a manifest that no Kubernetes field can hold, with its path (the
+    loader bounds the depth, so recursion is safe)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [] if INT64_MIN <= value <= INT64_MAX else [(path, value)]
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _out_of_int64(v, (*path, k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _out_of_int64(v, (*path, i))]
+    return []

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.core.config.checks import Checker
+from bot.core.config.checks import PORT_MAX, PORT_MIN, Checker
 from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
 from bot.core.modules.kube import k8s_resource, metadata
 
@@ -193,6 +193,8 @@ class NetworkModule:
             port_body: Mapping[str, Any] = c.mapping(svc.get("port"), (*spath, "port"), optional=False)
             c.fields(port_body, (*spath, "port"), ("_type", "name", "number"))
             number = c.get(port_body, "number", (*spath, "port"), "integer")
+            if isinstance(number, int) and not PORT_MIN <= number <= PORT_MAX:
+                c.add((*spath, "port", "number"), f"port must be between {PORT_MIN} and {PORT_MAX}, inclusive; got {number}")
             port_name = c.get(port_body, "name", (*spath, "port"), "string")
             name = c.get(svc, "name", spath, "string")
             if not name:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.core.config.checks import Checker
+from bot.core.config.checks import INT32_MAX, INT64_MAX, PORT_MAX, PORT_MIN, Checker
 from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
 from bot.core.modules.kube import k8s_resource, metadata, name_problem
 from bot.core.spec import EXT_IS_WORKLOAD, Resource
@@ -47,6 +47,8 @@ def _platform(request: ModuleRequest, check_type: bool) -> tuple[int | None, dic
     c = Checker()
     platform = dict(request.platform_config)
     replicas = c.get(platform, "replicas", (), "integer")
+    if not c.in_range(replicas, ("replicas",), 0, INT32_MAX):
+        replicas = None
     labels = c.get(platform, "labels", (), "string-map", {})
     annotations = c.get(platform, "annotations", (), "string-map", {})
     kind = platform.get("type")
@@ -65,6 +67,8 @@ def _base(c: Checker, dev: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple
     replicas = c.get(dev, "replicas", (), "integer")
     if isinstance(replicas, int) and replicas < 0:
         c.add(("replicas",), f"expected a non-negative integer, got {replicas}")
+    else:
+        c.in_range(replicas, ("replicas",), 0, INT32_MAX)  # Deployment replicas, Job parallelism: int32
     labels = c.get(dev, "labels", (), "string-map", {})
     annotations = c.get(dev, "annotations", (), "string-map", {})
     return containers, replicas, labels, annotations
@@ -194,6 +198,9 @@ def _handler(c: Checker, raw: Any, path: tuple[Any, ...], allow_tcp: bool = True
     if "url" in body and (port is None or not parts.hostname):
         c.add((*path, "url"), f"expected a URL with a host and a port, got {url!r}")
         return {}
+    if port is not None and not PORT_MIN <= port <= PORT_MAX:
+        c.add((*path, "url"), f"expected a port from {PORT_MIN} to {PORT_MAX} in the URL, got {port}")
+        return {}
     host = parts.hostname or ""
     if host in ("localhost", "127.0.0.1"):
         host = ""
@@ -221,6 +228,10 @@ def _probe(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
             continue
         if value < 0:
             c.add((*path, key), f"{key} must be greater than or equal to 0")
+        elif key == "terminationGracePeriod":
+            c.in_range(value, (*path, key), 0, INT64_MAX)  # terminationGracePeriodSeconds: int64
+        else:
+            c.in_range(value, (*path, key), 0, INT32_MAX)  # the other probe fields: int32
         out["terminationGracePeriodSeconds" if key == "terminationGracePeriod" else key] = value
     return out
 
