@@ -461,10 +461,11 @@ def _unmasked_values(masked: object, clear: object, into: set[str]) -> None:
 
 @contextmanager
 def _masked_errors(literals: mask.Literals) -> Iterator[None]:
-    """Errors leaving a use case carry no secret (the CLI prints them, the bot comments them)."""
+    """Errors leaving a use case carry no secret (the CLI prints them, the bot comments them);
+    a runtime client's own error is masked too when its text is its message."""
     try:
         yield
-    except ShipmateError as exc:
+    except Exception as exc:
         if literals and exc.args and isinstance(exc.args[0], str):
             masked = literals.text(exc.args[0])
             if masked != exc.args[0]:

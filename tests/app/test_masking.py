@@ -35,6 +35,7 @@ from bot.core.spec import TERRAFORM, Resource, Spec
 from bot.settings import Settings
 from bot.wiring import build_masker
 from fixtures.github_sim import GitHubSim, SimUser
+from tests.app.test_executor import DictRuntime
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
 SECRET = "ctx-7Hq2Lm9ZxPq4"  # a workspace context value under a secret key name
@@ -218,3 +219,19 @@ def test_a_github_apps_key_and_installation_tokens_are_masked_as_they_are_minted
         [body] = [c["body"] for c in gh.comments("acme", "config", issue.number)]
     assert f"x-access-token:{mask.MASK}@" in body and token not in body
     assert all(line not in body for line in lines)
+
+
+def test_errors_leaving_a_use_case_are_masked(tmp_path: Path) -> None:
+    class Refusing(DictRuntime):
+        def read(self, resources, prior):  # type: ignore[no-untyped-def]
+            raise ValueError(f"admission webhook denied: token {SECRET} is not allowed")
+
+    ops = StackOps(local_backend(tmp_path / "state"), lambda ident, ctx: {TERRAFORM: Refusing(TERRAFORM)},
+                   SystemClock(), watch=False)
+    loaded = stack(null("token", {"triggers": {"token": SECRET}}))
+    with pytest.raises(ValueError) as caught:
+        ops.preview(loaded)
+    assert "admission webhook denied" in str(caught.value) and SECRET not in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        ops.apply(loaded, Provenance(), owner="me")
+    assert SECRET not in str(caught.value)
