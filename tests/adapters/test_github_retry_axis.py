@@ -96,3 +96,25 @@ def test_failed_fetches_are_temporary(world, tmp_path: Path) -> None:  # noqa: F
     backend = git_backend(sim.git_url("acme", "infra", "bot-token", "bot"), "shipmate-state", data_dir=tmp_path / "s")
     with pytest.raises(TransientError, match="cannot fetch"):
         backend.list_locks()
+
+
+def test_the_throttled_client_hands_long_waits_to_the_queue(world) -> None:  # noqa: F811
+    """In production (throttled) PyGithub retries a little itself; a server that stays down
+    or asks for a long wait ends as a TransientError for the queue to schedule, instead of a
+    worker thread sleeping through ten retries or a minute's secondary rate-limit wait."""
+    import time
+
+    sim, _, number, _, _ = world
+    host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=True)
+    sim.inject_fault(r"/pulls/\d+$", 502, times=10)
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        host.pull_request(REPO, number)
+    assert len(sim.fault_hits()) == 3  # the first try and two quick retries
+    sim.faults.clear()
+    sim.inject_fault(r"/pulls/\d+$", 403, times=10, rate_limit=True, retry_after=600)
+    with pytest.raises(TransientError) as limited:
+        host.pull_request(REPO, number)
+    assert limited.value.retry_after == 600.0  # for the queue to wait, at once
+    assert len(sim.fault_hits()) == 1
+    assert time.monotonic() - started < 30

@@ -34,6 +34,13 @@ from bot.core.errors import RuntimeFailed, TransientError
 KEEP_TREES = 20
 
 
+# A fetch that fails with one of these will fail the same way later: the commit or the
+# repository is not there, or the credentials are refused.
+_FETCH_NEVER_WORKS = ("not our ref", "couldn't find remote ref", "could not find remote ref",
+                      "Repository not found", "Authentication failed", "returned error: 401",
+                      "returned error: 403", "returned error: 404")
+
+
 class GitCheckouts:
     """The `Checkouts` port: `checkout(repo, sha)` → a directory holding the repo at `sha`."""
 
@@ -124,7 +131,8 @@ class GitCheckouts:
                 return
             message = re.sub(r"://[^/@\s]*@", "://", done.stderr.strip())
             command = next(a for a in args if not a.startswith("-") and "=" not in a)
-            failed = TransientError if command == "fetch" else RuntimeFailed  # a fetch may work later
+            temporary = command == "fetch" and not any(m in message for m in _FETCH_NEVER_WORKS)
+            failed = TransientError if temporary else RuntimeFailed  # a fetch may work later
             raise failed(f"git {command} failed: {message}")
 
 

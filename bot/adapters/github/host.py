@@ -22,6 +22,7 @@ import requests
 from github import Auth, Github, GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
+from urllib3.util.retry import Retry
 
 from bot.core.errors import RuntimeFailed, TransientError
 from bot.core.events import is_fork
@@ -29,6 +30,7 @@ from bot.core.mask import Masker
 from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
 
 DEFAULT_API_URL = "https://api.github.com"
+IN_CLIENT_RETRIES = 2  # PyGithub's default retries ten times and sleeps out Retry-After in the worker
 T = TypeVar("T")
 
 
@@ -54,6 +56,11 @@ class GitHubHost:
         options: dict[str, object] = {"base_url": credentials.api_url.rstrip("/")}
         if not throttle:
             options.update(seconds_between_requests=0, seconds_between_writes=0, retry=None)
+        else:  # quick retries of reads on a blinking server; rate limits and longer waits are the queue's
+            options.update(retry=Retry(
+                total=IN_CLIENT_RETRIES, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+                allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=False, raise_on_status=False,
+            ))
         self._github = Github(auth=_auth(credentials), **options)  # type: ignore[arg-type]
         self._repos: dict[str, Repository] = {}
         self._lock = threading.Lock()
