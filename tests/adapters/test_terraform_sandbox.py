@@ -275,3 +275,13 @@ def test_sandbox_setting() -> None:
     with pytest.raises(ConfigError) as bad:
         Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "docker"})
     assert "SHIPMATE_TERRAFORM_SANDBOX" in str(bad.value) and "auto, bwrap, off" in str(bad.value)
+
+
+def test_sandboxed_commands_have_no_capability(tf_env, tmp_path: Path) -> None:
+    env = bot_env(tf_env, "bwrap", tmp_path)
+    _, result = run_bot(env, tmp_path, "plan", {
+        "caps": {"triggers": {"status": '${file("/proc/self/status")}'}},
+    })
+    status = result["ok"]["hashicorp:null:null_resource:caps"]["triggers"]["status"]
+    effective = next(line for line in status.splitlines() if line.startswith("CapEff:"))
+    assert effective.split()[1].strip("0") == ""

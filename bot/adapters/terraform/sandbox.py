@@ -11,7 +11,8 @@ it sees only:
   roots, `/etc/resolv.conf`, `/etc/hosts`, `/etc/nsswitch.conf` and a minimal
   `/etc/passwd` and `/etc/group`;
 - its own `/proc` (a new PID namespace: no other process, `/proc/1/environ` is the
-  sandbox's own built environment), a private `/dev`, `/tmp` and an empty home;
+  sandbox's own built environment), a private `/dev`, `/tmp` and an empty home, and no
+  capability even when the bot runs as root;
 - the network (providers need it).
 
 Nothing else of the host (the bot's data directory, its settings file, the GitHub App
@@ -88,6 +89,8 @@ class Bubblewrap:
             "--unshare-all",
             "--share-net",
             "--die-with-parent",
+            "--cap-drop",  # when the bot runs as root: no capability inside either
+            "ALL",
             "--proc",
             "/proc",
             "--dev",
