@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.gitstate import StoreBackend, git_backend, local_backend, open_backend
-from bot.core.errors import ConfigError, StateConflict
+from bot.core.errors import ConfigError, StateConflict, TransientError
 from bot.core.lock import LockHeld, StaleLock
 from bot.core.release import Phase, Release, ReleaseInProgress, ReleaseMeta, Trigger
 from bot.core.spec import Resource, Spec, State
@@ -317,7 +317,7 @@ def test_not_a_repository_and_bad_backend_specs(tmp_path: Path):
 
 def test_credentials_never_show_in_errors(tmp_path: Path):
     backend = git_backend("http://user:s3cr3t-token@127.0.0.1:9/config.git", data_dir=tmp_path)
-    with pytest.raises(StateConflict) as caught:
+    with pytest.raises(TransientError) as caught:  # unreachable: the job is tried again later
         backend.latest("shop", "prod")
     assert "cannot fetch branch shipmate-state of http://127.0.0.1:9/config.git" in str(caught.value)
     assert "s3cr3t" not in str(caught.value) and "s3cr3t" not in backend.description
