@@ -90,6 +90,15 @@ DATA_LIMITS = Limits(max_chars=256 * 1024 * 1024, max_depth=128, max_nodes=50_00
 
 _DataLoader: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
 
+# The standard tags, each on the kind of node it can build (a mismatch, `!!set abc`, breaks
+# the constructors in ways of their own); no other `!!` tag is accepted.
+_YAML_TAG = "tag:yaml.org,2002:"
+_TAGS_FOR = {
+    "ScalarEvent": frozenset({"str", "int", "float", "bool", "null", "binary", "timestamp"}),
+    "SequenceStartEvent": frozenset({"seq", "omap", "pairs"}),
+    "MappingStartEvent": frozenset({"map", "set"}),
+}
+
 # A plain scalar that a YAML 1.1 or 1.2 resolver may turn into an integer.
 _INTEGER_LIKE = re.compile(r"[-+]?(?:0[xXoObB])?[0-9a-fA-F_]+")
 
@@ -104,6 +113,9 @@ def check_limits(file: str, events: Any, limits: Limits = CONFIG_LIMITS) -> None
     open_: list[tuple[str | None, int]] = []  # (anchor, node count when it opened)
     for event in events:
         kind = type(event).__name__
+        tag = getattr(event, "tag", None)
+        if tag and tag.startswith(_YAML_TAG) and tag[len(_YAML_TAG):] not in _TAGS_FOR.get(kind, ()):
+            raise _limit(file, event, f"the tag !!{tag[len(_YAML_TAG):]} cannot be used here")
         if kind in ("MappingStartEvent", "SequenceStartEvent"):
             depth += 1
             if depth > limits.max_depth:
@@ -198,7 +210,7 @@ def load(file: str, text: str, limits: Limits = CONFIG_LIMITS) -> Document:
         tree = YAML(typ="rt").load(text)
     except YAMLError as exc:
         raise _syntax_error(file, exc) from None
-    except (ValueError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the constructors fail in many ways on odd values
         raise _construct_error(file, text, exc) from None
     return Document(file=file, data=to_plain(tree), tree=tree)
 
@@ -211,7 +223,7 @@ def load_all(file: str, text: str, limits: Limits = CONFIG_LIMITS) -> list[Docum
         trees = [t for t in YAML(typ="rt").load_all(text) if t is not None]
     except YAMLError as exc:
         raise _syntax_error(file, exc) from None
-    except (ValueError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the constructors fail in many ways on odd values
         raise _construct_error(file, text, exc) from None
     return [Document(file=file, data=to_plain(t), tree=t) for t in trees]
 
@@ -224,6 +236,8 @@ def load_data(file: str, text: str, limits: Limits = DATA_LIMITS, invalid: str =
     try:
         check_limits(file, pyyaml.parse(text, Loader=_DataLoader), limits)
         return pyyaml.load(text, Loader=_DataLoader)
+    except ConfigError:
+        raise
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -231,7 +245,7 @@ def load_data(file: str, text: str, limits: Limits = DATA_LIMITS, invalid: str =
         if "maximum nesting depth" in str(exc.problem):
             what = f"YAML refused: nested deeper than {limits.max_depth} levels"
         raise ConfigError([Problem(file, line, column, "", what)]) from None
-    except (pyyaml.YAMLError, ValueError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - YAMLError, and the constructors' own failures
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError([Problem(file, 1, 1, "", f"{invalid}: {first}")]) from None
 
@@ -252,7 +266,7 @@ def _construct_error(file: str, text: str, exc: Exception) -> ConfigError:
             if isinstance(node, ScalarNode):
                 try:
                     reader.constructor.construct_object(node, deep=True)
-                except (ValueError, OverflowError, YAMLError):
+                except Exception:  # noqa: BLE001 - as in `load`
                     line, col = node.start_mark.line + 1, node.start_mark.column + 1
                     break
             elif isinstance(node, SequenceNode):
@@ -260,7 +274,7 @@ def _construct_error(file: str, text: str, exc: Exception) -> ConfigError:
             elif isinstance(node, MappingNode):
                 for key, value in reversed(node.value):
                     stack.extend((value, key))
-    except (YAMLError, ValueError, OverflowError):
+    except Exception:  # noqa: BLE001 - the position is a nicety; the error stands without it
         pass
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ConfigError([Problem(file, line, col, "", f"invalid YAML: cannot read this value: {first}")])

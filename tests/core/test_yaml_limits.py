@@ -45,6 +45,8 @@ HOSTILE = {
     "many aliases": "a: &a x\nb: [" + ", ".join(["*a"] * 6_000) + "]\n",
     "month 13": "a: 1\nb: 2001-13-45\n",
     "explicit int tag": "a: !!int nope\n",
+    "a set tag on a scalar": "a: !!set abc\n",
+    "a python tag": "a: !!python/object/apply:os.system [ls]\n",
 }
 
 
