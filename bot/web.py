@@ -8,7 +8,7 @@
 | `X-Hub-Signature-256` missing, malformed, or not the HMAC-SHA256 of the raw body under any configured secret (compared in constant time) | 401 |
 | `X-GitHub-Event` or `X-GitHub-Delivery` missing or malformed | 400 |
 | content type neither JSON nor GitHub's form encoding | 415 |
-| body not a JSON object, or a handled event lacking a field Shipmate reads | 400 |
+| body not a JSON object, over the JSON limits (nesting 64, integers of 40 digits, 100,000 objects and arrays; `bot.core.jsonlimits`), or a handled event lacking a field Shipmate reads or giving it the wrong type | 400 |
 | an event or action Shipmate does not act on | 202 `{"status": "ignored"}` |
 | a repository outside `SHIPMATE_REPOSITORIES` | 202 `{"status": "ignored"}` |
 | a delivery ID seen before (a redelivery) | 200 `{"status": "duplicate"}` |
@@ -39,12 +39,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.core.events import Ignored, MalformedEvent, make_delivery, parse_event
+from bot.core.jsonlimits import form_field
 from bot.core.ports import Clock, EventQueue
 from bot.metrics import ShipmateMetrics
 from bot.settings import Settings
@@ -137,11 +137,10 @@ def create_app(
             return reject(400, "bad_delivery_header", "X-GitHub-Delivery is missing or malformed")
         mimetype = request.mimetype
         if mimetype == "application/x-www-form-urlencoded":
-            form = parse_qs(body.decode("utf-8", errors="replace"))
-            payload_text = form.get("payload", [""])[0]
-            if not payload_text:
+            payload_bytes = form_field(body, "payload")  # bounded memory, unlike parse_qs
+            if not payload_bytes:
                 return reject(400, "malformed_body", "form body without a payload field")
-            body = payload_text.encode()
+            body = payload_bytes
         elif mimetype != "application/json":
             return reject(415, "unsupported_media_type", f"content type {mimetype or 'none'} is not JSON")
         try:

@@ -15,13 +15,13 @@ run one at a time in arrival order; jobs with different keys run in parallel.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from bot.core import jsonlimits
 from bot.core.errors import ShipmateError
 
 JSON = dict[str, Any]
@@ -58,9 +58,9 @@ class Delivery:
 def decode_payload(body: bytes) -> JSON:
     """Decode a webhook body into a JSON object, or raise `MalformedEvent`."""
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedEvent(f"body is not valid JSON: {exc}") from None
+        value = jsonlimits.loads(body)
+    except jsonlimits.JSONRefused as exc:
+        raise MalformedEvent(f"body refused: {exc}") from None
     if not isinstance(value, dict):
         raise MalformedEvent("body is not a JSON object")
     return value
