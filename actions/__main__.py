@@ -165,7 +165,7 @@ def destroy(services: Services, repo: str, names: Sequence[str], environ: Mappin
         raise _input_error("stacks", "destroy needs the stacks to destroy (project/stack, comma-separated)")
     access = services.access(repo)
     tree = services.base_tree(access, repo, access.host.default_branch(repo))
-    trusted = tree.settings()
+    trusted = services.policy_tree(access, repo).settings()
     ops = services.ops(access, repo, trusted, lease_seconds=900.0)
     known = {f"{s.project}/{s.name}": s for s in discover_stacks(tree.reader)}
     runs: list[StackRun] = []

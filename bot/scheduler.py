@@ -234,7 +234,7 @@ class Scheduler:
     def _drift_due(self, repo: str, installation: int | None, now: datetime) -> bool:
         access = self.services.access(repo, installation)
         try:
-            settings = self.services.base_tree(access, repo, access.host.default_branch(repo)).settings()
+            settings = self.services.policy_tree(access, repo).settings()
         except ConfigError as exc:
             log.warning("%s: shipmate.yaml is invalid, no drift check: %s", repo, exc)
             return False

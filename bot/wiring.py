@@ -184,6 +184,7 @@ def build_services(
         stack_ops=stack_ops,
         clock=clock,
         on_repository=on_repository,
+        policy_branch=settings.policy_branch,
     )
 
 

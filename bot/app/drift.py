@@ -71,7 +71,7 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
     branch = host.default_branch(repo)
     tree = services.base_tree(access, repo, branch)
     try:
-        trusted = tree.settings()
+        trusted = services.policy_tree(access, repo).settings()
     except ConfigError as exc:
         summary.status(host, repo, tree.sha, DRIFT_STATUS, "error", "shipmate.yaml is invalid")
         log.warning("%s: drift check skipped: %s", repo, exc)

@@ -39,7 +39,7 @@ def sweep_locks(
     access = services.access(repo, installation_id)
     host = access.host
     try:
-        trusted = services.base_tree(access, repo, host.default_branch(repo)).settings()
+        trusted = services.policy_tree(access, repo).settings()
     except ConfigError:
         trusted = RepoSettings()
     backend = access.backends(repo, trusted.backend.branch)

@@ -8,8 +8,9 @@ read-only view of the repository at one commit: the trees come from the checkout
 they are never the pull request's branch being written to.
 
 Trust: `shipmate.yaml` decides who may apply, which branch holds the state and which context
-keys are secret, so handlers read it from the base branch (`Tree.settings()` of the base
-branch's head), never from the pull request's head. See `bot.app.comments` for why.
+keys are secret, so handlers read it from the policy branch (`Services.policy_tree`: the
+server's `SHIPMATE_POLICY_BRANCH`, else the default branch), never from a pull request's head
+or base. See `bot.app.trust` for why.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Services:
     # The GitHub Action turns these into its outputs and job summary; the server ignores them.
     report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
     concurrency: int | None = None  # overrides shipmate.yaml's (the Action's `concurrency` input)
+    policy_branch: str | None = None  # SHIPMATE_POLICY_BRANCH; None: each repository's default branch
 
     def access(self, repo: str, installation_id: int | None = None) -> Access:
         """The access for `repo`; remembers the repository for the scheduler's sweeps."""
@@ -92,6 +94,11 @@ class Services:
     def base_tree(self, access: Access, repo: str, branch: str) -> Tree:
         """The current head of `branch` (the trusted side of a pull request)."""
         return self.tree(access, repo, access.host.branch_head(repo, branch))
+
+    def policy_tree(self, access: Access, repo: str) -> Tree:
+        """The head of the repository's policy branch, the only place `shipmate.yaml` is
+        trusted from (see `bot.app.trust`)."""
+        return self.base_tree(access, repo, self.policy_branch or access.host.default_branch(repo))
 
     def ops(self, access: Access, repo: str, settings: RepoSettings, *, lease_seconds: float) -> StackOps:
         """The stack use cases on the repository's state branch, with its concurrency."""

@@ -53,7 +53,7 @@ class PolicySource:
 
     def __init__(self, services: Services, branch: str | None = None) -> None:
         self.services = services
-        self.branch = branch  # SHIPMATE_POLICY_BRANCH; None: each repository's default branch
+        self.branch = branch or services.policy_branch  # None: each repository's default branch
 
     def read(self, access: Access, repo: str) -> Policy:
         """The policy at the head of the policy branch; PolicyUnreadable when it is invalid."""

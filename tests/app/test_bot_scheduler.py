@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace as evolve
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from bot.app.polling import poll_repository
 from bot.cli.sandbox import REPO, Sandbox, git
 from bot.core.events import PullRequestEvent, PushEvent, parse_event
 from bot.scheduler import RepositoryBook, Scheduler, due
-from tests.e2e.world import bodies, comment, open_pr, replace, statuses
+from tests.e2e.world import bodies, comment, open_pr, push_branch, replace, statuses
 
 pytestmark = pytest.mark.e2e
 
@@ -145,6 +146,27 @@ def test_the_drift_job_runs_when_the_schedule_comes_due(box: Sandbox, tmp_path: 
         assert jobs.run_drift() == []
     finally:
         queue.close()
+
+
+def test_drift_and_lock_sweeps_read_the_policy_branch(box: Sandbox, tmp_path: Path) -> None:
+    # With SHIPMATE_POLICY_BRANCH, the scheduled jobs trust that branch's shipmate.yaml, as the
+    # handlers do: the default branch's schedule and state branch are not consulted.
+    no_schedule = push_branch(box, "alice", {"shipmate.yaml": replace('drift:\n  schedule: "0 6 * * *"\n', "")},
+                              message="Policy without a drift schedule")
+    invalid = push_branch(box, "alice", {"shipmate.yaml": "backend: [\n"}, message="A broken policy")
+    services = evolve(box.services, policy_branch=no_schedule)
+    queue = SqliteQueue.in_data_dir(tmp_path)
+    book = RepositoryBook(tmp_path)
+    book.remember(REPO, None)
+    jobs = Scheduler(services, queue, tmp_path, book)
+    try:
+        (tmp_path / "drift-state.json").write_text(json.dumps({REPO: "2026-01-01T00:00:00Z"}))
+        assert jobs.run_drift() == []  # the default branch's "0 6 * * *" is not the policy's
+    finally:
+        queue.close()
+    broken = evolve(box.services, policy_branch=invalid)
+    assert check_drift(broken, REPO).failed == ("shipmate.yaml",)
+    assert sweep_locks(broken, REPO).expired == ()  # an unreadable policy: the defaults free locks
 
 
 def test_locks_of_closed_pull_requests_and_expired_leases_are_swept(box: Sandbox, tmp_path: Path) -> None:
