@@ -31,7 +31,10 @@ RUN apt-get update \
  && chown shipmate:shipmate /var/lib/shipmate
 COPY --from=build /opt/shipmate /opt/shipmate
 COPY --from=build /opt/terraform /opt/terraform
+# Terraform from a pull request runs under bubblewrap; the image refuses to run it otherwise
+# (set SHIPMATE_TERRAFORM_SANDBOX=off only where no pull request is untrusted: docs/security.md).
 ENV PATH=/opt/shipmate/bin:/opt/terraform/bin:$PATH \
+    SHIPMATE_TERRAFORM_SANDBOX=bwrap \
     SHIPMATE_DATA_DIR=/var/lib/shipmate \
     SHIPMATE_LISTEN=0.0.0.0:8080 \
     PYTHONUNBUFFERED=1
