@@ -12,6 +12,7 @@ names live in one place:
     shipmate_jobs_dead_lettered_total{event,reason}    reason: exhausted | bug | stopped
     shipmate_job_duration_seconds{event}               time in the handler
     shipmate_delivery_latency_seconds{event}           received → finished processing
+    shipmate_http_timeouts_total{phase}                header | request (counted by bot.server)
 
 Values are observed by callers; nothing here reads the clock or does I/O.
 """
@@ -255,6 +256,11 @@ class ShipmateMetrics:
             "shipmate_delivery_latency_seconds",
             "Time from receiving a delivery to finishing its processing.",
             ("event",),
+        )
+        self.http_timeouts = r.counter(
+            "shipmate_http_timeouts_total",
+            "Connections closed at the header timeout or cut at the request timeout.",
+            ("phase",),
         )
 
     def watch_queue(self, stats: Callable[[], Mapping[str, int]]) -> None:

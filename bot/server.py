@@ -226,9 +226,7 @@ class ShipmateServer(WsgiServer):
 
     def _build(self) -> Flask:
         self.runtime = build_runtime(self.settings, scheduler=self._scheduler, env=self._env)
-        self._timeouts = self.runtime.metrics.registry.counter(
-            "shipmate_http_timeouts_total",
-            "Connections closed at the header timeout or cut at the request timeout.", ["phase"])
+        self._timeouts = self.runtime.metrics.http_timeouts
         return self.runtime.app
 
     def started(self, worker: Any) -> None:
