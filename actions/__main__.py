@@ -12,7 +12,9 @@ It reads what the runner provides (`GITHUB_EVENT_NAME`, `GITHUB_EVENT_PATH`, `GI
 
 It writes the outputs (`changed-stacks`, `creates`, `updates`, `deletes`,
 `release-revisions`) to `GITHUB_OUTPUT`, a job summary to `GITHUB_STEP_SUMMARY`, and exits
-non-zero with an `::error::` annotation when anything failed. `KUBECONFIG_CONTENT` in the
+non-zero with an `::error::` annotation when anything failed. The event is handled by the
+server's rules (`bot.app.workers.run_once`): temporary errors are tried three times, and a run
+that fails still leaves an error comment and no `pending` status behind. `KUBECONFIG_CONTENT` in the
 environment is written to a private file and used as `KUBECONFIG`.
 """
 
@@ -30,10 +32,12 @@ from typing import Any
 
 from bot.app import drift
 from bot.app.configrepo import discover_stacks
+from bot.app.outcomes import clean
 from bot.app.previews import Previewed
 from bot.app.results import StackRun
 from bot.app.services import Access, Services
 from bot.app.stacks import Provenance, StackIdentity
+from bot.app.workers import run_once
 from bot.core import render
 from bot.core.errors import ConfigError, Problem, ShipmateError
 from bot.core.events import make_delivery
@@ -52,6 +56,7 @@ class Collected:
     previews: list[Previewed] = field(default_factory=list)
     runs: list[StackRun] = field(default_factory=list)
     drift: drift.DriftSummary | None = None
+    errors: list[str] = field(default_factory=list)  # the event's handling failed (see run_once)
 
     def __call__(self, kind: str, value: Any) -> None:
         if kind == "preview":
@@ -85,6 +90,7 @@ class Collected:
     def failures(self) -> list[str]:
         out = [f"{r.project}/{r.stack}: {r.error}" for p in self.previews for r in p.results if r.error]
         out.extend(f"{r.name}: {r.error or 'failed'}" for r in self.runs if not r.ok)
+        out.extend(self.errors)
         if self.drift is not None:
             out.extend(f"{name}: drift check failed" for name in self.drift.failed)
         return out
@@ -127,7 +133,10 @@ def run(environ: dict[str, str]) -> int:
 
     if command in ("auto", "preview", "apply"):
         run_id = f"action-{environ.get('GITHUB_RUN_ID', 'local')}-{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
-        bot_handler(make_delivery(run_id, event_name, body, datetime.now(UTC)))
+        failure = run_once(bot_handler, make_delivery(run_id, event_name, body, datetime.now(UTC)))
+        if failure is not None:  # the pull request or commit has the error comment, no status is pending
+            collected.errors.append(f"incident {failure.incident}: Shipmate failed unexpectedly (see the log)"
+                                    if failure.kind == "bug" else clean(failure.error))
     elif command == "destroy":
         collected.runs.extend(destroy(services, repo, _stacks(environ), environ))
     else:

@@ -200,7 +200,8 @@ def error_comment(failure: JobFailure, what: str) -> str:
     marker = split.make_marker(ERROR_KIND, {"key": f"delivery-{failure.delivery.id}"})
     lines = [marker.line(part="1/1"), f"### ❌ Shipmate could not handle the {what}", ""]
     retry = (f"The job is kept as dead letter {failure.job_id}; once the cause is fixed an operator can run "
-             f"it again with `shipmate queue retry {failure.job_id}`.")
+             f"it again with `shipmate queue retry {failure.job_id}`." if failure.job_id > 0 else
+             "Once the cause is fixed, re-run the workflow job.")
     if failure.kind == "bug":
         lines += [f"Shipmate hit an unexpected error: incident `{failure.incident}`. Its log holds the details "
                   "under that id.", "", retry]

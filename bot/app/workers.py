@@ -92,6 +92,58 @@ def new_incident_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def run_once(
+    handler: Handler,
+    delivery: Delivery,
+    *,
+    attempts: int = 3,
+    classify: Callable[[BaseException], RetryKind] = retry_kind,
+    sleep: Callable[[float], None] = time.sleep,
+) -> JobFailure | None:
+    """Handle one delivery without a queue (the GitHub Action), by the same rules as the pool:
+    temporary errors are tried again in process (backoff 1 s, 2 s, ..., at least the error's
+    `Retry-After`, at most a minute) up to `attempts`, permanent ones end at once, a bug gets
+    one attempt and an incident id in the log. The handler's `JobReporter` side is told how it
+    ended, in the context the handler ran in, so no status stays `pending`. Returns the failure
+    (job id 0: there is no dead letter to retry), or None when it succeeded."""
+    reporter = handler if isinstance(handler, JobReporter) else None
+    context = contextvars.Context()
+    failure: JobFailure | None = None
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            context.run(handler, delivery)
+        except Exception as exc:
+            kind = classify(exc)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            if kind == "temporary" and attempt < attempts:
+                delay = min(60.0, max(float(2 ** (attempt - 1)), retry_delay(exc, 0.0)))
+                log.warning("delivery %s (%s) failed, attempt %d/%d; again in %gs: %s", delivery.id, delivery.event,
+                            attempt, attempts, delay, error)
+                sleep(delay)
+                continue
+            if kind == "temporary":
+                log.error("delivery %s (%s) failed on all %d attempts: %s", delivery.id, delivery.event, attempt, error)
+                failure = JobFailure(delivery, 0, "exhausted", error, attempt)
+            elif kind == "permanent":
+                log.error("delivery %s (%s) failed for good: %s", delivery.id, delivery.event, error)
+                failure = JobFailure(delivery, 0, "permanent", error, attempt)
+            else:
+                incident = new_incident_id()
+                log.error("delivery %s (%s) hit a bug, incident %s: %s\n%s", delivery.id, delivery.event, incident,
+                          error, "".join(traceback.format_exception(exc)).rstrip())
+                failure = JobFailure(delivery, 0, "bug", error, attempt, incident)
+        break
+    if reporter is not None:
+        try:
+            if failure is None:
+                context.run(reporter.succeeded, delivery)
+            else:
+                context.run(reporter.failed, failure)
+        except Exception:
+            log.exception("reporting the outcome of delivery %s failed", delivery.id)
+    return failure
+
+
 class _WallClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
