@@ -21,7 +21,7 @@ from bot.app.configrepo import default_registry, stack_snapshot
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import PlanError, ShipmateError, StateConflict
+from bot.core.errors import NotRecorded, PlanError, ShipmateError, StateConflict
 from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
@@ -203,7 +203,7 @@ class StackOps:
         settings = settings or RepoSettings()
         latest = self.backend.latest(identity.project, identity.workspace)
         if latest is None or not latest.state.resources:
-            raise StateConflict(f"nothing to destroy: {identity.key} has no recorded resources")
+            raise NotRecorded(f"nothing to destroy: {identity.key} has no recorded resources")
         context = latest.spec.context
         secrets = frozenset(secrets) | secret_literals(context, settings) | recovered_secrets(latest)
         self.masker.add(secrets)
@@ -238,9 +238,9 @@ class StackOps:
         """Re-apply the Spec of `revision` as a new release (trigger `rollback`)."""
         target = self.backend.get(project, workspace, revision)
         if target is None:
-            raise StateConflict(f"{project}/{workspace} has no release r{revision}")
+            raise NotRecorded(f"{project}/{workspace} has no release r{revision}")
         if not target.spec.resources:
-            raise StateConflict(f"release {project}/{workspace} r{revision} has no Spec to roll back to")
+            raise NotRecorded(f"release {project}/{workspace} r{revision} has no Spec to roll back to")
         identity = StackIdentity(project, target.stack, workspace)
         spec = self._unmask_from_live(identity, target)
         settings = settings or RepoSettings()
@@ -274,7 +274,7 @@ class StackOps:
             try:
                 attributes = _fill_masks(r.attributes, live.get(r.id))
             except KeyError as missing:
-                raise StateConflict(
+                raise NotRecorded(
                     f"release r{target.revision} stores {r.id} with masked secret values and the live "
                     f"object has no value at {missing.args[0]}; re-apply the config of commit "
                     f"{target.commit or '(unknown)'} instead"

@@ -6,6 +6,7 @@
     ├── PolicyDenied     an actor may not do this now (permission, requirements, lock held)
     ├── RuntimeFailed    Kubernetes or Terraform rejected an operation
     ├── StateConflict    the state backend changed underneath us (lost compare-and-swap, lock)
+    ├── NotRecorded      the state holds nothing to act on (no such release, nothing to destroy)
     └── TransientError   a dependency is unavailable for now (network, GitHub 5xx/429, git fetch)
 
 The retry axis (as kopf's TemporaryError / PermanentError): every error says whether the job
@@ -112,6 +113,13 @@ class StateConflict(ShipmateError):
 
     exit_code = 4
     retry = True
+
+
+class NotRecorded(ShipmateError):
+    """The state branch holds nothing to act on: no such release, no Spec to roll back to,
+    nothing recorded to destroy. Permanent: trying again finds the same."""
+
+    exit_code = 4
 
 
 class TransientError(ShipmateError):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from bot.adapters.gitstate import SystemClock, local_backend
 from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps
 from bot.core.config.settings import RepoSettings
+from bot.core.errors import NotRecorded, retry_kind
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec
 from tests.app.test_executor import DictRuntime
 
@@ -56,3 +59,16 @@ def test_declined_and_dry_run_record_nothing_and_free_the_lock(tmp_path):
     assert backend.latest("shop", "dev") is None
     other = stack_ops.apply(loaded(), Provenance(), owner="someone-else")
     assert other.ok and other.release is not None and other.release.revision == 1
+
+
+def test_nothing_recorded_is_a_permanent_error_and_leaves_no_lock(tmp_path):
+    # Destroying a stack never applied, or rolling back to a revision that does not exist, finds
+    # the same the next time: reported at once, never retried as a state conflict would be.
+    stack_ops, backend = ops(tmp_path)
+    with pytest.raises(NotRecorded, match="nothing to destroy: shop/dev") as destroyed:
+        stack_ops.destroy(StackIdentity("shop", "dev", "dev"), Provenance(), owner="me")
+    with pytest.raises(NotRecorded, match="shop/dev has no release r7") as rolled:
+        stack_ops.rollback("shop", "dev", 7, Provenance(), owner="me")
+    assert retry_kind(destroyed.value) == retry_kind(rolled.value) == "permanent"
+    assert destroyed.value.exit_code == 4
+    assert backend.list_locks() == () and backend.latest("shop", "dev") is None
