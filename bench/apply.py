@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bot.adapters.kubernetes.runtime import KubernetesRuntime  # noqa: E402
 from bot.app.executor import Executor  # noqa: E402
 from bot.core import plan  # noqa: E402
+from bot.core.runtimes import StackRuntimes  # noqa: E402
 from bot.core.spec import KUBERNETES, Resource, State  # noqa: E402
 from fixtures.kube_sim import KubeSim, free_port  # noqa: E402
 
@@ -62,7 +63,7 @@ def _apply_all(kubeconfig: Path, count: int, depth: int, concurrency: int) -> fl
                   {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     runtime.apply([ns], State())  # discovery and the namespace, outside the measurement
     ops = [plan.Operation(r.id, plan.CREATE, r) for r in resources(count, depth)]
-    executor = Executor({KUBERNETES: runtime}, concurrency=concurrency, watch=False)
+    executor = Executor(StackRuntimes.of({KUBERNETES: runtime}), concurrency=concurrency, watch=False)
     started = time.perf_counter()
     outcome = executor.run(ops, State())
     wall = time.perf_counter() - started

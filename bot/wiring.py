@@ -26,8 +26,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,16 +38,24 @@ from bot.app.handlers import install
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.app.services import Access, Services
-from bot.app.stacks import StackIdentity, StackOps
+from bot.app.stacks import RuntimeFactory, StackIdentity, StackOps
 from bot.app.workers import Handler
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
 from bot.core.mask import Masker
 from bot.core.ports import EventQueue, Runtime, StateBackend
+from bot.core.runtimes import ENTRY_POINT_GROUP as RUNTIME_GROUP
+from bot.core.runtimes import (
+    RuntimeLoadError,
+    RuntimePlugin,
+    RuntimeSettings,
+    RuntimeTarget,
+    StackRuntimes,
+    checked_plugin,
+)
 
 if TYPE_CHECKING:
     from bot.adapters.gitstate import StoreBackend
-from bot.core.spec import KUBERNETES, TERRAFORM
 from bot.scheduler import RepositoryBook, Scheduler
 from bot.settings import ENVIRONMENT, Settings
 
@@ -58,6 +67,7 @@ __all__ = [
     "build_queue",
     "build_router",
     "build_runtime_factory",
+    "discover_runtimes",
     "build_scheduler",
     "build_services",
     "load_handler",
@@ -167,8 +177,8 @@ def build_services(
 
     data = settings.data_dir
     cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else data / "cache"
-    runtimes = build_runtime_factory(env, cache_dir=cache, kubernetes_scratch=cache / "kubernetes",
-                                     terraform_sandbox=settings.terraform_sandbox)
+    runtimes = build_runtime_factory(env, cache_dir=cache, scratch_dir=cache,
+                                     options={"terraform_sandbox": settings.terraform_sandbox})
     clock = SystemClock()
     registry = default_registry()
     salt = env.get("SHIPMATE_SECRET_SALT", "")
@@ -312,26 +322,24 @@ def build_queue(settings: Settings) -> EventQueue:
 # --- runtimes -----------------------------------------------------------------------------
 
 
-class _LazyRuntimes(Mapping[str, Runtime]):
-    """Runtimes by resource type, each built on first use (a Terraform-only stack never
-    needs a kubeconfig)."""
-
-    def __init__(self, builders: Mapping[str, Callable[[], Runtime]]) -> None:
-        self._builders = builders
-        self._built: dict[str, Runtime] = {}
-        self._lock = threading.Lock()
-
-    def __getitem__(self, key: str) -> Runtime:
-        with self._lock:
-            if key not in self._built:
-                self._built[key] = self._builders[key]()
-            return self._built[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._builders)
-
-    def __len__(self) -> int:
-        return len(self._builders)
+def discover_runtimes(group: str = RUNTIME_GROUP) -> tuple[RuntimePlugin, ...]:
+    """Every runtime plug-in the installed packages declare under `group` (Shipmate's own
+    Kubernetes and Terraform are found there too), sorted by resource type. A broken one, or
+    two packages serving one type, is a `RuntimeLoadError` naming the entry point."""
+    found: dict[str, tuple[RuntimePlugin, str]] = {}
+    for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, e.value)):
+        try:
+            plugin = checked_plugin(ep.name, ep.load())
+        except Exception as exc:
+            raise RuntimeLoadError(
+                f"runtime entry point {ep.name!r} ({ep.value}) in group {group} cannot be used: {exc}"
+            ) from None
+        if ep.name in found and found[ep.name][1] != ep.value:
+            raise RuntimeLoadError(
+                f"runtime entry points {found[ep.name][1]} and {ep.value} in group {group} both serve {ep.name!r}"
+            )
+        found[ep.name] = (plugin, ep.value)
+    return tuple(found[t][0] for t in sorted(found))
 
 
 def build_runtime_factory(
@@ -340,42 +348,43 @@ def build_runtime_factory(
     cache_dir: Path,
     concurrency: int = 10,
     base_dir: Path | None = None,
-    kubernetes_scratch: Path | None = None,
-    terraform_sandbox: str | None = None,
-) -> Callable[[StackIdentity, Mapping[str, object]], Mapping[str, Runtime]]:
-    """Runtimes for a stack: Kubernetes from the workspace context (or KUBECONFIG, or
-    in-cluster), Terraform in a working directory per project/stack/workspace under
-    `cache_dir`. Built runtimes are reused for the same stack and context.
+    scratch_dir: Path | None = None,
+    options: Mapping[str, str] | None = None,
+    group: str = RUNTIME_GROUP,
+) -> RuntimeFactory:
+    """The runtimes of a stack, from the plug-ins of the `shipmate.runtimes` entry-point group:
+    each is configured here once (`RuntimeSettings`: a bad setting fails now) and built for a
+    stack the first time the stack needs a resource of its type. Built runtimes are reused for
+    the same stack and context.
 
-    A Kubernetes runtime keeps its discovery cache (and certificate files of the kubeconfig)
-    in a private temporary directory, or, with `kubernetes_scratch` (a long-running bot),
-    in `<kubernetes_scratch>/<project>/<stack>/<workspace>-<context hash>`.
-
-    `terraform_sandbox` (`auto`, `bwrap`, `off`; default: `SHIPMATE_TERRAFORM_SANDBOX` in
-    `env`) says whether Terraform runs under bubblewrap; `bwrap` fails here when it cannot."""
-    from bot.adapters.kubernetes.runtime import KubernetesRuntime
-    from bot.adapters.terraform.runtime import TerraformSettings
-
-    terraform = TerraformSettings.from_env(env, cache_dir=cache_dir, sandbox=terraform_sandbox)
-    cache: dict[tuple[str, str, str, str], Mapping[str, Runtime]] = {}
+    With `scratch_dir` (a long-running bot) each runtime of a stack gets
+    `<scratch_dir>/<type>/<project>/<stack>/<workspace>-<context hash>` (the Kubernetes
+    runtime's discovery cache and kubeconfig certificates); without it, temporary directories.
+    `options` are settings the bot read for its runtimes (`terraform_sandbox`)."""
+    settings = RuntimeSettings(env=env, cache_dir=cache_dir, concurrency=concurrency, base_dir=base_dir,
+                               scratch_dir=scratch_dir, options=dict(options or {}))
+    plugins = discover_runtimes(group)
+    builders = {p.type: p.configure(settings) for p in plugins}
+    capabilities = {p.type: p.capabilities for p in plugins}
+    cache: dict[tuple[str, str, str, str], StackRuntimes] = {}
     guard = threading.Lock()
 
-    def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Runtime]:
+    def factory(identity: StackIdentity, context: Mapping[str, object]) -> StackRuntimes:
         key = (identity.project, identity.stack, identity.workspace, json.dumps(context, sort_keys=True, default=str))
-        scratch = None
-        if kubernetes_scratch is not None:
-            digest = hashlib.sha256(key[3].encode()).hexdigest()[:12]
-            scratch = kubernetes_scratch / identity.project / identity.stack / f"{identity.workspace}-{digest}"
+        digest = hashlib.sha256(key[3].encode()).hexdigest()[:12]
+
+        def target(rtype: str) -> RuntimeTarget:
+            scratch = None if scratch_dir is None else (
+                scratch_dir / rtype.lower() / identity.project / identity.stack / f"{identity.workspace}-{digest}"
+            )
+            return RuntimeTarget(identity.project, identity.stack, identity.workspace, context, scratch)
+
+        def build(rtype: str) -> Callable[[], Runtime]:
+            return lambda: builders[rtype](target(rtype))
+
         with guard:
             if key not in cache:
-                cache[key] = _LazyRuntimes({
-                    KUBERNETES: lambda: KubernetesRuntime.from_context(
-                        context, env, base_dir=base_dir, concurrency=concurrency, scratch_dir=scratch
-                    ),
-                    TERRAFORM: lambda: terraform.runtime(
-                        identity.project, identity.stack, identity.workspace, context
-                    ),
-                })
+                cache[key] = StackRuntimes({t: build(t) for t in builders}, capabilities)
             return cache[key]
 
     return factory

@@ -22,10 +22,8 @@ from typing import Any
 
 from bot.core import graph, plan
 from bot.core.errors import RuntimeFailed, ShipmateError
-from bot.core.ports import Runtime
-from bot.core.spec import KUBERNETES, TERRAFORM, Resource, State
-
-BATCH_RUNTIMES = (TERRAFORM,)
+from bot.core.runtimes import Capability, StackRuntimes
+from bot.core.spec import Resource, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +64,12 @@ def _noop(_: object) -> None:
 
 
 class Executor:
-    """Runs plans against runtimes keyed by resource type (`Kubernetes`, `Terraform`)."""
+    """Runs plans against a stack's runtimes (by resource type): the resources of a `batch`
+    runtime go to it together, and a `readiness` runtime is waited on after each apply."""
 
     def __init__(
         self,
-        runtimes: Mapping[str, Runtime],
+        runtimes: StackRuntimes,
         *,
         concurrency: int = 10,
         watch: bool = True,
@@ -98,7 +97,7 @@ class Executor:
         cancel = cancel or threading.Event()
         deadline = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
         operations = plan.mark_adoptions(operations, prior.by_id())
-        the_plan = plan.build_plan(operations, batch_runtimes=BATCH_RUNTIMES)
+        the_plan = plan.build_plan(operations, batch_runtimes=self.runtimes.having(Capability.BATCH))
         state: dict[str, Resource] = dict(prior.by_id())
         lock = threading.Lock()
         for op in operations:
@@ -237,7 +236,7 @@ class Executor:
             attributes = _resolve(op.resource.attributes, known, inside)
             resources.append(replace(op.resource, attributes=attributes))
         applied = dict(runtime.apply(resources, prior))
-        if self.watch and node.runtime == KUBERNETES:
+        if self.watch and self.runtimes.declares(node.runtime, Capability.READINESS):
             changed = [r for op, r in zip(node.operations, resources, strict=True) if not op.adopt]
             for resource in changed:
                 remaining = 300.0 if deadline is None else max(0.0, deadline - self._clock())

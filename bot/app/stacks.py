@@ -21,18 +21,19 @@ from bot.app.configrepo import default_registry, stack_snapshot
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import NotRecorded, PlanError, ShipmateError, StateConflict
+from bot.core.errors import NotRecorded, PlanError, ShipmateError
 from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
-from bot.core.ports import Clock, ConfigReader, Runtime, StateBackend
+from bot.core.ports import Clock, ConfigReader, StateBackend
 from bot.core.preview import engine
 from bot.core.preview.model import Action, ChangeSet
 from bot.core.release import Phase, Release, Trigger, check_can_start
-from bot.core.spec import TERRAFORM, Resource, Spec, State
+from bot.core.runtimes import Capability, StackRuntimes
+from bot.core.spec import Resource, Spec, State
 
 # Builds the runtimes for one stack from its identity and the workspace context.
-RuntimeFactory = Callable[["StackIdentity", Mapping[str, object]], Mapping[str, Runtime]]
+RuntimeFactory = Callable[["StackIdentity", Mapping[str, object]], StackRuntimes]
 Confirm = Callable[[ChangeSet], bool]
 
 
@@ -198,14 +199,15 @@ class StackOps:
 
         `secrets` are the clear secret values of the stack's config (`LoadedStack.secrets`),
         when it could be loaded. The stored release holds its context masked, so its secret
-        values are also recovered where the Spec masked what the (lossless) Terraform state
-        keeps: the destroy release's Spec, built from that state, is masked with them."""
+        values are also recovered where the Spec masked what a lossless State entry keeps
+        (`recovered_secrets`): the destroy release's Spec, built from that state, is masked with them."""
         settings = settings or RepoSettings()
         latest = self.backend.latest(identity.project, identity.workspace)
         if latest is None or not latest.state.resources:
             raise NotRecorded(f"nothing to destroy: {identity.key} has no recorded resources")
         context = latest.spec.context
-        secrets = frozenset(secrets) | secret_literals(context, settings) | recovered_secrets(latest)
+        recorded = self.runtimes(identity, context).having(Capability.RECORDED_STATE)
+        secrets = frozenset(secrets) | secret_literals(context, settings) | recovered_secrets(latest, recorded)
         self.masker.add(secrets)
 
         def build(prior: State) -> tuple[Spec, ChangeSet]:
@@ -245,9 +247,10 @@ class StackOps:
         spec = self._unmask_from_live(identity, target)
         settings = settings or RepoSettings()
         latest = self.backend.latest(project, workspace)
-        hidden = secret_literals(spec.context, settings) | recovered_secrets(target)
+        recorded = self.runtimes(identity, spec.context).having(Capability.RECORDED_STATE)
+        hidden = secret_literals(spec.context, settings) | recovered_secrets(target, recorded)
         if latest is not None:
-            hidden |= recovered_secrets(latest)
+            hidden |= recovered_secrets(latest, recorded)
         self.masker.add(hidden)
         loaded = LoadedStack(identity, spec, settings, hidden)
         provenance = replace(provenance, trigger=Trigger.ROLLBACK, commit=provenance.commit or target.commit)
@@ -430,9 +433,10 @@ def _operations(changeset: ChangeSet, spec: Spec, prior: State) -> list[plan.Ope
     return ops
 
 
-def recovered_secrets(release: Release) -> frozenset[str]:
-    """Secret values a stored release still knows: where its Spec holds a mask and its
-    (lossless) Terraform state entry of the same resource holds a value at the same path.
+def recovered_secrets(release: Release, recorded: frozenset[str]) -> frozenset[str]:
+    """Secret values a stored release still knows: where its Spec holds a mask and the
+    lossless State entry of the same resource holds a value at the same path (`recorded`: the
+    resource types whose runtime keeps its state in the release, `recorded-state`).
 
     A stored release has its context masked, so an operation that starts from the backend
     alone (destroy, rollback) would otherwise mask against already-masked values."""
@@ -440,7 +444,7 @@ def recovered_secrets(release: Release) -> frozenset[str]:
     state = release.state.by_id()
     for resource in release.spec.resources:
         entry = state.get(resource.id)
-        if resource.type == TERRAFORM and entry is not None and entry.type == TERRAFORM:
+        if resource.type in recorded and entry is not None and entry.type == resource.type:
             _unmasked_values(resource.attributes, entry.attributes, found)
     return frozenset(found)
 

@@ -14,6 +14,7 @@ from bot.app.executor import Executor
 from bot.core import plan
 from bot.core.errors import RuntimeFailed
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, State
+from tests.runtimes import stack_runtimes
 
 
 class DictRuntime:
@@ -81,7 +82,7 @@ def creates(*resources: Resource) -> list[plan.Operation]:
 
 def run(ops, runtimes, prior=State(), **kw):
     flushes: list[State] = []
-    outcome = Executor(runtimes, **kw).run(ops, prior, on_state=flushes.append)
+    outcome = Executor(stack_runtimes(runtimes), **kw).run(ops, prior, on_state=flushes.append)
     return outcome, flushes
 
 
@@ -173,7 +174,7 @@ def test_cancel_stops_new_work_and_records_what_finished():
         if event.kind == "done":
             cancel.set()
 
-    outcome = Executor({KUBERNETES: kube}).run(ops, State(), on_event=on_event, cancel=cancel)
+    outcome = Executor(stack_runtimes({KUBERNETES: kube})).run(ops, State(), on_event=on_event, cancel=cancel)
     assert outcome.cancelled and not outcome.ok
     assert len(outcome.succeeded) == 1 and len(outcome.skipped) == 4
     assert [r.id for r in outcome.state.resources] == list(outcome.succeeded)
@@ -225,7 +226,7 @@ def test_unchanged_resources_missing_from_the_state_are_adopted_and_recorded():
     ns, web, bucket = k8s("ns"), k8s("web", "ns"), tf("bucket")
     events = []
     flushes: list[State] = []
-    outcome = Executor({KUBERNETES: kube, TERRAFORM: terra}, watch=True).run(
+    outcome = Executor(stack_runtimes({KUBERNETES: kube, TERRAFORM: terra}), watch=True).run(
         unchanged(ns, web, bucket), State(), on_state=flushes.append, on_event=events.append)
     assert outcome.ok and outcome.succeeded == () and events == []
     assert {r.id for r in outcome.state.resources} == {ns.id, web.id, bucket.id}
@@ -250,7 +251,7 @@ def test_a_failed_adoption_is_reported_and_not_recorded():
     kube = DictRuntime(KUBERNETES, fail=[k8s("a").id])
     a, b = k8s("a"), k8s("b", "a")
     events = []
-    outcome = Executor({KUBERNETES: kube}).run(unchanged(a, b), State(), on_event=events.append)
+    outcome = Executor(stack_runtimes({KUBERNETES: kube})).run(unchanged(a, b), State(), on_event=events.append)
     assert set(outcome.failed) == {a.id} and set(outcome.skipped) == {b.id}
     assert [(e.kind, e.id) for e in events] == [("failed", a.id), ("skipped", b.id)]
     assert outcome.state.resources == ()

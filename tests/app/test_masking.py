@@ -36,6 +36,7 @@ from bot.settings import Settings
 from bot.wiring import build_masker
 from fixtures.github_sim import GitHubSim, SimUser
 from tests.app.test_executor import DictRuntime
+from tests.runtimes import stack_runtimes
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
 SECRET = "ctx-7Hq2Lm9ZxPq4"  # a workspace context value under a secret key name
@@ -78,7 +79,7 @@ def runtimes(env: Mapping[str, str], cache: Path):  # type: ignore[no-untyped-de
     def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Any]:
         key = (identity.project, identity.stack, identity.workspace)
         if key not in built:
-            built[key] = {TERRAFORM: terraform.runtime(*key, context)}
+            built[key] = stack_runtimes({TERRAFORM: terraform.runtime(*key, context)})
         return built[key]
 
     return factory
@@ -226,7 +227,7 @@ def test_errors_leaving_a_use_case_are_masked(tmp_path: Path) -> None:
         def read(self, resources, prior):  # type: ignore[no-untyped-def]
             raise ValueError(f"admission webhook denied: token {SECRET} is not allowed")
 
-    ops = StackOps(local_backend(tmp_path / "state"), lambda ident, ctx: {TERRAFORM: Refusing(TERRAFORM)},
+    ops = StackOps(local_backend(tmp_path / "state"), lambda ident, ctx: stack_runtimes({TERRAFORM: Refusing(TERRAFORM)}),
                    SystemClock(), watch=False)
     loaded = stack(null("token", {"triggers": {"token": SECRET}}))
     with pytest.raises(ValueError) as caught:

@@ -13,6 +13,7 @@ from bot.core.config.settings import RepoSettings
 from bot.core.errors import NotRecorded, retry_kind
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec
 from tests.app.test_executor import DictRuntime
+from tests.runtimes import stack_runtimes
 
 STORE = {"provider": {"fake": {"data": [{"key": "db", "value": "hunter22"}]}}}
 
@@ -30,7 +31,7 @@ def loaded() -> LoadedStack:
 
 
 def ops(tmp_path):
-    runtimes = {KUBERNETES: DictRuntime(KUBERNETES), TERRAFORM: DictRuntime(TERRAFORM)}
+    runtimes = stack_runtimes({KUBERNETES: DictRuntime(KUBERNETES), TERRAFORM: DictRuntime(TERRAFORM)})
     backend = local_backend(tmp_path / "state")
     return StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False), backend
 

@@ -1,0 +1,36 @@
+"""The Kubernetes runtime as a `shipmate.runtimes` plug-in (registered in pyproject.toml).
+
+It serves `Kubernetes` resources one by one (server-side apply), waits for readiness
+(`readiness`) and takes over objects named by `kusionstack.io/import-id` (`import`). The
+runtime of a stack reads its kubeconfig from the workspace context (or KUBECONFIG, or
+in-cluster) and keeps its discovery cache in the stack's scratch directory when the bot
+gives one.
+"""
+
+from __future__ import annotations
+
+from bot.adapters.kubernetes.runtime import KubernetesRuntime
+from bot.core.ports import Runtime
+from bot.core.runtimes import (
+    Capability,
+    RuntimeBuilder,
+    RuntimePlugin,
+    RuntimeSettings,
+    RuntimeTarget,
+)
+from bot.core.spec import KUBERNETES
+
+
+def configure(settings: RuntimeSettings) -> RuntimeBuilder:
+    """The builder of one stack's Kubernetes runtime."""
+
+    def build(target: RuntimeTarget) -> Runtime:
+        return KubernetesRuntime.from_context(
+            target.context, settings.env, base_dir=settings.base_dir, concurrency=settings.concurrency,
+            scratch_dir=target.scratch_dir,
+        )
+
+    return build
+
+
+PLUGIN = RuntimePlugin(KUBERNETES, frozenset({Capability.READINESS, Capability.IMPORT}), configure)

@@ -1,0 +1,172 @@
+"""The runtime plug-in contract: what a runtime declares, and the runtimes of one stack.
+
+A runtime serves one resource type (the `type` of a Spec resource, e.g. `Kubernetes`) through
+the `Runtime` port (`bot.core.ports`). Every runtime is a plug-in, Shipmate's own included: an
+installed package names a `RuntimePlugin` under the `shipmate.runtimes` entry-point group
+(the entry point's name is the resource type), and `bot.wiring` finds them there. What
+differs between runtimes is a `Capability` the plug-in declares; the use cases and the core
+ask for a capability, never for a runtime's name.
+
+A plug-in is configured once with the bot's `RuntimeSettings` (`configure`), which gives a
+builder; the builder makes the `Runtime` for one stack from a `RuntimeTarget` (the stack and
+its workspace context). `StackRuntimes` holds one stack's runtimes by type, each built on
+first use, with what each declares.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import ShipmateError
+from bot.core.ports import Runtime
+
+ENTRY_POINT_GROUP = "shipmate.runtimes"
+
+
+class Capability(StrEnum):
+    """Something a runtime does that changes how Shipmate drives it."""
+
+    BATCH = "batch"
+    """The stack's resources of this type are previewed and applied as one unit per stage:
+    one call with all of them, `$kusion_path` references between them left to the runtime
+    (Terraform plans a whole stack at once). Without it, each resource is its own operation."""
+
+    READINESS = "readiness"
+    """`wait_ready` means something: an apply waits for each created or updated resource to
+    become ready before its dependents start. Without it, applied means done."""
+
+    IMPORT = "import"
+    """The runtime takes over an existing object named by `kusionstack.io/import-id`
+    (a workspace's `importedResources`). A Spec asking a runtime without it to import is
+    refused at preview. Adoption (an object found live, equal to the Spec, missing from the
+    recorded state) needs no capability: it is an apply like any other."""
+
+    RECORDED_STATE = "recorded-state"
+    """The runtime rebuilds its working copy from the State entries recorded in the release
+    (Terraform's state), so they are kept losslessly: only Shipmate's own credentials are
+    masked in them, and a destroy or rollback recovers masked Spec values from them."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    """What the bot hands every runtime plug-in once.
+
+    `env`: the environment, for the plug-in's own variables (and nothing else: a runtime that
+    starts processes builds their environment with `bot.core.childenv`). `cache_dir`: a
+    directory the plug-in may keep working copies under. `scratch_dir`: a long-running bot's
+    directory for per-stack scratch space (`RuntimeTarget.scratch_dir`), or None for
+    temporary directories. `base_dir`: where relative paths of a workspace context are
+    resolved (the config repository on the CLI). `concurrency`: how many calls a runtime may
+    make at once. `options`: settings the bot read for its runtimes, by name
+    (`terraform_sandbox`)."""
+
+    env: Mapping[str, str]
+    cache_dir: Path
+    concurrency: int = 10
+    base_dir: Path | None = None
+    scratch_dir: Path | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeTarget:
+    """The stack a runtime is built for: its identity and its workspace's context (credentials,
+    kubeconfig, provider settings). `scratch_dir`: a directory of the runtime's own for this
+    stack and context that outlives it (long-running bot), or None."""
+
+    project: str
+    stack: str
+    workspace: str
+    context: Mapping[str, Any]
+    scratch_dir: Path | None = None
+
+
+RuntimeBuilder = Callable[[RuntimeTarget], Runtime]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimePlugin:
+    """A runtime as a package declares it: the resource type it serves, its capabilities, and
+    `configure`, which turns the bot's settings into a builder of one stack's `Runtime`.
+
+    `configure` runs once, when the bot starts (a bad setting fails there); the builder runs
+    the first time a stack needs a resource of this type."""
+
+    type: str
+    capabilities: frozenset[Capability]
+    configure: Callable[[RuntimeSettings], RuntimeBuilder]
+
+
+class RuntimeLoadError(ShipmateError):
+    """An installed runtime plug-in is broken (its entry point does not load, is not a
+    `RuntimePlugin`, or declares something Shipmate does not know)."""
+
+    exit_code = 2
+
+
+def checked_plugin(name: str, loaded: object) -> RuntimePlugin:
+    """The plug-in an entry point named `name` gave, checked (a factory returning one is called),
+    with its capabilities as `Capability` values; ValueError says what is wrong."""
+    plugin = loaded() if callable(loaded) else loaded
+    if not isinstance(plugin, RuntimePlugin):
+        raise ValueError(f"expected a bot.core.runtimes.RuntimePlugin, got {type(plugin).__name__}")
+    if not plugin.type or plugin.type != name:
+        raise ValueError(f"the entry point's name must be the resource type it serves, {plugin.type!r}")
+    unknown = sorted(str(c) for c in plugin.capabilities if c not in set(Capability))
+    if unknown:
+        known = ", ".join(c.value for c in Capability)
+        raise ValueError(f"unknown capabilities {', '.join(unknown)} (known: {known})")
+    if not callable(plugin.configure):
+        raise ValueError("configure is not callable")
+    return RuntimePlugin(plugin.type, frozenset(Capability(c) for c in plugin.capabilities), plugin.configure)
+
+
+class StackRuntimes(Mapping[str, Runtime]):
+    """One stack's runtimes by resource type, each built on first use (a stack of one type
+    never needs another type's credentials), and the capabilities each declares."""
+
+    def __init__(
+        self,
+        builders: Mapping[str, Callable[[], Runtime]],
+        capabilities: Mapping[str, Iterable[Capability]],
+    ) -> None:
+        self._builders = dict(builders)
+        self._capabilities = {t: frozenset(capabilities.get(t, ())) for t in self._builders}
+        self._built: dict[str, Runtime] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(
+        cls, runtimes: Mapping[str, Runtime], capabilities: Mapping[str, Iterable[Capability]] | None = None
+    ) -> StackRuntimes:
+        """Runtimes already built, with what they declare (none unless given)."""
+        return cls({t: _built(r) for t, r in runtimes.items()}, capabilities or {})
+
+    def __getitem__(self, key: str) -> Runtime:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = self._builders[key]()
+            return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+    def declares(self, resource_type: str, capability: Capability) -> bool:
+        """Whether the runtime of `resource_type` declares `capability` (False for no runtime)."""
+        return capability in self._capabilities.get(resource_type, frozenset())
+
+    def having(self, capability: Capability) -> frozenset[str]:
+        """The resource types whose runtime declares `capability`."""
+        return frozenset(t for t, caps in self._capabilities.items() if capability in caps)
+
+
+def _built(runtime: Runtime) -> Callable[[], Runtime]:
+    return lambda: runtime
