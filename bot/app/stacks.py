@@ -29,7 +29,7 @@ from bot.core.ports import Clock, ConfigReader, StateBackend
 from bot.core.preview import engine
 from bot.core.preview.model import Action, ChangeSet
 from bot.core.release import Phase, Release, Trigger, check_can_start
-from bot.core.runtimes import Capability, StackRuntimes
+from bot.core.runtimes import Capability, StackRuntimes, check_imports
 from bot.core.spec import Resource, Spec, State
 
 # Builds the runtimes for one stack from its identity and the workspace context.
@@ -143,6 +143,7 @@ class StackOps:
     def _preview(self, loaded: LoadedStack, prior: State) -> ChangeSet:
         ident = loaded.identity
         runtimes = self.runtimes(ident, loaded.spec.context)
+        check_imports(loaded.spec.resources, runtimes)
         return engine.preview(
             loaded.spec, prior, runtimes, self.ignore_fields,
             project=ident.project, stack=ident.stack, workspace=ident.workspace,

@@ -50,7 +50,6 @@ from bot.core.spec import (
     EXT_PROVIDER,
     EXT_RESOURCE_TYPE,
     KUBERNETES,
-    RESOURCE_TYPES,
     TERRAFORM,
     Resource,
     Spec,
@@ -397,9 +396,9 @@ def _path_of(node: Any, value: str) -> FieldPath | None:
 
 
 def id_mismatch(res: Resource) -> str | None:
-    """Why a resource's ID does not fit its type and attributes (Kusion's validation), or None."""
-    if res.type not in RESOURCE_TYPES:
-        return f"{res.id}: unknown resource type {res.type!r}; expected one of: {', '.join(RESOURCE_TYPES)}"
+    """Why a resource's ID does not fit its type and attributes (Kusion's validation of its
+    Kubernetes and Terraform IDs), or None. Other types' IDs are their runtime's business; a
+    type no installed runtime serves is refused at preview."""
     parts = res.id.split(":")
     if res.type == KUBERNETES:
         if len(parts) not in (3, 4):

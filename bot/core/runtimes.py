@@ -22,8 +22,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot.core.errors import ShipmateError
+from bot.core.errors import PlanError, ShipmateError
 from bot.core.ports import Runtime
+from bot.core.spec import EXT_IMPORT_ID, Resource
 
 ENTRY_POINT_GROUP = "shipmate.runtimes"
 
@@ -166,6 +167,17 @@ class StackRuntimes(Mapping[str, Runtime]):
     def having(self, capability: Capability) -> frozenset[str]:
         """The resource types whose runtime declares `capability`."""
         return frozenset(t for t, caps in self._capabilities.items() if capability in caps)
+
+
+def check_imports(resources: Iterable[Resource], runtimes: StackRuntimes) -> None:
+    """PlanError when a resource asks to be imported (`kusionstack.io/import-id`) by a runtime
+    that does not declare `import`: it would create or overwrite what it was meant to adopt."""
+    refused = sorted(
+        r.id for r in resources
+        if r.extensions.get(EXT_IMPORT_ID) and r.type in runtimes and not runtimes.declares(r.type, Capability.IMPORT)
+    )
+    if refused:
+        raise PlanError(f"the runtime of {', '.join(refused)} cannot import existing objects (no 'import' capability)")
 
 
 def _built(runtime: Runtime) -> Callable[[], Runtime]:

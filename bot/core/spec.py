@@ -13,7 +13,6 @@ from typing import Any
 
 KUBERNETES = "Kubernetes"
 TERRAFORM = "Terraform"
-RESOURCE_TYPES = (KUBERNETES, TERRAFORM)
 
 # Extension keys used across the code base.
 EXT_GVK = "GVK"
