@@ -6,7 +6,6 @@ Regenerate after an intended change with
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,20 +29,15 @@ from bot.core.lock import Lock
 from bot.core.preview.model import Action, ChangeSet, ChangeStep, StackResult
 from bot.core.release import Release, Trigger
 from bot.core.spec import Resource, State
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "bot"
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = "hunter2-registry-pass"
 
 
 def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden file {path}; run with SHIPMATE_UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / name, text)
 
 
 def step(rid: str, action: Action) -> ChangeStep:

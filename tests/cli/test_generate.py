@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,12 +14,12 @@ import pytest
 import yaml
 
 from bot.cli import main
+from tests.golden import assert_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "fixtures" / "configs" / "acme"
 BAD = ROOT / "fixtures" / "configs" / "bad"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "acme"
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 SCENARIOS = sorted(p.name for p in BAD.iterdir() if p.is_dir())
 
 
@@ -29,7 +28,7 @@ def test_generate_prints_the_golden_spec(stack: str, capsys: pytest.CaptureFixtu
     assert main(["generate", "-w", str(ACME / stack)]) == 0
     out = capsys.readouterr()
     assert out.err == ""
-    assert out.out == (GOLDEN / f"{stack.replace('/', '-')}.yaml").read_text()
+    assert_golden(GOLDEN / f"{stack.replace('/', '-')}.yaml", out.out)
 
 
 def test_generate_defaults_to_the_current_directory_and_writes_files(
@@ -50,13 +49,10 @@ def test_bad_input_gives_one_line_per_problem_and_exit_2(scenario: str, capsys: 
     workdir = (directory / "workdir").read_text().strip() if (directory / "workdir").exists() else "shop/dev"
     code = main(["generate", "-w", str(directory / workdir)])
     out = capsys.readouterr()
-    expected = directory / "expected.txt"
-    if UPDATE:
-        expected.write_text(out.err)
     assert code == 2
     assert out.out == ""
     assert "Traceback" not in out.err
-    assert out.err == expected.read_text()
+    assert_golden(directory / "expected.txt", out.err)
 
 
 def test_every_file_problem_names_file_line_and_column() -> None:
@@ -105,7 +101,7 @@ def test_the_installed_command_runs_in_its_own_process() -> None:
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )
     assert proc.returncode == 2
-    assert proc.stderr == (BAD / "cycle" / "expected.txt").read_text()
+    assert_golden(BAD / "cycle" / "expected.txt", proc.stderr)
 
 
 def test_modules_from_the_entry_point_group_are_used(

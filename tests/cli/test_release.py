@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from bot.adapters.gitstate import StoreBackend, git_backend, local_backend
 from bot.cli import main
 from bot.core.release import Phase, Release, Trigger
 from bot.core.spec import Resource, Spec, State
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "release"
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -83,12 +83,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def golden(name: str, text: str, tmp_path: Path) -> None:
-    text = text.replace(str(tmp_path), "<tmp>")
-    path = GOLDEN / name
-    if os.environ.get("SHIPMATE_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text()
+    assert_golden(GOLDEN / name, text.replace(str(tmp_path), "<tmp>"))
 
 
 def test_list_show_and_unlock_on_the_state_branch_of_the_stacks_repository(

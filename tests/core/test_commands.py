@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -10,17 +9,13 @@ from hypothesis import strategies as st
 
 from bot.core.commands import MAX_COMMENT_CHARS, Command, Ignore, Reply, Verb, parse
 from bot.core.render.comment import code
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "bot"
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 
 
 def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden file {path}; run with SHIPMATE_UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / name, text)
 
 
 def test_plain_commands():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,12 @@ from bot.core.modules import ModuleRegistry, ModuleRequest, ModuleResult, Patche
 from bot.core.modules.base import JSONPatcher
 from bot.core.modules.kube import k8s_resource
 from bot.core.spec import EXT_IMPORT_ID, EXT_IS_WORKLOAD, TERRAFORM, Resource
+from tests.golden import assert_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "fixtures" / "configs" / "acme"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs"
 ACME_STACKS = ("shop/dev", "shop/prod", "data/dev", "data/prod")
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 
 
 def snapshot_of(directory: Path) -> ConfigSnapshot:
@@ -29,18 +28,10 @@ def snapshot_of(directory: Path) -> ConfigSnapshot:
     })
 
 
-def check_golden(path: Path, text: str) -> None:
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"missing golden file {path}; run with SHIPMATE_UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{path} differs; inspect and rerun with SHIPMATE_UPDATE_GOLDEN=1"
-
-
 @pytest.mark.parametrize("stack", ACME_STACKS)
 def test_acme_specs_match_golden_files(stack: str) -> None:
     spec = generate_stack(snapshot_of(ACME), stack)
-    check_golden(GOLDEN / "acme" / f"{stack.replace('/', '-')}.yaml", render_spec(spec))
+    assert_golden(GOLDEN / "acme" / f"{stack.replace('/', '-')}.yaml", render_spec(spec))
 
 
 def test_same_input_gives_byte_identical_output() -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ import pytest
 from bot.core.config.settings import parse_settings
 from bot.core.errors import ConfigError
 from bot.core.render import notices
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "bot"
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 
 
 def problems(text: str) -> list[str]:
@@ -53,7 +52,4 @@ def test_preview_only_notice_quotes_branch_names() -> None:
     lines = notices.preview_only("feat/`x`", ("main", "release/*"), "main")
     text = "\n".join(lines)
     assert "`` feat/`x` ``" in text
-    path = GOLDEN / "preview-only.md"
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / "preview-only.md", text)

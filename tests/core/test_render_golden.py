@@ -7,7 +7,6 @@ live world in plain dicts. Regenerate with `SHIPMATE_UPDATE_GOLDEN=1 pytest test
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from bot.core.ports import SENSITIVE_KEY
 from bot.core.preview import Action, ChangeSet, StackResult, preview
 from bot.core.render import split
 from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, TERRAFORM, Resource, Spec, State
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "preview"
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 PART_BREAK = "\n\n<!-- ✂ ---- next comment ---- ✂ -->\n\n"
 WORKSPACE_SECRETS = ("s3cr3t-db-pa55word", "tok_9f8e7d6c5b4a")
 
@@ -435,12 +434,7 @@ def renderings(name: str) -> dict[str, str]:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_golden(name: str) -> None:
     for ext, text in renderings(name).items():
-        path = GOLDEN / f"{name}.{ext}"
-        if UPDATE:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        assert path.exists(), f"missing golden file {path}; run with SHIPMATE_UPDATE_GOLDEN=1"
-        assert text == path.read_text(encoding="utf-8"), f"{path} differs from the rendering"
+        assert_golden(GOLDEN / f"{name}.{ext}", text)
 
 
 def test_scenarios_show_what_they_claim() -> None:

@@ -4,15 +4,14 @@ Regenerate with `SHIPMATE_UPDATE_GOLDEN=1 pytest tests/web/test_metrics.py`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from bot.metrics import Registry, ShipmateMetrics
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
-UPDATE = os.environ.get("SHIPMATE_UPDATE_GOLDEN") == "1"
 
 
 def sample() -> str:
@@ -33,11 +32,7 @@ def sample() -> str:
 
 
 def test_exposition_matches_the_golden_file() -> None:
-    text = sample()
-    if UPDATE:
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), f"missing golden file {GOLDEN}; run with SHIPMATE_UPDATE_GOLDEN=1"
-    assert text == GOLDEN.read_text()
+    assert_golden(GOLDEN, sample())
 
 
 def test_label_values_are_escaped_and_counters_only_go_up() -> None:
