@@ -46,6 +46,7 @@ from bot.core.mask import Masker
 from bot.core.ports import EventQueue, Runtime, StateBackend
 from bot.core.runtimes import ENTRY_POINT_GROUP as RUNTIME_GROUP
 from bot.core.runtimes import (
+    Capability,
     RuntimeLoadError,
     RuntimePlugin,
     RuntimeSettings,
@@ -153,7 +154,8 @@ def build_masker(settings: Settings, env: Mapping[str, str]) -> Masker:
     stacks' secrets are added as they are loaded). Installed for log records here."""
     own = [*settings.secret_values]
     own.extend(v for k, v in env.items() if v and _SECRET_VARIABLE.match(k) and not _NOT_A_SECRET.search(k))
-    masker = Masker(own=own)
+    lossless = [p.type for p in discover_runtimes() if Capability.RECORDED_STATE in p.capabilities]
+    masker = Masker(own=own, lossless=lossless)
     logmask.install(masker)
     return masker
 

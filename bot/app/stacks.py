@@ -145,7 +145,7 @@ class StackOps:
         runtimes = self.runtimes(ident, loaded.spec.context)
         check_imports(loaded.spec.resources, runtimes)
         return engine.preview(
-            loaded.spec, prior, runtimes, self.ignore_fields,
+            loaded.spec, prior, runtimes, self.ignore_fields, batched=runtimes.having(Capability.BATCH),
             project=ident.project, stack=ident.stack, workspace=ident.workspace,
         )
 
@@ -329,10 +329,11 @@ class StackOps:
     ) -> Result:
         own = self.masker.own
         cache = mask.MaskCache()
+        lossless: frozenset[str] = frozenset()  # the types of `recorded-state` runtimes, once built
 
         def stored(release: Release) -> Release:
-            """Every field masked before it is written (Terraform entries: own credentials only)."""
-            return cache.release(release, literals, own)
+            """Every field masked before it is written (lossless entries: own credentials only)."""
+            return cache.release(release, literals, own, lossless)
 
         p, w = identity.project, identity.workspace
         if dry_run:
@@ -350,6 +351,8 @@ class StackOps:
             check_can_start(latest)
             prior = latest.state if latest else State()
             spec, changeset = build(prior)
+            runtimes = self.runtimes(identity, spec.context)
+            lossless = runtimes.having(Capability.RECORDED_STATE)
             shown = mask.mask_changeset(changeset, literals)
             if confirm is not None and not confirm(shown):
                 return Result(identity, shown, declined=True, lock=self._let_go(lock, keep_lock))
@@ -368,13 +371,13 @@ class StackOps:
 
             def flush(state: State) -> None:
                 nonlocal current, lock
-                masked = cache.state(state, literals, own)
+                masked = cache.state(state, literals, own, lossless)
                 current = self.backend.update(current.with_state(masked, self.clock.now()), lock)
                 if (lock.expire_time - self.clock.now()).total_seconds() < self.lease_seconds / 2:
                     lock = self.backend.renew_lock(lock, self.lease_seconds)
 
             runner = executor_mod.Executor(
-                self.runtimes(identity, spec.context),
+                runtimes,
                 concurrency=self.concurrency,
                 watch=self.watch and not destroying,
                 timeout_seconds=self.timeout_seconds,

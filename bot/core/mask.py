@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -42,7 +42,7 @@ from bot.core.preview.model import (
     StackResult,
 )
 from bot.core.release import Release
-from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
+from bot.core.spec import KUBERNETES, Resource, Spec, State
 
 MASK = "(sensitive value)"
 MASK_CHANGED = "(sensitive value, changed)"
@@ -171,9 +171,17 @@ class Masker:
 
     Thread-safe. Stack secrets are bounded (`limit`, oldest forgotten first; own
     credentials are never forgotten), so a stream of pull requests cannot grow it forever.
+
+    `lossless`: the resource types whose State entries are written as they are but for
+    Shipmate's own credentials (their runtime declares `recorded-state`: it rebuilds its
+    working copy from them, so a masked value would become the recorded one).
     """
 
-    def __init__(self, own: Iterable[str] = (), secrets: Iterable[str] = (), *, limit: int = 1024) -> None:
+    def __init__(
+        self, own: Iterable[str] = (), secrets: Iterable[str] = (), *, limit: int = 1024,
+        lossless: Iterable[str] = (),
+    ) -> None:
+        self.lossless = frozenset(lossless)
         self._lock = threading.Lock()
         self._limit = limit
         self._own: dict[str, None] = {}
@@ -203,7 +211,7 @@ class Masker:
 
     @property
     def own(self) -> Literals:
-        """Shipmate's own credentials only (also masked in Terraform state entries)."""
+        """Shipmate's own credentials only (also masked in `lossless` State entries)."""
         return self._own_lits
 
     @property
@@ -370,20 +378,21 @@ def mask_release(
     release: Release,
     secrets: Iterable[str] | Literals = (),
     *,
-    terraform: Iterable[str] | Literals = (),
+    own: Iterable[str] | Literals = (),
+    lossless: Collection[str] = frozenset(),
 ) -> Release:
     """A Release as it may be written: every field masked with `secrets` — the Spec, the
     state's entries, the error and the provenance (actor, commit).
 
-    Terraform state entries stay lossless (the next run rebuilds `terraform.tfstate` from
-    them); only the literals in `terraform` (Shipmate's own credentials, which no
-    infrastructure may hold) are masked there too.
+    State entries of the `lossless` resource types stay lossless (their runtime rebuilds its
+    working copy from them, as Terraform rebuilds `terraform.tfstate`); only the literals in
+    `own` (Shipmate's own credentials, which no infrastructure may hold) are masked there too.
     """
     lits = Literals.of(secrets)
     return replace(
         release,
         spec=mask_spec(release.spec, lits),
-        state=mask_stored_state(release.state, lits, terraform=terraform),
+        state=mask_stored_state(release.state, lits, own=own, lossless=lossless),
         error=lits.text(release.error) if release.error else release.error,
         actor=lits.text(release.actor),
         commit=lits.text(release.commit),
@@ -391,22 +400,26 @@ def mask_release(
 
 
 def mask_stored_state(
-    state: State, secrets: Iterable[str] | Literals = (), *, terraform: Iterable[str] | Literals = ()
+    state: State,
+    secrets: Iterable[str] | Literals = (),
+    *,
+    own: Iterable[str] | Literals = (),
+    lossless: Collection[str] = frozenset(),
 ) -> State:
     """State as it may be written: see `mask_release`."""
     lits = Literals.of(secrets)
-    tf = Literals.of(terraform)
+    own_lits = Literals.of(own)
     resources = tuple(
-        (mask_terraform_entry(r, tf) if r.type == TERRAFORM else mask_resource(r, lits)) for r in state.resources
+        (mask_lossless_entry(r, own_lits) if r.type in lossless else mask_resource(r, lits)) for r in state.resources
     )
     if all(a is b for a, b in zip(resources, state.resources, strict=True)):
         return state
     return State(resources)
 
 
-def mask_terraform_entry(resource: Resource, secrets: Iterable[str] | Literals) -> Resource:
-    """A Terraform state entry with `secrets` masked wherever they occur (attributes and the
-    raw tfstate instance alike); nothing else is touched."""
+def mask_lossless_entry(resource: Resource, secrets: Iterable[str] | Literals) -> Resource:
+    """A lossless State entry with `secrets` masked wherever they occur (attributes and the
+    extensions alike, e.g. Terraform's raw tfstate instance); nothing else is touched."""
     lits = Literals.of(secrets)
     if not lits:
         return resource
@@ -425,27 +438,27 @@ class MaskCache:
 
     def __init__(self) -> None:
         self._spec: tuple[Spec, Spec, Literals] | None = None
-        self._entries: dict[int, tuple[Resource, Resource, Literals, Literals]] = {}
+        self._entries: dict[int, tuple[Resource, Resource, Literals, Literals, Collection[str]]] = {}
 
-    def state(self, state: State, secrets: Literals, terraform: Literals) -> State:
-        entries: dict[int, tuple[Resource, Resource, Literals, Literals]] = {}
+    def state(self, state: State, secrets: Literals, own: Literals, lossless: Collection[str]) -> State:
+        entries: dict[int, tuple[Resource, Resource, Literals, Literals, Collection[str]]] = {}
         resources = []
         for r in state.resources:
             hit = self._entries.get(id(r))
-            if hit is not None and hit[0] is r and hit[2] is secrets and hit[3] is terraform:
+            if hit is not None and hit[0] is r and hit[2] is secrets and hit[3] is own and hit[4] is lossless:
                 masked = hit[1]
-            elif r.type == TERRAFORM:
-                masked = mask_terraform_entry(r, terraform)
+            elif r.type in lossless:
+                masked = mask_lossless_entry(r, own)
             else:
                 masked = mask_resource(r, secrets)
-            entries[id(r)] = (r, masked, secrets, terraform)
+            entries[id(r)] = (r, masked, secrets, own, lossless)
             resources.append(masked)
         self._entries = entries
         if all(a is b for a, b in zip(resources, state.resources, strict=True)):
             return state
         return State(tuple(resources))
 
-    def release(self, release: Release, secrets: Literals, terraform: Literals) -> Release:
+    def release(self, release: Release, secrets: Literals, own: Literals, lossless: Collection[str]) -> Release:
         cached = self._spec
         if cached is not None and cached[0] is release.spec and cached[2] is secrets:
             spec = cached[1]
@@ -455,7 +468,7 @@ class MaskCache:
         return replace(
             release,
             spec=spec,
-            state=self.state(release.state, secrets, terraform),
+            state=self.state(release.state, secrets, own, lossless),
             error=secrets.text(release.error) if release.error else release.error,
             actor=secrets.text(release.actor),
             commit=secrets.text(release.commit),

@@ -12,6 +12,7 @@ from bot.adapters.gitstate import git_backend
 from bot.core.mask import MASK, Masker
 from bot.core.release import Phase, Release, Trigger
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
+from tests.runtimes import RECORDED_STATE
 
 TOKEN = "ghs_backendtoken0123456789"  # Shipmate's own
 STACK_SECRET = "stack-secret-9q8w7e"
@@ -25,7 +26,7 @@ def git(bare: Path, *args: str) -> str:
 def test_nothing_the_masker_knows_reaches_the_state_branch(tmp_path: Path) -> None:
     bare = tmp_path / "config.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
-    masker = Masker(own=[TOKEN], secrets=[STACK_SECRET])
+    masker = Masker(own=[TOKEN], secrets=[STACK_SECRET], lossless=RECORDED_STATE)
     tf = Resource("hashicorp:null:null_resource:n", TERRAFORM, {"triggers": {"env": f"GITHUB_TOKEN={TOKEN}", "s": STACK_SECRET}})
     cm = Resource("v1:ConfigMap:shop:c", KUBERNETES, {"kind": "ConfigMap", "data": {"k": STACK_SECRET}})
     with git_backend(str(bare), data_dir=tmp_path / "data", masker=masker) as backend:

@@ -8,8 +8,10 @@ from typing import Any
 
 from bot.core.ports import KNOWN_AFTER_APPLY
 from bot.core.preview import Action, preview
+from bot.core.runtimes import Capability
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
 from tests.core.test_render_golden import DictRuntime, k8s, tf
+from tests.runtimes import stack_runtimes
 
 MARK = "hashicorp:null:null_resource:marker"
 OTHER = "hashicorp:null:null_resource:other"
@@ -77,5 +79,5 @@ def test_a_replaced_target_makes_its_referrers_change_to_known_after_apply():
 
 def test_terraform_references_stay_inside_one_terraform_batch():
     spec, prior, runtimes = world("v1")
-    preview(spec, prior, runtimes)
+    preview(spec, prior, runtimes, batched=stack_runtimes(runtimes).having(Capability.BATCH))
     assert runtimes[TERRAFORM].batches == [(MARK, OTHER)]  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from bot.core import mask
 from bot.core.ports import SENSITIVE_KEY
 from bot.core.release import Phase, Release, Trigger
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
+from tests.runtimes import RECORDED_STATE
 
 MARKERS = (mask.MASK_CHANGED, mask.MASK)
 
@@ -117,7 +118,7 @@ def test_every_field_of_a_release_is_masked() -> None:
         state=State((tf, cm)), phase=Phase.FAILED, create_time=now, modified_time=now,
         trigger=Trigger.CLI, actor=f"me {own}", commit="abc", error=f"apply failed: {secret} / {own}",
     )
-    out = mask.mask_release(release, [secret, own], terraform=[own])
+    out = mask.mask_release(release, [secret, own], own=[own], lossless=RECORDED_STATE)
     text = out.to_yaml()
     assert own not in text
     # Only the Terraform state entry keeps the stack's value (the next run rebuilds tfstate from it).
@@ -133,7 +134,7 @@ def test_every_field_of_a_release_is_masked() -> None:
 def test_sensitive_paths_of_a_state_entry_stay_in_terraform_state_only() -> None:
     tf = Resource("hashicorp:random:random_password:p", TERRAFORM, {"result": "s3cr3t-value"},
                   extensions={SENSITIVE_KEY: {"result": True}})
-    state = mask.mask_stored_state(State((tf,)), ["unrelated-secret"])
+    state = mask.mask_stored_state(State((tf,)), ["unrelated-secret"], lossless=RECORDED_STATE)
     assert state.resources[0] is tf  # lossless
     spec = mask.mask_spec(Spec((tf,)))
     assert spec.resources[0].attributes["result"] == mask.MASK
@@ -145,13 +146,13 @@ def test_a_mask_cache_masks_each_entry_once_and_again_when_the_secrets_change() 
     cms = [Resource(f"v1:ConfigMap:n:c{i}", KUBERNETES, {"kind": "ConfigMap", "data": {"k": secret}}) for i in range(3)]
     cache = mask.MaskCache()
     lits, own = mask.Literals.of([secret]), mask.Literals()
-    first = cache.state(State(tuple(cms[:2])), lits, own)
-    second = cache.state(State(tuple(cms)), lits, own)
+    first = cache.state(State(tuple(cms[:2])), lits, own, RECORDED_STATE)
+    second = cache.state(State(tuple(cms)), lits, own, RECORDED_STATE)
     assert second.resources[0] is first.resources[0] and second.resources[1] is first.resources[1]
     assert all(r.attributes["data"]["k"] == mask.MASK for r in second.resources)
-    assert cache.state(State(tuple(cms)), mask.Literals.of(["other-secret"]), own).resources[0] is cms[0]
+    assert cache.state(State(tuple(cms)), mask.Literals.of(["other-secret"]), own, RECORDED_STATE).resources[0] is cms[0]
     now = datetime(2026, 1, 1, tzinfo=UTC)
     release = Release("p", "w", 1, "s", Spec(tuple(cms)), State(), Phase.APPLYING, now, now, error=f"x {secret}")
-    masked = cache.release(release, lits, own)
-    assert cache.release(release, lits, own).spec is masked.spec
+    masked = cache.release(release, lits, own, RECORDED_STATE)
+    assert cache.release(release, lits, own, RECORDED_STATE).spec is masked.spec
     assert masked.error == f"x {mask.MASK}" and masked.to_yaml() == mask.mask_release(release, lits).to_yaml()

@@ -77,7 +77,7 @@ class StoreBackend:
     def _masking(self, release: Release) -> Release:
         """`release` as it may be written (every field; Terraform entries: own credentials)."""
         lits = self.masker.literals
-        return self._mask_cache.release(release, lits, self.masker.own) if lits else release
+        return self._mask_cache.release(release, lits, self.masker.own, self.masker.lossless) if lits else release
 
     def _transact(self, fn: Callable[[Snapshot], Write[T] | Done[T]]) -> T:
         def masked(snap: Snapshot) -> Write[T] | Done[T]:

@@ -26,7 +26,7 @@ engine removes the key and records the paths on the step for `bot.core.mask`.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.core import graph
@@ -41,7 +41,7 @@ from bot.core.preview.model import (
     DiffKind,
     FieldDiff,
 )
-from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, TERRAFORM, Resource, Spec, State
+from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, Spec, State
 
 JSON = Mapping[str, Any]
 IMPORTED_NOTE = "imported resource: not in the Spec any more; left in place, removed from state"
@@ -54,6 +54,7 @@ def preview(
     runtimes: Mapping[str, Runtime],
     ignore_fields: Iterable[str] = (),
     *,
+    batched: Collection[str] = frozenset(),
     project: str = "",
     stack: str = "",
     workspace: str = "",
@@ -63,8 +64,8 @@ def preview(
     `$kusion_path` references are resolved as the apply would resolve them: resources are
     read and dry-run in reference stages, and a reference takes the dry-run value of what it
     names (`KNOWN_AFTER_APPLY` when that value only exists after the apply). References
-    between Terraform resources of one stage are left to the Terraform runtime, which plans
-    them as native interpolations.
+    between resources of one `batched` type (whose runtime declares `batch`, as Terraform
+    does) share a stage and are left to the runtime, which plans them as native interpolations.
     """
     planned = _unique(spec)
     prior_by_id = prior.by_id()
@@ -75,11 +76,11 @@ def preview(
     dry: dict[str, JSON] = {}
     known: dict[str, Mapping[str, Any]] = {}
     resolved: dict[str, Resource] = {}
-    stages, referring = _reference_stages(spec.resources)
+    stages, referring = _reference_stages(spec.resources, batched)
     unread = _by_type(removed)
     for stage in stages:
         for rtype, batch in _by_type(stage).items():
-            inside = {r.id for r in batch} if rtype == TERRAFORM else set()
+            inside = {r.id for r in batch} if rtype in batched else set()
             names = known.keys() | prior_by_id.keys() | inside
             batch = [
                 _with_attributes(r, _resolve(r.attributes, known, prior_by_id, inside, names))
@@ -118,9 +119,11 @@ def preview(
     )
 
 
-def _reference_stages(resources: Sequence[Resource]) -> tuple[list[list[Resource]], set[str]]:
+def _reference_stages(
+    resources: Sequence[Resource], batched: Collection[str]
+) -> tuple[list[list[Resource]], set[str]]:
     """Resources grouped so that each `$kusion_path` reference names an earlier stage (or a
-    Terraform resource of the same stage, when the referrer is Terraform too), and the IDs of
+    resource of the same stage and the same `batched` type as the referrer), and the IDs of
     the resources that hold a reference at all."""
     by_id = {r.id: r for r in resources}
     referring: set[str] = set()
@@ -140,7 +143,7 @@ def _reference_stages(resources: Sequence[Resource]) -> tuple[list[list[Resource
         r = by_id[rid]
         level = 0
         for t in targets[rid]:
-            same = r.type == TERRAFORM and by_id[t].type == TERRAFORM
+            same = r.type in batched and by_id[t].type == r.type
             level = max(level, stage_of(t, seen | {rid}) + (0 if same else 1))
         stage[rid] = level
         return level
