@@ -1,8 +1,9 @@
 """Protocols the core and the use cases depend on; adapters implement them.
 
 Each port is narrow and batch-friendly: a runtime receives every resource of its type in one
-call where that is cheaper (Terraform plans a whole stack at once), and per-resource calls
-where it is not (Kubernetes). Sections are owned by the capability that introduced them.
+call where that is cheaper (a runtime that declares `batch`, as Terraform plans a whole stack
+at once), and per-resource calls where it is not. Sections are owned by the capability that
+introduced them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class Runtime(Protocol):
     """One kind of infrastructure (Kubernetes, Terraform) that can read, dry-run and change resources.
 
     All methods take the prior `State` (the latest release's) so runtimes that keep state
-    in the release (Terraform) can rebuild their working copy from it.
+    in the release (`recorded-state`, as Terraform) can rebuild their working copy from it.
+    How a runtime is found and what else it declares: `bot.core.runtimes`.
     """
 
     def read(self, resources: Sequence[Resource], prior: State) -> Mapping[str, JSON | None]:
@@ -53,7 +55,8 @@ class Runtime(Protocol):
         ...
 
     def wait_ready(self, resource: Resource, timeout_seconds: float) -> None:
-        """Block until the resource is ready by its kind's rule, or raise RuntimeFailed."""
+        """Block until the resource is ready by its kind's rule, or raise RuntimeFailed
+        (called only for runtimes that declare `readiness`)."""
         ...
 
 
@@ -397,36 +400,6 @@ class StateBackend(Protocol):
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         """Record the last drift check at `drift/<project>/<workspace>.yaml`."""
         ...
-
-
-# --- Terraform runtime conventions ------------------------------------------------------------
-#
-# The Terraform runtime (bot/adapters/terraform) implements `Runtime` in batches: each call
-# runs one Terraform command per step for all the resources it is given, in one working
-# directory per project/stack/workspace. Its contract beyond the protocol:
-#
-# - `terraform.tfstate` is rebuilt before every command from the `prior` entries of the
-#   resources in the call (the operation's starting State is right: each resource is in one
-#   call), so the working directory is only a cache and runners may be ephemeral.
-# - `read` and `dry_run` return attribute dicts, with SENSITIVE_KEY (a pruned
-#   `sensitive_values`/`after_sensitive` tree: schema-sensitive attributes and `sensitive()`
-#   values) when something is sensitive, and KNOWN_AFTER_APPLY for unknown planned values.
-# - State resources returned by `apply` carry Terraform's raw state instance (minus its
-#   `attributes`, which are the Resource's attributes) in `extensions[TF_STATE_EXT]`, and the
-#   sensitive tree in `extensions[SENSITIVE_KEY]`. The instance is rebuilt from the
-#   attributes, so Terraform State attributes must be stored losslessly (a masked value would
-#   become the recorded value on the next run).
-# - `$kusion_path.<id>.<attr>` references between Terraform resources of one call become
-#   native interpolations; references to Terraform resources in `prior` are replaced by their
-#   recorded values; anything else must be resolved by the caller (apply refuses leftovers).
-# - Errors are RuntimeFailed with Terraform's text (`-no-color`) and `failed_ids` naming the
-#   resources it reported. A failed apply's `partial` holds every resource it did change: its
-#   new State entry (a tainted one too, which is also in `failed_ids`) or None when a failed
-#   replace left it destroyed. A failed delete's `partial` maps destroyed IDs to None.
-# - Resources with `kusionstack.io/import-id` are never planned: read/dry_run import and
-#   refresh them, apply records them (importing when there is no State entry yet).
-
-TF_STATE_EXT = "shipmate.io/tfstate"
 
 
 # --- config repository files ----------------------------------------------------------------

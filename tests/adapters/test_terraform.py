@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from bot.adapters.terraform import TerraformRuntime, TerraformSettings
+from bot.adapters.terraform.tfstate import TF_STATE_EXT
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY, TF_STATE_EXT
+from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
 from bot.core.spec import TERRAFORM, Resource, State
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bot.adapters.terraform import TerraformRuntime, TerraformSettings, config, tfstate
+from bot.adapters.terraform.tfstate import TF_STATE_EXT
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY, TF_STATE_EXT
+from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"

@@ -14,6 +14,30 @@ Calls on one working directory are serialised with a file lock, so threads and p
 one machine may share it. A plan made by `dry_run` is reused by `apply` in the same runtime
 object when the configuration and state it was made from are unchanged (Terraform's own
 plan → apply); otherwise `apply` plans again.
+
+The runtime declares `batch`, `import` and `recorded-state` (`plugin.py`). Its contract
+beyond the `Runtime` port:
+
+- `terraform.tfstate` is rebuilt before every command from the `prior` entries of the
+  resources in the call (the operation's starting State is right: each resource is in one
+  call), so the working directory is only a cache and runners may be ephemeral.
+- `read` and `dry_run` return attribute dicts, with SENSITIVE_KEY (a pruned
+  `sensitive_values`/`after_sensitive` tree: schema-sensitive attributes and `sensitive()`
+  values) when something is sensitive, and KNOWN_AFTER_APPLY for unknown planned values.
+- State resources returned by `apply` carry Terraform's raw state instance (minus its
+  `attributes`, which are the Resource's attributes) in `extensions[TF_STATE_EXT]`, and the
+  sensitive tree in `extensions[SENSITIVE_KEY]`. The instance is rebuilt from the
+  attributes, so Terraform State attributes must be stored losslessly (`recorded-state`: a
+  masked value would become the recorded value on the next run).
+- `$kusion_path.<id>.<attr>` references between Terraform resources of one call become
+  native interpolations; references to Terraform resources in `prior` are replaced by their
+  recorded values; anything else must be resolved by the caller (apply refuses leftovers).
+- Errors are RuntimeFailed with Terraform's text (`-no-color`) and `failed_ids` naming the
+  resources it reported. A failed apply's `partial` holds every resource it did change: its
+  new State entry (a tainted one too, which is also in `failed_ids`) or None when a failed
+  replace left it destroyed. A failed delete's `partial` maps destroyed IDs to None.
+- Resources with `kusionstack.io/import-id` are never planned: read/dry_run import and
+  refresh them, apply records them (importing when there is no State entry yet).
 """
 
 from __future__ import annotations
@@ -37,9 +61,10 @@ from bot.adapters.terraform import sandbox as tfsandbox
 from bot.adapters.terraform import tfstate
 from bot.adapters.terraform.runner import CommandResult, TerraformRunner
 from bot.adapters.terraform.sandbox import Bubblewrap
+from bot.adapters.terraform.tfstate import TF_STATE_EXT
 from bot.core.childenv import child_env
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import JSON, TF_STATE_EXT
+from bot.core.ports import JSON
 from bot.core.spec import EXT_IMPORT_ID, TERRAFORM, Resource, State
 
 MAIN_FILE = "main.tf.json"
@@ -191,7 +216,7 @@ class TerraformRuntime:
 
     `read`, `dry_run`, `apply` and `delete` each run over all the resources they are given
     in one working directory and one Terraform invocation per step. Results are keyed by
-    resource ID. See the Terraform section of `bot/core/ports.py` for the reserved keys.
+    resource ID. See the module docstring for the reserved keys.
     """
 
     def __init__(

@@ -24,9 +24,11 @@ from typing import Any
 
 from bot.adapters.terraform.config import Address
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY, TF_STATE_EXT
+from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
 from bot.core.spec import TERRAFORM, Resource
 
+# Where a State entry keeps Terraform's raw state instance (all but its `attributes`).
+TF_STATE_EXT = "shipmate.io/tfstate"
 STATE_FORMAT = 4
 # Every Terraform ≥ 0.15 reads a version-4 state that claims this version.
 STATE_TERRAFORM_VERSION = "1.0.0"
