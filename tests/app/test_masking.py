@@ -36,7 +36,7 @@ from bot.settings import Settings
 from bot.wiring import build_masker
 from fixtures.github_sim import GitHubSim, SimUser
 from tests.app.test_executor import DictRuntime
-from tests.runtimes import stack_runtimes
+from tests.runtimes import RECORDED_STATE, stack_runtimes
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
 SECRET = "ctx-7Hq2Lm9ZxPq4"  # a workspace context value under a secret key name
@@ -64,7 +64,7 @@ def tf_env() -> dict[str, str]:
 def masker() -> Iterator[mask.Masker]:
     """A masker installed for the process's log records, as `bot.wiring` does."""
     before = logmask.installed()
-    masker = mask.Masker()
+    masker = mask.Masker(lossless=RECORDED_STATE)
     logmask.install(masker)
     try:
         yield masker

@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.adapters import logmask
 from bot.cli import main
+from bot.core.mask import Masker
 from bot.core.runtimes import Capability
-from bot.wiring import discover_runtimes
+from bot.settings import Settings
+from bot.wiring import build_masker, discover_runtimes
 
 NOTES = "local:file:web-notes"
 LEGACY = "local:file:web-legacy"
@@ -168,3 +171,12 @@ def test_a_broken_plugin_is_an_error_naming_its_entry_point(
     assert code == 2
     assert f"runtime entry point {name!r} ({value}) in group shipmate.runtimes cannot be used: " in out
     assert reason in out
+
+
+def test_the_bots_masker_keeps_the_state_of_recorded_state_runtimes_lossless(installed: None) -> None:
+    before = logmask.installed()
+    try:
+        masker = build_masker(Settings(), {})
+    finally:
+        logmask.install(before if before is not None else Masker())
+    assert masker.lossless == {"Terraform"}  # Local records nothing it rebuilds from
