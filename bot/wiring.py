@@ -68,9 +68,9 @@ __all__ = [
     "build_queue",
     "build_router",
     "build_runtime_factory",
-    "discover_runtimes",
     "build_scheduler",
     "build_services",
+    "discover_runtimes",
     "load_handler",
 ]
 
@@ -352,7 +352,6 @@ def build_runtime_factory(
     base_dir: Path | None = None,
     scratch_dir: Path | None = None,
     options: Mapping[str, str] | None = None,
-    group: str = RUNTIME_GROUP,
 ) -> RuntimeFactory:
     """The runtimes of a stack, from the plug-ins of the `shipmate.runtimes` entry-point group:
     each is configured here once (`RuntimeSettings`: a bad setting fails now) and built for a
@@ -365,7 +364,7 @@ def build_runtime_factory(
     `options` are settings the bot read for its runtimes (`terraform_sandbox`)."""
     settings = RuntimeSettings(env=env, cache_dir=cache_dir, concurrency=concurrency, base_dir=base_dir,
                                scratch_dir=scratch_dir, options=dict(options or {}))
-    plugins = discover_runtimes(group)
+    plugins = discover_runtimes()
     builders = {p.type: p.configure(settings) for p in plugins}
     capabilities = {p.type: p.capabilities for p in plugins}
     cache: dict[tuple[str, str, str, str], StackRuntimes] = {}

@@ -154,6 +154,9 @@ class StackRuntimes(Mapping[str, Runtime]):
                 self._built[key] = self._builders[key]()
             return self._built[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._builders  # without building it
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._builders)
 

@@ -50,7 +50,7 @@ def test_stack_runtimes_are_built_once_on_first_use(tmp_path: Path) -> None:
         return runtime
 
     runtimes = StackRuntimes({"Local": local}, {"Local": PLUGIN.capabilities})
-    assert list(runtimes) == ["Local"] and built == []
+    assert list(runtimes) == ["Local"] and "Local" in runtimes and "Kubernetes" not in runtimes and built == []
     assert runtimes.declares("Local", Capability.IMPORT) and not runtimes.declares("Local", Capability.BATCH)
     assert runtimes.having(Capability.IMPORT) == {"Local"} and runtimes.having(Capability.READINESS) == set()
     assert runtimes["Local"] is runtimes["Local"]
