@@ -75,7 +75,7 @@ class StoreBackend:
         self.close()
 
     def _masking(self, release: Release) -> Release:
-        """`release` as it may be written (every field; Terraform entries: own credentials)."""
+        """`release` as it may be written (every field; lossless State entries: own credentials)."""
         lits = self.masker.literals
         return self._mask_cache.release(release, lits, self.masker.own, self.masker.lossless) if lits else release
 
