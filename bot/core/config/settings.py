@@ -28,10 +28,10 @@ approval to satisfy `requirements.apply: [approved]`.
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass, field
 
 from bot.core import policy
+from bot.core import schedule as cron
 from bot.core.config.checks import Checker
 from bot.core.yamlio import load
 
@@ -40,8 +40,6 @@ MAX_POLL_SECONDS = 7 * 24 * 3600  # a week: more is a typo, and would overflow t
 APPLY_MODES = ("both", "on-merge", "on-comment")
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read")
 SECRET_KEY_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*", "*_KEY")
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
-_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +173,11 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     drift = c.mapping(data.get("drift"), ("drift",))
     c.fields(drift, ("drift",), ("schedule",))
     schedule = c.get(drift, "schedule", ("drift",), "string", None)
-    if isinstance(schedule, str) and not valid_cron(schedule):
-        c.add(("drift", "schedule"), f"expected a cron expression with 5 fields (or null), got {schedule!r}")
+    why = cron.problem(schedule) if isinstance(schedule, str) else None
+    if why is not None:
+        fields_wrong = why.startswith("expected 5 cron fields")
+        c.add(("drift", "schedule"), f"expected a cron expression with 5 fields (or null), got {schedule!r}"
+              + ("" if fields_wrong else f": {why}"))
 
     poll = c.mapping(data.get("poll"), ("poll",))
     c.fields(poll, ("poll",), ("interval_seconds",))
@@ -209,15 +210,6 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),
     )
-
-
-def valid_cron(expr: str) -> bool:
-    """Five whitespace-separated cron fields, or a macro such as `@daily`."""
-    text = expr.strip()
-    if text in _MACROS:
-        return True
-    parts = text.split()
-    return len(parts) == 5 and all(_CRON_FIELD.match(p) for p in parts)
 
 
 def _valid_branch(name: str) -> bool:
