@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.adapters.github.webhooks import make_delivery
 from bot.app import drift
 from bot.app.configrepo import discover_stacks
 from bot.app.outcomes import clean
@@ -40,7 +41,6 @@ from bot.app.stacks import Provenance, StackIdentity
 from bot.app.workers import run_once
 from bot.core import render
 from bot.core.errors import ConfigError, Problem, ShipmateError
-from bot.core.events import make_delivery
 from bot.core.release import Trigger
 from bot.settings import Settings
 from bot.wiring import build_bot

@@ -1,139 +1,46 @@
-"""The bot's scheduled jobs (APScheduler 3.x `BackgroundScheduler`). Jobs only emit events or
-call use cases of `bot.app`; everything they remember lives in JSON files in the data dir.
+"""The bot's scheduled jobs (APScheduler 3.x `BackgroundScheduler`). Jobs only enqueue typed
+events (`bot.core.events`) into the webhook queue; the workers run them through the router
+like any delivery, so they get the queue's ordering (one key per repository), leases,
+retries and dead letters. What the jobs remember lives in JSON files in the data dir
+(`bot.adapters.localfs.datafiles`).
 
-| job | every | what it does |
+| job | every | what it enqueues |
 |---|---|---|
-| `poll` | `SHIPMATE_POLL_SECONDS` | for each repository in `SHIPMATE_POLL_REPOSITORIES` (those without a webhook), `bot.app.polling.poll_repository` against the heads seen last time (`poll-state.json`); the synthetic deliveries go into the webhook queue |
-| `locks` | 5 minutes | `bot.app.locks.sweep_locks` for every repository the bot has served: expired locks, locks of closed pull requests |
-| `drift` | 1 minute | for every repository the bot has served whose default branch's `shipmate.yaml` has `drift.schedule`, run `bot.app.drift.check_drift` when the cron expression has come due since the last check (`drift-state.json`) |
+| `poll` | `SHIPMATE_POLL_SECONDS` | for each repository in `SHIPMATE_POLL_REPOSITORIES` (those without a webhook), `bot.app.polling.poll_repository` against the heads seen last time (`poll-state.json`): push and pull-request events |
+| `locks` | 5 minutes | a `SweepLocks` for every repository the bot has served (`bot.app.locks.sweep_locks`: expired locks, locks of closed pull requests) |
+| `drift` | 1 minute | a `CheckDrift` for every repository the bot has served whose policy's `drift.schedule` has come due since the last look (`drift-state.json`; `bot.app.drift.check_drift`) |
 
-Repositories the bot has served are remembered in `repositories.json` (with the GitHub App
-installation they came from), so sweeps and drift checks cover webhook repositories too.
-Each job runs at most once at a time; a failing repository is logged and the others go on.
+Fire once across replicas: each event's delivery ID names what it is for (the repository and
+the sweep's time slot, or the schedule's fire time), so replicas sharing a queue enqueue the
+same IDs and the queue keeps one of each. Repositories the bot has served are recorded by the
+router (`repositories.json`, with the GitHub App installation they came from), so sweeps and
+drift checks cover webhook repositories too. Each job runs at most once at a time; a failing
+repository is logged and the others go on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from bot.app.drift import check_drift
-from bot.app.locks import sweep_locks
+from bot.adapters.localfs.datafiles import JsonFile
 from bot.app.polling import poll_repository
 from bot.app.services import Services
+from bot.core import schedule
 from bot.core.clock import parse_rfc3339, rfc3339
-from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError
-from bot.core.ports import Clock, EventQueue
+from bot.core.events import CheckDrift, SweepLocks, delivery_of
+from bot.core.ports import Clock, EventQueue, RepositoryBook
 
 log = logging.getLogger("shipmate.scheduler")
 
 LOCK_SWEEP_SECONDS = 300.0
 DRIFT_TICK_SECONDS = 60.0
-_MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
-}
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-class JsonFile:
-    """A small JSON document in the data dir, rewritten atomically, safe across threads."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def read(self) -> dict[str, Any]:
-        with self._lock:
-            return self._read()
-
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("%s is unreadable (%s); starting afresh", self.path, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        with self._lock:
-            data = self._read()
-            change(data)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, indent=2, sort_keys=True)
-                out.write("\n")
-            os.replace(tmp, self.path)
-            return data
-
-
-class RepositoryBook:
-    """The repositories the bot has served, with their App installation (or null)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.file = JsonFile(data_dir / "repositories.json")
-        self._known: dict[str, int | None] = {
-            str(k): (v if isinstance(v, int) else None) for k, v in self.file.read().items()
-        }
-        self._lock = threading.Lock()
-
-    def remember(self, repo: str, installation_id: int | None) -> None:
-        with self._lock:
-            if repo in self._known and (installation_id is None or self._known[repo] == installation_id):
-                return
-            self._known[repo] = installation_id if installation_id is not None else self._known.get(repo)
-            value = self._known[repo]
-
-        def change(data: dict[str, Any]) -> None:
-            data[repo] = value
-
-        self.file.update(change)
-
-    def repositories(self) -> dict[str, int | None]:
-        with self._lock:
-            return dict(sorted(self._known.items()))
-
-
-def crontab(expression: str) -> CronTrigger:
-    """A UTC trigger for a cron expression as `shipmate.yaml` writes it (Sunday = 0 or 7,
-    macros such as `@daily`). APScheduler numbers weekdays from Monday, so numeric weekdays
-    are turned into names first."""
-    text = _MACROS.get(expression.strip(), expression.strip())
-    fields = text.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 cron fields, got {expression!r}")
-    minute, hour, day, month, weekday = fields
-
-    def name(token: str) -> str:
-        return _DAYS[int(token) % 7] if token.isdigit() else token
-
-    parts = []
-    for item in weekday.split(","):
-        rng, slash, step = item.partition("/")
-        bounds = "-".join(name(t) for t in rng.split("-"))
-        parts.append(bounds + (slash + step if slash else ""))
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=",".join(parts), timezone=UTC)
-
-
-def due(expression: str, last: datetime, now: datetime) -> bool:
-    """Whether the schedule fires after `last` and at or before `now`."""
-    trigger = crontab(expression)
-    following = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
-    return following is not None and following <= now
 
 
 class Scheduler:
@@ -158,6 +65,7 @@ class Scheduler:
         self.book = book
         self.notify = notify
         self.poll_repositories = tuple(poll_repositories)
+        self.lock_sweep_seconds = lock_sweep_seconds
         self.clock: Clock = clock or services.clock
         self.seen = JsonFile(data_dir / "poll-state.json")
         self.drift_state = JsonFile(data_dir / "drift-state.json")
@@ -208,39 +116,51 @@ class Scheduler:
         return queued
 
     def run_lock_sweep(self) -> int:
-        """Sweep the locks of every known repository; returns how many were freed."""
-        freed = 0
+        """Enqueue a lock sweep of every known repository; returns how many were queued (a
+        sweep another replica queued for this time slot already is not queued again)."""
+        now = self.clock.now()
+        slot = int(now.timestamp() // self.lock_sweep_seconds)
+        queued = 0
         for repo, installation in self._repositories().items():
             try:
-                swept = sweep_locks(self.services, repo, installation)
-                freed += len(swept.expired) + len(swept.closed)
+                sweep = SweepLocks(f"locks:{repo}:{slot}", repo, installation)
+                queued += self.queue.put(delivery_of(sweep, now))
             except Exception:
-                log.exception("sweeping the locks of %s failed", repo)
-        return freed
+                log.exception("queueing the lock sweep of %s failed", repo)
+        if queued:
+            self.notify()
+        return queued
 
     def run_drift(self) -> list[str]:
-        """Check drift where a schedule came due; returns the repositories checked."""
+        """Enqueue a drift check where a schedule came due; returns the repositories queued."""
         now = self.clock.now()
-        checked = []
+        queued = []
         for repo, installation in self._repositories().items():
             try:
-                if self._drift_due(repo, installation, now):
-                    check_drift(self.services, repo, installation)
-                    checked.append(repo)
+                fired = self._drift_due(repo, installation, now)
+                if fired is None:
+                    continue
+                due = rfc3339(fired)
+                if self.queue.put(delivery_of(CheckDrift(f"drift:{repo}:{due}", repo, installation, due), now)):
+                    queued.append(repo)
             except Exception:
-                log.exception("the drift check of %s failed", repo)
-        return checked
+                log.exception("queueing the drift check of %s failed", repo)
+        if queued:
+            self.notify()
+        return queued
 
-    def _drift_due(self, repo: str, installation: int | None, now: datetime) -> bool:
+    def _drift_due(self, repo: str, installation: int | None, now: datetime) -> datetime | None:
+        """The fire time of the repository's drift schedule that came due since the last
+        look, or None."""
         access = self.services.access(repo, installation)
         try:
             settings = self.services.policy_tree(access, repo).settings()
         except ConfigError as exc:
             log.warning("%s: shipmate.yaml is invalid, no drift check: %s", repo, exc)
-            return False
-        schedule = _schedule(settings)
-        if schedule is None:
-            return False
+            return None
+        expression = settings.drift.schedule
+        if expression is None:
+            return None
         last_text = self.drift_state.read().get(repo)
         stamp = rfc3339(now)
 
@@ -249,18 +169,14 @@ class Scheduler:
 
         if not isinstance(last_text, str):
             self.drift_state.update(mark)  # first sight: the next fire time counts from now
-            return False
-        if not due(schedule, parse_rfc3339(last_text), now):
-            return False
+            return None
+        if not schedule.due(expression, parse_rfc3339(last_text), now):
+            return None
         self.drift_state.update(mark)
-        return True
+        return schedule.latest_fire(expression, now)
 
     def _repositories(self) -> dict[str, int | None]:
         known = self.book.repositories()
         for repo in self.poll_repositories:
             known.setdefault(repo, None)
         return dict(sorted(known.items()))
-
-
-def _schedule(settings: RepoSettings) -> str | None:
-    return settings.drift.schedule

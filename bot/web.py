@@ -21,7 +21,8 @@ those deliveries as failed in GitHub's UI. They are counted in
 `shipmate_webhook_deliveries_total{outcome="ignored"}` and logged.
 
 Authentication comes before everything that reads the payload, so unauthenticated callers
-learn nothing but 401 or 413. Nothing is processed inline: the answer comes as soon as the
+learn nothing but 401 or 413. The body is parsed here, once (`bot.adapters.github.webhooks`):
+the queue stores the typed event with its ordering key, and the workers read it back. Nothing is processed inline: the answer comes as soon as the
 delivery is durably queued.
 
 `GET /healthz` answers 200 while the process serves; `GET /readyz` 200 when the queue answers
@@ -43,7 +44,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot.core.events import Ignored, MalformedEvent, make_delivery, parse_event
+from bot.adapters.github.webhooks import make_delivery, parse_event
+from bot.core.events import Ignored, MalformedEvent, ordering_key
 from bot.core.jsonlimits import form_field
 from bot.core.ports import Clock, EventQueue
 from bot.metrics import ShipmateMetrics
@@ -144,10 +146,10 @@ def create_app(
         elif mimetype != "application/json":
             return reject(415, "unsupported_media_type", f"content type {mimetype or 'none'} is not JSON")
         try:
-            delivery = make_delivery(delivery_id, event, body, received_clock.now())
-            parsed = parse_event(delivery)
+            delivery = make_delivery(delivery_id, event, body, received_clock.now())  # parsed here, once
         except MalformedEvent as exc:
             return reject(400, "malformed_body", str(exc))
+        parsed = parse_event(delivery)  # the event make_delivery parsed: no second parse
         if isinstance(parsed, Ignored):
             metrics.deliveries.inc(event=event, outcome="ignored")
             return jsonify({"status": "ignored", "delivery": delivery_id, "reason": parsed.reason}), 202
@@ -158,7 +160,7 @@ def create_app(
             return jsonify({"status": "ignored", "delivery": delivery_id,
                             "reason": f"repository {repo} is not served by this Shipmate"}), 202
         try:
-            stored = queue.put(delivery)
+            stored = queue.put(delivery, ordering_key(parsed))
         except Exception as exc:
             log.error("delivery %s could not be queued: %s", delivery_id, exc)
             return reject(503, "queue_unavailable", "the queue is unavailable; redeliver later")

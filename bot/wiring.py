@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters import logmask
+from bot.adapters.github.webhooks import parse_event
+from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.adapters.queue import RetryPolicy
 from bot.app.handlers import install
 from bot.app.outcomes import Outcomes
@@ -57,7 +59,7 @@ from bot.core.runtimes import (
 
 if TYPE_CHECKING:
     from bot.adapters.gitstate import StoreBackend
-from bot.scheduler import RepositoryBook, Scheduler
+from bot.scheduler import Scheduler
 from bot.settings import ENVIRONMENT, Settings
 
 __all__ = [
@@ -88,7 +90,7 @@ class Bot:
 
     handler: Handler
     services: Services | None = None
-    book: RepositoryBook | None = None
+    book: JsonRepositoryBook | None = None
 
 
 def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
@@ -97,14 +99,16 @@ def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
     masker = build_masker(settings, environ)
     if settings.handler:
         return Bot(load_handler(settings.handler, settings))
-    router = EventRouter()
-    router.on(PingEvent, _log_ping)
     if settings.github_auth is None:
+        router = EventRouter(legacy=parse_event)
+        router.on(PingEvent, _log_ping)
         log.warning("no GitHub credentials (GITHUB_TOKEN or a GitHub App): pull requests, comments "
                     "and pushes are not handled")
         return Bot(router)
-    book = RepositoryBook(settings.data_dir)
-    services = build_services(settings, environ, on_repository=book.remember, masker=masker)
+    book = JsonRepositoryBook(settings.data_dir)
+    router = EventRouter(legacy=parse_event, book=book)  # the router records each event's repository
+    router.on(PingEvent, _log_ping)
+    services = build_services(settings, environ, masker=masker)
     install(router, services, policy_branch=settings.policy_branch)
     return Bot(Outcomes(router, services), services, book)  # errors and final statuses on the PR
 
@@ -167,7 +171,6 @@ def build_services(
     settings: Settings,
     env: Mapping[str, str],
     *,
-    on_repository: Callable[[str, int | None], None] = lambda repo, installation: None,
     masker: Masker | None = None,
 ) -> Services:
     """The bot's `Services` for settings with GitHub credentials; `masker` (default: built
@@ -195,7 +198,6 @@ def build_services(
         reader=lambda directory: LocalConfigReader(Path(directory)),
         stack_ops=stack_ops,
         clock=clock,
-        on_repository=on_repository,
         policy_branch=settings.policy_branch,
     )
 

@@ -8,6 +8,8 @@
 | `pull_request` opened / synchronize / reopened / ready_for_review / closed | `bot.app.pulls.PullRequests` |
 | `issue_comment` created | `bot.app.comments.Comments` |
 | `push` to a branch the policy applies | `bot.app.merges.Merges` |
+| `SweepLocks` (the scheduler's) | `bot.app.locks.sweep_locks` |
+| `CheckDrift` (the scheduler's) | `bot.app.drift.check_drift` |
 
 All three read the repository's policy through one `bot.app.trust.PolicySource`: the
 server's policy branch (`SHIPMATE_POLICY_BRANCH`) or each repository's default branch.
@@ -18,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.app.comments import Comments
+from bot.app.drift import check_drift
+from bot.app.locks import sweep_locks
 from bot.app.merges import Merges
 from bot.app.pulls import PullRequests
 from bot.app.router import EventRouter
 from bot.app.services import Services
 from bot.app.trust import PolicySource
-from bot.core.events import IssueCommentEvent, PullRequestEvent, PushEvent
+from bot.core.events import CheckDrift, IssueCommentEvent, PullRequestEvent, PushEvent, SweepLocks
 
 
 @dataclass(frozen=True)
@@ -42,4 +46,10 @@ def install(router: EventRouter, services: Services, policy_branch: str | None =
     router.on(PullRequestEvent, handlers.pulls.handle)
     router.on(IssueCommentEvent, handlers.comments.handle)
     router.on(PushEvent, handlers.merges.handle)
+    router.on(SweepLocks, lambda event: _discard(sweep_locks(services, event.repo, event.installation_id)))
+    router.on(CheckDrift, lambda event: _discard(check_drift(services, event.repo, event.installation_id)))
     return handlers
+
+
+def _discard(result: object) -> None:
+    """The scheduled jobs report on the code host themselves; their summary is not needed."""

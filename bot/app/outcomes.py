@@ -35,7 +35,7 @@ from bot.app.router import EventRouter
 from bot.app.services import APPLY_STATUS, PREVIEW_STATUS, Access, Services
 from bot.app.workers import JobFailure
 from bot.core import commands
-from bot.core.events import Delivery, IssueCommentEvent, PullRequestEvent, PushEvent, parse_event
+from bot.core.events import Delivery, IssueCommentEvent, PullRequestEvent, PushEvent
 from bot.core.ports import CodeHost
 from bot.core.render import split
 from bot.core.render.comment import fence_for
@@ -150,7 +150,7 @@ class Outcomes:
 
     def _target(self, delivery: Delivery) -> _Target | None:
         try:
-            event = parse_event(delivery)
+            event = self.router.event_of(delivery) if isinstance(self.router, EventRouter) else delivery.parsed
         except Exception as exc:  # a payload the router could not read either
             log.warning("delivery %s: cannot say where to report its failure: %s", delivery.id, exc)
             return None

@@ -76,7 +76,6 @@ class Services:
     reader: Callable[[str], ConfigReader]  # a checkout directory → its reader
     stack_ops: Callable[[StateBackend], StackOps]
     clock: Clock
-    on_repository: Callable[[str, int | None], None] = field(default=lambda repo, installation: None)
     # Told what each handler produced: ("preview", Previewed) and ("runs", [StackRun, ...]).
     # The GitHub Action turns these into its outputs and job summary; the server ignores them.
     report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
@@ -84,8 +83,7 @@ class Services:
     policy_branch: str | None = None  # SHIPMATE_POLICY_BRANCH; None: each repository's default branch
 
     def access(self, repo: str, installation_id: int | None = None) -> Access:
-        """The access for `repo`; remembers the repository for the scheduler's sweeps."""
-        self.on_repository(repo, installation_id)
+        """The access for `repo` (through the App installation, when given)."""
         return self.access_for(repo, installation_id)
 
     def tree(self, access: Access, repo: str, sha: str) -> Tree:

@@ -35,9 +35,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bot.adapters.github.webhooks import make_delivery
 from bot.app.services import Services
 from bot.cli.serve import Server, build_server
-from bot.core.events import Delivery, make_delivery
+from bot.core.events import Delivery
 from bot.settings import Settings
 from bot.wiring import Bot, build_bot
 

@@ -1,30 +1,34 @@
-"""Provider-neutral webhook events: the `Delivery` the intake stores and the typed events the
-router consumes, parsed from GitHub payloads by the pure function `parse_event`.
+"""Provider-neutral events: the typed events the router consumes, the `Delivery` the queue
+stores them in, and the ordering key the queue orders them by.
 
-A `Delivery` is what arrived over HTTP: the delivery GUID (the idempotency key), the event
-name from `X-GitHub-Event`, the payload's `action`, the raw JSON body and the time it was
-received. `parse_event` turns it into one of `PullRequestEvent`, `IssueCommentEvent`,
-`PushEvent`, `PingEvent`, or `Ignored` (an event or action Shipmate does not act on, with the
-reason). A payload that claims to be a handled event but lacks a field Shipmate reads raises
-`MalformedEvent` naming the field.
+A code host's adapter turns what it receives into these values once, at intake
+(`bot.adapters.github.webhooks` for GitHub's webhooks); the poller and the scheduler build
+them directly. The typed events are `PullRequestEvent`, `IssueCommentEvent`, `PushEvent` and
+`PingEvent` (from a code host), `SweepLocks` and `CheckDrift` (the scheduler's jobs), or
+`Ignored` (an event or action Shipmate does not act on, with the reason).
+
+A `Delivery` is one unit of work in the queue: its ID (the idempotency key: GitHub's delivery
+GUID, or an ID derived from what a poll or a scheduled job describes), the event's name and
+action (what `shipmate queue` shows), the raw body as received (empty for events the bot made
+itself), the time it was received, and the typed event (`parsed`). `parsed` is None only
+for a job stored by a version that kept the raw body alone; the router parses such a body
+once with the code host's parser.
 
 `ordering_key` gives the key the queue orders by: events of one pull request (and comments
-on it) share `owner/repo#<number>`; pushes share `owner/repo@<ref>`. Jobs with the same key
-run one at a time in arrival order; jobs with different keys run in parallel.
+on it) share `owner/repo#<number>`; pushes share `owner/repo@<ref>`; the scheduler's jobs of
+a repository share `owner/repo`. Jobs with the same key run one at a time in arrival order;
+jobs with different keys run in parallel. `encode_event` / `decode_event` are the events'
+storage form: one JSON object naming the event's type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
-from bot.core import jsonlimits
 from bot.core.errors import ShipmateError
-
-JSON = dict[str, Any]
 
 # The actions of each event that Shipmate acts on; every other action parses as `Ignored`.
 PULL_REQUEST_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review", "closed"})
@@ -37,48 +41,6 @@ class MalformedEvent(ShipmateError):
     """A payload of a handled event type lacks a field Shipmate reads, or has the wrong type."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One webhook delivery as received: `body` is the raw JSON text (bytes), kept exactly."""
-
-    id: str
-    event: str
-    action: str
-    body: bytes = field(repr=False)
-    received_at: datetime
-
-    @cached_property
-    def payload(self) -> JSON:
-        """The decoded JSON object (parsed once per instance)."""
-        return decode_payload(self.body)
-
-
-def decode_payload(body: bytes) -> JSON:
-    """Decode a webhook body into a JSON object, or raise `MalformedEvent`."""
-    try:
-        value = jsonlimits.loads(body)
-    except jsonlimits.JSONRefused as exc:
-        raise MalformedEvent(f"body refused: {exc}") from None
-    if not isinstance(value, dict):
-        raise MalformedEvent("body is not a JSON object")
-    return value
-
-
-def make_delivery(delivery_id: str, event: str, body: bytes, received_at: datetime) -> Delivery:
-    """Build a `Delivery` from the intake's headers and raw body, reading `action` from it."""
-    payload = decode_payload(body)
-    action = payload.get("action")
-    delivery = Delivery(
-        id=delivery_id,
-        event=event,
-        action=action if isinstance(action, str) else "",
-        body=body,
-        received_at=received_at,
-    )
-    delivery.__dict__["payload"] = payload  # prime the cache: the body was just decoded
-    return delivery
 
 
 # --- typed events ------------------------------------------------------------------------------
@@ -170,8 +132,56 @@ class Ignored:
     reason: str
 
 
-Event = PullRequestEvent | IssueCommentEvent | PushEvent | PingEvent
+@dataclass(frozen=True, slots=True)
+class SweepLocks:
+    """The scheduler's lock sweep of one repository: expired locks, locks of closed pull requests."""
+
+    delivery_id: str
+    repo: str
+    installation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDrift:
+    """The scheduler's drift check of one repository, for the schedule's fire time `due`."""
+
+    delivery_id: str
+    repo: str
+    installation_id: int | None
+    due: str  # RFC 3339, the fire time that came due
+
+
+Event = PullRequestEvent | IssueCommentEvent | PushEvent | PingEvent | SweepLocks | CheckDrift
 Parsed = Event | Ignored
+
+# The name `shipmate queue` shows for each event type (a code host's own name where it has one).
+EVENT_NAMES: dict[type[Any], str] = {
+    PullRequestEvent: "pull_request",
+    IssueCommentEvent: "issue_comment",
+    PushEvent: "push",
+    PingEvent: "ping",
+    SweepLocks: "sweep_locks",
+    CheckDrift: "check_drift",
+}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One job's event as the queue stores it: `body` is the raw body as received, kept
+    exactly (empty for events the bot made itself); `parsed` the typed event."""
+
+    id: str
+    event: str
+    action: str
+    body: bytes = field(repr=False)
+    received_at: datetime
+    parsed: Parsed | None = field(default=None, repr=False, compare=False)
+
+
+def delivery_of(event: Event, received_at: datetime) -> Delivery:
+    """A delivery for an event the bot made itself (a poll, a scheduled job): no body."""
+    action = getattr(event, "action", "")
+    return Delivery(event.delivery_id, EVENT_NAMES[type(event)], action, b"", received_at, event)
 
 
 # --- forks -------------------------------------------------------------------------------------
@@ -189,208 +199,10 @@ def is_fork(head_repo: str | None, base_repo: str) -> bool:
     return not head_repo or head_repo.lower() != base_repo.lower()
 
 
-# --- parsing -----------------------------------------------------------------------------------
-
-
-class _Reader:
-    """Typed access to nested payload fields; errors name the dotted path."""
-
-    def __init__(self, event: str, payload: Mapping[str, Any]) -> None:
-        self.event = event
-        self.payload = payload
-
-    def _get(self, path: str) -> Any:
-        node: Any = self.payload
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                raise MalformedEvent(f"{self.event} payload: missing field {path!r}")
-            node = node[part]
-        return node
-
-    def _fail(self, path: str, expected: str, value: Any) -> MalformedEvent:
-        return MalformedEvent(
-            f"{self.event} payload: field {path!r} must be {expected}, got {type(value).__name__}"
-        )
-
-    def text(self, path: str) -> str:
-        value = self._get(path)
-        if not isinstance(value, str):
-            raise self._fail(path, "a string", value)
-        return value
-
-    def opt_text(self, path: str) -> str | None:
-        try:
-            value = self._get(path)
-        except MalformedEvent:
-            return None
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self._fail(path, "a string or null", value)
-        return value
-
-    def integer(self, path: str) -> int:
-        value = self._get(path)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(path, "an integer", value)
-        return value
-
-    def opt_integer(self, path: str) -> int | None:
-        try:
-            value = self._get(path)
-        except MalformedEvent:
-            return None
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(path, "an integer or null", value)
-        return value
-
-    def flag(self, path: str, default: bool = False) -> bool:
-        try:
-            value = self._get(path)
-        except MalformedEvent:
-            return default
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self._fail(path, "a boolean", value)
-        return value
-
-    def has(self, path: str) -> bool:
-        try:
-            self._get(path)
-        except MalformedEvent:
-            return False
-        return True
-
-
-def _default_branch(r: _Reader) -> str:
-    # Push payloads carry both `default_branch` and the legacy `master_branch`.
-    return r.opt_text("repository.default_branch") or r.opt_text("repository.master_branch") or "main"
-
-
-def _pull_request(delivery: Delivery, r: _Reader) -> Parsed:
-    action = r.text("action")
-    repo = r.text("repository.full_name")
-    if action not in PULL_REQUEST_ACTIONS:
-        return Ignored(delivery.id, delivery.event, action, repo, f"pull_request action {action!r} is not handled")
-    head_repo = r.opt_text("pull_request.head.repo.full_name")
-    base_repo = r.text("pull_request.base.repo.full_name")
-    return PullRequestEvent(
-        delivery_id=delivery.id,
-        action=action,
-        repo=repo,
-        default_branch=_default_branch(r),
-        number=r.integer("pull_request.number"),
-        title=r.opt_text("pull_request.title") or "",
-        author=r.text("pull_request.user.login"),
-        sender=r.opt_text("sender.login") or "",
-        draft=r.flag("pull_request.draft"),
-        merged=r.flag("pull_request.merged"),
-        merge_commit_sha=r.opt_text("pull_request.merge_commit_sha"),
-        head_sha=r.text("pull_request.head.sha"),
-        head_ref=r.text("pull_request.head.ref"),
-        head_repo=head_repo,
-        base_ref=r.text("pull_request.base.ref"),
-        base_sha=r.text("pull_request.base.sha"),
-        is_fork=is_fork(head_repo, base_repo),
-        installation_id=r.opt_integer("installation.id"),
-    )
-
-
-def _issue_comment(delivery: Delivery, r: _Reader) -> Parsed:
-    action = r.text("action")
-    repo = r.text("repository.full_name")
-    if action not in ISSUE_COMMENT_ACTIONS:
-        return Ignored(delivery.id, delivery.event, action, repo, f"issue_comment action {action!r} is not handled")
-    return IssueCommentEvent(
-        delivery_id=delivery.id,
-        action=action,
-        repo=repo,
-        default_branch=_default_branch(r),
-        comment_id=r.integer("comment.id"),
-        body=r.opt_text("comment.body") or "",
-        author=r.text("comment.user.login"),
-        author_is_bot=r.opt_text("comment.user.type") == "Bot",
-        author_association=r.opt_text("comment.author_association") or "NONE",
-        issue_number=r.integer("issue.number"),
-        is_pull_request=r.has("issue.pull_request"),
-        sender=r.opt_text("sender.login") or "",
-        installation_id=r.opt_integer("installation.id"),
-    )
-
-
-def _changed_paths(payload: Mapping[str, Any]) -> tuple[str, ...]:
-    paths: set[str] = set()
-    commits = payload.get("commits")
-    if isinstance(commits, list):
-        for commit in commits:
-            if not isinstance(commit, Mapping):
-                continue
-            for kind in ("added", "removed", "modified"):
-                files = commit.get(kind)
-                if isinstance(files, list):
-                    paths.update(f for f in files if isinstance(f, str))
-    return tuple(sorted(paths))
-
-
-def _push(delivery: Delivery, r: _Reader) -> Parsed:
-    pusher = r.opt_text("pusher.name") or r.opt_text("pusher.login") or ""
-    head_message = r.opt_text("head_commit.message") if isinstance(r.payload.get("head_commit"), Mapping) else None
-    return PushEvent(
-        delivery_id=delivery.id,
-        repo=r.text("repository.full_name"),
-        default_branch=_default_branch(r),
-        ref=r.text("ref"),
-        before=r.text("before"),
-        after=r.text("after"),
-        created=r.flag("created"),
-        deleted=r.flag("deleted"),
-        forced=r.flag("forced"),
-        pusher=pusher,
-        sender=r.opt_text("sender.login") or "",
-        head_commit_message=head_message or "",
-        changed_paths=_changed_paths(r.payload),
-        installation_id=r.opt_integer("installation.id"),
-    )
-
-
-def _ping(delivery: Delivery, r: _Reader) -> Parsed:
-    return PingEvent(
-        delivery_id=delivery.id,
-        repo=r.opt_text("repository.full_name"),
-        hook_id=r.opt_integer("hook_id"),
-        zen=r.opt_text("zen") or "",
-    )
-
-
-_PARSERS = {
-    "pull_request": _pull_request,
-    "issue_comment": _issue_comment,
-    "push": _push,
-    "ping": _ping,
-}
-
-
-def parse_event(delivery: Delivery) -> Parsed:
-    """The typed event for a delivery, `Ignored` for events Shipmate does not act on.
-
-    Raises `MalformedEvent` when the body is not a JSON object or a handled event lacks a
-    field Shipmate reads.
-    """
-    payload = delivery.payload
-    reader = _Reader(delivery.event, payload)
-    parser = _PARSERS.get(delivery.event)
-    if parser is None:
-        repo = reader.opt_text("repository.full_name") if isinstance(payload.get("repository"), Mapping) else None
-        return Ignored(delivery.id, delivery.event, delivery.action, repo, f"event {delivery.event!r} is not handled")
-    return parser(delivery, reader)
-
-
 def ordering_key(parsed: Parsed) -> str:
     """The queue's ordering key: `owner/repo#N` for a pull request and comments on it,
-    `owner/repo@refs/...` for pushes, `owner/repo` for pings; repository names compare
+    `owner/repo@refs/...` for pushes, `owner/repo!ping` for pings, `owner/repo` for the
+    scheduler's jobs of a repository; repository names compare
     case-insensitively, as GitHub's do. Ignored events get a key of their own."""
     if isinstance(parsed, PullRequestEvent):
         return f"{parsed.repo.lower()}#{parsed.number}"
@@ -400,12 +212,37 @@ def ordering_key(parsed: Parsed) -> str:
         return f"{parsed.repo.lower()}@{parsed.ref}"
     if isinstance(parsed, PingEvent):
         return f"{(parsed.repo or '').lower()}!ping"
+    if isinstance(parsed, SweepLocks | CheckDrift):
+        return parsed.repo.lower()
     return f"{(parsed.repo or '').lower()}!{parsed.event}:{parsed.delivery_id}"
 
 
-def delivery_key(delivery: Delivery) -> str:
-    """`ordering_key` of a delivery; a delivery whose payload does not parse orders alone."""
+# --- storage form ------------------------------------------------------------------------------
+
+_TYPES: dict[str, type[Any]] = {t.__name__: t for t in (*EVENT_NAMES, Ignored)}
+
+
+def encode_event(parsed: Parsed) -> str:
+    """The event as one compact JSON object, `type` naming its class; deterministic."""
+    record: dict[str, Any] = {"type": type(parsed).__name__}
+    for f in fields(parsed):
+        value = getattr(parsed, f.name)
+        record[f.name] = list(value) if isinstance(value, tuple) else value
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_event(text: str) -> Parsed:
+    """The event `encode_event` wrote, or `MalformedEvent` when the text is not one."""
     try:
-        return ordering_key(parse_event(delivery))
-    except MalformedEvent:
-        return f"!malformed:{delivery.id}"
+        record = json.loads(text)
+    except ValueError as exc:
+        raise MalformedEvent(f"stored event is not JSON: {exc}") from None
+    if not isinstance(record, dict) or record.get("type") not in _TYPES:
+        raise MalformedEvent("stored event names no known event type")
+    cls = _TYPES[record.pop("type")]
+    names = {f.name for f in fields(cls)}
+    if set(record) != names:
+        raise MalformedEvent(f"stored {cls.__name__} has fields {sorted(record)}, expected {sorted(names)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
+    event: Parsed = cls(**values)
+    return event

@@ -132,10 +132,11 @@ class JobRecord:
 class EventQueue(Protocol):
     """Durable, deduplicating job queue with per-key ordering.
 
-    - `put` stores a delivery once per delivery ID: it returns False (and stores nothing) when
-      the ID was seen already, so redeliveries are no-ops. Once it returns, the delivery
-      survives a crash of the process.
-    - `claim` hands out the oldest runnable job whose ordering key (`events.delivery_key`) has
+    - `put` stores a delivery, with its typed event parsed at intake, once per delivery ID: it
+      returns False (and stores nothing) when the ID was seen already, so redeliveries are
+      no-ops. Once it returns, the delivery survives a crash of the process. `key` is the
+      ordering key the intake computed (default: `events.ordering_key(delivery.parsed)`).
+    - `claim` hands out the oldest runnable job whose ordering key has
       no earlier unfinished job; jobs of different keys are handed out in parallel. A running
       job whose lease expired (its worker crashed) is handed out again, in its place in line.
     - A job is finished only by `complete`, by `fail` without retry (state `failed`), or
@@ -145,7 +146,7 @@ class EventQueue(Protocol):
     - Dead jobs are kept until an operator requeues (`requeue`) or drops (`drop`) them.
     """
 
-    def put(self, delivery: Delivery) -> bool: ...
+    def put(self, delivery: Delivery, key: str | None = None) -> bool: ...
 
     def claim(self, worker_id: str, lease_seconds: float) -> Job | None: ...
 
@@ -421,3 +422,15 @@ class ConfigReader(Protocol):
         ...
 
     def is_dir(self, path: str) -> bool: ...
+
+
+class RepositoryBook(Protocol):
+    """The repositories the bot has served, with the GitHub App installation each came from
+    (None: the token's): the router records each event's repository, the scheduler's lock
+    sweeps and drift checks go over them."""
+
+    def remember(self, repo: str, installation_id: int | None) -> None: ...
+
+    def repositories(self) -> dict[str, int | None]:
+        """Repository → installation, sorted by repository."""
+        ...

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.github.webhooks import delivery_key, make_delivery
 from bot.adapters.queue import RetryPolicy
 from bot.adapters.queue.redis import RedisQueue
 from bot.adapters.queue.sqlite import SqliteQueue
-from bot.core.events import Delivery, delivery_key, make_delivery
+from bot.core.events import CheckDrift, Delivery, PullRequestEvent, SweepLocks, delivery_of
 from bot.core.ports import EventQueue
 from tests.conftest import ManualClock
 
@@ -76,13 +77,49 @@ def test_claim_returns_the_delivery_intact(make_queue: MakeQueue, manual_clock: 
     queue.put(delivery)
     job = queue.claim("w1", 30)
     assert job is not None
-    assert job.delivery == delivery
-    assert job.delivery.payload["pull_request"]["number"] == 7
+    assert job.delivery == delivery and job.delivery.body == delivery.body
+    assert job.delivery.parsed == delivery.parsed  # the event parsed at intake, not parsed again
+    assert isinstance(job.delivery.parsed, PullRequestEvent) and job.delivery.parsed.number == 7
     assert (job.key, job.attempts, job.worker_id) == ("acme/config#7", 1, "w1")
     assert job.key == delivery_key(delivery)
     assert job.lease_until.timestamp() == pytest.approx(manual_clock.now().timestamp() + 30)
     assert queue.stats().running == 1
     assert queue.claim("w2", 30) is None
+
+
+def test_the_queue_orders_by_the_key_the_intake_computed(make_queue: MakeQueue, manual_clock: ManualClock) -> None:
+    queue = make_queue()
+    queue.put(pr_delivery("d1", 1, manual_clock), "acme/config#1")
+    queue.put(pr_delivery("d2", 2, manual_clock), "acme/config#1")  # the intake's word, not a re-parse
+    job = queue.claim("w1", 30)
+    assert job is not None and (job.delivery.id, job.key) == ("d1", "acme/config#1")
+    assert queue.claim("w2", 30) is None  # d2 waits behind d1: same key
+    queue.complete(job)
+    second = queue.claim("w2", 30)
+    assert second is not None and (second.delivery.id, second.key) == ("d2", "acme/config#1")
+
+
+def test_events_the_bot_made_come_back_typed(make_queue: MakeQueue, manual_clock: ManualClock) -> None:
+    queue = make_queue()
+    sweep = SweepLocks("locks:Acme/Config:1", "Acme/Config", 42)
+    drift = CheckDrift("drift:acme/config:2026-03-02T06:00:00Z", "acme/config", None, "2026-03-02T06:00:00Z")
+    assert queue.put(delivery_of(sweep, manual_clock.now())) is True
+    assert queue.put(delivery_of(drift, manual_clock.now())) is True
+    assert queue.put(delivery_of(sweep, manual_clock.now())) is False  # another replica, same slot
+    job = queue.claim("w1", 30)
+    assert job is not None and job.delivery.parsed == sweep
+    assert (job.key, job.delivery.event, job.delivery.body) == ("acme/config", "sweep_locks", b"")
+    assert queue.claim("w2", 30) is None  # one repository's scheduled jobs run one at a time
+    queue.complete(job)
+    second = queue.claim("w2", 30)
+    assert second is not None and second.delivery.parsed == drift and second.delivery.event == "check_drift"
+
+
+def test_a_delivery_must_come_parsed(make_queue: MakeQueue, manual_clock: ManualClock) -> None:
+    queue = make_queue()
+    with pytest.raises(ValueError, match="no parsed event"):
+        queue.put(Delivery("raw", "push", "", b"{}", manual_clock.now()))
+    assert queue.stats().pending == 0
 
 
 def test_one_key_in_order_different_keys_in_parallel(make_queue: MakeQueue, manual_clock: ManualClock) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.github.webhooks import delivery_key, make_delivery
 from bot.adapters.queue import RetryPolicy
 from bot.adapters.queue.redis import RedisQueue
 from bot.adapters.queue.sqlite import SqliteQueue
@@ -23,7 +24,7 @@ from bot.core.errors import (
     retry_delay,
     retry_kind,
 )
-from bot.core.events import Delivery, delivery_key, make_delivery
+from bot.core.events import Delivery
 from bot.core.ports import EventQueue
 from bot.metrics import ShipmateMetrics
 from tests.conftest import ManualClock

@@ -16,13 +16,16 @@ import pytest
 from kubernetes import client, config
 
 from bot.adapters.gitstate import git_backend
+from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.adapters.queue.sqlite import SqliteQueue
 from bot.app.drift import check_drift
 from bot.app.locks import sweep_locks
 from bot.app.polling import poll_repository
+from bot.app.workers import WorkerPool
 from bot.cli.sandbox import REPO, Sandbox, git
-from bot.core.events import PullRequestEvent, PushEvent, parse_event
-from bot.scheduler import RepositoryBook, Scheduler, due
+from bot.core.events import PullRequestEvent, PushEvent
+from bot.scheduler import Scheduler
+from tests.conftest import ManualClock
 from tests.e2e.world import bodies, comment, open_pr, push_branch, replace, statuses
 
 pytestmark = pytest.mark.e2e
@@ -41,23 +44,12 @@ def backend(box: Sandbox, tmp: Path):  # type: ignore[no-untyped-def]
     return git_backend(box.state_url(), "shipmate-state", data_dir=tmp)
 
 
-def test_cron_schedules_count_sunday_as_zero() -> None:
-    sunday = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
-    assert due("0 6 * * 1", sunday, datetime(2026, 3, 2, 6, 0, tzinfo=UTC))  # Monday 06:00
-    assert not due("0 6 * * 1", sunday, datetime(2026, 3, 2, 5, 59, tzinfo=UTC))
-    assert due("0 6 * * 0", datetime(2026, 2, 28, 7, 0, tzinfo=UTC), datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
-    assert due("30 2 * * 1-5", sunday, NOW) and not due("30 2 * * 6,7", sunday, NOW)
-    assert due("@daily", NOW - timedelta(hours=23), NOW + timedelta(hours=12))
-    with pytest.raises(ValueError, match="5 cron fields"):
-        due("0 6 * *", sunday, NOW)
-
-
-def test_polling_turns_changes_into_webhook_shaped_deliveries(box: Sandbox) -> None:
+def test_polling_turns_changes_into_typed_events(box: Sandbox) -> None:
     host = box.services.access(REPO).host
     pr = open_pr(box, "bob", {"docs/poll.md": "poll\n"}, title="Polled")
     box.skip()  # as if the repository had no webhook
     first = poll_repository(host, REPO, {}, NOW)
-    events = [parse_event(d) for d in first.deliveries]
+    events = [d.parsed for d in first.deliveries]  # typed events, no JSON round trip
     assert [(type(e).__name__, getattr(e, "action", None)) for e in events] == [("PullRequestEvent", "opened")]
     opened = events[0]
     assert isinstance(opened, PullRequestEvent)
@@ -73,7 +65,7 @@ def test_polling_turns_changes_into_webhook_shaped_deliveries(box: Sandbox) -> N
     box.repo("bob").get_pull(pr.number).edit(state="closed")
     box.skip()
     second = poll_repository(host, REPO, first.seen, NOW)
-    events = [parse_event(d) for d in second.deliveries]
+    events = [d.parsed for d in second.deliveries]
     push, closed = events
     assert isinstance(push, PushEvent) and push.to_default_branch
     assert (push.before, push.after) == (first.seen["branch:main"], git("rev-parse", "HEAD", cwd=work))
@@ -89,7 +81,7 @@ def test_polling_turns_changes_into_webhook_shaped_deliveries(box: Sandbox) -> N
 
 def test_the_poll_job_queues_once_and_remembers(box: Sandbox, tmp_path: Path) -> None:
     queue = SqliteQueue.in_data_dir(tmp_path)
-    book = RepositoryBook(tmp_path)
+    book = JsonRepositoryBook(tmp_path)
     jobs = Scheduler(box.services, queue, tmp_path, book, poll_repositories=[REPO])
     try:
         pr = open_pr(box, "bob", {"docs/queue.md": "q\n"}, title="Queued")
@@ -99,7 +91,7 @@ def test_the_poll_job_queues_once_and_remembers(box: Sandbox, tmp_path: Path) ->
         seen = json.loads((tmp_path / "poll-state.json").read_text())[REPO]
         assert seen[f"pr:{pr.number}"] == pr.head.sha
         job = queue.claim("w1", 30)
-        assert job is not None and parse_event(job.delivery).number == pr.number  # type: ignore[union-attr]
+        assert job is not None and job.delivery.parsed.number == pr.number  # type: ignore[union-attr]
         box.repo("bob").get_pull(pr.number).edit(state="closed")
         box.skip()
     finally:
@@ -134,7 +126,7 @@ def test_drift_is_recorded_and_reported(box: Sandbox, tmp_path: Path) -> None:
 
 def test_the_drift_job_runs_when_the_schedule_comes_due(box: Sandbox, tmp_path: Path) -> None:
     queue = SqliteQueue.in_data_dir(tmp_path)
-    book = RepositoryBook(tmp_path)
+    book = JsonRepositoryBook(tmp_path)
     book.remember(REPO, None)
     jobs = Scheduler(box.services, queue, tmp_path, book)
     try:
@@ -148,6 +140,38 @@ def test_the_drift_job_runs_when_the_schedule_comes_due(box: Sandbox, tmp_path: 
         queue.close()
 
 
+def test_scheduled_jobs_are_queued_once_across_replicas_and_run_by_the_workers(box: Sandbox, tmp_path: Path) -> None:
+    # Two replicas share one queue; each remembers on its own disk. Their jobs only enqueue:
+    # the sweep and the drift check run on a worker, through the router, like any delivery.
+    queue = SqliteQueue.in_data_dir(tmp_path / "shared")
+    clock = ManualClock(NOW.isoformat())
+    replicas = []
+    for name in ("a", "b"):
+        book = JsonRepositoryBook(tmp_path / name)
+        book.remember(REPO, None)
+        (tmp_path / name / "drift-state.json").write_text(json.dumps({REPO: "2026-01-01T00:00:00Z"}))
+        replicas.append(Scheduler(box.services, queue, tmp_path / name, book, clock=clock))
+    host = box.services.access(REPO).host
+    head = host.branch_head(REPO, "main")
+    host.set_status(REPO, head, "shipmate/drift", "pending", "not checked yet")
+    try:
+        assert replicas[0].run_drift() == [REPO]
+        assert replicas[1].run_drift() == []  # the same fire time (06:00 today): the queue keeps one
+        assert replicas[0].run_lock_sweep() == 1
+        assert replicas[1].run_lock_sweep() == 0  # the same five-minute slot
+        queued = queue.jobs(["pending"])
+        assert [(r.event, r.key) for r in queued] == [("check_drift", REPO.lower()), ("sweep_locks", REPO.lower())]
+        assert queued[0].delivery_id == f"drift:{REPO}:2026-03-02T06:00:00Z"
+        assert statuses(box, head)["shipmate/drift"] == ("pending", "not checked yet")  # nothing ran yet
+        pool = WorkerPool(queue, box.bot.handler)
+        while (job := queue.claim("w1", 60)) is not None:
+            pool.run(job)
+        assert (queue.stats().done, queue.stats().dead, queue.stats().failed) == (2, 0, 0)
+        assert statuses(box, head)["shipmate/drift"][0] in ("success", "failure")  # the worker checked drift
+    finally:
+        queue.close()
+
+
 def test_drift_and_lock_sweeps_read_the_policy_branch(box: Sandbox, tmp_path: Path) -> None:
     # With SHIPMATE_POLICY_BRANCH, the scheduled jobs trust that branch's shipmate.yaml, as the
     # handlers do: the default branch's schedule and state branch are not consulted.
@@ -156,7 +180,7 @@ def test_drift_and_lock_sweeps_read_the_policy_branch(box: Sandbox, tmp_path: Pa
     invalid = push_branch(box, "alice", {"shipmate.yaml": "backend: [\n"}, message="A broken policy")
     services = evolve(box.services, policy_branch=no_schedule)
     queue = SqliteQueue.in_data_dir(tmp_path)
-    book = RepositoryBook(tmp_path)
+    book = JsonRepositoryBook(tmp_path)
     book.remember(REPO, None)
     jobs = Scheduler(services, queue, tmp_path, book)
     try:

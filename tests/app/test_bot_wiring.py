@@ -8,6 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.settings import Settings
@@ -31,13 +32,11 @@ def test_a_github_app_acts_per_installation(tmp_path: Path) -> None:
         gh.create_repo("acme", "config", auto_init=True)
         settings = Settings(github_app_id=42, github_app_private_key=private, github_api_url=gh.api_url,
                             data_dir=tmp_path / "data", github_throttle=False)
-        remembered: list[tuple[str, int | None]] = []
-        services = build_services(settings, {}, on_repository=lambda repo, inst: remembered.append((repo, inst)))
+        services = build_services(settings, {})
         found = services.access("acme/config")  # no event: the installation is looked up
         assert found.host.bot_login() == "shipmate[bot]"
         assert found.host.branch_head("acme/config", "main") == gh.client("tok-a").get_repo("acme/config").get_branch("main").commit.sha
         assert services.access("acme/config", 7) is found
-        assert remembered == [("acme/config", None), ("acme/config", 7)]
         tree = services.base_tree(found, "acme/config", "main")
         assert tree.reader.read("README.md") is not None and tree.settings().apply == "both"
 
@@ -49,9 +48,11 @@ def test_token_credentials_and_the_router(tmp_path: Path) -> None:
         assert isinstance(bot.handler, Outcomes) and bot.services is not None and bot.book is not None
         router = bot.handler.router  # wrapped: the job's outcome is told on the pull request
         assert isinstance(router, EventRouter)
-        assert router.handled_types() == ("IssueCommentEvent", "PingEvent", "PullRequestEvent", "PushEvent")
+        assert router.handled_types() == ("CheckDrift", "IssueCommentEvent", "PingEvent", "PullRequestEvent",
+                                          "PushEvent", "SweepLocks")
         assert bot.services.access("acme/config", 99) is bot.services.access("other/repo", None)
-        assert bot.book.repositories() == {"acme/config": 99, "other/repo": None}
-        assert (tmp_path / "data" / "repositories.json").exists()
+        assert bot.book.repositories() == {}  # an accessor records nothing: the router records events' repositories
+        bot.book.remember("acme/config", 99)
+        assert JsonRepositoryBook(tmp_path / "data").repositories() == {"acme/config": 99}
     plain = build_router(Settings(data_dir=tmp_path / "plain"), {})
     assert plain.handled_types() == ("PingEvent",)

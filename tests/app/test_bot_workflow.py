@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from bot.adapters.github.webhooks import make_delivery
 from bot.adapters.gitstate import git_backend
 from bot.app import summary
 from bot.app.handlers import install
 from bot.app.router import EventRouter
 from bot.cli.sandbox import REPO, Sandbox, git
 from bot.core.errors import ConfigError
-from bot.core.events import make_delivery
 from bot.core.release import Phase, Trigger
 from bot.core.render import split
 from bot.settings import Settings

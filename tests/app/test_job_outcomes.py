@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.github.webhooks import make_delivery
 from bot.adapters.queue import RetryPolicy
 from bot.adapters.queue.sqlite import SqliteQueue
 from bot.app.outcomes import Outcomes
@@ -26,7 +27,7 @@ from bot.app.router import EventRouter
 from bot.app.workers import WorkerPool
 from bot.cli.sandbox import REPO, Sandbox
 from bot.core.errors import ConfigError
-from bot.core.events import Delivery, PullRequestEvent, make_delivery
+from bot.core.events import Delivery, PullRequestEvent
 from tests.conftest import ManualClock
 from tests.e2e.world import Edit, bodies, open_pr, replace, statuses
 

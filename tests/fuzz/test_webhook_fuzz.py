@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.events import Delivery, MalformedEvent, delivery_key, parse_event
+from bot.adapters.github.webhooks import delivery_key, parse_event
+from bot.core.events import Delivery, MalformedEvent
 from tests.fuzz.strategies import JSON_VALUES, hostile_json, mutate
 from tests.web.helpers import PAYLOADS, SECRET, headers
 from tests.web.test_webhooks import URL, Env

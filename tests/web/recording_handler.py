@@ -13,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from bot.core.events import Delivery, delivery_key
+from bot.adapters.github.webhooks import delivery_key
+from bot.core.events import Delivery
 from bot.settings import Settings
 
 FILE_NAME = "effects.sqlite3"

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.github.webhooks import make_delivery
 from bot.app.router import EventRouter
 from bot.core.errors import ConfigError
-from bot.core.events import IssueCommentEvent, PingEvent, make_delivery
+from bot.core.events import IssueCommentEvent, PingEvent
 from bot.settings import Settings
 from bot.wiring import build_handler, build_queue
 from tests.web.helpers import ROOT, SECRET, ServerProcess, comment, encode, headers, payload

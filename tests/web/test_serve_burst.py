@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.github.webhooks import delivery_key, make_delivery
 from bot.adapters.queue.redis import RedisQueue
 from bot.adapters.queue.sqlite import SqliteQueue
-from bot.core.events import delivery_key, make_delivery
 from bot.core.ports import EventQueue
 from tests.conftest import ManualClock
 from tests.web import recording_handler

@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 import pytest
 
+from bot.adapters.github.webhooks import delivery_key, make_delivery, parse_event
 from bot.core import jsonlimits
-from bot.core.events import Delivery, MalformedEvent, delivery_key, make_delivery, parse_event
+from bot.core.events import Delivery, MalformedEvent
 from tests.web.helpers import SECRET, comment, encode, headers, pull_request, push
 from tests.web.test_webhooks import URL, Env
 

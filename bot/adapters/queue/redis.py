@@ -2,7 +2,8 @@
 
 Every operation is one Lua script, so it is atomic on the server:
 
-- `put`: `SET seen:<delivery> NX EX <retention>` dedupes; the job is a hash `job:<seq>`; its
+- `put`: `SET seen:<delivery> NX EX <retention>` dedupes; the job is a hash `job:<seq>` (the
+  raw delivery, its ordering key and `parsed`, the typed event parsed at intake); its
   sequence number is appended to the list `key:<ordering key>`, whose head is the only job
   of that key that may run.
 - A key whose head is runnable sits in the sorted set `ready` scored by the head's sequence
@@ -22,6 +23,11 @@ Every operation is one Lua script, so it is atomic on the server:
 Times come from the queue's clock (POSIX seconds), so replicas need synchronised clocks, as
 leases anywhere do. Finished jobs and delivery marks expire after the retention. The scripts
 compute key names, so use a single Redis server (or Sentinel), not Redis Cluster.
+
+Jobs queued by the previous version have no `parsed` field in their hash: they are handed
+out with `Delivery.parsed` None, and the router parses their raw body once, the old way.
+Every hash the intake writes still holds the raw body, so the previous version can read the
+webhooks queued by this one (the poller's and the scheduler's events have no body).
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from typing import Any
 import redis
 
 from bot.adapters.queue import DEFAULT_RETENTION_SECONDS, RetryPolicy, SystemClock
-from bot.core.events import Delivery, delivery_key
+from bot.adapters.queue.stored import key_of, restored, stored_event
+from bot.core.events import Delivery
 from bot.core.ports import Clock, Job, JobRecord, QueueStats
 
 _PUT = """
@@ -43,7 +50,7 @@ if not redis.call('SET', p .. 'seen:' .. ARGV[2], '1', 'NX', 'EX', ARGV[9]) then
 local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', p .. 'job:' .. seq, 'delivery_id', ARGV[2], 'event', ARGV[3], 'action', ARGV[4],
   'body', ARGV[5], 'received_at', ARGV[6], 'key', ARGV[7], 'state', 'pending', 'attempts', 0,
-  'token', '', 'enqueued_at', ARGV[8])
+  'token', '', 'enqueued_at', ARGV[8], 'parsed', ARGV[10])
 if redis.call('RPUSH', p .. 'key:' .. ARGV[7], seq) == 1 then
   redis.call('ZADD', p .. 'ready', seq, ARGV[7])
 end
@@ -94,7 +101,8 @@ redis.call('HINCRBY', job, 'attempts', 1)
 redis.call('ZADD', p .. 'running', ARGV[5], s)
 redis.call('HINCRBY', p .. 'counts', 'pending', -1)
 redis.call('HINCRBY', p .. 'counts', 'running', 1)
-return {s, redis.call('HMGET', job, 'delivery_id', 'event', 'action', 'body', 'received_at', 'key', 'attempts')}
+return {s, redis.call('HMGET', job, 'delivery_id', 'event', 'action', 'body', 'received_at', 'key', 'attempts',
+  'parsed')}
 """
 
 # A claim is current while the token matches and the job is running, or pending after its
@@ -173,9 +181,9 @@ if state ~= 'dead' and state ~= 'failed' then return 0 end
 local k = redis.call('HGET', old, 'key')
 local seq = redis.call('INCR', p .. 'seq')
 local job = p .. 'job:' .. seq
-local f = redis.call('HMGET', old, 'delivery_id', 'event', 'action', 'body', 'received_at')
+local f = redis.call('HMGET', old, 'delivery_id', 'event', 'action', 'body', 'received_at', 'parsed')
 redis.call('HSET', job, 'delivery_id', f[1], 'event', f[2], 'action', f[3], 'body', f[4], 'received_at', f[5],
-  'key', k, 'state', 'pending', 'attempts', 0, 'token', '', 'enqueued_at', ARGV[3])
+  'key', k, 'state', 'pending', 'attempts', 0, 'token', '', 'enqueued_at', ARGV[3], 'parsed', f[6] or '')
 redis.call('DEL', old)
 redis.call('ZREM', p .. 'dead', ARGV[2])
 redis.call('LREM', p .. 'failed', 0, ARGV[2])
@@ -270,7 +278,9 @@ class RedisQueue:
 
     # --- EventQueue ------------------------------------------------------------------------
 
-    def put(self, delivery: Delivery) -> bool:
+    def put(self, delivery: Delivery, key: str | None = None) -> bool:
+        """Store the delivery unless its ID is known; `key` is the ordering key the intake
+        computed (default: that of `delivery.parsed`)."""
         seq = self._put(
             args=[
                 self.prefix,
@@ -279,9 +289,10 @@ class RedisQueue:
                 delivery.action,
                 delivery.body,
                 delivery.received_at.isoformat(),
-                delivery_key(delivery),
+                key_of(delivery, key),
                 repr(self._now()),
                 self.retention_seconds,
+                stored_event(delivery),
             ]
         )
         return int(seq) != 0
@@ -296,16 +307,11 @@ class RedisQueue:
         )
         if not result:
             return None
-        seq, (delivery_id, event, action, body, received_at, key, attempts) = result
+        seq, (delivery_id, event, action, body, received_at, key, attempts, parsed) = result
         return Job(
             id=int(seq),
-            delivery=Delivery(
-                id=_text(delivery_id),
-                event=_text(event),
-                action=_text(action),
-                body=bytes(body),
-                received_at=datetime.fromisoformat(_text(received_at)),
-            ),
+            delivery=restored(_text(delivery_id), _text(event), _text(action), bytes(body), _text(received_at),
+                              None if parsed is None else _text(parsed)),
             key=_text(key),
             attempts=int(attempts),
             token=token,

@@ -1,6 +1,7 @@
 """The embedded event queue: one SQLite database in WAL mode under the data directory.
 
-One table holds every job: the delivery (ID unique, raw body), its ordering key, its state
+One table holds every job: the delivery (ID unique, raw body, the typed event parsed at
+intake as `bot.core.events.encode_event` writes it), its ordering key, its state
 (`pending` → `running` → `done` | `failed` | `dead`, or `dropped` by an operator), attempts,
 the retry time, and the current claim (token, worker, lease).
 
@@ -20,6 +21,12 @@ can at worst forget that a job finished, and it runs again (at-least-once).
 sharing the file — never hand out the same job twice. A job is marked done only by
 `complete`, after its handler returned: a crash in between leaves it `running`, and it is
 handed out again when its lease expires.
+
+Jobs queued by the previous version (schema 1) have no `parsed` column: opening such a file
+adds the column (schema 2), and those rows, whose `parsed` is NULL, are handed out with
+`Delivery.parsed` None; the router parses their raw body once, the old way, as that version
+did. Every row the intake writes still holds the raw body, so the previous version can read
+the webhooks queued by this one (the poller's and the scheduler's events have no body).
 """
 
 from __future__ import annotations
@@ -35,12 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.queue import RetryPolicy, SystemClock
-from bot.core.events import Delivery, delivery_key
+from bot.adapters.queue.stored import key_of, restored, stored_event
+from bot.core.events import Delivery
 from bot.core.ports import Clock, Job, JobRecord, QueueStats
 
 FILE_NAME = "queue.sqlite3"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added `parsed`; a schema-1 file is upgraded in place
 
 # `head` is 1 for the oldest unfinished job of each key, the only one of its key that may
 # run; finishing a head makes the key's next job the head. Claims look at heads only.
@@ -53,6 +61,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     body         BLOB    NOT NULL,
     received_at  TEXT    NOT NULL,
     key          TEXT    NOT NULL,
+    parsed       TEXT,
     state        TEXT    NOT NULL DEFAULT 'pending',
     head         INTEGER NOT NULL DEFAULT 0,
     attempts     INTEGER NOT NULL DEFAULT 0,
@@ -87,7 +96,7 @@ _EXPIRED_DEAD = (
     "SELECT seq, key FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lease_until <= ? AND attempts > ?"
 )
 
-_COLUMNS = "seq, delivery_id, event, action, body, received_at, key, attempts, token, worker_id, lease_until"
+_COLUMNS = "seq, delivery_id, event, action, body, received_at, parsed, key, attempts, token, worker_id, lease_until"
 _RECORD = (
     "seq, delivery_id, event, action, key, state, attempts, coalesce(last_error, ''), enqueued_at, not_before,"
     " lease_until, coalesce(worker_id, ''), finished_at"
@@ -101,6 +110,7 @@ class _PutSlot:
 
     delivery: Delivery
     key: str
+    parsed: str
     done: bool = False
     stored: bool = False
     error: BaseException | None = None
@@ -138,10 +148,13 @@ class SqliteQueue:
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 self._db.close()
                 raise RuntimeError(f"{self.path}: queue schema version {version} is not {SCHEMA_VERSION}")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "parsed" not in columns:  # a schema-1 file: its rows keep parsed NULL
+                self._db.execute("ALTER TABLE jobs ADD COLUMN parsed TEXT")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @classmethod
@@ -173,14 +186,9 @@ class SqliteQueue:
             return self._db.execute(sql, params)
 
     def _job(self, row: tuple[Any, ...]) -> Job:
-        seq, delivery_id, event, action, body, received_at, key, attempts, token, worker, lease = row
-        delivery = Delivery(
-            id=str(delivery_id),
-            event=str(event),
-            action=str(action),
-            body=bytes(body),
-            received_at=datetime.fromisoformat(str(received_at)),
-        )
+        seq, delivery_id, event, action, body, received_at, parsed, key, attempts, token, worker, lease = row
+        delivery = restored(str(delivery_id), str(event), str(action), bytes(body), str(received_at),
+                            None if parsed is None else str(parsed))
         return Job(
             id=int(seq),
             delivery=delivery,
@@ -194,13 +202,14 @@ class SqliteQueue:
 
     # --- EventQueue ------------------------------------------------------------------------
 
-    def put(self, delivery: Delivery) -> bool:
-        """Store the delivery durably (fsync) unless its ID is known; group-committed.
+    def put(self, delivery: Delivery, key: str | None = None) -> bool:
+        """Store the delivery durably (fsync) unless its ID is known; group-committed. `key`
+        is the ordering key the intake computed (default: that of `delivery.parsed`).
 
         Concurrent callers share one transaction and one fsync: the first to arrive while
         no commit is running commits everything queued by then, the others wait for it.
         """
-        slot = _PutSlot(delivery, delivery_key(delivery))
+        slot = _PutSlot(delivery, key_of(delivery, key), stored_event(delivery))
         with self._batch_ready:
             self._waiting.append(slot)
             while not slot.done and self._committing:
@@ -235,9 +244,10 @@ class SqliteQueue:
                         d = item.delivery
                         head = self._db.execute(_OPEN_OF_KEY, (item.key,)).fetchone() is None
                         cursor = self._db.execute(
-                            "INSERT INTO jobs (delivery_id, event, action, body, received_at, key, head,"
-                            " enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
-                            (d.id, d.event, d.action, d.body, d.received_at.isoformat(), item.key, int(head), now),
+                            "INSERT INTO jobs (delivery_id, event, action, body, received_at, parsed, key, head,"
+                            " enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
+                            (d.id, d.event, d.action, d.body, d.received_at.isoformat(), item.parsed, item.key,
+                             int(head), now),
                         )
                         stored.append(cursor.rowcount == 1)
                 except BaseException:
@@ -371,17 +381,17 @@ class SqliteQueue:
         ID), attempts reset; the delivery ID stays known throughout."""
         with self._transaction() as db:
             row = db.execute(
-                "SELECT delivery_id, event, action, body, received_at, key FROM jobs"
+                "SELECT delivery_id, event, action, body, received_at, parsed, key FROM jobs"
                 " WHERE seq = ? AND state IN ('dead', 'failed')",
                 (job_id,),
             ).fetchone()
             if row is None:
                 return None
             db.execute("DELETE FROM jobs WHERE seq = ?", (job_id,))
-            head = db.execute(_OPEN_OF_KEY, (row[5],)).fetchone() is None
+            head = db.execute(_OPEN_OF_KEY, (row[6],)).fetchone() is None
             cursor = db.execute(
-                "INSERT INTO jobs (delivery_id, event, action, body, received_at, key, head, enqueued_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (delivery_id, event, action, body, received_at, parsed, key, head, enqueued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*row, int(head), self._now()),
             )
             return int(cursor.lastrowid or 0)
