@@ -9,6 +9,9 @@ repository, or inside one of its hidden directories, is refused with a `ConfigEr
 the link's path (so a pull request cannot make the bot read `/proc/self/environ` or
 `.git/config` as a stack file), as is a symbolic link loop; files are read up to
 `MAX_FILE_BYTES`.
+
+`bot.adapters.localfs.datafiles` keeps the bot's own bookkeeping in its data directory: the
+repositories it has served (the `RepositoryBook` port) and the scheduler's JSON files.
 """
 
 from __future__ import annotations
