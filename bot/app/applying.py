@@ -14,7 +14,7 @@ from bot.app.services import Tree, secrets_of
 from bot.app.stacks import Provenance, StackOps
 from bot.core.affected import StackRef
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import PolicyDenied, ShipmateError
+from bot.core.errors import PolicyDenied, ShipmateError, retry_kind
 from bot.core.lock import Lock, LockHeld
 from bot.core.ports import StateBackend
 
@@ -53,7 +53,10 @@ def apply_stacks(
     *,
     keep_lock: bool,
 ) -> tuple[list[StackRun], set[str]]:
-    """Apply each stack at `tree`; every failure is recorded on its stack, none raised."""
+    """Apply each stack at `tree`; every permanent failure is recorded on its stack (a lock
+    held by someone else included). A temporary error (the state branch or the code host
+    unavailable) is raised, so the queue tries the job again rather than a stack being shown
+    as failed for good."""
     runs: list[StackRun] = []
     secrets: set[str] = set()
     for ref in stacks:
@@ -66,11 +69,16 @@ def apply_stacks(
         try:
             result = ops.apply(loaded, provenance, owner=owner, keep_lock=keep_lock)
             runs.append(StackRun.of(result))
-        except ShipmateError as exc:
+        except Exception as exc:
+            if retry_kind(exc) == "temporary" and not isinstance(exc, LockHeld):
+                # The state branch or the code host is unavailable for now: the stack's release
+                # (if any) was ended and its lock kept as it was; the job is tried again.
+                raise
+            if not isinstance(exc, ShipmateError):  # a client error of a runtime: logged in full
+                log.exception("apply of %s at %s failed", ref.path, tree.sha[:7])
+                runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}"))
+                continue
             runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
-        except Exception as exc:  # a client error of a runtime: recorded on the stack, logged in full
-            log.exception("apply of %s at %s failed", ref.path, tree.sha[:7])
-            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}"))
     return runs, secrets
 
 

@@ -1,0 +1,59 @@
+"""A temporary error while a stack is applied (the state branch unreachable) is raised for the
+queue to try the job again, not recorded as the stack's failure for good; a lock held by
+someone else stays a failure of that stack, reported at once."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.gitstate import SystemClock, git_backend
+from bot.adapters.localfs import LocalConfigReader
+from bot.app.applying import apply_stacks, lock_all
+from bot.app.configrepo import discover_stacks
+from bot.app.services import Tree
+from bot.app.stacks import Provenance, StackOps
+from bot.core.config.settings import RepoSettings
+from bot.core.errors import TransientError, retry_kind
+from bot.core.spec import KUBERNETES, TERRAFORM
+from tests.app.test_executor import DictRuntime
+from tests.conftest import ROOT
+from tests.runtimes import stack_runtimes
+
+ACME = ROOT / "fixtures" / "configs" / "acme"
+
+
+def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    reader = LocalConfigReader(ACME)
+    [ref] = [s for s in discover_stacks(reader) if (s.project, s.name) == ("shop", "dev")]
+    runtimes = stack_runtimes({KUBERNETES: DictRuntime(KUBERNETES), TERRAFORM: DictRuntime(TERRAFORM)})
+    return remote, Tree("acme/config", "0" * 40, reader), ref, runtimes
+
+
+def test_an_unreachable_state_branch_during_apply_is_raised_for_a_retry(tmp_path: Path) -> None:
+    remote, tree, ref, runtimes = setup(tmp_path)
+    with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
+        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False)
+        [held] = lock_all(backend, [ref], "pr:acme/config#7", 7, 600, "comment-1")
+        remote.rename(tmp_path / "gone.git")  # the remote stops answering after the locks were taken
+        with pytest.raises(TransientError) as raised:
+            apply_stacks(ops, tree, [ref], RepoSettings(), Provenance(), "pr:acme/config#7", keep_lock=True)
+        assert retry_kind(raised.value) == "temporary"
+        (tmp_path / "gone.git").rename(remote)
+        assert [lock.key for lock in backend.list_locks()] == [held.key]  # kept for the retry
+        assert backend.latest("shop", "dev") is None  # nothing half-written
+
+
+def test_a_lock_held_by_another_owner_fails_that_stack_at_once(tmp_path: Path) -> None:
+    remote, tree, ref, runtimes = setup(tmp_path)
+    with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
+        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False)
+        backend.acquire_lock("shop", "dev", "pr:acme/config#3", 600, 3)
+        runs, _ = apply_stacks(ops, tree, [ref], RepoSettings(), Provenance(), "push:acme/config@abc",
+                               keep_lock=False)
+        [run] = runs
+        assert not run.ok and "pr:acme/config#3" in (run.error or "")
