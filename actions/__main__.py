@@ -41,6 +41,7 @@ from bot.app.stacks import Provenance, StackIdentity
 from bot.app.workers import run_once
 from bot.core import render
 from bot.core.errors import ConfigError, Problem, ShipmateError
+from bot.core.ports import StateBackend
 from bot.core.release import Trigger
 from bot.settings import Settings
 from bot.wiring import build_bot
@@ -161,7 +162,11 @@ def _customised(services: Services, environ: Mapping[str, str], collected: Colle
     if branch:
         def access_for(repo: str, installation: int | None, _orig: Any = services.access_for) -> Access:
             access: Access = _orig(repo, installation)
-            return replace(access, backends=lambda r, _b, _orig_b=access.backends: _orig_b(r, branch))
+            backends = access.backends
+
+            def on_branch(r: str, _branch: str) -> StateBackend:
+                return backends(r, branch)
+            return replace(access, backends=on_branch)
     services.access_for = access_for
     services.report = collected
     services.concurrency = int(concurrency) if concurrency else None
@@ -183,7 +188,8 @@ def destroy(services: Services, repo: str, names: Sequence[str], environ: Mappin
     for name in names:
         ref = known.get(name)
         if ref is None:
-            runs.append(StackRun.refused(*(name.split("/", 1) + [""])[:2], "", f"no stack {name} on the default branch"))
+            project, _, stack = name.partition("/")
+            runs.append(StackRun.refused(project, stack, "", f"no stack {name} on the default branch"))
             continue
         try:
             result = ops.destroy(StackIdentity(ref.project, ref.name, ref.workspace, ref.path),
