@@ -21,6 +21,7 @@ key).
 | `SHIPMATE_WORKERS` | `4` | worker threads |
 | `SHIPMATE_QUEUE_LEASE_SECONDS` | `60` | a crashed worker's job is handed out again after this |
 | `SHIPMATE_QUEUE_MAX_ATTEMPTS` | `5` | tries of a job failing with a temporary error |
+| `SHIPMATE_STACK_CONCURRENCY` | `4` | stacks of one event previewed or applied at the same time (1: one after the other) |
 | `SHIPMATE_MAX_BODY_BYTES` | `26214400` | larger deliveries get 413 (GitHub sends at most 25 MB) |
 | `SHIPMATE_HANDLER` | | `module:factory` building the event handler (see `bot.wiring`) |
 | `SHIPMATE_LOG_LEVEL` | `INFO` | `DEBUG`, `INFO`, `WARNING` or `ERROR` |
@@ -72,6 +73,7 @@ _ENV_TO_KEY: dict[str, str] = {
     "SHIPMATE_WORKERS": "workers",
     "SHIPMATE_QUEUE_LEASE_SECONDS": "queue_lease_seconds",
     "SHIPMATE_QUEUE_MAX_ATTEMPTS": "queue_max_attempts",
+    "SHIPMATE_STACK_CONCURRENCY": "stack_concurrency",
     "SHIPMATE_MAX_BODY_BYTES": "max_body_bytes",
     "SHIPMATE_HANDLER": "handler",
     "SHIPMATE_LOG_LEVEL": "log_level",
@@ -109,6 +111,7 @@ class Settings:
     workers: int = 4
     queue_lease_seconds: float = 60.0
     queue_max_attempts: int = 5
+    stack_concurrency: int = 4
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     handler: str | None = None
     log_level: str = "INFO"
@@ -349,6 +352,7 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
     take("workers", integer(1, 256))
     take("queue_lease_seconds", seconds)
     take("queue_max_attempts", integer(1, 100))
+    take("stack_concurrency", integer(1, 64))
     take("max_body_bytes", integer(1024, 1024**3))
     take("handler", handler)
     take("log_level", log_level)

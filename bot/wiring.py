@@ -199,6 +199,7 @@ def build_services(
         stack_ops=stack_ops,
         clock=clock,
         policy_branch=settings.policy_branch,
+        stack_concurrency=settings.stack_concurrency,
     )
 
 

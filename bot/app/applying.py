@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot.app.fanout import fan_out
 from bot.app.results import StackRun
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import Provenance, StackOps
@@ -56,19 +57,16 @@ def apply_stacks(
     """Apply each stack at `tree`; every permanent failure is recorded on its stack (a lock
     held by someone else included). A temporary error (the state branch or the code host
     unavailable) is raised, so the queue tries the job again rather than a stack being shown
-    as failed for good."""
-    runs: list[StackRun] = []
-    secrets: set[str] = set()
-    for ref in stacks:
+    as failed for good. Stacks run `ops.parallel` at a time (`bot.app.fanout`), results in
+    the order of `stacks`."""
+    def one(ref: StackRef) -> tuple[StackRun, frozenset[str]]:
         try:
             loaded = ops.load(tree.reader, ref.path)
         except ShipmateError as exc:
-            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
-            continue
-        secrets |= secrets_of(loaded, trusted)
+            return StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)), frozenset()
+        secrets = frozenset(secrets_of(loaded, trusted))
         try:
-            result = ops.apply(loaded, provenance, owner=owner, keep_lock=keep_lock)
-            runs.append(StackRun.of(result))
+            return StackRun.of(ops.apply(loaded, provenance, owner=owner, keep_lock=keep_lock)), secrets
         except Exception as exc:
             if retry_kind(exc) == "temporary" and not isinstance(exc, LockHeld):
                 # The state branch or the code host is unavailable for now: the stack's release
@@ -76,10 +74,11 @@ def apply_stacks(
                 raise
             if not isinstance(exc, ShipmateError):  # a client error of a runtime: logged in full
                 log.exception("apply of %s at %s failed", ref.path, tree.sha[:7])
-                runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}"))
-                continue
-            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
-    return runs, secrets
+                return StackRun.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}"), secrets
+            return StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)), secrets
+
+    done = fan_out(stacks, one, parallel=ops.parallel, key=lambda ref: (ref.project, ref.workspace))
+    return [run for run, _ in done], {s for _, secrets in done for s in secrets}
 
 
 def apply_status(runs: Sequence[StackRun], verb: str) -> tuple[str, str]:

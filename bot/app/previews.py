@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.app.configrepo import discover_stacks
+from bot.app.fanout import fan_out
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import LoadedStack, StackOps
 from bot.core.affected import StackRef, affected_stacks
@@ -69,12 +70,15 @@ def load(ops: StackOps, tree: Tree, ref: StackRef, trusted: RepoSettings, into: 
 
 
 def preview(ops: StackOps, tree: Tree, stacks: Sequence[StackRef], trusted: RepoSettings) -> Previewed:
-    """Load and preview each stack; failures become failed results, never exceptions."""
-    out = Previewed()
-    for ref in stacks:
+    """Load and preview each stack, `ops.parallel` at a time (`bot.app.fanout`); failures
+    become failed results, never exceptions, except temporary ones (the job is tried again).
+    Results are in the order of `stacks`."""
+
+    def one(ref: StackRef) -> Previewed:
+        out = Previewed()
         loaded = load(ops, tree, ref, trusted, out)
         if loaded is None:
-            continue
+            return out
         try:
             out.results.append(StackResult.of(ops.preview(loaded)))
         except TransientError:
@@ -86,7 +90,13 @@ def preview(ops: StackOps, tree: Tree, stacks: Sequence[StackRef], trusted: Repo
             out.results.append(
                 StackResult.failed(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}")
             )
-    return out
+        return out
+
+    total = Previewed()
+    for part in fan_out(stacks, one, parallel=ops.parallel, key=lambda ref: (ref.project, ref.workspace)):
+        total.results.extend(part.results)
+        total.secrets |= part.secrets
+    return total
 
 
 def repository_failure(error: str) -> StackResult:

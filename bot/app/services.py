@@ -81,6 +81,7 @@ class Services:
     report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
     concurrency: int | None = None  # overrides shipmate.yaml's (the Action's `concurrency` input)
     policy_branch: str | None = None  # SHIPMATE_POLICY_BRANCH; None: each repository's default branch
+    stack_concurrency: int = 1  # SHIPMATE_STACK_CONCURRENCY: stacks of one event at once
 
     def access(self, repo: str, installation_id: int | None = None) -> Access:
         """The access for `repo` (through the App installation, when given)."""
@@ -101,7 +102,8 @@ class Services:
     def ops(self, access: Access, repo: str, settings: RepoSettings, *, lease_seconds: float) -> StackOps:
         """The stack use cases on the repository's state branch, with its concurrency."""
         base = self.stack_ops(access.backends(repo, settings.backend.branch))
-        return replace(base, concurrency=self.concurrency or settings.concurrency, lease_seconds=lease_seconds)
+        return replace(base, concurrency=self.concurrency or settings.concurrency, lease_seconds=lease_seconds,
+                       parallel=self.stack_concurrency)
 
 
 def secrets_of(loaded: LoadedStack, trusted: RepoSettings) -> frozenset[str]:

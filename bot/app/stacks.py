@@ -107,7 +107,8 @@ class StackOps:
     clock: Clock
     registry: ModuleRegistry | None = None
     secret_salt: str = ""
-    concurrency: int = 10
+    concurrency: int = 10  # resources of one stack at once
+    parallel: int = 1  # stacks of one event at once (bot.app.fanout)
     watch: bool = True
     timeout_seconds: float | None = None
     ignore_fields: tuple[str, ...] = ()
