@@ -33,6 +33,7 @@ from typing import Any
 from bot.adapters.github.webhooks import make_delivery
 from bot.app import drift
 from bot.app.configrepo import discover_stacks
+from bot.app.locking import action_owner
 from bot.app.outcomes import clean
 from bot.app.previews import Previewed
 from bot.app.results import StackRun
@@ -184,7 +185,7 @@ def destroy(services: Services, repo: str, names: Sequence[str], environ: Mappin
     known = {f"{s.project}/{s.name}": s for s in discover_stacks(tree.reader)}
     runs: list[StackRun] = []
     actor = environ.get("GITHUB_ACTOR", "")
-    owner = f"action:{repo.lower()}@{environ.get('GITHUB_RUN_ID', 'local')}"
+    owner = action_owner(repo, environ.get("GITHUB_RUN_ID", ""))
     for name in names:
         ref = known.get(name)
         if ref is None:

@@ -15,33 +15,10 @@ from bot.app.services import Tree, secrets_of
 from bot.app.stacks import Provenance, StackOps
 from bot.core.affected import StackRef
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import PolicyDenied, ShipmateError, retry_kind
-from bot.core.lock import Lock, LockHeld
-from bot.core.ports import StateBackend
+from bot.core.errors import ShipmateError, retry_kind
+from bot.core.lock import LockHeld
 
 log = logging.getLogger("shipmate.bot")
-
-
-def lock_all(
-    backend: StateBackend, stacks: Sequence[StackRef], owner: str, number: int, lease_seconds: float, run_id: str
-) -> list[Lock]:
-    """Take every project+workspace lock the stacks need, in sorted order, before anything
-    changes. When one is held by someone else, the locks taken here (not those the pull
-    request already held) are released again and PolicyDenied names the holder."""
-    keys = sorted({(s.project, s.workspace) for s in stacks})
-    held_before = {lock.key for lock in backend.list_locks() if lock.owner == owner}
-    taken: list[Lock] = []
-    try:
-        for project, workspace in keys:
-            taken.append(backend.acquire_lock(project, workspace, owner, lease_seconds, number, run_id=run_id))
-    except LockHeld as exc:
-        for lock in taken:
-            if lock.key not in held_before:
-                backend.release_lock(lock)
-        holder = exc.holder
-        where = f" (comment `/unlock` on #{holder.pull_request} to free it)" if holder.pull_request else ""
-        raise PolicyDenied(f"{exc}{where}") from None
-    return taken
 
 
 def apply_stacks(

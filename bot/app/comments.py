@@ -39,8 +39,9 @@ import logging
 from dataclasses import replace
 
 from bot.app import results, summary
-from bot.app.applying import apply_stacks, apply_status, lock_all
+from bot.app.applying import apply_stacks, apply_status
 from bot.app.configrepo import discover_stacks
+from bot.app.locking import LockSession, pull_request_owner
 from bot.app.previews import select
 from bot.app.pulls import PullRequests, preview_key
 from bot.app.results import StackRun
@@ -50,7 +51,6 @@ from bot.app.services import (
     Access,
     Services,
     Tree,
-    pull_request_owner,
 )
 from bot.app.stacks import Provenance, StackIdentity
 from bot.app.trust import Policy, PolicyUnreadable
@@ -200,7 +200,10 @@ class Comments:
                                f"(stacks changed: {changed}).")
         ops = self.services.ops(access, repo, trusted, lease_seconds=PULL_REQUEST_LEASE_SECONDS)
         owner = pull_request_owner(repo, pr.number)
-        lock_all(ops.backend, selection.stacks, owner, pr.number, ops.lease_seconds, f"comment-{event.comment_id}")
+        session = LockSession(ops.backend, owner, ops.lease_seconds, pull_request=pr.number,
+                              run_id=f"comment-{event.comment_id}")
+        session.acquire_all((s.project, s.workspace) for s in selection.stacks)
+        ops = replace(ops, session=session)
         n = len(selection.stacks)
         summary.status(host, repo, pr.head_sha, APPLY_STATUS, "pending", f"applying {n} stack{'s' if n != 1 else ''}")
         provenance = Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number)
@@ -225,7 +228,10 @@ class Comments:
         ref = self.find_stack(access, pr, command.project, command.stack)
         ops = self.services.ops(access, repo, trusted, lease_seconds=PULL_REQUEST_LEASE_SECONDS)
         owner = pull_request_owner(repo, pr.number)
-        lock_all(ops.backend, [ref], owner, pr.number, ops.lease_seconds, f"comment-{event.comment_id}")
+        session = LockSession(ops.backend, owner, ops.lease_seconds, pull_request=pr.number,
+                              run_id=f"comment-{event.comment_id}")
+        session.acquire_all([(ref.project, ref.workspace)])
+        ops = replace(ops, session=session)
         provenance = Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number)
         identity = StackIdentity(ref.project, ref.name, ref.workspace, ref.path)
         try:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from bot.app import results, summary
 from bot.app.applying import apply_stacks, apply_status
+from bot.app.locking import pull_request_owner, push_owner
 from bot.app.previews import select
 from bot.app.pulls import preview_key
 from bot.app.results import StackRun, fenced
@@ -31,8 +32,6 @@ from bot.app.services import (
     Access,
     Services,
     Tree,
-    pull_request_owner,
-    push_owner,
 )
 from bot.app.stacks import Provenance
 from bot.app.trust import PolicySource, PolicyUnreadable

@@ -20,13 +20,13 @@ from __future__ import annotations
 import logging
 
 from bot.app import results, summary
+from bot.app.locking import pull_request_owner
 from bot.app.previews import Previewed, preview, repository_failure, select
 from bot.app.services import (
     PREVIEW_STATUS,
     RUN_LEASE_SECONDS,
     Access,
     Services,
-    pull_request_owner,
 )
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
 from bot.core import render

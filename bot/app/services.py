@@ -37,15 +37,6 @@ PULL_REQUEST_LEASE_SECONDS = 14 * 24 * 3600.0
 RUN_LEASE_SECONDS = 900.0
 
 
-def pull_request_owner(repo: str, number: int) -> str:
-    """The lock owner of everything done for a pull request: `pr:owner/repo#7`."""
-    return f"pr:{repo.lower()}#{number}"
-
-
-def push_owner(repo: str, sha: str) -> str:
-    return f"push:{repo.lower()}@{sha[:12]}"
-
-
 @dataclass(frozen=True)
 class Access:
     """The code host, checkout cache and state backends reachable with one set of credentials."""

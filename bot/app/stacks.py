@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.app import executor as executor_mod
 from bot.app.configrepo import default_registry, stack_snapshot
+from bot.app.locking import LockSession
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
@@ -109,6 +110,9 @@ class StackOps:
     secret_salt: str = ""
     concurrency: int = 10  # resources of one stack at once
     parallel: int = 1  # stacks of one event at once (bot.app.fanout)
+    # The locks of the run (bot.app.locking): a stack takes its lock from the session instead
+    # of acquiring it again. None: each operation takes and frees its own lock.
+    session: LockSession | None = None
     watch: bool = True
     timeout_seconds: float | None = None
     ignore_fields: tuple[str, ...] = ()
@@ -343,9 +347,14 @@ class StackOps:
             _, changeset = build(latest.state if latest else State())
             return Result(identity, mask.mask_changeset(changeset, literals))
 
-        lock = self.backend.acquire_lock(
-            p, w, owner, self.lease_seconds, provenance.pull_request, run_id=provenance.commit[:12]
-        )
+        session = self.session
+        if session is not None and session.owner == owner:
+            lock = session.lock(p, w)
+        else:
+            session = None
+            lock = self.backend.acquire_lock(
+                p, w, owner, self.lease_seconds, provenance.pull_request, run_id=provenance.commit[:12]
+            )
         release: Release | None = None
         try:
             latest = self.backend.latest(p, w)
@@ -356,7 +365,7 @@ class StackOps:
             lossless = runtimes.having(Capability.RECORDED_STATE)
             shown = mask.mask_changeset(changeset, literals)
             if confirm is not None and not confirm(shown):
-                return Result(identity, shown, declined=True, lock=self._let_go(lock, keep_lock))
+                return Result(identity, shown, declined=True, lock=self._let_go(lock, keep_lock, session))
             now = self.clock.now()
             release = Release.start(
                 p, w, identity.stack, latest=latest, now=now, trigger=provenance.trigger,
@@ -376,6 +385,8 @@ class StackOps:
                 current = self.backend.update(current.with_state(masked, self.clock.now()), lock)
                 if (lock.expire_time - self.clock.now()).total_seconds() < self.lease_seconds / 2:
                     lock = self.backend.renew_lock(lock, self.lease_seconds)
+                    if session is not None:
+                        session.renewed(lock)
 
             runner = executor_mod.Executor(
                 runtimes,
@@ -392,7 +403,7 @@ class StackOps:
                 release = release.succeeded(end)
             else:
                 release = release.failed(end, literals.text(_failure_text(outcome)))
-            release = self._end(stored(release), lock, keep_lock)
+            release = self._end(stored(release), lock, keep_lock, session)
             return Result(identity, shown, release, _masked_outcome(outcome, literals), lock=lock if keep_lock else None)
         except BaseException as exc:
             # Never leave a half-finished release or a lock behind on an error we can see.
@@ -400,22 +411,28 @@ class StackOps:
                 try:
                     latest_written = self.backend.get(p, w, release.revision) or release
                     failed = latest_written.failed(self.clock.now(), literals.text(_error_text(exc)))
-                    self._end(stored(failed), lock, keep_lock)
+                    self._end(stored(failed), lock, keep_lock, session)
                 except ShipmateError:
                     pass
             elif release is None:
-                self._let_go(lock, keep_lock=False)
+                # A lock the session held before this stack (a pull request's) stays held.
+                self._let_go(lock, keep_lock and session is not None, session)
             raise
 
-    def _end(self, release: Release, lock: Lock, keep_lock: bool) -> Release:
+    def _end(self, release: Release, lock: Lock, keep_lock: bool, session: LockSession | None) -> Release:
         if keep_lock:
             return self.backend.update(release, lock)
+        if session is not None:
+            session.forget(lock)
         return self.backend.finish(release, lock)
 
-    def _let_go(self, lock: Lock, keep_lock: bool) -> Lock | None:
+    def _let_go(self, lock: Lock, keep_lock: bool, session: LockSession | None) -> Lock | None:
         if keep_lock:
             return lock
-        self.backend.release_lock(lock)
+        if session is not None:
+            session.let_go(lock)
+        else:
+            self.backend.release_lock(lock)
         return None
 
 

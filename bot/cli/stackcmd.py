@@ -13,7 +13,6 @@ import argparse
 import getpass
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_b
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.adapters.terraform.runtime import default_cache_dir
 from bot.app import executor
+from bot.app.locking import cli_owner
 from bot.app.stacks import LoadedStack, StackOps
 from bot.core import render
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
@@ -113,7 +113,7 @@ def user() -> str:
 
 def owner() -> str:
     """The lock owner of this run: user, host and process."""
-    return f"cli:{user()}@{socket.gethostname()}:{os.getpid()}"
+    return cli_owner(user())
 
 
 def show_preview(changeset: ChangeSet, out: TextIO | None = None) -> None:

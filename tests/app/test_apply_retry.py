@@ -11,12 +11,13 @@ import pytest
 
 from bot.adapters.gitstate import SystemClock, git_backend
 from bot.adapters.localfs import LocalConfigReader
-from bot.app.applying import apply_stacks, lock_all
+from bot.app.applying import apply_stacks
 from bot.app.configrepo import discover_stacks
+from bot.app.locking import LockSession
 from bot.app.services import Tree
 from bot.app.stacks import Provenance, StackOps
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import TransientError, retry_kind
+from bot.core.errors import PolicyDenied, TransientError, retry_kind
 from bot.core.spec import KUBERNETES, TERRAFORM
 from tests.app.test_executor import DictRuntime
 from tests.conftest import ROOT
@@ -37,8 +38,9 @@ def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_an_unreachable_state_branch_during_apply_is_raised_for_a_retry(tmp_path: Path) -> None:
     remote, tree, ref, runtimes = setup(tmp_path)
     with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
-        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False)
-        [held] = lock_all(backend, [ref], "pr:acme/config#7", 7, 600, "comment-1")
+        session = LockSession(backend, "pr:acme/config#7", 600, pull_request=7, run_id="comment-1")
+        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False, session=session)
+        [held] = session.acquire_all([(ref.project, ref.workspace)])
         remote.rename(tmp_path / "gone.git")  # the remote stops answering after the locks were taken
         with pytest.raises(TransientError) as raised:
             apply_stacks(ops, tree, [ref], RepoSettings(), Provenance(), "pr:acme/config#7", keep_lock=True)
@@ -57,3 +59,35 @@ def test_a_lock_held_by_another_owner_fails_that_stack_at_once(tmp_path: Path) -
                                keep_lock=False)
         [run] = runs
         assert not run.ok and "pr:acme/config#3" in (run.error or "")
+
+
+def test_a_stack_takes_its_lock_from_the_session_not_again(tmp_path: Path) -> None:
+    # /apply takes every lock first; the stack then uses that lock: no second acquisition
+    # (which cost one state-branch commit and a fencing-token bump per stack).
+    remote, tree, ref, runtimes = setup(tmp_path)
+    with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
+        session = LockSession(backend, "pr:acme/config#7", 600, pull_request=7, run_id="comment-1")
+        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False, session=session)
+        [held] = session.acquire_all([(ref.project, ref.workspace)])
+        commits = int(subprocess.run(["git", "rev-list", "--count", "shipmate-state"], cwd=remote,
+                                     capture_output=True, text=True, check=True).stdout)
+        runs, _ = apply_stacks(ops, tree, [ref], RepoSettings(), Provenance(), session.owner, keep_lock=True)
+        assert [run.ok for run in runs] == [True]
+        [lock] = backend.list_locks()
+        assert (lock.owner, lock.token) == (session.owner, held.token)  # the same lock, never re-taken
+        after = int(subprocess.run(["git", "rev-list", "--count", "shipmate-state"], cwd=remote,
+                                   capture_output=True, text=True, check=True).stdout)
+        messages = subprocess.run(["git", "log", "--format=%s", f"-{after - commits}", "shipmate-state"], cwd=remote,
+                                  capture_output=True, text=True, check=True).stdout
+        assert "acquired" not in messages  # only the release's own writes
+
+
+def test_a_lock_held_elsewhere_refuses_the_whole_run_and_gives_back_what_it_took(tmp_path: Path) -> None:
+    remote, tree, ref, runtimes = setup(tmp_path)
+    with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
+        backend.acquire_lock("shop", "prod", "pr:acme/config#3", 600, 3)
+        session = LockSession(backend, "pr:acme/config#7", 600, pull_request=7)
+        with pytest.raises(PolicyDenied, match=r"comment `/unlock` on #3"):
+            session.acquire_all([("shop", "dev"), ("shop", "prod")])
+        assert [(lock.key, lock.owner) for lock in backend.list_locks()] == [("shop/prod", "pr:acme/config#3")]
+        assert session.held == ()
