@@ -357,12 +357,6 @@ class ReleaseMeta:
             release_meta_datas=(*self.release_meta_datas, ReleaseMetaData(revision, stack)),
         )
 
-    def stack_of(self, revision: int) -> str | None:
-        for item in self.release_meta_datas:
-            if item.revision == revision:
-                return item.stack
-        return None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "latestRevision": self.latest_revision,

@@ -37,7 +37,7 @@ def test_settings_defaults_when_absent_or_empty() -> None:
         assert s.apply == "both" and s.apply_on_merge and s.apply_on_comment
         assert s.requirements.apply == ()
         assert (s.permissions.apply, s.permissions.destroy) == ("write", "maintain")
-        assert s.drift.schedule is None and s.poll.interval_seconds == 60
+        assert s.drift.schedule is None
         assert s.concurrency == 10 and s.draft_previews is False
 
 
@@ -45,13 +45,13 @@ def test_settings_values_and_secret_context_keys() -> None:
     s = parse_settings("shipmate.yaml", (
         "backend: {branch: state}\napply: on-comment\nrequirements: {apply: [approved, mergeable]}\n"
         "permissions: {apply: maintain, destroy: admin}\ndrift: {schedule: '@daily'}\n"
-        "poll: {interval_seconds: 30}\nconcurrency: 4\ndraftPreviews: true\n"
+        "concurrency: 4\ndraftPreviews: true\n"
         "secrets: {contextKeys: [KUBECONFIG_CONTENT]}\n"
     ))
     assert s.backend.branch == "state" and not s.apply_on_merge and s.apply_on_comment
     assert s.rules().requirements == ("approved", "mergeable")
     assert s.rules().apply_permission == "maintain" and s.rules().destroy_permission == "admin"
-    assert s.drift.schedule == "@daily" and s.poll.interval_seconds == 30
+    assert s.drift.schedule == "@daily"
     assert s.concurrency == 4 and s.draft_previews
     for key in ("KUBECONFIG_CONTENT", "GITHUB_TOKEN", "db_password", "AWS_SECRET_ACCESS_KEY", "ACCESS_KEY"):
         assert s.is_secret_context_key(key), key
@@ -63,7 +63,8 @@ def test_settings_problems_are_collected_with_positions() -> None:
     assert problems(parse_settings, "shipmate.yaml", "backend:\n  branch: 'a b'\n  bogus: 1\npoll: {interval_seconds: 1}\n") == [
         "shipmate.yaml:2:11: backend.branch: expected a git branch name, got 'a b'",
         "shipmate.yaml:3:3: backend.bogus: unknown field 'bogus'; expected one of: branch",
-        "shipmate.yaml:4:26: poll.interval_seconds: expected an integer of at least 10, got 1",
+        "shipmate.yaml:4:1: poll: unknown field 'poll'; expected one of: apply, backend, branches, concurrency, "
+        "draftPreviews, drift, permissions, requirements, secrets",
     ]
     assert problems(parse_settings, "shipmate.yaml", "- a\n") == [
         "shipmate.yaml:1:1: expected a mapping, got a list"]

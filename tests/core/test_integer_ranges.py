@@ -1,11 +1,10 @@
 """Integers that reach a Kubernetes field are range-checked where they are written: the
-workspace's platform config as well as main.yaml, and shipmate.yaml's poll interval."""
+workspace's platform config as well as main.yaml."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.core.config.settings import parse_settings
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
 from bot.core.generate import generate_stack
@@ -37,9 +36,3 @@ def test_a_termination_grace_period_may_be_int64_but_no_more() -> None:
     assert generate_stack(ConfigSnapshot({"shop/project.yaml": "name: shop\n", "shop/dev/stack.yaml": "name: dev\n",
                                           "workspaces/dev.yaml": "modules: {}\n", "shop/dev/main.yaml": ok}), "shop/dev")
 
-
-def test_the_poll_interval_is_at_most_a_week() -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_settings("shipmate.yaml", "poll: {interval_seconds: 1000000000000000000000}\n")
-    assert str(caught.value) == ("shipmate.yaml:1:26: poll.interval_seconds: expected an integer from 10 to 604800, "
-                                 "got 1000000000000000000000")

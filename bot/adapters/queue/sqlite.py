@@ -413,15 +413,6 @@ class SqliteQueue:
             db.execute(_NEXT_HEAD, (row[0],))
         return True
 
-    def failed_jobs(self, limit: int = 100) -> list[tuple[str, str, int, str]]:
-        """Dead jobs for inspection: (delivery ID, event, attempts, last error), newest first."""
-        rows = self._execute(
-            "SELECT delivery_id, event, attempts, coalesce(last_error, '') FROM jobs"
-            " WHERE state = 'failed' ORDER BY seq DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [(str(a), str(b), int(c), str(d)) for a, b, c, d in rows]
-
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -7,7 +7,6 @@ branches: [main, release/*]                # bases that apply (default: the defa
 requirements: {apply: [approved, mergeable]}
 permissions: {apply: write, destroy: maintain, approve: write}   # admin > maintain > write > triage > read
 drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
-poll: {interval_seconds: 60}
 concurrency: 10
 draftPreviews: false
 secrets: {contextKeys: [KUBECONFIG_CONTENT]}
@@ -36,7 +35,6 @@ from bot.core.config.checks import Checker
 from bot.core.yamlio import load
 
 SETTINGS_FILE = "shipmate.yaml"
-MAX_POLL_SECONDS = 7 * 24 * 3600  # a week: more is a typo, and would overflow the scheduler's clock
 APPLY_MODES = ("both", "on-merge", "on-comment")
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read")
 SECRET_KEY_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*", "*_KEY")
@@ -65,11 +63,6 @@ class DriftSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class PollSettings:
-    interval_seconds: int = 60
-
-
-@dataclass(frozen=True, slots=True)
 class SecretSettings:
     context_keys: tuple[str, ...] = ()
 
@@ -84,7 +77,6 @@ class RepoSettings:
     requirements: RequirementSettings = field(default_factory=RequirementSettings)
     permissions: PermissionSettings = field(default_factory=PermissionSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
-    poll: PollSettings = field(default_factory=PollSettings)
     concurrency: int = 10
     draft_previews: bool = False
     secrets: SecretSettings = field(default_factory=SecretSettings)
@@ -132,7 +124,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     c.fields(
         data,
         (),
-        ("backend", "apply", "branches", "requirements", "permissions", "drift", "poll", "concurrency",
+        ("backend", "apply", "branches", "requirements", "permissions", "drift", "concurrency",
          "draftPreviews", "secrets"),
     )
 
@@ -179,14 +171,6 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         c.add(("drift", "schedule"), f"expected a cron expression with 5 fields (or null), got {schedule!r}"
               + ("" if fields_wrong else f": {why}"))
 
-    poll = c.mapping(data.get("poll"), ("poll",))
-    c.fields(poll, ("poll",), ("interval_seconds",))
-    interval = c.get(poll, "interval_seconds", ("poll",), "integer", 60)
-    if isinstance(interval, int) and interval < 10:
-        c.add(("poll", "interval_seconds"), f"expected an integer of at least 10, got {interval}")
-    else:
-        c.in_range(interval, ("poll", "interval_seconds"), 10, MAX_POLL_SECONDS)
-
     concurrency = c.get(data, "concurrency", (), "integer", 10)
     if isinstance(concurrency, int) and not 1 <= concurrency <= 100:
         c.add(("concurrency",), f"expected an integer from 1 to 100, got {concurrency}")
@@ -205,7 +189,6 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         requirements=RequirementSettings(apply=tuple(req_apply)),
         permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve),
         drift=DriftSettings(schedule=schedule),
-        poll=PollSettings(interval_seconds=interval),
         concurrency=concurrency,
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),

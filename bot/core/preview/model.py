@@ -30,17 +30,7 @@ class Action(StrEnum):
     DELETE = "Delete"
     UNCHANGED = "UnChanged"
 
-    @property
-    def participle(self) -> str:
-        return _PARTICIPLES[self]
 
-
-_PARTICIPLES = {
-    Action.CREATE: "Creating",
-    Action.UPDATE: "Updating",
-    Action.DELETE: "Deleting",
-    Action.UNCHANGED: "Unchanged",
-}
 
 
 class DiffKind(StrEnum):

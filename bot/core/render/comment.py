@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.core import mask
-from bot.core.preview.model import Action, ChangeSet, ChangeStep, StackResult, total_counts
+from bot.core.preview.model import Action, ChangeStep, StackResult, total_counts
 from bot.core.render import lines, mermaid, split
 
 ICONS = {
@@ -175,9 +175,3 @@ def render(
         mermaid_max_nodes=mermaid_max_nodes,
     )
     return split.split_markdown(text, limit)
-
-
-def changeset_section(changeset: ChangeSet, *, secrets: Iterable[str] = ()) -> str:
-    """One stack's section alone (for a check run's text), masked like the comment."""
-    masked = mask.mask_changeset(changeset, secrets)
-    return "\n".join(_stack_section(StackResult.of(masked), MERMAID_MAX_NODES))
