@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from bot.core import graph, plan
 from bot.core.errors import RuntimeFailed, ShipmateError
@@ -108,10 +107,7 @@ class Executor:
         skipped: dict[str, str] = {}
         blocked: set[str] = set()
         waiting = {key: set(deps) for key, deps in the_plan.depends_on.items()}
-        dependents: dict[str, set[str]] = {key: set() for key in the_plan.nodes}
-        for key, deps in the_plan.depends_on.items():
-            for dep in deps:
-                dependents[dep].add(key)
+        dependents = graph.dependents_of(the_plan.depends_on)
 
         def snapshot() -> State:
             return State.of(state.values())
@@ -233,7 +229,7 @@ class Executor:
         known = {k: dict(v.attributes) for k, v in results.items() if k not in inside}
         resources = []
         for op in node.operations:
-            attributes = _resolve(op.resource.attributes, known, inside)
+            attributes = graph.resolve(op.resource.attributes, known, inside=inside)
             resources.append(replace(op.resource, attributes=attributes))
         applied = dict(runtime.apply(resources, prior))
         if self.watch and self.runtimes.declares(node.runtime, Capability.READINESS):
@@ -246,23 +242,6 @@ class Executor:
                     # The object exists but is not ready: record it, fail the operation.
                     raise _with_partial(exc, applied, failed={resource.id}) from exc
         return applied
-
-
-def _resolve(attributes: Any, known: Mapping[str, Mapping[str, Any]], inside: set[str]) -> Any:
-    """Resolve `$kusion_path` references to finished resources; references between members of
-    one batch are left for the batch runtime, which turns them into native interpolations."""
-    if isinstance(attributes, str):
-        if not graph.is_reference(attributes):
-            return attributes
-        ref = graph.parse_reference(attributes, [*known, *inside])
-        if ref is not None and ref.resource_id in inside:
-            return attributes
-        return graph.resolve_references(attributes, known)
-    if isinstance(attributes, Mapping):
-        return {k: _resolve(v, known, inside) for k, v in attributes.items()}
-    if isinstance(attributes, list | tuple):
-        return [_resolve(v, known, inside) for v in attributes]
-    return attributes
 
 
 def _with_partial(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.errors import PlanError
-from bot.core.spec import KUSION_PATH_PREFIX, Resource
+from bot.core.spec import KUSION_PATH_PREFIX
 
 _PREFIX_LEN = len(KUSION_PATH_PREFIX)
 _SCALARS = frozenset({int, float, bool, type(None)})
@@ -118,33 +118,105 @@ def lookup(attributes: Any, path: Sequence[str]) -> Any:
     return node
 
 
-def resolve_references(attributes: Any, results_by_id: Mapping[str, Mapping[str, Any]]) -> Any:
-    """A copy of `attributes` with each reference string replaced by the value it names.
+def resolve(
+    value: Any,
+    known: Mapping[str, Mapping[str, Any]],
+    *,
+    inside: Iterable[str] = (),
+    names: Iterable[str] | None = None,
+    strict: bool = True,
+    unknown: Any = None,
+) -> Any:
+    """A copy of `value` with each `$kusion_path.<id>.<attr>` reference to a resource in
+    `known` (id -> attributes) replaced by the value it names: the one set of rules the preview
+    and the apply share.
 
-    `results_by_id` holds the applied attributes of the resources already done. An unknown
-    resource or attribute raises PlanError naming the reference.
+    - References to a resource in `inside` (the members of one batch) are left as they are:
+      the batch runtime turns them into native interpolations (Terraform does).
+    - `names` (default: `known` and `inside`) are the IDs a reference is matched against,
+      longest ID first, so IDs containing dots work.
+    - `strict` (the apply): a reference to a resource not applied yet, or to an attribute it
+      does not have, is a PlanError naming the reference. Otherwise (the preview): the first
+      is left as it is, the second becomes `unknown` (known only after the apply).
     """
-    if isinstance(attributes, str):
-        if not attributes.startswith(KUSION_PATH_PREFIX):
-            return attributes
-        ref = parse_reference(attributes, results_by_id)
-        if ref is None:
-            raise PlanError(f"unresolved reference {attributes}: no such resource has been applied")
-        try:
-            return lookup(results_by_id[ref.resource_id], ref.path)
-        except KeyError:
-            raise PlanError(
-                f"unresolved reference {attributes}: resource {ref.resource_id} has no attribute "
-                f"{'.'.join(ref.path)}"
-            ) from None
-    if isinstance(attributes, Mapping):
-        return {k: resolve_references(v, results_by_id) for k, v in attributes.items()}
-    if isinstance(attributes, list | tuple):
-        return [resolve_references(v, results_by_id) for v in attributes]
-    return attributes
+    members = frozenset(inside)
+    ids = frozenset(names) if names is not None else frozenset(known) | members
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            if not node.startswith(KUSION_PATH_PREFIX):
+                return node
+            ref = parse_reference(node, ids)
+            if ref is not None and ref.resource_id in members:
+                return node
+            if ref is None or ref.resource_id not in known:
+                if strict:
+                    raise PlanError(f"unresolved reference {node}: no such resource has been applied")
+                return node
+            try:
+                return lookup(known[ref.resource_id], ref.path)
+            except KeyError:
+                if strict:
+                    raise PlanError(
+                        f"unresolved reference {node}: resource {ref.resource_id} has no attribute "
+                        f"{'.'.join(ref.path)}"
+                    ) from None
+                return unknown
+        if isinstance(node, Mapping):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value)
 
 
 # --- the graph --------------------------------------------------------------------------------
+#
+# The one topological sort of the project: generate (cycle errors at file:line), the preview
+# engine (display order of a change set, deletions reversed), the plan (node order) and the
+# executor (dependents of a failed node) all order through `order` and `dependents_of`.
+
+
+def dependents_of(depends_on: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """node -> the nodes that depend on it (edges to unknown nodes are ignored)."""
+    out: dict[str, set[str]] = {n: set() for n in depends_on}
+    for node, deps in depends_on.items():
+        for dep in deps:
+            if dep in out and dep != node:
+                out[dep].add(node)
+    return out
+
+
+def reversed_edges(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
+    """The same graph with every edge turned around: the order to delete in."""
+    return {n: frozenset(d) for n, d in dependents_of(depends_on).items()}
+
+
+def order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tuple[str, ...]:
+    """Dependencies first, ties broken by ID (Kahn's algorithm over a heap). Self-edges and
+    edges to unknown nodes are ignored. On a cycle: `strict` raises PlanError naming it;
+    otherwise the nodes left are appended in ID order (a display order never fails). A node
+    depending on itself is a cycle when `strict`, ignored otherwise."""
+    deps = {n: {d for d in ds if d in depends_on and (strict or d != n)} for n, ds in depends_on.items()}
+    dependents = dependents_of(deps)
+    pending = {n: len(d) for n, d in deps.items()}
+    ready = [n for n, count in pending.items() if count == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        node = heapq.heappop(ready)
+        out.append(node)
+        for child in dependents[node]:
+            pending[child] -= 1
+            if pending[child] == 0:
+                heapq.heappush(ready, child)
+    if len(out) < len(deps):
+        if strict:
+            Graph({n: frozenset(d) for n, d in deps.items()}).check_acyclic()
+        done = set(out)
+        out.extend(sorted(n for n in deps if n not in done))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -158,46 +230,13 @@ class Graph:
     def nodes(self) -> tuple[str, ...]:
         return tuple(sorted(self.depends_on))
 
-    def __contains__(self, node: object) -> bool:
-        return node in self.depends_on
-
-    def __len__(self) -> int:
-        return len(self.depends_on)
-
-    def edges(self) -> Iterator[tuple[str, str]]:
-        """(dependent, dependency) pairs, sorted."""
-        for node in self.nodes:
-            for dep in sorted(self.depends_on[node]):
-                yield node, dep
-
     def dependencies(self, node: str) -> tuple[str, ...]:
         return tuple(sorted(self.depends_on[node]))
 
     def dependents(self, node: str) -> tuple[str, ...]:
         if not self._dependents:
-            for n, deps in self.depends_on.items():
-                self._dependents.setdefault(n, set())
-                for d in deps:
-                    self._dependents.setdefault(d, set()).add(n)
+            self._dependents.update(dependents_of(self.depends_on))
         return tuple(sorted(self._dependents.get(node, ())))
-
-    def ancestors(self, node: str) -> frozenset[str]:
-        """Everything `node` depends on, directly or not."""
-        return self._reach(node, lambda n: self.depends_on[n])
-
-    def descendants(self, node: str) -> frozenset[str]:
-        """Everything that depends on `node`, directly or not."""
-        return self._reach(node, self.dependents)
-
-    def _reach(self, node: str, step: Any) -> frozenset[str]:
-        seen: set[str] = set()
-        todo = list(step(node))
-        while todo:
-            n = todo.pop()
-            if n not in seen:
-                seen.add(n)
-                todo.extend(step(n))
-        return frozenset(seen)
 
     def find_cycle(self) -> list[str] | None:
         """A cycle as a path whose first and last node are equal, or None."""
@@ -224,101 +263,15 @@ class Graph:
         return None
 
     def check_acyclic(self) -> None:
+        """PlanError naming the resources of a cycle, if there is one."""
         cycle = self.find_cycle()
         if cycle is not None:
             raise PlanError(f"dependency cycle: {' -> '.join(cycle)}")
 
     def topological_order(self) -> tuple[str, ...]:
         """Dependencies first; ties broken by ID. Raises PlanError on a cycle."""
-        remaining = {n: len(d) for n, d in self.depends_on.items()}
-        ready = [n for n, c in remaining.items() if c == 0]
-        heapq.heapify(ready)
-        order: list[str] = []
-        while ready:
-            node = heapq.heappop(ready)
-            order.append(node)
-            for dependent in self.dependents(node):
-                remaining[dependent] -= 1
-                if remaining[dependent] == 0:
-                    heapq.heappush(ready, dependent)
-        if len(order) != len(remaining):
-            self.check_acyclic()
-        return tuple(order)
+        return order(self.depends_on)
 
     def reverse_order(self) -> tuple[str, ...]:
         """Dependents first: the order to delete in."""
         return tuple(reversed(self.topological_order()))
-
-    def layers(self) -> tuple[tuple[str, ...], ...]:
-        """Nodes grouped by longest distance from a node without dependencies."""
-        depth: dict[str, int] = {}
-        for node in self.topological_order():
-            depth[node] = 1 + max((depth[d] for d in self.depends_on[node]), default=-1)
-        grouped: dict[int, list[str]] = {}
-        for node, d in depth.items():
-            grouped.setdefault(d, []).append(node)
-        return tuple(tuple(sorted(grouped[d])) for d in sorted(grouped))
-
-    def transitive_reduction(self) -> Graph:
-        """The smallest graph with the same reachability (drops implied edges)."""
-        order = self.topological_order()
-        bit = {n: 1 << i for i, n in enumerate(order)}
-        reach: dict[str, int] = {}
-        for node in order:
-            r = 0
-            for dep in self.depends_on[node]:
-                r |= bit[dep] | reach[dep]
-            reach[node] = r
-        reduced: dict[str, frozenset[str]] = {}
-        for node in order:
-            deps = self.depends_on[node]
-            implied = 0
-            for dep in deps:
-                implied |= reach[dep]
-            reduced[node] = frozenset(d for d in deps if not bit[d] & implied)
-        return Graph(reduced)
-
-    def reversed(self) -> Graph:
-        """The same graph with every edge turned around (for deletion walks)."""
-        return Graph({n: frozenset(self.dependents(n)) for n in self.depends_on})
-
-
-def graph_of(edges: Mapping[str, Iterable[str]]) -> Graph:
-    """A graph from `node -> dependencies`; dependencies that are not nodes are an error."""
-    deps = {n: frozenset(d) for n, d in edges.items()}
-    for node in sorted(deps):
-        missing = sorted(d for d in deps[node] if d not in deps)
-        if missing:
-            raise PlanError(f"{node}: depends on unknown resource {missing[0]}")
-    return Graph(deps)
-
-
-def build_graph(resources: Iterable[Resource], check: bool = True) -> Graph:
-    """The graph of a Spec's (or State's) resources: explicit `dependsOn` plus references.
-
-    With `check`, unknown dependencies, unknown references and cycles raise PlanError.
-    """
-    items = list(resources)
-    known: dict[str, Resource] = {}
-    for res in items:
-        if res.id in known:
-            raise PlanError(f"duplicate resource ID {res.id}")
-        known[res.id] = res
-    edges: dict[str, frozenset[str]] = {}
-    for res in items:
-        deps = set(res.depends_on)
-        refs, unknown = referenced_ids(res.attributes, known)
-        deps.update(refs)
-        if not check:
-            deps.discard(res.id)
-        else:
-            if unknown:
-                raise PlanError(f"{res.id}: reference {unknown[0]} names no resource in the Spec")
-            missing = sorted(d for d in deps if d not in known)
-            if missing:
-                raise PlanError(f"{res.id}: depends on unknown resource {missing[0]}")
-        edges[res.id] = frozenset(d for d in deps if d in known)
-    graph = Graph(edges)
-    if check:
-        graph.check_acyclic()
-    return graph

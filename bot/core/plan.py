@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from graphlib import CycleError, TopologicalSorter
 
+from bot.core import graph
 from bot.core.errors import PlanError
 from bot.core.preview.model import Action
 from bot.core.spec import Resource
@@ -68,8 +68,7 @@ class Plan:
 
     def order(self) -> tuple[str, ...]:
         """A deterministic topological order of node keys (for display and tests)."""
-        sorter = TopologicalSorter({k: sorted(v) for k, v in sorted(self.depends_on.items())})
-        return tuple(sorter.static_order())
+        return graph.order(self.depends_on)
 
 
 def mark_adoptions(operations: Iterable[Operation], recorded: Collection[str]) -> list[Operation]:
@@ -106,11 +105,7 @@ def build_plan(
                 edges[dep].add(op.id)  # delete the dependent first
             elif op.action != DELETE and ops[dep].action != DELETE:
                 edges[op.id].add(dep)
-    try:
-        order = list(TopologicalSorter({k: sorted(v) for k, v in sorted(edges.items())}).static_order())
-    except CycleError as exc:
-        cycle = " -> ".join(str(x) for x in exc.args[1])
-        raise PlanError(f"dependency cycle: {cycle}") from exc
+    order = graph.order(edges)  # PlanError naming a cycle
 
     # Stage of an operation of a batch runtime = how many non-batch operations lie on the
     # longest chain above it. Same runtime + same stage + same direction share one node.
@@ -140,8 +135,5 @@ def build_plan(
         for key, ops_ in members.items()
     }
     plan = Plan(nodes=nodes, depends_on={k: frozenset(v) for k, v in depends.items()})
-    try:
-        plan.order()
-    except CycleError as exc:  # grouping must never create a cycle; guard anyway
-        raise PlanError(f"batched plan has a cycle: {exc.args[1]}") from exc
+    plan.order()  # grouping must never create a cycle; guard anyway (PlanError)
     return plan

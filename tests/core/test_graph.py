@@ -1,4 +1,4 @@
-"""The dependency graph: references (IDs with dots), orders, cycles, reduction; properties."""
+"""The dependency graph: references (IDs with dots), resolution, orders, cycles; properties."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from bot.core.errors import PlanError
 from bot.core.graph import (
     Graph,
     Reference,
-    build_graph,
-    graph_of,
+    order,
     parse_reference,
     referenced_ids,
-    resolve_references,
+    resolve,
+    reversed_edges,
 )
-from bot.core.spec import KUBERNETES, TERRAFORM, Resource
 
 CM = "v1:ConfigMap:shop:web.settings"
 TF = "hashicorp:null:null_resource:seed"
@@ -41,60 +40,35 @@ def test_references_are_found_anywhere_in_attributes() -> None:
     assert unknown == ["$kusion_path.nope.id"]
 
 
-def test_resolve_references_replaces_values_and_reports_missing_ones() -> None:
+def test_resolve_replaces_values_and_reports_missing_ones() -> None:
     results = {TF: {"id": "123", "triggers": {"a": "b"}}, CM: {"metadata": {"name": "web.settings"}, "list": [1, 2]}}
     attrs = {"x": f"$kusion_path.{TF}.id", "y": [f"$kusion_path.{CM}.metadata.name"],
              "z": f"$kusion_path.{TF}.triggers", "w": f"$kusion_path.{CM}.list.1", "keep": 3}
-    assert resolve_references(attrs, results) == {
+    assert resolve(attrs, results) == {
         "x": "123", "y": ["web.settings"], "z": {"a": "b"}, "w": 2, "keep": 3}
     with pytest.raises(PlanError, match="has no attribute nothing"):
-        resolve_references(f"$kusion_path.{TF}.nothing", results)
+        resolve(f"$kusion_path.{TF}.nothing", results)
     with pytest.raises(PlanError, match="no such resource"):
-        resolve_references("$kusion_path.v1:Secret:a:b.data", results)
+        resolve("$kusion_path.v1:Secret:a:b.data", results)
 
 
-def res(rid: str, deps: tuple[str, ...] = (), attrs: dict[str, object] | None = None) -> Resource:
-    return Resource(rid, TERRAFORM if rid.startswith("hashicorp") else KUBERNETES, attrs or {}, deps)
+def test_the_preview_leaves_what_only_the_apply_knows_and_batches_resolve_natively() -> None:
+    results = {TF: {"id": "123"}}
+    attrs = {"x": f"$kusion_path.{TF}.id", "later": f"$kusion_path.{TF}.output", "other": f"$kusion_path.{CM}.data",
+             "mine": "$kusion_path.hashicorp:null:null_resource:b.id"}
+    assert resolve(attrs, results, inside={"hashicorp:null:null_resource:b"}, strict=False, unknown="(after apply)") == {
+        "x": "123", "later": "(after apply)", "other": f"$kusion_path.{CM}.data",
+        "mine": "$kusion_path.hashicorp:null:null_resource:b.id"}
 
 
-def test_build_graph_orders_explicit_and_implicit_dependencies() -> None:
-    graph = build_graph([
-        res("v1:Namespace:shop"),
-        res(CM, ("v1:Namespace:shop",), {"data": {"seed": f"$kusion_path.{TF}.id"}}),
-        res(TF),
-        res("apps/v1:Deployment:shop:web", (CM,)),
-    ])
-    assert graph.dependencies(CM) == (TF, "v1:Namespace:shop")
-    order = graph.topological_order()
-    assert order.index(TF) < order.index(CM) < order.index("apps/v1:Deployment:shop:web")
-    assert graph.reverse_order()[0] == "apps/v1:Deployment:shop:web"
-    assert graph.layers() == ((TF, "v1:Namespace:shop"), (CM,), ("apps/v1:Deployment:shop:web",))
-    assert graph.dependents(CM) == ("apps/v1:Deployment:shop:web",)
-    assert graph.descendants(TF) == {CM, "apps/v1:Deployment:shop:web"}
-    assert graph.ancestors("apps/v1:Deployment:shop:web") == {CM, TF, "v1:Namespace:shop"}
-
-
-def test_build_graph_rejects_unknown_dependencies_references_duplicates_and_cycles() -> None:
-    with pytest.raises(PlanError, match="depends on unknown resource b"):
-        build_graph([res("a", ("b",))])
-    with pytest.raises(PlanError, match="names no resource"):
-        build_graph([res("a", attrs={"x": "$kusion_path.b.id"})])
-    with pytest.raises(PlanError, match="duplicate resource ID a"):
-        build_graph([res("a"), res("a")])
-    with pytest.raises(PlanError, match=r"dependency cycle: a -> b -> c -> a"):
-        build_graph([res("a", ("b",)), res("b", ("c",)), res("c", ("a",))])
-    with pytest.raises(PlanError, match=r"dependency cycle: a -> a"):
-        build_graph([res("a", attrs={"self": "$kusion_path.a.id"})])
-    loose = build_graph([res("a", ("b",)), res("c", attrs={"x": "$kusion_path.c.id"})], check=False)
-    assert loose.dependencies("a") == () and loose.dependencies("c") == ()
-
-
-def test_transitive_reduction_drops_implied_edges() -> None:
-    graph = graph_of({"a": [], "b": ["a"], "c": ["a", "b"], "d": ["a", "b", "c"]})
-    reduced = graph.transitive_reduction()
-    assert dict(reduced.depends_on) == {"a": frozenset(), "b": {"a"}, "c": {"b"}, "d": {"c"}}
-    assert reduced.reversed().dependencies("a") == ("b",)
-    assert list(graph.edges())[:2] == [("b", "a"), ("c", "a")]
+def test_orders_ignore_unknown_nodes_and_a_display_order_never_fails() -> None:
+    edges = {"a": {"b", "zz"}, "b": set(), "c": {"a"}}
+    assert order(edges) == ("b", "a", "c")
+    assert order(reversed_edges(edges)) == ("c", "a", "b")
+    cyclic = {"a": {"b"}, "b": {"a"}, "c": set(), "d": {"d"}}
+    with pytest.raises(PlanError, match="dependency cycle: a -> b -> a"):
+        order(cyclic)
+    assert order(cyclic, strict=False) == ("c", "d", "a", "b")
 
 
 # --- properties ----------------------------------------------------------------------------------
@@ -122,27 +96,17 @@ def digraphs(draw: st.DrawFn) -> dict[str, set[str]]:
 @settings(max_examples=100, deadline=None)
 @given(dags())
 def test_topological_order_respects_every_edge(edges: dict[str, set[str]]) -> None:
-    graph = graph_of(edges)
-    order = graph.topological_order()
-    assert sorted(order) == sorted(edges)
-    position = {n: i for i, n in enumerate(order)}
+    graph = Graph({n: frozenset(d) for n, d in edges.items()})
+    got = graph.topological_order()
+    assert got == order(edges) and sorted(got) == sorted(edges)
+    position = {n: i for i, n in enumerate(got)}
     for node, deps in edges.items():
         for dep in deps:
             assert position[dep] < position[node]
     reverse = {n: i for i, n in enumerate(graph.reverse_order())}
     assert all(reverse[dep] > reverse[node] for node, deps in edges.items() for dep in deps)
-    depth = {n: i for i, layer in enumerate(graph.layers()) for n in layer}
-    assert all(depth[dep] < depth[node] for node, deps in edges.items() for dep in deps)
-
-
-@settings(max_examples=50, deadline=None)
-@given(dags())
-def test_transitive_reduction_keeps_reachability(edges: dict[str, set[str]]) -> None:
-    graph = graph_of(edges)
-    reduced = graph.transitive_reduction()
-    for node in edges:
-        assert reduced.ancestors(node) == graph.ancestors(node)
-        assert reduced.depends_on[node] <= graph.depends_on[node]
+    deleting = {n: i for i, n in enumerate(order(reversed_edges(edges)))}
+    assert all(deleting[node] < deleting[dep] for node, deps in edges.items() for dep in deps)
 
 
 @settings(max_examples=100, deadline=None)
@@ -159,3 +123,21 @@ def test_cycle_detection_finds_a_real_cycle(edges: dict[str, set[str]]) -> None:
         assert dep in edges[node]
     with pytest.raises(PlanError, match="dependency cycle"):
         graph.topological_order()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(NODES), st.dictionaries(st.sampled_from("xyz"), st.integers()), max_size=6),
+       st.lists(st.tuples(st.sampled_from(NODES), st.sampled_from("xyzw")), max_size=8),
+       st.sets(st.sampled_from(NODES), max_size=3))
+def test_resolve_never_leaves_a_reference_to_a_known_attribute(
+    known: dict[str, dict[str, int]], refs: list[tuple[str, str]], inside: set[str]
+) -> None:
+    attrs = [f"$kusion_path.{rid}.{attr}" for rid, attr in refs]
+    got = resolve(attrs, known, inside=inside, strict=False, unknown=None)
+    for (rid, attr), value in zip(refs, got, strict=True):
+        if rid in inside:
+            assert value == f"$kusion_path.{rid}.{attr}"
+        elif rid in known:
+            assert value == known[rid].get(attr)
+        else:
+            assert value == f"$kusion_path.{rid}.{attr}"

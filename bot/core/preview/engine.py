@@ -25,7 +25,6 @@ engine removes the key and records the paths on the step for `bot.core.mask`.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -81,9 +80,12 @@ def preview(
     for stage in stages:
         for rtype, batch in _by_type(stage).items():
             inside = {r.id for r in batch} if rtype in batched else set()
-            names = known.keys() | prior_by_id.keys() | inside
+            # A reference takes the dry-run (or planned) value of what it names, else its
+            # recorded one.
+            sources = {**{i: r.attributes for i, r in prior_by_id.items()}, **known} if referring else {}
             batch = [
-                _with_attributes(r, _resolve(r.attributes, known, prior_by_id, inside, names))
+                _with_attributes(r, graph.resolve(r.attributes, sources, inside=inside, strict=False,
+                                                  unknown=KNOWN_AFTER_APPLY))
                 if r.id in referring
                 else r
                 for r in batch
@@ -154,37 +156,6 @@ def _reference_stages(
     for r in resources:
         out[stage[r.id]].append(r)
     return out, referring
-
-
-def _resolve(
-    value: Any,
-    known: Mapping[str, Mapping[str, Any]],
-    prior: Mapping[str, Resource],
-    inside: set[str],
-    names: set[str],
-) -> Any:
-    """Replace references whose target is known (dry-run or planned values, else the prior
-    state); a value that only exists after the apply becomes KNOWN_AFTER_APPLY."""
-    if isinstance(value, str):
-        if not graph.is_reference(value):
-            return value
-        ref = graph.parse_reference(value, names)
-        if ref is None or ref.resource_id in inside:
-            return value
-        source = known.get(ref.resource_id)
-        if source is None:
-            source = prior[ref.resource_id].attributes if ref.resource_id in prior else None
-        if source is None:
-            return value
-        try:
-            return graph.lookup(source, ref.path)
-        except KeyError:
-            return KNOWN_AFTER_APPLY
-    if isinstance(value, Mapping):
-        return {k: _resolve(v, known, prior, inside, names) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_resolve(v, known, prior, inside, names) for v in value]
-    return value
 
 
 def preview_destroy(
@@ -339,42 +310,11 @@ def _complete(
     return out
 
 
-def _topological(resources: Sequence[Resource]) -> list[str]:
-    """IDs with dependencies first; ties (and anything left by a cycle) in ID order."""
-    ids = {r.id for r in resources}
-    deps = {r.id: {d for d in r.depends_on if d in ids and d != r.id} for r in resources}
-    dependents: dict[str, list[str]] = {i: [] for i in ids}
-    for rid, ds in deps.items():
-        for d in ds:
-            dependents[d].append(rid)
-    pending = {rid: len(ds) for rid, ds in deps.items()}
-    heap = [rid for rid, n in pending.items() if n == 0]
-    heapq.heapify(heap)
-    out: list[str] = []
-    while heap:
-        rid = heapq.heappop(heap)
-        out.append(rid)
-        for child in dependents[rid]:
-            pending[child] -= 1
-            if pending[child] == 0:
-                heapq.heappush(heap, child)
-    if len(out) < len(ids):
-        done = set(out)
-        out.extend(sorted(i for i in ids if i not in done))
-    return out
-
-
 def _apply_order(resources: Sequence[Resource]) -> list[str]:
-    return _topological(resources)
+    """IDs with dependencies first; ties (and anything left by a cycle) in ID order."""
+    return list(graph.order({r.id: r.depends_on for r in resources}, strict=False))
 
 
 def _deletion_order(resources: Sequence[Resource]) -> list[str]:
     """Dependents before what they depend on; among independent ones, ID order."""
-    ids = {r.id for r in resources}
-    reversed_edges: dict[str, set[str]] = {r.id: set() for r in resources}
-    for r in resources:
-        for d in r.depends_on:
-            if d in ids and d != r.id:
-                reversed_edges[d].add(r.id)
-    flipped = [Resource(i, "", {}, tuple(sorted(reversed_edges[i]))) for i in sorted(ids)]
-    return _topological(flipped)
+    return list(graph.order(graph.reversed_edges({r.id: r.depends_on for r in resources}), strict=False))
