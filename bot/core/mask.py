@@ -29,7 +29,6 @@ from urllib.parse import quote
 
 from bot.core.ports import SENSITIVE_KEY
 from bot.core.preview import fields, normalize
-from bot.core.preview.engine import sensitive_paths_from_tree
 from bot.core.preview.model import (
     Action,
     ChangeSet,
@@ -488,7 +487,7 @@ def mask_data(value: Any, secrets: Iterable[str] | Literals) -> Any:
 
 def _ext_paths(resource: Resource) -> frozenset[ConcretePath]:
     tree = resource.extensions.get(SENSITIVE_KEY)
-    return sensitive_paths_from_tree(tree) if tree else frozenset()
+    return fields.sensitive_paths(tree) if tree else frozenset()
 
 
 def _rebuild(res: Resource | None, attrs: Any, exts: Mapping[str, Any] | None) -> Resource | None:

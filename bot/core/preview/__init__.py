@@ -14,9 +14,8 @@ from bot.core.preview.engine import (
     changeset_from,
     preview,
     preview_destroy,
-    sensitive_paths_from_tree,
 )
-from bot.core.preview.fields import diff
+from bot.core.preview.fields import diff, sensitive_paths
 from bot.core.preview.model import (
     Action,
     ChangeSet,
@@ -49,6 +48,6 @@ __all__ = [
     "parse_ignore_fields",
     "preview",
     "preview_destroy",
-    "sensitive_paths_from_tree",
+    "sensitive_paths",
     "total_counts",
 ]

@@ -261,25 +261,7 @@ def _strip_marker(obj: JSON | None) -> JSON | None:
 def _sensitive_paths(obj: JSON | None) -> frozenset[ConcretePath]:
     if obj is None or SENSITIVE_KEY not in obj:
         return frozenset()
-    return sensitive_paths_from_tree(obj[SENSITIVE_KEY])
-
-
-def sensitive_paths_from_tree(tree: Any) -> frozenset[ConcretePath]:
-    """Paths marked `true` in a Terraform-style sensitive-values tree."""
-    out: set[ConcretePath] = set()
-
-    def walk(node: Any, path: ConcretePath) -> None:
-        if node is True:
-            out.add(path)
-        elif isinstance(node, Mapping):
-            for k, v in node.items():
-                walk(v, (*path, str(k)))
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, (*path, i))
-
-    walk(tree, ())
-    return frozenset(out)
+    return fields.sensitive_paths(obj[SENSITIVE_KEY])
 
 
 def _by_type(resources: Iterable[Resource]) -> dict[str, list[Resource]]:

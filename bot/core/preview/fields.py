@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from bot.core.preview.model import DiffKind, FieldDiff, Path
+from bot.core.preview.model import ConcretePath, DiffKind, FieldDiff, Path
 from bot.core.preview.normalize import (
     SET_LIKE_SCALAR_LISTS,
     canonical,
@@ -113,3 +114,22 @@ def _has_containers(items: list[Any]) -> bool:
 
 def _token(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def sensitive_paths(tree: Any) -> frozenset[ConcretePath]:
+    """Paths marked `true` in a sensitive-values tree (the shape Terraform reports; read by
+    the preview engine and by masking)."""
+    out: set[ConcretePath] = set()
+
+    def walk(node: Any, path: ConcretePath) -> None:
+        if node is True:
+            out.add(path)
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(v, (*path, str(k)))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+
+    walk(tree, ())
+    return frozenset(out)
