@@ -1,4 +1,4 @@
-"""The resource dependency graph: build, validate, order, and resolve `$kusion_path` references.
+"""The resource dependency graph: order, cycles, and `$kusion_path` references (one set of rules).
 
 An edge `a -> b` means *a depends on b*: b must exist before a is created, and a must be gone
 before b is deleted. Edges come from a resource's explicit `dependsOn` and from implicit
