@@ -36,14 +36,16 @@ from bot.app.configrepo import discover_stacks
 from bot.app.locking import action_owner
 from bot.app.outcomes import clean
 from bot.app.previews import Previewed
-from bot.app.results import StackRun
+from bot.app.results import run_of
 from bot.app.services import Access, Services
 from bot.app.stacks import Provenance, StackIdentity
 from bot.app.workers import run_once
 from bot.core import render
 from bot.core.errors import ConfigError, Problem, ShipmateError
+from bot.core.outcome import StackRun
 from bot.core.ports import StateBackend
 from bot.core.release import Trigger
+from bot.core.render import results
 from bot.settings import Settings
 from bot.wiring import build_bot
 
@@ -195,7 +197,7 @@ def destroy(services: Services, repo: str, names: Sequence[str], environ: Mappin
         try:
             result = ops.destroy(StackIdentity(ref.project, ref.name, ref.workspace, ref.path),
                                  Provenance(Trigger.ACTION, actor, tree.sha), owner=owner, settings=trusted)
-            runs.append(StackRun.of(result))
+            runs.append(run_of(result))
         except ShipmateError as exc:
             runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
     services.report("runs", runs)
@@ -227,7 +229,7 @@ def write_summary(environ: Mapping[str, str], collected: Collected, command: str
     if collected.runs:
         parts.extend(["| stack | workspace | result | release |", "|---|---|---|---|"])
         for r in collected.runs:
-            result = "✅ succeeded" if r.ok else ("❌ failed" if r.ran else "⛔ not run")
+            result = results.result_cell(r)
             parts.append(f"| `{r.name}` | `{r.workspace}` | {result} | {f'r{r.revision}' if r.ran else '-'} |")
     if collected.drift is not None:
         parts.append(collected.drift.status[1])

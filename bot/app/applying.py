@@ -10,13 +10,14 @@ import logging
 from collections.abc import Sequence
 
 from bot.app.fanout import fan_out
-from bot.app.results import StackRun
+from bot.app.results import run_of
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import Provenance, StackOps
 from bot.core.affected import StackRef
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ShipmateError, retry_kind
 from bot.core.lock import LockHeld
+from bot.core.outcome import StackRun
 
 log = logging.getLogger("shipmate.bot")
 
@@ -43,7 +44,7 @@ def apply_stacks(
             return StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)), frozenset()
         secrets = frozenset(secrets_of(loaded, trusted))
         try:
-            return StackRun.of(ops.apply(loaded, provenance, owner=owner, keep_lock=keep_lock)), secrets
+            return run_of(ops.apply(loaded, provenance, owner=owner, keep_lock=keep_lock)), secrets
         except Exception as exc:
             if retry_kind(exc) == "temporary" and not isinstance(exc, LockHeld):
                 # The state branch or the code host is unavailable for now: the stack's release

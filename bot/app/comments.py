@@ -38,13 +38,13 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.app import results, summary
+from bot.app import summary
 from bot.app.applying import apply_stacks, apply_status
 from bot.app.configrepo import discover_stacks
 from bot.app.locking import LockSession, pull_request_owner
 from bot.app.previews import select
 from bot.app.pulls import PullRequests, preview_key
-from bot.app.results import StackRun
+from bot.app.results import run_of
 from bot.app.services import (
     APPLY_STATUS,
     PULL_REQUEST_LEASE_SECONDS,
@@ -60,10 +60,11 @@ from bot.core.commands import Command, Verb
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError, PolicyDenied, ShipmateError
 from bot.core.events import IssueCommentEvent
+from bot.core.outcome import StackRun
 from bot.core.ports import PullRequestInfo
 from bot.core.release import Trigger
-from bot.core.render import notices
-from bot.core.render.comment import code
+from bot.core.render import notices, results
+from bot.core.render.comment import code, fenced
 
 log = logging.getLogger("shipmate.bot")
 
@@ -123,7 +124,7 @@ class Comments:
             return self.pulls.policy.read(access, repo)
         except PolicyUnreadable as exc:
             raise PolicyDenied(f"shipmate.yaml on {code(exc.branch)} is invalid, so no command can be "
-                               f"authorised:\n" + "\n".join(results.fenced(str(exc)))) from None
+                               f"authorised:\n" + "\n".join(fenced(str(exc)))) from None
 
     def may_ask(self, access: Access, event: IssueCommentEvent, verb: Verb | None) -> None:
         """PolicyDenied unless the commenter holds the permission `verb` needs: checked before
@@ -193,7 +194,7 @@ class Comments:
         selection = select(tree, host.changed_files(repo, pr.number), command)
         if selection.error is not None:
             raise PolicyDenied(f"the configuration at {pr.head_sha[:7]} cannot be read:\n"
-                               + "\n".join(results.fenced(selection.error)))
+                               + "\n".join(fenced(selection.error)))
         if not selection.stacks:
             changed = ", ".join(f"`{s.project}/{s.name}`" for s in selection.all_affected) or "none"
             raise PolicyDenied(f"no stack changed by this pull request matches the command "
@@ -236,7 +237,7 @@ class Comments:
         identity = StackIdentity(ref.project, ref.name, ref.workspace, ref.path)
         try:
             result = ops.destroy(identity, provenance, owner=owner, settings=trusted, keep_lock=True)
-            run = StackRun.of(result)
+            run = run_of(result)
         except ShipmateError as exc:
             run = StackRun.refused(ref.project, ref.name, ref.workspace, str(exc))
         self.services.report("runs", [run])

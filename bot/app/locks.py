@@ -13,13 +13,14 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.app import results, summary
+from bot.app import summary
 from bot.app.pulls import preview_key
 from bot.app.services import Services
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError
 from bot.core.lock import Lock
 from bot.core.ports import StateBackend
+from bot.core.render import results
 
 log = logging.getLogger("shipmate.locks")
 

@@ -20,12 +20,11 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot.app import results, summary
+from bot.app import summary
 from bot.app.applying import apply_stacks, apply_status
 from bot.app.locking import pull_request_owner, push_owner
 from bot.app.previews import select
 from bot.app.pulls import preview_key
-from bot.app.results import StackRun, fenced
 from bot.app.services import (
     APPLY_STATUS,
     RUN_LEASE_SECONDS,
@@ -38,10 +37,11 @@ from bot.app.trust import PolicySource, PolicyUnreadable
 from bot.core import mask
 from bot.core.errors import ConfigError, RuntimeFailed, ShipmateError
 from bot.core.events import ZERO_SHA, PushEvent
+from bot.core.outcome import StackRun
 from bot.core.ports import CodeHost, ConfigReader, PullRequestInfo
 from bot.core.release import Trigger
-from bot.core.render import split
-from bot.core.render.comment import code
+from bot.core.render import results, split
+from bot.core.render.comment import code, fenced
 
 log = logging.getLogger("shipmate.bot")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import results, summary
+from bot.app import summary
 from bot.app.locking import pull_request_owner
 from bot.app.previews import Previewed, preview, repository_failure, select
 from bot.app.services import (
@@ -36,7 +36,7 @@ from bot.core.events import PullRequestEvent
 from bot.core.lock import Lock
 from bot.core.ports import PullRequestInfo
 from bot.core.preview.model import total_counts
-from bot.core.render import notices
+from bot.core.render import notices, results
 from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
@@ -126,10 +126,9 @@ class PullRequests:
         body = render.markdown_body(
             previewed.results, key=preview_key(pr.number), meta={"head": pr.head_sha[:12]},
             title=title, secrets=previewed.secrets,
+            notices=[*(notice or []), *results.locked_notice(locks or [])],
         )
-        lines = body.split("\n")
-        lines[3:3] = [*(notice or []), *results.locked_notice(locks or [])]
-        bodies = render.split_markdown("\n".join(lines))
+        bodies = render.split_markdown(body)
         summary.upsert(host, pr.repo, pr.number, PREVIEW_KIND, preview_key(pr.number), bodies)
         self.services.report("preview", previewed)
         state, description = preview_status(previewed)

@@ -16,18 +16,19 @@ from bot.app.drift import DriftSummary, report
 from bot.app.executor import Outcome
 from bot.app.previews import Previewed, repository_failure
 from bot.app.pulls import preview_status
-from bot.app.results import (
+from bot.app.results import run_of
+from bot.app.stacks import Result, StackIdentity
+from bot.core.lock import Lock
+from bot.core.outcome import StackRun
+from bot.core.preview.model import Action, ChangeSet, ChangeStep, StackResult
+from bot.core.release import Release, Trigger
+from bot.core.render.results import (
     FORK_NOTICE,
-    StackRun,
     locked_notice,
     operation_comment,
     refusal,
     unlocked_comment,
 )
-from bot.app.stacks import Result, StackIdentity
-from bot.core.lock import Lock
-from bot.core.preview.model import Action, ChangeSet, ChangeStep, StackResult
-from bot.core.release import Release, Trigger
 from bot.core.spec import Resource, State
 from tests.golden import assert_golden
 
@@ -67,12 +68,12 @@ def shop_dev() -> StackRun:
                    step("v1:ConfigMap:shop:web.settings", Action.UPDATE),
                    step("apps/v1:Deployment:shop:shop-dev-web", Action.CREATE))
     outcome = Outcome(State(), succeeded=("v1:ConfigMap:shop:web.settings", "apps/v1:Deployment:shop:shop-dev-web"))
-    return StackRun.of(result("shop", "dev", "dev", 3, cs, outcome))
+    return run_of(result("shop", "dev", "dev", 3, cs, outcome))
 
 
 def test_a_successful_apply() -> None:
     unchanged = changeset("data", "dev", "dev", step("hashicorp:null:null_resource:warehouse", Action.UNCHANGED))
-    runs = [shop_dev(), StackRun.of(result("data", "dev", "dev", 5, unchanged, Outcome(State())))]
+    runs = [shop_dev(), run_of(result("data", "dev", "dev", 5, unchanged, Outcome(State())))]
     text = operation_comment(
         runs, title="Shipmate apply", lead="@alice asked to apply commit `1a2b3c4`", state_branch="shipmate-state",
         footer=["This pull request keeps the locks of `data/dev`, `shop/dev` until it is merged or closed; "
@@ -93,7 +94,7 @@ def test_a_partly_failed_apply_masks_secrets() -> None:
                 f"admission webhook denied: image pull secret {SECRET} rejected\nsecond line"},
         skipped={"batch/v1:CronJob:shop-prod:shop-prod-report": "depends on a failed resource"},
     )
-    failed = StackRun.of(result("shop", "prod", "prod", 2, cs, outcome,
+    failed = run_of(result("shop", "prod", "prod", 2, cs, outcome,
                                 error=f"1 succeeded, 1 failed, 1 skipped\nlogin {SECRET} refused"))
     locked = StackRun.refused("data", "prod", "prod",
                               "data/prod is locked by pr:acme/config#3 (pull request #3) until "
@@ -108,7 +109,7 @@ def test_a_partly_failed_apply_masks_secrets() -> None:
 
 def test_the_apply_on_merge_lists_the_released_locks() -> None:
     lock = Lock("shop", "dev", "pr:acme/config#7", 4, NOW, NOW + timedelta(days=14), 7, "comment-55")
-    from bot.app.results import lock_lines
+    from bot.core.render.results import lock_lines
 
     text = operation_comment(
         [shop_dev()], title="Shipmate apply on merge", lead="Merged as `9f8e7d6`; applied from that commit",

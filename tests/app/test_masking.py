@@ -25,12 +25,14 @@ from bot.adapters import logmask
 from bot.adapters.github.host import Credentials, GitHubHost
 from bot.adapters.gitstate import SystemClock, git_backend, local_backend
 from bot.adapters.terraform import TerraformSettings
-from bot.app import results, summary
+from bot.app import summary
+from bot.app.results import run_of
 from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps, secret_literals
 from bot.core import mask, render
 from bot.core.config.settings import RepoSettings
 from bot.core.preview.model import StackResult
 from bot.core.release import Phase
+from bot.core.render import results
 from bot.core.spec import TERRAFORM, Resource, Spec
 from bot.settings import Settings
 from bot.wiring import build_masker
@@ -133,7 +135,7 @@ def test_a_failed_apply_leaves_the_context_secret_nowhere(
     assert "terraform apply failed" in caplog.text and SECRET not in caplog.text
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     # The result comment, written through the GitHub adapter.
-    body = results.operation_comment([results.StackRun.of(result)], title="Shipmate apply", lead="@alice asked")
+    body = results.operation_comment([run_of(result)], title="Shipmate apply", lead="@alice asked")
     assert "denied for" in body and SECRET not in body
 
 

@@ -51,6 +51,13 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def fenced(text: str, info: str = "text") -> list[str]:
+    """`text` as the lines of a fenced code block that nothing inside can close."""
+    body = text.rstrip("\n").split("\n")
+    fence = fence_for(body)
+    return [fence + info, *body, fence]
+
+
 def _block(out: list[str], info: str, body: Sequence[str]) -> None:
     fence = fence_for(body)
     out.append(fence + info)
@@ -124,12 +131,14 @@ def body(
     title: str = "Shipmate preview",
     secrets: Iterable[str] = (),
     mermaid_max_nodes: int = MERMAID_MAX_NODES,
+    notices: Sequence[str] = (),
 ) -> str:
-    """The whole comment as one Markdown string (before splitting)."""
+    """The whole comment as one Markdown string (before splitting); `notices` (lines: a
+    preview-only base, locks held by others) stand right under the title."""
     lits = mask.Literals.of(secrets)
     results = [mask.mask_stack_result(r, lits) for r in stacks]
     marker = split.make_marker("preview", {"key": key, **(meta or {})})
-    out = [marker.line(), f"## {title}", ""]
+    out = [marker.line(), f"## {title}", "", *notices]
     done = [r.changeset for r in results if r.changeset is not None and r.error is None]
     failed = [r for r in results if r.error is not None or r.changeset is None]
     if not results:
