@@ -3,6 +3,7 @@
     shipmate release list     [-w STACK_DIR] [--project P --workspace W] [--backend SPEC]
     shipmate release show     [--revision N] [-o yaml|json] [...]
     shipmate release unlock   [...]
+    shipmate release diff     A B [-o text|json] [...]
     shipmate release rollback --revision N [--yes] [--dry-run] [--timeout S] [...]
 
 `rollback` re-applies revision N's Spec as a new release (trigger `rollback`) through the same
@@ -33,12 +34,14 @@ from bot.adapters.gitstate import DEFAULT_BRANCH, StoreBackend, git_backend, ope
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.app.stacks import Provenance
 from bot.cli import stackcmd
+from bot.core import release_diff
 from bot.core.clock import rfc3339
 from bot.core.config.project import PROJECT_FILE, STACK_FILE, parse_project, parse_stack
 from bot.core.config.settings import SETTINGS_FILE, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.lock import Lock
 from bot.core.release import Release, Trigger, dump_yaml
+from bot.core.render import release_diff as render_diff
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +78,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common(unlock)
     unlock.set_defaults(func=run_unlock)
+
+    difference = sub.add_parser(
+        "diff",
+        help="what changed between two revisions: their Specs, states and release fields",
+        description="The difference between revisions A and B of a project+workspace: resources added, "
+        "removed and changed (field by field) in the Spec and in the State, and the release fields "
+        "that differ. Secret values are shown masked, as the state branch stores them.",
+    )
+    common(difference)
+    difference.add_argument("a", type=int, metavar="A", help="the earlier revision")
+    difference.add_argument("b", type=int, metavar="B", help="the later revision")
+    difference.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                            help="output format (default: text)")
+    difference.set_defaults(func=run_diff)
 
     rollback = sub.add_parser(
         "rollback",
@@ -145,6 +162,25 @@ def run_show(args: argparse.Namespace) -> int:
                                            f"has no revision {args.revision} ({known})")])
     sys.stdout.write(render(release, args.output))
     return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    target = resolve(args)
+    with target.backend as backend:
+        before, after = (_revision(backend, target, n) for n in (args.a, args.b))
+    diff = release_diff.diff_releases(before, after)
+    sys.stdout.write(render_diff.json(diff) if args.output == "json" else render_diff.text(diff))
+    return 0
+
+
+def _revision(backend: StoreBackend, target: Target, revision: int) -> Release:
+    release = backend.get(target.project, target.workspace, revision)
+    if release is None:
+        latest = backend.index(target.project, target.workspace).latest_revision
+        known = f"revisions are 1..{latest}" if latest else "there are no releases yet"
+        raise ConfigError([Problem("revision", 0, 0, "", f"{target.project}/{target.workspace} "
+                                   f"has no revision {revision} ({known})")])
+    return release
 
 
 def render(release: Release, output: str) -> str:

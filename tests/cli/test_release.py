@@ -196,3 +196,36 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(
     code, out, err = run(capsys, *argv, "-w", str(stack))
     assert code == 2 and out == ""
     assert expected in err and "Traceback" not in err
+
+
+def test_diff_shows_what_changed_between_two_revisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    work, origin = config_repo(tmp_path)
+    secret = Resource("v1:Secret:shop:db", "Kubernetes",
+                      {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+                       "data": {"password": "(sensitive value)"}}, depends_on=("v1:Namespace:shop",))
+    changed = Resource(CM.id, CM.type, {**CM.attributes, "data": {"greeting": "hi", "farewell": "bye"}},
+                       depends_on=CM.depends_on)
+    with git_backend(str(origin), clock=Clock()) as backend:
+        history(backend)
+        later = T0 + timedelta(hours=2)
+        r3 = Release.start("shop", "prod", "prod", latest=backend.latest("shop", "prod"), now=later,
+                           trigger=Trigger.PUSH, actor="carol", commit="c" * 40, phase=Phase.PREVIEWING,
+                           spec=Spec((NS, changed, secret)))
+        r3 = backend.create(r3)
+        r3 = backend.update(r3.with_phase(Phase.APPLYING, later))
+        r3 = backend.update(r3.with_state(State.of([NS, changed, secret]), later))
+        backend.finish(r3.succeeded(later), None)
+    stack = str(work / "shop" / "prod")
+    code, out, err = run(capsys, "diff", "1", "3", "-w", stack)
+    assert (code, err) == (0, "")
+    golden("diff-r1-r3.txt", out, tmp_path)
+    code, out, _ = run(capsys, "diff", "1", "3", "-w", stack, "-o", "json")
+    assert code == 0
+    golden("diff-r1-r3.json", out, tmp_path)
+    doc = json.loads(out)
+    assert [c["id"] for c in doc["spec"] if c["kind"] == "added"] == ["v1:Secret:shop:db"]
+    assert "hunter" not in out and "(sensitive value)" not in out  # added resources are named, not dumped
+    code, out, _ = run(capsys, "diff", "3", "3", "-w", stack)
+    assert out == "shop/prod: r3 → r3\nno difference\n"
+    code, out, err = run(capsys, "diff", "1", "9", "-w", stack)
+    assert code == 2 and out == "" and "shop/prod has no revision 9 (revisions are 1..3)" in err
