@@ -11,6 +11,7 @@ release that records exactly what was done; `shipmate release unlock` then frees
 from __future__ import annotations
 
 import argparse
+import functools
 
 from bot.app.stacks import Provenance
 from bot.cli import stackcmd
@@ -30,35 +31,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+APPLY = stackcmd.Verb(prompt="apply", name="apply", nothing="nothing applied, nothing recorded")
+
+
 def run(args: argparse.Namespace) -> int:
     ctx = stackcmd.open_context(args, watch=args.watch, concurrency=args.concurrency, timeout=args.timeout)
     with ctx.backend:
         loaded = stackcmd.load(ctx)
-        if args.dry_run:
-            result = ctx.ops.apply(loaded, Provenance(Trigger.CLI), owner=stackcmd.owner(), dry_run=True)
-            stackcmd.show_preview(result.changeset)
-            print("dry run: nothing applied, nothing recorded")
-            return 0
-        confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("apply")
-        progress = stackcmd.Progress()
-        with stackcmd.cancellable() as cancel:
-            result = ctx.ops.apply(
-                loaded,
-                Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root)),
-                owner=stackcmd.owner(),
-                confirm=progress.watching(confirm),
-                on_event=progress,
-                cancel=cancel,
-            )
-    if result.declined:
-        print("apply declined: nothing applied, nothing recorded")
-        return 1
-    release = result.release
-    assert release is not None
-    outcome = result.outcome
-    summary = outcome.summary() if outcome else ""
-    stackcmd.report(
-        f"release {release.project}/{release.workspace} r{release.revision}: {release.phase} ({summary})",
-        outcome,
-    )
-    return 0 if result.ok else 1
+        provenance = Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root))
+        return stackcmd.operate(
+            functools.partial(ctx.ops.apply, loaded, provenance, owner=stackcmd.owner()),
+            APPLY, dry_run=args.dry_run, yes=args.yes,
+        )

@@ -9,8 +9,9 @@ the state it started from, and the state shrinks after each deletion.
 from __future__ import annotations
 
 import argparse
+import functools
 
-from bot.app.stacks import Provenance, StackIdentity
+from bot.app.stacks import Provenance
 from bot.cli import stackcmd
 from bot.core.release import Trigger
 
@@ -26,35 +27,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+DESTROY = stackcmd.Verb(prompt="destroy", name="destroy", nothing="nothing destroyed, nothing recorded",
+                        declined_nothing="nothing deleted, nothing recorded")
+
+
 def run(args: argparse.Namespace) -> int:
     ctx = stackcmd.open_context(args, watch=False, concurrency=args.concurrency, timeout=args.timeout)
     with ctx.backend:
         loaded = stackcmd.load(ctx)
-        ident: StackIdentity = loaded.identity
-        who = stackcmd.owner()
-        if args.dry_run:
-            result = ctx.ops.destroy(ident, Provenance(Trigger.CLI), owner=who, settings=loaded.settings,
-                                     dry_run=True)
-            stackcmd.show_preview(result.changeset)
-            print("dry run: nothing destroyed, nothing recorded")
-            return 0
-        confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("destroy")
-        progress = stackcmd.Progress()
-        with stackcmd.cancellable() as cancel:
-            result = ctx.ops.destroy(
-                ident, Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root)),
-                owner=who, settings=loaded.settings, confirm=progress.watching(confirm),
-                on_event=progress, cancel=cancel,
-            )
-    if result.declined:
-        print("destroy declined: nothing deleted, nothing recorded")
-        return 1
-    release = result.release
-    assert release is not None
-    stackcmd.report(
-        f"release {release.project}/{release.workspace} r{release.revision}: {release.phase} "
-        f"({result.outcome.summary() if result.outcome else ''})",
-        result.outcome,
-    )
-    return 0 if result.ok else 1
-
+        provenance = Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root))
+        return stackcmd.operate(
+            functools.partial(ctx.ops.destroy, loaded.identity, provenance, owner=stackcmd.owner(),
+                              settings=loaded.settings),
+            DESTROY, dry_run=args.dry_run, yes=args.yes,
+        )

@@ -24,6 +24,7 @@ one, else the repository itself.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import posixpath
 import sys
@@ -219,32 +220,13 @@ def run_rollback(args: argparse.Namespace) -> int:
             raise ConfigError([Problem("--revision", 0, 0, "", f"{project}/{workspace} has no revision "
                                        f"{args.revision} ({known})")])
         provenance = Provenance(Trigger.ROLLBACK, actor=user, commit=target.commit)
-        if args.dry_run:
-            result = ctx.ops.rollback(project, workspace, args.revision, provenance,
-                                      owner=stackcmd.owner(), settings=settings, dry_run=True)
-            stackcmd.show_preview(result.changeset)
-            print("dry run: nothing applied, nothing recorded")
-            return 0
-        confirm = stackcmd.confirm_yes if args.yes else stackcmd.confirm_on_terminal("roll back")
-        progress = stackcmd.Progress()
-        with stackcmd.cancellable() as cancel:
-            result = ctx.ops.rollback(
-                project, workspace, args.revision, provenance, owner=stackcmd.owner(),
-                settings=settings, confirm=progress.watching(confirm),
-                on_event=progress, cancel=cancel,
-            )
-    if result.declined:
-        print("rollback declined: nothing applied, nothing recorded")
-        return 1
-    release = result.release
-    assert release is not None
-    summary = result.outcome.summary() if result.outcome else ""
-    stackcmd.report(
-        f"release {release.project}/{release.workspace} r{release.revision}: {release.phase}, "
-        f"rolled back to the Spec of r{args.revision} ({summary})",
-        result.outcome,
-    )
-    return 0 if result.ok else 1
+        verb = stackcmd.Verb(prompt="roll back", name="rollback", nothing="nothing applied, nothing recorded",
+                             done=f", rolled back to the Spec of r{args.revision}")
+        return stackcmd.operate(
+            functools.partial(ctx.ops.rollback, project, workspace, args.revision, provenance,
+                              owner=stackcmd.owner(), settings=settings),
+            verb, dry_run=args.dry_run, yes=args.yes,
+        )
 
 
 def _lock_line(lock: Lock) -> str:

@@ -29,7 +29,7 @@ from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.adapters.terraform.runtime import default_cache_dir
 from bot.app import executor
 from bot.app.locking import cli_owner
-from bot.app.stacks import LoadedStack, StackOps
+from bot.app.stacks import LoadedStack, Result, StackOps
 from bot.core import render
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
@@ -218,6 +218,45 @@ def report(result_release_line: str, outcome: executor.Outcome | None, out: Text
         out.write(f"  failed  {rid}: {message}\n")
     for rid, message in outcome.skipped.items():
         out.write(f"  skipped {rid}: {message}\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """How one of `apply`, `destroy` and `release rollback` talks about itself."""
+
+    prompt: str  # "apply": "Do you want to apply these changes?"
+    name: str  # "apply declined: ..."
+    nothing: str  # "nothing applied, nothing recorded"
+    declined_nothing: str = ""  # what a declined run says (default: `nothing`)
+    done: str = ""  # added to the release line, e.g. ", rolled back to the Spec of r2"
+
+
+# One run of a stack use case: called with dry_run, confirm, on_event and cancel.
+StackCall = Callable[..., Result]
+
+
+def operate(call: StackCall, verb: Verb, *, dry_run: bool, yes: bool) -> int:
+    """The CLI's one way to run a stack operation: a dry run only shows the preview; otherwise
+    confirm (unless `yes`), show progress, stop cleanly on Ctrl-C, and report the release.
+    Exit 0 when it succeeded, 1 when it failed or was declined."""
+    if dry_run:
+        shown = call(dry_run=True)
+        show_preview(shown.changeset)
+        print(f"dry run: {verb.nothing}")
+        return 0
+    confirm = confirm_yes if yes else confirm_on_terminal(verb.prompt)
+    progress = Progress()
+    with cancellable() as cancel:
+        result = call(confirm=progress.watching(confirm), on_event=progress, cancel=cancel)
+    if result.declined:
+        print(f"{verb.name} declined: {verb.declined_nothing or verb.nothing}")
+        return 1
+    release = result.release
+    assert release is not None  # not declined, not a dry run: a release was recorded
+    summary = result.outcome.summary() if result.outcome else ""
+    report(f"release {release.project}/{release.workspace} r{release.revision}: {release.phase}{verb.done} "
+           f"({summary})", result.outcome)
+    return 0 if result.ok else 1
 
 
 def default_repo(root: Path, stack_dir: Path) -> str:
