@@ -16,6 +16,8 @@ key).
 | `GITHUB_API_URL` | `https://api.github.com` | GitHub Enterprise Server or the simulator |
 | `SHIPMATE_LISTEN` | `0.0.0.0:8080` | `host:port` (`[::1]:8080` for IPv6; port 0 picks a free one) |
 | `SHIPMATE_DATA_DIR` | `.shipmate` | the embedded queue and working copies |
+| `SHIPMATE_CACHE_DIR` | server: `<data dir>/cache`; CLI: `$XDG_CACHE_HOME/shipmate`, else `~/.cache/shipmate` | checkouts, Terraform working directories and provider cache |
+| `SHIPMATE_SECRET_SALT` | (none) | the salt generated secret values are derived from; set a long random one and keep it secret |
 | `SHIPMATE_REPOSITORIES` | `*` | comma-separated `owner/name` globs the bot serves |
 | `SHIPMATE_QUEUE` | `sqlite` | `sqlite` (in the data dir) or `redis://host:port/db` (`rediss://`, `unix://`) |
 | `SHIPMATE_WORKERS` | `4` | worker threads |
@@ -45,7 +47,7 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,8 @@ _ENV_TO_KEY: dict[str, str] = {
     "GITHUB_API_URL": "github_api_url",
     "SHIPMATE_LISTEN": "listen",
     "SHIPMATE_DATA_DIR": "data_dir",
+    "SHIPMATE_CACHE_DIR": "cache_dir",
+    "SHIPMATE_SECRET_SALT": "secret_salt",
     "SHIPMATE_REPOSITORIES": "repositories",
     "SHIPMATE_QUEUE": "queue",
     "SHIPMATE_WORKERS": "workers",
@@ -106,6 +110,9 @@ class Settings:
     listen_host: str = "0.0.0.0"
     listen_port: int = 8080
     data_dir: Path = Path(".shipmate")
+    cache_dir: Path | None = None  # SHIPMATE_CACHE_DIR; see cache_root()
+    user_cache_dir: Path = Path(".shipmate/cache")  # the CLI's default: from_env sets it from XDG_CACHE_HOME/HOME
+    secret_salt: str = field(default="", repr=False)
     repositories: tuple[str, ...] = ("*",)
     queue: str = "sqlite"
     workers: int = 4
@@ -136,8 +143,15 @@ class Settings:
     @property
     def secret_values(self) -> tuple[str, ...]:
         """Every secret setting's value (webhook secrets, token, App key): masked everywhere."""
-        values = (*self.webhook_secrets, self.github_token, self.github_app_private_key)
+        values = (*self.webhook_secrets, self.github_token, self.github_app_private_key, self.secret_salt)
         return tuple(v for v in values if v)
+
+    def cache_root(self, *, server: bool) -> Path:
+        """Where checkouts and Terraform working directories live: `SHIPMATE_CACHE_DIR`, else
+        the server's `<data dir>/cache` or, for the CLI, the user's cache directory."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return self.data_dir / "cache" if server else self.user_cache_dir
 
     @property
     def github_auth(self) -> str | None:
@@ -171,13 +185,20 @@ class Settings:
             if raw is not None and raw.strip() != "":
                 values[key] = _Value(raw.strip() if key not in _SECRET_KEYS else raw, ENVIRONMENT, 0, 0, variable)
         settings = _build(values, config_path, problems)
+        if settings is not None:
+            xdg = env.get("XDG_CACHE_HOME")
+            home = env.get("HOME") or "/tmp"
+            user_cache = Path(xdg) / "shipmate" if xdg else Path(home) / ".cache" / "shipmate"
+            settings = replace(settings, user_cache_dir=user_cache)
         if problems:
             raise ConfigError(problems)
         assert settings is not None
         return settings
 
 
-_SECRET_KEYS = frozenset({"webhook_secret", "webhook_secret_previous", "github_token", "github_app_private_key"})
+_SECRET_KEYS = frozenset(
+    {"webhook_secret", "webhook_secret_previous", "github_token", "github_app_private_key", "secret_salt"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +368,8 @@ def _build(values: Mapping[str, _Value], config_path: Path | None, problems: lis
     take("github_token", text)
     take("github_api_url", api_url)
     take("data_dir", path)
+    take("cache_dir", path)
+    take("secret_salt", text)
     take("repositories", repositories)
     take("queue", queue)
     take("workers", integer(1, 256))

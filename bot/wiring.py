@@ -12,9 +12,9 @@ callable the worker pool gives each delivery.
 return a `handle(delivery) -> None` callable. It is the extension point for deployments that
 process events their own way (and what the intake tests use to record deliveries).
 
-Environment read here besides the settings: `SHIPMATE_SECRET_SALT` (generated secret
-values), `SHIPMATE_CACHE_DIR` (Terraform working directories; default `<data dir>/cache`),
-`KUBECONFIG` and the Terraform variables (see the README).
+The salt and the cache directory come from `Settings` (`secret_salt`, `cache_root`) like
+every other setting; the runtimes are handed the process environment here for `KUBECONFIG`
+and the Terraform variables (see the README).
 """
 
 from __future__ import annotations
@@ -180,13 +180,12 @@ def build_services(
     from bot.adapters.localfs import LocalConfigReader
     from bot.app.configrepo import default_registry
 
-    data = settings.data_dir
-    cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else data / "cache"
+    cache = settings.cache_root(server=True)
     runtimes = build_runtime_factory(env, cache_dir=cache, scratch_dir=cache,
                                      options={"terraform_sandbox": settings.terraform_sandbox})
     clock = SystemClock()
     registry = default_registry()
-    salt = env.get("SHIPMATE_SECRET_SALT", "")
+    salt = settings.secret_salt
     accesses = _Accesses(settings, masker)
 
     def stack_ops(backend: StateBackend) -> StackOps:

@@ -19,8 +19,7 @@ from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.app.configrepo import generate_from
 from bot.core.errors import ConfigError, Problem
 from bot.core.generate import render_spec
-
-SALT_ENV = "SHIPMATE_SECRET_SALT"
+from bot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
     root = find_repo_root(stack_dir)
     rel = stack_dir.resolve().relative_to(root).as_posix()
-    spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=os.environ.get(SALT_ENV, ""))
+    spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=Settings.from_env(os.environ).secret_salt)
     text = render_spec(spec, args.format)
     if args.output:
         try:

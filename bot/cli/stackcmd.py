@@ -4,7 +4,7 @@ runtimes, printing progress, asking for confirmation, and handling Ctrl-C / SIGT
 The stack directory (`-w`, default: the current directory) is read from disk; the state
 backend defaults to the state branch of the git repository that holds it (see
 `shipmate release --help`). Terraform working directories and discovery caches live under
-`SHIPMATE_CACHE_DIR` (default `~/.cache/shipmate`).
+`SHIPMATE_CACHE_DIR` (default `$XDG_CACHE_HOME/shipmate`, else `~/.cache/shipmate`; `bot.settings`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import git
 
 from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_backend, redact
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
-from bot.adapters.terraform.runtime import default_cache_dir
 from bot.app import executor
 from bot.app.locking import cli_owner
 from bot.app.stacks import LoadedStack, Result, StackOps
@@ -83,14 +82,15 @@ def open_context(
     else:
         backend = git_backend(default_repo(root, stack_dir), settings.backend.branch, clock=clock)
     env = dict(os.environ)
-    cache = Path(env["SHIPMATE_CACHE_DIR"]) if env.get("SHIPMATE_CACHE_DIR") else default_cache_dir(env)
+    own = Settings.from_env(env)  # the one reader of Shipmate's environment: cache, salt
+    cache = own.cache_root(server=False)
     workers = concurrency or settings.concurrency
     ops = StackOps(
         backend=backend,
         runtimes=build_runtime_factory(env, cache_dir=cache, concurrency=workers, base_dir=root),
         clock=clock,
-        secret_salt=env.get("SHIPMATE_SECRET_SALT", ""),
-        masker=build_masker(Settings(), env),  # the salt and any token in the environment: never printed
+        secret_salt=own.secret_salt,
+        masker=build_masker(own, env),  # the salt and any token in the environment: never printed
         concurrency=workers,
         watch=watch,
         timeout_seconds=timeout,
