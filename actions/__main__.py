@@ -124,8 +124,7 @@ def run(environ: dict[str, str]) -> int:
                            f"not {event_name} (use command: auto for comment commands)")
 
     scratch = Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shipmate"
-    environ.setdefault("SHIPMATE_DATA_DIR", str(scratch))
-    environ.setdefault("SHIPMATE_CACHE_DIR", str(scratch / "cache"))
+    environ.setdefault("SHIPMATE_DATA_DIR", str(scratch))  # the cache defaults to <data dir>/cache
     _kubeconfig_from_content(environ, scratch)
     settings = Settings.from_env(environ)
     bot = build_bot(settings, environ)

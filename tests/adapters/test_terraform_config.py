@@ -232,10 +232,10 @@ def test_settings_from_env(tmp_path: Path) -> None:
         "TF_WORKSPACE": "other",
         "AWS_PROFILE": "ci",
     }
-    settings = TerraformSettings.from_env(environ)
+    settings = TerraformSettings.from_env(environ, cache_dir=tmp_path / "cache")
     assert settings.binary == "/opt/tf/terraform"
     assert settings.cli_config_file == rc
-    assert settings.cache_dir == tmp_path / "home" / ".cache" / "shipmate"
+    assert settings.cache_dir == tmp_path / "cache"
     assert settings.plugin_cache_dir == settings.cache_dir / "terraform" / "plugin-cache"
     runtime = settings.runtime(
         "my app",
@@ -259,7 +259,8 @@ def test_settings_from_env(tmp_path: Path) -> None:
     assert env["ALICLOUD_REGION"] == "cn" and "AWS_PROFILE" not in env
     assert env["HOME"] == str(tmp_path / "home") and env["PATH"] == "/usr/bin"
     passing = TerraformSettings.from_env(
-        {**environ, "SHIPMATE_TERRAFORM_PASS_ENV": "AWS_PROFILE, GITHUB_TOKEN", "GITHUB_TOKEN": "t"}
+        {**environ, "SHIPMATE_TERRAFORM_PASS_ENV": "AWS_PROFILE, GITHUB_TOKEN", "GITHUB_TOKEN": "t"},
+        cache_dir=tmp_path / "cache",
     )
     assert passing.env["AWS_PROFILE"] == "ci" and "GITHUB_TOKEN" not in passing.env
     assert "KUBECONFIG_PATH" not in env and "not-an-env" not in env

@@ -163,21 +163,6 @@ def test_parse_listen_rejects_big_ports() -> None:
         parse_listen("a:70000")
 
 
-def test_cache_dir_and_salt_have_one_reader_and_one_default_each(tmp_path: Path) -> None:
-    home = {"HOME": str(tmp_path / "home"), "SHIPMATE_DATA_DIR": str(tmp_path / "data")}
-    plain = Settings.from_env(home)
-    assert plain.cache_root(server=True) == tmp_path / "data" / "cache"
-    assert plain.cache_root(server=False) == tmp_path / "home" / ".cache" / "shipmate"
-    assert plain.secret_salt == "" and plain.secret_values == ()
-    xdg = Settings.from_env({**home, "XDG_CACHE_HOME": str(tmp_path / "xdg")})
-    assert xdg.cache_root(server=False) == tmp_path / "xdg" / "shipmate"
-    chosen = Settings.from_env({**home, "SHIPMATE_CACHE_DIR": str(tmp_path / "c"), "SHIPMATE_SECRET_SALT": " pepper "})
-    assert chosen.cache_root(server=True) == chosen.cache_root(server=False) == tmp_path / "c"
-    # The salt is a secret: kept byte for byte, masked everywhere, never in the repr.
-    assert chosen.secret_salt == " pepper " and " pepper " in chosen.secret_values
-    assert "pepper" not in repr(chosen)
-
-
 def test_the_salt_and_the_cache_directory_are_settings_like_the_others(tmp_path: Path) -> None:
     # One reader of the environment: the server, the Action, the CLI and `shipmate generate`
     # take the salt and the cache directory from Settings, with one default each.

@@ -1,6 +1,7 @@
 """Terraform runtime: one working directory per stack and workspace, state carried in the release.
 
-`TerraformSettings.from_env()` reads how to run Terraform (binary, CLI config, cache dir);
+`TerraformSettings.from_env()` reads how to run Terraform (binary, CLI config, sandbox) under
+the cache directory `bot.settings` resolved;
 `settings.runtime(project, stack, workspace, context)` gives the `Runtime` for one stack.
 """
 

@@ -108,16 +108,6 @@ def _safe_part(value: str) -> str:
     return "_" if part in (".", "..") else part
 
 
-def default_cache_dir(environ: Mapping[str, str]) -> Path:
-    """`$SHIPMATE_CACHE_DIR`, else `$XDG_CACHE_HOME/shipmate`, else `~/.cache/shipmate`."""
-    if environ.get("SHIPMATE_CACHE_DIR"):
-        return Path(environ["SHIPMATE_CACHE_DIR"])
-    if environ.get("XDG_CACHE_HOME"):
-        return Path(environ["XDG_CACHE_HOME"]) / "shipmate"
-    home = environ.get("HOME") or "/tmp"
-    return Path(home) / ".cache" / "shipmate"
-
-
 @dataclass(frozen=True, slots=True)
 class TerraformSettings:
     """How to run Terraform on this machine; `runtime()` makes one per stack and workspace.
@@ -144,22 +134,22 @@ class TerraformSettings:
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        cache_dir: Path | None = None,
+        cache_dir: Path,
         sandbox: str | None = None,
     ) -> TerraformSettings:
         """Settings from the process environment.
 
         SHIPMATE_TERRAFORM_BIN (else `terraform` on PATH), TF_CLI_CONFIG_FILE (ignored when
-        the file does not exist), SHIPMATE_CACHE_DIR / XDG_CACHE_HOME / HOME for the cache,
-        TF_PLUGIN_CACHE_DIR (default `<cache>/terraform/plugin-cache`),
+        the file does not exist), TF_PLUGIN_CACHE_DIR (default `<cache>/terraform/plugin-cache`),
         SHIPMATE_TERRAFORM_TIMEOUT (seconds per command), SHIPMATE_TERRAFORM_SANDBOX
         (`auto`, `bwrap` or `off`; `sandbox` overrides it) and SHIPMATE_TERRAFORM_PASS_ENV
         (comma-separated names of further variables handed to Terraform, e.g. `AWS_PROFILE`;
         Shipmate's own secrets never are). Terraform's environment is built from an
-        allowlist (`bot.core.childenv`), never the process environment.
+        allowlist (`bot.core.childenv`), never the process environment. `cache_dir` is
+        resolved once, by `bot.settings` (`SHIPMATE_CACHE_DIR` and its defaults).
         """
         env = dict(os.environ if environ is None else environ)
-        root = cache_dir or default_cache_dir(env)
+        root = cache_dir
         binary = env.get("SHIPMATE_TERRAFORM_BIN") or shutil.which(
             "terraform", path=env.get("PATH", os.defpath)
         )
@@ -259,7 +249,7 @@ class TerraformRuntime:
         context: Mapping[str, Any] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        cache_dir: Path | None = None,
+        cache_dir: Path,
     ) -> TerraformRuntime:
         settings = TerraformSettings.from_env(environ, cache_dir=cache_dir)
         return settings.runtime(project, stack, workspace, context)
