@@ -58,7 +58,7 @@ from bot import wiring
 from bot.app.workers import WorkerPool
 from bot.core.errors import ConfigError
 from bot.core.ports import EventQueue
-from bot.metrics import Counter, ShipmateMetrics
+from bot.metrics import LabelledCounter, ShipmateMetrics
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import create_app
@@ -219,7 +219,7 @@ class ShipmateServer(WsgiServer):
     def __init__(self, settings: Settings, *, scheduler: bool = True, env: Mapping[str, str] | None = None) -> None:
         self.runtime: Runtime | None = None
         self._drain: threading.Thread | None = None
-        self._timeouts: Counter | None = None
+        self._timeouts: LabelledCounter | None = None
         self._scheduler = scheduler
         self._env = env
         super().__init__(settings, self._build)

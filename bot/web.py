@@ -48,7 +48,7 @@ from bot.adapters.github.webhooks import make_delivery, parse_event
 from bot.core.events import Ignored, MalformedEvent, ordering_key
 from bot.core.jsonlimits import form_field
 from bot.core.ports import Clock, EventQueue
-from bot.metrics import ShipmateMetrics
+from bot.metrics import CONTENT_TYPE, ShipmateMetrics
 from bot.settings import Settings
 
 log = logging.getLogger("shipmate.web")
@@ -198,7 +198,7 @@ def create_app(
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        return Response(metrics.render(), mimetype="text/plain", content_type=metrics.registry.CONTENT_TYPE)
+        return Response(metrics.render(), content_type=CONTENT_TYPE)
 
     @app.errorhandler(413)
     def too_large(_: Any) -> tuple[Response, int]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import Counter
 
-from bot.metrics import Registry, ShipmateMetrics
+from bot.metrics import ShipmateMetrics
 from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
@@ -36,26 +37,40 @@ def test_exposition_matches_the_golden_file() -> None:
 
 
 def test_label_values_are_escaped_and_counters_only_go_up() -> None:
-    registry = Registry()
-    counter = registry.counter("x_total", "X.", ("path",))
-    counter.inc(path='a"b\\c\nd')
-    assert 'x_total{path="a\\"b\\\\c\\nd"} 1' in registry.render().splitlines()
-    with pytest.raises(ValueError, match="only goes up"):
-        counter.inc(-1, path="a")
-    with pytest.raises(ValueError, match="takes labels"):
-        counter.inc(wrong="a")
-    with pytest.raises(ValueError, match="registered already"):
-        registry.counter("x_total", "again")
+    metrics = ShipmateMetrics()
+    metrics.rejected.inc(reason='a"b\\c\nd')
+    assert 'shipmate_webhook_rejected_total{reason="a\\"b\\\\c\\nd"} 1.0' in metrics.render().splitlines()
+    assert metrics.rejected.value(reason='a"b\\c\nd') == 1
+    assert metrics.rejected.value(reason="other") == 0
+    with pytest.raises(ValueError, match="negative"):
+        metrics.rejected.inc(-1, reason="a")
+    with pytest.raises(ValueError, match="label"):
+        metrics.rejected.inc(wrong="a")
 
 
-def test_a_failing_collector_does_not_break_the_scrape() -> None:
-    registry = Registry()
+def test_each_instance_has_its_own_registry_and_names_are_declared_once() -> None:
+    first, second = ShipmateMetrics(), ShipmateMetrics()
+    first.jobs_processed.inc(event="push")
+    assert first.jobs_processed.value(event="push") == 1
+    assert second.jobs_processed.value(event="push") == 0
+    first.ack_seconds.observe(0.01)
+    assert first.ack_seconds.count() == 1 and second.ack_seconds.count() == 0
+    first.watch_queue(dict)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        first.watch_queue(dict)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        Counter("shipmate_jobs_processed_total", "again", registry=first.registry)
 
-    def broken() -> list[tuple[tuple[str, ...], float]]:
+
+def test_a_failing_queue_leaves_the_gauge_out_of_the_scrape(caplog: pytest.LogCaptureFixture) -> None:
+    metrics = ShipmateMetrics()
+
+    def broken() -> dict[str, int]:
         raise ConnectionError("redis is down")
 
-    registry.gauge("a_jobs", "A.", ("state",), broken)
-    registry.counter("b_total", "B.").inc()
-    assert registry.render().splitlines() == [
-        "# a_jobs unavailable: ConnectionError", "# HELP b_total B.", "# TYPE b_total counter", "b_total 1",
-    ]
+    metrics.watch_queue(broken)
+    metrics.jobs_processed.inc(event="push")
+    text = metrics.render()
+    assert "shipmate_queue_jobs" not in text
+    assert 'shipmate_jobs_processed_total{event="push"} 1.0' in text.splitlines()
+    assert "shipmate_queue_jobs unavailable: ConnectionError: redis is down" in caplog.text

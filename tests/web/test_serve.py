@@ -93,10 +93,10 @@ def test_a_served_delivery_reaches_the_router(tmp_path: Path) -> None:
         status, metrics = get(server, "/metrics")
         assert status == 200
         lines = metrics.splitlines()
-        assert 'shipmate_webhook_deliveries_total{event="ping",outcome="queued"} 1' in lines
-        assert 'shipmate_webhook_rejected_total{reason="too_large"} 1' in lines
-        assert 'shipmate_jobs_processed_total{event="ping"} 1' in lines
-        assert 'shipmate_queue_jobs{state="done"} 1' in lines
+        assert 'shipmate_webhook_deliveries_total{event="ping",outcome="queued"} 1.0' in lines
+        assert 'shipmate_webhook_rejected_total{reason="too_large"} 1.0' in lines
+        assert 'shipmate_jobs_processed_total{event="ping"} 1.0' in lines
+        assert 'shipmate_queue_jobs{state="done"} 1.0' in lines
     finally:
         assert server.stop() == 0
     text = log.read_text()

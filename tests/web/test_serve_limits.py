@@ -141,7 +141,7 @@ def test_half_sent_requests_hold_no_thread_and_are_closed_at_the_header_timeout(
             sock.close()
         assert time.monotonic() - opened < header_timeout + 5
         assert metric(server, 'shipmate_http_timeouts_total{phase="header"}') == \
-            'shipmate_http_timeouts_total{phase="header"} 300'
+            'shipmate_http_timeouts_total{phase="header"} 300.0'
         assert threads(server) <= before + 8
     finally:
         assert server.stop() == 0
@@ -188,7 +188,7 @@ def test_a_trickling_body_is_cut_at_the_request_timeout(tmp_path: Path) -> None:
         assert time.monotonic() - started < 2 + 3
         sock.close()
         assert metric(server, 'shipmate_http_timeouts_total{phase="request"}') == \
-            'shipmate_http_timeouts_total{phase="request"} 1'
+            'shipmate_http_timeouts_total{phase="request"} 1.0'
         assert post_ping(server, "after")[0] == 202
     finally:
         assert server.stop() == 0

@@ -230,11 +230,11 @@ def test_health_ready_and_metrics(env: Env) -> None:
     assert response.content_type.startswith("text/plain; version=0.0.4")
     text = response.get_data(as_text=True)
     lines = set(text.splitlines())
-    assert 'shipmate_webhook_deliveries_total{event="pull_request",outcome="queued"} 1' in lines
-    assert 'shipmate_webhook_deliveries_total{event="pull_request",outcome="duplicate"} 1' in lines
-    assert 'shipmate_webhook_rejected_total{reason="bad_signature"} 1' in lines
-    assert 'shipmate_queue_jobs{state="pending"} 1' in lines
-    assert "shipmate_webhook_ack_seconds_count 3" in lines
+    assert 'shipmate_webhook_deliveries_total{event="pull_request",outcome="queued"} 1.0' in lines
+    assert 'shipmate_webhook_deliveries_total{event="pull_request",outcome="duplicate"} 1.0' in lines
+    assert 'shipmate_webhook_rejected_total{reason="bad_signature"} 1.0' in lines
+    assert 'shipmate_queue_jobs{state="pending"} 1.0' in lines
+    assert "shipmate_webhook_ack_seconds_count 3.0" in lines
     assert "# TYPE shipmate_webhook_ack_seconds histogram" in lines
 
 
