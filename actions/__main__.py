@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,17 +37,16 @@ from bot.app.locking import action_owner
 from bot.app.outcomes import clean
 from bot.app.previews import Previewed
 from bot.app.results import run_of
-from bot.app.services import Access, Services
+from bot.app.services import Services
 from bot.app.stacks import Provenance, StackIdentity
 from bot.app.workers import run_once
 from bot.core import render
 from bot.core.errors import ConfigError, Problem, ShipmateError
 from bot.core.outcome import StackRun
-from bot.core.ports import StateBackend
 from bot.core.release import Trigger
 from bot.core.render import results
 from bot.settings import Settings
-from bot.wiring import build_bot
+from bot.wiring import Overrides, build_bot
 
 COMMANDS = ("auto", "preview", "apply", "destroy", "drift")
 EVENTS_FOR = {"preview": ("pull_request",), "apply": ("push",)}
@@ -127,11 +126,11 @@ def run(environ: dict[str, str]) -> int:
     environ.setdefault("SHIPMATE_DATA_DIR", str(scratch))  # the cache defaults to <data dir>/cache
     _kubeconfig_from_content(environ, scratch)
     settings = Settings.from_env(environ)
-    bot = build_bot(settings, environ)
+    collected = Collected()
+    bot = build_bot(settings, environ, overrides=_overrides(environ, collected))
     if bot.services is None:
         raise _input_error("github-token", "no GitHub credentials: pass github-token (or set GITHUB_TOKEN)")
-    collected = Collected()
-    services = _customised(bot.services, environ, collected)
+    services = bot.services
     bot_handler = bot.handler
 
     if command in ("auto", "preview", "apply"):
@@ -155,24 +154,14 @@ def run(environ: dict[str, str]) -> int:
     return 1 if problems else 0
 
 
-def _customised(services: Services, environ: Mapping[str, str], collected: Collected) -> Services:
+def _overrides(environ: Mapping[str, str], collected: Collected) -> Overrides:
+    """The inputs that override the settings and `shipmate.yaml`, and the collector of results."""
     branch = (environ.get("INPUT_BACKEND_BRANCH") or "").strip()
     concurrency = (environ.get("INPUT_CONCURRENCY") or "").strip()
     if concurrency and not concurrency.isdigit():
         raise _input_error("concurrency", f"{concurrency!r} is not a positive number")
-    access_for = services.access_for
-    if branch:
-        def access_for(repo: str, installation: int | None, _orig: Any = services.access_for) -> Access:
-            access: Access = _orig(repo, installation)
-            backends = access.backends
-
-            def on_branch(r: str, _branch: str) -> StateBackend:
-                return backends(r, branch)
-            return replace(access, backends=on_branch)
-    services.access_for = access_for
-    services.report = collected
-    services.concurrency = int(concurrency) if concurrency else None
-    return services
+    return Overrides(backend_branch=branch or None, concurrency=int(concurrency) if concurrency else None,
+                     report=collected)
 
 
 def destroy(services: Services, repo: str, names: Sequence[str], environ: Mapping[str, str]) -> list[StackRun]:

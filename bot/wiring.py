@@ -64,6 +64,7 @@ from bot.settings import ENVIRONMENT, Settings
 
 __all__ = [
     "Bot",
+    "Overrides",
     "build_bot",
     "build_handler",
     "build_masker",
@@ -83,6 +84,18 @@ def _log_ping(event: PingEvent) -> None:
     log.info("webhook %s is set up for %s: %s", event.hook_id, event.repo or "an organisation or App", event.zen)
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """What a caller decides over the settings and each repository's `shipmate.yaml` (the
+    GitHub Action's inputs): `backend_branch`, the state branch of every repository;
+    `concurrency`, Terraform's and Kubernetes' parallelism; `report`, told what each handler
+    produced (the Action's outputs and job summary)."""
+
+    backend_branch: str | None = None
+    concurrency: int | None = None
+    report: Callable[[str, Any], None] | None = None
+
+
 @dataclass
 class Bot:
     """The assembled bot: the handler the workers call, and (with GitHub credentials) the
@@ -93,8 +106,9 @@ class Bot:
     book: JsonRepositoryBook | None = None
 
 
-def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
-    """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow."""
+def build_bot(settings: Settings, env: Mapping[str, str] | None = None, *, overrides: Overrides | None = None) -> Bot:
+    """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow
+    (with `overrides` of the settings, see `Overrides`)."""
     environ = dict(os.environ if env is None else env)
     masker = build_masker(settings, environ)
     if settings.handler:
@@ -108,9 +122,10 @@ def build_bot(settings: Settings, env: Mapping[str, str] | None = None) -> Bot:
     book = JsonRepositoryBook(settings.data_dir)
     router = EventRouter(legacy=parse_event, book=book)  # the router records each event's repository
     router.on(PingEvent, _log_ping)
-    services = build_services(settings, environ, masker=masker)
+    outcomes = Outcomes(router, build_services(settings, environ, masker=masker, overrides=overrides))
+    services = outcomes.services  # their accesses record the statuses set, for the outcome of each job
     install(router, services, policy_branch=settings.policy_branch)
-    return Bot(Outcomes(router, services), services, book)  # errors and final statuses on the PR
+    return Bot(outcomes, services, book)  # errors and final statuses on the PR
 
 
 def build_router(settings: Settings, env: Mapping[str, str] | None = None) -> EventRouter:
@@ -172,9 +187,11 @@ def build_services(
     env: Mapping[str, str],
     *,
     masker: Masker | None = None,
+    overrides: Overrides | None = None,
 ) -> Services:
     """The bot's `Services` for settings with GitHub credentials; `masker` (default: built
     from `settings` and `env`) is shared by the hosts, state backends and stack use cases."""
+    overrides = overrides or Overrides()
     masker = masker if masker is not None else build_masker(settings, env)
     from bot.adapters.gitstate import SystemClock
     from bot.adapters.localfs import LocalConfigReader
@@ -192,14 +209,29 @@ def build_services(
         return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry, secret_salt=salt,
                         masker=masker)
 
-    return Services(
-        access_for=accesses.get,
+    services = Services(
+        access_for=accesses.get if overrides.backend_branch is None else _on_branch(accesses.get, overrides.backend_branch),
         reader=lambda directory: LocalConfigReader(Path(directory)),
         stack_ops=stack_ops,
         clock=clock,
+        concurrency=overrides.concurrency,
         policy_branch=settings.policy_branch,
         stack_concurrency=settings.stack_concurrency,
     )
+    return services if overrides.report is None else replace(services, report=overrides.report)
+
+
+def _on_branch(access_for: Callable[[str, int | None], Access], branch: str) -> Callable[[str, int | None], Access]:
+    """Accesses whose state backends are on `branch`, whatever `shipmate.yaml` names."""
+
+    def access(repo: str, installation: int | None) -> Access:
+        found = access_for(repo, installation)
+        backends = found.backends
+
+        def on_branch(r: str, _named: str) -> StateBackend:
+            return backends(r, branch)
+        return replace(found, backends=on_branch)
+    return access
 
 
 class _Accesses:

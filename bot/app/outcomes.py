@@ -105,7 +105,6 @@ class Outcomes:
 
     def __init__(self, router: EventRouter | Callable[[Delivery], None], services: Services) -> None:
         self.router = router
-        self.services = services
         access_for = services.access_for
         wrapped: dict[int, tuple[Access, Access]] = {}  # one recording Access per Access
         lock = threading.Lock()
@@ -117,8 +116,9 @@ class Outcomes:
                     wrapped[id(access)] = (access, _recording(access))
                 return wrapped[id(access)][1]
 
-        # Each Access the handlers get records the statuses it sets.
-        services.access_for = recording
+        # Each Access the handlers get records the statuses it sets: the handlers are given
+        # these services (`bot.wiring` installs them), not the ones passed in.
+        self.services = replace(services, access_for=recording)
 
     def __call__(self, delivery: Delivery) -> None:
         self.router(delivery)

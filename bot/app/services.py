@@ -59,9 +59,10 @@ class Tree:
         return parse_settings(SETTINGS_FILE, self.reader.read(SETTINGS_FILE))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """Everything the handlers need, built by `bot.wiring`."""
+    """Everything the handlers need, built by `bot.wiring` (callers' overrides, such as the
+    Action's inputs, are passed when it is built: `bot.wiring.Overrides`)."""
 
     access_for: Callable[[str, int | None], Access]
     reader: Callable[[str], ConfigReader]  # a checkout directory → its reader

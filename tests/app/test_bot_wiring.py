@@ -3,8 +3,11 @@ simulator, the router's handlers, and no pull-request handling without credentia
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -12,7 +15,7 @@ from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.settings import Settings
-from bot.wiring import build_bot, build_router, build_services
+from bot.wiring import Overrides, build_bot, build_router, build_services
 from fixtures.github_sim import GitHubSim, SimUser
 
 
@@ -56,3 +59,27 @@ def test_token_credentials_and_the_router(tmp_path: Path) -> None:
         assert JsonRepositoryBook(tmp_path / "data").repositories() == {"acme/config": 99}
     plain = build_router(Settings(data_dir=tmp_path / "plain"), {})
     assert plain.handled_types() == ("PingEvent",)
+
+
+def test_overrides_are_given_when_the_services_are_built(tmp_path: Path) -> None:
+    # The Action's inputs (state branch, concurrency, the collector of results) are passed in,
+    # not set on built services: the services are frozen.
+    told: list[tuple[str, Any]] = []
+    with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
+        gh.create_repo("acme", "config", auto_init=True)
+        settings = Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "data",
+                            github_throttle=False)
+        plain = build_bot(settings, {}).services
+        bot = build_bot(settings, {}, overrides=Overrides(backend_branch="ci-state", concurrency=3,
+                                                          report=lambda kind, value: told.append((kind, value))))
+        assert plain is not None and bot.services is not None
+        assert plain.concurrency is None and bot.services.concurrency == 3
+        bot.services.report("runs", [])
+        assert told == [("runs", [])]
+        access = bot.services.access("acme/config")
+        # Whatever branch shipmate.yaml names, the state is on the overriding one.
+        assert access.backends("acme/config", "shipmate-state") is access.backends("acme/config", "other")
+        plain_access = plain.access("acme/config")
+        assert plain_access.backends("acme/config", "a") is not plain_access.backends("acme/config", "b")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            bot.services.concurrency = 1  # type: ignore[misc]
