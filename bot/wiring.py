@@ -4,7 +4,9 @@
 pull-request workflow installed (`bot.app.handlers`) over `Services` built here: a
 `GitHubHost` per credentials (the token's, or one per GitHub App installation), a git
 checkout cache and the state branch of each config repository (both under
-`SHIPMATE_DATA_DIR`), the runtimes (`build_runtime_factory`) and the modules. Without
+`SHIPMATE_DATA_DIR`), the stack use cases (`build_stack_ops`: the runtimes of
+`build_runtime_factory`, the modules, the salt; the stack commands build theirs with it too)
+and the modules. The GitHub Action passes its inputs as `Overrides`. Without
 GitHub credentials the router only logs pings. `build_handler(settings)` is its router: the
 callable the worker pool gives each delivery.
 
@@ -73,6 +75,7 @@ __all__ = [
     "build_runtime_factory",
     "build_scheduler",
     "build_services",
+    "build_stack_ops",
     "discover_runtimes",
     "load_handler",
 ]
@@ -195,30 +198,48 @@ def build_services(
     masker = masker if masker is not None else build_masker(settings, env)
     from bot.adapters.gitstate import SystemClock
     from bot.adapters.localfs import LocalConfigReader
-    from bot.app.configrepo import default_registry
 
-    cache = settings.cache_root(server=True)
-    runtimes = build_runtime_factory(env, cache_dir=cache, scratch_dir=cache,
-                                     options={"terraform_sandbox": settings.terraform_sandbox})
-    clock = SystemClock()
-    registry = default_registry()
-    salt = settings.secret_salt
     accesses = _Accesses(settings, masker)
-
-    def stack_ops(backend: StateBackend) -> StackOps:
-        return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry, secret_salt=salt,
-                        masker=masker)
-
+    stack_ops = build_stack_ops(settings, env, masker=masker, server=True)
     services = Services(
         access_for=accesses.get if overrides.backend_branch is None else _on_branch(accesses.get, overrides.backend_branch),
         reader=lambda directory: LocalConfigReader(Path(directory)),
         stack_ops=stack_ops,
-        clock=clock,
+        clock=SystemClock(),
         concurrency=overrides.concurrency,
         policy_branch=settings.policy_branch,
         stack_concurrency=settings.stack_concurrency,
     )
     return services if overrides.report is None else replace(services, report=overrides.report)
+
+
+def build_stack_ops(
+    settings: Settings,
+    env: Mapping[str, str],
+    *,
+    masker: Masker,
+    server: bool,
+    concurrency: int = 10,
+    base_dir: Path | None = None,
+) -> Callable[[StateBackend], StackOps]:
+    """The stack use cases over a state backend, for the bot (`server`) and the stack
+    commands alike: the runtimes of the `shipmate.runtimes` plug-ins under the settings' cache
+    directory (the bot's runtimes also keep their scratch files there), the modules, the salt
+    and `masker`. `concurrency` and `base_dir` are the runtimes' (the CLI's stack directory)."""
+    from bot.adapters.gitstate import SystemClock
+    from bot.app.configrepo import default_registry
+
+    cache = settings.cache_root(server=server)
+    runtimes = build_runtime_factory(env, cache_dir=cache, concurrency=concurrency, base_dir=base_dir,
+                                     scratch_dir=cache if server else None,
+                                     options={"terraform_sandbox": settings.terraform_sandbox})
+    clock = SystemClock()
+    registry = default_registry()
+
+    def stack_ops(backend: StateBackend) -> StackOps:
+        return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry,
+                        secret_salt=settings.secret_salt, masker=masker, concurrency=concurrency)
+    return stack_ops
 
 
 def _on_branch(access_for: Callable[[str, int | None], Access], branch: str) -> Callable[[str, int | None], Access]:

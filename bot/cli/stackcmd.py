@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -34,7 +34,7 @@ from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.preview.model import ChangeSet
 from bot.settings import Settings
-from bot.wiring import build_masker, build_runtime_factory
+from bot.wiring import build_masker, build_stack_ops
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -81,21 +81,13 @@ def open_context(
         backend = open_backend(args.backend, clock=clock, default_branch=settings.backend.branch)
     else:
         backend = git_backend(default_repo(root, stack_dir), settings.backend.branch, clock=clock)
-    env = dict(os.environ)
-    own = Settings.from_env(env)  # the one reader of Shipmate's environment: cache, salt
-    cache = own.cache_root(server=False)
+    env = dict(os.environ)  # the runtimes' own variables (KUBECONFIG, Terraform's) and the children's allowlist
+    own = Settings.from_env(env)  # the one reader of Shipmate's environment: cache, salt, sandbox
     workers = concurrency or settings.concurrency
-    ops = StackOps(
-        backend=backend,
-        runtimes=build_runtime_factory(env, cache_dir=cache, concurrency=workers, base_dir=root),
-        clock=clock,
-        secret_salt=own.secret_salt,
-        masker=build_masker(own, env),  # the salt and any token in the environment: never printed
-        concurrency=workers,
-        watch=watch,
-        timeout_seconds=timeout,
-        ignore_fields=tuple(getattr(args, "ignore_fields", ()) or ()),
-    )
+    stack_ops = build_stack_ops(own, env, masker=build_masker(own, env),  # the salt and tokens: never printed
+                                server=False, concurrency=workers, base_dir=root)
+    ops = replace(stack_ops(backend), watch=watch, timeout_seconds=timeout,
+                  ignore_fields=tuple(getattr(args, "ignore_fields", ()) or ()))
     return Context(root, "" if rel == "." else rel, reader, settings, backend, ops)
 
 

@@ -15,7 +15,7 @@ from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.settings import Settings
-from bot.wiring import Overrides, build_bot, build_router, build_services
+from bot.wiring import Overrides, build_bot, build_router, build_services, build_stack_ops
 from fixtures.github_sim import GitHubSim, SimUser
 
 
@@ -83,3 +83,16 @@ def test_overrides_are_given_when_the_services_are_built(tmp_path: Path) -> None
         assert plain_access.backends("acme/config", "a") is not plain_access.backends("acme/config", "b")
         with pytest.raises(dataclasses.FrozenInstanceError):
             bot.services.concurrency = 1  # type: ignore[misc]
+
+
+def test_the_stack_commands_and_the_bot_build_their_stack_use_cases_alike(tmp_path: Path) -> None:
+    from bot.adapters.gitstate import open_backend
+    from bot.core.mask import Masker
+
+    settings = Settings.from_env({"SHIPMATE_SECRET_SALT": "pepper", "SHIPMATE_DATA_DIR": str(tmp_path / "data"),
+                                  "HOME": str(tmp_path / "home")})
+    backend = open_backend(f"local:{tmp_path / 'state'}")
+    cli = build_stack_ops(settings, {}, masker=Masker(), server=False, concurrency=3, base_dir=tmp_path)(backend)
+    bot = build_stack_ops(settings, {}, masker=Masker(), server=True)(backend)
+    assert (cli.secret_salt, cli.concurrency, cli.backend) == ("pepper", 3, backend)
+    assert (bot.secret_salt, bot.concurrency, bot.backend) == ("pepper", 10, backend)
