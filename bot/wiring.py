@@ -4,10 +4,11 @@
 pull-request workflow installed (`bot.app.handlers`) over `Services` built here: a
 `GitHubHost` per credentials (the token's, or one per GitHub App installation), a git
 checkout cache and the state branch of each config repository (both under
-`SHIPMATE_DATA_DIR`), the stack use cases (`build_stack_ops`: the runtimes of
-`build_runtime_factory`, the modules, the salt; the stack commands build theirs with it too)
-and the modules. The GitHub Action passes its inputs as `Overrides`. Without
-GitHub credentials the router only logs pings. `build_handler(settings)` is its router: the
+`SHIPMATE_DATA_DIR`) and the stack use cases (`build_stack_ops`: the runtimes of
+`build_runtime_factory`, the modules, the salt; the stack commands build theirs with it too).
+The GitHub Action passes its inputs as `Overrides`; tests may hand the bot their own
+`Adapters` (code host, checkouts, state backends). Without GitHub credentials or adapters the
+router only logs pings. `build_handler(settings)` is its router: the
 callable the worker pool gives each delivery.
 
 `SHIPMATE_HANDLER=module:factory` replaces the whole handler: `factory(settings)` must
@@ -65,6 +66,7 @@ from bot.scheduler import Scheduler
 from bot.settings import ENVIRONMENT, Settings
 
 __all__ = [
+    "Adapters",
     "Bot",
     "Overrides",
     "build_bot",
@@ -99,6 +101,16 @@ class Overrides:
     report: Callable[[str, Any], None] | None = None
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """Adapters given to the bot instead of those its settings would build (in-memory ones in
+    tests, another code host): `access_for(repo, installation)` gives a repository's code
+    host, checkouts and state backends. The bot handles pull requests with them even without
+    GitHub credentials."""
+
+    access_for: Callable[[str, int | None], Access]
+
+
 @dataclass
 class Bot:
     """The assembled bot: the handler the workers call, and (with GitHub credentials) the
@@ -109,14 +121,20 @@ class Bot:
     book: JsonRepositoryBook | None = None
 
 
-def build_bot(settings: Settings, env: Mapping[str, str] | None = None, *, overrides: Overrides | None = None) -> Bot:
+def build_bot(
+    settings: Settings,
+    env: Mapping[str, str] | None = None,
+    *,
+    overrides: Overrides | None = None,
+    adapters: Adapters | None = None,
+) -> Bot:
     """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow
-    (with `overrides` of the settings, see `Overrides`)."""
+    (with `overrides` of the settings, see `Overrides`; over given `adapters`, else GitHub's)."""
     environ = dict(os.environ if env is None else env)
     masker = build_masker(settings, environ)
     if settings.handler:
         return Bot(load_handler(settings.handler, settings))
-    if settings.github_auth is None:
+    if settings.github_auth is None and adapters is None:
         router = EventRouter(legacy=parse_event)
         router.on(PingEvent, _log_ping)
         log.warning("no GitHub credentials (GITHUB_TOKEN or a GitHub App): pull requests, comments "
@@ -125,7 +143,8 @@ def build_bot(settings: Settings, env: Mapping[str, str] | None = None, *, overr
     book = JsonRepositoryBook(settings.data_dir)
     router = EventRouter(legacy=parse_event, book=book)  # the router records each event's repository
     router.on(PingEvent, _log_ping)
-    outcomes = Outcomes(router, build_services(settings, environ, masker=masker, overrides=overrides))
+    outcomes = Outcomes(router, build_services(settings, environ, masker=masker, overrides=overrides,
+                                                 adapters=adapters))
     services = outcomes.services  # their accesses record the statuses set, for the outcome of each job
     install(router, services, policy_branch=settings.policy_branch)
     return Bot(outcomes, services, book)  # errors and final statuses on the PR
@@ -191,6 +210,7 @@ def build_services(
     *,
     masker: Masker | None = None,
     overrides: Overrides | None = None,
+    adapters: Adapters | None = None,
 ) -> Services:
     """The bot's `Services` for settings with GitHub credentials; `masker` (default: built
     from `settings` and `env`) is shared by the hosts, state backends and stack use cases."""
@@ -199,10 +219,10 @@ def build_services(
     from bot.adapters.gitstate import SystemClock
     from bot.adapters.localfs import LocalConfigReader
 
-    accesses = _Accesses(settings, masker)
+    accesses = _Accesses(settings, masker).get if adapters is None else adapters.access_for
     stack_ops = build_stack_ops(settings, env, masker=masker, server=True)
     services = Services(
-        access_for=accesses.get if overrides.backend_branch is None else _on_branch(accesses.get, overrides.backend_branch),
+        access_for=accesses if overrides.backend_branch is None else _on_branch(accesses, overrides.backend_branch),
         reader=lambda directory: LocalConfigReader(Path(directory)),
         stack_ops=stack_ops,
         clock=SystemClock(),

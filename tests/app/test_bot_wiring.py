@@ -15,7 +15,7 @@ from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.settings import Settings
-from bot.wiring import Overrides, build_bot, build_router, build_services, build_stack_ops
+from bot.wiring import Adapters, Overrides, build_bot, build_router, build_services, build_stack_ops
 from fixtures.github_sim import GitHubSim, SimUser
 
 
@@ -96,3 +96,15 @@ def test_the_stack_commands_and_the_bot_build_their_stack_use_cases_alike(tmp_pa
     bot = build_stack_ops(settings, {}, masker=Masker(), server=True)(backend)
     assert (cli.secret_salt, cli.concurrency, cli.backend) == ("pepper", 3, backend)
     assert (bot.secret_salt, bot.concurrency, bot.backend) == ("pepper", 10, backend)
+
+
+def test_the_bot_works_over_given_adapters_without_credentials(tmp_path: Path) -> None:
+    with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
+        gh.create_repo("acme", "config", auto_init=True)
+        github = build_services(Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "gh-data",
+                                         github_throttle=False), {})
+        bot = build_bot(Settings(data_dir=tmp_path / "data"), {}, adapters=Adapters(access_for=github.access_for))
+        assert isinstance(bot.handler, Outcomes) and bot.services is not None
+        assert isinstance(bot.handler.router, EventRouter) and "PullRequestEvent" in bot.handler.router.handled_types()
+        access = bot.services.access("acme/config")
+        assert access.host.default_branch("acme/config") == "main"
