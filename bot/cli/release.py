@@ -41,8 +41,9 @@ from bot.core.config.project import PROJECT_FILE, STACK_FILE, parse_project, par
 from bot.core.config.settings import SETTINGS_FILE, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.lock import Lock
-from bot.core.release import Release, Trigger, dump_yaml
+from bot.core.release import Release, Trigger
 from bot.core.render import release_diff as render_diff
+from bot.core.yamlio import dump_data
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -187,7 +188,7 @@ def _revision(backend: StoreBackend, target: Target, revision: int) -> Release:
 def render(release: Release, output: str) -> str:
     if output == "json":
         return json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n"
-    return dump_yaml(release.to_dict())
+    return dump_data(release.to_dict())
 
 
 def run_unlock(args: argparse.Namespace) -> int:

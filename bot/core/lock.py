@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.core.clock import parse_rfc3339
 from bot.core.errors import ConfigError, Problem, StateConflict
-from bot.core.release import dump_yaml, load_yaml
+from bot.core.yamlio import dump_data, load_data
 
 
 def _iso(moment: datetime) -> str:
@@ -190,11 +190,11 @@ class LockSlot:
         }
 
     def to_yaml(self) -> str:
-        return dump_yaml(self.to_dict())
+        return dump_data(self.to_dict())
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "") -> LockSlot:
-        data = load_yaml(text, source)
+        data = load_data(source, text, invalid="not valid YAML")
 
         def bad(name: str, message: str) -> ConfigError:
             return ConfigError([Problem(source, 0, 0, name, message)])

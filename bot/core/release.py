@@ -27,20 +27,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import yaml
-
 from bot.core.clock import parse_rfc3339, rfc3339
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.spec import Spec, State
-from bot.core.yamlio import load_data
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """Safe dumper that writes shared values in full (no `&anchors`): files are for people."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
+from bot.core.yamlio import dump_data, load_data
 
 
 class Phase(StrEnum):
@@ -276,7 +266,7 @@ class Release:
         return out
 
     def to_yaml(self) -> str:
-        return dump_yaml(self.to_dict())
+        return dump_data(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "", text: str = "") -> Release:
@@ -328,7 +318,7 @@ class Release:
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "") -> Release:
-        return cls.from_dict(load_yaml(text, source), source, text)
+        return cls.from_dict(load_data(source, text, invalid="not valid YAML"), source, text)
 
 
 # --- the revision index (.metadata.yml) -----------------------------------------------------
@@ -366,7 +356,7 @@ class ReleaseMeta:
         }
 
     def to_yaml(self) -> str:
-        return dump_yaml(self.to_dict())
+        return dump_data(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "", text: str = "") -> ReleaseMeta:
@@ -405,7 +395,7 @@ class ReleaseMeta:
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "") -> ReleaseMeta:
-        return cls.from_dict(load_yaml(text, source), source, text)
+        return cls.from_dict(load_data(source, text, invalid="not valid YAML"), source, text)
 
 
 # The canonical index text, as `ReleaseMeta.to_yaml` writes it, is
@@ -449,32 +439,10 @@ def append_index(text: str | None, revision: int, stack: str, source: str = "") 
                 raise StateConflict(
                     f"revision {revision} does not follow the latest revision {latest}"
                 )
-            entry = dump_yaml([{"revision": revision, "stack": stack}])
+            entry = dump_data([{"revision": revision, "stack": stack}])
             body = "" if empty else text[head.end():]
             return f"latestRevision: {revision}\nreleaseMetaDatas:\n{body}{entry}"
     return ReleaseMeta.from_yaml(text, source).append(revision, stack).to_yaml()
-
-
-# --- YAML helpers ---------------------------------------------------------------------------
-
-
-def dump_yaml(data: Any) -> str:
-    """Block-style YAML with sorted keys: the same data always gives the same text."""
-    text: str = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 30,
-    )
-    return text
-
-
-def load_yaml(text: str, source: str = "") -> Any:
-    """Parse YAML within `yamlio.DATA_LIMITS`; a syntax error or a limit becomes a
-    ConfigError at `source:line:column`."""
-    return load_data(source, text, invalid="not valid YAML")
 
 
 def _kind(value: Any) -> str:

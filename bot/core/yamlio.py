@@ -24,7 +24,16 @@ is linear in the text and stops at the first violation; what survives it is smal
 shallow enough for the recursive composers and constructors of ruamel.yaml and PyYAML.
 `load`/`load_all` (config files: ruamel's round trip, YAML 1.2, located) and `load_data`
 (state-branch files and other plain data: PyYAML's safe loader, libyaml when present) are
-the only YAML readers in Shipmate.
+the only YAML readers in Shipmate, and `dump_yaml` (generated files) and `dump_data`
+(state-branch files) the only writers.
+
+Why PyYAML is still here, next to ruamel.yaml: ruamel has no C parser in this install, and
+its pure-Python one is what the limits must protect, so the event pre-scan runs on libyaml
+through PyYAML. State-branch files (releases, `.metadata.yml`, locks, drift reports) are
+read and written with PyYAML's libyaml loader and dumper too: existing state branches hold
+PyYAML's YAML 1.1 output (`'yes'` quoted, multi-line strings single-quoted and folded), which
+ruamel's YAML 1.2 emitter does not reproduce byte for byte, and ruamel's pure-Python dumper
+is about five times slower on large states. No other module imports PyYAML.
 """
 
 from __future__ import annotations
@@ -89,6 +98,13 @@ CONFIG_LIMITS = Limits()
 DATA_LIMITS = Limits(max_chars=256 * 1024 * 1024, max_depth=128, max_nodes=50_000_000, max_aliases=1_000)
 
 _DataLoader: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+
+
+class _DataDumper(getattr(pyyaml, "CSafeDumper", pyyaml.SafeDumper)):  # type: ignore[misc]
+    """Safe dumper that writes shared values in full (no `&anchors`): files are for people."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 # The standard tags, each on the kind of node it can build (a mismatch, `!!set abc`, breaks
 # the constructors in ways of their own); no other `!!` tag is accepted.
@@ -248,6 +264,21 @@ def load_data(file: str, text: str, limits: Limits = DATA_LIMITS, invalid: str =
     except Exception as exc:  # noqa: BLE001 - YAMLError, and the constructors' own failures
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError([Problem(file, 1, 1, "", f"{invalid}: {first}")]) from None
+
+
+def dump_data(data: Any) -> str:
+    """State-branch YAML (what `load_data` reads back): block style, keys sorted, no anchors,
+    no line folding; the same data always gives the same text, and the text is the one
+    existing state branches already hold."""
+    text: str = pyyaml.dump(
+        data,
+        Dumper=_DataDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,
+    )
+    return text
 
 
 def _construct_error(file: str, text: str, exc: Exception) -> ConfigError:

@@ -14,7 +14,7 @@ from bot.adapters.kubernetes import kubeconfig
 from bot.core.config.appconfig import parse_app_configurations
 from bot.core.config.settings import parse_settings
 from bot.core.errors import ConfigError
-from bot.core.release import Release, load_yaml
+from bot.core.release import Release
 from bot.core.yamlio import CONFIG_LIMITS, Limits, load, load_all, load_data
 from bot.settings import Settings
 
@@ -128,7 +128,7 @@ def test_every_config_parser_and_the_state_branch_reader_refuse_the_bomb(tmp_pat
     with pytest.raises(ConfigError, match=r"^releases/p/w/1\.yaml:\d+:\d+: YAML refused"):
         Release.from_yaml(bomb(), "releases/p/w/1.yaml")
     with pytest.raises(ConfigError, match=r"^releases/p/w/1\.yaml:1:1001: YAML refused: nested deeper than 128 levels"):
-        load_yaml(HOSTILE["deep flow sequence"], "releases/p/w/1.yaml")
+        load_data("releases/p/w/1.yaml", HOSTILE["deep flow sequence"], invalid="not valid YAML")
     settings_file = tmp_path / "shipmate-server.yaml"
     settings_file.write_text(bomb())
     with pytest.raises(ConfigError, match=r"shipmate-server\.yaml:\d+:\d+: YAML refused: more than"):

@@ -34,10 +34,9 @@ from bot.core.release import (
     append_index,
     check_can_start,
     check_transition,
-    dump_yaml,
-    load_yaml,
     peek_latest_revision,
 )
+from bot.core.yamlio import dump_data, load_data
 
 T = TypeVar("T")
 
@@ -347,7 +346,7 @@ class StoreBackend:
             text = _text(snap, path)
             if text is None:
                 return None
-            data = load_yaml(text, snap.label(path))
+            data = load_data(snap.label(path), text, invalid="not valid YAML")
             if not isinstance(data, Mapping):
                 raise ConfigError([Problem(snap.label(path), 0, 0, "", "expected a mapping")])
             return data
@@ -356,7 +355,7 @@ class StoreBackend:
 
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         layout.check_key(project, workspace)
-        body = dump_yaml(mask.mask_data(dict(report), self.masker.literals)).encode()
+        body = dump_data(mask.mask_data(dict(report), self.masker.literals)).encode()
 
         def fn(snap: Snapshot) -> Write[None]:
             return Write(
