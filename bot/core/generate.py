@@ -37,7 +37,7 @@ from bot.core.config.project import resolve_namespace
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError, PlanError, Problem
-from bot.core.graph import Graph, parse_reference, reference_strings
+from bot.core.graph import CycleError, find_cycle, parse_reference, reference_strings
 from bot.core.modules.base import ModuleInputError, ModuleRequest, Patcher
 from bot.core.modules.kube import DNS_LABEL, k8s_resource
 from bot.core.modules.patching import apply_json_patcher, patch_workload
@@ -361,10 +361,9 @@ class _Generator:
                     ))
         if self.problems:
             return
-        graph = Graph({r.id: frozenset(r.depends_on) for r in resources})
-        cycle = graph.find_cycle()
+        cycle = find_cycle({r.id: r.depends_on for r in resources})
         if cycle is not None:
-            self.problems.append(self.origins[cycle[0]].problem(f"dependency cycle: {' -> '.join(cycle)}"))
+            self.problems.append(self.origins[cycle[0]].problem(str(CycleError(cycle))))
 
     def _block_has(self, origin: Origin, key: str) -> bool:
         if origin.document is None:

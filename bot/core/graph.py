@@ -15,8 +15,8 @@ Everything is deterministic: orders break ties by resource ID.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core.errors import PlanError
@@ -174,8 +174,16 @@ def resolve(
 # --- the graph --------------------------------------------------------------------------------
 #
 # The one topological sort of the project: generate (cycle errors at file:line), the preview
-# engine (display order of a change set, deletions reversed), the plan (node order) and the
-# executor (dependents of a failed node) all order through `order` and `dependents_of`.
+# engine (display order of a change set, deletions reversed, reference stages), the plan (node
+# order and batch stages) and the executor (dependents of a failed node) all go through here.
+
+
+class CycleError(PlanError):
+    """A dependency cycle; `cycle` is the path, its first and last resource the same."""
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = tuple(cycle)
+        super().__init__(f"dependency cycle: {' -> '.join(self.cycle)}")
 
 
 def dependents_of(depends_on: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
@@ -195,7 +203,7 @@ def reversed_edges(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozens
 
 def order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tuple[str, ...]:
     """Dependencies first, ties broken by ID (Kahn's algorithm over a heap). Self-edges and
-    edges to unknown nodes are ignored. On a cycle: `strict` raises PlanError naming it;
+    edges to unknown nodes are ignored. On a cycle: `strict` raises CycleError naming it;
     otherwise the nodes left are appended in ID order (a display order never fails). A node
     depending on itself is a cycle when `strict`, ignored otherwise."""
     deps = {n: {d for d in ds if d in depends_on and (strict or d != n)} for n, ds in depends_on.items()}
@@ -213,65 +221,70 @@ def order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tu
                 heapq.heappush(ready, child)
     if len(out) < len(deps):
         if strict:
-            Graph({n: frozenset(d) for n, d in deps.items()}).check_acyclic()
+            cycle = find_cycle(deps)
+            if cycle is not None:  # always: Kahn stops short only on a cycle
+                raise CycleError(cycle)
         done = set(out)
         out.extend(sorted(n for n in deps if n not in done))
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class Graph:
-    """Nodes (resource IDs) and, per node, the nodes it depends on."""
+def deletion_order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tuple[str, ...]:
+    """Dependents before what they depend on; ties broken by ID."""
+    return order(reversed_edges(depends_on), strict=strict)
 
-    depends_on: Mapping[str, frozenset[str]]
-    _dependents: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        return tuple(sorted(self.depends_on))
-
-    def dependencies(self, node: str) -> tuple[str, ...]:
-        return tuple(sorted(self.depends_on[node]))
-
-    def dependents(self, node: str) -> tuple[str, ...]:
-        if not self._dependents:
-            self._dependents.update(dependents_of(self.depends_on))
-        return tuple(sorted(self._dependents.get(node, ())))
-
-    def find_cycle(self) -> list[str] | None:
-        """A cycle as a path whose first and last node are equal, or None."""
-        white, grey, black = 0, 1, 2
-        color = dict.fromkeys(self.depends_on, white)
-        for start in self.nodes:
-            if color[start] != white:
+def find_cycle(depends_on: Mapping[str, Iterable[str]]) -> tuple[str, ...] | None:
+    """A cycle as a path whose first and last node are equal (the first found from the
+    smallest ID, following dependencies in ID order), or None. Edges to unknown nodes are
+    ignored."""
+    edges = {n: sorted(d for d in ds if d in depends_on) for n, ds in depends_on.items()}
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(edges, white)
+    for start in sorted(edges):
+        if color[start] != white:
+            continue
+        path = [start]
+        color[start] = grey
+        iters = [iter(edges[start])]
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                color[path.pop()] = black
+                iters.pop()
                 continue
-            path = [start]
-            color[start] = grey
-            iters = [iter(sorted(self.depends_on[start]))]
-            while iters:
-                nxt = next(iters[-1], None)
-                if nxt is None:
-                    color[path.pop()] = black
-                    iters.pop()
-                    continue
-                if color.get(nxt, black) == grey:
-                    return path[path.index(nxt) :] + [nxt]
-                if color.get(nxt) == white:
-                    color[nxt] = grey
-                    path.append(nxt)
-                    iters.append(iter(sorted(self.depends_on[nxt])))
-        return None
+            if color[nxt] == grey:
+                return (*path[path.index(nxt) :], nxt)
+            if color[nxt] == white:
+                color[nxt] = grey
+                path.append(nxt)
+                iters.append(iter(edges[nxt]))
+    return None
 
-    def check_acyclic(self) -> None:
-        """PlanError naming the resources of a cycle, if there is one."""
-        cycle = self.find_cycle()
-        if cycle is not None:
-            raise PlanError(f"dependency cycle: {' -> '.join(cycle)}")
 
-    def topological_order(self) -> tuple[str, ...]:
-        """Dependencies first; ties broken by ID. Raises PlanError on a cycle."""
-        return order(self.depends_on)
-
-    def reverse_order(self) -> tuple[str, ...]:
-        """Dependents first: the order to delete in."""
-        return tuple(reversed(self.topological_order()))
+def stages(
+    depends_on: Mapping[str, Iterable[str]],
+    kind: Mapping[str, str],
+    batched: Collection[str],
+) -> tuple[tuple[str, ...], ...]:
+    """The nodes grouped into stages, each node in a later stage than what it depends on,
+    except that a node may share a stage with a dependency of its own `kind` when that kind
+    is in `batched` (its runtime handles such references itself, as Terraform plans a whole
+    stack at once). Which kinds batch is the caller's to say. Stages are as early as the
+    edges allow; within a stage nodes keep the order of `depends_on`. Edges to unknown nodes
+    and self-edges are ignored; a cycle does not loop (generate reports it)."""
+    level: dict[str, int] = {}
+    for node in order(depends_on, strict=False):
+        own = kind[node]
+        level[node] = max(
+            (
+                level[d] + (0 if own in batched and kind[d] == own else 1)
+                for d in depends_on[node]
+                if d in level and d != node
+            ),
+            default=0,
+        )
+    out: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for node in depends_on:
+        out[level[node]].append(node)
+    return tuple(tuple(s) for s in out)

@@ -107,13 +107,13 @@ def build_plan(
                 edges[op.id].add(dep)
     order = graph.order(edges)  # PlanError naming a cycle
 
-    # Stage of an operation of a batch runtime = how many non-batch operations lie on the
-    # longest chain above it. Same runtime + same stage + same direction share one node.
-    stage: dict[str, int] = {}
-    for op_id in order:
-        stage[op_id] = max(
-            (stage[d] + (0 if ops[d].runtime in batch else 1) for d in edges[op_id]), default=0
-        )
+    # Operations of one batch runtime share a node when they share a stage and a direction:
+    # a node never holds two operations with one of another runtime on a path between them.
+    stage = {
+        op_id: level
+        for level, members_ in enumerate(graph.stages(edges, {i: op.runtime for i, op in ops.items()}, batch))
+        for op_id in members_
+    }
     node_of: dict[str, str] = {}
     members: dict[str, list[Operation]] = {}
     for op_id in order:

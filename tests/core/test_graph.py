@@ -1,6 +1,8 @@
-"""The dependency graph: references (IDs with dots), resolution, orders, cycles; properties."""
+"""The dependency graph: references (IDs with dots), resolution, orders, cycles, stages; properties."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -8,13 +10,15 @@ from hypothesis import strategies as st
 
 from bot.core.errors import PlanError
 from bot.core.graph import (
-    Graph,
+    CycleError,
     Reference,
+    deletion_order,
+    find_cycle,
     order,
     parse_reference,
     referenced_ids,
     resolve,
-    reversed_edges,
+    stages,
 )
 
 CM = "v1:ConfigMap:shop:web.settings"
@@ -41,7 +45,7 @@ def test_references_are_found_anywhere_in_attributes() -> None:
 
 
 def test_resolve_replaces_values_and_reports_missing_ones() -> None:
-    results = {TF: {"id": "123", "triggers": {"a": "b"}}, CM: {"metadata": {"name": "web.settings"}, "list": [1, 2]}}
+    results: dict[str, dict[str, Any]] = {TF: {"id": "123", "triggers": {"a": "b"}}, CM: {"metadata": {"name": "web.settings"}, "list": [1, 2]}}
     attrs = {"x": f"$kusion_path.{TF}.id", "y": [f"$kusion_path.{CM}.metadata.name"],
              "z": f"$kusion_path.{TF}.triggers", "w": f"$kusion_path.{CM}.list.1", "keep": 3}
     assert resolve(attrs, results) == {
@@ -64,11 +68,20 @@ def test_the_preview_leaves_what_only_the_apply_knows_and_batches_resolve_native
 def test_orders_ignore_unknown_nodes_and_a_display_order_never_fails() -> None:
     edges = {"a": {"b", "zz"}, "b": set(), "c": {"a"}}
     assert order(edges) == ("b", "a", "c")
-    assert order(reversed_edges(edges)) == ("c", "a", "b")
+    assert deletion_order(edges) == ("c", "a", "b")
     cyclic = {"a": {"b"}, "b": {"a"}, "c": set(), "d": {"d"}}
-    with pytest.raises(PlanError, match="dependency cycle: a -> b -> a"):
+    with pytest.raises(CycleError, match="dependency cycle: a -> b -> a") as raised:
         order(cyclic)
+    assert raised.value.cycle == ("a", "b", "a") and isinstance(raised.value, PlanError)
     assert order(cyclic, strict=False) == ("c", "d", "a", "b")
+
+
+def test_a_batched_kind_shares_a_stage_unless_another_kind_lies_between() -> None:
+    edges = {"t1": set(), "t2": {"t1"}, "k": {"t2"}, "t3": {"k"}, "t4": {"t1"}, "j": {"t1"}}
+    kind = {"t1": "T", "t2": "T", "t3": "T", "t4": "T", "k": "K", "j": "K"}
+    assert stages(edges, kind, {"T"}) == (("t1", "t2", "t4"), ("k", "j"), ("t3",))
+    assert stages(edges, kind, ()) == (("t1",), ("t2", "t4", "j"), ("k",), ("t3",))
+    assert stages({}, {}, {"T"}) == ()
 
 
 # --- properties ----------------------------------------------------------------------------------
@@ -95,34 +108,47 @@ def digraphs(draw: st.DrawFn) -> dict[str, set[str]]:
 
 @settings(max_examples=100, deadline=None)
 @given(dags())
-def test_topological_order_respects_every_edge(edges: dict[str, set[str]]) -> None:
-    graph = Graph({n: frozenset(d) for n, d in edges.items()})
-    got = graph.topological_order()
-    assert got == order(edges) and sorted(got) == sorted(edges)
+def test_order_respects_every_edge_and_is_deterministic(edges: dict[str, set[str]]) -> None:
+    got = order(edges)
+    assert sorted(got) == sorted(edges)
+    assert order(dict(reversed(list(edges.items())))) == got  # input order does not matter
     position = {n: i for i, n in enumerate(got)}
-    for node, deps in edges.items():
-        for dep in deps:
-            assert position[dep] < position[node]
-    reverse = {n: i for i, n in enumerate(graph.reverse_order())}
-    assert all(reverse[dep] > reverse[node] for node, deps in edges.items() for dep in deps)
-    deleting = {n: i for i, n in enumerate(order(reversed_edges(edges)))}
+    assert all(position[dep] < position[node] for node, deps in edges.items() for dep in deps)
+    deleting = {n: i for i, n in enumerate(deletion_order(edges))}
     assert all(deleting[node] < deleting[dep] for node, deps in edges.items() for dep in deps)
+    assert find_cycle(edges) is None
 
 
 @settings(max_examples=100, deadline=None)
 @given(digraphs())
-def test_cycle_detection_finds_a_real_cycle(edges: dict[str, set[str]]) -> None:
-    graph = Graph({n: frozenset(d) for n, d in edges.items()})
-    cycle = graph.find_cycle()
+def test_a_cycle_is_always_reported_with_a_real_cycle(edges: dict[str, set[str]]) -> None:
+    cycle = find_cycle(edges)
     if cycle is None:
-        order = graph.topological_order()  # no cycle: a full order exists
-        assert len(order) == len(edges)
+        assert len(order(edges)) == len(edges)  # no cycle: a full order exists
         return
     assert cycle[0] == cycle[-1] and len(cycle) >= 2
-    for node, dep in zip(cycle, cycle[1:], strict=False):
-        assert dep in edges[node]
-    with pytest.raises(PlanError, match="dependency cycle"):
-        graph.topological_order()
+    assert all(dep in edges[node] for node, dep in zip(cycle, cycle[1:], strict=False))
+    with pytest.raises(CycleError) as raised:
+        order(edges)
+    named = raised.value.cycle
+    assert named[0] == named[-1] and all(dep in edges[node] for node, dep in zip(named, named[1:], strict=False))
+    assert sorted(order(edges, strict=False)) == sorted(edges)
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags(), st.lists(st.sampled_from("KT"), min_size=len(NODES), max_size=len(NODES)), st.sets(st.sampled_from("KT")))
+def test_stages_partition_the_nodes_and_follow_every_edge(
+    edges: dict[str, set[str]], kinds: list[str], batched: set[str]
+) -> None:
+    kind = dict(zip(NODES, kinds, strict=True))
+    got = stages(edges, kind, batched)
+    flat = [n for stage in got for n in stage]
+    assert sorted(flat) == sorted(edges) and len(flat) == len(set(flat)) and all(got)
+    level = {n: i for i, stage in enumerate(got) for n in stage}
+    for node, deps in edges.items():
+        for dep in deps:
+            same = kind[node] in batched and kind[dep] == kind[node]
+            assert level[dep] <= level[node] if same else level[dep] < level[node]
 
 
 @settings(max_examples=100, deadline=None)

@@ -134,28 +134,9 @@ def _reference_stages(
         found, unknown = graph.referenced_ids(r.attributes, by_id)
         if found or unknown:
             referring.add(r.id)
-        targets[r.id] = [t for t in found if t != r.id]
-    stage: dict[str, int] = {}
-
-    def stage_of(rid: str, seen: frozenset[str] = frozenset()) -> int:
-        if rid in stage:
-            return stage[rid]
-        if rid in seen:  # a cycle: generate reports it; do not loop here
-            return 0
-        r = by_id[rid]
-        level = 0
-        for t in targets[rid]:
-            same = r.type in batched and by_id[t].type == r.type
-            level = max(level, stage_of(t, seen | {rid}) + (0 if same else 1))
-        stage[rid] = level
-        return level
-
-    for r in resources:
-        stage_of(r.id)
-    out: list[list[Resource]] = [[] for _ in range(max(stage.values(), default=-1) + 1)]
-    for r in resources:
-        out[stage[r.id]].append(r)
-    return out, referring
+        targets[r.id] = found
+    grouped = graph.stages(targets, {r.id: r.type for r in resources}, batched)
+    return [[by_id[i] for i in stage] for stage in grouped], referring
 
 
 def preview_destroy(
@@ -299,4 +280,4 @@ def _apply_order(resources: Sequence[Resource]) -> list[str]:
 
 def _deletion_order(resources: Sequence[Resource]) -> list[str]:
     """Dependents before what they depend on; among independent ones, ID order."""
-    return list(graph.order(graph.reversed_edges({r.id: r.depends_on for r in resources}), strict=False))
+    return list(graph.deletion_order({r.id: r.depends_on for r in resources}, strict=False))
