@@ -55,6 +55,7 @@ from gunicorn.errors import AppImportError
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from bot import wiring
+from bot.adapters.clock import SystemClock
 from bot.app.workers import WorkerPool
 from bot.core.errors import ConfigError
 from bot.core.ports import EventQueue
@@ -130,7 +131,8 @@ def build_runtime(settings: Settings, *, scheduler: bool = True, env: Mapping[st
     metrics = ShipmateMetrics()
     metrics.watch_queue(lambda: asdict(queue.stats()))
     pool = WorkerPool(
-        queue, bot.handler, workers=settings.workers, lease_seconds=settings.queue_lease_seconds, metrics=metrics
+        queue, bot.handler, workers=settings.workers, lease_seconds=settings.queue_lease_seconds, metrics=metrics,
+        clock=SystemClock(),
     )
     app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
     jobs = wiring.build_scheduler(settings, bot, queue, pool.notify) if scheduler else None

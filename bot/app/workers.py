@@ -35,7 +35,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Literal, Protocol, runtime_checkable
 
 from bot.core.errors import RetryKind, retry_delay, retry_kind
@@ -144,11 +144,6 @@ def run_once(
     return failure
 
 
-class _WallClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 class WorkerPool:
     """Threads that process queued deliveries with `handler`."""
 
@@ -165,7 +160,7 @@ class WorkerPool:
         reporter: JobReporter | None = None,
         retention: timedelta = timedelta(days=7),
         purge_every_seconds: float = 3600.0,
-        clock: Clock | None = None,
+        clock: Clock,
         identity: str | None = None,
     ) -> None:
         if workers < 1:
@@ -180,7 +175,7 @@ class WorkerPool:
         self.reporter = reporter if reporter is not None else (handler if isinstance(handler, JobReporter) else None)
         self.retention = retention
         self.purge_every_seconds = purge_every_seconds
-        self.clock: Clock = clock or _WallClock()
+        self.clock = clock
         self.identity = identity or f"{platform.node()}:{os.getpid()}"
         self._stopping = threading.Event()
         self._wake = threading.Condition()

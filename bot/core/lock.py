@@ -20,22 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.clock import parse_rfc3339
+from bot.core.clock import parse_time, rfc3339, rfc3339_micro
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.yamlio import dump_data, load_data
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _short(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +63,8 @@ class Lock:
             "token": self.token,
             "pullRequest": self.pull_request,
             "runId": self.run_id,
-            "acquireTime": _iso(self.acquire_time),
-            "expireTime": _iso(self.expire_time),
+            "acquireTime": rfc3339_micro(self.acquire_time),
+            "expireTime": rfc3339_micro(self.expire_time),
         }
 
 
@@ -84,7 +74,7 @@ class LockHeld(StateConflict):
     def __init__(self, holder: Lock, action: str) -> None:
         self.holder = holder
         super().__init__(
-            f"{holder.key} is locked by {holder.describe()} until {_short(holder.expire_time)} "
+            f"{holder.key} is locked by {holder.describe()} until {rfc3339(holder.expire_time)} "
             f"(token {holder.token}); cannot {action}. Wait for it to finish or expire, or free "
             f"it with `shipmate release unlock --project {holder.project} "
             f"--workspace {holder.workspace}`"
@@ -218,8 +208,8 @@ class LockSlot:
                     workspace=workspace,
                     owner=str(raw["owner"]),
                     token=int(raw["token"]),
-                    acquire_time=_time(raw["acquireTime"]),
-                    expire_time=_time(raw["expireTime"]),
+                    acquire_time=parse_time(raw["acquireTime"]),
+                    expire_time=parse_time(raw["expireTime"]),
                     pull_request=None if raw.get("pullRequest") is None else int(raw["pullRequest"]),
                     run_id=str(raw.get("runId") or ""),
                 )
@@ -229,12 +219,3 @@ class LockSlot:
                 raise bad("holder.token", f"{holder.token} is above lastToken {last}")
         return cls(project=project, workspace=workspace, last_token=last, holder=holder)
 
-
-def _time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = parse_rfc3339(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment

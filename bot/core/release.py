@@ -23,11 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.clock import parse_rfc3339, rfc3339
+from bot.core.clock import parse_time, rfc3339, utc_seconds
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.spec import Spec, State
 from bot.core.yamlio import dump_data, load_data
@@ -108,13 +108,6 @@ def check_can_start(latest: Release | None) -> None:
         raise ReleaseInProgress(latest)
 
 
-def _utc(moment: datetime) -> datetime:
-    """Normalise to UTC with second precision, the resolution releases are stored with."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
 @dataclass(frozen=True, slots=True)
 class Release:
     """One apply or destroy attempt of one stack in one project+workspace."""
@@ -162,7 +155,7 @@ class Release:
         the revision atomically when it records the release.
         """
         check_can_start(latest)
-        moment = _utc(now)
+        moment = utc_seconds(now)
         return cls(
             project=project,
             workspace=workspace,
@@ -220,17 +213,17 @@ class Release:
         """Move to `phase` (checked against TRANSITIONS); `error` explains a failure."""
         check_transition(self, phase)
         return replace(
-            self, phase=phase, modified_time=_utc(now), error=error if error else self.error
+            self, phase=phase, modified_time=utc_seconds(now), error=error if error else self.error
         )
 
     def with_spec(self, spec: Spec, now: datetime) -> Release:
         check_transition(self, self.phase)
-        return replace(self, spec=spec, modified_time=_utc(now))
+        return replace(self, spec=spec, modified_time=utc_seconds(now))
 
     def with_state(self, state: State, now: datetime) -> Release:
         """Flush point: the state after one more finished resource operation."""
         check_transition(self, self.phase)
-        return replace(self, state=state, modified_time=_utc(now))
+        return replace(self, state=state, modified_time=utc_seconds(now))
 
     def succeeded(self, now: datetime) -> Release:
         return self.with_phase(Phase.SUCCEEDED, now)
@@ -493,14 +486,10 @@ class _Checker:
 
     def time(self, data: Mapping[str, Any], name: str) -> datetime:
         value = data.get(name)
-        if isinstance(value, datetime):
-            return _utc(value)
-        if isinstance(value, str):
-            try:
-                return _utc(parse_rfc3339(value))
-            except ValueError:
-                pass
-        raise self.error(name, f"expected an RFC 3339 time, got {value!r}")
+        try:
+            return utc_seconds(parse_time(value))
+        except ValueError:
+            raise self.error(name, f"expected an RFC 3339 time, got {value!r}") from None
 
     def section(self, data: Mapping[str, Any], name: str, parse: Any) -> Any:
         value = data.get(name)

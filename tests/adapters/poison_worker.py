@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.adapters.clock import SystemClock
 from bot.adapters.queue import RetryPolicy
 from bot.app.workers import JobFailure, WorkerPool
 from bot.core.events import Delivery
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> int:
             f.write(delivery.id + "\n")
 
     pool = WorkerPool(queue, handle, workers=1, lease_seconds=LEASE, poll_seconds=0.05, metrics=metrics,
-                      reporter=FileReporter(out))
+                      reporter=FileReporter(out), clock=SystemClock())
     pool.start()
     deadline = time.monotonic() + 30
     done = out / "done.txt"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.clock import SystemClock
 from bot.adapters.github.webhooks import delivery_key, make_delivery
 from bot.adapters.queue import RetryPolicy
 from bot.adapters.queue.redis import RedisQueue
@@ -84,7 +85,7 @@ def test_keys_in_order_and_in_parallel(queue: EventQueue) -> None:
             if sum(map(len, seen.values())) == 60:
                 all_done.set()
 
-    pool = WorkerPool(queue, handle, workers=4, poll_seconds=0.01)
+    pool = WorkerPool(queue, handle, workers=4, poll_seconds=0.01, clock=SystemClock())
     pool.start()
     assert all_done.wait(WAIT)
     assert pool.stop(WAIT)
@@ -106,7 +107,7 @@ def test_two_keys_run_at_the_same_time(queue: EventQueue) -> None:
         if len(finished) == 2:
             done.set()
 
-    pool = WorkerPool(queue, handle, workers=2, poll_seconds=0.01)
+    pool = WorkerPool(queue, handle, workers=2, poll_seconds=0.01, clock=SystemClock())
     pool.start()
     assert done.wait(WAIT)
     assert pool.stop(WAIT)
@@ -128,7 +129,7 @@ def test_temporary_errors_are_retried_permanent_ones_are_not(queue: EventQueue) 
             raise ConnectionError("github.com reset the connection")
         settled.set()
 
-    pool = WorkerPool(queue, handle, workers=2, poll_seconds=0.01, metrics=metrics)
+    pool = WorkerPool(queue, handle, workers=2, poll_seconds=0.01, metrics=metrics, clock=SystemClock())
     pool.start()
     assert settled.wait(WAIT)
     assert pool.stop(WAIT)
@@ -153,7 +154,7 @@ def test_gives_up_after_the_last_attempt(queue: EventQueue) -> None:
             raise TimeoutError("api timed out")
         done.set()
 
-    pool = WorkerPool(queue, handle, workers=1, poll_seconds=0.01)
+    pool = WorkerPool(queue, handle, workers=1, poll_seconds=0.01, clock=SystemClock())
     pool.start()
     assert done.wait(WAIT)
     assert pool.stop(WAIT)
@@ -206,7 +207,7 @@ def test_graceful_stop_lets_the_handler_finish(tmp_path: Path) -> None:
         release.wait(WAIT)
         finished.append(d.id)
 
-    pool = WorkerPool(queue, handle, workers=2, poll_seconds=0.01)
+    pool = WorkerPool(queue, handle, workers=2, poll_seconds=0.01, clock=SystemClock())
     pool.start()
     pool.alive()
     assert entered.wait(WAIT)

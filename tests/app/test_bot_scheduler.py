@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from bot.adapters.clock import SystemClock
 from bot.adapters.gitstate import git_backend
 from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.adapters.queue.sqlite import SqliteQueue
@@ -163,7 +164,7 @@ def test_scheduled_jobs_are_queued_once_across_replicas_and_run_by_the_workers(b
         assert [(r.event, r.key) for r in queued] == [("check_drift", REPO.lower()), ("sweep_locks", REPO.lower())]
         assert queued[0].delivery_id == f"drift:{REPO}:2026-03-02T06:00:00Z"
         assert statuses(box, head)["shipmate/drift"] == ("pending", "not checked yet")  # nothing ran yet
-        pool = WorkerPool(queue, box.bot.handler)
+        pool = WorkerPool(queue, box.bot.handler, clock=SystemClock())
         while (job := queue.claim("w1", 60)) is not None:
             pool.run(job)
         assert (queue.stats().done, queue.stats().dead, queue.stats().failed) == (2, 0, 0)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from bot.adapters.clock import SystemClock
 from bot.adapters.queue.sqlite import SqliteQueue
 from bot.app.workers import WorkerPool
 from bot.core.errors import ConfigError
@@ -115,7 +116,7 @@ def test_replayed_delivery_is_a_no_op_and_processed_once(env: Env) -> None:
         processed.append(delivery.id)
         done.set()
 
-    pool = WorkerPool(env.queue, handle, workers=2, poll_seconds=0.01)
+    pool = WorkerPool(env.queue, handle, workers=2, poll_seconds=0.01, clock=SystemClock())
     pool.start()
     assert done.wait(10)
     env.post("pull_request", "guid-r", PR)  # replayed after processing: still a no-op

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 
-from bot.adapters.gitstate.backend import StoreBackend, SystemClock
+from bot.adapters.clock import SystemClock
+from bot.adapters.gitstate.backend import StoreBackend
 from bot.adapters.gitstate.dirstore import DirStore
 from bot.adapters.gitstate.gitstore import DEFAULT_BRANCH, GitStore, is_url, redact
 from bot.core.errors import ConfigError, Problem

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from bot.adapters.clock import SystemClock
 from bot.adapters.gitstate import layout
 from bot.adapters.gitstate.layout import Done, Snapshot, Store, Write
 from bot.core import mask
@@ -39,13 +39,6 @@ from bot.core.release import (
 from bot.core.yamlio import dump_data, load_data
 
 T = TypeVar("T")
-
-
-class SystemClock:
-    """The wall clock, in UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class StoreBackend:

@@ -1,14 +1,12 @@
 """Event queues for the webhook server: SQLite (embedded, `sqlite.py`) and Redis (`redis.py`).
 
 Both implement `bot.core.ports.EventQueue` with the same semantics; this module holds what
-they share: the retry policy (bounded attempts, exponential backoff), the system clock and
-the retention of finished jobs and delivery IDs.
+they share: the retry policy (bounded attempts, exponential backoff) and the retention of finished jobs and delivery IDs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 # Finished jobs and their delivery IDs are kept this long. GitHub lets a delivery be
 # redelivered for 3 days, so a week keeps every redelivery a no-op.
@@ -38,10 +36,3 @@ class RetryPolicy:
 
     def gives_up(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
-
-
-class SystemClock:
-    """Wall-clock time in UTC (the queues store times as POSIX seconds)."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)

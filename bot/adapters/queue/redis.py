@@ -39,7 +39,8 @@ from typing import Any
 
 import redis
 
-from bot.adapters.queue import DEFAULT_RETENTION_SECONDS, RetryPolicy, SystemClock
+from bot.adapters.clock import SystemClock
+from bot.adapters.queue import DEFAULT_RETENTION_SECONDS, RetryPolicy
 from bot.adapters.queue.stored import key_of, restored, stored_event
 from bot.core.events import Delivery
 from bot.core.ports import Clock, Job, JobRecord, QueueStats

@@ -41,7 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.queue import RetryPolicy, SystemClock
+from bot.adapters.clock import SystemClock
+from bot.adapters.queue import RetryPolicy
 from bot.adapters.queue.stored import key_of, restored, stored_event
 from bot.core.events import Delivery
 from bot.core.ports import Clock, Job, JobRecord, QueueStats
