@@ -1,4 +1,5 @@
-"""The resource dependency graph: order, cycles, and `$kusion_path` references (one set of rules).
+"""The resource dependency graph: order, deletion order, stages, cycles, and `$kusion_path`
+references (one set of rules for the preview and the apply).
 
 An edge `a -> b` means *a depends on b*: b must exist before a is created, and a must be gone
 before b is deleted. Edges come from a resource's explicit `dependsOn` and from implicit
@@ -38,10 +39,6 @@ class Reference:
 
     def __str__(self) -> str:
         return KUSION_PATH_PREFIX + ".".join((self.resource_id, *self.path))
-
-
-def is_reference(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(KUSION_PATH_PREFIX)
 
 
 def reference_strings(attributes: Any) -> Iterator[str]:
@@ -105,7 +102,7 @@ def referenced_ids(attributes: Any, known_ids: Mapping[str, Any] | set[str] | fr
     return list(found), list(unknown)
 
 
-def lookup(attributes: Any, path: Sequence[str]) -> Any:
+def _lookup(attributes: Any, path: Sequence[str]) -> Any:
     """Walk mapping keys (and list indices given as digits); KeyError when absent."""
     node = attributes
     for part in path:
@@ -154,7 +151,7 @@ def resolve(
                     raise PlanError(f"unresolved reference {node}: no such resource has been applied")
                 return node
             try:
-                return lookup(known[ref.resource_id], ref.path)
+                return _lookup(known[ref.resource_id], ref.path)
             except KeyError:
                 if strict:
                     raise PlanError(
@@ -196,11 +193,6 @@ def dependents_of(depends_on: Mapping[str, Iterable[str]]) -> dict[str, set[str]
     return out
 
 
-def reversed_edges(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
-    """The same graph with every edge turned around: the order to delete in."""
-    return {n: frozenset(d) for n, d in dependents_of(depends_on).items()}
-
-
 def order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tuple[str, ...]:
     """Dependencies first, ties broken by ID (Kahn's algorithm over a heap). Self-edges and
     edges to unknown nodes are ignored. On a cycle: `strict` raises CycleError naming it;
@@ -231,7 +223,7 @@ def order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tu
 
 def deletion_order(depends_on: Mapping[str, Iterable[str]], *, strict: bool = True) -> tuple[str, ...]:
     """Dependents before what they depend on; ties broken by ID."""
-    return order(reversed_edges(depends_on), strict=strict)
+    return order(dependents_of(depends_on), strict=strict)
 
 
 def find_cycle(depends_on: Mapping[str, Iterable[str]]) -> tuple[str, ...] | None:

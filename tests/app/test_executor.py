@@ -116,6 +116,15 @@ def test_terraform_resources_share_one_batch_unless_kubernetes_lies_between():
     assert terra.calls == [("apply", (t1.id, t2.id)), ("apply", (t3.id,))]
 
 
+def test_two_batch_runtimes_never_group_a_node_cycle():
+    t1, t3 = tf("one"), tf("three", "v1:Other:x")
+    other = Resource("v1:Other:x", "Other", {}, (t1.id,))
+    t3 = Resource(t3.id, TERRAFORM, {}, (other.id,))
+    t4 = tf("four")
+    built = plan.build_plan(creates(t1, other, t3, t4), batch_runtimes=[TERRAFORM, "Other"])
+    assert [set(built.nodes[key].ids) for key in built.order()] == [{t1.id, t4.id}, {other.id}, {t3.id}]
+
+
 def test_references_resolve_from_finished_resources_but_stay_inside_a_batch():
     kube, terra = DictRuntime(KUBERNETES), DictRuntime(TERRAFORM)
     t1 = tf("one")
