@@ -343,10 +343,6 @@ class StateBackend(Protocol):
 
     def index(self, project: str, workspace: str) -> ReleaseMeta: ...
 
-    def keys(self) -> tuple[tuple[str, str], ...]:
-        """Every (project, workspace) that has releases or a lock record, sorted."""
-        ...
-
     def create(self, release: Release, lock: Lock | None = None) -> Release:
         """Record a new release as revision latest+1 (assigned atomically) and return it.
 
@@ -395,8 +391,6 @@ class StateBackend(Protocol):
     def sweep_expired_locks(self) -> tuple[Lock, ...]:
         """Free every lock whose lease has expired; returns them."""
         ...
-
-    def read_drift(self, project: str, workspace: str) -> Mapping[str, Any] | None: ...
 
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         """Record the last drift check at `drift/<project>/<workspace>.yaml`."""

@@ -25,6 +25,7 @@ from bot.app.polling import poll_repository
 from bot.app.workers import WorkerPool
 from bot.cli.sandbox import REPO, Sandbox, git
 from bot.core.events import PullRequestEvent, PushEvent
+from bot.core.yamlio import load_data
 from bot.scheduler import Scheduler
 from tests.conftest import ManualClock
 from tests.e2e.world import bodies, comment, open_pr, push_branch, replace, statuses
@@ -120,8 +121,10 @@ def test_drift_is_recorded_and_reported(box: Sandbox, tmp_path: Path) -> None:
     assert drifted.drifted == ("shop/prod",)
     assert statuses(box, merged.sha)["shipmate/drift"] == ("failure", "drift in 1 of 1 stacks: shop/prod")
     with backend(box, tmp_path / "s") as state:
-        report = state.read_drift("shop", "prod")
-    assert report is not None and report["drifted"] is True and report["commit"] == merged.sha
+        text = state.store.snapshot().read("drift/shop/prod.yaml")
+    assert text is not None
+    report = load_data("drift/shop/prod.yaml", text.decode())
+    assert report["drifted"] is True and report["commit"] == merged.sha
     assert {"id": "apps/v1:Deployment:shop-prod:shop-prod-web", "action": "Update"} in report["changes"]
 
 

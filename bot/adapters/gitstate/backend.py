@@ -36,7 +36,7 @@ from bot.core.release import (
     check_transition,
     peek_latest_revision,
 )
-from bot.core.yamlio import dump_data, load_data
+from bot.core.yamlio import dump_data
 
 T = TypeVar("T")
 
@@ -120,20 +120,6 @@ class StoreBackend:
     def index(self, project: str, workspace: str) -> ReleaseMeta:
         layout.check_key(project, workspace)
         return self._read(lambda snap: _index(snap, project, workspace))
-
-    def keys(self) -> tuple[tuple[str, str], ...]:
-        def read(snap: Snapshot) -> tuple[tuple[str, str], ...]:
-            found: set[tuple[str, str]] = set()
-            for project in snap.list_dir(layout.RELEASES):
-                for workspace in snap.list_dir(f"{layout.RELEASES}/{project}"):
-                    found.add((project, workspace))
-            for project in snap.list_dir(layout.LOCKS):
-                for name in snap.list_dir(f"{layout.LOCKS}/{project}"):
-                    if name.endswith(".yaml"):
-                        found.add((project, name[: -len(".yaml")]))
-            return tuple(sorted(found))
-
-        return self._read(read)
 
     # --- writing releases ---------------------------------------------------------------
 
@@ -330,21 +316,6 @@ class StoreBackend:
         return self._transact(fn)
 
     # --- drift --------------------------------------------------------------------------
-
-    def read_drift(self, project: str, workspace: str) -> Mapping[str, Any] | None:
-        layout.check_key(project, workspace)
-
-        def read(snap: Snapshot) -> Mapping[str, Any] | None:
-            path = layout.drift_path(project, workspace)
-            text = _text(snap, path)
-            if text is None:
-                return None
-            data = load_data(snap.label(path), text, invalid="not valid YAML")
-            if not isinstance(data, Mapping):
-                raise ConfigError([Problem(snap.label(path), 0, 0, "", "expected a mapping")])
-            return data
-
-        return self._read(read)
 
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         layout.check_key(project, workspace)
