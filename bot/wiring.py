@@ -373,12 +373,12 @@ def load_handler(spec: str, settings: Settings) -> Handler:
     if not callable(factory):
         raise problem(f"{spec} is not a callable factory")
     try:
-        handler = factory(settings)
+        handler: Handler = factory(settings)
     except Exception as exc:
         raise problem(f"{spec}(settings) failed: {type(exc).__name__}: {exc}") from exc
     if not callable(handler):
         raise problem(f"{spec}(settings) did not return a callable")
-    return handler  # type: ignore[no-any-return]
+    return handler
 
 
 def build_queue(settings: Settings) -> EventQueue:

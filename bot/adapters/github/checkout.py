@@ -203,4 +203,4 @@ def extract_checked(tar: tarfile.TarFile, dest: Path) -> None:
             member.mode = mode | (0o700 if member.isdir() else 0o600)
         member.uid = member.gid = 0
         member.uname = member.gname = ""
-        tar.extract(member, root, set_attrs=not member.issym(), numeric_owner=True, **trusted)  # type: ignore[arg-type]
+        tar.extract(member, root, set_attrs=not member.issym(), numeric_owner=True, **trusted)  # type: ignore[arg-type]  # `filter` exists from 3.11.4 only: passed through a dict the stub cannot type

@@ -53,15 +53,16 @@ class GitHubHost:
         self.credentials = credentials
         self.masker = masker if masker is not None else Masker()
         self.masker.add([credentials.token or "", credentials.private_key or ""], own=True)
-        options: dict[str, object] = {"base_url": credentials.api_url.rstrip("/")}
+        base_url = credentials.api_url.rstrip("/")
         if not throttle:
-            options.update(seconds_between_requests=0, seconds_between_writes=0, retry=None)
+            self._github = Github(auth=_auth(credentials), base_url=base_url, seconds_between_requests=0,
+                                  seconds_between_writes=0, retry=None)
         else:  # quick retries of reads on a blinking server; rate limits and longer waits are the queue's
-            options.update(retry=Retry(
+            retry = Retry(
                 total=IN_CLIENT_RETRIES, backoff_factor=0.5, status_forcelist=(502, 503, 504),
                 allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=False, raise_on_status=False,
-            ))
-        self._github = Github(auth=_auth(credentials), **options)  # type: ignore[arg-type]
+            )
+            self._github = Github(auth=_auth(credentials), base_url=base_url, retry=retry)
         self._repos: dict[str, Repository] = {}
         self._lock = threading.Lock()
         self._login = credentials.bot_login
