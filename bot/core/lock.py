@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.clock import parse_time, rfc3339, rfc3339_micro
-from bot.core.errors import ConfigError, Problem, StateConflict
+from bot.core.errors import StateConflict
+from bot.core.release import StateChecker
 from bot.core.yamlio import dump_data, load_data
 
 
@@ -185,23 +186,19 @@ class LockSlot:
     @classmethod
     def from_yaml(cls, text: str, source: str = "") -> LockSlot:
         data = load_data(source, text, invalid="not valid YAML")
-
-        def bad(name: str, message: str) -> ConfigError:
-            return ConfigError([Problem(source, 0, 0, name, message)])
+        check = StateChecker(source, text)
 
         if not isinstance(data, Mapping):
-            raise bad("", "expected a lock mapping")
+            raise check.error("", "expected a lock mapping")
         project, workspace = data.get("project"), data.get("workspace")
         if not isinstance(project, str) or not isinstance(workspace, str):
-            raise bad("project", "expected project and workspace names")
-        last = data.get("lastToken")
-        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
-            raise bad("lastToken", f"expected a whole number, got {last!r}")
+            raise check.error("project", "expected project and workspace names")
+        last = check.integer(data, "lastToken", minimum=0)
         raw = data.get("holder")
         holder: Lock | None = None
         if raw is not None:
             if not isinstance(raw, Mapping):
-                raise bad("holder", "expected a mapping or null")
+                raise check.error("holder", "expected a mapping or null")
             try:
                 holder = Lock(
                     project=project,
@@ -214,8 +211,8 @@ class LockSlot:
                     run_id=str(raw.get("runId") or ""),
                 )
             except (KeyError, TypeError, ValueError) as exc:
-                raise bad("holder", f"malformed lock holder: {exc}") from None
+                raise check.error("holder", f"malformed lock holder: {exc}") from None
             if holder.token > last:
-                raise bad("holder.token", f"{holder.token} is above lastToken {last}")
+                raise check.error(("holder", "token"), f"{holder.token} is above lastToken {last}")
         return cls(project=project, workspace=workspace, last_token=last, holder=holder)
 

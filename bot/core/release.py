@@ -30,7 +30,7 @@ from typing import Any
 from bot.core.clock import parse_time, rfc3339, utc_seconds
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.spec import Spec, State
-from bot.core.yamlio import dump_data, load_data
+from bot.core.yamlio import FieldPath, dump_data, format_path, load_data, locate_data
 
 
 class Phase(StrEnum):
@@ -264,7 +264,7 @@ class Release:
     @classmethod
     def from_dict(cls, data: Any, source: str = "", text: str = "") -> Release:
         """Parse and validate; every problem names `source` and the field."""
-        check = _Checker(source, text)
+        check = StateChecker(source, text)
         if not isinstance(data, Mapping):
             raise check.error("", f"expected a release mapping, got {_kind(data)}")
         project = check.name(data, "project")
@@ -353,7 +353,7 @@ class ReleaseMeta:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "", text: str = "") -> ReleaseMeta:
-        check = _Checker(source, text)
+        check = StateChecker(source, text)
         if not isinstance(data, Mapping):
             raise check.error("", f"expected the index mapping, got {_kind(data)}")
         latest = check.integer(data, "latestRevision", minimum=0)
@@ -363,20 +363,15 @@ class ReleaseMeta:
         metas: list[ReleaseMetaData] = []
         previous = 0
         for i, item in enumerate(items):
-            where = f"releaseMetaDatas[{i}]"
             rev = item.get("revision") if isinstance(item, Mapping) else None
             stack = item.get("stack") if isinstance(item, Mapping) else None
             if not isinstance(rev, int) or isinstance(rev, bool) or rev <= previous:
                 raise check.error(
-                    f"{where}.revision",
+                    ("releaseMetaDatas", i, "revision"),
                     f"expected a revision above {previous}, got {rev!r}",
-                    anchor="releaseMetaDatas",
                 )
             if not isinstance(stack, str) or not stack:
-                raise check.error(
-                    f"{where}.stack", f"expected a stack name, got {stack!r}",
-                    anchor="releaseMetaDatas",
-                )
+                raise check.error(("releaseMetaDatas", i, "stack"), f"expected a stack name, got {stack!r}")
             metas.append(ReleaseMetaData(rev, stack))
             previous = rev
         if metas and metas[-1].revision != latest:
@@ -450,21 +445,18 @@ def valid_name(value: str) -> bool:
     return bool(_NAME.match(value)) and len(value) <= 253
 
 
-class _Checker:
-    """Field validation that reports `source:line: field: message`."""
+class StateChecker:
+    """Field validation of one state-branch file (a release, an index, a lock record): each
+    problem names the file, the field and where the field's key is in the text."""
 
     def __init__(self, source: str, text: str) -> None:
         self.source = source
         self.text = text
 
-    def error(self, name: str, message: str, anchor: str | None = None) -> ConfigError:
-        top = (anchor or name).split(".")[0].split("[")[0]
-        line = 0
-        if top and self.text:
-            found = re.search(rf"^{re.escape(top)}:", self.text, re.M)
-            if found:
-                line = self.text.count("\n", 0, found.start()) + 1
-        return ConfigError([Problem(self.source, line, 1 if line else 0, name, message)])
+    def error(self, path: str | FieldPath, message: str) -> ConfigError:
+        fields = (path,) if isinstance(path, str) and path else () if isinstance(path, str) else path
+        line, col = locate_data(self.text, fields, at_key=True) if fields and self.text else (0, 0)
+        return ConfigError([Problem(self.source, line, col, format_path(fields), message)])
 
     def string(self, data: Mapping[str, Any], name: str) -> str:
         value = data.get(name)

@@ -281,6 +281,33 @@ def dump_data(data: Any) -> str:
     return text
 
 
+def locate_data(text: str, path: Sequence[PathElem], at_key: bool = False) -> tuple[int, int]:
+    """1-based (line, column) of the field at `path` in a text `load_data` accepted, as
+    `Document.locate` gives it for config files; (0, 0) when the text does not compose.
+    Composes the text again with libyaml, so it is for the error path only."""
+    try:
+        node: Any = pyyaml.compose(text, Loader=_DataLoader)
+    except Exception:  # noqa: BLE001 - the position is a nicety; the error stands without it
+        return 0, 0
+    if node is None:
+        return 0, 0
+    mark = node.start_mark
+    for i, elem in enumerate(path):
+        child: Any = None
+        if isinstance(node, pyyaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, pyyaml.ScalarNode) and key.value == str(elem):
+                    child = (key, value)
+                    break
+        elif isinstance(node, pyyaml.SequenceNode) and isinstance(elem, int) and 0 <= elem < len(node.value):
+            child = (node.value[elem], node.value[elem])
+        if child is None:
+            break
+        key, node = child
+        mark = key.start_mark if at_key and i == len(path) - 1 else node.start_mark
+    return mark.line + 1, mark.column + 1
+
+
 def _construct_error(file: str, text: str, exc: Exception) -> ConfigError:
     """A scalar that parsed but cannot be built (`2001-13-45`, `!!int abc`): find which, by
     building the composed scalars one at a time (the text already passed `check_limits`)."""

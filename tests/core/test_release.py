@@ -186,9 +186,9 @@ def test_index_round_trip_and_kusion_format():
          r"\.metadata\.yml:1:1: latestRevision: is 3 but the last listed revision is 1"),
         ("latestRevision: 2\nreleaseMetaDatas:\n- revision: 1\n  stack: a\n- revision: 1\n  stack: a\n"
          "- revision: 2\n  stack: a\n",
-         r"\.metadata\.yml:2:1: releaseMetaDatas\[1\]\.revision: expected a revision above 1, got 1"),
+         r"\.metadata\.yml:5:3: releaseMetaDatas\[1\]\.revision: expected a revision above 1, got 1"),
         ("latestRevision: x\n", r"latestRevision: expected a whole number >= 0, got 'x'"),
-        ("latestRevision: 1\nreleaseMetaDatas: [{revision: 1}]\n", r"releaseMetaDatas\[0\]\.stack"),
+        ("latestRevision: 1\nreleaseMetaDatas: [{revision: 1}]\n", r"\.metadata\.yml:2:20: releaseMetaDatas\[0\]\.stack"),
     ],
 )
 def test_bad_index_is_reported(text: str, expected: str):

@@ -70,9 +70,9 @@ def test_bad_arguments_and_bad_lock_files():
         LockSlot("a", "b").acquire("", T0, 5)
     with pytest.raises(StateConflict, match="lease must be positive"):
         LockSlot("a", "b").acquire("x", T0, 0)
-    with pytest.raises(ConfigError, match=r"locks/a/b\.yaml: lastToken: expected a whole number"):
+    with pytest.raises(ConfigError, match=r"locks/a/b\.yaml:3:1: lastToken: expected a whole number"):
         LockSlot.from_yaml("project: a\nworkspace: b\nlastToken: -1\n", "locks/a/b.yaml")
-    with pytest.raises(ConfigError, match=r"holder\.token: 5 is above lastToken 1"):
+    with pytest.raises(ConfigError, match=r":4:20: holder\.token: 5 is above lastToken 1"):
         LockSlot.from_yaml(
             "project: a\nworkspace: b\nlastToken: 1\nholder: {owner: x, token: 5, "
             "acquireTime: '2024-01-01T00:00:00Z', expireTime: '2024-01-01T00:01:00Z'}\n",
