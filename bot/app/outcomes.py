@@ -37,8 +37,7 @@ from bot.app.workers import JobFailure
 from bot.core import commands
 from bot.core.events import Delivery, IssueCommentEvent, PullRequestEvent, PushEvent
 from bot.core.ports import CodeHost
-from bot.core.render import split
-from bot.core.render.comment import fence_for
+from bot.core.render import failures, split
 
 log = logging.getLogger("shipmate.bot")
 
@@ -132,7 +131,7 @@ class Outcomes:
 
     def failed(self, failure: JobFailure) -> None:
         ledger = _current()
-        description = _status_description(failure)
+        description = failures.status_description(_text(failure))
         for repo, sha, context, host in ledger.pending():
             summary.status(host, repo, sha, context, "error", description)
         target = self._target(failure.delivery)
@@ -185,38 +184,13 @@ def _recording(access: Access) -> Access:
     return replace(access, host=cast(CodeHost, _RecordingHost(access.host)))
 
 
-def _status_description(failure: JobFailure) -> str:
-    if failure.kind == "bug":
-        return f"Shipmate failed unexpectedly (incident {failure.incident})"
-    if failure.kind == "stopped":
-        return "Shipmate stopped trying: its worker stopped on every attempt"
-    if failure.kind == "exhausted":
-        return f"Shipmate gave up after {failure.attempts} attempts: {clean(failure.error)}"
-    return f"Shipmate failed: {clean(failure.error)}"
+def _text(failure: JobFailure) -> failures.JobFailureText:
+    return failures.JobFailureText(kind=failure.kind, error=clean(failure.error), attempts=failure.attempts,
+                                   incident=failure.incident, job_id=failure.job_id,
+                                   delivery_id=failure.delivery.id)
 
 
 def error_comment(failure: JobFailure, what: str) -> str:
-    """The Markdown of the error comment (without its marker: `summary` adds it)."""
+    """The error comment's Markdown, marker first (`bot.core.render.failures`)."""
     marker = split.make_marker(ERROR_KIND, {"key": f"delivery-{failure.delivery.id}"})
-    lines = [marker.line(part="1/1"), f"### ❌ Shipmate could not handle the {what}", ""]
-    retry = (f"The job is kept as dead letter {failure.job_id}; once the cause is fixed an operator can run "
-             f"it again with `shipmate queue retry {failure.job_id}`." if failure.job_id > 0 else
-             "Once the cause is fixed, re-run the workflow job.")
-    if failure.kind == "bug":
-        lines += [f"Shipmate hit an unexpected error: incident `{failure.incident}`. Its log holds the details "
-                  "under that id.", "", retry]
-    elif failure.kind == "stopped":
-        lines += [f"The worker handling it stopped {failure.attempts} times before finishing (killed, crashed or "
-                  "out of memory), so Shipmate stopped trying.", "", retry]
-    else:
-        body = clean(failure.error).splitlines() or [""]
-        fence = fence_for(body)
-        if failure.kind == "exhausted":
-            lines += [f"It failed {failure.attempts} times with an error that is usually temporary; the last one:"]
-        else:
-            lines += ["It failed with an error that trying again will not fix:"]
-        lines += ["", fence, *body, fence]
-        if failure.kind == "exhausted":
-            lines += ["", retry]
-    lines += ["", f"<sub>delivery `{failure.delivery.id}`</sub>"]
-    return "\n".join(lines)
+    return "\n".join([marker.line(part="1/1"), *failures.error_lines(_text(failure), what)])
