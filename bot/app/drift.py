@@ -21,6 +21,7 @@ from bot.core import mask
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError
 from bot.core.preview.model import StackResult
+from bot.core.render import statuses
 
 log = logging.getLogger("shipmate.drift")
 
@@ -35,11 +36,7 @@ class DriftSummary:
 
     @property
     def status(self) -> tuple[str, str]:
-        if self.failed:
-            return "error", f"drift check failed for {', '.join(self.failed)}"
-        if self.drifted:
-            return "failure", f"drift in {len(self.drifted)} of {len(self.checked)} stacks: {', '.join(self.drifted)}"
-        return "success", f"no drift in {len(self.checked)} stack{'s' if len(self.checked) != 1 else ''}"
+        return statuses.drift(self.checked, self.drifted, self.failed)
 
 
 def report(

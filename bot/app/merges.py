@@ -17,8 +17,6 @@ gone after a force push) the paths listed in the push payload are used instead.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Sequence
 
 from bot.app import summary
 from bot.app.applying import apply_stacks, apply_status
@@ -40,8 +38,8 @@ from bot.core.events import ZERO_SHA, PushEvent
 from bot.core.outcome import StackRun
 from bot.core.ports import CodeHost, ConfigReader, PullRequestInfo
 from bot.core.release import Trigger
-from bot.core.render import results, split
-from bot.core.render.comment import code, fenced
+from bot.core.render import results, split, statuses
+from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
 
@@ -67,11 +65,9 @@ class Merges:
                 return
             pr = host.merged_pull_request_for(repo, event.after)
             link = tell(host, repo, event.after, pr,
-                        f"## Shipmate apply on {'merge' if pr is not None else 'push'}\n\nNothing was applied: "
-                        f"shipmate.yaml on {code(exc.branch)} is invalid.\n\n" + "\n".join(fenced(str(exc))) + "\n")
-            lead = "shipmate.yaml is invalid: "
-            summary.status(host, repo, event.after, APPLY_STATUS, "error",
-                           lead + short_reason(str(exc), summary.STATUS_DESCRIPTION_LIMIT - len(lead)), target_url=link)
+                        results.invalid_policy_apply(merged=pr is not None, branch=exc.branch, error=str(exc)))
+            summary.status(host, repo, event.after, APPLY_STATUS, "error", statuses.invalid_policy(str(exc)),
+                           target_url=link)
             return
         if not policy.applies_to(event.branch):
             log.info("%s: push to %s applies nothing (branches: %s)", repo, event.branch,
@@ -120,7 +116,7 @@ class Merges:
         if runs:
             state, description = apply_status(runs, "applied")
             if state == "failure":
-                description = failure_description(runs, lits)
+                description = statuses.apply_failure(runs, lits)
             summary.status(host, repo, event.after, APPLY_STATUS, state, description, target_url=link)
 
     def changed_paths(self, access: Access, event: PushEvent, after: Tree) -> tuple[str, ...]:
@@ -151,32 +147,6 @@ def tell(host: CodeHost, repo: str, sha: str, pr: PullRequestInfo | None, body: 
         where = f"#{pr.number}" if pr is not None else f"commit {sha[:7]}"
         log.warning("%s: could not post the apply outcome on %s: %s", repo, where, exc)
         return ""
-
-
-# Terraform's source excerpt under a diagnostic ("with null_resource.x,", "on main.tf.json
-# line 17, in ...:", "17: }"): where, not why; left out of the short reason.
-_SOURCE_LINE = re.compile(r"^(with \S.*,|on \S+ line \d+.*|\d+:.*)$")
-
-
-def short_reason(text: str, limit: int) -> str:
-    """A failure message on one line of at most `limit` characters: blank lines and Terraform's
-    source excerpts dropped, and when still too long its end (where the innermost cause is)."""
-    flat = " ".join(ln for ln in (raw.strip() for raw in text.splitlines()) if ln and not _SOURCE_LINE.match(ln))
-    return flat if len(flat) <= limit else "…" + flat[len(flat) - limit + 1:]
-
-
-def failure_description(runs: Sequence[StackRun], secrets: mask.Literals) -> str:
-    """The `shipmate/apply` failure description: how many stacks failed, the first one and
-    why (masked), within GitHub's 140 characters."""
-    bad = [r for r in runs if not r.ok]
-    n = len(runs)
-    first = bad[0]
-    causes = [msg for _, msg in first.failed if not msg.startswith("skipped:")]
-    reason = mask.mask_text(causes[0] if causes else first.error or "failed", secrets)
-    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-    prefix = f"{len(bad)} of {n} stack{'s' if n != 1 else ''} failed: {first.name}{more}: "
-    short = short_reason(reason, max(20, summary.STATUS_DESCRIPTION_LIMIT - len(prefix)))
-    return prefix + mask.mask_text(short, secrets)
 
 
 def diff_trees(a: ConfigReader, b: ConfigReader) -> tuple[str, ...]:

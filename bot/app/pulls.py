@@ -36,7 +36,7 @@ from bot.core.events import PullRequestEvent
 from bot.core.lock import Lock
 from bot.core.ports import PullRequestInfo
 from bot.core.preview.model import total_counts
-from bot.core.render import notices, results
+from bot.core.render import notices, results, statuses
 from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
@@ -160,10 +160,5 @@ class PullRequests:
 
 def preview_status(previewed: Previewed) -> tuple[str, str]:
     """(state, description) of the `shipmate/preview` status."""
-    n = len(previewed.results)
-    if previewed.failed:
-        return "failure", f"{previewed.failed} of {n} stack{'s' if n != 1 else ''} failed to preview"
-    if not n:
-        return "success", "no stacks changed"
     counts = total_counts(r.changeset for r in previewed.results if r.changeset is not None)
-    return "success", f"{n} stack{'s' if n != 1 else ''}: {counts.summary()}"
+    return statuses.preview(len(previewed.results), previewed.failed, counts)

@@ -19,12 +19,9 @@ from collections.abc import Sequence
 
 from bot.core.errors import ShipmateError
 from bot.core.ports import CodeHost, CommentInfo
-from bot.core.render import split
+from bot.core.render import split, statuses
 
 log = logging.getLogger("shipmate.bot")
-
-STATUS_DESCRIPTION_LIMIT = 140
-
 
 def marked(comments: Sequence[CommentInfo], author: str, kind: str, key: str) -> list[CommentInfo]:
     """`author`'s comments carrying a `kind` marker with `key`, in part order."""
@@ -67,7 +64,7 @@ def status(
     host: CodeHost, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
 ) -> None:
     """Set a commit status (`target_url`: where its details are); a failure is logged, not raised."""
-    text = description if len(description) <= STATUS_DESCRIPTION_LIMIT else description[:137] + "..."
+    text = description if len(description) <= statuses.DESCRIPTION_LIMIT else description[:137] + "..."
     try:
         host.set_status(repo, sha, context, state, text, target_url)
     except ShipmateError as exc:

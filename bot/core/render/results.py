@@ -126,6 +126,12 @@ def refusal(reason: str, actor: str, command: str) -> str:
     return f"**`{command}` was not run** (requested by @{actor}): {reason}\n"
 
 
+def invalid_policy_apply(*, merged: bool, branch: str, error: str) -> str:
+    """The apply-on-merge (or push) comment when shipmate.yaml on the policy branch is invalid."""
+    return (f"## Shipmate apply on {'merge' if merged else 'push'}\n\nNothing was applied: "
+            f"shipmate.yaml on {code(branch)} is invalid.\n\n" + "\n".join(fenced(error)) + "\n")
+
+
 FORK_NOTICE = (
     "## Shipmate preview\n\n"
     "This pull request comes from a fork, so Shipmate does not check it out, preview or apply "
