@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from bot.app import executor as executor_mod
 from bot.app.configrepo import default_registry, stack_snapshot
@@ -22,13 +21,13 @@ from bot.app.locking import LockSession
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import NotRecorded, PlanError, ShipmateError
+from bot.core.errors import NotRecorded, ShipmateError
 from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
 from bot.core.ports import Clock, ConfigReader, StateBackend
 from bot.core.preview import engine
-from bot.core.preview.model import Action, ChangeSet
+from bot.core.preview.model import ChangeSet
 from bot.core.release import Phase, Release, Trigger, check_can_start
 from bot.core.runtimes import Capability, StackRuntimes, check_imports
 from bot.core.spec import Resource, Spec, State
@@ -206,14 +205,14 @@ class StackOps:
         `secrets` are the clear secret values of the stack's config (`LoadedStack.secrets`),
         when it could be loaded. The stored release holds its context masked, so its secret
         values are also recovered where the Spec masked what a lossless State entry keeps
-        (`recovered_secrets`): the destroy release's Spec, built from that state, is masked with them."""
+        (`mask.recovered_secrets`): the destroy release's Spec, built from that state, is masked with them."""
         settings = settings or RepoSettings()
         latest = self.backend.latest(identity.project, identity.workspace)
         if latest is None or not latest.state.resources:
             raise NotRecorded(f"nothing to destroy: {identity.key} has no recorded resources")
         context = latest.spec.context
         recorded = self.runtimes(identity, context).having(Capability.RECORDED_STATE)
-        secrets = frozenset(secrets) | secret_literals(context, settings) | recovered_secrets(latest, recorded)
+        secrets = frozenset(secrets) | secret_literals(context, settings) | mask.recovered_secrets(latest, recorded)
         self.masker.add(secrets)
 
         def build(prior: State) -> tuple[Spec, ChangeSet]:
@@ -254,9 +253,9 @@ class StackOps:
         settings = settings or RepoSettings()
         latest = self.backend.latest(project, workspace)
         recorded = self.runtimes(identity, spec.context).having(Capability.RECORDED_STATE)
-        hidden = secret_literals(spec.context, settings) | recovered_secrets(target, recorded)
+        hidden = secret_literals(spec.context, settings) | mask.recovered_secrets(target, recorded)
         if latest is not None:
-            hidden |= recovered_secrets(latest, recorded)
+            hidden |= mask.recovered_secrets(latest, recorded)
         self.masker.add(hidden)
         loaded = LoadedStack(identity, spec, settings, hidden)
         provenance = replace(provenance, trigger=Trigger.ROLLBACK, commit=provenance.commit or target.commit)
@@ -270,7 +269,7 @@ class StackOps:
     def _unmask_from_live(self, identity: StackIdentity, target: Release) -> Spec:
         """Stored releases never hold secrets in clear; a rollback takes them from the live
         objects (a Secret's current data), and refuses when they are gone."""
-        masked = [r for r in target.spec.resources if _holds_mask(r.attributes)]
+        masked = [r for r in target.spec.resources if mask.holds_mask(r.attributes)]
         if not masked:
             return target.spec
         runtimes = self.runtimes(identity, target.spec.context)
@@ -281,7 +280,7 @@ class StackOps:
         restored: dict[str, Resource] = {}
         for r in masked:
             try:
-                attributes = _fill_masks(r.attributes, live.get(r.id))
+                attributes = mask.fill_masks(r.attributes, live.get(r.id))
             except KeyError as missing:
                 raise NotRecorded(
                     f"release r{target.revision} stores {r.id} with masked secret values and the live "
@@ -376,7 +375,7 @@ class StackOps:
             release = self.backend.update(
                 release.with_phase(Phase.DESTROYING if destroying else Phase.APPLYING, self.clock.now()), lock
             )
-            operations = _operations(changeset, spec, prior)
+            operations = plan.operations_of(changeset, spec, prior)
             current = release
 
             def flush(state: State) -> None:
@@ -436,55 +435,6 @@ class StackOps:
         return None
 
 
-def _operations(changeset: ChangeSet, spec: Spec, prior: State) -> list[plan.Operation]:
-    planned = spec.by_id()
-    before = prior.by_id()
-    ops: list[plan.Operation] = []
-    for step in changeset.steps:
-        if step.action is Action.DELETE:
-            resource = before.get(step.id)
-            if resource is None:
-                raise PlanError(f"cannot delete {step.id}: it is not in the recorded state")
-        elif step.action is Action.UNCHANGED:
-            resource = before.get(step.id) or planned[step.id]
-            if step.id not in planned and step.id in before:
-                continue  # imported resource left in place: dropped from state below
-        else:
-            resource = planned[step.id]
-        ops.append(plan.Operation(step.id, step.action, resource))
-    return ops
-
-
-def recovered_secrets(release: Release, recorded: frozenset[str]) -> frozenset[str]:
-    """Secret values a stored release still knows: where its Spec holds a mask and the
-    lossless State entry of the same resource holds a value at the same path (`recorded`: the
-    resource types whose runtime keeps its state in the release, `recorded-state`).
-
-    A stored release has its context masked, so an operation that starts from the backend
-    alone (destroy, rollback) would otherwise mask against already-masked values."""
-    found: set[str] = set()
-    state = release.state.by_id()
-    for resource in release.spec.resources:
-        entry = state.get(resource.id)
-        if resource.type in recorded and entry is not None and entry.type == resource.type:
-            _unmasked_values(resource.attributes, entry.attributes, found)
-    return frozenset(found)
-
-
-def _unmasked_values(masked: object, clear: object, into: set[str]) -> None:
-    if isinstance(masked, str):
-        if masked in (mask.MASK, mask.MASK_CHANGED) and isinstance(clear, str | int | float) \
-                and not isinstance(clear, bool) and str(clear) not in (mask.MASK, mask.MASK_CHANGED, ""):
-            into.add(str(clear))
-    elif isinstance(masked, Mapping) and isinstance(clear, Mapping):
-        for key, value in masked.items():
-            if key in clear:
-                _unmasked_values(value, clear[key], into)
-    elif isinstance(masked, list | tuple) and isinstance(clear, list | tuple):
-        for item, other in zip(masked, clear, strict=False):
-            _unmasked_values(item, other, into)
-
-
 @contextmanager
 def _masked_errors(literals: mask.Literals) -> Iterator[None]:
     """Errors leaving a use case carry no secret (the CLI prints them, the bot comments them);
@@ -507,33 +457,6 @@ def _masked_outcome(outcome: executor_mod.Outcome, literals: mask.Literals) -> e
         failed={rid: literals.text(msg) for rid, msg in outcome.failed.items()},
         skipped={rid: literals.text(msg) for rid, msg in outcome.skipped.items()},
     )
-
-
-def _holds_mask(value: object) -> bool:
-    if isinstance(value, str):
-        return value in (mask.MASK, mask.MASK_CHANGED)
-    if isinstance(value, Mapping):
-        return any(_holds_mask(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_holds_mask(v) for v in value)
-    return False
-
-
-def _fill_masks(value: object, live: object, path: str = "") -> Any:
-    """`value` with each masked leaf replaced by the live object's value at the same path."""
-    if isinstance(value, str) and value in (mask.MASK, mask.MASK_CHANGED):
-        if live is None or isinstance(live, Mapping | list):
-            raise KeyError(path or "(root)")
-        return live
-    if isinstance(value, Mapping):
-        source = live if isinstance(live, Mapping) else {}
-        return {k: _fill_masks(v, source.get(k), f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        items = live if isinstance(live, list) else []
-        return [
-            _fill_masks(v, items[i] if i < len(items) else None, f"{path}[{i}]") for i, v in enumerate(value)
-        ]
-    return value
 
 
 def _failure_text(outcome: executor_mod.Outcome) -> str:

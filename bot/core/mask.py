@@ -485,6 +485,64 @@ def mask_data(value: Any, secrets: Iterable[str] | Literals) -> Any:
 # --- internals --------------------------------------------------------------------------------
 
 
+def recovered_secrets(release: Release, recorded: frozenset[str]) -> frozenset[str]:
+    """Secret values a stored release still knows: where its Spec holds a mask and the
+    lossless State entry of the same resource holds a value at the same path (`recorded`: the
+    resource types whose runtime keeps its state in the release, `recorded-state`).
+
+    A stored release has its context masked, so an operation that starts from the backend
+    alone (destroy, rollback) would otherwise mask against already-masked values."""
+    found: set[str] = set()
+    state = release.state.by_id()
+    for resource in release.spec.resources:
+        entry = state.get(resource.id)
+        if resource.type in recorded and entry is not None and entry.type == resource.type:
+            _unmasked_values(resource.attributes, entry.attributes, found)
+    return frozenset(found)
+
+
+def _unmasked_values(masked: object, clear: object, into: set[str]) -> None:
+    if isinstance(masked, str):
+        if masked in (MASK, MASK_CHANGED) and isinstance(clear, str | int | float) \
+                and not isinstance(clear, bool) and str(clear) not in (MASK, MASK_CHANGED, ""):
+            into.add(str(clear))
+    elif isinstance(masked, Mapping) and isinstance(clear, Mapping):
+        for key, value in masked.items():
+            if key in clear:
+                _unmasked_values(value, clear[key], into)
+    elif isinstance(masked, list | tuple) and isinstance(clear, list | tuple):
+        for item, other in zip(masked, clear, strict=False):
+            _unmasked_values(item, other, into)
+
+
+def holds_mask(value: object) -> bool:
+    """Whether a stored value still holds a mask anywhere (a rollback must fill it from live)."""
+    if isinstance(value, str):
+        return value in (MASK, MASK_CHANGED)
+    if isinstance(value, Mapping):
+        return any(holds_mask(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(holds_mask(v) for v in value)
+    return False
+
+
+def fill_masks(value: object, live: object, path: str = "") -> Any:
+    """`value` with each masked leaf replaced by the live object's value at the same path."""
+    if isinstance(value, str) and value in (MASK, MASK_CHANGED):
+        if live is None or isinstance(live, Mapping | list):
+            raise KeyError(path or "(root)")
+        return live
+    if isinstance(value, Mapping):
+        source = live if isinstance(live, Mapping) else {}
+        return {k: fill_masks(v, source.get(k), f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = live if isinstance(live, list) else []
+        return [
+            fill_masks(v, items[i] if i < len(items) else None, f"{path}[{i}]") for i, v in enumerate(value)
+        ]
+    return value
+
+
 def _ext_paths(resource: Resource) -> frozenset[ConcretePath]:
     tree = resource.extensions.get(SENSITIVE_KEY)
     return fields.sensitive_paths(tree) if tree else frozenset()

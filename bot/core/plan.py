@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 
 from bot.core import graph
 from bot.core.errors import PlanError
-from bot.core.preview.model import Action
-from bot.core.spec import Resource
+from bot.core.preview.model import Action, ChangeSet
+from bot.core.spec import Resource, Spec, State
 
 CREATE, UPDATE, DELETE, UNCHANGED = Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED
 
@@ -69,6 +69,28 @@ class Plan:
     def order(self) -> tuple[str, ...]:
         """A deterministic topological order of node keys (for display and tests)."""
         return graph.order(self.depends_on)
+
+
+def operations_of(changeset: ChangeSet, spec: Spec, prior: State) -> list[Operation]:
+    """The operations an apply of `spec` over `prior` runs for `changeset`: the planned resource
+    for a create or update, the recorded one for a delete; an imported resource the Spec no
+    longer holds is left out."""
+    planned = spec.by_id()
+    before = prior.by_id()
+    ops: list[Operation] = []
+    for step in changeset.steps:
+        if step.action is Action.DELETE:
+            resource = before.get(step.id)
+            if resource is None:
+                raise PlanError(f"cannot delete {step.id}: it is not in the recorded state")
+        elif step.action is Action.UNCHANGED:
+            resource = before.get(step.id) or planned[step.id]
+            if step.id not in planned and step.id in before:
+                continue  # imported resource left in place: dropped from state below
+        else:
+            resource = planned[step.id]
+        ops.append(Operation(step.id, step.action, resource))
+    return ops
 
 
 def mark_adoptions(operations: Iterable[Operation], recorded: Collection[str]) -> list[Operation]:
