@@ -210,21 +210,11 @@ def write_outputs(environ: Mapping[str, str], collected: Collected) -> None:
 
 
 def write_summary(environ: Mapping[str, str], collected: Collected, command: str, repo: str) -> None:
-    parts = [f"## Shipmate {command} on {repo}", ""]
-    for previewed in collected.previews:
-        parts.append(render.markdown_body(previewed.results, key="action", title="Preview",
-                                          secrets=previewed.secrets))
-    if collected.runs:
-        parts.extend(["| stack | workspace | result | release |", "|---|---|---|---|"])
-        for r in collected.runs:
-            result = results.result_cell(r)
-            parts.append(f"| `{r.name}` | `{r.workspace}` | {result} | {f'r{r.revision}' if r.ran else '-'} |")
-    if collected.drift is not None:
-        parts.append(collected.drift.status[1])
-    if len(parts) == 2:
-        parts.append("Nothing to do for this event.")
+    previews = [render.markdown_body(previewed.results, key="action", title="Preview", secrets=previewed.secrets)
+                for previewed in collected.previews]
+    drift = collected.drift.status[1] if collected.drift is not None else None
+    text = results.action_summary(command, repo, previews, collected.runs, drift)
     target = environ.get("GITHUB_STEP_SUMMARY")
-    text = "\n".join(parts) + "\n"
     if target:
         with open(target, "a", encoding="utf-8") as out:
             out.write(text)

@@ -63,8 +63,7 @@ from bot.core.events import IssueCommentEvent
 from bot.core.outcome import StackRun
 from bot.core.ports import PullRequestInfo
 from bot.core.release import Trigger
-from bot.core.render import notices, results
-from bot.core.render.comment import code, fenced
+from bot.core.render import notices, refusals, results
 
 log = logging.getLogger("shipmate.bot")
 
@@ -123,8 +122,7 @@ class Comments:
         try:
             return self.pulls.policy.read(access, repo)
         except PolicyUnreadable as exc:
-            raise PolicyDenied(f"shipmate.yaml on {code(exc.branch)} is invalid, so no command can be "
-                               f"authorised:\n" + "\n".join(fenced(str(exc)))) from None
+            raise PolicyDenied(refusals.invalid_policy(exc.branch, str(exc))) from None
 
     def may_ask(self, access: Access, event: IssueCommentEvent, verb: Verb | None) -> None:
         """PolicyDenied unless the commenter holds the permission `verb` needs: checked before
@@ -148,10 +146,7 @@ class Comments:
                 raise PolicyDenied(notices.applies_only_to(
                     pr.base_ref, trusted_policy.apply_branches, trusted_policy.branch) + ".")
         if command.verb is Verb.APPLY and not trusted.apply_on_comment:
-            raise PolicyDenied(
-                f"this repository applies on merge only (`apply: {trusted.apply}` in shipmate.yaml "
-                f"on {code(trusted_policy.branch)}); merge the pull request to apply it."
-            )
+            raise PolicyDenied(refusals.applies_on_merge_only(trusted.apply, trusted_policy.branch))
         self.authorize(access, pr, event.author, command.verb, trusted)
         if command.verb is Verb.UNLOCK:
             backend = access.backends(repo, trusted.backend.branch)
@@ -193,12 +188,9 @@ class Comments:
         tree = self.services.tree(access, repo, pr.head_sha)
         selection = select(tree, host.changed_files(repo, pr.number), command)
         if selection.error is not None:
-            raise PolicyDenied(f"the configuration at {pr.head_sha[:7]} cannot be read:\n"
-                               + "\n".join(fenced(selection.error)))
+            raise PolicyDenied(refusals.unreadable_config(pr.head_sha, selection.error))
         if not selection.stacks:
-            changed = ", ".join(f"`{s.project}/{s.name}`" for s in selection.all_affected) or "none"
-            raise PolicyDenied(f"no stack changed by this pull request matches the command "
-                               f"(stacks changed: {changed}).")
+            raise PolicyDenied(refusals.no_matching_stack(f"{s.project}/{s.name}" for s in selection.all_affected))
         ops = self.services.ops(access, repo, trusted, lease_seconds=PULL_REQUEST_LEASE_SECONDS)
         owner = pull_request_owner(repo, pr.number)
         session = LockSession(ops.backend, owner, ops.lease_seconds, pull_request=pr.number,
@@ -214,8 +206,7 @@ class Comments:
             runs, title="Shipmate apply",
             lead=f"@{event.author} asked to apply commit `{pr.head_sha[:7]}`",
             secrets=secrets, state_branch=trusted.backend.branch,
-            footer=[f"This pull request keeps the locks of {', '.join(f'`{k}`' for k in sorted({f'{r.project}/{r.workspace}' for r in runs}))} "
-                    "until it is merged or closed; comment `/unlock` to release them sooner."],
+            footer=[refusals.kept_locks(f"{r.project}/{r.workspace}" for r in runs)],
         )
         summary.post(host, repo, pr.number, "apply", f"{preview_key(pr.number)}-c{event.comment_id}", body)
         summary.status(host, repo, pr.head_sha, APPLY_STATUS, *apply_status(runs, "applied"))
@@ -263,4 +254,4 @@ class Comments:
                 continue
             if found:
                 return found[0]
-        raise PolicyDenied(f"there is no stack `{project}/{stack}` in this pull request or on {code(pr.base_ref)}.")
+        raise PolicyDenied(refusals.no_such_stack(project, stack, pr.base_ref))

@@ -36,8 +36,7 @@ from bot.core.events import PullRequestEvent
 from bot.core.lock import Lock
 from bot.core.ports import PullRequestInfo
 from bot.core.preview.model import total_counts
-from bot.core.render import notices, results, statuses
-from bot.core.render.comment import code
+from bot.core.render import notices, refusals, results, statuses
 
 log = logging.getLogger("shipmate.bot")
 
@@ -76,7 +75,7 @@ class PullRequests:
             policy = self.policy.read(access, pr.repo)
         except PolicyUnreadable as exc:
             self.publish(access, pr, Previewed(results=[repository_failure(
-                f"shipmate.yaml on {code(exc.branch)} is invalid, so nothing can be previewed:\n{exc}")]))
+                refusals.invalid_policy_preview(exc.branch, str(exc)))]))
             return
         if pr.draft and not policy.settings.draft_previews:
             log.info("%s#%d is a draft; previews of drafts are off (draftPreviews)", pr.repo, pr.number)

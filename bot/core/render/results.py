@@ -92,6 +92,21 @@ def operation_comment(
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def action_summary(command: str, repo: str, previews: Sequence[str], runs: Sequence[StackRun],
+                   drift: str | None) -> str:
+    """The Action's job summary: the preview bodies, a result row per stack run, the drift line."""
+    parts = [f"## Shipmate {command} on {repo}", "", *previews]
+    if runs:
+        parts.extend(["| stack | workspace | result | release |", "|---|---|---|---|"])
+        for r in runs:
+            parts.append(f"| `{r.name}` | `{r.workspace}` | {result_cell(r)} | {f'r{r.revision}' if r.ran else '-'} |")
+    if drift is not None:
+        parts.append(drift)
+    if len(parts) == 2:
+        parts.append("Nothing to do for this event.")
+    return "\n".join(parts) + "\n"
+
+
 def lock_lines(locks: Sequence[Lock]) -> list[str]:
     """Bullet lines naming each lock and who held it."""
     return [f"- {code(lock.key)} (held by {code(lock.owner)})" for lock in sorted(locks, key=lambda x: x.key)]

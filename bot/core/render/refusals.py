@@ -1,0 +1,50 @@
+"""Why a command or a preview does not run: the reasons quoted after
+"**`/apply` was not run** (requested by @alice):" (`bot.core.render.results.refusal`) and in a
+preview that cannot start. Branch names and errors can carry Markdown, so they are inline
+code or fenced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.core.render.comment import code, fenced
+
+
+def invalid_policy(branch: str, error: str) -> str:
+    """No command can be authorised: shipmate.yaml on the policy branch is invalid."""
+    return (f"shipmate.yaml on {code(branch)} is invalid, so no command can be authorised:\n"
+            + "\n".join(fenced(error)))
+
+
+def invalid_policy_preview(branch: str, error: str) -> str:
+    """The preview's error when shipmate.yaml on the policy branch is invalid."""
+    return f"shipmate.yaml on {code(branch)} is invalid, so nothing can be previewed:\n{error}"
+
+
+def applies_on_merge_only(apply: str, branch: str) -> str:
+    """`/apply` in a repository whose policy applies on merge only."""
+    return (f"this repository applies on merge only (`apply: {apply}` in shipmate.yaml "
+            f"on {code(branch)}); merge the pull request to apply it.")
+
+
+def unreadable_config(sha: str, error: str) -> str:
+    """The pull request's configuration at `sha` cannot be read."""
+    return f"the configuration at {sha[:7]} cannot be read:\n" + "\n".join(fenced(error))
+
+
+def no_matching_stack(changed: Iterable[str]) -> str:
+    """The command names no stack the pull request changes (`changed`: project/stack names)."""
+    names = ", ".join(f"`{name}`" for name in changed) or "none"
+    return f"no stack changed by this pull request matches the command (stacks changed: {names})."
+
+
+def no_such_stack(project: str, stack: str, base: str) -> str:
+    """`/destroy` names a stack neither the pull request nor its base branch has."""
+    return f"there is no stack `{project}/{stack}` in this pull request or on {code(base)}."
+
+
+def kept_locks(keys: Iterable[str]) -> str:
+    """The footer of an `/apply` result: the locks the pull request keeps."""
+    held = ", ".join(f"`{k}`" for k in sorted(set(keys)))
+    return (f"This pull request keeps the locks of {held} "
+            "until it is merged or closed; comment `/unlock` to release them sooner.")
