@@ -204,7 +204,7 @@ class Comments:
         self.services.report("runs", runs)
         body = results.operation_comment(
             runs, title="Shipmate apply",
-            lead=f"@{event.author} asked to apply commit `{pr.head_sha[:7]}`",
+            lead=results.apply_lead(event.author, pr.head_sha),
             secrets=secrets, state_branch=trusted.backend.branch,
             footer=[refusals.kept_locks(f"{r.project}/{r.workspace}" for r in runs)],
         )
@@ -234,7 +234,7 @@ class Comments:
         self.services.report("runs", [run])
         body = results.operation_comment(
             [run], title="Shipmate destroy",
-            lead=f"@{event.author} asked to destroy `{ref.project}/{ref.name}`",
+            lead=results.destroy_lead(event.author, ref.project, ref.name),
             state_branch=trusted.backend.branch,
         )
         summary.post(host, repo, pr.number, "destroy", f"{preview_key(pr.number)}-c{event.comment_id}", body)

@@ -141,6 +141,22 @@ def refusal(reason: str, actor: str, command: str) -> str:
     return f"**`{command}` was not run** (requested by @{actor}): {reason}\n"
 
 
+def apply_lead(author: str, sha: str) -> str:
+    """The first line of an `/apply` result: who asked, for which commit."""
+    return f"@{author} asked to apply commit `{sha[:7]}`"
+
+
+def destroy_lead(author: str, project: str, stack: str) -> str:
+    """The first line of a `/destroy` result: who asked, for which stack."""
+    return f"@{author} asked to destroy `{project}/{stack}`"
+
+
+def merge_lead(sha: str, *, merged: bool, branch: str) -> str:
+    """The first line of an apply on merge (or on a push to `branch`): the commit applied from."""
+    where = f"Merged as `{sha[:7]}`" if merged else f"Pushed to {code(branch)} as `{sha[:7]}`"
+    return f"{where}; applied from that commit"
+
+
 def invalid_policy_apply(*, merged: bool, branch: str, error: str) -> str:
     """The apply-on-merge (or push) comment when shipmate.yaml on the policy branch is invalid."""
     return (f"## Shipmate apply on {'merge' if merged else 'push'}\n\nNothing was applied: "
