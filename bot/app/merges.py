@@ -39,7 +39,6 @@ from bot.core.outcome import StackRun
 from bot.core.ports import CodeHost, ConfigReader, PullRequestInfo
 from bot.core.release import Trigger
 from bot.core.render import results, split, statuses
-from bot.core.render.comment import code
 
 log = logging.getLogger("shipmate.bot")
 
@@ -105,11 +104,9 @@ class Merges:
         if freed:
             unique = list({lock.key: lock for lock in freed}.values())
             footer = ["The locks this pull request held are released:", "", *results.lock_lines(unique)]
-        lead = (f"Merged as `{event.after[:7]}`" if pr is not None
-                else f"Pushed to {code(event.branch or event.ref)} as `{event.after[:7]}`")
         body = results.operation_comment(
             runs, title="Shipmate apply on merge" if pr is not None else "Shipmate apply on push",
-            lead=f"{lead}; applied from that commit",
+            lead=results.merge_lead(event.after, merged=pr is not None, branch=event.branch or event.ref),
             secrets=secrets, state_branch=trusted.backend.branch, footer=footer,
         )
         link = tell(host, repo, event.after, pr, body)
