@@ -455,7 +455,9 @@ def test_readiness_falls_back_to_polling_without_watch(sim: KubeSim, tmp_path: P
             with pytest.raises(RuntimeFailed, match="polled-stuck: not ready after 0.5s"):
                 rt.wait_ready(stuck, 0.5)
             rt.delete([web, stuck], EMPTY)
-        assert handler.watches_refused == 2  # one refusal per wait, then polling
+        # At most one refusal per wait, then polling (the first wait needs no watch at all when
+        # the Deployment is already available by then, as it can be on a loaded machine).
+        assert 1 <= handler.watches_refused <= 2
     finally:
         server.shutdown()
         server.server_close()
