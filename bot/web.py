@@ -38,12 +38,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot.adapters.clock import SystemClock
 from bot.adapters.github.webhooks import make_delivery, parse_event
 from bot.core.events import Ignored, MalformedEvent, ordering_key
 from bot.core.jsonlimits import form_field
@@ -79,11 +79,6 @@ def verify_signature(secrets: Sequence[str], body: bytes, header: str | None) ->
     return None if ok else "bad_signature"
 
 
-class _UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def create_app(
     settings: Settings,
     queue: EventQueue,
@@ -100,7 +95,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     limit = settings.max_body_bytes
     secrets = settings.webhook_secrets
-    received_clock: Clock = clock or _UtcClock()
+    received_clock: Clock = clock or SystemClock()
 
     def reject(status: int, reason: str, message: str) -> tuple[Response, int]:
         metrics.rejected.inc(reason=reason)
