@@ -95,14 +95,16 @@ class _Reader:
             raise self._fail(path, "a string", value)
         return value
 
-    def opt_text(self, path: str) -> str | None:
+    def _optional(self, path: str) -> Any:
+        """The value at `path`, or None when it is absent or null."""
         try:
-            value = self._get(path)
+            return self._get(path)
         except MalformedEvent:
             return None
-        if value is None:
-            return None
-        if not isinstance(value, str):
+
+    def opt_text(self, path: str) -> str | None:
+        value = self._optional(path)
+        if value is not None and not isinstance(value, str):
             raise self._fail(path, "a string or null", value)
         return value
 
@@ -113,13 +115,8 @@ class _Reader:
         return value
 
     def opt_integer(self, path: str) -> int | None:
-        try:
-            value = self._get(path)
-        except MalformedEvent:
-            return None
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
+        value = self._optional(path)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise self._fail(path, "an integer or null", value)
         return value
 
