@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.adapters.gitstate import git_backend, layout  # noqa: E402
+from bot.adapters.gitstate import git_backend  # noqa: E402
+from bot.core import statelayout as layout  # noqa: E402
 from bot.core.release import Phase, Release, append_index  # noqa: E402
 from bot.core.spec import Resource, Spec, State  # noqa: E402
 

@@ -6,7 +6,9 @@
 - `gitstore.GitStore`: an orphan branch (default `shipmate-state`) of a git repository;
 - `dirstore.DirStore`: a directory with the same layout.
 
-The rules (revisions, phases, locks, fencing) live once, in `backend.StoreBackend`.
+The rules (revisions, phases, locks, fencing) live once, in the core's
+`bot.core.statebackend.StoreBackend`, shared with the in-memory backend; the layout and the
+`Store` seam in `bot.core.statelayout`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from __future__ import annotations
 import os
 
 from bot.adapters.clock import SystemClock
-from bot.adapters.gitstate.backend import StoreBackend
 from bot.adapters.gitstate.dirstore import DirStore
 from bot.adapters.gitstate.gitstore import DEFAULT_BRANCH, GitStore, is_url, redact
 from bot.core.errors import ConfigError, Problem
 from bot.core.mask import Masker
 from bot.core.ports import Clock
+from bot.core.statebackend import StoreBackend
 
 __all__ = [
     "DEFAULT_BRANCH",
@@ -47,7 +49,7 @@ def git_backend(
     """The state branch `branch` of the repository at `target` (a path or any git URL);
     `masker`: the secrets no release or commit message may hold (see `StoreBackend`)."""
     return StoreBackend(
-        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds), clock, masker
+        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds), clock or SystemClock(), masker
     )
 
 
@@ -55,7 +57,7 @@ def local_backend(
     root: str | os.PathLike[str], *, clock: Clock | None = None, masker: Masker | None = None
 ) -> StoreBackend:
     """A directory with the state branch's layout."""
-    return StoreBackend(DirStore(root), clock, masker)
+    return StoreBackend(DirStore(root), clock or SystemClock(), masker)
 
 
 def open_backend(

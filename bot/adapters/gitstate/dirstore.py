@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bot.adapters.gitstate import layout
-from bot.adapters.gitstate.layout import Done, Write
+from bot.core import statelayout as layout
 from bot.core.errors import ConfigError, Problem, StateConflict
+from bot.core.statelayout import Done, Write
 
 T = TypeVar("T")
 

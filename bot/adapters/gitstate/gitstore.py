@@ -40,10 +40,10 @@ from typing import TypeVar
 import git
 from git.refs.symbolic import SymbolicReference
 
-from bot.adapters.gitstate import layout
-from bot.adapters.gitstate.layout import Done, Write
+from bot.core import statelayout as layout
 from bot.core.childenv import passed
 from bot.core.errors import ConfigError, Problem, ShipmateError, StateConflict, TransientError
+from bot.core.statelayout import Done, Write
 
 T = TypeVar("T")
 

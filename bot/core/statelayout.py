@@ -8,10 +8,12 @@ locks/<project>/<workspace>.yaml                 lastToken and the holder (owner
 drift/<project>/<workspace>.yaml                 last drift check
 ```
 
-`Store` is what the backend logic needs from a medium: a consistent `Snapshot` to read, and
-`transact`, which runs a function on the newest snapshot and atomically applies the `Write`
-it returns, re-running it from scratch on a newer snapshot when another writer got there
-first. The Git state branch and a plain directory implement it.
+`Store` is what the backend logic (`bot.core.statebackend`) needs from a medium: a consistent
+`Snapshot` to read, and `transact`, which runs a function on the newest snapshot and
+atomically applies the `Write` it returns, re-running it from scratch on a newer snapshot
+when another writer got there first. The Git state branch and a plain directory
+(`bot.adapters.gitstate`) and memory (`bot.adapters.memory`) implement it. Pure: paths and
+protocols only.
 """
 
 from __future__ import annotations

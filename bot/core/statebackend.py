@@ -1,4 +1,5 @@
-"""The `StateBackend` rules over any `Store`: revisions, phases, locks and fencing.
+"""The `StateBackend` rules over any `Store` (`bot.core.statelayout`): revisions, phases,
+locks and fencing, the same for the Git state branch, a directory and memory.
 
 Every operation is one transaction: read what it needs from the newest snapshot, check the
 rules (lock token, phase transition, "latest must be terminal"), and return the files to
@@ -20,10 +21,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from bot.adapters.clock import SystemClock
-from bot.adapters.gitstate import layout
-from bot.adapters.gitstate.layout import Done, Snapshot, Store, Write
 from bot.core import mask
+from bot.core import statelayout as layout
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.lock import Lock, LockSlot
@@ -36,17 +35,18 @@ from bot.core.release import (
     check_transition,
     peek_latest_revision,
 )
+from bot.core.statelayout import Done, Snapshot, Store, Write
 from bot.core.yamlio import dump_data
 
 T = TypeVar("T")
 
 
 class StoreBackend:
-    """`bot.core.ports.StateBackend` on a `Store` (git state branch or directory)."""
+    """`bot.core.ports.StateBackend` on a `Store` (git state branch, directory, memory)."""
 
-    def __init__(self, store: Store, clock: Clock | None = None, masker: mask.Masker | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, masker: mask.Masker | None = None) -> None:
         self.store = store
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock
         self.masker = masker if masker is not None else mask.Masker()
         self._mask_cache = mask.MaskCache()
         self._mutex = threading.RLock()
