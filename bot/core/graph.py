@@ -1,14 +1,28 @@
 """The resource dependency graph: order, deletion order, stages, cycles, and `$kusion_path`
-references (one set of rules for the preview and the apply).
+references: the one parser and the one tree walk that generate, the preview, the plan, the
+executor and the batch runtimes (Terraform's `main.tf.json`) all use.
 
 An edge `a -> b` means *a depends on b*: b must exist before a is created, and a must be gone
 before b is deleted. Edges come from a resource's explicit `dependsOn` and from implicit
 references: any string value anywhere in `attributes` of the form
 `$kusion_path.<resource id>.<attribute path>`.
 
-Resource IDs may themselves contain dots (`v1:Service:shop:web.v2`), which Kusion's parser
-gets wrong by cutting at the first dot. Here a reference is matched against the *known* IDs and
-the longest ID that is a prefix of the reference (followed by `.` or the end) wins.
+How a reference is read (`parse_reference`; `str(Reference)` gives the same string back):
+
+- Only a whole string value that starts with `$kusion_path.` is a reference; mapping keys and
+  text around it are not looked at.
+- The resource ID is the longest ID the caller knows (the Spec's resources; a runtime's call
+  and its recorded state) that is the whole rest of the string or is followed by a `.`.
+  Kusion takes the text up to the first `.` (`strings.Split(ref, ".")[0]` in its
+  `graph.ReplaceRef`): the same for every ID without a dot, but it cannot name an ID that has
+  one (`networking.k8s.io/v1:Ingress:shop:web`, `v1:Service:shop:web.v2`), which here works.
+- A string that names no known ID is an unknown reference (None): generate reports it at its
+  file and line, as Kusion fails with "can't find resource by key".
+- The attribute path is the rest after the ID and its `.`, split at every `.` as Kusion
+  splits it: no escaping, so a key that contains a dot cannot be named; an empty segment
+  (`a..b`, a trailing `.`) names the key `""` and so resolves to nothing, as in Kusion. No path
+  names the resource's whole attributes. A segment of digits also indexes a list (Kusion walks
+  mappings only).
 
 Everything is deterministic: orders break ties by resource ID.
 """
@@ -16,7 +30,7 @@ Everything is deterministic: orders break ties by resource ID.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +80,11 @@ def reference_strings(attributes: Any) -> Iterator[str]:
 
 
 def parse_reference(value: str, known_ids: Iterable[str] | Mapping[str, Any]) -> Reference | None:
-    """Split a reference into (resource ID, attribute path) using the longest known ID.
+    """Split a reference into (resource ID, attribute path) by the rules above: the longest
+    known ID, then the rest split at every `.`.
 
-    Returns None when no known ID matches. `known_ids` should be a set or mapping for speed.
+    Returns None when `value` is not a reference or names no known ID. `known_ids` should be a
+    set or mapping for speed.
     """
     if not value.startswith(KUSION_PATH_PREFIX):
         return None
@@ -83,8 +99,7 @@ def parse_reference(value: str, known_ids: Iterable[str] | Mapping[str, Any]) ->
             return None
         candidate = rest[:cut]
         if candidate in known:
-            tail = rest[cut + 1 :]
-            return Reference(candidate, tuple(tail.split(".")) if tail else ())
+            return Reference(candidate, tuple(rest[cut + 1 :].split(".")))
 
 
 def referenced_ids(attributes: Any, known_ids: Mapping[str, Any] | set[str] | frozenset[str]) -> tuple[
@@ -102,8 +117,9 @@ def referenced_ids(attributes: Any, known_ids: Mapping[str, Any] | set[str] | fr
     return list(found), list(unknown)
 
 
-def _lookup(attributes: Any, path: Sequence[str]) -> Any:
-    """Walk mapping keys (and list indices given as digits); KeyError when absent."""
+def value_at(attributes: Any, path: Sequence[str]) -> Any:
+    """The value a reference's path names in `attributes`: mapping keys, and list indices
+    given as digits; KeyError when absent."""
     node = attributes
     for part in path:
         if isinstance(node, Mapping) and part in node:
@@ -113,6 +129,30 @@ def _lookup(attributes: Any, path: Sequence[str]) -> Any:
         else:
             raise KeyError(part)
     return node
+
+
+def replace_references(
+    value: Any,
+    names: Iterable[str] | Mapping[str, Any],
+    replace: Callable[[str, Reference | None], Any],
+) -> Any:
+    """A copy of `value` (mappings become dicts, lists and tuples lists) with every
+    `$kusion_path.` string replaced by `replace(string, its Reference or None)`, the reference
+    parsed against `names`. The one walk behind `resolve` and a batch runtime's native
+    interpolations."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            if not node.startswith(KUSION_PATH_PREFIX):
+                return node
+            return replace(node, parse_reference(node, names))
+        if isinstance(node, Mapping):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value)
 
 
 def resolve(
@@ -139,33 +179,24 @@ def resolve(
     members = frozenset(inside)
     ids = frozenset(names) if names is not None else frozenset(known) | members
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, str):
-            if not node.startswith(KUSION_PATH_PREFIX):
-                return node
-            ref = parse_reference(node, ids)
-            if ref is not None and ref.resource_id in members:
-                return node
-            if ref is None or ref.resource_id not in known:
-                if strict:
-                    raise PlanError(f"unresolved reference {node}: no such resource has been applied")
-                return node
-            try:
-                return _lookup(known[ref.resource_id], ref.path)
-            except KeyError:
-                if strict:
-                    raise PlanError(
-                        f"unresolved reference {node}: resource {ref.resource_id} has no attribute "
-                        f"{'.'.join(ref.path)}"
-                    ) from None
-                return unknown
-        if isinstance(node, Mapping):
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list | tuple):
-            return [walk(v) for v in node]
-        return node
+    def replace(raw: str, ref: Reference | None) -> Any:
+        if ref is not None and ref.resource_id in members:
+            return raw
+        if ref is None or ref.resource_id not in known:
+            if strict:
+                raise PlanError(f"unresolved reference {raw}: no such resource has been applied")
+            return raw
+        try:
+            return value_at(known[ref.resource_id], ref.path)
+        except KeyError:
+            if strict:
+                raise PlanError(
+                    f"unresolved reference {raw}: resource {ref.resource_id} has no attribute "
+                    f"{'.'.join(ref.path)}"
+                ) from None
+            return unknown
 
-    return walk(value)
+    return replace_references(value, ids, replace)
 
 
 # --- the graph --------------------------------------------------------------------------------

@@ -16,9 +16,12 @@ from bot.core.graph import (
     find_cycle,
     order,
     parse_reference,
+    reference_strings,
     referenced_ids,
+    replace_references,
     resolve,
     stages,
+    value_at,
 )
 
 CM = "v1:ConfigMap:shop:web.settings"
@@ -34,6 +37,17 @@ def test_reference_to_an_id_with_dots_uses_the_longest_known_id() -> None:
     assert parse_reference("$kusion_path.v1:Secret:shop:x.data", known) is None
     assert parse_reference("plain text", known) is None
     assert str(Reference(CM, ("metadata", "name"))) == f"$kusion_path.{CM}.metadata.name"
+
+
+def test_a_path_is_split_at_every_dot_as_kusion_splits_it() -> None:
+    known = {TF}
+    # An empty segment is a key named "" (it resolves to nothing), a trailing dot included.
+    assert parse_reference(f"$kusion_path.{TF}.triggers..k", known) == Reference(TF, ("triggers", "", "k"))
+    assert parse_reference(f"$kusion_path.{TF}.", known) == Reference(TF, ("",))
+    assert parse_reference("$kusion_path.", known) is None
+    assert value_at({"l": [{"k": 1}]}, ("l", "0", "k")) == 1
+    with pytest.raises(KeyError):
+        value_at({"triggers": {"k": 1}}, ("triggers", "", "k"))
 
 
 def test_references_are_found_anywhere_in_attributes() -> None:
@@ -167,3 +181,64 @@ def test_resolve_never_leaves_a_reference_to_a_known_attribute(
             assert value == known[rid].get(attr)
         else:
             assert value == f"$kusion_path.{rid}.{attr}"
+
+
+# IDs built from pieces that share prefixes, with the separators IDs really hold (`.`, `:`, `/`).
+ID_PARTS = st.sampled_from(["v1", "web", "web.v2", "apps/v1", "networking.k8s.io/v1", "a", "a.b"])
+IDS = st.lists(ID_PARTS, min_size=1, max_size=3).map(":".join)
+SEGMENTS = st.sampled_from(["metadata", "name", "0", "12", "", "my key", "x:y", "v2", "b"])
+PATHS = st.lists(SEGMENTS, max_size=3).map(tuple)
+
+
+def _candidates(raw: str, known: set[str]) -> list[str]:
+    rest = raw[len("$kusion_path."):]
+    return [k for k in known if rest == k or rest.startswith(k + ".")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(IDS, PATHS, st.sets(IDS, max_size=6))
+def test_a_reference_reads_back_as_written_with_the_longest_known_id(
+    rid: str, path: tuple[str, ...], others: set[str]
+) -> None:
+    known = {rid, *others}
+    raw = str(Reference(rid, path))
+    ref = parse_reference(raw, known)
+    assert ref is not None and str(ref) == raw  # nothing lost, nothing escaped
+    assert ref.resource_id in known
+    assert len(ref.resource_id) == max(len(k) for k in _candidates(raw, known)) >= len(rid)
+    assert parse_reference(raw, known - set(_candidates(raw, known))) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(IDS.filter(lambda i: "." not in i), PATHS, st.sets(IDS.filter(lambda i: "." not in i), max_size=4))
+def test_ids_without_dots_are_read_as_kusion_reads_them(
+    rid: str, path: tuple[str, ...], others: set[str]
+) -> None:
+    raw = str(Reference(rid, path))
+    first, *rest = raw[len("$kusion_path."):].split(".")  # Kusion's graph.ReplaceRef
+    assert parse_reference(raw, {rid, *others}) == Reference(first, tuple(rest))
+
+
+ATTRIBUTES = st.recursive(
+    st.one_of(st.integers(), st.none(), st.text(max_size=3),
+              st.builds(lambda i, p: str(Reference(i, p)), IDS, PATHS)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ATTRIBUTES, st.sets(IDS, max_size=5))
+def test_the_one_walk_sees_the_references_the_finders_see(attributes: Any, known: set[str]) -> None:
+    seen: list[tuple[str, Reference | None]] = []
+
+    def record(raw: str, ref: Reference | None) -> str:
+        seen.append((raw, ref))
+        return raw
+
+    assert replace_references(attributes, known, record) == attributes
+    assert [raw for raw, _ in seen] == list(reference_strings(attributes))
+    assert all(ref == parse_reference(raw, known) for raw, ref in seen)
+    found, unknown = referenced_ids(attributes, known)
+    assert found == list(dict.fromkeys(ref.resource_id for _, ref in seen if ref is not None))
+    assert unknown == list(dict.fromkeys(raw for raw, ref in seen if ref is None))

@@ -3,10 +3,11 @@
 Owns the mapping from Kusion's Terraform resource shape (ID
 `providerNs:providerName:resourceType:name`, extensions `provider`, `providerMeta`,
 `resourceType`) to Terraform addresses, the `required_providers` and provider blocks, and the
-rewriting of `$kusion_path.<id>.<attr>` references: to another Terraform resource of the same
-call they become native interpolations (`${null_resource.a.id}`), so one plan covers both;
-to a Terraform resource known only from the prior State they are replaced by its recorded
-value. Everything here is pure: no files, no processes.
+rewriting of `$kusion_path.<id>.<attr>` references, read by `bot.core.graph`'s one parser:
+to another Terraform resource of the same call they become native interpolations
+(`${null_resource.a.id}`), so one plan covers both; to a Terraform resource known only from the
+prior State they are replaced by its recorded value. Everything here is pure: no files, no
+processes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core import graph
 from bot.core.errors import RuntimeFailed
 from bot.core.spec import (
     EXT_PROVIDER,
     EXT_PROVIDER_META,
     EXT_RESOURCE_TYPE,
-    KUSION_PATH_PREFIX,
     TERRAFORM,
     Resource,
 )
@@ -233,33 +234,6 @@ def _traversal(path: Sequence[str]) -> str:
     return out
 
 
-def split_reference(value: str, known_ids: Iterable[str]) -> tuple[str, list[str]] | None:
-    """`$kusion_path.<id>.<a>.<b>` → (id, [a, b]), or None when `value` is not a reference.
-
-    A known ID that contains dots wins over Kusion's rule (ID = text up to the first dot).
-    """
-    if not value.startswith(KUSION_PATH_PREFIX):
-        return None
-    rest = value[len(KUSION_PATH_PREFIX) :]
-    for rid in sorted(known_ids, key=len, reverse=True):
-        if rest.startswith(rid + "."):
-            return rid, [p for p in rest[len(rid) + 1 :].split(".") if p != ""]
-    rid, _, tail = rest.partition(".")
-    return rid, [p for p in tail.split(".") if p != ""]
-
-
-def _lookup(attributes: Mapping[str, Any], path: Sequence[str]) -> tuple[bool, Any]:
-    node: Any = attributes
-    for step in path:
-        if isinstance(node, Mapping) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        else:
-            return False, None
-    return True, node
-
-
 @dataclass(frozen=True, slots=True)
 class Rewritten:
     """A resource body ready for main.tf.json, and the references it could not resolve."""
@@ -273,55 +247,32 @@ def rewrite_references(
     in_call: Mapping[str, Address],
     recorded: Mapping[str, Resource],
 ) -> Rewritten:
-    """Turn `$kusion_path` references into native interpolations or recorded values."""
+    """Turn `$kusion_path` references into native interpolations or recorded values.
+
+    A reference is read by `bot.core.graph.parse_reference` against the IDs of the call and of
+    the recorded state. One to a resource of the call becomes a native interpolation (its new
+    value: the core leaves references between a batch's members to the runtime); one to a
+    resource known only from the recorded state takes the value its path names there. Anything
+    else (no such ID, no such recorded value) is left as it is and reported.
+    """
     unresolved: list[str] = []
-    known = set(in_call) | set(recorded)
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, Mapping):
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        if isinstance(node, str):
-            ref = split_reference(node, known)
-            if ref is None:
-                return node
-            rid, path = ref
-            target = in_call.get(rid)
-            if target is not None and path:
-                return "${" + target.address + _traversal(path) + "}"
-            prior = recorded.get(rid)
+    def replace(raw: str, ref: graph.Reference | None) -> Any:
+        if ref is not None:
+            target = in_call.get(ref.resource_id)
+            if target is not None:
+                return "${" + target.address + _traversal(ref.path) + "}"
+            prior = recorded.get(ref.resource_id)
             if prior is not None:
-                found, value = _lookup(prior.attributes, path)
-                if found:
-                    return value
-            unresolved.append(node)
-            return node
-        return node
+                try:
+                    return graph.value_at(prior.attributes, ref.path)
+                except KeyError:
+                    pass
+        unresolved.append(raw)
+        return raw
 
-    body = walk(dict(attributes))
+    body = graph.replace_references(dict(attributes), {*in_call, *recorded}, replace)
     return Rewritten(body=body, unresolved=tuple(sorted(set(unresolved))))
-
-
-def referenced_ids(attributes: Mapping[str, Any], known_ids: Iterable[str]) -> set[str]:
-    """IDs that `attributes` refers to through `$kusion_path` strings."""
-    known = list(known_ids)
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-        elif isinstance(node, str):
-            ref = split_reference(node, known)
-            if ref is not None:
-                found.add(ref[0])
-
-    walk(attributes)
-    return found
 
 
 @dataclass(frozen=True, slots=True)
