@@ -1,4 +1,5 @@
-"""State backends on real git repositories and directories: releases, locks, bad input."""
+"""State backends on real git repositories and directories: the branch itself, bad input, git's
+own failures. The rules every backend shares are in test_state_contract.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +14,9 @@ import pytest
 
 from bot.adapters.gitstate import StoreBackend, git_backend, local_backend, open_backend
 from bot.core.errors import ConfigError, StateConflict, TransientError
-from bot.core.lock import LockHeld, StaleLock
-from bot.core.release import Phase, Release, ReleaseInProgress, ReleaseMeta, Trigger
-from bot.core.spec import Resource, Spec, State
+from bot.core.lock import LockHeld
+from bot.core.release import Phase, Release, Trigger
+from bot.core.spec import Resource, State
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 BRANCH = "shipmate-state"
@@ -50,155 +50,14 @@ def res(i: int) -> Resource:
                      "data": {"n": str(i)}})
 
 
-@pytest.fixture(params=["path", "url", "local"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def backend(kind: str, tmp_path: Path, clock: FakeClock) -> Iterator[StoreBackend]:
-    if kind == "local":
-        made = local_backend(tmp_path / "state", clock=clock)
-    else:
-        repo = bare(tmp_path)
-        target = str(repo) if kind == "path" else f"file://{repo}"
-        made = git_backend(target, data_dir=tmp_path / "cache", clock=clock)
-    yield made
-    made.close()
-
-
 def start(backend: StoreBackend, **kw: object) -> Release:
     latest = backend.latest("shop", "prod")
     return Release.start("shop", "prod", "prod", latest=latest, now=T0, **kw)  # type: ignore[arg-type]
-
-
-def test_an_apply_lifecycle_under_a_lock(backend: StoreBackend, clock: FakeClock):
-    assert backend.latest("shop", "prod") is None
-    lock = backend.acquire_lock("shop", "prod", "pr-12", 600, pull_request=12, run_id="r1")
-    release = backend.create(start(backend, trigger=Trigger.COMMENT, actor="alice", pull_request=12), lock)
-    assert release.revision == 1
-    release = backend.update(release.with_phase(Phase.PREVIEWING, T0).with_spec(
-        Spec((res(1), res(2))), T0), lock)
-    release = backend.update(release.with_phase(Phase.APPLYING, T0), lock)
-    for i in (1, 2):
-        release = backend.update(release.with_state(State.of([*release.state.resources, res(i)]), T0), lock)
-        assert backend.latest("shop", "prod") == release  # flushed after every operation
-    done = backend.finish(release.succeeded(T0), lock)
-    assert backend.latest("shop", "prod") == done
-    assert backend.list_locks() == ()
-    assert backend.release_lock(lock) is False  # already freed by finish
-
-    second = backend.create(start(backend))
-    assert (second.revision, second.state) == (2, done.state)
-    assert [r.revision for r in backend.list("shop", "prod")] == [1, 2]
-    assert backend.get("shop", "prod", 1) == done
-    assert backend.get("shop", "prod", 3) is None
-    assert backend.index("shop", "prod") == ReleaseMeta().append(1, "prod").append(2, "prod")
-    snap = backend.store.snapshot()
-    assert (snap.list_dir("releases"), snap.list_dir("releases/shop")) == (("shop",), ("prod",))
-    assert snap.list_dir("releases/shop/prod") == (".metadata.yml", "1.yaml", "2.yaml")
-
-
-def test_a_new_release_waits_for_the_running_one(backend: StoreBackend):
-    running = backend.create(start(backend, phase=Phase.PREVIEWING))
-    backend.update(running.with_phase(Phase.APPLYING, T0))
-    with pytest.raises(ReleaseInProgress, match=r"r1 \(stack prod\) is still applying"):
-        backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0))
-    assert backend.index("shop", "prod").latest_revision == 1
-
-
-def test_terminal_releases_never_change_and_updates_must_match(backend: StoreBackend):
-    done = backend.create(start(backend, phase=Phase.SUCCEEDED))
-    with pytest.raises(StateConflict, match="already succeeded"):
-        backend.update(done)
-    with pytest.raises(StateConflict, match="there is no release shop/prod r7"):
-        backend.update(start(backend).with_revision(7))
-    running = backend.create(start(backend))
-    imposter = Release.start("shop", "prod", "other", latest=None, now=T0 + timedelta(days=1))
-    with pytest.raises(StateConflict, match="is a different release"):
-        backend.update(imposter.with_revision(running.revision))
-    with pytest.raises(StateConflict, match="finish needs a succeeded or failed release"):
-        backend.finish(running, None)
-
-
-def test_locks_conflict_expire_and_fence_stale_holders(backend: StoreBackend, clock: FakeClock):
-    first = backend.acquire_lock("shop", "prod", "runner-1", 30, run_id="42")
-    with pytest.raises(LockHeld, match=r"shop/prod is locked by runner-1 \(run 42\) until "
-                       r"2024-05-01T12:00:30Z \(token 1\)"):
-        backend.acquire_lock("shop", "prod", "runner-2", 30)
-    release = backend.create(start(backend, phase=Phase.PREVIEWING), first)
-    with pytest.raises(LockHeld):
-        backend.update(release.with_phase(Phase.APPLYING, T0))  # no lock while one is held
-    clock.advance(31)
-    second = backend.acquire_lock("shop", "prod", "runner-2", 30)
-    assert second.token == 2
-    before = backend.get("shop", "prod", 1)
-    with pytest.raises(StaleLock, match="token 1 .* now held by runner-2"):
-        backend.update(release.with_phase(Phase.APPLYING, T0), first)
-    with pytest.raises(StaleLock):
-        backend.renew_lock(first, 30)
-    assert backend.get("shop", "prod", 1) == before
-    renewed = backend.renew_lock(second, 300)
-    assert renewed.expire_time == clock.now() + timedelta(seconds=300)
-    assert backend.list_locks() == (renewed,)
-    assert backend.release_lock(second) is True
-    assert backend.list_locks() == ()
-    assert backend.acquire_lock("shop", "prod", "runner-3", 30).token == 3
-
-
-def test_force_unlock_fails_the_interrupted_release_keeps_its_state_and_frees_the_lock(
-    backend: StoreBackend,
-):
-    lock = backend.acquire_lock("shop", "prod", "pr-3", 600, pull_request=3)
-    running = backend.create(start(backend, phase=Phase.PREVIEWING), lock)
-    running = backend.update(running.with_phase(Phase.APPLYING, T0), lock)
-    running = backend.update(running.with_state(State.of([res(1)]), T0), lock)
-    done = backend.force_unlock("shop", "prod", actor="ops")
-    assert done.lock == lock
-    assert done.release is not None and done.release.phase == Phase.FAILED
-    assert done.release.error == "unlocked by ops while applying"
-    assert backend.latest("shop", "prod") == done.release
-    assert backend.list_locks() == ()
-    nxt = backend.create(start(backend))
-    assert nxt.revision == 2 and nxt.state == State.of([res(1)])
-    with pytest.raises(StaleLock):
-        backend.update(running, lock)
-    backend.update(nxt.failed(T0, "generation failed"))
-    assert backend.force_unlock("shop", "prod").release is None  # nothing left to do
-
-
-def test_pull_request_locks_and_expired_locks_are_swept(backend: StoreBackend, clock: FakeClock):
-    a = backend.acquire_lock("shop", "prod", "pr-5", 60, pull_request=5)
-    b = backend.acquire_lock("shop", "dev", "pr-5", 600, pull_request=5)
-    c = backend.acquire_lock("blog", "prod", "pr-6", 60, pull_request=6)
-    assert backend.list_locks() == (c, b, a)
-    assert backend.release_pull_request_locks(5) == (b, a)
-    assert backend.list_locks() == (c,)
-    clock.advance(61)
-    assert backend.sweep_expired_locks() == (c,)
-    assert backend.sweep_expired_locks() == ()
-    snap = backend.store.snapshot()  # the lock records stay, freed, so tokens keep growing
-    assert (snap.list_dir("locks/blog"), snap.list_dir("locks/shop")) == (("prod.yaml",), ("dev.yaml", "prod.yaml"))
-
-
-def test_drift_reports(backend: StoreBackend):
-    assert backend.store.snapshot().read("drift/shop/prod.yaml") is None
-    backend.write_drift("shop", "prod", {"checked": "2024-05-01T12:00:00Z", "drifted": ["v1:ConfigMap:shop:c1"]})
-    assert backend.store.snapshot().read("drift/shop/prod.yaml") == (
-        b"checked: '2024-05-01T12:00:00Z'\ndrifted:\n- v1:ConfigMap:shop:c1\n"
-    )
-
-
-def test_bad_names_never_become_paths(backend: StoreBackend):
-    with pytest.raises(ConfigError, match=r"project: '\.\./x' is not a valid project name"):
-        backend.latest("../x", "prod")
-    with pytest.raises(ConfigError, match="workspace"):
-        backend.acquire_lock("shop", "a/b", "me", 5)
 
 
 # --- the git branch itself ------------------------------------------------------------------
