@@ -48,7 +48,7 @@ from bot.app.workers import Handler
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
 from bot.core.mask import Masker
-from bot.core.ports import EventQueue, Runtime, StateBackend
+from bot.core.ports import ConfigReader, EventQueue, Runtime, StateBackend
 from bot.core.runtimes import ENTRY_POINT_GROUP as RUNTIME_GROUP
 from bot.core.runtimes import (
     Capability,
@@ -105,10 +105,12 @@ class Overrides:
 class Adapters:
     """Adapters given to the bot instead of those its settings would build (in-memory ones in
     tests, another code host): `access_for(repo, installation)` gives a repository's code
-    host, checkouts and state backends. The bot handles pull requests with them even without
-    GitHub credentials."""
+    host, checkouts and state backends; `reader(checkout)` reads what those checkouts give
+    (default: a directory). The bot handles pull requests with them even without GitHub
+    credentials."""
 
     access_for: Callable[[str, int | None], Access]
+    reader: Callable[[str], ConfigReader] | None = None
 
 
 @dataclass
@@ -223,7 +225,7 @@ def build_services(
     stack_ops = build_stack_ops(settings, env, masker=masker, server=True)
     services = Services(
         access_for=accesses if overrides.backend_branch is None else _on_branch(accesses, overrides.backend_branch),
-        reader=lambda directory: LocalConfigReader(Path(directory)),
+        reader=adapters.reader if adapters and adapters.reader else lambda directory: LocalConfigReader(Path(directory)),
         stack_ops=stack_ops,
         clock=SystemClock(),
         concurrency=overrides.concurrency,
