@@ -1,8 +1,8 @@
 """`CodeHost` in memory: repositories, branches, pull requests, comments, statuses, reviews.
 
 It answers as the GitHub adapter does over GitHub: unknown repositories, pull requests and
-comments are an HTTP 404 `RuntimeFailed`, an empty comment or one longer than GitHub's
-65,536 characters an HTTP 422; status descriptions are cut to 140 characters and contexts to
+comments are an HTTP 404 `RuntimeFailed`, an empty comment, one longer than GitHub's 65,536
+characters or one on an unknown commit an HTTP 422; status descriptions are cut to 140 characters and contexts to
 255; every comment body and status description passes through the host's `Masker`; the
 bot's own comments carry `bot_login()`; a renamed file counts with its old and new path.
 
@@ -320,7 +320,7 @@ class MemoryCodeHost:
         what = f"comment on commit {sha[:7]} of {repo}"
         with self._lock:
             self._repo(repo, what)
-            self._known(repo, sha, _not_found(what))
+            self._known(repo, sha, _invalid(what))  # GitHub: 422, no commit found for the SHA
             url = f"https://github.test/{repo}/commit/{sha}#commitcomment-{len(self.commit_comments) + 1}"
             self.commit_comments.append(CommitComment(sha, self._body(body, what), url))
             return url

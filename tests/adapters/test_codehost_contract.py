@@ -1,0 +1,165 @@
+"""The CodeHost contract, run against the GitHub adapter over the GitHub simulator and the
+in-memory code host: the same repository and pull request read, write and fail alike.
+
+`acme/infra` has `shop/dev/main.yaml` and `README.md` on main; pull request `change` by `dev`
+edits the first and renames the second to `DOCS.md`. The bot acts as `bot`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.github.host import Credentials, GitHubHost
+from bot.adapters.memory import MemoryCodeHost
+from bot.core.errors import RuntimeFailed
+from bot.core.ports import CodeHost
+from fixtures.github_sim import GitHubSim
+
+REPO = "acme/infra"
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+@dataclass
+class Side:
+    """One code host with the pull request open, and how to act and look on its other side."""
+
+    host: CodeHost
+    number: int
+    head: str
+    merge: Callable[[], str]
+    review: Callable[[str], None]  # login approves the head
+    statuses: Callable[[str], dict[str, tuple[str, str]]]  # sha -> context -> (state, description)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def on_github(tmp_path: Path) -> Iterator[Side]:
+    users = ["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read", "lead:lead-token:maintain"]
+    with GitHubSim.start(tmp_path / "gh", users=users) as sim:
+        sim.create_repo("acme", "infra")
+        work = tmp_path / "work"
+        git("clone", "-q", sim.git_url("acme", "infra", "dev-token", "dev"), str(work), cwd=tmp_path)
+        (work / "shop" / "dev").mkdir(parents=True)
+        (work / "shop" / "dev" / "main.yaml").write_text("a: 1\n")
+        (work / "README.md").write_text("hello\n")
+        git("add", "-A", cwd=work)
+        git("commit", "-qm", "init", cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+        git("checkout", "-qb", "change", cwd=work)
+        (work / "shop" / "dev" / "main.yaml").write_text("a: 2\n")
+        git("mv", "README.md", "DOCS.md", cwd=work)
+        git("commit", "-qam", "change", cwd=work)
+        git("push", "-q", "origin", "change", cwd=work)
+        pr = sim.client("dev-token").get_repo(REPO).create_pull(base="main", head="change", title="Change", body="")
+        tokens = {"reader": "read-token", "lead": "lead-token", "dev": "dev-token"}
+
+        def merge() -> str:
+            return str(sim.client("dev-token").get_repo(REPO).get_pull(pr.number).merge().sha)
+
+        def review(login: str) -> None:
+            sim.client(tokens[login]).get_repo(REPO).get_pull(pr.number).create_review(event="APPROVE")
+
+        def statuses(sha: str) -> dict[str, tuple[str, str]]:
+            return {s["context"]: (s["state"], s["description"]) for s in sim.statuses("acme", "infra", sha)}
+
+        host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=False)
+        yield Side(host, pr.number, git("rev-parse", "HEAD", cwd=work), merge, review, statuses)
+
+
+def in_memory() -> Iterator[Side]:
+    host = MemoryCodeHost(login="bot")
+    host.create_repo(REPO, {"shop/dev/main.yaml": "a: 1\n", "README.md": "hello\n"})
+    for login, role in (("dev", "write"), ("bot", "admin"), ("reader", "read"), ("lead", "maintain")):
+        host.grant(REPO, login, role)
+    pr = host.open_pull_request(REPO, {"shop/dev/main.yaml": "a: 2\n", "DOCS.md": "hello\n"}, author="dev",
+                                branch="change", renamed={"DOCS.md": "README.md"})
+
+    def statuses(sha: str) -> dict[str, tuple[str, str]]:
+        return {s.context: (s.state, s.description) for s in host.statuses if s.sha == sha}
+
+    yield Side(host, pr.number, pr.head_sha, lambda: host.merge(REPO, pr.number),
+               lambda login: host.review(REPO, pr.number, login), statuses)
+
+
+@pytest.fixture(params=["github", "memory"])
+def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
+    yield from (on_github(tmp_path) if request.param == "github" else in_memory())
+
+
+def test_pull_request_files_and_permissions(side: Side) -> None:
+    host = side.host
+    info = host.pull_request(REPO, side.number)
+    assert (info.author, info.head_sha, info.base_ref, info.head_ref, info.state, info.merged, info.is_fork) == (
+        "dev", side.head, "main", "change", "open", False, False)
+    assert info.base_sha == host.branch_head(REPO, "main")
+    assert sorted(host.changed_files(REPO, side.number)) == ["DOCS.md", "README.md", "shop/dev/main.yaml"]
+    assert [p.number for p in host.open_pull_requests(REPO)] == [side.number]
+    assert [host.permission(REPO, login) for login in ("reader", "dev", "lead", "bot", "nobody")] == [
+        "read", "write", "maintain", "admin", "none"]
+    assert (host.default_branch(REPO), host.bot_login()) == ("main", "bot")
+    with pytest.raises(RuntimeFailed, match="404"):
+        host.pull_request(REPO, 999)
+    with pytest.raises(RuntimeFailed, match="404"):
+        host.branch_head(REPO, "nowhere")
+
+
+def test_comments_reactions_and_their_limits(side: Side) -> None:
+    host = side.host
+    cid = host.create_comment(REPO, side.number, "first")
+    host.edit_comment(REPO, cid, "edited")
+    host.react(REPO, cid, "eyes")
+    assert [(c.id, c.author, c.body) for c in host.comments(REPO, side.number)] == [(cid, "bot", "edited")]
+    host.delete_comment(REPO, cid)
+    assert host.comments(REPO, side.number) == []
+    with pytest.raises(RuntimeFailed, match="404"):
+        host.edit_comment(REPO, cid, "gone")
+    with pytest.raises(RuntimeFailed, match="422"):
+        host.create_comment(REPO, side.number, "x" * 65_537)
+    with pytest.raises(RuntimeFailed, match="422"):
+        host.create_comment(REPO, side.number, "")
+    longest = host.create_comment(REPO, side.number, "y" * 65_536)
+    assert [len(c.body) for c in host.comments(REPO, side.number) if c.id == longest] == [65_536]
+
+
+def test_statuses_are_cut_to_githubs_limits(side: Side) -> None:
+    side.host.set_status(REPO, side.head, "shipmate/preview", "pending", "previewing")
+    side.host.set_status(REPO, side.head, "shipmate/preview", "success", "d" * 200)
+    assert side.statuses(side.head) == {"shipmate/preview": ("success", "d" * 140)}
+
+
+def test_a_merge_is_found_by_its_commit(side: Side) -> None:
+    merged = side.merge()
+    info = side.host.merged_pull_request_for(REPO, merged)
+    assert info is not None and (info.number, info.merged, info.state, info.merge_commit_sha) == (
+        side.number, True, "closed", merged)
+    assert side.host.branch_head(REPO, "main") == merged
+    assert side.host.merged_pull_request_for(REPO, side.head) is None
+    assert side.host.open_pull_requests(REPO) == []
+
+
+def test_commit_comments(side: Side) -> None:
+    url = side.host.create_commit_comment(REPO, side.head, "## Shipmate apply\n\nfailed: disk full")
+    assert f"/acme/infra/commit/{side.head}#commitcomment-" in url
+    with pytest.raises(RuntimeFailed, match="422"):
+        side.host.create_commit_comment(REPO, "0" * 40, "on no commit")
+    with pytest.raises(RuntimeFailed, match="422"):
+        side.host.create_commit_comment(REPO, side.head, "x" * 70_000)
+
+
+def test_reviews_name_their_author_and_commit(side: Side) -> None:
+    for login in ("reader", "lead"):
+        side.review(login)
+    assert [(r.author, r.state, r.commit_id, r.author_is_bot) for r in side.host.reviews(REPO, side.number)] == [
+        ("reader", "APPROVED", side.head, False), ("lead", "APPROVED", side.head, False)]
