@@ -6,8 +6,6 @@ edits the first and renames the second to `DOCS.md`. The bot acts as `bot`."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +17,9 @@ from bot.adapters.memory import MemoryCodeHost
 from bot.core.errors import RuntimeFailed
 from bot.core.ports import CodeHost
 from fixtures.github_sim import GitHubSim
+from tests.adapters.test_github_host import git
 
 REPO = "acme/infra"
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-    "GIT_TERMINAL_PROMPT": "0",
-}
 
 
 @dataclass
@@ -39,10 +32,6 @@ class Side:
     merge: Callable[[], str]
     review: Callable[[str], None]  # login approves the head
     statuses: Callable[[str], dict[str, tuple[str, str]]]  # sha -> context -> (state, description)
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def on_github(tmp_path: Path) -> Iterator[Side]:

@@ -1,4 +1,6 @@
-"""The GitHub adapter over PyGithub against the GitHub simulator, and the git checkout cache."""
+"""The GitHub adapter over PyGithub against the GitHub simulator, and the git checkout cache: what
+is GitHub's own (tokens, forks, commit comments read back by PyGithub, bot reviewers). What every
+code host does is in test_codehost_contract.py."""
 
 from __future__ import annotations
 
@@ -48,43 +50,6 @@ def world(tmp_path):
         pr = sim.client("dev-token").get_repo("acme/infra").create_pull(base="main", head="change", title="Change", body="")
         host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=False)
         yield sim, host, pr.number, head, tmp_path
-
-
-def test_pull_request_files_permissions(world):
-    sim, host, number, head, _ = world
-    info = host.pull_request("acme/infra", number)
-    assert (info.author, info.head_sha, info.base_ref, info.state, info.is_fork) == ("dev", head, "main", "open", False)
-    assert sorted(host.changed_files("acme/infra", number)) == ["DOCS.md", "README.md", "shop/dev/main.yaml"]
-    assert [p.number for p in host.open_pull_requests("acme/infra")] == [number]
-    assert host.permission("acme/infra", "reader") == "read"
-    assert host.permission("acme/infra", "dev") == "write"
-    assert host.permission("acme/infra", "lead") == "maintain"
-    assert host.permission("acme/infra", "nobody") == "none"
-    assert host.default_branch("acme/infra") == "main"
-    assert host.bot_login() == "bot"
-
-
-def test_comments_reactions_statuses(world):
-    sim, host, number, head, _ = world
-    cid = host.create_comment("acme/infra", number, "first")
-    host.edit_comment("acme/infra", cid, "edited")
-    host.react("acme/infra", cid, "eyes")
-    assert [(c.author, c.body) for c in host.comments("acme/infra", number)] == [("bot", "edited")]
-    host.delete_comment("acme/infra", cid)
-    assert host.comments("acme/infra", number) == []
-    host.set_status("acme/infra", head, "shipmate/preview", "success", "2 to create")
-    assert [(s["context"], s["state"]) for s in sim.statuses("acme", "infra", head)] == [("shipmate/preview", "success")]
-    with pytest.raises(RuntimeFailed, match="body is too long|422"):
-        host.create_comment("acme/infra", number, "x" * 70000)
-
-
-def test_merge_is_found_by_its_commit(world):
-    sim, host, number, head, _ = world
-    merged = sim.client("dev-token").get_repo("acme/infra").get_pull(number).merge()
-    info = host.merged_pull_request_for("acme/infra", merged.sha)
-    assert info is not None and info.number == number and info.merged
-    assert host.branch_head("acme/infra", "main") == merged.sha
-    assert host.merged_pull_request_for("acme/infra", head) is None
 
 
 def test_checkout_exports_a_clean_tree_per_commit(world):
