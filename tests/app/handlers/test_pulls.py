@@ -81,6 +81,16 @@ def test_a_pull_request_cannot_unmark_a_secret(tmp_path: Path, installed: None) 
     assert "acme-bot" not in preview
 
 
+def test_the_server_can_name_the_policy_branch(tmp_path: Path, installed: None) -> None:
+    bench = Bench(tmp_path, "policy-branch", env={"SHIPMATE_POLICY_BRANCH": "policy"})
+    bench.host.push(REPO, "policy", {**bench.files(), "shipmate.yaml": "apply: on-merge\n"})
+    pr = bench.open({"shop/dev/main.yaml": app(notes={"text": "changed"})})
+    asked = bench.say("alice", pr, "/apply")
+    assert ("this repository applies on merge only (`apply: on-merge` in shipmate.yaml on `policy`)"
+            in bench.bodies(pr, after=asked)[0])
+    assert bench.locks() == () and bench.world.objects == {}
+
+
 def test_a_fork_is_previewed_from_the_base_never_checked_out(bench: Bench) -> None:
     pr = bench.open({"shop/dev/main.yaml": app(notes={"text": "from a fork"})}, author="eve",
                     head_repo="eve/config", branch="from-fork")
@@ -94,12 +104,17 @@ def test_a_fork_is_previewed_from_the_base_never_checked_out(bench: Bench) -> No
     assert all("fork deleted" not in body for body in bench.bodies(gone))
 
 
-def test_a_pull_request_into_a_branch_the_policy_does_not_name_is_previewed_only(bench: Bench) -> None:
-    bench.host.push(REPO, "loose", bench.files())
+def test_a_base_branch_its_author_made_does_not_choose_the_policy(tmp_path: Path, installed: None) -> None:
+    # bob makes a branch whose shipmate.yaml lets anyone apply without review, and opens a pull
+    # request into it: the policy still comes from main, which applies only pull requests into main.
+    bench = Bench(tmp_path, "loose", settings="requirements:\n  apply: [approved]\n")
+    bench.host.push(REPO, "loose", {**bench.files(), "shipmate.yaml": "permissions:\n  apply: read\n"})
     pr = bench.open({"shop/dev/main.yaml": app(notes={"text": "loose"})}, base="loose")
     [preview] = bench.bodies(pr)
     assert ("> ℹ️ Not applied: pull requests into `loose` are previewed only: Shipmate applies pull "
             "requests into `main` (`branches` in shipmate.yaml on `main`)") in preview
+    asked = bench.say("eve", pr, "/apply")
+    assert "@eve has read permission on this repository; /apply needs write." in bench.bodies(pr, after=asked)[0]
     bench.host.review(REPO, pr.number, "alice")
     asked = bench.say("alice", pr, "/apply")
     [refused] = bench.bodies(pr, after=asked)
@@ -112,3 +127,26 @@ def test_the_preview_status_is_pending_while_it_runs_then_final(bench: Bench) ->
     pr = bench.open({"shop/dev/main.yaml": app(notes={"text": "x"})})
     states = [s.state for s in bench.host.statuses if s.sha == pr.head_sha and s.context == PREVIEW]
     assert states == ["pending", "success"]
+
+
+def test_a_draft_is_previewed_once_it_is_ready_for_review(bench: Bench) -> None:
+    pr = bench.open({"shop/dev/main.yaml": app(notes={"text": "draft"})}, draft=True)
+    assert bench.bodies(pr) == []
+    ready = bench.host.set_pull_request(REPO, pr.number, draft=False)
+    bench.deliver(bench.pull_event(ready, "ready_for_review"))
+    [preview] = bench.bodies(pr)
+    assert "### `shop` / `dev` · workspace `dev`" in preview
+    assert bench.status(pr.head_sha) == ("success", "1 stack: 1 to create, 0 to update, 0 to delete, 0 unchanged")
+
+
+def test_a_preview_longer_than_a_comment_is_split_into_parts(bench: Bench) -> None:
+    many = {f"o{i:03}": {"text": f"{i:03} " + "x" * 400} for i in range(200)}
+    pr = bench.open({"shop/dev/main.yaml": app(**many)})
+    parts = bench.bodies(pr)
+    assert len(parts) > 1 and all(len(p) <= 65_536 for p in parts)
+    assert [p.split("\n", 1)[0].rsplit(" ", 2)[-2] for p in parts] == [
+        f"part={i}/{len(parts)}" for i in range(1, len(parts) + 1)]
+    assert all(f"memory:object:web-o{i:03}" in "".join(parts) for i in range(200))
+
+    pr = bench.update(pr, {"shop/dev/main.yaml": app(notes={"text": "short again"})})
+    assert len(bench.bodies(pr)) == 1  # the parts no longer needed are deleted
