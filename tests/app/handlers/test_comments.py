@@ -153,3 +153,9 @@ def test_a_runtime_refusal_fails_the_apply_and_is_recorded(bench: Bench, verb: V
     else:
         [release] = bench.releases()
         assert release.phase is Phase.FAILED and "quota exceeded" in (release.error or "")
+
+    bench.world.allow(verb, object_id("notes"))  # the runtime recovers: /apply again works
+    asked = bench.say("bob", pr, "/apply")
+    assert "✅ 1 succeeded" in bench.bodies(pr, after=asked)[0]
+    assert bench.world.objects == {object_id("notes"): {"text": "changed"}}
+    assert bench.releases()[-1].phase is Phase.SUCCEEDED
