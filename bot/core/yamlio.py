@@ -502,7 +502,7 @@ def _emit_seq(data: Sequence[Any], indent: int, lines: list[str]) -> None:
 
 
 _STR_CACHE: dict[str, str] = {}
-_PLAIN_OK = re.compile(r"^[A-Za-z_$/(][\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*$")
+_PLAIN_OK = re.compile(r"^[A-Za-z_$/(][\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*\Z")  # \Z: `$` also matches before a final newline
 # Characters a YAML reader refuses raw (or reads as line breaks) inside a double-quoted scalar.
 _ESCAPE = re.compile("[^\x09\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _LOOKS_SPECIAL = re.compile(
