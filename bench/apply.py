@@ -58,7 +58,7 @@ def resources(count: int, depth: int) -> list[Resource]:
 
 def _apply_all(kubeconfig: Path, count: int, depth: int, concurrency: int) -> float:
     """Apply the DAG through the executor; the wall time of the walk alone."""
-    runtime = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig)}, {}, concurrency=concurrency)
+    runtime = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig)}, concurrency=concurrency)
     ns = Resource(f"v1:Namespace:{NAMESPACE}", KUBERNETES,
                   {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     runtime.apply([ns], State())  # discovery and the namespace, outside the measurement
@@ -77,7 +77,7 @@ def count_requests(count: int, depth: int, concurrency: int) -> int:
     """Requests the walk makes, counted by an in-process simulator without latency."""
     with tempfile.TemporaryDirectory(prefix="shipmate-bench-apply-") as tmp, KubeSim.start() as sim:
         kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
-        runtime = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig)}, {}, concurrency=concurrency)
+        runtime = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig)}, concurrency=concurrency)
         runtime.apply([Resource(f"v1:Namespace:{NAMESPACE}", KUBERNETES, {
             "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})], State())
         runtime.close()

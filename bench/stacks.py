@@ -45,6 +45,7 @@ from bot.app.previews import preview  # noqa: E402
 from bot.app.services import Tree  # noqa: E402
 from bot.app.stacks import Provenance, StackOps  # noqa: E402
 from bot.core.config.settings import RepoSettings  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 from bot.wiring import build_runtime_factory  # noqa: E402
 
 EFFICIENCY = 0.75  # of the ideal speed-up, min(parallel, cores)
@@ -75,7 +76,7 @@ def stack_ops(root: Path, work: Path, parallel: int) -> StackOps:
     env = {**os.environ, "SHIPMATE_CACHE_DIR": str(work / "cache")}
     return replace(StackOps(
         backend=local_backend(work / "state"),
-        runtimes=build_runtime_factory(env, cache_dir=work / "cache", base_dir=root),
+        runtimes=build_runtime_factory(Settings.from_env(env), env, cache_dir=work / "cache", base_dir=root),
         clock=SystemClock(),
         watch=False,
     ), parallel=parallel)

@@ -2,12 +2,10 @@
 
 What this module owns:
 
-- `build_runtime(settings)`: the queue, the bot, the worker pool, the scheduler and the
-  Flask app, assembled the same way however they are served (`Runtime`).
 - `WsgiServer` / `ShipmateServer`: gunicorn's custom application (`BaseApplication`), run
   in-process by `shipmate serve`, so the CLI stays the entry point. The gunicorn master
-  process binds the socket and forks ONE worker process; that worker builds the runtime
-  (`load`), starts the job workers and the scheduler (`post_worker_init`), answers requests
+  process binds the socket and forks ONE worker process; that worker builds the server's
+  parts (`load`: `bot.wiring.build_server`, the one composition root), starts the job workers and the scheduler (`post_worker_init`), answers requests
   on a bounded thread pool, and on exit stops them (`worker_exit`). Everything that shares
   memory (queue connection, worker pool, scheduler, metrics) lives in that one process. If the
   worker dies, the master starts a new one; jobs it held are leased again later.
@@ -45,7 +43,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import Flask
@@ -55,14 +52,9 @@ from gunicorn.errors import AppImportError
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from bot import wiring
-from bot.adapters.clock import SystemClock
-from bot.app.workers import WorkerPool
 from bot.core.errors import ConfigError
-from bot.core.ports import EventQueue
-from bot.metrics import LabelledCounter, ShipmateMetrics
-from bot.scheduler import Scheduler
+from bot.metrics import LabelledCounter
 from bot.settings import Settings
-from bot.web import create_app
 
 __all__ = [
     "LIMIT_REQUEST_FIELDS",
@@ -70,11 +62,9 @@ __all__ = [
     "LIMIT_REQUEST_LINE",
     "MAX_HEAD_BYTES",
     "BoundedThreadWorker",
-    "Runtime",
     "ShipmateLogger",
     "ShipmateServer",
     "WsgiServer",
-    "build_runtime",
     "gunicorn_options",
 ]
 
@@ -90,75 +80,26 @@ _QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
-# --- what is served ------------------------------------------------------------------------
-
-
-@dataclass
-class Runtime:
-    """The queue, the job workers, the scheduler and the web app of one serving process."""
-
-    settings: Settings
-    queue: EventQueue
-    pool: WorkerPool
-    metrics: ShipmateMetrics
-    app: Flask
-    scheduler: Scheduler | None = None
-    bot: wiring.Bot | None = None
-
-    def start(self) -> None:
-        self.pool.start()
-        if self.scheduler is not None:
-            self.scheduler.start()
-
-    def stop(self, timeout: float) -> bool:
-        """Stop scheduling and claiming, wait up to `timeout` seconds for running jobs; True
-        when every job finished (then the queue is closed). A job still running keeps its
-        lease and runs again after it expires."""
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-        stopped = self.pool.stop(timeout=max(0.0, timeout))
-        if stopped:
-            self.queue.close()
-        return stopped
-
-
-def build_runtime(settings: Settings, *, scheduler: bool = True, env: Mapping[str, str] | None = None) -> Runtime:
-    """Queue, bot, job workers, web app and (unless `scheduler` is False) the scheduler's
-    jobs; `env` (default: the process environment) configures runtimes and secrets."""
-    settings.require_webhook_secret()
-    queue = wiring.build_queue(settings)
-    bot = wiring.build_bot(settings, env)
-    metrics = ShipmateMetrics()
-    metrics.watch_queue(lambda: asdict(queue.stats()))
-    pool = WorkerPool(
-        queue, bot.handler, workers=settings.workers, lease_seconds=settings.queue_lease_seconds, metrics=metrics,
-        clock=SystemClock(),
-    )
-    app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
-    jobs = wiring.build_scheduler(settings, bot, queue, pool.notify) if scheduler else None
-    return Runtime(settings, queue, pool, metrics, app, jobs, bot)
-
-
 # --- gunicorn ------------------------------------------------------------------------------
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """gunicorn's settings for `settings` (see the module docstring)."""
     return {
-        "bind": [settings.listen],
+        "bind": [settings.http.listen],
         "workers": 1,
         "worker_class": BoundedThreadWorker,
-        "threads": settings.http_threads,
-        "worker_connections": settings.http_max_connections,
-        "backlog": settings.http_backlog,
+        "threads": settings.http.threads,
+        "worker_connections": settings.http.max_connections,
+        "backlog": settings.http.backlog,
         "keepalive": 0,
         "timeout": WORKER_HEARTBEAT_SECONDS,
-        "graceful_timeout": math.ceil(settings.graceful_timeout_seconds),
+        "graceful_timeout": math.ceil(settings.http.graceful_timeout_seconds),
         "limit_request_line": LIMIT_REQUEST_LINE,
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
         "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
         "logger_class": ShipmateLogger,
-        "loglevel": settings.log_level.lower(),
+        "loglevel": settings.log.level.lower(),
         "proc_name": "shipmate",
         "control_socket_disable": True,
         "preload_app": False,
@@ -211,15 +152,16 @@ class WsgiServer(BaseApplication):  # type: ignore[misc]
     def stop_budget(self) -> float:
         """Seconds left before the master's deadline (the graceful timeout after SIGTERM)."""
         since = self.stop_requested if self.stop_requested is not None else time.monotonic()
-        return since + self.settings.graceful_timeout_seconds - _STOP_MARGIN_SECONDS - time.monotonic()
+        return since + self.settings.http.graceful_timeout_seconds - _STOP_MARGIN_SECONDS - time.monotonic()
 
 
 class ShipmateServer(WsgiServer):
-    """`shipmate serve`: the runtime built in the worker, its job workers and scheduler
-    started before the first request and drained on SIGTERM."""
+    """`shipmate serve`: the server's parts built in the worker (`bot.wiring.build_server`
+    from `settings` and the process environment `env` they were read from), its job workers
+    and scheduler started before the first request and drained on SIGTERM."""
 
-    def __init__(self, settings: Settings, *, scheduler: bool = True, env: Mapping[str, str] | None = None) -> None:
-        self.runtime: Runtime | None = None
+    def __init__(self, settings: Settings, env: Mapping[str, str], *, scheduler: bool = True) -> None:
+        self.parts: wiring.ServerParts | None = None
         self._drain: threading.Thread | None = None
         self._timeouts: LabelledCounter | None = None
         self._scheduler = scheduler
@@ -227,35 +169,35 @@ class ShipmateServer(WsgiServer):
         super().__init__(settings, self._build)
 
     def _build(self) -> Flask:
-        self.runtime = build_runtime(self.settings, scheduler=self._scheduler, env=self._env)
-        self._timeouts = self.runtime.metrics.http_timeouts
-        return self.runtime.app
+        self.parts = wiring.build_server(self.settings, self._env, scheduler=self._scheduler)
+        self._timeouts = self.parts.metrics.http_timeouts
+        return self.parts.app
 
     def started(self, worker: Any) -> None:
-        assert self.runtime is not None
-        self.runtime.start()
+        assert self.parts is not None
+        self.parts.start()
         s = self.settings
         print(
-            f"shipmate serving on {url_of(worker.sockets[0].getsockname())} (queue: {s.queue}, "
-            f"workers: {s.workers}, http threads: {s.http_threads}, data: {s.data_dir})",
+            f"shipmate serving on {url_of(worker.sockets[0].getsockname())} (queue: {s.queue.url}, "
+            f"workers: {s.queue.workers}, http threads: {s.http.threads}, data: {s.storage.data_dir})",
             file=sys.stderr,
             flush=True,
         )
 
     def stopping(self) -> None:
         super().stopping()
-        if self._drain is None and self.runtime is not None:
+        if self._drain is None and self.parts is not None:
             # Job workers stop claiming now, while gunicorn drains the requests in flight.
-            self._drain = threading.Thread(target=self._stop_runtime, name="shipmate-drain", daemon=True)
+            self._drain = threading.Thread(target=self._stop_parts, name="shipmate-drain", daemon=True)
             self._drain.start()
 
     def exited(self, arbiter: Any, worker: Any) -> None:
-        if self.runtime is None:
+        if self.parts is None:
             return
         if self.quick_stop:
-            self.runtime.stop(0.0)  # running jobs stay leased
+            self.parts.stop(0.0)  # running jobs stay leased
         elif self._drain is None:  # exiting for another reason than SIGTERM
-            self._stop_runtime()
+            self._stop_parts()
         else:
             self._drain.join(max(0.0, self.stop_budget()) + 0.5)
         log.info("stopped")
@@ -264,12 +206,12 @@ class ShipmateServer(WsgiServer):
         if self._timeouts is not None:
             self._timeouts.inc(phase=phase)
 
-    def _stop_runtime(self) -> None:
-        assert self.runtime is not None
+    def _stop_parts(self) -> None:
+        assert self.parts is not None
         budget = self.stop_budget()
-        running = self.runtime.pool.in_flight
+        running = self.parts.pool.in_flight
         log.info("stopping: %d running job(s) get %.0f s to finish", running, max(0.0, budget))
-        if not self.runtime.stop(budget):
+        if not self.parts.stop(budget):
             log.warning("jobs still running at the deadline stay leased and run again after the lease")
 
 
@@ -280,8 +222,8 @@ class BoundedThreadWorker(ThreadWorker):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings: Settings = self.app.settings
-        self.header_timeout = settings.header_timeout_seconds
-        self.request_timeout = settings.request_timeout_seconds
+        self.header_timeout = settings.http.header_timeout_seconds
+        self.request_timeout = settings.http.request_timeout_seconds
         self._heads: dict[_Conn, float] = {}  # event loop only: connections sending their head
         self._running: dict[_Conn, float] = {}  # request deadlines, shared with the threads
         self._running_lock = threading.Lock()

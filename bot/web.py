@@ -92,9 +92,9 @@ def create_app(
     `ready_checks` are extra (name, check) pairs for `/readyz`, each raising when not ready."""
     settings.require_webhook_secret()
     app = Flask("shipmate")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    limit = settings.max_body_bytes
-    secrets = settings.webhook_secrets
+    app.config["MAX_CONTENT_LENGTH"] = settings.webhook.max_body_bytes
+    limit = settings.webhook.max_body_bytes
+    secrets = settings.webhook.secrets
     received_clock: Clock = clock or SystemClock()
 
     def reject(status: int, reason: str, message: str) -> tuple[Response, int]:
@@ -149,7 +149,7 @@ def create_app(
             metrics.deliveries.inc(event=event, outcome="ignored")
             return jsonify({"status": "ignored", "delivery": delivery_id, "reason": parsed.reason}), 202
         repo = parsed.repo
-        if repo is not None and not settings.repository_allowed(repo):
+        if repo is not None and not settings.bot.repository_allowed(repo):
             metrics.deliveries.inc(event=event, outcome="ignored")
             log.info("delivery %s ignored: repository %s is not in the allowlist", delivery_id, repo)
             return jsonify({"status": "ignored", "delivery": delivery_id,

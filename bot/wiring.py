@@ -1,36 +1,41 @@
-"""The one place that builds adapters from settings: the queue, the bot and the scheduler.
+"""The one composition root: everything the server, the CLI and the Action run, built from
+one `Settings` (`bot.settings`, the only reader of the environment) and the process
+environment the entry point passes in (only for the children's environment allowlist, the
+runtime plug-ins' own variables and the masker's scan for secret-looking variables).
 
-`build_bot(settings)` assembles the bot: an `EventRouter` (`bot.app.router`) with the
-pull-request workflow installed (`bot.app.handlers`) over `Services` built here: a
-`GitHubHost` per credentials (the token's, or one per GitHub App installation), a git
-checkout cache and the state branch of each config repository (both under
-`SHIPMATE_DATA_DIR`) and the stack use cases (`build_stack_ops`: the runtimes of
-`build_runtime_factory`, the modules, the salt; the stack commands build theirs with it too).
-The GitHub Action passes its inputs as `Overrides`; tests may hand the bot their own
-`Adapters` (code host, checkouts, state backends). Without GitHub credentials or adapters the
-router only logs pings. `build_handler(settings)` is its router: the
-callable the worker pool gives each delivery.
+- `build_server(settings, env)`: `shipmate serve`'s `ServerParts` - the queue (`build_queue`),
+  the bot, the job workers, the web app and the scheduler (`build_scheduler`); `bot.server`
+  only runs them under gunicorn.
+- `build_cli(settings, env, backend, root=...)`: the stack commands' use cases.
+- `build_bot(settings, env)`: the bot the server and the Action run - an `EventRouter`
+  (`bot.app.router`) with the pull-request workflow installed (`bot.app.handlers`) over
+  `Services` built here: a `GitHubHost` per credentials (the token's, or one per GitHub App
+  installation), a git checkout cache and the state branch of each config repository (both
+  under `SHIPMATE_DATA_DIR`) and the stack use cases (`build_stack_ops`: the runtimes of
+  `build_runtime_factory`, the modules, the salt). The GitHub Action passes its inputs as
+  `Overrides`; tests may hand the bot their own `Adapters` (code host, checkouts, state
+  backends). Without GitHub credentials or adapters the router only logs pings.
+  `build_handler(settings, env)` is its handler: the callable the worker pool gives each
+  delivery.
 
 `SHIPMATE_HANDLER=module:factory` replaces the whole handler: `factory(settings)` must
 return a `handle(delivery) -> None` callable. It is the extension point for deployments that
 process events their own way (and what the intake tests use to record deliveries).
 
-The salt and the cache directory come from `Settings` (`secret_salt`, `cache_root`) like
-every other setting; the runtimes are handed the process environment here for `KUBECONFIG`
-and the Terraform variables (see the README).
+The salt and the cache directory come from `settings.storage` like every other setting; the
+runtime plug-ins get `settings.runtime_options()` (`settings.terraform`,
+`settings.kubernetes`), never variables of their own from the environment.
 """
-
 from __future__ import annotations
 
 import hashlib
 import importlib
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +49,7 @@ from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.app.services import Access, Services
 from bot.app.stacks import RuntimeFactory, StackIdentity, StackOps
-from bot.app.workers import Handler
+from bot.app.workers import Handler, WorkerPool
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
 from bot.core.mask import Masker
@@ -59,8 +64,11 @@ from bot.core.runtimes import (
     StackRuntimes,
     checked_plugin,
 )
+from bot.metrics import ShipmateMetrics
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from bot.adapters.gitstate import StoreBackend
 from bot.scheduler import Scheduler
 from bot.settings import ENVIRONMENT, Settings
@@ -69,13 +77,16 @@ __all__ = [
     "Adapters",
     "Bot",
     "Overrides",
+    "ServerParts",
     "build_bot",
+    "build_cli",
     "build_handler",
     "build_masker",
     "build_queue",
     "build_router",
     "build_runtime_factory",
     "build_scheduler",
+    "build_server",
     "build_services",
     "build_stack_ops",
     "discover_runtimes",
@@ -125,43 +136,43 @@ class Bot:
 
 def build_bot(
     settings: Settings,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     *,
     overrides: Overrides | None = None,
     adapters: Adapters | None = None,
 ) -> Bot:
     """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow
     (with `overrides` of the settings, see `Overrides`; over given `adapters`, else GitHub's)."""
-    environ = dict(os.environ if env is None else env)
+    environ = dict(env)
     masker = build_masker(settings, environ)
-    if settings.handler:
-        return Bot(load_handler(settings.handler, settings))
-    if settings.github_auth is None and adapters is None:
+    if settings.queue.handler:
+        return Bot(load_handler(settings.queue.handler, settings))
+    if settings.github.auth is None and adapters is None:
         router = EventRouter(legacy=parse_event)
         router.on(PingEvent, _log_ping)
         log.warning("no GitHub credentials (GITHUB_TOKEN or a GitHub App): pull requests, comments "
                     "and pushes are not handled")
         return Bot(router)
-    book = JsonRepositoryBook(settings.data_dir)
+    book = JsonRepositoryBook(settings.storage.data_dir)
     router = EventRouter(legacy=parse_event, book=book)  # the router records each event's repository
     router.on(PingEvent, _log_ping)
     outcomes = Outcomes(router, build_services(settings, environ, masker=masker, overrides=overrides,
                                                  adapters=adapters))
     services = outcomes.services  # their accesses record the statuses set, for the outcome of each job
-    install(router, services, policy_branch=settings.policy_branch)
+    install(router, services, policy_branch=settings.bot.policy_branch)
     return Bot(outcomes, services, book)  # errors and final statuses on the PR
 
 
-def build_router(settings: Settings, env: Mapping[str, str] | None = None) -> EventRouter:
+def build_router(settings: Settings, env: Mapping[str, str]) -> EventRouter:
     """The router with every handler Shipmate has (only pings without GitHub credentials)."""
-    handler = build_bot(replace(settings, handler=None), env).handler
+    handler = build_bot(replace(settings, queue=replace(settings.queue, handler=None)), env).handler
     if isinstance(handler, Outcomes):
         handler = handler.router
     assert isinstance(handler, EventRouter)
     return handler
 
 
-def build_handler(settings: Settings, env: Mapping[str, str] | None = None) -> Handler:
+def build_handler(settings: Settings, env: Mapping[str, str]) -> Handler:
     """The handler the workers call: `SHIPMATE_HANDLER`'s factory, or Shipmate's router."""
     return build_bot(settings, env).handler
 
@@ -171,15 +182,94 @@ def build_scheduler(settings: Settings, bot: Bot, queue: EventQueue, notify: Cal
     if bot.services is None or bot.book is None:
         return None
     polled = []
-    for repo in settings.poll_repositories:
-        if settings.repository_allowed(repo):
+    for repo in settings.poll.repositories:
+        if settings.bot.repository_allowed(repo):
             polled.append(repo)
         else:
             log.warning("SHIPMATE_POLL_REPOSITORIES: %s is outside SHIPMATE_REPOSITORIES; not polled", repo)
     return Scheduler(
-        bot.services, queue, settings.data_dir, bot.book, notify=notify,
-        poll_repositories=polled, poll_seconds=settings.poll_seconds,
+        bot.services, queue, settings.storage.data_dir, bot.book, notify=notify,
+        poll_repositories=polled, poll_seconds=settings.poll.seconds,
     )
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+@dataclass
+class ServerParts:
+    """The queue, the job workers, the scheduler and the web app of one serving process,
+    however it is served (`bot.server` runs them under gunicorn, `bot.cli.serve.build_server`
+    behind Werkzeug for the sandbox and in-process tests)."""
+
+    settings: Settings
+    queue: EventQueue
+    pool: WorkerPool
+    metrics: ShipmateMetrics
+    app: Flask
+    scheduler: Scheduler | None = None
+    bot: Bot | None = None
+
+    def start(self) -> None:
+        self.pool.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Stop scheduling and claiming, wait up to `timeout` seconds for running jobs; True
+        when every job finished (then the queue is closed). A job still running keeps its
+        lease and runs again after it expires."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        stopped = self.pool.stop(timeout=max(0.0, timeout))
+        if stopped:
+            self.queue.close()
+        return stopped
+
+
+def build_server(settings: Settings, env: Mapping[str, str], *, scheduler: bool = True) -> ServerParts:
+    """Queue, bot, job workers, web app and (unless `scheduler` is False) the scheduler's
+    jobs of `shipmate serve`; `env` is the process environment the entry point read
+    `settings` from (the runtimes' children start from it, the masker scans it)."""
+    from bot.adapters.clock import SystemClock
+    from bot.web import create_app
+
+    settings.require_webhook_secret()
+    queue = build_queue(settings)
+    bot = build_bot(settings, env)
+    metrics = ShipmateMetrics()
+    metrics.watch_queue(lambda: asdict(queue.stats()))
+    pool = WorkerPool(
+        queue, bot.handler, workers=settings.queue.workers, lease_seconds=settings.queue.lease_seconds,
+        metrics=metrics, clock=SystemClock(),
+    )
+    app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
+    jobs = build_scheduler(settings, bot, queue, pool.notify) if scheduler else None
+    return ServerParts(settings, queue, pool, metrics, app, jobs, bot)
+
+
+# --- the stack commands -------------------------------------------------------------------
+
+
+def build_cli(
+    settings: Settings,
+    env: Mapping[str, str],
+    backend: StateBackend,
+    *,
+    root: Path,
+    concurrency: int,
+    watch: bool = True,
+    timeout: float | None = None,
+    ignore_fields: tuple[str, ...] = (),
+) -> StackOps:
+    """The stack use cases of `shipmate preview`, `apply`, `destroy` and `release rollback`
+    over `backend`: the runtimes under the user's cache directory (`settings.storage`) with
+    the workspaces' relative paths taken from the config repository at `root`, Shipmate's
+    secrets masked in everything printed, and the command's options (`concurrency`
+    operations at once, readiness `watch`, `timeout` seconds, `ignore_fields`)."""
+    stack_ops = build_stack_ops(settings, env, masker=build_masker(settings, env), server=False,
+                                concurrency=concurrency, base_dir=root)
+    return replace(stack_ops(backend), watch=watch, timeout_seconds=timeout, ignore_fields=ignore_fields)
 
 
 # --- secrets ------------------------------------------------------------------------------
@@ -229,8 +319,8 @@ def build_services(
         stack_ops=stack_ops,
         clock=SystemClock(),
         concurrency=overrides.concurrency,
-        policy_branch=settings.policy_branch,
-        stack_concurrency=settings.stack_concurrency,
+        policy_branch=settings.bot.policy_branch,
+        stack_concurrency=settings.bot.stack_concurrency,
     )
     return services if overrides.report is None else replace(services, report=overrides.report)
 
@@ -251,16 +341,15 @@ def build_stack_ops(
     from bot.adapters.gitstate import SystemClock
     from bot.app.configrepo import default_registry
 
-    cache = settings.cache_root(server=server)
-    runtimes = build_runtime_factory(env, cache_dir=cache, concurrency=concurrency, base_dir=base_dir,
-                                     scratch_dir=cache if server else None,
-                                     options={"terraform_sandbox": settings.terraform_sandbox})
+    cache = settings.storage.cache_root(server=server)
+    runtimes = build_runtime_factory(settings, env, cache_dir=cache, concurrency=concurrency, base_dir=base_dir,
+                                     scratch_dir=cache if server else None)
     clock = SystemClock()
     registry = default_registry()
 
     def stack_ops(backend: StateBackend) -> StackOps:
         return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry,
-                        secret_salt=settings.secret_salt, masker=masker, concurrency=concurrency)
+                        secret_salt=settings.storage.secret_salt, masker=masker, concurrency=concurrency)
     return stack_ops
 
 
@@ -290,7 +379,7 @@ class _Accesses:
         self._backends: dict[tuple[str, str], tuple[str, StoreBackend]] = {}
 
     def get(self, repo: str, installation_id: int | None) -> Access:
-        key = None if self.settings.github_auth == "token" else (installation_id or self._installation_of(repo))
+        key = None if self.settings.github.auth == "token" else (installation_id or self._installation_of(repo))
         with self._lock:
             access = self._accesses.get(key)
         if access is None:
@@ -302,9 +391,10 @@ class _Accesses:
     def _integration(self) -> Any:
         from github import Auth, GithubIntegration
 
-        app_id, key = self.settings.github_app_id, self.settings.github_app_private_key
+        github = self.settings.github
+        app_id, key = github.app_id, github.app_private_key
         assert app_id is not None and key is not None
-        return GithubIntegration(auth=Auth.AppAuth(app_id, key), base_url=self.settings.github_api_url)
+        return GithubIntegration(auth=Auth.AppAuth(app_id, key), base_url=github.api_url)
 
     def _installation_of(self, repo: str) -> int:
         """The App's installation on `repo` (scheduled jobs have no event naming it)."""
@@ -332,15 +422,15 @@ class _Accesses:
         from bot.adapters.github.checkout import GitCheckouts
         from bot.adapters.github.host import Credentials, GitHubHost
 
-        s = self.settings
-        if s.github_auth == "token":
-            credentials = Credentials(api_url=s.github_api_url, token=s.github_token)
+        github, data_dir = self.settings.github, self.settings.storage.data_dir
+        if github.auth == "token":
+            credentials = Credentials(api_url=github.api_url, token=github.token)
         else:
-            credentials = Credentials(api_url=s.github_api_url, app_id=str(s.github_app_id),
-                                      private_key=s.github_app_private_key, installation_id=installation_id,
+            credentials = Credentials(api_url=github.api_url, app_id=str(github.app_id),
+                                      private_key=github.app_private_key, installation_id=installation_id,
                                       bot_login=self._app_login())
-        host = GitHubHost(credentials, throttle=s.github_throttle, masker=self.masker)
-        checkouts = GitCheckouts(s.data_dir / "checkouts", host.clone_url)
+        host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker)
+        checkouts = GitCheckouts(data_dir / "checkouts", host.clone_url)
 
         def backends(repo: str, branch: str) -> StateBackend:
             from bot.adapters.gitstate import git_backend, redact
@@ -353,7 +443,7 @@ class _Accesses:
                     return known[1]
                 # A renewed token replaces the backend; the old one may still be in use by
                 # a running job, so it is left to the garbage collector, not closed here.
-                backend = git_backend(url, branch, data_dir=s.data_dir, masker=self.masker)
+                backend = git_backend(url, branch, data_dir=data_dir, masker=self.masker)
                 self._backends[key] = (url, backend)
                 return backend
 
@@ -385,17 +475,17 @@ def load_handler(spec: str, settings: Settings) -> Handler:
 
 def build_queue(settings: Settings) -> EventQueue:
     """SQLite in the data directory, or Redis for `redis://`, `rediss://` and `unix://` URLs."""
-    retry = RetryPolicy(max_attempts=settings.queue_max_attempts)
-    if settings.queue == "sqlite":
+    retry = RetryPolicy(max_attempts=settings.queue.max_attempts)
+    if settings.queue.url == "sqlite":
         from bot.adapters.queue.sqlite import SqliteQueue
 
-        return SqliteQueue.in_data_dir(settings.data_dir, retry=retry)
+        return SqliteQueue.in_data_dir(settings.storage.data_dir, retry=retry)
     try:
         from bot.adapters.queue.redis import RedisQueue
     except ImportError:
         raise ConfigError([Problem(ENVIRONMENT, 0, 0, "SHIPMATE_QUEUE",
                                    "a Redis queue needs the redis package: pip install 'shipmate[redis]'")]) from None
-    return RedisQueue.from_url(settings.queue, retry=retry)
+    return RedisQueue.from_url(settings.queue.url, retry=retry)
 
 
 # --- runtimes -----------------------------------------------------------------------------
@@ -422,13 +512,13 @@ def discover_runtimes(group: str = RUNTIME_GROUP) -> tuple[RuntimePlugin, ...]:
 
 
 def build_runtime_factory(
+    settings: Settings,
     env: Mapping[str, str],
     *,
     cache_dir: Path,
     concurrency: int = 10,
     base_dir: Path | None = None,
     scratch_dir: Path | None = None,
-    options: Mapping[str, str] | None = None,
 ) -> RuntimeFactory:
     """The runtimes of a stack, from the plug-ins of the `shipmate.runtimes` entry-point group:
     each is configured here once (`RuntimeSettings`: a bad setting fails now) and built for a
@@ -438,11 +528,13 @@ def build_runtime_factory(
     With `scratch_dir` (a long-running bot) each runtime of a stack gets
     `<scratch_dir>/<type>/<project>/<stack>/<workspace>-<context hash>` (the Kubernetes
     runtime's discovery cache and kubeconfig certificates); without it, temporary directories.
-    `options` are settings the bot read for its runtimes (`terraform_sandbox`)."""
-    settings = RuntimeSettings(env=env, cache_dir=cache_dir, concurrency=concurrency, base_dir=base_dir,
-                               scratch_dir=scratch_dir, options=dict(options or {}))
+    Each plug-in is handed the groups of `settings` meant for the runtimes
+    (`Settings.runtime_options`: `terraform`, `kubernetes`) and `env`, the parent environment
+    its children's environment starts from (`bot.core.childenv`)."""
+    given = RuntimeSettings(env=env, cache_dir=cache_dir, concurrency=concurrency, base_dir=base_dir,
+                            scratch_dir=scratch_dir, options=settings.runtime_options())
     plugins = discover_runtimes()
-    builders = {p.type: p.configure(settings) for p in plugins}
+    builders = {p.type: p.configure(given) for p in plugins}
     capabilities = {p.type: p.capabilities for p in plugins}
     cache: dict[tuple[str, str, str, str], StackRuntimes] = {}
     guard = threading.Lock()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.app.configrepo import generate_from
+from bot.cli import environment
 from bot.core.errors import ConfigError, Problem
 from bot.core.generate import render_spec
-from bot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
     root = find_repo_root(stack_dir)
     rel = stack_dir.resolve().relative_to(root).as_posix()
-    spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=Settings.from_env(os.environ).secret_salt)
+    salt = environment.read().settings.storage.secret_salt
+    spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=salt)
     text = render_spec(spec, args.format)
     if args.output:
         try:

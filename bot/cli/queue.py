@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from bot.cli import environment
 from bot.core.ports import EventQueue, JobRecord
-from bot.settings import Settings
 from bot.wiring import build_queue
 
 STATES = {
@@ -63,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _queue(args: argparse.Namespace) -> EventQueue:
-    return build_queue(Settings.from_env(dict(os.environ), args.config))
+    return build_queue(environment.read(args.config).settings)
 
 
 def _time(value: float | None) -> str:

@@ -39,7 +39,15 @@ from bot.adapters.github.webhooks import make_delivery
 from bot.app.services import Services
 from bot.cli.serve import Server, build_server
 from bot.core.events import Delivery
-from bot.settings import Settings
+from bot.settings import (
+    BotSettings,
+    GitHubSettings,
+    HttpSettings,
+    QueueSettings,
+    Settings,
+    StorageSettings,
+    WebhookSettings,
+)
 from bot.wiring import Bot, build_bot
 
 REPO_OWNER = "acme"
@@ -133,16 +141,16 @@ class Sandbox:
             environ = terraform_env(os.environ if env is None else env)
             environ["SHIPMATE_CACHE_DIR"] = str(root / "cache")
             environ.setdefault("SHIPMATE_SECRET_SALT", "sandbox-salt")
+            runtimes = Settings.from_env(environ)  # Terraform and KUBECONFIG as the CLI finds them
             settings = Settings(
-                webhook_secrets=(SECRET,),
-                github_token=USERS[BOT][0],
-                github_api_url=github.api_url,
-                listen_host="127.0.0.1",
-                listen_port=0,
-                data_dir=root / "shipmate",
-                workers=workers,
-                repositories=(REPO,),
-                github_throttle=False,
+                github=GitHubSettings(token=USERS[BOT][0], api_url=github.api_url, throttle=False),
+                webhook=WebhookSettings(secrets=(SECRET,)),
+                http=HttpSettings(host="127.0.0.1", port=0),
+                queue=QueueSettings(workers=workers),
+                bot=BotSettings(repositories=(REPO,)),
+                storage=StorageSettings(data_dir=root / "shipmate"),
+                terraform=runtimes.terraform,
+                kubernetes=runtimes.kubernetes,
             )
             if not serve:
                 recorder = HookRecorder()
@@ -150,7 +158,7 @@ class Sandbox:
                 github.add_hook(SimHook(recorder.url, SECRET))
                 box.dispatch()
                 return box
-            server = build_server(settings, scheduler=False, env=environ)
+            server = build_server(settings, environ, scheduler=False)
             assert server.bot is not None
             box = cls(root, github, kube, kubeconfig, server, environ, server.bot)
             box._thread = threading.Thread(target=server.serve, name="shipmate-serve", daemon=True)

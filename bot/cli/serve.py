@@ -8,7 +8,7 @@ and request timeouts, a connection limit and a graceful drain on SIGTERM (see `b
 With GitHub credentials it also runs the scheduler (`bot.scheduler`: polling, lock sweeps,
 drift checks) unless `--no-scheduler` is given.
 
-`build_server` builds the same runtime behind Werkzeug's threaded server in the calling
+`build_server` builds the same parts (`bot.wiring.build_server`) behind Werkzeug's threaded server in the calling
 process, for the demo sandbox and in-process tests only (it has no header timeout nor
 connection limit; it binds where its settings say, the sandbox binds loopback).
 """
@@ -28,10 +28,11 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot import wiring
 from bot.app.workers import WorkerPool
+from bot.cli import environment
 from bot.core.ports import EventQueue
 from bot.metrics import ShipmateMetrics
 from bot.scheduler import Scheduler
-from bot.server import ShipmateServer, build_runtime
+from bot.server import ShipmateServer
 from bot.settings import Settings
 
 log = logging.getLogger("shipmate.serve")
@@ -86,7 +87,7 @@ class Server:
             self.http.server_close()
             if self.scheduler is not None:
                 self.scheduler.shutdown(wait=True)
-            self.pool.stop(timeout=self.settings.queue_lease_seconds)
+            self.pool.stop(timeout=self.settings.queue.lease_seconds)
             self.queue.close()
 
     def shutdown(self) -> None:
@@ -94,12 +95,12 @@ class Server:
         threading.Thread(target=self.http.shutdown, name="shipmate-shutdown", daemon=True).start()
 
 
-def build_server(settings: Settings, *, scheduler: bool = True, env: Mapping[str, str] | None = None) -> Server:
-    """The runtime of `bot.server.build_runtime` behind Werkzeug's threaded server, in this
+def build_server(settings: Settings, env: Mapping[str, str], *, scheduler: bool = True) -> Server:
+    """The parts of `bot.wiring.build_server` behind Werkzeug's threaded server, in this
     process (the demo sandbox and in-process tests; `shipmate serve` runs gunicorn)."""
-    runtime = build_runtime(settings, scheduler=scheduler, env=env)
-    http = make_wsgi_server(settings.listen_host, settings.listen_port, runtime.app)
-    return Server(settings, runtime.queue, runtime.pool, http, runtime.metrics, runtime.scheduler, runtime.bot)
+    parts = wiring.build_server(settings, env, scheduler=scheduler)
+    http = make_wsgi_server(settings.http.host, settings.http.port, parts.app)
+    return Server(settings, parts.queue, parts.pool, http, parts.metrics, parts.scheduler, parts.bot)
 
 
 def configure_logging(level: str) -> None:
@@ -111,15 +112,16 @@ def configure_logging(level: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    env = dict(os.environ)
+    overrides = {}
     if args.listen is not None:
-        env["SHIPMATE_LISTEN"] = args.listen
+        overrides["SHIPMATE_LISTEN"] = args.listen
     if args.workers is not None:
-        env["SHIPMATE_WORKERS"] = str(args.workers)
-    settings = Settings.from_env(env, args.config)
-    configure_logging(settings.log_level)
+        overrides["SHIPMATE_WORKERS"] = str(args.workers)
+    given = environment.read(args.config, overrides)
+    settings = given.settings
+    configure_logging(settings.log.level)
     settings.require_webhook_secret()
-    server = ShipmateServer(settings, scheduler=not args.no_scheduler)
+    server = ShipmateServer(settings, given.env, scheduler=not args.no_scheduler)
     master = os.getpid()
     try:
         server.run()

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -29,12 +28,12 @@ from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.app import executor
 from bot.app.locking import cli_owner
 from bot.app.stacks import LoadedStack, Result, StackOps
+from bot.cli import environment
 from bot.core import render
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.preview.model import ChangeSet
-from bot.settings import Settings
-from bot.wiring import build_masker, build_stack_ops
+from bot.wiring import build_cli
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -81,13 +80,9 @@ def open_context(
         backend = open_backend(args.backend, clock=clock, default_branch=settings.backend.branch)
     else:
         backend = git_backend(default_repo(root, stack_dir), settings.backend.branch, clock=clock)
-    env = dict(os.environ)  # the runtimes' own variables (KUBECONFIG, Terraform's) and the children's allowlist
-    own = Settings.from_env(env)  # the one reader of Shipmate's environment: cache, salt, sandbox
-    workers = concurrency or settings.concurrency
-    stack_ops = build_stack_ops(own, env, masker=build_masker(own, env),  # the salt and tokens: never printed
-                                server=False, concurrency=workers, base_dir=root)
-    ops = replace(stack_ops(backend), watch=watch, timeout_seconds=timeout,
-                  ignore_fields=tuple(getattr(args, "ignore_fields", ()) or ()))
+    given = environment.read()  # Shipmate's own settings: cache, salt, the runtimes'
+    ops = build_cli(given.settings, given.env, backend, root=root, concurrency=concurrency or settings.concurrency,
+                    watch=watch, timeout=timeout, ignore_fields=tuple(getattr(args, "ignore_fields", ()) or ()))
     return Context(root, "" if rel == "." else rel, reader, settings, backend, ops)
 
 

@@ -57,21 +57,23 @@ class Capability(StrEnum):
 class RuntimeSettings:
     """What the bot hands every runtime plug-in once.
 
-    `env`: the environment, for the plug-in's own variables (and nothing else: a runtime that
-    starts processes builds their environment with `bot.core.childenv`). `cache_dir`: a
+    `env`: the process environment, for an outside plug-in's own variables and as the parent
+    of the environment of processes a runtime starts (built with `bot.core.childenv`).
+    Shipmate's own runtimes read nothing else from it: their settings are `options`. `cache_dir`: a
     directory the plug-in may keep working copies under. `scratch_dir`: a long-running bot's
     directory for per-stack scratch space (`RuntimeTarget.scratch_dir`), or None for
     temporary directories. `base_dir`: where relative paths of a workspace context are
     resolved (the config repository on the CLI). `concurrency`: how many calls a runtime may
-    make at once. `options`: settings the bot read for its runtimes, by name
-    (`terraform_sandbox`)."""
+    make at once. `options`: settings Shipmate read for its runtimes, by group name
+    (`terraform`: a `bot.settings.TerraformOptions`, `kubernetes`: a
+    `bot.settings.KubernetesOptions`)."""
 
     env: Mapping[str, str]
     cache_dir: Path
     concurrency: int = 10
     base_dir: Path | None = None
     scratch_dir: Path | None = None
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

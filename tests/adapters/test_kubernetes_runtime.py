@@ -26,6 +26,7 @@ from kubernetes.config import load_kube_config
 from bot.adapters.kubernetes import KubernetesRuntime, normalize
 from bot.core.errors import RuntimeFailed
 from bot.core.spec import KUBERNETES, Resource, State
+from bot.settings import KubernetesOptions
 from fixtures.kube_sim import KubeSim
 
 EMPTY = State()
@@ -44,7 +45,7 @@ def kubeconfig_file(sim: KubeSim, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture
 def runtime(kubeconfig_file: Path) -> Iterator[KubernetesRuntime]:
-    with KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig_file)}, {}) as rt:
+    with KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig_file)}) as rt:
         yield rt
 
 
@@ -385,15 +386,15 @@ def test_runtime_from_kubeconfig_content_and_environment(
 ) -> None:
     default_ns = res(namespace("default"))
     content = {"KUBECONFIG_CONTENT": kubeconfig_file.read_text()}
-    for context, env in ((content, {}), ({}, {"KUBECONFIG": str(kubeconfig_file)})):
-        with KubernetesRuntime.from_context(context, env) as rt:
+    for context, options in ((content, KubernetesOptions()), ({}, KubernetesOptions(kubeconfig=str(kubeconfig_file)))):
+        with KubernetesRuntime.from_context(context, options) as rt:
             live = rt.read([default_ns], EMPTY)[default_ns.id]
             assert live is not None and live["metadata"]["name"] == "default"
 
 
 def test_discovery_cache_is_private_to_the_runtime(kubeconfig_file: Path, tmp_path: Path) -> None:
     default_ns = res(namespace("default"))
-    rt = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig_file)}, {})
+    rt = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig_file)})
     rt.read([default_ns], EMPTY)
     scratch = rt.scratch_dir
     assert (scratch / "discovery.json").is_file()
@@ -447,7 +448,7 @@ def test_readiness_falls_back_to_polling_without_watch(sim: KubeSim, tmp_path: P
     try:
         doc = sim.kubeconfig()
         doc["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{server.server_address[1]}"
-        with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}, {}) as rt:
+        with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}) as rt:
             web = res(deployment("default", "polled", "nginx:1.27", replicas=2))
             stuck = res(deployment("default", "polled-stuck", "registry.example/app:fail"))
             rt.apply([web, stuck], EMPTY)
@@ -471,7 +472,7 @@ def test_unreachable_api_server_is_a_clear_failure(tmp_path: Path) -> None:
            "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
            "users": [{"name": "gone", "user": {}}],
            "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}]}
-    with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}, {}) as rt:
+    with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}) as rt:
         with pytest.raises(RuntimeFailed, match=f"cannot reach the Kubernetes API server at "
                            f"http://127.0.0.1:{port}"):
             rt.read([res(namespace("default"))], EMPTY)

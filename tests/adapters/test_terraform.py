@@ -19,6 +19,7 @@ from bot.adapters.terraform.tfstate import TF_STATE_EXT
 from bot.core.errors import RuntimeFailed
 from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
 from bot.core.spec import TERRAFORM, Resource, State
+from bot.settings import Settings
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
 
@@ -75,7 +76,8 @@ def settings_env() -> dict[str, str]:
 @pytest.fixture
 def settings(settings_env: dict[str, str], tmp_path: Path) -> TerraformSettings:
     # No plugin cache: the provider is linked straight from the mirror.
-    base = TerraformSettings.from_env(settings_env, cache_dir=tmp_path / "cache")
+    base = TerraformSettings.configured(Settings.from_env(settings_env).terraform, settings_env,
+                                        cache_dir=tmp_path / "cache")
     return TerraformSettings(
         binary=base.binary,
         cli_config_file=base.cli_config_file,
@@ -205,9 +207,9 @@ def test_ephemeral_runner_rebuilds_from_release_state(
     assert not first.work_dir.exists()
 
     # A different machine: new cache directory, nothing but the release State.
-    elsewhere = TerraformRuntime.from_env(
-        "shop", "prod", "prod", environ=settings_env, cache_dir=tmp_path / "other-runner"
-    )
+    elsewhere = TerraformSettings.configured(
+        Settings.from_env(settings_env).terraform, settings_env, cache_dir=tmp_path / "other-runner"
+    ).runtime("shop", "prod", "prod")
     assert elsewhere.work_dir == tmp_path / "other-runner" / "terraform" / "shop" / "prod" / "prod"
     live = elsewhere.read(planned, state)
     assert live == {r.id: dict(r.attributes) for r in state.resources}

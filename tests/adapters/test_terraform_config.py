@@ -16,6 +16,7 @@ from bot.core import graph
 from bot.core.errors import RuntimeFailed
 from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource
+from bot.settings import Settings
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
 AWS = "registry.terraform.io/hashicorp/aws/5.0.0"
@@ -272,7 +273,12 @@ def test_plan_documents_of_both_format_generations() -> None:
     assert tfstate.prune({"a": {}}) is None
 
 
-def test_settings_from_env(tmp_path: Path) -> None:
+def configured(environ: dict[str, str], cache_dir: Path) -> TerraformSettings:
+    """As the wiring does it: Terraform's settings read by `Settings`, the environment as the parent."""
+    return TerraformSettings.configured(Settings.from_env(environ).terraform, environ, cache_dir=cache_dir)
+
+
+def test_settings_from_the_shipmate_settings(tmp_path: Path) -> None:
     rc = tmp_path / "terraformrc"
     rc.write_text("disable_checkpoint = true\n")
     environ = {
@@ -284,7 +290,7 @@ def test_settings_from_env(tmp_path: Path) -> None:
         "TF_WORKSPACE": "other",
         "AWS_PROFILE": "ci",
     }
-    settings = TerraformSettings.from_env(environ, cache_dir=tmp_path / "cache")
+    settings = configured(environ, tmp_path / "cache")
     assert settings.binary == "/opt/tf/terraform"
     assert settings.cli_config_file == rc
     assert settings.cache_dir == tmp_path / "cache"
@@ -310,19 +316,16 @@ def test_settings_from_env(tmp_path: Path) -> None:
     # provider credentials (AWS_PROFILE only with SHIPMATE_TERRAFORM_PASS_ENV, below).
     assert env["ALICLOUD_REGION"] == "cn" and "AWS_PROFILE" not in env
     assert env["HOME"] == str(tmp_path / "home") and env["PATH"] == "/usr/bin"
-    passing = TerraformSettings.from_env(
+    passing = configured(
         {**environ, "SHIPMATE_TERRAFORM_PASS_ENV": "AWS_PROFILE, GITHUB_TOKEN", "GITHUB_TOKEN": "t"},
-        cache_dir=tmp_path / "cache",
+        tmp_path / "cache",
     )
     assert passing.env["AWS_PROFILE"] == "ci" and "GITHUB_TOKEN" not in passing.env
     assert "KUBECONFIG_PATH" not in env and "not-an-env" not in env
     assert "TF_CLI_ARGS_plan" not in env and "TF_WORKSPACE" not in env
 
     # A configured CLI config that does not exist is not used; an empty one is written instead.
-    bare = TerraformSettings.from_env(
-        {"TF_CLI_CONFIG_FILE": str(tmp_path / "missing"), "PATH": "/nowhere"},
-        cache_dir=tmp_path / "c",
-    )
+    bare = configured({"TF_CLI_CONFIG_FILE": str(tmp_path / "missing"), "PATH": "/nowhere"}, tmp_path / "c")
     assert bare.cli_config_file is None and bare.binary == "terraform"
     runtime = bare.runtime("p", "s", "w")
     assert runtime.env["TF_CLI_CONFIG_FILE"] == str(runtime.work_dir / "shipmate.terraformrc")

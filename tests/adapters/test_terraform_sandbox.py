@@ -21,6 +21,7 @@ import pytest
 from bot.adapters.terraform import TerraformSettings, sandbox
 from bot.adapters.terraform.runner import _group_members
 from bot.core.errors import ConfigError
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -32,7 +33,8 @@ SECRETS = {
 }
 KEY_TEXT = "-----BEGIN PRIVATE KEY----- FAKE-KEY-FILE-0006"
 
-# The bot side: builds the runtime from its own environment (as the wiring does) and runs
+# The bot side: builds the runtime as the wiring does (Terraform's settings as `Settings` reads
+# them, the whole process environment as the parent of Terraform's) and runs
 # one command over null_resources whose attributes come from argv[3] (JSON; the text
 # BOTPID is replaced by this process's id). Prints the outcome as JSON.
 BOT = r"""
@@ -41,10 +43,12 @@ from pathlib import Path
 from bot.adapters.terraform import TerraformSettings
 from bot.core.errors import RuntimeFailed
 from bot.core.spec import TERRAFORM, Resource, State
+from bot.settings import Settings
 
 cache, command, attributes = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 attributes = json.loads(attributes.replace("BOTPID", str(os.getpid())))
-settings = TerraformSettings.from_env(os.environ, cache_dir=cache)
+terraform = Settings.from_env({k: v for k, v in os.environ.items() if k.startswith(("SHIPMATE_TERRAFORM_", "TF_"))})
+settings = TerraformSettings.configured(terraform.terraform, os.environ, cache_dir=cache)
 runtime = settings.runtime("p", "s", "w")
 ext = {"provider": "registry.terraform.io/hashicorp/null/2.1.2", "resourceType": "null_resource"}
 resources = [
@@ -215,8 +219,8 @@ def test_killed_bot_leaves_no_terraform_running(tf_env, tmp_path: Path, mode: st
 
 @pytest.mark.parametrize("mode", ["bwrap", "off"])
 def test_timeout_stops_the_whole_group(tf_env, tmp_path: Path, mode: str) -> None:
-    settings = TerraformSettings.from_env({**tf_env, "PATH": os.environ["PATH"]},
-                                          cache_dir=tmp_path / "cache", sandbox=mode)
+    options = Settings.from_env({**tf_env, "SHIPMATE_TERRAFORM_SANDBOX": mode}).terraform
+    settings = TerraformSettings.configured(options, {**tf_env, "PATH": os.environ["PATH"]}, cache_dir=tmp_path / "cache")
     assert (settings.sandbox is not None) == (mode == "bwrap")
     runtime = settings.runtime("p", "s", "w")
     runtime.work_dir.mkdir(parents=True)
@@ -252,7 +256,7 @@ def test_sandbox_modes(tmp_path: Path) -> None:
         sandbox.resolve("bwrap", {"PATH": str(empty)}, tmp_path / "s")
     assert "SHIPMATE_TERRAFORM_SANDBOX" in str(missing.value) and "not installed" in str(missing.value)
     with pytest.raises(ConfigError) as bad:
-        TerraformSettings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "maybe"}, cache_dir=tmp_path)
+        Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "maybe"})
     assert "SHIPMATE_TERRAFORM_SANDBOX" in str(bad.value) and "maybe" in str(bad.value)
     found = sandbox.resolve("auto", {"PATH": os.environ["PATH"]}, tmp_path / "s")
     assert found is not None and found.path.endswith("bwrap")
@@ -268,10 +272,8 @@ def test_sandbox_modes(tmp_path: Path) -> None:
 
 
 def test_sandbox_setting() -> None:
-    from bot.settings import Settings
-
-    assert Settings.from_env({}).terraform_sandbox == "auto"
-    assert Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "BWRAP"}).terraform_sandbox == "bwrap"
+    assert Settings.from_env({}).terraform.sandbox == "auto"
+    assert Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "BWRAP"}).terraform.sandbox == "bwrap"
     with pytest.raises(ConfigError) as bad:
         Settings.from_env({"SHIPMATE_TERRAFORM_SANDBOX": "docker"})
     assert "SHIPMATE_TERRAFORM_SANDBOX" in str(bad.value) and "auto, bwrap, off" in str(bad.value)

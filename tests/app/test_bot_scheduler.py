@@ -224,11 +224,12 @@ def test_serve_runs_the_scheduler_unless_disabled(tmp_path: Path) -> None:
     from bot.cli.serve import build_server
     from bot.settings import Settings
 
-    settings = Settings(webhook_secrets=("s",), github_token="t", github_api_url="http://127.0.0.1:9/api/v3",
-                        listen_host="127.0.0.1", listen_port=0, data_dir=tmp_path,
-                        poll_repositories=(REPO,), poll_seconds=3600)
+    settings = Settings.from_env({"SHIPMATE_WEBHOOK_SECRET": "s", "GITHUB_TOKEN": "t",
+                                  "GITHUB_API_URL": "http://127.0.0.1:9/api/v3", "SHIPMATE_LISTEN": "127.0.0.1:0",
+                                  "SHIPMATE_DATA_DIR": str(tmp_path), "SHIPMATE_POLL_REPOSITORIES": REPO,
+                                  "SHIPMATE_POLL_SECONDS": "3600"})
     for enabled in (True, False):
-        server = build_server(settings, scheduler=enabled, env={})
+        server = build_server(settings, {}, scheduler=enabled)
         try:
             assert (server.scheduler is not None) is enabled
             if server.scheduler is not None:
@@ -238,8 +239,8 @@ def test_serve_runs_the_scheduler_unless_disabled(tmp_path: Path) -> None:
         finally:
             server.http.server_close()
             server.queue.close()
-    no_github = build_server(Settings(webhook_secrets=("s",), listen_host="127.0.0.1", listen_port=0,
-                                      data_dir=tmp_path / "plain"), env={})
+    no_github = build_server(Settings.from_env({"SHIPMATE_WEBHOOK_SECRET": "s", "SHIPMATE_LISTEN": "127.0.0.1:0",
+                                                "SHIPMATE_DATA_DIR": str(tmp_path / "plain")}), {})
     try:
         assert no_github.scheduler is None
     finally:
@@ -253,8 +254,8 @@ def test_the_scheduler_settings() -> None:
 
     s = Settings.from_env({"SHIPMATE_POLL_REPOSITORIES": "acme/config, acme/other", "SHIPMATE_POLL_SECONDS": "30",
                            "SHIPMATE_GITHUB_THROTTLE": "off"})
-    assert (s.poll_repositories, s.poll_seconds, s.github_throttle) == (("acme/config", "acme/other"), 30.0, False)
-    assert Settings.from_env({}).github_throttle is True
+    assert (s.poll.repositories, s.poll.seconds, s.github.throttle) == (("acme/config", "acme/other"), 30.0, False)
+    assert Settings.from_env({}).github.throttle is True
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"SHIPMATE_POLL_REPOSITORIES": "acme/*", "SHIPMATE_POLL_SECONDS": "0",
                            "SHIPMATE_GITHUB_THROTTLE": "maybe"})

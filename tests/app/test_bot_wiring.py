@@ -14,8 +14,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
-from bot.settings import Settings
-from bot.wiring import Adapters, Overrides, build_bot, build_router, build_services, build_stack_ops
+from bot.core.mask import MASK
+from bot.settings import GitHubSettings, Settings, StorageSettings
+from bot.wiring import (
+    Adapters,
+    Overrides,
+    build_bot,
+    build_cli,
+    build_router,
+    build_services,
+    build_stack_ops,
+)
 from fixtures.github_sim import GitHubSim, SimUser
 
 
@@ -33,8 +42,8 @@ def test_a_github_app_acts_per_installation(tmp_path: Path) -> None:
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("alice", "tok-a", "admin")]) as gh:
         gh.register_app(42, "shipmate", public, installation_id=7)
         gh.create_repo("acme", "config", auto_init=True)
-        settings = Settings(github_app_id=42, github_app_private_key=private, github_api_url=gh.api_url,
-                            data_dir=tmp_path / "data", github_throttle=False)
+        settings = Settings(github=GitHubSettings(app_id=42, app_private_key=private, api_url=gh.api_url, throttle=False),
+                            storage=StorageSettings(data_dir=tmp_path / "data"))
         services = build_services(settings, {})
         found = services.access("acme/config")  # no event: the installation is looked up
         assert found.host.bot_login() == "shipmate[bot]"
@@ -46,7 +55,8 @@ def test_a_github_app_acts_per_installation(tmp_path: Path) -> None:
 
 def test_token_credentials_and_the_router(tmp_path: Path) -> None:
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
-        settings = Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "data")
+        settings = Settings(github=GitHubSettings(token="tok-s", api_url=gh.api_url),
+                            storage=StorageSettings(data_dir=tmp_path / "data"))
         bot = build_bot(settings, {})
         assert isinstance(bot.handler, Outcomes) and bot.services is not None and bot.book is not None
         router = bot.handler.router  # wrapped: the job's outcome is told on the pull request
@@ -57,7 +67,7 @@ def test_token_credentials_and_the_router(tmp_path: Path) -> None:
         assert bot.book.repositories() == {}  # an accessor records nothing: the router records events' repositories
         bot.book.remember("acme/config", 99)
         assert JsonRepositoryBook(tmp_path / "data").repositories() == {"acme/config": 99}
-    plain = build_router(Settings(data_dir=tmp_path / "plain"), {})
+    plain = build_router(Settings(storage=StorageSettings(data_dir=tmp_path / "plain")), {})
     assert plain.handled_types() == ("PingEvent",)
 
 
@@ -67,8 +77,8 @@ def test_overrides_are_given_when_the_services_are_built(tmp_path: Path) -> None
     told: list[tuple[str, Any]] = []
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
         gh.create_repo("acme", "config", auto_init=True)
-        settings = Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "data",
-                            github_throttle=False)
+        settings = Settings(github=GitHubSettings(token="tok-s", api_url=gh.api_url, throttle=False),
+                            storage=StorageSettings(data_dir=tmp_path / "data"))
         plain = build_bot(settings, {}).services
         bot = build_bot(settings, {}, overrides=Overrides(backend_branch="ci-state", concurrency=3,
                                                           report=lambda kind, value: told.append((kind, value))))
@@ -92,18 +102,22 @@ def test_the_stack_commands_and_the_bot_build_their_stack_use_cases_alike(tmp_pa
     settings = Settings.from_env({"SHIPMATE_SECRET_SALT": "pepper", "SHIPMATE_DATA_DIR": str(tmp_path / "data"),
                                   "HOME": str(tmp_path / "home")})
     backend = open_backend(f"local:{tmp_path / 'state'}")
-    cli = build_stack_ops(settings, {}, masker=Masker(), server=False, concurrency=3, base_dir=tmp_path)(backend)
+    cli = build_cli(settings, {}, backend, root=tmp_path, concurrency=3, watch=False, timeout=30.0,
+                    ignore_fields=("metadata.labels",))
     bot = build_stack_ops(settings, {}, masker=Masker(), server=True)(backend)
     assert (cli.secret_salt, cli.concurrency, cli.backend) == ("pepper", 3, backend)
+    assert (cli.watch, cli.timeout_seconds, cli.ignore_fields) == (False, 30.0, ("metadata.labels",))
+    assert cli.masker is not None and cli.masker.text("salt: pepper") == f"salt: {MASK}"  # never printed
     assert (bot.secret_salt, bot.concurrency, bot.backend) == ("pepper", 10, backend)
 
 
 def test_the_bot_works_over_given_adapters_without_credentials(tmp_path: Path) -> None:
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
         gh.create_repo("acme", "config", auto_init=True)
-        github = build_services(Settings(github_token="tok-s", github_api_url=gh.api_url, data_dir=tmp_path / "gh-data",
-                                         github_throttle=False), {})
-        bot = build_bot(Settings(data_dir=tmp_path / "data"), {}, adapters=Adapters(access_for=github.access_for))
+        github = build_services(Settings(github=GitHubSettings(token="tok-s", api_url=gh.api_url, throttle=False),
+                                         storage=StorageSettings(data_dir=tmp_path / "gh-data")), {})
+        bot = build_bot(Settings(storage=StorageSettings(data_dir=tmp_path / "data")), {},
+                        adapters=Adapters(access_for=github.access_for))
         assert isinstance(bot.handler, Outcomes) and bot.services is not None
         assert isinstance(bot.handler.router, EventRouter) and "PullRequestEvent" in bot.handler.router.handled_types()
         access = bot.services.access("acme/config")

@@ -315,8 +315,8 @@ def test_a_pull_request_whose_fork_was_deleted_is_never_checked_out(box: Sandbox
 def test_the_server_can_name_the_policy_branch(box: Sandbox) -> None:
     # SHIPMATE_POLICY_BRANCH: every repository's shipmate.yaml is read from that (protected)
     # branch instead of the default branch.
-    assert Settings.from_env({}).policy_branch is None
-    assert Settings.from_env({"SHIPMATE_POLICY_BRANCH": "policy"}).policy_branch == "policy"
+    assert Settings.from_env({}).bot.policy_branch is None
+    assert Settings.from_env({"SHIPMATE_POLICY_BRANCH": "policy"}).bot.policy_branch == "policy"
     with pytest.raises(ConfigError, match="SHIPMATE_POLICY_BRANCH: must be a git branch name, got 'a b'"):
         Settings.from_env({"SHIPMATE_POLICY_BRANCH": "a b"})
     branch = push_branch(box, "alice", {"shipmate.yaml": replace("apply: both", "apply: on-merge")},

@@ -34,7 +34,7 @@ from bot.core.preview.model import StackResult
 from bot.core.release import Phase
 from bot.core.render import results
 from bot.core.spec import TERRAFORM, Resource, Spec
-from bot.settings import Settings
+from bot.settings import GitHubSettings, Settings, StorageSettings, WebhookSettings
 from bot.wiring import build_masker
 from fixtures.github_sim import GitHubSim, SimUser
 from tests.app.test_executor import DictRuntime
@@ -75,7 +75,7 @@ def masker() -> Iterator[mask.Masker]:
 
 
 def runtimes(env: Mapping[str, str], cache: Path):  # type: ignore[no-untyped-def]
-    terraform = TerraformSettings.from_env(env, cache_dir=cache)
+    terraform = TerraformSettings.configured(Settings.from_env(env).terraform, env, cache_dir=cache)
     built: dict[tuple[str, str, str], Any] = {}
 
     def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Any]:
@@ -174,8 +174,9 @@ def test_shipmates_own_credentials_printed_by_terraform_are_masked_in_comments_a
         repo = gh.client("tok-a").get_repo("acme/config")
         issue = repo.create_issue("Leak the environment")
         sha = repo.get_branch("main").commit.sha
-        settings = Settings(github_token=TOKEN, webhook_secrets=(WEBHOOK_SECRET,), github_api_url=gh.api_url,
-                            data_dir=tmp_path / "data", github_throttle=False)
+        settings = Settings(github=GitHubSettings(token=TOKEN, api_url=gh.api_url, throttle=False),
+                            webhook=WebhookSettings(secrets=(WEBHOOK_SECRET,)),
+                            storage=StorageSettings(data_dir=tmp_path / "data"))
         before = logmask.installed()
         try:
             masker = build_masker(settings, {"SHIPMATE_SECRET_SALT": SALT, "SHIPMATE_DATA_DIR": str(tmp_path)})

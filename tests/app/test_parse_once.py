@@ -29,7 +29,7 @@ from bot.core.events import (
     PushEvent,
 )
 from bot.metrics import ShipmateMetrics
-from bot.settings import Settings
+from bot.settings import Settings, StorageSettings, WebhookSettings
 from bot.web import create_app
 from tests.web.helpers import SECRET, comment, encode, headers, payload, pull_request, push
 
@@ -69,7 +69,7 @@ class Book:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     queue = SqliteQueue.in_data_dir(tmp_path)
-    settings = Settings(webhook_secrets=(SECRET,), data_dir=tmp_path)
+    settings = Settings(webhook=WebhookSettings(secrets=(SECRET,)), storage=StorageSettings(data_dir=tmp_path))
     client = create_app(settings, queue, ShipmateMetrics()).test_client()
     parses = Counting()
     remembered: dict[str, int | None] = {}

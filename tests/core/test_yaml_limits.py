@@ -16,7 +16,7 @@ from bot.core.config.settings import parse_settings
 from bot.core.errors import ConfigError
 from bot.core.release import Release
 from bot.core.yamlio import CONFIG_LIMITS, Limits, load, load_all, load_data
-from bot.settings import Settings
+from bot.settings import KubernetesOptions, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "fixtures" / "configs" / "bad"
@@ -134,8 +134,8 @@ def test_every_config_parser_and_the_state_branch_reader_refuse_the_bomb(tmp_pat
     with pytest.raises(ConfigError, match=r"shipmate-server\.yaml:\d+:\d+: YAML refused: more than"):
         Settings.from_env({}, settings_file)
     with pytest.raises(ConfigError, match=r"context\.KUBECONFIG_CONTENT: YAML refused: more than .* \(line \d+, column \d+\)"):
-        kubeconfig.load({"KUBECONFIG_CONTENT": bomb()}, {})
+        kubeconfig.load({"KUBECONFIG_CONTENT": bomb()}, KubernetesOptions())
     named = tmp_path / "kubeconfig.yaml"
     named.write_text(HOSTILE["deep block mapping"])
     with pytest.raises(ConfigError, match=r"context\.KUBECONFIG_PATH: invalid kubeconfig .*kubeconfig.yaml:129:257: YAML refused: nested deeper than 128"):
-        kubeconfig.load({"KUBECONFIG_PATH": str(named)}, {})
+        kubeconfig.load({"KUBECONFIG_PATH": str(named)}, KubernetesOptions())

@@ -36,8 +36,8 @@ def open_db(data_dir: Path) -> sqlite3.Connection:
 
 
 def build(settings: Settings):  # type: ignore[no-untyped-def]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = open_db(settings.data_dir)
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = open_db(settings.storage.data_dir)
     lock = threading.Lock()
 
     def handle(delivery: Delivery) -> None:

@@ -25,7 +25,7 @@ def events(data_dir: Path) -> list[str]:
 
 
 def build(settings: Settings) -> Callable[[Delivery], None]:
-    data_dir = settings.data_dir
+    data_dir = settings.storage.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
     def record(line: str) -> None:

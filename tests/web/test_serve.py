@@ -18,7 +18,7 @@ from bot.adapters.github.webhooks import make_delivery
 from bot.app.router import EventRouter
 from bot.core.errors import ConfigError
 from bot.core.events import IssueCommentEvent, PingEvent
-from bot.settings import Settings
+from bot.settings import QueueSettings, Settings, StorageSettings
 from bot.wiring import build_handler, build_queue
 from tests.web.helpers import ROOT, SECRET, ServerProcess, comment, encode, headers, payload
 
@@ -120,7 +120,7 @@ def test_router_dispatches_by_type_and_logs_the_rest(caplog: pytest.LogCaptureFi
 
 
 def test_the_default_handler_answers_pings(caplog: pytest.LogCaptureFixture) -> None:
-    handler = build_handler(Settings())
+    handler = build_handler(Settings(), {})
     assert isinstance(handler, EventRouter) and PingEvent.__name__ in handler.handled_types()
     with caplog.at_level(logging.INFO, logger="shipmate.router"):
         handler(make_delivery("p1", "ping", encode(payload("ping/payload.json")), NOW))
@@ -138,14 +138,14 @@ def test_the_default_handler_answers_pings(caplog: pytest.LogCaptureFixture) -> 
 )
 def test_handler_extension_point_errors(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        build_handler(Settings(handler=spec))
+        build_handler(Settings(queue=QueueSettings(handler=spec)), {})
 
 
 def test_build_queue_picks_the_adapter(tmp_path: Path, redis_url: str) -> None:
-    sqlite = build_queue(Settings(data_dir=tmp_path))
+    sqlite = build_queue(Settings(storage=StorageSettings(data_dir=tmp_path)))
     assert type(sqlite).__name__ == "SqliteQueue" and (tmp_path / "queue.sqlite3").exists()
     sqlite.close()
-    redis = build_queue(Settings(queue=redis_url))
+    redis = build_queue(Settings(queue=QueueSettings(url=redis_url)))
     redis.ping()
     assert type(redis).__name__ == "RedisQueue"
     redis.close()

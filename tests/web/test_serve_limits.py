@@ -323,7 +323,7 @@ def test_server_settings_are_validated() -> None:
                                     "graceful_timeout", "keepalive", "control_socket_disable")} == {
         "bind": ["[::1]:9000"], "workers": 1, "threads": 16, "worker_connections": 500, "backlog": 128,
         "graceful_timeout": 25, "keepalive": 0, "control_socket_disable": True}
-    assert (s.header_timeout_seconds, s.request_timeout_seconds) == (5.0, 15.0)
+    assert (s.http.header_timeout_seconds, s.http.request_timeout_seconds) == (5.0, 15.0)
     with pytest.raises(ConfigError) as error:
         Settings.from_env({"SHIPMATE_HTTP_THREADS": "0", "SHIPMATE_HEADER_TIMEOUT_SECONDS": "never",
                            "SHIPMATE_GRACEFUL_TIMEOUT_SECONDS": "0"})
@@ -343,6 +343,6 @@ def test_the_manifest_gives_the_drain_time_to_finish() -> None:
     deployment = next(d for d in documents if d and d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    graceful = Settings.from_env({k: v for k, v in env.items() if v is not None}).graceful_timeout_seconds
+    graceful = Settings.from_env({k: v for k, v in env.items() if v is not None}).http.graceful_timeout_seconds
     assert graceful == 25
     assert pod["terminationGracePeriodSeconds"] == 30 > graceful

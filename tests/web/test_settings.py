@@ -14,10 +14,11 @@ KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
 
 def test_defaults() -> None:
     s = Settings.from_env({})
-    assert (s.listen_host, s.listen_port, s.listen) == ("0.0.0.0", 8080, "0.0.0.0:8080")
-    assert (s.github_api_url, s.queue, s.workers, s.repositories) == ("https://api.github.com", "sqlite", 4, ("*",))
-    assert s.max_body_bytes == 25 * 1024 * 1024
-    assert s.webhook_secrets == () and s.github_auth is None
+    assert (s.http.host, s.http.port, s.http.listen) == ("0.0.0.0", 8080, "0.0.0.0:8080")
+    assert (s.github.api_url, s.queue.url, s.queue.workers, s.bot.repositories) == (
+        "https://api.github.com", "sqlite", 4, ("*",))
+    assert s.webhook.max_body_bytes == 25 * 1024 * 1024
+    assert s.webhook.secrets == () and s.github.auth is None
     with pytest.raises(ConfigError, match="SHIPMATE_WEBHOOK_SECRET: is required"):
         s.require_webhook_secret()
 
@@ -43,13 +44,15 @@ def test_everything_from_the_environment(tmp_path: Path) -> None:
         "SHIPMATE_HANDLER": "my.module:factory",
         "SHIPMATE_LOG_LEVEL": "debug",
     })
-    assert s.webhook_secrets == ("s3cret", "old")
-    assert (s.github_auth, s.github_app_id, s.github_app_private_key) == ("app", 1234, KEY)
-    assert s.github_api_url == "http://127.0.0.1:9000/api/v3"
-    assert (s.listen_host, s.listen_port, s.listen) == ("::1", 9090, "[::1]:9090")
-    assert s.repositories == ("acme/*", "other/one")
-    assert (s.queue, s.workers, s.queue_lease_seconds, s.queue_max_attempts) == ("redis://127.0.0.1:6379/0", 8, 120.0, 7)
-    assert (s.max_body_bytes, s.handler, s.log_level, s.data_dir) == (1048576, "my.module:factory", "DEBUG", tmp_path)
+    assert s.webhook.secrets == ("s3cret", "old")
+    assert (s.github.auth, s.github.app_id, s.github.app_private_key) == ("app", 1234, KEY)
+    assert s.github.api_url == "http://127.0.0.1:9000/api/v3"
+    assert (s.http.host, s.http.port, s.http.listen) == ("::1", 9090, "[::1]:9090")
+    assert s.bot.repositories == ("acme/*", "other/one")
+    assert (s.queue.url, s.queue.workers, s.queue.lease_seconds, s.queue.max_attempts) == (
+        "redis://127.0.0.1:6379/0", 8, 120.0, 7)
+    assert (s.webhook.max_body_bytes, s.queue.handler, s.log.level, s.storage.data_dir) == (
+        1048576, "my.module:factory", "DEBUG", tmp_path)
 
 
 def test_secrets_stay_out_of_repr() -> None:
@@ -59,9 +62,10 @@ def test_secrets_stay_out_of_repr() -> None:
 
 def test_allowlist_globs() -> None:
     s = Settings.from_env({"SHIPMATE_REPOSITORIES": "acme/*,solo/config-?"})
-    assert s.repository_allowed("acme/anything") and s.repository_allowed("ACME/Thing")
-    assert s.repository_allowed("solo/config-1")
-    assert not s.repository_allowed("solo/config-10") and not s.repository_allowed("evil/acme")
+    allowed = s.bot.repository_allowed
+    assert allowed("acme/anything") and allowed("ACME/Thing")
+    assert allowed("solo/config-1")
+    assert not allowed("solo/config-10") and not allowed("evil/acme")
 
 
 def test_file_with_environment_overrides(tmp_path: Path) -> None:
@@ -77,17 +81,17 @@ def test_file_with_environment_overrides(tmp_path: Path) -> None:
         "github_app_private_key_path: key.pem\n"
     )
     s = Settings.from_env({"SHIPMATE_WORKERS": "6", "SHIPMATE_CONFIG": str(config)})
-    assert s.webhook_secrets == ("from-file",)
-    assert (s.listen_port, s.workers, s.repositories) == (7000, 6, ("acme/a", "acme/b"))
-    assert s.data_dir == tmp_path / "state"  # relative to the file
-    assert s.github_app_private_key == KEY and s.config_file == config
+    assert s.webhook.secrets == ("from-file",)
+    assert (s.http.port, s.queue.workers, s.bot.repositories) == (7000, 6, ("acme/a", "acme/b"))
+    assert s.storage.data_dir == tmp_path / "state"  # relative to the file
+    assert s.github.app_private_key == KEY and s.config_file == config
 
 
 def test_toml_file(tmp_path: Path) -> None:
     config = tmp_path / "server.toml"
     config.write_text('webhook_secret = "t"\nqueue = "sqlite"\nrepositories = ["a/b"]\n')
     s = Settings.from_env({}, config)
-    assert (s.webhook_secrets, s.repositories) == (("t",), ("a/b",))
+    assert (s.webhook.secrets, s.bot.repositories) == (("t",), ("a/b",))
 
 
 def test_every_bad_value_is_reported_with_its_name() -> None:
@@ -168,11 +172,11 @@ def test_the_salt_and_the_cache_directory_are_settings_like_the_others(tmp_path:
     # take the salt and the cache directory from Settings, with one default each.
     settings = Settings.from_env({"SHIPMATE_SECRET_SALT": " pepper-123 ", "HOME": "/home/ops",
                                   "SHIPMATE_DATA_DIR": str(tmp_path)})
-    assert settings.secret_salt == " pepper-123 "  # a secret: kept exactly, never stripped
+    assert settings.storage.secret_salt == " pepper-123 "  # a secret: kept exactly, never stripped
     assert " pepper-123 " in settings.secret_values and "pepper" not in repr(settings)
-    assert settings.cache_root(server=True) == tmp_path / "cache"
-    assert settings.cache_root(server=False) == Path("/home/ops/.cache/shipmate")
+    assert settings.storage.cache_root(server=True) == tmp_path / "cache"
+    assert settings.storage.cache_root(server=False) == Path("/home/ops/.cache/shipmate")
     xdg = Settings.from_env({"XDG_CACHE_HOME": "/var/cache/u", "HOME": "/home/ops"})
-    assert xdg.cache_root(server=False) == Path("/var/cache/u/shipmate")
+    assert xdg.storage.cache_root(server=False) == Path("/var/cache/u/shipmate")
     chosen = Settings.from_env({"SHIPMATE_CACHE_DIR": str(tmp_path / "c"), "HOME": "/home/ops"})
-    assert chosen.cache_root(server=True) == chosen.cache_root(server=False) == tmp_path / "c"
+    assert chosen.storage.cache_root(server=True) == chosen.storage.cache_root(server=False) == tmp_path / "c"

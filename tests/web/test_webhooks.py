@@ -9,7 +9,7 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from bot.app.workers import WorkerPool
 from bot.core.errors import ConfigError
 from bot.core.events import Delivery
 from bot.metrics import ShipmateMetrics
-from bot.settings import Settings
+from bot.settings import BotSettings, Settings, StorageSettings, WebhookSettings
 from bot.web import create_app, signature, verify_signature
 from tests.web.helpers import SECRET, comment, encode, headers, payload, pull_request
 
@@ -29,11 +29,9 @@ URL = "/webhooks/github"
 
 
 class Env:
-    def __init__(self, tmp_path: Path, **overrides: object) -> None:
-        self.settings = replace(
-            Settings(webhook_secrets=(SECRET, "the old secret"), data_dir=tmp_path, repositories=("acme/*",)),
-            **overrides,
-        )
+    def __init__(self, tmp_path: Path, *, max_body_bytes: int = WebhookSettings.max_body_bytes) -> None:
+        self.settings = Settings(webhook=WebhookSettings(secrets=(SECRET, "the old secret"), max_body_bytes=max_body_bytes),
+                                 storage=StorageSettings(data_dir=tmp_path), bot=BotSettings(repositories=("acme/*",)))
         self.queue = SqliteQueue.in_data_dir(tmp_path)
         self.metrics = ShipmateMetrics()
         self.metrics.watch_queue(lambda: asdict(self.queue.stats()))
@@ -242,5 +240,5 @@ def test_health_ready_and_metrics(env: Env) -> None:
 def test_a_secret_is_required(tmp_path: Path) -> None:
     queue = SqliteQueue.in_data_dir(tmp_path)
     with pytest.raises(ConfigError, match="SHIPMATE_WEBHOOK_SECRET"):
-        create_app(Settings(data_dir=tmp_path), queue, ShipmateMetrics())
+        create_app(Settings(storage=StorageSettings(data_dir=tmp_path)), queue, ShipmateMetrics())
     queue.close()

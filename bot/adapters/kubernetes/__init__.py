@@ -1,6 +1,6 @@
 """Kubernetes runtime: the official client, server-side apply, dry-run, readiness.
 
-`KubernetesRuntime.from_context(context, env)` builds the runtime for a workspace; see
+`KubernetesRuntime.from_context(context, options)` builds the runtime for a workspace; see
 `runtime` for the semantics, `kubeconfig` for where credentials come from and `readiness`
 for the per-kind rules.
 """

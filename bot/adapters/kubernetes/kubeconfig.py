@@ -3,14 +3,16 @@
 Resolution order (Kusion's, with in-cluster config for the bot running as a pod):
 
 1. `context.KUBECONFIG_CONTENT`: a kubeconfig as a YAML string (or an already parsed mapping);
-2. `context.KUBECONFIG_PATH`: a kubeconfig file; `~` and `$HOME` are expanded from the given
-   environment, relative paths are taken from `base_dir` (the config repository);
-3. `KUBECONFIG` in the environment (a `:`-separated list of files, merged as kubectl does);
+2. `context.KUBECONFIG_PATH`: a kubeconfig file; `~` and `$HOME` are expanded to the
+   settings' home, relative paths are taken from `base_dir` (the config repository);
+3. `KUBECONFIG` (a `:`-separated list of files, merged as kubectl does);
 4. in-cluster config when `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT` are set;
 5. `$HOME/.kube/config` when it exists.
 
 `context.kubeContext` (or `KUBECONFIG_CONTEXT`) selects a context other than the file's
-`current-context`. Nothing here reads `os.environ`: the caller passes the environment.
+`current-context`. Nothing here reads the environment: `KUBECONFIG`, the in-cluster service
+and `HOME` come from Shipmate's settings (`bot.settings.KubernetesOptions`, read once by
+`Settings.from_env`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from kubernetes.config.kube_config import load_kube_config, load_kube_config_fro
 
 from bot.core.errors import ConfigError, Problem, RuntimeFailed
 from bot.core.yamlio import load_data
+from bot.settings import KubernetesOptions
 
 CONTENT_KEY = "KUBECONFIG_CONTENT"
 PATH_KEY = "KUBECONFIG_PATH"
@@ -56,8 +59,7 @@ def _bad(field: str, message: str) -> ConfigError:
     return ConfigError([Problem("", 0, 0, f"context.{field}", message)])
 
 
-def _expand(path: str, env: Mapping[str, str], base_dir: Path | None) -> Path:
-    home = env.get("HOME", "")
+def _expand(path: str, home: str, base_dir: Path | None) -> Path:
     if path == "~" or path.startswith("~/"):
         path = home + path[1:]
     path = re.sub(r"\$\{HOME\}|\$HOME\b", lambda _m: home, path)
@@ -77,7 +79,7 @@ def _context_name(context: Mapping[str, Any]) -> str | None:
 
 def load(
     context: Mapping[str, Any],
-    env: Mapping[str, str],
+    options: KubernetesOptions,
     *,
     base_dir: Path | None = None,
     temp_dir: Path | None = None,
@@ -111,31 +113,32 @@ def load(
 
     raw_path = context.get(PATH_KEY)
     if raw_path:
-        path = _expand(str(raw_path), env, base_dir)
+        path = _expand(str(raw_path), options.home or "", base_dir)
         if not path.is_file():
             raise _bad(PATH_KEY, f"kubeconfig file {path} does not exist")
         source = Source("context-path", str(path), name)
         _load_file(cfg, str(path), name, temp, field=PATH_KEY)
         return cfg, source
 
-    env_path = env.get("KUBECONFIG", "")
+    env_path = options.kubeconfig or ""
     if env_path.strip():
         source = Source("env", f"KUBECONFIG={env_path}", name)
         _load_file(cfg, env_path, name, temp, field=None)
         return cfg, source
 
-    if env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT"):
+    if options.service_host and options.service_port:
+        service = {"KUBERNETES_SERVICE_HOST": options.service_host, "KUBERNETES_SERVICE_PORT": options.service_port}
         try:
             InClusterConfigLoader(
                 token_filename=SERVICE_TOKEN_FILENAME,
                 cert_filename=SERVICE_CERT_FILENAME,
-                environ=env,
+                environ=service,
             ).load_and_set(cfg)
         except ConfigException as exc:
             raise RuntimeFailed(f"in-cluster Kubernetes config: {exc}") from None
         return cfg, Source("in-cluster", "in-cluster service account")
 
-    home = env.get("HOME")
+    home = options.home
     if home and (Path(home) / ".kube" / "config").is_file():
         home_config = str(Path(home) / ".kube" / "config")
         _load_file(cfg, home_config, name, temp, field=None)

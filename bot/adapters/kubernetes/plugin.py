@@ -2,8 +2,8 @@
 
 It serves `Kubernetes` resources one by one (server-side apply), waits for readiness
 (`readiness`) and takes over objects named by `kusionstack.io/import-id` (`import`). The
-runtime of a stack reads its kubeconfig from the workspace context (or KUBECONFIG, or
-in-cluster) and keeps its discovery cache in the stack's scratch directory when the bot
+runtime of a stack reads its kubeconfig from the workspace context (or, from the
+`kubernetes` runtime option, `bot.settings.KubernetesOptions`: KUBECONFIG, or in-cluster) and keeps its discovery cache in the stack's scratch directory when the bot
 gives one.
 """
 
@@ -19,14 +19,18 @@ from bot.core.runtimes import (
     RuntimeTarget,
 )
 from bot.core.spec import KUBERNETES
+from bot.settings import KubernetesOptions
 
 
 def configure(settings: RuntimeSettings) -> RuntimeBuilder:
     """The builder of one stack's Kubernetes runtime."""
 
+    given = settings.options.get("kubernetes")
+    options = given if isinstance(given, KubernetesOptions) else KubernetesOptions()
+
     def build(target: RuntimeTarget) -> Runtime:
         return KubernetesRuntime.from_context(
-            target.context, settings.env, base_dir=settings.base_dir, concurrency=settings.concurrency,
+            target.context, options, base_dir=settings.base_dir, concurrency=settings.concurrency,
             scratch_dir=target.scratch_dir,
         )
 

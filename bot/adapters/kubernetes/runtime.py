@@ -65,6 +65,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from bot.adapters.kubernetes import kubeconfig, readiness
 from bot.core.errors import RuntimeFailed
 from bot.core.spec import KUBERNETES, Resource, State
+from bot.settings import KubernetesOptions
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -237,7 +238,7 @@ class KubernetesRuntime:
     def from_context(
         cls,
         context: Mapping[str, Any],
-        env: Mapping[str, str],
+        options: KubernetesOptions | None = None,
         *,
         base_dir: Path | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -245,9 +246,9 @@ class KubernetesRuntime:
         crd_timeout: float = DEFAULT_CRD_TIMEOUT,
         scratch_dir: Path | None = None,
     ) -> KubernetesRuntime:
-        """Build a runtime from a workspace `context` and an environment mapping.
-
-        See `kubeconfig` for the resolution order. `scratch_dir` holds the discovery cache
+        """Build a runtime from a workspace `context` and Shipmate's Kubernetes settings
+        (`KUBECONFIG`, in-cluster, home; none by default). See `kubeconfig` for the
+        resolution order. `scratch_dir` holds the discovery cache
         and any certificate files from the kubeconfig; by default a private temporary
         directory, removed by `close()`.
         """
@@ -256,7 +257,7 @@ class KubernetesRuntime:
         scratch.mkdir(parents=True, exist_ok=True)
         try:
             configuration, source = kubeconfig.load(
-                context, env, base_dir=base_dir, temp_dir=scratch
+                context, options or KubernetesOptions(), base_dir=base_dir, temp_dir=scratch
             )
         except BaseException:
             if owned:

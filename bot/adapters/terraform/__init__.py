@@ -1,7 +1,7 @@
 """Terraform runtime: one working directory per stack and workspace, state carried in the release.
 
-`TerraformSettings.from_env()` reads how to run Terraform (binary, CLI config, sandbox) under
-the cache directory `bot.settings` resolved;
+`TerraformSettings.configured()` turns Shipmate's settings (`bot.settings.TerraformOptions`:
+binary, CLI config, sandbox, ...) into how to run Terraform under the cache directory;
 `settings.runtime(project, stack, workspace, context)` gives the `Runtime` for one stack.
 """
 

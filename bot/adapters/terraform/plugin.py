@@ -3,8 +3,9 @@
 Terraform plans and applies a stack's `Terraform` resources together (`batch`), imports
 objects named by `kusionstack.io/import-id` (`import`) and rebuilds `terraform.tfstate` from
 the State recorded in the release (`recorded-state`). How to run it (binary, CLI config,
-sandbox) is read once, when the bot starts: `terraform_sandbox=bwrap` fails there when
-bubblewrap cannot run.
+sandbox, ...) is `settings.terraform` (`bot.settings.TerraformOptions`), handed over as the
+`terraform` runtime option and applied once, when the bot starts: a `bwrap` sandbox fails
+there when bubblewrap cannot run.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from bot.core.runtimes import (
     RuntimeTarget,
 )
 from bot.core.spec import TERRAFORM
+from bot.settings import TerraformOptions
 
 
 def configure(settings: RuntimeSettings) -> RuntimeBuilder:
     """The builder of one stack's Terraform runtime: a working directory per project, stack and
     workspace under the cache directory."""
-    terraform = TerraformSettings.from_env(
-        settings.env, cache_dir=settings.cache_dir, sandbox=settings.options.get("terraform_sandbox")
+    options = settings.options.get("terraform")
+    terraform = TerraformSettings.configured(
+        options if isinstance(options, TerraformOptions) else TerraformOptions(), settings.env,
+        cache_dir=settings.cache_dir,
     )
 
     def build(target: RuntimeTarget) -> Runtime:

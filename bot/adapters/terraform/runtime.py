@@ -66,6 +66,7 @@ from bot.core.childenv import child_env
 from bot.core.errors import RuntimeFailed
 from bot.core.ports import JSON
 from bot.core.spec import EXT_IMPORT_ID, TERRAFORM, Resource, State
+from bot.settings import TerraformOptions
 
 MAIN_FILE = "main.tf.json"
 STATE_FILE = "terraform.tfstate"
@@ -130,46 +131,32 @@ class TerraformSettings:
     sandbox: Bubblewrap | None = None
 
     @classmethod
-    def from_env(
-        cls,
-        environ: Mapping[str, str] | None = None,
-        *,
-        cache_dir: Path,
-        sandbox: str | None = None,
+    def configured(
+        cls, options: TerraformOptions, parent_env: Mapping[str, str], *, cache_dir: Path
     ) -> TerraformSettings:
-        """Settings from the process environment.
+        """How to run Terraform, from Shipmate's settings (`bot.settings.TerraformOptions`,
+        read once by `Settings.from_env`: SHIPMATE_TERRAFORM_BIN, TF_CLI_CONFIG_FILE,
+        TF_PLUGIN_CACHE_DIR, SHIPMATE_TERRAFORM_TIMEOUT, SHIPMATE_TERRAFORM_PASS_ENV,
+        SHIPMATE_TERRAFORM_SANDBOX), with working directories under `cache_dir`.
 
-        SHIPMATE_TERRAFORM_BIN (else `terraform` on PATH), TF_CLI_CONFIG_FILE (ignored when
-        the file does not exist), TF_PLUGIN_CACHE_DIR (default `<cache>/terraform/plugin-cache`),
-        SHIPMATE_TERRAFORM_TIMEOUT (seconds per command), SHIPMATE_TERRAFORM_SANDBOX
-        (`auto`, `bwrap` or `off`; `sandbox` overrides it) and SHIPMATE_TERRAFORM_PASS_ENV
-        (comma-separated names of further variables handed to Terraform, e.g. `AWS_PROFILE`;
-        Shipmate's own secrets never are). Terraform's environment is built from an
-        allowlist (`bot.core.childenv`), never the process environment. `cache_dir` is
-        resolved once, by `bot.settings` (`SHIPMATE_CACHE_DIR` and its defaults).
+        The binary defaults to `terraform` on the parent's `PATH`; a CLI config that does not
+        exist is not used; the plugin cache defaults to `<cache>/terraform/plugin-cache`.
+        Terraform's environment is `bot.core.childenv`'s allowlist of `parent_env` (the
+        process environment, handed over by the entry point) plus `options.pass_env`, never
+        the process environment as a whole; Shipmate's own secrets are never passed.
+        `bwrap` as the sandbox raises ConfigError here when bubblewrap cannot run.
         """
-        env = dict(os.environ if environ is None else environ)
-        root = cache_dir
-        binary = env.get("SHIPMATE_TERRAFORM_BIN") or shutil.which(
-            "terraform", path=env.get("PATH", os.defpath)
-        )
-        cli = env.get("TF_CLI_CONFIG_FILE")
-        cli_path = Path(cli) if cli and Path(cli).is_file() else None
-        plugin_cache = env.get("TF_PLUGIN_CACHE_DIR")
-        timeout = env.get("SHIPMATE_TERRAFORM_TIMEOUT")
-        also = [n.strip() for n in env.get("SHIPMATE_TERRAFORM_PASS_ENV", "").split(",") if n.strip()]
-        child = child_env(env, also=also)
-        mode = tfsandbox.parse_mode(sandbox or env.get("SHIPMATE_TERRAFORM_SANDBOX"))
+        binary = options.binary or shutil.which("terraform", path=parent_env.get("PATH", os.defpath))
+        cli = options.cli_config_file
+        child = child_env(parent_env, also=options.pass_env)
         return cls(
             binary=binary or "terraform",
-            cli_config_file=cli_path,
-            cache_dir=root,
+            cli_config_file=cli if cli is not None and cli.is_file() else None,
+            cache_dir=cache_dir,
             env=child,
-            plugin_cache_dir=Path(plugin_cache)
-            if plugin_cache
-            else root / "terraform" / "plugin-cache",
-            timeout_seconds=float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS,
-            sandbox=tfsandbox.resolve(mode, child, root / "terraform" / ".sandbox"),
+            plugin_cache_dir=options.plugin_cache_dir or cache_dir / "terraform" / "plugin-cache",
+            timeout_seconds=options.timeout_seconds,
+            sandbox=tfsandbox.resolve(options.sandbox, child, cache_dir / "terraform" / ".sandbox"),
         )
 
     def work_dir(self, project: str, stack: str, workspace: str) -> Path:
@@ -239,20 +226,6 @@ class TerraformRuntime:
             plugin_cache_dir=Path(plugin_cache_dir).absolute() if plugin_cache_dir else None,
         )
         self._plans: dict[str, _Plan] = {}
-
-    @classmethod
-    def from_env(
-        cls,
-        project: str,
-        stack: str,
-        workspace: str,
-        context: Mapping[str, Any] | None = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-        cache_dir: Path,
-    ) -> TerraformRuntime:
-        settings = TerraformSettings.from_env(environ, cache_dir=cache_dir)
-        return settings.runtime(project, stack, workspace, context)
 
     # --- environment ---------------------------------------------------------------------
 
