@@ -149,3 +149,31 @@ def test_build_queue_picks_the_adapter(tmp_path: Path, redis_url: str) -> None:
     redis.ping()
     assert type(redis).__name__ == "RedisQueue"
     redis.close()
+
+
+def test_the_server_parts_come_from_the_one_composition_root(tmp_path: Path) -> None:
+    from bot.wiring import build_server
+
+    with pytest.raises(ConfigError, match="SHIPMATE_WEBHOOK_SECRET: is required"):
+        build_server(Settings(storage=StorageSettings(data_dir=tmp_path)), {})
+    settings = Settings.from_env({"SHIPMATE_WEBHOOK_SECRET": SECRET, "SHIPMATE_DATA_DIR": str(tmp_path),
+                                  "SHIPMATE_WORKERS": "3"})
+    parts = build_server(settings, {})
+    assert parts.settings is settings and parts.scheduler is None  # no GitHub credentials: no scheduled jobs
+    assert parts.pool.workers == 3 and parts.bot is not None
+    client = parts.app.test_client()
+    assert client.get("/healthz").status_code == 200
+    parts.start()
+    assert parts.stop(5.0)  # no job running: stopped, and the queue closed
+
+
+def test_every_command_reads_its_settings_the_same_way(tmp_path: Path) -> None:
+    from bot.cli import environment
+
+    config = tmp_path / "settings.yaml"
+    config.write_text("workers: 2\nstack_concurrency: 3\n")
+    given = environment.read(str(config), {"SHIPMATE_WORKERS": "5"})
+    assert (given.settings.queue.workers, given.settings.bot.stack_concurrency) == (5, 3)  # the environment wins
+    assert given.env["SHIPMATE_WORKERS"] == "5" and given.settings.config_file == config
+    with pytest.raises(ConfigError, match="SHIPMATE_WORKERS: must be an integer"):
+        environment.read(None, {"SHIPMATE_WORKERS": "many"})
