@@ -25,78 +25,28 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from actions.reporter import ActionReporter
 from bot.adapters.github.webhooks import make_delivery
-from bot.app import drift
+from bot.app import builder, drift
 from bot.app.configrepo import discover_stacks
 from bot.app.locking import action_owner
 from bot.app.outcomes import clean
-from bot.app.previews import Previewed
-from bot.app.results import run_of
+from bot.app.runner import StackRunner
 from bot.app.services import Services
-from bot.app.stacks import Provenance, StackIdentity
 from bot.app.workers import run_once
-from bot.core import render
+from bot.core.affected import StackRef
 from bot.core.errors import ConfigError, Problem, ShipmateError
-from bot.core.outcome import StackRun
+from bot.core.outcome import RunResult, StackOutcome
 from bot.core.release import Trigger
-from bot.core.render import results
+from bot.core.runplan import Operation, Provenance
 from bot.settings import Settings
 from bot.wiring import Overrides, build_bot
 
 COMMANDS = ("auto", "preview", "apply", "destroy", "drift")
 EVENTS_FOR = {"preview": ("pull_request",), "apply": ("push",)}
-
-
-@dataclass
-class Collected:
-    """What the handlers reported during this run."""
-
-    previews: list[Previewed] = field(default_factory=list)
-    runs: list[StackRun] = field(default_factory=list)
-    drift: drift.DriftSummary | None = None
-    errors: list[str] = field(default_factory=list)  # the event's handling failed (see run_once)
-
-    def __call__(self, kind: str, value: Any) -> None:
-        if kind == "preview":
-            self.previews.append(value)
-        elif kind == "runs":
-            self.runs.extend(value)
-
-    def stacks(self) -> list[str]:
-        names = {f"{r.project}/{r.stack}" for p in self.previews for r in p.results}
-        names.update(r.name for r in self.runs if r.project != "(repository)")
-        if self.drift is not None:
-            names.update(self.drift.checked)
-        return sorted(names)
-
-    def counts(self) -> tuple[int, int, int]:
-        creates = updates = deletes = 0
-        changesets = [r.changeset for p in self.previews for r in p.results if r.changeset is not None]
-        for cs in changesets:
-            c = cs.counts()
-            creates, updates, deletes = creates + c.create, updates + c.update, deletes + c.delete
-        for run in self.runs:
-            if run.counts is not None:
-                creates += run.counts.create
-                updates += run.counts.update
-                deletes += run.counts.delete
-        return creates, updates, deletes
-
-    def revisions(self) -> dict[str, int]:
-        return {f"{r.project}/{r.workspace}": r.revision for r in self.runs if r.revision is not None}
-
-    def failures(self) -> list[str]:
-        out = [f"{r.project}/{r.stack}: {r.error}" for p in self.previews for r in p.results if r.error]
-        out.extend(f"{r.name}: {r.error or 'failed'}" for r in self.runs if not r.ok)
-        out.extend(self.errors)
-        if self.drift is not None:
-            out.extend(f"{name}: drift check failed" for name in self.drift.failed)
-        return out
 
 
 def main(env: MutableMapping[str, str] | None = None) -> int:
@@ -126,7 +76,7 @@ def run(environ: dict[str, str]) -> int:
     environ.setdefault("SHIPMATE_DATA_DIR", str(scratch))  # the cache defaults to <data dir>/cache
     _kubeconfig_from_content(environ, scratch)
     settings = Settings.from_env(environ)
-    collected = Collected()
+    collected = ActionReporter()
     bot = build_bot(settings, environ, overrides=_overrides(environ, collected))
     if bot.services is None:
         raise _input_error("github-token", "no GitHub credentials: pass github-token (or set GITHUB_TOKEN)")
@@ -140,84 +90,53 @@ def run(environ: dict[str, str]) -> int:
             collected.errors.append(f"incident {failure.incident}: Shipmate failed unexpectedly (see the log)"
                                     if failure.kind == "bug" else clean(failure.error))
     elif command == "destroy":
-        collected.runs.extend(destroy(services, repo, _stacks(environ), environ))
+        destroy(services, repo, _stacks(environ), environ)
     else:
         collected.drift = drift.check_drift(services, repo)
 
-    write_outputs(environ, collected)
-    write_summary(environ, collected, command, repo)
-    problems = collected.failures()
-    if collected.drift is not None and collected.drift.drifted:
-        problems.append(f"drift in {', '.join(collected.drift.drifted)}")
+    collected.write_outputs(environ)
+    collected.write_summary(environ, command, repo)
+    problems = collected.problems()
     for problem in problems:
         annotate(problem)
     return 1 if problems else 0
 
 
-def _overrides(environ: Mapping[str, str], collected: Collected) -> Overrides:
+def _overrides(environ: Mapping[str, str], collected: ActionReporter) -> Overrides:
     """The inputs that override the settings and `shipmate.yaml`, and the collector of results."""
     branch = (environ.get("INPUT_BACKEND_BRANCH") or "").strip()
     concurrency = (environ.get("INPUT_CONCURRENCY") or "").strip()
     if concurrency and not concurrency.isdigit():
         raise _input_error("concurrency", f"{concurrency!r} is not a positive number")
     return Overrides(backend_branch=branch or None, concurrency=int(concurrency) if concurrency else None,
-                     report=collected)
+                     reporter=collected)
 
 
-def destroy(services: Services, repo: str, names: Sequence[str], environ: Mapping[str, str]) -> list[StackRun]:
-    """Destroy the named stacks of the default branch's head, each as a release."""
+def destroy(services: Services, repo: str, names: Sequence[str], environ: Mapping[str, str]) -> None:
+    """Destroy the named stacks of the default branch's head, each as a release; a name with
+    no stack is reported as a stack that did not run."""
     if not names:
         raise _input_error("stacks", "destroy needs the stacks to destroy (project/stack, comma-separated)")
     access = services.access(repo)
     tree = services.base_tree(access, repo, access.host.default_branch(repo))
     trusted = services.policy_tree(access, repo).settings()
-    ops = services.ops(access, repo, trusted, lease_seconds=900.0)
     known = {f"{s.project}/{s.name}": s for s in discover_stacks(tree.reader)}
-    runs: list[StackRun] = []
-    actor = environ.get("GITHUB_ACTOR", "")
-    owner = action_owner(repo, environ.get("GITHUB_RUN_ID", ""))
-    for name in names:
-        ref = known.get(name)
-        if ref is None:
-            project, _, stack = name.partition("/")
-            runs.append(StackRun.refused(project, stack, "", f"no stack {name} on the default branch"))
-            continue
-        try:
-            result = ops.destroy(StackIdentity(ref.project, ref.name, ref.workspace, ref.path),
-                                 Provenance(Trigger.ACTION, actor, tree.sha), owner=owner, settings=trusted)
-            runs.append(run_of(result))
-        except ShipmateError as exc:
-            runs.append(StackRun.refused(ref.project, ref.name, ref.workspace, str(exc)))
-    services.report("runs", runs)
-    return runs
+    refs = [known.get(name) or StackRef("", *_split(name), "") for name in names]
+    provenance = Provenance(Trigger.ACTION, environ.get("GITHUB_ACTOR", ""), tree.sha)
+    plan = builder.stacks(Operation.DESTROY, [r for r in refs if r.path], provenance,
+                          action_owner(repo, environ.get("GITHUB_RUN_ID", "")), repo=repo,
+                          state_branch=trusted.backend.branch)
+    result = StackRunner(services.ops(access, repo, trusted), tree, trusted).run(plan)
+    # The runs in the order named, a name with no stack where it was asked for.
+    ran = iter(result.stacks)
+    stacks = [next(ran) if r.path else StackOutcome.refused(
+        r.project, r.name, "", f"no stack {r.project}/{r.name} on the default branch") for r in refs]
+    services.reporter(access).finished(plan, RunResult(tuple(stacks), result.secrets))
 
 
-def write_outputs(environ: Mapping[str, str], collected: Collected) -> None:
-    creates, updates, deletes = collected.counts()
-    lines = [
-        f"changed-stacks={json.dumps(collected.stacks())}",
-        f"creates={creates}",
-        f"updates={updates}",
-        f"deletes={deletes}",
-        f"release-revisions={json.dumps(collected.revisions(), sort_keys=True)}",
-    ]
-    target = environ.get("GITHUB_OUTPUT")
-    if target:
-        with open(target, "a", encoding="utf-8") as out:
-            out.write("\n".join(lines) + "\n")
-    else:
-        print("\n".join(lines))
-
-
-def write_summary(environ: Mapping[str, str], collected: Collected, command: str, repo: str) -> None:
-    previews = [render.markdown_body(previewed.results, key="action", title="Preview", secrets=previewed.secrets)
-                for previewed in collected.previews]
-    drift = collected.drift.status[1] if collected.drift is not None else None
-    text = results.action_summary(command, repo, previews, collected.runs, drift)
-    target = environ.get("GITHUB_STEP_SUMMARY")
-    if target:
-        with open(target, "a", encoding="utf-8") as out:
-            out.write(text)
+def _split(name: str) -> tuple[str, str]:
+    project, _, stack = name.partition("/")
+    return project, stack
 
 
 def annotate(message: str) -> None:

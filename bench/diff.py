@@ -22,7 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.core import render  # noqa: E402
-from bot.core.preview import StackResult, changeset_from, preview  # noqa: E402
+from bot.core.outcome import StackOutcome  # noqa: E402
+from bot.core.preview import changeset_from, preview  # noqa: E402
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State  # noqa: E402
 
 JSON = dict[str, Any]
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     direct = best(lambda: changeset_from(spec, prior, live, dry), args.repeat)
     cs = preview(spec, prior, runtimes, project="bench", stack="dev", workspace="dev")
     counts = cs.counts()
-    md = best(lambda: render.markdown([StackResult.of(cs)]), max(1, args.repeat // 2))
+    md = best(lambda: render.markdown([StackOutcome.previewed(cs)]), max(1, args.repeat // 2))
 
     mb = sum(len(t) for t in texts) / 1e6
     print(

@@ -4,7 +4,7 @@ A generated config repository holds 20 projects, each with one stack of two Terr
 `null_resource`s (one `init` + `plan` + `show` per stack: Terraform batches a stack into one
 plan). Both sides preview every stack with the real Terraform binary and
 the offline null provider, through the same code the bot runs for a pull request
-(`bot.app.previews.preview`, runtimes from `bot.wiring.build_runtime_factory`), on a fresh
+(`bot.app.runner.StackRunner` on a preview plan, runtimes from `bot.wiring.build_runtime_factory`), on a fresh
 directory state backend:
 
 - *sequential*: `SHIPMATE_STACK_CONCURRENCY=1`, the stacks one after the other;
@@ -39,12 +39,13 @@ if (ROOT / ".tools/terraform/terraformrc").is_file():
 
 from bot.adapters.gitstate import SystemClock, local_backend  # noqa: E402
 from bot.adapters.localfs import LocalConfigReader  # noqa: E402
-from bot.app.applying import apply_stacks  # noqa: E402
+from bot.app import builder  # noqa: E402
 from bot.app.configrepo import discover_stacks  # noqa: E402
-from bot.app.previews import preview  # noqa: E402
+from bot.app.runner import StackRunner  # noqa: E402
 from bot.app.services import Tree  # noqa: E402
-from bot.app.stacks import Provenance, StackOps  # noqa: E402
+from bot.app.stacks import StackOps  # noqa: E402
 from bot.core.config.settings import RepoSettings  # noqa: E402
+from bot.core.runplan import Operation, Provenance  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.wiring import build_runtime_factory  # noqa: E402
 
@@ -87,8 +88,8 @@ def apply_all(root: Path, work: Path, parallel: int) -> float:
     reader = LocalConfigReader(root)
     ops = stack_ops(root, work, parallel)
     started = time.perf_counter()
-    runs, _ = apply_stacks(ops, Tree("bench/config", "0" * 40, reader), discover_stacks(reader), RepoSettings(),
-                           Provenance(actor="bench"), "bench", keep_lock=False)
+    plan = builder.stacks(Operation.APPLY, discover_stacks(reader), Provenance(actor="bench"), "bench")
+    runs = StackRunner(ops, Tree("bench/config", "0" * 40, reader), RepoSettings()).run(plan).stacks
     elapsed = time.perf_counter() - started
     if not all(run.ok for run in runs):
         raise SystemExit(f"apply failed: {[run.error for run in runs if not run.ok][:3]}")
@@ -100,12 +101,13 @@ def preview_all(root: Path, work: Path, parallel: int) -> float:
     refs = discover_stacks(reader)
     ops = stack_ops(root, work, parallel)
     started = time.perf_counter()
-    previewed = preview(ops, Tree("bench/config", "1" * 40, reader), refs, RepoSettings())
+    plan = builder.stacks(Operation.PREVIEW, refs, Provenance(actor="bench"), "bench")
+    previewed = StackRunner(ops, Tree("bench/config", "1" * 40, reader), RepoSettings()).run(plan).stacks
     elapsed = time.perf_counter() - started
-    failed = [r for r in previewed.results if r.error or r.changeset is None]
-    if failed or len(previewed.results) != len(refs):
+    failed = [r for r in previewed if r.error or r.changeset is None]
+    if failed or len(previewed) != len(refs):
         raise SystemExit(f"preview failed: {[(r.project, r.error) for r in failed][:3]}")
-    updates = sum(r.changeset.counts().update for r in previewed.results if r.changeset is not None)
+    updates = sum(r.changeset.counts().update for r in previewed if r.changeset is not None)
     if updates != len(refs):
         raise SystemExit(f"expected {len(refs)} updates, got {updates}")
     return elapsed

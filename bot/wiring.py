@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters import logmask
+from bot.adapters.github.reporter import PullRequestReporter
 from bot.adapters.github.webhooks import parse_event
 from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.adapters.queue import RetryPolicy
@@ -54,6 +55,7 @@ from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
 from bot.core.mask import Masker
 from bot.core.ports import ConfigReader, EventQueue, Runtime, StateBackend
+from bot.core.reporter import Reporter, Reporters
 from bot.core.runtimes import ENTRY_POINT_GROUP as RUNTIME_GROUP
 from bot.core.runtimes import (
     Capability,
@@ -104,12 +106,12 @@ def _log_ping(event: PingEvent) -> None:
 class Overrides:
     """What a caller decides over the settings and each repository's `shipmate.yaml` (the
     GitHub Action's inputs): `backend_branch`, the state branch of every repository;
-    `concurrency`, Terraform's and Kubernetes' parallelism; `report`, told what each handler
-    produced (the Action's outputs and job summary)."""
+    `concurrency`, Terraform's and Kubernetes' parallelism; `reporter`, told about every run
+    beside the pull request (the Action's outputs and job summary)."""
 
     backend_branch: str | None = None
     concurrency: int | None = None
-    report: Callable[[str, Any], None] | None = None
+    reporter: Reporter | None = None
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,9 @@ def build_services(
         policy_branch=settings.bot.policy_branch,
         stack_concurrency=settings.bot.stack_concurrency,
     )
-    return services if overrides.report is None else replace(services, report=overrides.report)
+    extra = overrides.reporter
+    return replace(services, reporter_for=(
+        PullRequestReporter if extra is None else (lambda host: Reporters(PullRequestReporter(host), extra))))
 
 
 def build_stack_ops(

@@ -14,14 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import summary
-from bot.app.previews import preview, select
-from bot.app.services import DRIFT_STATUS, RUN_LEASE_SECONDS, Services
+from bot.app import builder
+from bot.app.runner import StackRunner
+from bot.app.services import Services
 from bot.core import mask
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError
-from bot.core.preview.model import StackResult
+from bot.core.outcome import REPOSITORY, StackOutcome, drift_names
 from bot.core.render import statuses
+from bot.core.runplan import Request
 
 log = logging.getLogger("shipmate.drift")
 
@@ -40,7 +41,7 @@ class DriftSummary:
 
 
 def report(
-    result: StackResult, commit: str, checked_at: str, secrets: Iterable[str] = ()
+    result: StackOutcome, commit: str, checked_at: str, secrets: Iterable[str] = ()
 ) -> dict[str, Any]:
     """What is written to `drift/<project>/<workspace>.yaml` for one stack (errors masked)."""
     out: dict[str, Any] = {
@@ -64,35 +65,28 @@ def report(
 def check_drift(services: Services, repo: str, installation_id: int | None = None) -> DriftSummary:
     """Check every applied stack of `repo`'s default branch and record the results."""
     access = services.access(repo, installation_id)
-    host = access.host
-    branch = host.default_branch(repo)
+    reporter = services.reporter(access)
+    branch = access.host.default_branch(repo)
     tree = services.base_tree(access, repo, branch)
     try:
         trusted = services.policy_tree(access, repo).settings()
     except ConfigError as exc:
-        summary.status(host, repo, tree.sha, DRIFT_STATUS, "error", "shipmate.yaml is invalid")
         log.warning("%s: drift check skipped: %s", repo, exc)
+        reporter.drift_refused(Request(repo, None, tree.sha), "shipmate.yaml is invalid")
         return DriftSummary(repo, tree.sha, (), (), ("shipmate.yaml",))
-    selection = select(tree, None)
+    selection = builder.select(tree, None)
     if selection.error is not None:
-        summary.status(host, repo, tree.sha, DRIFT_STATUS, "error", "the stacks cannot be read")
-        return DriftSummary(repo, tree.sha, (), (), ("(repository)",))
-    ops = services.ops(access, repo, trusted, lease_seconds=RUN_LEASE_SECONDS)
+        reporter.drift_refused(Request(repo, None, tree.sha), "the stacks cannot be read")
+        return DriftSummary(repo, tree.sha, (), (), (REPOSITORY,))
+    ops = services.ops(access, repo, trusted)
     applied = [s for s in selection.stacks if ops.backend.latest(s.project, s.workspace) is not None]
-    previewed = preview(ops, tree, applied, trusted)
+    plan = builder.drift(repo, tree, applied, trusted.backend.branch)
+    result = StackRunner(ops, tree, trusted).run(plan)  # reported below, once recorded
     checked_at = rfc3339(services.clock.now())
-    checked, drifted, failed = [], [], []
-    for ref, result in zip(applied, previewed.results, strict=True):
-        name = f"{ref.project}/{ref.name}"
-        checked.append(name)
-        entry = report(result, tree.sha, checked_at, previewed.secrets)
-        if entry["drifted"] is None:
-            failed.append(name)
-        elif entry["drifted"]:
-            drifted.append(name)
-        ops.backend.write_drift(ref.project, ref.workspace, entry)
+    for ref, outcome in zip(applied, result.stacks, strict=True):
+        ops.backend.write_drift(ref.project, ref.workspace, report(outcome, tree.sha, checked_at, result.secrets))
+    reporter.finished(plan, result)
+    checked, drifted, failed = drift_names(result)
     out = DriftSummary(repo, tree.sha, tuple(checked), tuple(drifted), tuple(failed))
-    if checked:
-        summary.status(host, repo, tree.sha, DRIFT_STATUS, *out.status)
     log.info("%s@%s drift: %s", repo, tree.sha[:7], out.status[1] if checked else "no applied stacks")
     return out

@@ -42,7 +42,7 @@ def install(router: EventRouter, services: Services, policy_branch: str | None =
     repository's `shipmate.yaml` is read from (None: each repository's default branch)."""
     policy = PolicySource(services, policy_branch)
     pulls = PullRequests(services, policy)
-    handlers = Handlers(pulls, Comments(services, pulls), Merges(services, policy))
+    handlers = Handlers(pulls, Comments(services, policy), Merges(services, policy))
     router.on(PullRequestEvent, handlers.pulls.handle)
     router.on(IssueCommentEvent, handlers.comments.handle)
     router.on(PushEvent, handlers.merges.handle)

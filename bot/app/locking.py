@@ -9,13 +9,23 @@ Owners are named here and nowhere else:
 | `action:owner/repo@<run id>` | the GitHub Action's `destroy` |
 | `cli:user@host:pid` | one `shipmate` command |
 
-A `LockSession` is the set of locks one run holds, for one owner on one state backend.
-`acquire_all` takes the locks of every stack of the run before anything changes, in sorted
-order (two runs never wait on each other crosswise); if one is held by someone else it gives
-back the locks it took (not those the owner held before) and refuses with the holder and how
-to free it. The stack use cases then take the session's lock for their project+workspace
-instead of acquiring it again (which cost a state-branch commit and a token bump per stack),
-keep it current when they renew it, and tell the session when they let it go.
+A `LockSession` is the set of locks one run holds, for one owner on one state backend, and
+the one place locks are taken, handed over and given back:
+
+- `acquire_all` takes the locks of every stack of the run before anything changes, in sorted
+  order (two runs never wait on each other crosswise); if one is held by someone else it
+  gives back the locks it took (not those the owner held before) and refuses with the holder
+  and how to free it. `lock` takes one stack's lock when the run did not take them all first
+  (a merge's apply: a stack some other pull request holds fails, the others go on).
+- `take_over` takes over the locks the owner already holds (a merged pull request's, kept
+  since its `/apply`) without ever letting them go, so nobody can slip in between the merge
+  and its apply; taking them again bumps their fencing token, so a straggling writer of the
+  earlier run is refused.
+- The stack use cases take the session's lock for their project+workspace instead of
+  acquiring it again (one state-branch commit and token bump less per stack), keep it current
+  when they renew it, and tell the session when a finished release freed it.
+- `close` ends the run: the locks stay held for the owner (`keep`) or every one still held is
+  given back, and a pull request's other locks with them.
 
 Thread-safe: the stacks of a run may execute concurrently (`bot.app.fanout`).
 """
@@ -70,6 +80,7 @@ class LockSession:
         self.pull_request = pull_request
         self.run_id = run_id
         self._held: dict[str, Lock] = {}
+        self._before: set[str] = set()  # keys the owner held before this run
         self._guard = threading.Lock()
 
     def acquire_all(self, keys: Iterable[tuple[str, str]]) -> tuple[Lock, ...]:
@@ -77,6 +88,8 @@ class LockSession:
         changes; PolicyDenied names a live other holder (the locks taken here given back)."""
         wanted = sorted(set(keys))
         held_before = {lock.key for lock in self.backend.list_locks() if lock.owner == self.owner}
+        with self._guard:
+            self._before |= held_before
         taken: list[Lock] = []
         try:
             for project, workspace in wanted:
@@ -112,6 +125,43 @@ class LockSession:
         """Stop tracking `lock` without releasing it (a release that ended with it)."""
         with self._guard:
             self._held.pop(lock.key, None)
+
+    def take_over(self, keys: Iterable[tuple[str, str]]) -> tuple[Lock, ...]:
+        """Take over the locks the owner holds already (see the module docstring): those of
+        `keys` (project, workspace) are taken again in sorted order, which bumps their fencing
+        token so a straggling writer of the earlier run is refused; the others are left for
+        `close`. Returns every lock the owner held before."""
+        before = tuple(lock for lock in self.backend.list_locks() if lock.owner == self.owner)
+        with self._guard:
+            self._before |= {lock.key for lock in before}
+        wanted = set(keys)
+        for lock in sorted(before, key=lambda held: held.key):
+            if (lock.project, lock.workspace) in wanted:
+                self._acquire(lock.project, lock.workspace)
+        return before
+
+    def abandon(self) -> None:
+        """After an error the run raises (to be tried again): give back the locks this run
+        took, keep those the owner held before it (a pull request's, for the retry)."""
+        with self._guard:
+            mine = [lock for key, lock in self._held.items() if key not in self._before]
+        for lock in mine:
+            self.let_go(lock)
+
+    def close(self, *, keep: bool) -> tuple[Lock, ...]:
+        """End the run: with `keep` the held locks stay the owner's; otherwise every lock still
+        held is released, and so are the pull request's other locks when the session is a pull
+        request's. Returns the locks released here."""
+        if keep:
+            return ()
+        if self.pull_request is not None:  # one write frees all of them
+            with self._guard:
+                self._held.clear()
+            return self.backend.release_pull_request_locks(self.pull_request)
+        freed = self.held
+        for lock in freed:
+            self.let_go(lock)
+        return freed
 
     @property
     def held(self) -> tuple[Lock, ...]:

@@ -13,14 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.app import summary
-from bot.app.pulls import preview_key
 from bot.app.services import Services
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError
 from bot.core.lock import Lock
 from bot.core.ports import StateBackend
-from bot.core.render import results
+from bot.core.runplan import Request
 
 log = logging.getLogger("shipmate.locks")
 
@@ -59,8 +57,7 @@ def sweep_locks(
         freed = backend.release_pull_request_locks(number)
         if freed:
             closed.extend(freed)
-            summary.post(host, repo, number, "locks", preview_key(number),
-                         results.unlocked_comment(freed, "The pull request is closed"))
+            services.reporter(access).unlocked(Request(repo, number), freed, "The pull request is closed")
     if expired or closed:
         log.info("%s: freed %d expired lock(s) and %d lock(s) of closed pull requests",
                  repo, len(expired), len(closed))

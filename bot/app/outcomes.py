@@ -30,18 +30,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from bot.app import summary
 from bot.app.router import EventRouter
 from bot.app.services import APPLY_STATUS, PREVIEW_STATUS, Access, Services
 from bot.app.workers import JobFailure
 from bot.core import commands
 from bot.core.events import Delivery, IssueCommentEvent, PullRequestEvent, PushEvent
 from bot.core.ports import CodeHost
-from bot.core.render import failures, split
+from bot.core.render import failures
+from bot.core.runplan import Request
 
 log = logging.getLogger("shipmate.bot")
 
-ERROR_KIND = "error"
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
 
 
@@ -127,25 +126,22 @@ class Outcomes:
     def succeeded(self, delivery: Delivery) -> None:
         for repo, sha, context, host in _current().pending():
             log.error("delivery %s left %s pending on %s@%s; set to error", delivery.id, context, repo, sha[:7])
-            summary.status(host, repo, sha, context, "error", "Shipmate ended without a result (see its log)")
+            self.services.reporter_for(host).ended_pending(Request(repo, sha=sha), [context])
 
     def failed(self, failure: JobFailure) -> None:
         ledger = _current()
-        description = failures.status_description(_text(failure))
-        for repo, sha, context, host in ledger.pending():
-            summary.status(host, repo, sha, context, "error", description)
+        text = _text(failure)
         target = self._target(failure.delivery)
+        for repo, sha, context, host in ledger.pending():
+            if target is None or (repo, sha) != (target.repo, target.sha):
+                self.services.reporter_for(host).ended_pending(Request(repo, sha=sha), [context], text)
         if target is None:
             return
-        host = target.access.host
+        contexts = [c for r, s, c, _ in ledger.pending() if (r, s) == (target.repo, target.sha)]
         if target.sha and target.context and (target.repo, target.sha, target.context) not in ledger.statuses:
-            summary.status(host, target.repo, target.sha, target.context, "error", description)
-        body = error_comment(failure, target.what)
-        key = f"delivery-{failure.delivery.id}"
-        if target.number is not None:
-            summary.upsert(host, target.repo, target.number, ERROR_KIND, key, [body])
-        elif target.sha:
-            host.create_commit_comment(target.repo, target.sha, body)
+            contexts.append(target.context)
+        request = Request(target.repo, target.number, target.sha or "")
+        self.services.reporter(target.access).job_failed(request, text, target.what, contexts)
 
     def _target(self, delivery: Delivery) -> _Target | None:
         try:
@@ -188,9 +184,3 @@ def _text(failure: JobFailure) -> failures.JobFailureText:
     return failures.JobFailureText(kind=failure.kind, error=clean(failure.error), attempts=failure.attempts,
                                    incident=failure.incident, job_id=failure.job_id,
                                    delivery_id=failure.delivery.id)
-
-
-def error_comment(failure: JobFailure, what: str) -> str:
-    """The error comment's Markdown, marker first (`bot.core.render.failures`)."""
-    marker = split.make_marker(ERROR_KIND, {"key": f"delivery-{failure.delivery.id}"})
-    return "\n".join([marker.line(part="1/1"), *failures.error_lines(_text(failure), what)])

@@ -18,17 +18,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from bot.app.stacks import LoadedStack, StackOps, secret_literals
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.ports import Checkouts, Clock, CodeHost, ConfigReader, StateBackend
+from bot.core.reporter import APPLY_STATUS, DRIFT_STATUS, PREVIEW_STATUS, Reporter
 
 log = logging.getLogger("shipmate.bot")
 
-PREVIEW_STATUS = "shipmate/preview"
-APPLY_STATUS = "shipmate/apply"
-DRIFT_STATUS = "shipmate/drift"
+__all__ = ["APPLY_STATUS", "DRIFT_STATUS", "PREVIEW_STATUS", "Access", "Services", "Tree", "secrets_of"]
 
 # A pull request keeps its locks after `/apply` (the default branch is behind the live
 # infrastructure until it merges); they end on merge, close or `/unlock`, so the lease is
@@ -68,9 +66,9 @@ class Services:
     reader: Callable[[str], ConfigReader]  # a checkout directory → its reader
     stack_ops: Callable[[StateBackend], StackOps]
     clock: Clock
-    # Told what each handler produced: ("preview", Previewed) and ("runs", [StackRun, ...]).
-    # The GitHub Action turns these into its outputs and job summary; the server ignores them.
-    report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
+    # The reporter telling a code host's pull requests and commits about runs (the GitHub
+    # adapter's; the Action adds its outputs and job summary beside it).
+    reporter_for: Callable[[CodeHost], Reporter] = field(default=lambda host: Reporter())
     concurrency: int | None = None  # overrides shipmate.yaml's (the Action's `concurrency` input)
     policy_branch: str | None = None  # SHIPMATE_POLICY_BRANCH; None: each repository's default branch
     stack_concurrency: int = 1  # SHIPMATE_STACK_CONCURRENCY: stacks of one event at once
@@ -78,6 +76,10 @@ class Services:
     def access(self, repo: str, installation_id: int | None = None) -> Access:
         """The access for `repo` (through the App installation, when given)."""
         return self.access_for(repo, installation_id)
+
+    def reporter(self, access: Access) -> Reporter:
+        """The reporter on `access`'s code host."""
+        return self.reporter_for(access.host)
 
     def tree(self, access: Access, repo: str, sha: str) -> Tree:
         return Tree(repo, sha, self.reader(access.checkouts.checkout(repo, sha)))
@@ -91,11 +93,10 @@ class Services:
         trusted from (see `bot.app.trust`)."""
         return self.base_tree(access, repo, self.policy_branch or access.host.default_branch(repo))
 
-    def ops(self, access: Access, repo: str, settings: RepoSettings, *, lease_seconds: float) -> StackOps:
+    def ops(self, access: Access, repo: str, settings: RepoSettings) -> StackOps:
         """The stack use cases on the repository's state branch, with its concurrency."""
         base = self.stack_ops(access.backends(repo, settings.backend.branch))
-        return replace(base, concurrency=self.concurrency or settings.concurrency, lease_seconds=lease_seconds,
-                       parallel=self.stack_concurrency)
+        return replace(base, concurrency=self.concurrency or settings.concurrency, parallel=self.stack_concurrency)
 
 
 def secrets_of(loaded: LoadedStack, trusted: RepoSettings) -> frozenset[str]:

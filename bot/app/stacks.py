@@ -1,11 +1,12 @@
 """Preview, apply, destroy and roll back one stack: the use cases every entry point shares.
 
-The CLI, the bot and the GitHub Action all come here. The flow follows Kusion's, with its
-weak spots fixed: a lock (with a fencing token) is held for the whole operation; the preview
-runs before any revision is written, so a declined or dry-run apply leaves no trace; the
-release is recorded before the first change and its state flushed after every operation;
-secrets are masked in everything stored; an interrupted apply ends `failed`, never
-`succeeded`.
+`bot.app.runner.StackRunner` calls these for every entry point (the bot, the CLI, the
+GitHub Action). The flow follows Kusion's, with its weak spots fixed: the lock (with a
+fencing token) comes from the run's `LockSession` and is held for the whole operation; the
+preview runs before any revision is written, so a declined or dry-run apply leaves no trace;
+the `ReleaseRecorder` writes the release before the first change and its state after every
+operation; secrets are masked in everything stored; an interrupted apply ends `failed`,
+never `succeeded`. Each operation returns the stack's `StackOutcome`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from bot.core.errors import NotRecorded, ShipmateError
 from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
+from bot.core.outcome import StackOutcome
 from bot.core.ports import Clock, ConfigReader, StateBackend
 from bot.core.preview import engine
 from bot.core.preview.model import ChangeSet
 from bot.core.release import Phase, Release, Trigger, check_can_start
+from bot.core.runplan import Provenance
 from bot.core.runtimes import Capability, StackRuntimes, check_imports
 from bot.core.spec import Resource, Spec, State
 
@@ -50,16 +53,6 @@ class StackIdentity:
 
 
 @dataclass(frozen=True, slots=True)
-class Provenance:
-    """Who and what started an operation (recorded in the release)."""
-
-    trigger: Trigger = Trigger.CLI
-    actor: str = ""
-    commit: str = ""
-    pull_request: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class LoadedStack:
     """A stack's parsed config and generated Spec."""
 
@@ -70,23 +63,17 @@ class LoadedStack:
 
 
 @dataclass(frozen=True, slots=True)
-class Result:
-    """The outcome of an apply, destroy or rollback."""
+class RunOptions:
+    """How one stack operation runs: `confirm` is shown the masked change set and may decline;
+    a `dry_run` only previews; `keep_lock` leaves the project+workspace locked for the
+    session's owner afterwards (a pull request holds its locks until it is merged or closed);
+    `on_event` hears of each operation; `cancel` stops it cleanly."""
 
-    identity: StackIdentity
-    changeset: ChangeSet  # masked
-    release: Release | None = None  # None: nothing was recorded (dry run, declined)
-    outcome: executor_mod.Outcome | None = None
-    declined: bool = False
-    lock: Lock | None = None  # the lock still held, when asked to keep it
-
-    @property
-    def ok(self) -> bool:
-        return self.release is None or self.release.phase is Phase.SUCCEEDED
-
-    @property
-    def error(self) -> str | None:
-        return self.release.error if self.release is not None else None
+    confirm: Confirm | None = None
+    dry_run: bool = False
+    keep_lock: bool = False
+    on_event: Callable[[executor_mod.Event], None] | None = None
+    cancel: threading.Event | None = None
 
 
 def secret_literals(context: Mapping[str, object], settings: RepoSettings) -> frozenset[str]:
@@ -109,13 +96,12 @@ class StackOps:
     secret_salt: str = ""
     concurrency: int = 10  # resources of one stack at once
     parallel: int = 1  # stacks of one event at once (bot.app.fanout)
-    # The locks of the run (bot.app.locking): a stack takes its lock from the session instead
-    # of acquiring it again. None: each operation takes and frees its own lock.
+    # The locks of the run (bot.app.locking): an apply, destroy or rollback takes its stack's
+    # lock from the session (acquired there first when the run did not take them all at once).
     session: LockSession | None = None
     watch: bool = True
     timeout_seconds: float | None = None
     ignore_fields: tuple[str, ...] = ()
-    lease_seconds: float = 900.0
     # Every secret the process knows (Shipmate's own credentials from the composition root);
     # each loaded stack's secrets are added, so logs and writers at the boundary mask them too.
     masker: mask.Masker = field(default_factory=mask.Masker)
@@ -155,51 +141,22 @@ class StackOps:
 
     # --- apply ------------------------------------------------------------------------------
 
-    def apply(
-        self,
-        loaded: LoadedStack,
-        provenance: Provenance,
-        *,
-        owner: str,
-        confirm: Confirm | None = None,
-        dry_run: bool = False,
-        keep_lock: bool = False,
-        on_event: Callable[[executor_mod.Event], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Result:
-        """Preview, confirm, then apply `loaded` and record the release.
-
-        `keep_lock` leaves the project/workspace locked for `owner` afterwards (a pull
-        request holds its lock until it is merged or closed).
-        """
+    def apply(self, loaded: LoadedStack, provenance: Provenance, options: RunOptions = RunOptions()) -> StackOutcome:
+        """Preview, confirm, then apply `loaded` and record the release."""
         return self._operate(
-            loaded.identity,
-            loaded.secrets,
-            provenance,
-            owner=owner,
-            build=lambda prior: (loaded.spec, self._preview(loaded, prior)),
-            destroying=False,
-            confirm=confirm,
-            dry_run=dry_run,
-            keep_lock=keep_lock,
-            on_event=on_event,
-            cancel=cancel,
+            loaded.identity, loaded.secrets, provenance, options,
+            build=lambda prior: (loaded.spec, self._preview(loaded, prior)), destroying=False,
         )
 
     def destroy(
         self,
         identity: StackIdentity,
         provenance: Provenance,
+        options: RunOptions = RunOptions(),
         *,
-        owner: str,
         settings: RepoSettings | None = None,
         secrets: Iterable[str] = (),
-        confirm: Confirm | None = None,
-        dry_run: bool = False,
-        keep_lock: bool = False,
-        on_event: Callable[[executor_mod.Event], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Result:
+    ) -> StackOutcome:
         """Delete everything the latest release's state holds, dependents first.
 
         `secrets` are the clear secret values of the stack's config (`LoadedStack.secrets`),
@@ -223,10 +180,7 @@ class StackOps:
             )
             return spec, changeset
 
-        return self._operate(
-            identity, secrets, provenance, owner=owner, build=build, destroying=True,
-            confirm=confirm, dry_run=dry_run, keep_lock=keep_lock, on_event=on_event, cancel=cancel,
-        )
+        return self._operate(identity, secrets, provenance, options, build=build, destroying=True)
 
     def rollback(
         self,
@@ -234,15 +188,11 @@ class StackOps:
         workspace: str,
         revision: int,
         provenance: Provenance,
+        options: RunOptions = RunOptions(),
         *,
-        owner: str,
         settings: RepoSettings | None = None,
-        confirm: Confirm | None = None,
-        dry_run: bool = False,
-        on_event: Callable[[executor_mod.Event], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Result:
-        """Re-apply the Spec of `revision` as a new release (trigger `rollback`)."""
+    ) -> StackOutcome:
+        """Re-apply the Spec of `revision` as a new release (trigger `rollback`); never keeps the lock."""
         target = self.backend.get(project, workspace, revision)
         if target is None:
             raise NotRecorded(f"{project}/{workspace} has no release r{revision}")
@@ -260,10 +210,8 @@ class StackOps:
         loaded = LoadedStack(identity, spec, settings, hidden)
         provenance = replace(provenance, trigger=Trigger.ROLLBACK, commit=provenance.commit or target.commit)
         return self._operate(
-            identity, loaded.secrets, provenance, owner=owner,
-            build=lambda prior: (spec, self._preview(loaded, prior)),
-            destroying=False, confirm=confirm, dry_run=dry_run, keep_lock=False,
-            on_event=on_event, cancel=cancel,
+            identity, loaded.secrets, provenance, replace(options, keep_lock=False),
+            build=lambda prior: (spec, self._preview(loaded, prior)), destroying=False,
         )
 
     def _unmask_from_live(self, identity: StackIdentity, target: Release) -> Spec:
@@ -297,96 +245,54 @@ class StackOps:
         identity: StackIdentity,
         secrets: Iterable[str],
         provenance: Provenance,
+        options: RunOptions,
         *,
-        owner: str,
         build: Callable[[State], tuple[Spec, ChangeSet]],
         destroying: bool,
-        confirm: Confirm | None,
-        dry_run: bool,
-        keep_lock: bool,
-        on_event: Callable[[executor_mod.Event], None] | None,
-        cancel: threading.Event | None,
-    ) -> Result:
+    ) -> StackOutcome:
         secrets = frozenset(secrets)
         self.masker.add(secrets)
         literals = self.masker.own | mask.Literals.of(secrets)
         with _masked_errors(literals):
-            return self._run(
-                identity, literals, provenance, owner=owner, build=build, destroying=destroying,
-                confirm=confirm, dry_run=dry_run, keep_lock=keep_lock, on_event=on_event, cancel=cancel,
-            )
+            return self._run(identity, literals, provenance, options, build=build, destroying=destroying)
 
     def _run(
         self,
         identity: StackIdentity,
         literals: mask.Literals,
         provenance: Provenance,
+        options: RunOptions,
         *,
-        owner: str,
         build: Callable[[State], tuple[Spec, ChangeSet]],
         destroying: bool,
-        confirm: Confirm | None,
-        dry_run: bool,
-        keep_lock: bool,
-        on_event: Callable[[executor_mod.Event], None] | None,
-        cancel: threading.Event | None,
-    ) -> Result:
-        own = self.masker.own
-        cache = mask.MaskCache()
-        lossless: frozenset[str] = frozenset()  # the types of `recorded-state` runtimes, once built
-
-        def stored(release: Release) -> Release:
-            """Every field masked before it is written (lossless entries: own credentials only)."""
-            return cache.release(release, literals, own, lossless)
-
+    ) -> StackOutcome:
         p, w = identity.project, identity.workspace
-        if dry_run:
+        if options.dry_run:
             latest = self.backend.latest(p, w)
             check_can_start(latest)
             _, changeset = build(latest.state if latest else State())
-            return Result(identity, mask.mask_changeset(changeset, literals))
+            return outcome_of(identity, mask.mask_changeset(changeset, literals))
 
-        session = self.session
-        if session is not None and session.owner == owner:
-            lock = session.lock(p, w)
-        else:
-            session = None
-            lock = self.backend.acquire_lock(
-                p, w, owner, self.lease_seconds, provenance.pull_request, run_id=provenance.commit[:12]
-            )
-        release: Release | None = None
+        if self.session is None:
+            raise TypeError("StackOps needs the LockSession of its run to apply, destroy or roll back")
+        recorder = ReleaseRecorder(self.backend, self.session, self.session.lock(p, w), self.clock,
+                                   literals, self.masker.own, keep_lock=options.keep_lock)
         try:
             latest = self.backend.latest(p, w)
             check_can_start(latest)
             prior = latest.state if latest else State()
             spec, changeset = build(prior)
             runtimes = self.runtimes(identity, spec.context)
-            lossless = runtimes.having(Capability.RECORDED_STATE)
+            recorder.lossless = runtimes.having(Capability.RECORDED_STATE)
             shown = mask.mask_changeset(changeset, literals)
-            if confirm is not None and not confirm(shown):
-                return Result(identity, shown, declined=True, lock=self._let_go(lock, keep_lock, session))
-            now = self.clock.now()
-            release = Release.start(
-                p, w, identity.stack, latest=latest, now=now, trigger=provenance.trigger,
+            if options.confirm is not None and not options.confirm(shown):
+                recorder.decline()
+                return outcome_of(identity, shown, declined=True)
+            recorder.start(Release.start(
+                p, w, identity.stack, latest=latest, now=self.clock.now(), trigger=provenance.trigger,
                 actor=provenance.actor, commit=provenance.commit, pull_request=provenance.pull_request,
                 spec=spec, phase=Phase.PREVIEWING,
-            )
-            release = self.backend.create(stored(release), lock)
-            release = self.backend.update(
-                release.with_phase(Phase.DESTROYING if destroying else Phase.APPLYING, self.clock.now()), lock
-            )
-            operations = plan.operations_of(changeset, spec, prior)
-            current = release
-
-            def flush(state: State) -> None:
-                nonlocal current, lock
-                masked = cache.state(state, literals, own, lossless)
-                current = self.backend.update(current.with_state(masked, self.clock.now()), lock)
-                if (lock.expire_time - self.clock.now()).total_seconds() < self.lease_seconds / 2:
-                    lock = self.backend.renew_lock(lock, self.lease_seconds)
-                    if session is not None:
-                        session.renewed(lock)
-
+            ), Phase.DESTROYING if destroying else Phase.APPLYING)
             runner = executor_mod.Executor(
                 runtimes,
                 concurrency=self.concurrency,
@@ -394,45 +300,109 @@ class StackOps:
                 timeout_seconds=self.timeout_seconds,
             )
             outcome = runner.run(
-                operations, prior, on_state=flush, on_event=on_event or (lambda _: None), cancel=cancel
+                plan.operations_of(changeset, spec, prior), prior, on_state=recorder.flush,
+                on_event=options.on_event or (lambda _: None), cancel=options.cancel,
             )
-            release = current
-            end = self.clock.now()
-            if outcome.ok:
-                release = release.succeeded(end)
-            else:
-                release = release.failed(end, literals.text(_failure_text(outcome)))
-            release = self._end(stored(release), lock, keep_lock, session)
-            return Result(identity, shown, release, _masked_outcome(outcome, literals), lock=lock if keep_lock else None)
+            release = recorder.finish(None if outcome.ok else literals.text(_failure_text(outcome)))
+            return outcome_of(identity, shown, release, _masked_outcome(outcome, literals))
         except BaseException as exc:
             # Never leave a half-finished release or a lock behind on an error we can see.
-            if release is not None and not release.phase.terminal:
-                try:
-                    latest_written = self.backend.get(p, w, release.revision) or release
-                    failed = latest_written.failed(self.clock.now(), literals.text(_error_text(exc)))
-                    self._end(stored(failed), lock, keep_lock, session)
-                except ShipmateError:
-                    pass
-            elif release is None:
-                # A lock the session held before this stack (a pull request's) stays held.
-                self._let_go(lock, keep_lock and session is not None, session)
+            recorder.abort(literals.text(_error_text(exc)))
             raise
 
-    def _end(self, release: Release, lock: Lock, keep_lock: bool, session: LockSession | None) -> Release:
-        if keep_lock:
-            return self.backend.update(release, lock)
-        if session is not None:
-            session.forget(lock)
-        return self.backend.finish(release, lock)
 
-    def _let_go(self, lock: Lock, keep_lock: bool, session: LockSession | None) -> Lock | None:
-        if keep_lock:
-            return lock
-        if session is not None:
-            session.let_go(lock)
-        else:
-            self.backend.release_lock(lock)
-        return None
+@dataclass
+class ReleaseRecorder:
+    """Records one release on a lock the run's `LockSession` already holds: `start` writes it
+    before the first change, `flush` its state after every operation (renewing the lease when
+    half of it is gone), then `finish` ends it (freeing the lock in the same commit unless it
+    is kept) or `abort` marks it failed on an error; `decline` lets the lock go when nothing
+    was recorded. Every field is masked before it is written (the entries of a
+    `recorded-state` runtime keep their values: only Shipmate's own credentials are masked)."""
+
+    backend: StateBackend
+    session: LockSession
+    lock: Lock
+    clock: Clock
+    literals: mask.Literals
+    own: mask.Literals
+    keep_lock: bool = False
+    lossless: frozenset[str] = frozenset()
+    release: Release | None = None
+    _cache: mask.MaskCache = field(default_factory=mask.MaskCache)
+
+    def stored(self, release: Release) -> Release:
+        return self._cache.release(release, self.literals, self.own, self.lossless)
+
+    def start(self, release: Release, phase: Phase) -> Release:
+        created = self.backend.create(self.stored(release), self.lock)
+        self.release = self.backend.update(created.with_phase(phase, self.clock.now()), self.lock)
+        return self.release
+
+    def flush(self, state: State) -> None:
+        assert self.release is not None
+        masked = self._cache.state(state, self.literals, self.own, self.lossless)
+        self.release = self.backend.update(self.release.with_state(masked, self.clock.now()), self.lock)
+        lease = self.session.lease_seconds
+        if (self.lock.expire_time - self.clock.now()).total_seconds() < lease / 2:
+            self.lock = self.backend.renew_lock(self.lock, lease)
+            self.session.renewed(self.lock)
+
+    def finish(self, error: str | None) -> Release:
+        """End the release `succeeded` (no error) or `failed`."""
+        assert self.release is not None
+        end = self.clock.now()
+        ended = self.release.succeeded(end) if error is None else self.release.failed(end, error)
+        self.release = self._end(self.stored(ended))
+        return self.release
+
+    def decline(self) -> None:
+        if not self.keep_lock:
+            self.session.let_go(self.lock)
+
+    def abort(self, error: str) -> None:
+        """After an error: a release still running ends `failed`; with none written, the lock
+        goes unless the run keeps it. Errors of the state backend here are swallowed: the
+        error being handled is the one to raise."""
+        if self.release is None:
+            self.decline()
+            return
+        if self.release.phase.terminal:
+            return
+        try:
+            written = self.backend.get(self.release.project, self.release.workspace, self.release.revision)
+            self._end(self.stored((written or self.release).failed(self.clock.now(), error)))
+        except ShipmateError:
+            pass
+
+    def _end(self, release: Release) -> Release:
+        if self.keep_lock:
+            return self.backend.update(release, self.lock)
+        self.session.forget(self.lock)
+        return self.backend.finish(release, self.lock)
+
+
+def outcome_of(
+    identity: StackIdentity,
+    changeset: ChangeSet,
+    release: Release | None = None,
+    outcome: executor_mod.Outcome | None = None,
+    *,
+    declined: bool = False,
+) -> StackOutcome:
+    """The stack's `StackOutcome` from what its run produced (texts already masked)."""
+    failed = tuple(sorted(outcome.failed.items())) if outcome is not None else ()
+    skipped = tuple(sorted(outcome.skipped.items())) if outcome is not None else ()
+    error = None
+    if release is not None and release.phase is not Phase.SUCCEEDED:
+        error = release.error or "the operation did not succeed"
+    return StackOutcome(
+        identity.project, identity.stack, identity.workspace, changeset, error,
+        revision=release.revision if release is not None else None,
+        phase=str(release.phase) if release is not None else "",
+        failed=failed, skipped=skipped, summary=outcome.summary() if outcome is not None else "",
+        declined=declined,
+    )
 
 
 @contextmanager

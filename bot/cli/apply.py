@@ -11,11 +11,11 @@ release that records exactly what was done; `shipmate release unlock` then frees
 from __future__ import annotations
 
 import argparse
-import functools
 
-from bot.app.stacks import Provenance
 from bot.cli import stackcmd
+from bot.core.affected import StackRef
 from bot.core.release import Trigger
+from bot.core.runplan import Operation, Provenance
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = stackcmd.open_context(args, watch=args.watch, concurrency=args.concurrency, timeout=args.timeout)
     with ctx.backend:
         loaded = stackcmd.load(ctx)
+        ident = loaded.identity
         provenance = Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root))
-        return stackcmd.operate(
-            functools.partial(ctx.ops.apply, loaded, provenance, owner=stackcmd.owner()),
-            APPLY, dry_run=args.dry_run, yes=args.yes,
-        )
+        plan = stackcmd.plan_for(Operation.APPLY, StackRef(ident.path, ident.project, ident.stack, ident.workspace),
+                                 provenance)
+        return stackcmd.operate(ctx, plan, APPLY, dry_run=args.dry_run, yes=args.yes, loaded=(loaded,))

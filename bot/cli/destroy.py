@@ -9,11 +9,11 @@ the state it started from, and the state shrinks after each deletion.
 from __future__ import annotations
 
 import argparse
-import functools
 
-from bot.app.stacks import Provenance
 from bot.cli import stackcmd
+from bot.core.affected import StackRef
 from bot.core.release import Trigger
+from bot.core.runplan import Operation, Provenance
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,9 +35,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = stackcmd.open_context(args, watch=False, concurrency=args.concurrency, timeout=args.timeout)
     with ctx.backend:
         loaded = stackcmd.load(ctx)
+        ident = loaded.identity
         provenance = Provenance(Trigger.CLI, actor=stackcmd.user(), commit=stackcmd.head_commit(ctx.root))
-        return stackcmd.operate(
-            functools.partial(ctx.ops.destroy, loaded.identity, provenance, owner=stackcmd.owner(),
-                              settings=loaded.settings),
-            DESTROY, dry_run=args.dry_run, yes=args.yes,
-        )
+        plan = stackcmd.plan_for(Operation.DESTROY, StackRef(ident.path, ident.project, ident.stack, ident.workspace),
+                                 provenance)
+        return stackcmd.operate(ctx, plan, DESTROY, dry_run=args.dry_run, yes=args.yes, loaded=(loaded,), trusted=loaded.settings)

@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bot.app.runner import StackRunner
+from bot.app.services import Tree
 from bot.cli import stackcmd
 from bot.core import render
-from bot.core.preview.model import StackResult
+from bot.core.affected import StackRef
+from bot.core.release import Trigger
+from bot.core.runplan import Operation, Provenance
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,13 +41,19 @@ def run(args: argparse.Namespace) -> int:
     ctx = stackcmd.open_context(args)
     with ctx.backend:
         loaded = stackcmd.load(ctx)
-        changeset = ctx.ops.preview(loaded)
+        ident = loaded.identity
+        plan = stackcmd.plan_for(Operation.PREVIEW, StackRef(ident.path, ident.project, ident.stack, ident.workspace),
+                                 Provenance(Trigger.CLI, stackcmd.user(), stackcmd.head_commit(ctx.root)))
+        runner = StackRunner(ctx.ops, Tree("", plan.provenance.commit, ctx.reader), ctx.settings, contain=False,
+                             loaded=(loaded,))
+        outcome = runner.run(plan).stacks[0]
+    changeset = outcome.changeset
+    assert changeset is not None  # without `contain`, a preview that fails raises
     secrets = loaded.secrets
     if args.output == "json":
         sys.stdout.write(render.json(changeset, secrets=secrets) + "\n")
     elif args.output == "markdown":
-        for part in render.markdown([StackResult.of(changeset)], key=loaded.identity.path or "stack",
-                                    secrets=secrets):
+        for part in render.markdown([outcome], key=ident.path or "stack", secrets=secrets):
             sys.stdout.write(part + "\n")
     else:
         text = render.text(changeset, color=sys.stdout.isatty(), detail=args.detail, secrets=secrets)

@@ -24,7 +24,6 @@ one, else the repository itself.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import posixpath
 import sys
@@ -33,9 +32,9 @@ from pathlib import Path
 
 from bot.adapters.gitstate import DEFAULT_BRANCH, StoreBackend, git_backend, open_backend
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
-from bot.app.stacks import Provenance
 from bot.cli import stackcmd
 from bot.core import release_diff
+from bot.core.affected import StackRef
 from bot.core.clock import rfc3339
 from bot.core.config.project import PROJECT_FILE, STACK_FILE, parse_project, parse_stack
 from bot.core.config.settings import SETTINGS_FILE, parse_settings
@@ -43,6 +42,7 @@ from bot.core.errors import ConfigError, Problem
 from bot.core.lock import Lock
 from bot.core.release import Release, Trigger
 from bot.core.render import release_diff as render_diff
+from bot.core.runplan import Operation, Provenance
 from bot.core.yamlio import dump_data
 
 
@@ -223,11 +223,9 @@ def run_rollback(args: argparse.Namespace) -> int:
         provenance = Provenance(Trigger.ROLLBACK, actor=user, commit=target.commit)
         verb = stackcmd.Verb(prompt="roll back", name="rollback", nothing="nothing applied, nothing recorded",
                              done=f", rolled back to the Spec of r{args.revision}")
-        return stackcmd.operate(
-            functools.partial(ctx.ops.rollback, project, workspace, args.revision, provenance,
-                              owner=stackcmd.owner(), settings=settings),
-            verb, dry_run=args.dry_run, yes=args.yes,
-        )
+        plan = stackcmd.plan_for(Operation.ROLLBACK, StackRef("", project, target.stack, workspace), provenance,
+                                 revision=args.revision)
+        return stackcmd.operate(ctx, plan, verb, dry_run=args.dry_run, yes=args.yes, trusted=settings)
 
 
 def _lock_line(lock: Lock) -> str:

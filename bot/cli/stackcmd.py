@@ -25,14 +25,20 @@ import git
 
 from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_backend, redact
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
-from bot.app import executor
+from bot.app import builder, executor
 from bot.app.locking import cli_owner
-from bot.app.stacks import LoadedStack, Result, StackOps
+from bot.app.runner import StackRunner
+from bot.app.services import Tree
+from bot.app.stacks import LoadedStack, RunOptions, StackOps
+from bot.cli.reporter import TerminalReporter, Verb, show_preview
+
+__all__ = ["Verb", "operate", "plan_for", "show_preview"]
 from bot.cli import environment
-from bot.core import render
+from bot.core.affected import StackRef
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.preview.model import ChangeSet
+from bot.core.runplan import Operation, Provenance, RunPlan
 from bot.wiring import build_cli
 
 
@@ -101,12 +107,6 @@ def user() -> str:
 def owner() -> str:
     """The lock owner of this run: user, host and process."""
     return cli_owner(user())
-
-
-def show_preview(changeset: ChangeSet, out: TextIO | None = None) -> None:
-    out = out or sys.stdout
-    text = render.text(changeset, color=out.isatty(), detail=True)
-    out.write(text if text.endswith("\n") else text + "\n")
 
 
 def confirm_yes(changeset: ChangeSet) -> bool:
@@ -196,54 +196,28 @@ def cancellable() -> Iterator[threading.Event]:
                 signal.signal(sig, old)
 
 
-def report(result_release_line: str, outcome: executor.Outcome | None, out: TextIO | None = None) -> None:
-    out = out or sys.stdout
-    out.write(result_release_line + "\n")
-    if outcome is None:
-        return
-    for rid, message in outcome.failed.items():
-        out.write(f"  failed  {rid}: {message}\n")
-    for rid, message in outcome.skipped.items():
-        out.write(f"  skipped {rid}: {message}\n")
-
-
-@dataclass(frozen=True, slots=True)
-class Verb:
-    """How one of `apply`, `destroy` and `release rollback` talks about itself."""
-
-    prompt: str  # "apply": "Do you want to apply these changes?"
-    name: str  # "apply declined: ..."
-    nothing: str  # "nothing applied, nothing recorded"
-    declined_nothing: str = ""  # what a declined run says (default: `nothing`)
-    done: str = ""  # added to the release line, e.g. ", rolled back to the Spec of r2"
-
-
-# One run of a stack use case: called with dry_run, confirm, on_event and cancel.
-StackCall = Callable[..., Result]
-
-
-def operate(call: StackCall, verb: Verb, *, dry_run: bool, yes: bool) -> int:
-    """The CLI's one way to run a stack operation: a dry run only shows the preview; otherwise
-    confirm (unless `yes`), show progress, stop cleanly on Ctrl-C, and report the release.
-    Exit 0 when it succeeded, 1 when it failed or was declined."""
+def operate(ctx: Context, plan: RunPlan, verb: Verb, *, dry_run: bool, yes: bool,
+            loaded: tuple[LoadedStack, ...] = (), trusted: RepoSettings | None = None) -> int:
+    """The CLI's one way to run a stack operation, through the `StackRunner` like every entry
+    point: a dry run only shows the preview; otherwise confirm (unless `yes`), show progress,
+    stop cleanly on Ctrl-C, and report the release (`bot.cli.reporter`). `loaded`: the stack,
+    already loaded to name it. Exit 0 when it succeeded, 1 when it failed or was declined."""
+    reporter = TerminalReporter(verb, dry_run=dry_run)
+    tree = Tree("", head_commit(ctx.root), ctx.reader)
+    runner = StackRunner(ctx.ops, tree, trusted or ctx.settings, reporter, contain=False, loaded=loaded)
     if dry_run:
-        shown = call(dry_run=True)
-        show_preview(shown.changeset)
-        print(f"dry run: {verb.nothing}")
+        runner.run(plan, RunOptions(dry_run=True))
         return 0
     confirm = confirm_yes if yes else confirm_on_terminal(verb.prompt)
     progress = Progress()
     with cancellable() as cancel:
-        result = call(confirm=progress.watching(confirm), on_event=progress, cancel=cancel)
-    if result.declined:
-        print(f"{verb.name} declined: {verb.declined_nothing or verb.nothing}")
-        return 1
-    release = result.release
-    assert release is not None  # not declined, not a dry run: a release was recorded
-    summary = result.outcome.summary() if result.outcome else ""
-    report(f"release {release.project}/{release.workspace} r{release.revision}: {release.phase}{verb.done} "
-           f"({summary})", result.outcome)
-    return 0 if result.ok else 1
+        result = runner.run(plan, RunOptions(confirm=progress.watching(confirm), on_event=progress, cancel=cancel))
+    return 0 if all(s.ok and not s.declined for s in result.stacks) else 1
+
+
+def plan_for(operation: Operation, ref: StackRef, provenance: Provenance, *, revision: int | None = None) -> RunPlan:
+    """The plan of one command on one stack, under this process's lock owner."""
+    return builder.stacks(operation, [ref], provenance, owner(), revision=revision)
 
 
 def default_repo(root: Path, stack_dir: Path) -> str:

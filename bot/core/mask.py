@@ -38,7 +38,6 @@ from bot.core.preview.model import (
     FieldDiff,
     KeySelector,
     Path,
-    StackResult,
 )
 from bot.core.release import Release
 from bot.core.spec import KUBERNETES, Resource, Spec, State
@@ -327,13 +326,6 @@ def mask_changeset(changeset: ChangeSet, secrets: Iterable[str] | Literals = ())
         return changeset
     steps = tuple(mask_step(s, lits) for s in changeset.steps)
     return replace(changeset, steps=steps, masked=True)
-
-
-def mask_stack_result(result: StackResult, secrets: Iterable[str] | Literals = ()) -> StackResult:
-    lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
-    cs = mask_changeset(result.changeset, lits) if result.changeset is not None else None
-    error = lits.text(result.error) if result.error is not None else None
-    return replace(result, changeset=cs, error=error)
 
 
 def mask_text(text: str, secrets: Iterable[str] | Literals) -> str:

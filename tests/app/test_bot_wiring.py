@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -15,6 +14,10 @@ from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.core.mask import MASK
+from bot.core.outcome import RunResult
+from bot.core.release import Trigger
+from bot.core.reporter import Reporter
+from bot.core.runplan import Operation, Provenance, RunPlan
 from bot.settings import GitHubSettings, Settings, StorageSettings
 from bot.wiring import (
     Adapters,
@@ -74,18 +77,26 @@ def test_token_credentials_and_the_router(tmp_path: Path) -> None:
 def test_overrides_are_given_when_the_services_are_built(tmp_path: Path) -> None:
     # The Action's inputs (state branch, concurrency, the collector of results) are passed in,
     # not set on built services: the services are frozen.
-    told: list[tuple[str, Any]] = []
+    class Told(Reporter):
+        def __init__(self) -> None:
+            self.told: list[tuple[RunPlan, RunResult]] = []
+
+        def finished(self, plan: RunPlan, result: RunResult) -> None:
+            self.told.append((plan, result))
+
+    extra = Told()
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("shipmate", "tok-s", "write")]) as gh:
         gh.create_repo("acme", "config", auto_init=True)
         settings = Settings(github=GitHubSettings(token="tok-s", api_url=gh.api_url, throttle=False),
                             storage=StorageSettings(data_dir=tmp_path / "data"))
         plain = build_bot(settings, {}).services
-        bot = build_bot(settings, {}, overrides=Overrides(backend_branch="ci-state", concurrency=3,
-                                                          report=lambda kind, value: told.append((kind, value))))
+        bot = build_bot(settings, {}, overrides=Overrides(backend_branch="ci-state", concurrency=3, reporter=extra))
         assert plain is not None and bot.services is not None
         assert plain.concurrency is None and bot.services.concurrency == 3
-        bot.services.report("runs", [])
-        assert told == [("runs", [])]
+        plan = RunPlan(Operation.DESTROY, (), Provenance(Trigger.ACTION))
+        bot.services.reporter(bot.services.access("acme/config")).finished(plan, RunResult())
+        plain.reporter(plain.access("acme/config")).finished(plan, RunResult())
+        assert extra.told == [(plan, RunResult())]  # told beside the pull request, by the overridden bot only
         access = bot.services.access("acme/config")
         # Whatever branch shipmate.yaml names, the state is on the overriding one.
         assert access.backends("acme/config", "shipmate-state") is access.backends("acme/config", "other")

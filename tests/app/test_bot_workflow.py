@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from bot.adapters.github.reporter import PullRequestReporter
 from bot.adapters.github.webhooks import make_delivery
 from bot.adapters.gitstate import git_backend
-from bot.app import summary
 from bot.app.handlers import install
 from bot.app.router import EventRouter
 from bot.cli.sandbox import REPO, Sandbox, git
@@ -72,9 +72,10 @@ def test_the_summary_is_one_comment_kept_up_to_date(box: Sandbox) -> None:
     long = "<!-- shipmate:preview key=pr-x -->\n" + "\n".join(f"line {i} " + "x" * 80 for i in range(40))
     three = split.split_markdown(long, 1500)
     assert len(three) == 3
-    ids = summary.upsert(host, REPO, pr.number, "preview", "pr-x", three)
-    assert summary.upsert(host, REPO, pr.number, "preview", "pr-x", three) == ids
-    one = summary.upsert(host, REPO, pr.number, "preview", "pr-x", ["<!-- shipmate:preview key=pr-x part=1/1 -->\nshort"])
+    reporter = PullRequestReporter(host)
+    ids = reporter.upsert(REPO, pr.number, "preview", "pr-x", three)
+    assert reporter.upsert(REPO, pr.number, "preview", "pr-x", three) == ids
+    one = reporter.upsert(REPO, pr.number, "preview", "pr-x", ["<!-- shipmate:preview key=pr-x part=1/1 -->\nshort"])
     assert one == ids[:1]
     texts = [c["body"] for c in comments(box, pr.number)]
     assert texts.count("<!-- shipmate:preview key=pr-x part=1/1 -->\nshort") == 1 and len(texts) == 2

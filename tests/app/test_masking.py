@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.adapters import logmask
 from bot.adapters.github.host import Credentials, GitHubHost
+from bot.adapters.github.reporter import PullRequestReporter
 from bot.adapters.gitstate import SystemClock, git_backend, local_backend
 from bot.adapters.terraform import TerraformSettings
-from bot.app import summary
-from bot.app.results import run_of
-from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps, secret_literals
+from bot.app.locking import LockSession
+from bot.app.stacks import LoadedStack, StackIdentity, StackOps, secret_literals
 from bot.core import mask, render
 from bot.core.config.settings import RepoSettings
-from bot.core.preview.model import StackResult
+from bot.core.outcome import StackOutcome
 from bot.core.release import Phase
 from bot.core.render import results
+from bot.core.runplan import Provenance
 from bot.core.spec import TERRAFORM, Resource, Spec
 from bot.settings import GitHubSettings, Settings, StorageSettings, WebhookSettings
 from bot.wiring import build_masker
@@ -97,6 +99,11 @@ def commit_messages(bare: Path, branch: str = "shipmate-state") -> str:
                           check=True, capture_output=True, text=True).stdout
 
 
+def session(ops: StackOps, owner: str) -> StackOps:
+    """`ops` running under a lock session of `owner`, as the runner gives it."""
+    return replace(ops, session=LockSession(ops.backend, owner, 900.0))
+
+
 def stack(*resources: Resource) -> LoadedStack:
     spec = Spec(resources, None, {"DEPLOY_TOKEN": SECRET, "LOG_LEVEL": "info"})
     hidden = secret_literals(spec.context, RepoSettings())
@@ -116,13 +123,13 @@ def test_a_failed_apply_leaves_the_context_secret_nowhere(
         null("export", {"triggers": {"schedule": "hourly"}, "provisioner": [failing(f"denied for {SECRET}")]}),
     )
     with backend:
-        result = ops.apply(loaded, Provenance(actor="alice"), owner="alice")
+        result = session(ops, "alice").apply(loaded, Provenance(actor="alice"))
         stored = backend.latest("shop", "dev")
-    assert result.release is not None and result.release.phase is Phase.FAILED
+    assert result.revision is not None and result.phase == Phase.FAILED
     assert stored is not None and stored.error is not None
     assert "denied for" in stored.error and SECRET not in stored.error and mask.MASK in stored.error
     assert SECRET not in (result.error or "")
-    assert result.outcome is not None and all(SECRET not in m for m in result.outcome.failed.values())
+    assert result.failed and all(SECRET not in m for _, m in result.failed)
     # What the release file stores outside the (lossless) Terraform state entries.
     data = yaml.safe_load(subprocess.run(
         ["git", "--git-dir", str(bare), "show", "shipmate-state:releases/shop/dev/1.yaml"],
@@ -135,7 +142,7 @@ def test_a_failed_apply_leaves_the_context_secret_nowhere(
     assert "terraform apply failed" in caplog.text and SECRET not in caplog.text
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     # The result comment, written through the GitHub adapter.
-    body = results.operation_comment([run_of(result)], title="Shipmate apply", lead="@alice asked")
+    body = results.operation_comment([result], title="Shipmate apply", lead="@alice asked")
     assert "denied for" in body and SECRET not in body
 
 
@@ -145,12 +152,12 @@ def test_a_destroy_release_holds_no_secret_of_the_state_it_deletes(
     factory = runtimes(tf_env, tmp_path / "cache")
     state_dir = tmp_path / "state"
     first = StackOps(local_backend(state_dir), factory, SystemClock(), watch=False)
-    applied = first.apply(stack(null("token", {"triggers": {"token": SECRET}})), Provenance(), owner="me")
+    applied = session(first, "me").apply(stack(null("token", {"triggers": {"token": SECRET}})), Provenance())
     assert applied.ok
     # A later process (no loaded config, a fresh masker) destroys from the stored release alone.
     later = StackOps(local_backend(state_dir), factory, SystemClock(), watch=False)
-    destroyed = later.destroy(IDENTITY, Provenance(actor="me"), owner="me")
-    assert destroyed.ok and destroyed.release is not None
+    destroyed = session(later, "me").destroy(IDENTITY, Provenance(actor="me"))
+    assert destroyed.ok and destroyed.revision == 2
     assert SECRET not in repr(destroyed.changeset)
     text = (state_dir / "releases" / "shop" / "dev" / "2.yaml").read_text()
     spec = yaml.safe_load(text)["spec"]
@@ -185,11 +192,12 @@ def test_shipmates_own_credentials_printed_by_terraform_are_masked_in_comments_a
                            watch=False, masker=masker)
             leak = LoadedStack(IDENTITY, Spec((null("env", {"triggers": {"environ": environ}}),)), RepoSettings())
             changeset = ops.preview(leak)
-            preview = render.markdown_body([StackResult.of(changeset)], key="pr-1")
-            summary.upsert(host, "acme/config", issue.number, "preview", "pr-1", [preview])
+            preview = render.markdown_body([StackOutcome.previewed(changeset)], key="pr-1")
+            reporter = PullRequestReporter(host)
+            reporter.upsert("acme/config", issue.number, "preview", "pr-1", [preview])
             # A Terraform error quoting them, and the same text raw through the adapter.
             error = f"terraform plan failed: Error: Invalid value {environ!r}"
-            summary.status(host, "acme/config", sha, "shipmate/preview", "failure", error)
+            reporter.status("acme/config", sha, "shipmate/preview", "failure", error)
             host.create_comment("acme/config", issue.number, f"```\n{environ}\n{error}\n```")
             comments = [c["body"] for c in gh.comments("acme", "config", issue.number)]
             [status] = [s["description"] for s in gh.statuses("acme", "config", sha)]
@@ -237,5 +245,5 @@ def test_errors_leaving_a_use_case_are_masked(tmp_path: Path) -> None:
         ops.preview(loaded)
     assert "admission webhook denied" in str(caught.value) and SECRET not in str(caught.value)
     with pytest.raises(ValueError) as caught:
-        ops.apply(loaded, Provenance(), owner="me")
+        session(ops, "me").apply(loaded, Provenance())
     assert SECRET not in str(caught.value)

@@ -4,13 +4,16 @@ values), Terraform state lossless; declined and dry-run applies record nothing."
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
 from bot.adapters.gitstate import SystemClock, local_backend
-from bot.app.stacks import LoadedStack, Provenance, StackIdentity, StackOps
+from bot.app.locking import LockSession
+from bot.app.stacks import LoadedStack, RunOptions, StackIdentity, StackOps
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import NotRecorded, retry_kind
+from bot.core.runplan import Provenance
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec
 from tests.app.test_executor import DictRuntime
 from tests.runtimes import stack_runtimes
@@ -30,16 +33,17 @@ def loaded() -> LoadedStack:
     return LoadedStack(StackIdentity("shop", "dev", "dev"), spec, RepoSettings(), frozenset({"tok-123456", "hunter22"}))
 
 
-def ops(tmp_path):
+def ops(tmp_path, owner="me"):
     runtimes = stack_runtimes({KUBERNETES: DictRuntime(KUBERNETES), TERRAFORM: DictRuntime(TERRAFORM)})
     backend = local_backend(tmp_path / "state")
-    return StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False), backend
+    return StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False,
+                    session=LockSession(backend, owner, 900.0)), backend
 
 
 def test_release_never_holds_secrets_but_keeps_terraform_state(tmp_path):
     stack_ops, backend = ops(tmp_path)
-    result = stack_ops.apply(loaded(), Provenance(actor="me"), owner="me")
-    assert result.ok and result.release is not None
+    result = stack_ops.apply(loaded(), Provenance(actor="me"))
+    assert result.ok and result.revision == 1
     text = (tmp_path / "state" / "releases" / "shop" / "dev" / "1.yaml").read_text()
     assert "hunter22" not in text and base64.b64encode(b"hunter22").decode() not in text
     stored = backend.latest("shop", "dev")
@@ -54,12 +58,12 @@ def test_release_never_holds_secrets_but_keeps_terraform_state(tmp_path):
 
 def test_declined_and_dry_run_record_nothing_and_free_the_lock(tmp_path):
     stack_ops, backend = ops(tmp_path)
-    assert stack_ops.apply(loaded(), Provenance(), owner="me", dry_run=True).release is None
-    declined = stack_ops.apply(loaded(), Provenance(), owner="me", confirm=lambda cs: False)
-    assert declined.declined and declined.release is None
+    assert stack_ops.apply(loaded(), Provenance(), RunOptions(dry_run=True)).revision is None
+    declined = stack_ops.apply(loaded(), Provenance(), RunOptions(confirm=lambda cs: False))
+    assert declined.declined and declined.revision is None
     assert backend.latest("shop", "dev") is None
-    other = stack_ops.apply(loaded(), Provenance(), owner="someone-else")
-    assert other.ok and other.release is not None and other.release.revision == 1
+    other = replace(stack_ops, session=LockSession(backend, "someone-else", 900.0)).apply(loaded(), Provenance())
+    assert other.ok and other.revision == 1
 
 
 def test_nothing_recorded_is_a_permanent_error_and_leaves_no_lock(tmp_path):
@@ -67,9 +71,9 @@ def test_nothing_recorded_is_a_permanent_error_and_leaves_no_lock(tmp_path):
     # the same the next time: reported at once, never retried as a state conflict would be.
     stack_ops, backend = ops(tmp_path)
     with pytest.raises(NotRecorded, match="nothing to destroy: shop/dev") as destroyed:
-        stack_ops.destroy(StackIdentity("shop", "dev", "dev"), Provenance(), owner="me")
+        stack_ops.destroy(StackIdentity("shop", "dev", "dev"), Provenance())
     with pytest.raises(NotRecorded, match="shop/dev has no release r7") as rolled:
-        stack_ops.rollback("shop", "dev", 7, Provenance(), owner="me")
+        stack_ops.rollback("shop", "dev", 7, Provenance())
     assert retry_kind(destroyed.value) == retry_kind(rolled.value) == "permanent"
     assert destroyed.value.exit_code == 4
     assert backend.list_locks() == () and backend.latest("shop", "dev") is None

@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core import mask, render
+from bot.core.outcome import StackOutcome
 from bot.core.ports import SENSITIVE_KEY
-from bot.core.preview import Action, StackResult, changeset_from
+from bot.core.preview import Action, changeset_from
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, Spec, State
 
 
@@ -99,7 +100,7 @@ def test_renderers_mask_even_when_the_caller_did_not() -> None:
     spec = Spec((Resource(SID, KUBERNETES, secret({"pw": "c2VjcmV0LXZhbHVl"})),))
     cs = changeset_from(spec, State(), {}, {})
     assert not cs.masked
-    for text in (render.text(cs), render.json(cs), *render.markdown([StackResult.of(cs)])):
+    for text in (render.text(cs), render.json(cs), *render.markdown([StackOutcome.previewed(cs)])):
         assert "c2VjcmV0LXZhbHVl" not in text
 
 
@@ -189,7 +190,7 @@ def test_masking_never_leaks_a_seeded_secret(world: Any) -> None:
         render.text(cs, secrets=literals),
         render.text(cs, secrets=literals, color=True),
         render.json(cs, secrets=literals),
-        *render.markdown([StackResult.of(cs)], secrets=literals, limit=2048),
+        *render.markdown([StackOutcome.previewed(cs)], secrets=literals, limit=2048),
         repr(mask.mask_changeset(cs, literals)),
         repr(mask.mask_state(prior, literals)),
     ]

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from bot.core import render
+from bot.core.outcome import StackOutcome
 from bot.core.ports import SENSITIVE_KEY
-from bot.core.preview import Action, ChangeSet, StackResult, preview
+from bot.core.preview import Action, ChangeSet, preview
 from bot.core.render import split
 from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, TERRAFORM, Resource, Spec, State
 from tests.golden import assert_golden
@@ -224,11 +225,11 @@ def served(obj: JSON, n: int) -> JSON:
 # --- scenarios ------------------------------------------------------------------------------
 
 
-def _stack(cs: ChangeSet) -> list[StackResult]:
-    return [StackResult.of(cs)]
+def _stack(cs: ChangeSet) -> list[StackOutcome]:
+    return [StackOutcome.previewed(cs)]
 
 
-def scenario_create_only() -> tuple[ChangeSet, list[StackResult]]:
+def scenario_create_only() -> tuple[ChangeSet, list[StackOutcome]]:
     spec = Spec(
         (
             k8s(NS, namespace()),
@@ -275,7 +276,7 @@ def _mixed_world() -> tuple[Spec, State, dict[str, Any]]:
     return spec, prior, {"k8s": k8s_live, "tf": tf_live}
 
 
-def scenario_mixed() -> tuple[ChangeSet, list[StackResult]]:
+def scenario_mixed() -> tuple[ChangeSet, list[StackOutcome]]:
     spec, prior, live = _mixed_world()
     runtimes = {KUBERNETES: DictRuntime(live["k8s"]), TERRAFORM: DictRuntime(live["tf"])}
     cs = preview(
@@ -287,16 +288,16 @@ def scenario_mixed() -> tuple[ChangeSet, list[StackResult]]:
         stack="dev",
         workspace="dev",
     )
-    failed = StackResult.failed(
+    failed = StackOutcome.refused(
         "shop",
         "prod",
         "prod",
         "workspaces/prod.yaml:12:5: modules.service.configs.default.replicas: expected an integer, got 'three'",
     )
-    return cs, [StackResult.of(cs), failed]
+    return cs, [StackOutcome.previewed(cs), failed]
 
 
-def scenario_delete() -> tuple[ChangeSet, list[StackResult]]:
+def scenario_delete() -> tuple[ChangeSet, list[StackOutcome]]:
     imported = Resource(
         "v1:ConfigMap:shop:shared",
         KUBERNETES,
@@ -323,7 +324,7 @@ def scenario_delete() -> tuple[ChangeSet, list[StackResult]]:
     return cs, _stack(cs)
 
 
-def scenario_unchanged() -> tuple[ChangeSet, list[StackResult]]:
+def scenario_unchanged() -> tuple[ChangeSet, list[StackOutcome]]:
     spec, prior, live = _mixed_world()
     spec = Spec(tuple(r for r in prior.resources if r.id != CM))
     k8s_live = {k: v for k, v in live["k8s"].items() if k != CM}
@@ -334,7 +335,7 @@ def scenario_unchanged() -> tuple[ChangeSet, list[StackResult]]:
     return cs, _stack(cs)
 
 
-def scenario_secrets() -> tuple[ChangeSet, list[StackResult]]:
+def scenario_secrets() -> tuple[ChangeSet, list[StackOutcome]]:
     old_data = {"username": "YWRtaW4=", "password": "b2xkLXBhc3N3b3Jk"}
     new_data = {
         "username": "YWRtaW4=",
@@ -390,7 +391,7 @@ def scenario_secrets() -> tuple[ChangeSet, list[StackResult]]:
     return cs, _stack(cs)
 
 
-def scenario_huge() -> tuple[ChangeSet, list[StackResult]]:
+def scenario_huge() -> tuple[ChangeSet, list[StackOutcome]]:
     old = {f"key-{i:04d}": f"value {i} " + "x" * 40 for i in range(400)}
     new = {k: (v.replace("x", "y") if i % 3 == 0 else v) for i, (k, v) in enumerate(old.items())}
     new.update({f"extra-{i:04d}": "z" * 60 for i in range(600)})
@@ -411,7 +412,7 @@ def scenario_huge() -> tuple[ChangeSet, list[StackResult]]:
     return cs, _stack(cs)
 
 
-SCENARIOS: dict[str, Callable[[], tuple[ChangeSet, list[StackResult]]]] = {
+SCENARIOS: dict[str, Callable[[], tuple[ChangeSet, list[StackOutcome]]]] = {
     "create-only": scenario_create_only,
     "mixed": scenario_mixed,
     "delete": scenario_delete,

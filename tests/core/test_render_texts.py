@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core import mask
-from bot.core.outcome import StackRun
+from bot.core.outcome import StackOutcome
 from bot.core.render import failures, refusals, statuses
 from bot.core.render.results import action_summary, invalid_policy_apply
 from tests.golden import assert_golden
@@ -51,9 +51,9 @@ def test_job_failure_comments_and_statuses() -> None:
 
 def test_the_action_job_summary() -> None:
     runs = [
-        StackRun("shop", "dev", "dev", ok=True, revision=3),
-        StackRun("data", "prod", "prod", ok=False, revision=5, error="apply failed"),
-        StackRun.refused("shop", "prod", "prod", "locked"),
+        StackOutcome("shop", "dev", "dev", revision=3),
+        StackOutcome("data", "prod", "prod", revision=5, error="apply failed"),
+        StackOutcome.refused("shop", "prod", "prod", "locked"),
     ]
     text = action_summary("apply", "acme/infra", ["## Preview\n\nNo changes.\n"], runs, "no drift in 2 stacks")
     text += "\n" + action_summary("preview", "acme/infra", [], [], None)
@@ -61,7 +61,7 @@ def test_the_action_job_summary() -> None:
 
 
 def test_status_descriptions() -> None:
-    runs = [StackRun("shop", "prod", "prod", ok=False, revision=2, error="Error: token hunter2-s3cret\n\n  with null_resource.x,\n")]
+    runs = [StackOutcome("shop", "prod", "prod", revision=2, error="Error: token hunter2-s3cret\n\n  with null_resource.x,\n")]
     described = statuses.apply_failure(runs, mask.Literals.of(["hunter2-s3cret"]))
     assert described.startswith("1 of 1 stack failed: shop/prod: Error: token ") and "hunter2" not in described
     assert statuses.drift(["a/b", "c/d"], ["c/d"], []) == ("failure", "drift in 1 of 2 stacks: c/d")

@@ -24,7 +24,6 @@ from bot.core.preview.model import (
     DiffKind,
     FieldDiff,
     KeySelector,
-    StackResult,
     format_path,
     total_counts,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "DiffKind",
     "FieldDiff",
     "KeySelector",
-    "StackResult",
     "changeset_from",
     "diff",
     "equivalent",

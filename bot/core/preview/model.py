@@ -183,25 +183,6 @@ class ChangeSet:
         return tuple(s for s in self.steps if s.action is not Action.UNCHANGED)
 
 
-@dataclass(frozen=True, slots=True)
-class StackResult:
-    """One stack's outcome for a PR comment: a change set, or the error that stopped it."""
-
-    project: str
-    stack: str
-    workspace: str
-    changeset: ChangeSet | None = None
-    error: str | None = None
-
-    @classmethod
-    def of(cls, changeset: ChangeSet) -> StackResult:
-        return cls(changeset.project, changeset.stack, changeset.workspace, changeset)
-
-    @classmethod
-    def failed(cls, project: str, stack: str, workspace: str, error: str) -> StackResult:
-        return cls(project, stack, workspace, None, error)
-
-
 def total_counts(changesets: Iterable[ChangeSet]) -> Counts:
     total = Counts()
     for cs in changesets:

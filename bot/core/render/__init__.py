@@ -3,7 +3,7 @@
     from bot.core import render
     render.text(changeset, color=sys.stdout.isatty(), detail=True)   # terminal
     render.json(changeset)                                           # `kusion preview -o json`
-    render.markdown(stack_results, key="pr-7")  -> list[str]         # PR comment bodies
+    render.markdown(outcomes, key="pr-7")  -> list[str]              # PR comment bodies (StackOutcome)
     render.split_markdown(body, limit=65536)    -> list[str]
     render.parse_marker(comment_body)           -> Marker | None     # find our own comments
 
@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.core import mask
-from bot.core.preview.model import ChangeSet, StackResult
+from bot.core.outcome import StackOutcome
+from bot.core.preview.model import ChangeSet
 from bot.core.render import comment, kusion_json, split, terminal
 from bot.core.render.split import GITHUB_LIMIT, Marker, parse_marker, split_markdown, split_parts
 
@@ -41,7 +42,7 @@ markdown_body = comment.body
 __all__ = [
     "GITHUB_LIMIT",
     "Marker",
-    "StackResult",
+    "StackOutcome",
     "comment",
     "json",
     "markdown",

@@ -19,9 +19,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from bot.core import mask
-from bot.core.preview.model import Action, ChangeStep, StackResult, total_counts
+from bot.core.outcome import StackOutcome
+from bot.core.preview.model import Action, ChangeStep, total_counts
 from bot.core.render import lines, mermaid, split
 
 ICONS = {
@@ -80,7 +82,7 @@ def _step_details(step: ChangeStep) -> list[str]:
     return out
 
 
-def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
+def _stack_section(result: StackOutcome, mermaid_max_nodes: int) -> list[str]:
     title = f"### {code(result.project)} / {code(result.stack)}"
     if result.workspace:
         title += f" · workspace {code(result.workspace)}"
@@ -123,8 +125,14 @@ def _stack_section(result: StackResult, mermaid_max_nodes: int) -> list[str]:
     return out
 
 
+def _masked(result: StackOutcome, lits: mask.Literals) -> StackOutcome:
+    cs = mask.mask_changeset(result.changeset, lits) if result.changeset is not None else None
+    error = lits.text(result.error) if result.error is not None else None
+    return replace(result, changeset=cs, error=error)
+
+
 def body(
-    stacks: Sequence[StackResult],
+    stacks: Sequence[StackOutcome],
     *,
     key: str = "preview",
     meta: Mapping[str, str] | None = None,
@@ -136,7 +144,7 @@ def body(
     """The whole comment as one Markdown string (before splitting); `notices` (lines: a
     preview-only base, locks held by others) stand right under the title."""
     lits = mask.Literals.of(secrets)
-    results = [mask.mask_stack_result(r, lits) for r in stacks]
+    results = [_masked(r, lits) for r in stacks]
     marker = split.make_marker("preview", {"key": key, **(meta or {})})
     out = [marker.line(), f"## {title}", "", *notices]
     done = [r.changeset for r in results if r.changeset is not None and r.error is None]
@@ -165,7 +173,7 @@ def body(
 
 
 def render(
-    stacks: Sequence[StackResult],
+    stacks: Sequence[StackOutcome],
     *,
     key: str = "preview",
     meta: Mapping[str, str] | None = None,

@@ -17,18 +17,18 @@ from collections.abc import Iterable, Sequence
 
 from bot.core import mask
 from bot.core.lock import Lock
-from bot.core.outcome import StackRun
+from bot.core.outcome import StackOutcome
 from bot.core.render.comment import ICONS, code, fenced
 
 
-def result_cell(run: StackRun) -> str:
+def result_cell(run: StackOutcome) -> str:
     """`✅ succeeded`, `❌ failed` or `⛔ not run`."""
     if run.ok:
         return "✅ succeeded"
     return "❌ failed" if run.ran else "⛔ not run"
 
 
-def tally(runs: Sequence[StackRun]) -> str:
+def tally(runs: Sequence[StackOutcome]) -> str:
     """`✅ 2 succeeded, ❌ 1 failed, ⛔ 1 not run`."""
     ok = sum(1 for r in runs if r.ok)
     failed = sum(1 for r in runs if not r.ok and r.ran)
@@ -42,7 +42,7 @@ def tally(runs: Sequence[StackRun]) -> str:
 
 
 def operation_comment(
-    runs: Sequence[StackRun],
+    runs: Sequence[StackOutcome],
     *,
     title: str,
     lead: str,
@@ -78,9 +78,9 @@ def operation_comment(
         if run.error:
             out.extend(fenced(mask.mask_text(run.error, lits)))
             out.append("")
-        if run.failed and not (run.error and all(rid in run.error for rid, _ in run.failed)):
+        if run.problems and not (run.error and all(rid in run.error for rid, _ in run.problems)):
             out.extend(["| Resource | Problem |", "|---|---|"])
-            for rid, message in run.failed:
+            for rid, message in run.problems:
                 first = mask.mask_text(message, lits).strip().split("\n", 1)[0]
                 out.append(f"| {code(rid)} | {code(first[:300])} |")
             out.append("")
@@ -92,7 +92,7 @@ def operation_comment(
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def action_summary(command: str, repo: str, previews: Sequence[str], runs: Sequence[StackRun],
+def action_summary(command: str, repo: str, previews: Sequence[str], runs: Sequence[StackOutcome],
                    drift: str | None) -> str:
     """The Action's job summary: the preview bodies, a result row per stack run, the drift line."""
     parts = [f"## Shipmate {command} on {repo}", "", *previews]

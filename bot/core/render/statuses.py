@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from bot.core import mask
-from bot.core.outcome import StackRun
+from bot.core.outcome import StackOutcome
 from bot.core.preview.model import Counts
 
 DESCRIPTION_LIMIT = 140
@@ -38,17 +38,30 @@ def invalid_policy(error: str) -> str:
     return lead + short_reason(error, DESCRIPTION_LIMIT - len(lead))
 
 
-def apply_failure(runs: Sequence[StackRun], secrets: mask.Literals) -> str:
+def apply_failure(runs: Sequence[StackOutcome], secrets: mask.Literals) -> str:
     """The `shipmate/apply` failure description: how many stacks failed, the first one and
     why (masked), within GitHub's 140 characters."""
     bad = [r for r in runs if not r.ok]
     first = bad[0]
-    causes = [msg for _, msg in first.failed if not msg.startswith("skipped:")]
+    causes = [msg for _, msg in first.failed]
     reason = mask.mask_text(causes[0] if causes else first.error or "failed", secrets)
     more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
     prefix = f"{len(bad)} of {_stacks(len(runs))} failed: {first.name}{more}: "
     short = short_reason(reason, max(20, DESCRIPTION_LIMIT - len(prefix)))
     return prefix + mask.mask_text(short, secrets)
+
+
+def apply_result(runs: Sequence[StackOutcome]) -> tuple[str, str]:
+    """(state, description) of the `shipmate/apply` status for these runs."""
+    n = len(runs)
+    bad = [r for r in runs if not r.ok]
+    if bad:
+        names = ", ".join(r.name for r in bad)
+        return "failure", f"{len(bad)} of {_stacks(n)} failed: {names}"
+    if n:
+        revisions = ", ".join(f"{r.name} r{r.revision}" for r in runs)
+        return "success", f"{_stacks(n)} applied: {revisions}"
+    return "success", "no stacks to apply"
 
 
 def preview(stacks: int, failed: int, counts: Counts) -> tuple[str, str]:

@@ -1,0 +1,257 @@
+"""The pull-request reporter: runs and refusals told as comments, commit statuses and reactions.
+
+`PullRequestReporter(host)` implements `bot.core.reporter.Reporter` on any `CodeHost` (the
+GitHub adapter's, or the in-memory one of the handler tests). Every text comes from
+`bot.core.render`; this module only decides where it goes:
+
+| run | started | finished |
+|---|---|---|
+| preview (pull request, `/preview`) | `shipmate/preview` pending | the ONE summary comment, kept up to date; `shipmate/preview` |
+| `/apply` | `shipmate/apply` pending | a result comment; `shipmate/apply` |
+| `/destroy` | | a result comment |
+| apply of a merge or push | | a comment on the merged pull request (else on the commit); `shipmate/apply` linking to it |
+| drift check | | `shipmate/drift` on the default branch's head |
+
+Each comment the bot keeps up to date starts with a hidden marker
+(`<!-- shipmate:<kind> key=<key> part=i/n -->`, see `bot.core.render.split`). `upsert`
+finds the bot's comments with that kind and key, edits them in place (only when the text
+changed), creates the parts that are new and deletes the parts no longer needed, so a pull
+request carries ONE preview summary however often it is pushed to, and GitHub's write
+budget is spent only on real changes. Results of commands (`/apply`, merges) are history
+and are posted as new comments with `post`.
+
+Status and reaction writes never fail a job: a missing status is shown as missing, the work
+itself is done. A merge's outcome that cannot be posted is logged (it is in the Release).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.core import mask
+from bot.core.errors import ShipmateError
+from bot.core.lock import Lock
+from bot.core.outcome import RunResult, drift_names
+from bot.core.ports import CodeHost, CommentInfo
+from bot.core.release import Trigger
+from bot.core.render import comment, failures, refusals, results, split, statuses
+from bot.core.reporter import APPLY_STATUS, DRIFT_STATUS, PREVIEW_STATUS, Reporter
+from bot.core.runplan import Operation, Request, RunPlan
+
+log = logging.getLogger("shipmate.bot")
+
+PREVIEW_KIND = "preview"
+ERROR_KIND = "error"
+
+
+def preview_key(number: int) -> str:
+    return f"pr-{number}"
+
+
+class PullRequestReporter(Reporter):
+    """Tells a pull request (or a commit) about runs; see the module docstring."""
+
+    def __init__(self, host: CodeHost) -> None:
+        self.host = host
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def started(self, plan: RunPlan) -> None:
+        req = plan.request
+        if plan.operation is Operation.PREVIEW and req.number is not None:
+            self.status(req.repo, req.sha, PREVIEW_STATUS, "pending", "previewing the changed stacks")
+        elif plan.operation is Operation.APPLY and plan.provenance.trigger is Trigger.COMMENT:
+            n = len(plan.stacks)
+            self.status(req.repo, req.sha, APPLY_STATUS, "pending", f"applying {n} stack{'s' if n != 1 else ''}")
+
+    def finished(self, plan: RunPlan, result: RunResult) -> None:
+        op, trigger = plan.operation, plan.provenance.trigger
+        if op is Operation.PREVIEW and plan.request.number is not None:
+            self._preview(plan, result)
+        elif op is Operation.DRIFT:
+            self._drift(plan, result)
+        elif trigger is Trigger.COMMENT and op in (Operation.APPLY, Operation.DESTROY):
+            self._command(plan, result)
+        elif trigger is Trigger.PUSH:
+            self._merge(plan, result)
+
+    def _preview(self, plan: RunPlan, result: RunResult) -> None:
+        req = plan.request
+        assert req.number is not None
+        title = "Shipmate preview" + (f" ({' '.join(req.filters)})" if req.filters else "")
+        body = comment.body(
+            result.stacks, key=preview_key(req.number), meta={"head": req.sha[:12]}, title=title,
+            secrets=result.secrets, notices=[*plan.notices, *results.locked_notice(result.locked)],
+        )
+        self.upsert(req.repo, req.number, PREVIEW_KIND, preview_key(req.number), split.split_markdown(body))
+        self.status(req.repo, req.sha, PREVIEW_STATUS, *statuses.preview(len(result.stacks), result.failed,
+                                                                          result.counts))
+
+    def _command(self, plan: RunPlan, result: RunResult) -> None:
+        req = plan.request
+        assert req.number is not None
+        runs = result.stacks
+        if plan.operation is Operation.APPLY:
+            body = results.operation_comment(
+                runs, title="Shipmate apply", lead=results.apply_lead(req.actor, req.sha),
+                secrets=result.secrets, state_branch=plan.state_branch,
+                footer=[refusals.kept_locks(r.key for r in runs)],
+            )
+        else:
+            ref = plan.stacks[0]
+            body = results.operation_comment(
+                runs, title="Shipmate destroy", lead=results.destroy_lead(req.actor, ref.project, ref.name),
+                state_branch=plan.state_branch,
+            )
+        kind = str(plan.operation)
+        self.post(req.repo, req.number, kind, f"{preview_key(req.number)}-c{req.comment_id}", body)
+        if plan.operation is Operation.APPLY:
+            self.status(req.repo, req.sha, APPLY_STATUS, *statuses.apply_result(runs))
+
+    def _merge(self, plan: RunPlan, result: RunResult) -> None:
+        req = plan.request
+        runs = result.stacks
+        merged = req.number is not None
+        if not (runs or (merged and result.freed)):
+            return
+        footer: list[str] = []
+        if result.freed:
+            unique = list({lock.key: lock for lock in result.freed}.values())
+            footer = ["The locks this pull request held are released:", "", *results.lock_lines(unique)]
+        body = results.operation_comment(
+            runs, title="Shipmate apply on merge" if merged else "Shipmate apply on push",
+            lead=results.merge_lead(req.sha, merged=merged, branch=req.branch),
+            secrets=result.secrets, state_branch=plan.state_branch, footer=footer,
+        )
+        link = self.tell(req, body)
+        if runs:
+            state, description = statuses.apply_result(runs)
+            if state == "failure":
+                description = statuses.apply_failure(runs, mask.Literals.of(result.secrets))
+            self.status(req.repo, req.sha, APPLY_STATUS, state, description, target_url=link)
+
+    def _drift(self, plan: RunPlan, result: RunResult) -> None:
+        if not result.stacks:
+            return
+        checked, drifted, failed = drift_names(result)
+        self.status(plan.request.repo, plan.request.sha, DRIFT_STATUS, *statuses.drift(checked, drifted, failed))
+
+    def drift_refused(self, request: Request, reason: str) -> None:
+        self.status(request.repo, request.sha, DRIFT_STATUS, "error", reason)
+
+    # --- around runs ------------------------------------------------------------------------
+
+    def acknowledged(self, request: Request, reaction: str) -> None:
+        if request.comment_id is None:
+            return
+        try:
+            self.host.react(request.repo, request.comment_id, reaction)
+        except ShipmateError as exc:
+            log.warning("could not react %s to comment %s on %s: %s", reaction, request.comment_id, request.repo, exc)
+
+    def refused(self, request: Request, asked: str, reason: str) -> None:
+        assert request.number is not None
+        self.host.create_comment(request.repo, request.number, results.refusal(reason, request.actor, asked))
+
+    def replied(self, request: Request, text: str) -> None:
+        assert request.number is not None
+        self.host.create_comment(request.repo, request.number, text)
+
+    def unlocked(self, request: Request, locks: Sequence[Lock], reason: str) -> None:
+        assert request.number is not None
+        self.post(request.repo, request.number, "locks", preview_key(request.number),
+                  results.unlocked_comment(locks, reason))
+
+    def skipped_fork(self, request: Request) -> None:
+        assert request.number is not None
+        marker = split.make_marker(PREVIEW_KIND, {"key": preview_key(request.number)})
+        body = f"{marker.line(part='1/1')}\n{results.FORK_NOTICE}"
+        self.upsert(request.repo, request.number, PREVIEW_KIND, preview_key(request.number), [body])
+
+    def policy_unreadable(self, plan: RunPlan, branch: str, error: str) -> None:
+        req = plan.request
+        link = self.tell(req, results.invalid_policy_apply(merged=req.number is not None, branch=branch, error=error))
+        self.status(req.repo, req.sha, APPLY_STATUS, "error", statuses.invalid_policy(error), target_url=link)
+
+    def job_failed(self, request: Request, failure: failures.JobFailureText, what: str,
+                   contexts: Sequence[str]) -> None:
+        description = failures.status_description(failure)
+        for context in contexts:
+            self.status(request.repo, request.sha, context, "error", description)
+        marker = split.make_marker(ERROR_KIND, {"key": f"delivery-{failure.delivery_id}"})
+        body = "\n".join([marker.line(part="1/1"), *failures.error_lines(failure, what)])
+        if request.number is not None:
+            self.upsert(request.repo, request.number, ERROR_KIND, f"delivery-{failure.delivery_id}", [body])
+        elif request.sha:
+            self.host.create_commit_comment(request.repo, request.sha, body)
+
+    def ended_pending(self, request: Request, contexts: Sequence[str],
+                      failure: failures.JobFailureText | None = None) -> None:
+        description = (failures.status_description(failure) if failure is not None
+                       else "Shipmate ended without a result (see its log)")
+        for context in contexts:
+            self.status(request.repo, request.sha, context, "error", description)
+
+    # --- comments and statuses ----------------------------------------------------------------
+
+    def tell(self, req: Request, body: str) -> str:
+        """Post an outcome on the pull request, or as a comment on the commit when there is
+        none; returns the web URL of (the first part of) that comment, "" when it could not be
+        posted (logged: the outcome is still in the Release and the log)."""
+        try:
+            if req.number is not None:
+                ids = self.post(req.repo, req.number, "merge", preview_key(req.number), body)
+                return f"{req.html_url}#issuecomment-{ids[0]}" if ids and req.html_url else ""
+            marker = split.make_marker("merge", {"key": f"push-{req.sha[:12]}"})
+            urls = [self.host.create_commit_comment(req.repo, req.sha, part)
+                    for part in split.split_markdown(f"{marker.line()}\n{body}")]
+            return urls[0] if urls else ""
+        except ShipmateError as exc:
+            where = f"#{req.number}" if req.number is not None else f"commit {req.sha[:7]}"
+            log.warning("%s: could not post the apply outcome on %s: %s", req.repo, where, exc)
+            return ""
+
+    def upsert(self, repo: str, number: int, kind: str, key: str, bodies: Sequence[str]) -> list[int]:
+        """Make the bot's `kind`/`key` comments on `number` read `bodies`; returns their IDs."""
+        existing = marked(self.host.comments(repo, number), self.host.bot_login(), kind, key)
+        ids: list[int] = []
+        for index, body in enumerate(bodies):
+            if index < len(existing):
+                current = existing[index]
+                if current.body != body:
+                    self.host.edit_comment(repo, current.id, body)
+                ids.append(current.id)
+            else:
+                ids.append(self.host.create_comment(repo, number, body))
+        for extra in existing[len(bodies):]:
+            self.host.delete_comment(repo, extra.id)
+        return ids
+
+    def post(self, repo: str, number: int, kind: str, key: str, body: str) -> list[int]:
+        """Post `body` (Markdown without marker) as new comment(s), split to fit."""
+        marker = split.make_marker(kind, {"key": key})
+        return [self.host.create_comment(repo, number, part)
+                for part in split.split_markdown(f"{marker.line()}\n{body}")]
+
+    def status(self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = "") -> None:
+        """Set a commit status (`target_url`: where its details are); a failure is logged, not raised."""
+        text = description if len(description) <= statuses.DESCRIPTION_LIMIT else description[:137] + "..."
+        try:
+            self.host.set_status(repo, sha, context, state, text, target_url)
+        except ShipmateError as exc:
+            log.warning("could not set status %s on %s@%s: %s", context, repo, sha[:7], exc)
+
+
+def marked(comments: Sequence[CommentInfo], author: str, kind: str, key: str) -> list[CommentInfo]:
+    """`author`'s comments carrying a `kind` marker with `key`, in part order."""
+    found: list[tuple[int, int, CommentInfo]] = []
+    for item in comments:
+        if item.author.lower() != author.lower():
+            continue
+        marker = split.parse_marker(item.body)
+        if marker is None or marker.kind != kind or marker.get("key") != key:
+            continue
+        part = marker.get("part", "1/1").partition("/")[0]
+        found.append((int(part) if part.isdigit() else 0, item.id, item))
+    return [c for _, _, c in sorted(found, key=lambda entry: (entry[0], entry[1]))]

@@ -1,0 +1,171 @@
+"""The one way stacks are run: `StackRunner` carries out a `RunPlan` for every entry point.
+
+    plan = builder.apply_command(...)                # what, for whom, under which locks
+    StackRunner(ops, tree, trusted, reporter).run(plan)   # runs it and tells the reporter
+
+A preview (and a drift check) loads and previews each stack. An apply, destroy or rollback
+runs under ONE `LockSession` for the plan's owner: a merge first takes over the locks its
+pull request kept, a command takes every lock before the first stack runs (all or nothing),
+and each stack then goes load → preview → confirm → release → execute → flush →
+finish/abort (`bot.app.stacks`) on the lock the session holds. At the end the session keeps
+the locks (a pull request's `/apply`) or gives every one back.
+
+The reporter hears `started` once the run can go ahead (after its locks, so a refused
+command leaves no `pending` status) and `finished` with the `RunResult`.
+
+The stacks of a plan run `ops.parallel` at a time (`bot.app.fanout`: stacks sharing a
+project+workspace one after the other) and the outcomes come back in the plan's order.
+
+Errors: with `contain` (the bot, the Action) a permanent failure of one stack becomes that
+stack's failed `StackOutcome` and the others still run; a temporary one (the state branch or
+the code host unavailable, `bot.core.errors.retry_kind`) is raised after every started stack
+has finished, so the queue tries the job again rather than a stack being shown as failed for
+good. The CLI runs without `contain`: its one stack's error is the command's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from bot.app.fanout import fan_out
+from bot.app.locking import LockSession
+from bot.app.services import Tree, secrets_of
+from bot.app.stacks import LoadedStack, RunOptions, StackIdentity, StackOps
+from bot.core.affected import StackRef
+from bot.core.config.settings import RepoSettings
+from bot.core.errors import ShipmateError, TransientError, retry_kind
+from bot.core.lock import Lock, LockHeld
+from bot.core.outcome import RunResult, StackOutcome, repository_failure
+from bot.core.reporter import Reporter
+from bot.core.runplan import Operation, RunPlan
+
+log = logging.getLogger("shipmate.bot")
+
+# One stack's work: its outcome and the secret literals its config holds.
+Done = tuple[StackOutcome, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class StackRunner:
+    """Runs plans with the stack use cases `ops`, reading stacks from `tree` (None: a plan
+    that needs no config, a rollback), under the trusted `shipmate.yaml` settings."""
+
+    ops: StackOps
+    tree: Tree | None
+    trusted: RepoSettings
+    reporter: Reporter = field(default_factory=Reporter)
+    contain: bool = True
+    loaded: tuple[LoadedStack, ...] = ()  # stacks the caller loaded already (the CLI, to name its stack)
+
+    def run(self, plan: RunPlan, options: RunOptions = RunOptions()) -> RunResult:
+        """Carry out `plan` and report it; PolicyDenied when its locks are held by someone else."""
+        if not plan.operation.changes:
+            if plan.refusal is None:
+                self.reporter.started(plan)
+            result = self._preview(plan)
+        else:
+            result = self._change(plan, options)
+        self.reporter.finished(plan, result)
+        return result
+
+    # --- previews and drift checks: no locks --------------------------------------------------
+
+    def _preview(self, plan: RunPlan) -> RunResult:
+        if plan.refusal is not None:
+            return RunResult((repository_failure(plan.refusal),))
+
+        def one(ref: StackRef) -> Done:
+            loaded, secrets, refused = self._load(ref)
+            if loaded is None:
+                return refused, secrets
+            try:
+                return StackOutcome.previewed(self.ops.preview(loaded)), secrets
+            except TransientError:
+                raise  # the state branch or a runtime may answer later: the job is tried again
+            except Exception as exc:
+                if not self.contain:
+                    raise
+                return self._failed(ref, "preview", exc), secrets
+
+        done = self._each(plan, one)
+        locked: tuple[Lock, ...] = ()
+        if plan.operation is Operation.PREVIEW and plan.request.number is not None and plan.stacks:
+            keys = {f"{p}/{w}" for p, w in plan.keys}
+            now = self.ops.clock.now()
+            locked = tuple(lock for lock in self.ops.backend.list_locks()
+                           if lock.key in keys and lock.owner != plan.owner and not lock.expired(now))
+        return RunResult(tuple(o for o, _ in done), frozenset(s for _, sec in done for s in sec), locked)
+
+    # --- apply, destroy, rollback: under the plan's locks ------------------------------------
+
+    def _change(self, plan: RunPlan, options: RunOptions) -> RunResult:
+        session = LockSession(self.ops.backend, plan.owner, plan.lease_seconds,
+                              pull_request=plan.provenance.pull_request, run_id=plan.run_id)
+        adopted = session.take_over(plan.keys) if plan.take_over else ()
+        if plan.locks_first:
+            session.acquire_all(plan.keys)  # PolicyDenied names a holder; nothing ran
+        ops = replace(self.ops, session=session)
+        options = replace(options, keep_lock=plan.keep_locks)
+        if plan.refusal is None:
+            self.reporter.started(plan)
+        try:
+            if plan.refusal is not None:  # nothing runs; a merged pull request's locks still go
+                done: list[Done] = [(repository_failure(plan.refusal), frozenset())]
+            else:
+                done = self._each(plan, lambda ref: self._change_one(ops, plan, ref, options))
+        except BaseException:
+            if not plan.keep_locks:
+                session.abandon()
+            raise
+        closed = session.close(keep=plan.keep_locks)
+        freed = (*adopted, *closed) if plan.take_over else ()
+        return RunResult(tuple(o for o, _ in done), frozenset(s for _, sec in done for s in sec), (), freed)
+
+    def _change_one(self, ops: StackOps, plan: RunPlan, ref: StackRef, options: RunOptions) -> Done:
+        identity = StackIdentity(ref.project, ref.name, ref.workspace, ref.path)
+        secrets: frozenset[str] = frozenset()
+        try:
+            if plan.operation is Operation.APPLY:
+                loaded, secrets, refused = self._load(ref)
+                if loaded is None:
+                    return refused, secrets
+                return ops.apply(loaded, plan.provenance, options), secrets
+            if plan.operation is Operation.DESTROY:
+                return ops.destroy(identity, plan.provenance, options, settings=self.trusted), secrets
+            assert plan.revision is not None  # a rollback plan names its revision
+            return ops.rollback(ref.project, ref.workspace, plan.revision, plan.provenance, options,
+                                settings=self.trusted), secrets
+        except Exception as exc:
+            if not self.contain or (retry_kind(exc) == "temporary" and not isinstance(exc, LockHeld)):
+                # The state branch or the code host is unavailable for now: the stack's release
+                # (if any) was ended and its lock kept as it was; the job is tried again.
+                raise
+            return self._failed(ref, str(plan.operation), exc), secrets
+
+    # --- shared ---------------------------------------------------------------------------------
+
+    def _load(self, ref: StackRef) -> tuple[LoadedStack | None, frozenset[str], StackOutcome]:
+        """(the loaded stack or None, its secrets, the refusal when it could not be loaded)."""
+        assert self.tree is not None, "a plan that loads stacks needs a tree"
+        refused = StackOutcome.refused(ref.project, ref.name, ref.workspace, "")
+        given = [stack for stack in self.loaded if stack.identity.path == ref.path]
+        try:
+            loaded = given[0] if given else self.ops.load(self.tree.reader, ref.path)
+        except ShipmateError as exc:
+            if not self.contain:
+                raise
+            return None, frozenset(), replace(refused, error=str(exc))
+        return loaded, frozenset(secrets_of(loaded, self.trusted)), refused
+
+    def _each(self, plan: RunPlan, work: Callable[[StackRef], Done]) -> list[Done]:
+        return fan_out(plan.stacks, work, parallel=self.ops.parallel, key=lambda ref: (ref.project, ref.workspace))
+
+    def _failed(self, ref: StackRef, what: str, exc: Exception) -> StackOutcome:
+        if isinstance(exc, ShipmateError):
+            return StackOutcome.refused(ref.project, ref.name, ref.workspace, str(exc))
+        # A runtime's client error: shown on the stack, logged in full.
+        where = f" at {self.tree.sha[:7]}" if self.tree is not None else ""
+        log.exception("%s of %s%s failed", what, ref.path or ref.project, where)
+        return StackOutcome.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}")
