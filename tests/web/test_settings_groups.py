@@ -4,6 +4,8 @@ groups are reported together and by name, and the runtimes' variables are read h
 from __future__ import annotations
 
 import re
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,28 @@ def test_the_runtimes_file_keys(tmp_path: Path) -> None:
         Settings.from_env({}, config)
     assert [p.field for p in caught.value.problems] == ["KUBECONFIG", "tf_cli_config_file"]
     assert all(p.message.startswith("unknown setting (known: ") for p in caught.value.problems)
+
+
+# Good values of variables the settings file may hold too, as the environment spells them.
+GOOD = {
+    "SHIPMATE_WEBHOOK_SECRET": "s3cret", "GITHUB_TOKEN": "ghp_x", "GITHUB_API_URL": "http://127.0.0.1:9/api/v3",
+    "SHIPMATE_GITHUB_THROTTLE": "false", "SHIPMATE_MAX_BODY_BYTES": "2048", "SHIPMATE_LISTEN": "127.0.0.1:9000",
+    "SHIPMATE_HTTP_THREADS": "4", "SHIPMATE_HTTP_BACKLOG": "64", "SHIPMATE_HEADER_TIMEOUT_SECONDS": "5",
+    "SHIPMATE_QUEUE": "redis://127.0.0.1:6379/0", "SHIPMATE_WORKERS": "2", "SHIPMATE_QUEUE_MAX_ATTEMPTS": "3",
+    "SHIPMATE_HANDLER": "my.module:factory", "SHIPMATE_REPOSITORIES": "acme/*", "SHIPMATE_POLICY_BRANCH": "policy",
+    "SHIPMATE_STACK_CONCURRENCY": "8", "SHIPMATE_POLL_REPOSITORIES": "acme/config", "SHIPMATE_POLL_SECONDS": "30",
+    "SHIPMATE_DATA_DIR": "/var/lib/shipmate", "SHIPMATE_CACHE_DIR": "/var/cache/shipmate",
+    "SHIPMATE_SECRET_SALT": "pepper", "SHIPMATE_TERRAFORM_BIN": "/opt/terraform", "SHIPMATE_TERRAFORM_TIMEOUT": "90",
+    "SHIPMATE_TERRAFORM_PASS_ENV": "AWS_PROFILE", "SHIPMATE_TERRAFORM_SANDBOX": "off", "SHIPMATE_LOG_LEVEL": "DEBUG",
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.sampled_from(sorted(GOOD)), min_size=1))
+def test_the_file_holds_the_same_settings_in_lower_case_without_the_prefix(chosen: set[str]) -> None:
+    env = {variable: GOOD[variable] for variable in chosen}
+    with tempfile.TemporaryDirectory() as directory:
+        config = Path(directory) / "settings.yaml"
+        config.write_text("".join(f"{v.lower().removeprefix('shipmate_')}: '{GOOD[v]}'\n" for v in sorted(chosen)))
+        from_file = Settings.from_env({}, config)
+    assert from_file == replace(Settings.from_env(env), config_file=config)
