@@ -136,7 +136,7 @@ class StackOps:
         check_imports(loaded.spec.resources, runtimes)
         return engine.preview(
             loaded.spec, prior, runtimes, self.ignore_fields, batched=runtimes.having(Capability.BATCH),
-            project=ident.project, stack=ident.stack, workspace=ident.workspace,
+            api_objects=runtimes.having(Capability.API_OBJECTS), project=ident.project, stack=ident.stack, workspace=ident.workspace,
         )
 
     # --- apply ------------------------------------------------------------------------------
@@ -176,7 +176,8 @@ class StackOps:
             spec = Spec(prior.resources, latest.spec.secret_store, context)
             runtimes = self.runtimes(identity, context)
             changeset = engine.preview_destroy(
-                prior, runtimes, project=identity.project, stack=identity.stack, workspace=identity.workspace
+                prior, runtimes, api_objects=runtimes.having(Capability.API_OBJECTS),
+                project=identity.project, stack=identity.stack, workspace=identity.workspace,
             )
             return spec, changeset
 
@@ -284,6 +285,7 @@ class StackOps:
             spec, changeset = build(prior)
             runtimes = self.runtimes(identity, spec.context)
             recorder.lossless = runtimes.having(Capability.RECORDED_STATE)
+            recorder.api_objects = runtimes.having(Capability.API_OBJECTS)
             shown = mask.mask_changeset(changeset, literals)
             if options.confirm is not None and not options.confirm(shown):
                 recorder.decline()
@@ -318,7 +320,8 @@ class ReleaseRecorder:
     half of it is gone), then `finish` ends it (freeing the lock in the same commit unless it
     is kept) or `abort` marks it failed on an error; `decline` lets the lock go when nothing
     was recorded. Every field is masked before it is written (the entries of a
-    `recorded-state` runtime keep their values: only Shipmate's own credentials are masked)."""
+    `recorded-state` runtime keep their values: only Shipmate's own credentials are masked;
+    the Secrets of an `api-objects` runtime are masked)."""
 
     backend: StateBackend
     session: LockSession
@@ -328,11 +331,12 @@ class ReleaseRecorder:
     own: mask.Literals
     keep_lock: bool = False
     lossless: frozenset[str] = frozenset()
+    api_objects: frozenset[str] | None = None
     release: Release | None = None
     _cache: mask.MaskCache = field(default_factory=mask.MaskCache)
 
     def stored(self, release: Release) -> Release:
-        return self._cache.release(release, self.literals, self.own, self.lossless)
+        return self._cache.release(release, self.literals, self.own, self.lossless, self.api_objects)
 
     def start(self, release: Release, phase: Phase) -> Release:
         created = self.backend.create(self.stored(release), self.lock)
@@ -341,7 +345,7 @@ class ReleaseRecorder:
 
     def flush(self, state: State) -> None:
         assert self.release is not None
-        masked = self._cache.state(state, self.literals, self.own, self.lossless)
+        masked = self._cache.state(state, self.literals, self.own, self.lossless, self.api_objects)
         self.release = self.backend.update(self.release.with_state(masked, self.clock.now()), self.lock)
         lease = self.session.lease_seconds
         if (self.lock.expire_time - self.clock.now()).total_seconds() < lease / 2:

@@ -2,7 +2,8 @@
 
 Three sources of secrets:
 
-- **Kubernetes Secrets** (`v1` `Secret`): every value under `data` and `stringData`, and the
+- **Secrets among API objects** (`v1` `Secret` resources of a type whose runtime declares
+  `api-objects`): every value under `data` and `stringData`, and the
   `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeats them;
 - **sensitive paths** a runtime reported (Terraform's sensitive values, see
   `bot.core.ports.SENSITIVE_KEY`), recorded on each `ChangeStep`, or kept in a State
@@ -15,6 +16,16 @@ A masked value becomes `MASK`. A change stays visible: on the `to` side of a ste
 sensitive value that differs from the `from` side becomes `MASK_CHANGED`, so the diff reads
 `(sensitive value)` → `(sensitive value, changed)` and never shows either value. Nothing is
 hashed: a hash of a short secret can be brute-forced from a public comment.
+
+Which types are API objects is `api_objects`, given the way the preview is given it: a
+ChangeSet carries the set its preview was told (`ChangeSet.api_objects`), and a writer with
+the stack's runtimes at hand (`bot.app.stacks.ReleaseRecorder`) passes
+`StackRuntimes.having(Capability.API_OBJECTS)`. Where it is not known (None: the state
+backend's own pass over every release it writes, a ChangeSet or a State masked by a caller
+that was not told), a Secret must still never be shown, so masking goes by the data alone:
+whatever is shaped like a `v1` `Secret` has its values masked, whatever its type (masking
+more than needed is safe; showing a value is not). Lists are then keyed as the preview keys
+them when not told (`bot.core.preview.normalize.api_object`).
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from bot.core.preview.model import (
     Path,
 )
 from bot.core.release import Release
-from bot.core.spec import KUBERNETES, Resource, Spec, State
+from bot.core.spec import Resource, Spec, State
 
 MASK = "(sensitive value)"
 MASK_CHANGED = "(sensitive value, changed)"
@@ -228,12 +239,13 @@ class Masker:
 
 
 def secret_paths(
-    attributes: Mapping[str, Any] | None, resource_type: str
+    attributes: Mapping[str, Any] | None, resource_type: str, api_objects: Collection[str] | None = None
 ) -> frozenset[ConcretePath]:
-    """Paths of a Kubernetes Secret's values (empty for anything else)."""
+    """Paths of a `v1` Secret's values: of a resource of one of the `api_objects` types, or,
+    when they are not known (None), of anything shaped like a Secret (empty for anything else)."""
     if (
         attributes is None
-        or resource_type != KUBERNETES
+        or (api_objects is not None and resource_type not in api_objects)
         or attributes.get("kind") != "Secret"
         or attributes.get("apiVersion", "v1") != "v1"
     ):
@@ -257,13 +269,15 @@ def mask_attributes(
     resource_type: str,
     secrets: Iterable[str] | Literals = (),
     sensitive: frozenset[ConcretePath] = frozenset(),
+    *,
+    api_objects: Collection[str] | None = None,
 ) -> Mapping[str, Any]:
     """One object with every secret value replaced by `MASK` (for Release state, logs)."""
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
-    paths = sensitive | secret_paths(attributes, resource_type)
+    paths = sensitive | secret_paths(attributes, resource_type, api_objects)
     if not paths and not lits:
         return attributes
-    ctx = _Ctx(paths, lits, resource_type == KUBERNETES, None)
+    ctx = _Ctx(paths, lits, normalize.api_object(resource_type, api_objects), None)
     out = ctx.mask(attributes, (), (), None)
     return out if isinstance(out, Mapping) else {}
 
@@ -272,35 +286,42 @@ def mask_resource(
     resource: Resource,
     secrets: Iterable[str] | Literals = (),
     sensitive: frozenset[ConcretePath] = frozenset(),
+    *,
+    api_objects: Collection[str] | None = None,
 ) -> Resource:
     """A Resource safe to store or show: attributes masked, extensions searched for literals."""
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
     sensitive = sensitive | _ext_paths(resource)
-    attrs = mask_attributes(resource.attributes, resource.type, lits, sensitive)
+    attrs = mask_attributes(resource.attributes, resource.type, lits, sensitive, api_objects=api_objects)
     exts = _mask_literals(resource.extensions, lits)
     if attrs is resource.attributes and exts is resource.extensions:
         return resource
     return Resource(resource.id, resource.type, attrs, resource.depends_on, exts)
 
 
-def mask_state(state: State, secrets: Iterable[str] | Literals = ()) -> State:
+def mask_state(
+    state: State, secrets: Iterable[str] | Literals = (), *, api_objects: Collection[str] | None = None
+) -> State:
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
-    return State(tuple(mask_resource(r, lits) for r in state.resources))
+    return State(tuple(mask_resource(r, lits, api_objects=api_objects) for r in state.resources))
 
 
-def mask_step(step: ChangeStep, secrets: Iterable[str] | Literals = ()) -> ChangeStep:
-    """A step whose from/to/diffs hide every secret but still show which ones changed."""
+def mask_step(
+    step: ChangeStep, secrets: Iterable[str] | Literals = (), *, api_objects: Collection[str] | None = None
+) -> ChangeStep:
+    """A step whose from/to/diffs hide every secret but still show which ones changed
+    (`api_objects`: as its change set's)."""
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
     res = step.resource
     before = step.from_.attributes if step.from_ is not None else None
     after = step.to.attributes if step.to is not None else None
-    paths = step.sensitive | secret_paths(before, res.type) | secret_paths(after, res.type)
+    paths = step.sensitive | secret_paths(before, res.type, api_objects) | secret_paths(after, res.type, api_objects)
     for side in (step.from_, step.to):
         if side is not None:
             paths |= _ext_paths(side)
     if not paths and not lits:
         return step
-    k8s = res.type == KUBERNETES
+    k8s = normalize.api_object(res.type, api_objects)
     m_before = None if before is None else _Ctx(paths, lits, k8s, None).mask(before, (), (), None)
     m_after = (
         None if after is None else _Ctx(paths, lits, k8s, _Other(before)).mask(after, (), (), None)
@@ -321,10 +342,11 @@ def mask_step(step: ChangeStep, secrets: Iterable[str] | Literals = ()) -> Chang
 
 
 def mask_changeset(changeset: ChangeSet, secrets: Iterable[str] | Literals = ()) -> ChangeSet:
+    """The change set with every step masked, its API objects being the ones it carries."""
     lits = secrets if isinstance(secrets, Literals) else Literals.of(secrets)
     if changeset.masked and not lits:
         return changeset
-    steps = tuple(mask_step(s, lits) for s in changeset.steps)
+    steps = tuple(mask_step(s, lits, api_objects=changeset.api_objects) for s in changeset.steps)
     return replace(changeset, steps=steps, masked=True)
 
 
@@ -355,11 +377,13 @@ def mask_secret_store(store: Mapping[str, Any] | None, secrets: Iterable[str] | 
     return _mask_literals(out, lits)
 
 
-def mask_spec(spec: Spec, secrets: Iterable[str] | Literals = ()) -> Spec:
+def mask_spec(
+    spec: Spec, secrets: Iterable[str] | Literals = (), *, api_objects: Collection[str] | None = None
+) -> Spec:
     """A Spec as it may be stored or shown: resources, secret store and context masked."""
     lits = Literals.of(secrets)
     return Spec(
-        tuple(mask_resource(r, lits) for r in spec.resources),
+        tuple(mask_resource(r, lits, api_objects=api_objects) for r in spec.resources),
         mask_secret_store(spec.secret_store, lits),
         _mask_literals(spec.context, lits) if spec.context else spec.context,
     )
@@ -371,6 +395,7 @@ def mask_release(
     *,
     own: Iterable[str] | Literals = (),
     lossless: Collection[str] = frozenset(),
+    api_objects: Collection[str] | None = None,
 ) -> Release:
     """A Release as it may be written: every field masked with `secrets` — the Spec, the
     state's entries, the error and the provenance (actor, commit).
@@ -378,12 +403,13 @@ def mask_release(
     State entries of the `lossless` resource types stay lossless (their runtime rebuilds its
     working copy from them, as Terraform rebuilds `terraform.tfstate`); only the literals in
     `own` (Shipmate's own credentials, which no infrastructure may hold) are masked there too.
+    `api_objects`: the types whose Secrets are masked (see the module docstring).
     """
     lits = Literals.of(secrets)
     return replace(
         release,
-        spec=mask_spec(release.spec, lits),
-        state=mask_stored_state(release.state, lits, own=own, lossless=lossless),
+        spec=mask_spec(release.spec, lits, api_objects=api_objects),
+        state=mask_stored_state(release.state, lits, own=own, lossless=lossless, api_objects=api_objects),
         error=lits.text(release.error) if release.error else release.error,
         actor=lits.text(release.actor),
         commit=lits.text(release.commit),
@@ -396,12 +422,14 @@ def mask_stored_state(
     *,
     own: Iterable[str] | Literals = (),
     lossless: Collection[str] = frozenset(),
+    api_objects: Collection[str] | None = None,
 ) -> State:
     """State as it may be written: see `mask_release`."""
     lits = Literals.of(secrets)
     own_lits = Literals.of(own)
     resources = tuple(
-        (mask_lossless_entry(r, own_lits) if r.type in lossless else mask_resource(r, lits)) for r in state.resources
+        (mask_lossless_entry(r, own_lits) if r.type in lossless else mask_resource(r, lits, api_objects=api_objects))
+        for r in state.resources
     )
     if all(a is b for a, b in zip(resources, state.resources, strict=True)):
         return state
@@ -424,46 +452,58 @@ def mask_lossless_entry(resource: Resource, secrets: Iterable[str] | Literals) -
 class MaskCache:
     """`mask_release` and `mask_stored_state` for a writer that writes the same release again
     and again (an apply flushes it after every resource operation): the Spec and the state
-    entries masked last are remembered by identity, so a flush masks only what is new and
-    its cost does not grow with the size of the stack. Not thread-safe: one per writer."""
+    entries masked last are remembered by identity, with the values they were masked with,
+    so a flush masks only what is new and its cost does not grow with the size of the stack.
+    Not thread-safe: one per writer."""
 
     def __init__(self) -> None:
-        self._spec: tuple[Spec, Spec, Literals] | None = None
-        self._entries: dict[int, tuple[Resource, Resource, Literals, Literals, Collection[str]]] = {}
+        self._spec: tuple[Spec, Spec, tuple[object, ...]] | None = None
+        self._entries: dict[int, tuple[Resource, Resource, tuple[object, ...]]] = {}
 
-    def state(self, state: State, secrets: Literals, own: Literals, lossless: Collection[str]) -> State:
-        entries: dict[int, tuple[Resource, Resource, Literals, Literals, Collection[str]]] = {}
+    def state(
+        self, state: State, secrets: Literals, own: Literals, lossless: Collection[str],
+        api_objects: Collection[str] | None = None,
+    ) -> State:
+        how = (secrets, own, lossless, api_objects)
+        entries: dict[int, tuple[Resource, Resource, tuple[object, ...]]] = {}
         resources = []
         for r in state.resources:
             hit = self._entries.get(id(r))
-            if hit is not None and hit[0] is r and hit[2] is secrets and hit[3] is own and hit[4] is lossless:
+            if hit is not None and hit[0] is r and _same(hit[2], how):
                 masked = hit[1]
             elif r.type in lossless:
                 masked = mask_lossless_entry(r, own)
             else:
-                masked = mask_resource(r, secrets)
-            entries[id(r)] = (r, masked, secrets, own, lossless)
+                masked = mask_resource(r, secrets, api_objects=api_objects)
+            entries[id(r)] = (r, masked, how)
             resources.append(masked)
         self._entries = entries
         if all(a is b for a, b in zip(resources, state.resources, strict=True)):
             return state
         return State(tuple(resources))
 
-    def release(self, release: Release, secrets: Literals, own: Literals, lossless: Collection[str]) -> Release:
+    def release(
+        self, release: Release, secrets: Literals, own: Literals, lossless: Collection[str],
+        api_objects: Collection[str] | None = None,
+    ) -> Release:
         cached = self._spec
-        if cached is not None and cached[0] is release.spec and cached[2] is secrets:
+        if cached is not None and cached[0] is release.spec and _same(cached[2], (secrets, api_objects)):
             spec = cached[1]
         else:
-            spec = mask_spec(release.spec, secrets)
-            self._spec = (release.spec, spec, secrets)
+            spec = mask_spec(release.spec, secrets, api_objects=api_objects)
+            self._spec = (release.spec, spec, (secrets, api_objects))
         return replace(
             release,
             spec=spec,
-            state=self.state(release.state, secrets, own, lossless),
+            state=self.state(release.state, secrets, own, lossless, api_objects),
             error=secrets.text(release.error) if release.error else release.error,
             actor=secrets.text(release.actor),
             commit=secrets.text(release.commit),
         )
+
+
+def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def mask_data(value: Any, secrets: Iterable[str] | Literals) -> Any:

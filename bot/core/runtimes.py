@@ -52,6 +52,17 @@ class Capability(StrEnum):
     (Terraform's state), so they are kept losslessly: only Shipmate's own credentials are
     masked in them, and a destroy or rollback recovers masked Spec values from them."""
 
+    API_OBJECTS = "api-objects"
+    """The resources of this type are API objects shaped like Kubernetes' (`apiVersion`,
+    `kind`, `metadata`). The preview leaves the fields the server fills in (`status`,
+    `metadata.uid`, `resourceVersion`, `generation`, `creationTimestamp`, `managedFields`,
+    `selfLink`) out of its comparison and compares the lists the API merges by a key
+    (containers by name, ports by port and protocol, ...) as sets, naming their elements by
+    key (`containers[name=app]`); masking hides a core `v1` `Secret`'s `data`, `stringData`
+    and last-applied annotation. Without it, objects are compared as they are, every list in
+    order, and only runtime-reported sensitive paths and the workspace's secret values are
+    masked."""
+
 
 @dataclass(frozen=True, slots=True)
 class RuntimeSettings:

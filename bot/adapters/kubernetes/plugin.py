@@ -1,10 +1,12 @@
 """The Kubernetes runtime as a `shipmate.runtimes` plug-in (registered in pyproject.toml).
 
 It serves `Kubernetes` resources one by one (server-side apply), waits for readiness
-(`readiness`) and takes over objects named by `kusionstack.io/import-id` (`import`). The
-runtime of a stack reads its kubeconfig from the workspace context (or, from the
-`kubernetes` runtime option, `bot.settings.KubernetesOptions`: KUBECONFIG, or in-cluster) and keeps its discovery cache in the stack's scratch directory when the bot
-gives one.
+(`readiness`), takes over objects named by `kusionstack.io/import-id` (`import`), and its
+resources are API objects (`api-objects`: the fields the server fills in and the order of
+the lists it merges by key are no change, a Secret's values are masked). The runtime of a
+stack reads its kubeconfig from the workspace context (or, from the `kubernetes` runtime
+option, `bot.settings.KubernetesOptions`: KUBECONFIG, or in-cluster) and keeps its discovery
+cache in the stack's scratch directory when the bot gives one.
 """
 
 from __future__ import annotations
@@ -37,4 +39,6 @@ def configure(settings: RuntimeSettings) -> RuntimeBuilder:
     return build
 
 
-PLUGIN = RuntimePlugin(KUBERNETES, frozenset({Capability.READINESS, Capability.IMPORT}), configure)
+PLUGIN = RuntimePlugin(
+    KUBERNETES, frozenset({Capability.READINESS, Capability.IMPORT, Capability.API_OBJECTS}), configure
+)

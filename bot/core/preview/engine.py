@@ -9,6 +9,11 @@ Kusion's rules, per resource:
 - otherwise the runtime's dry-run result is compared with the live object after normalisation
   (`normalize`): different → **Update**, the same → **UnChanged**.
 
+What normalisation does depends on whether a type's resources are API objects, which the
+caller says with `api_objects` (the types whose runtime declares `api-objects`; see
+`normalize.api_object` for a caller that does not say); the change set carries them for
+masking later.
+
 An imported resource with no prior state uses its live object as prior, so the runtime's
 three-way merge treats what exists as already owned.
 
@@ -40,7 +45,7 @@ from bot.core.preview.model import (
     DiffKind,
     FieldDiff,
 )
-from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, Spec, State
+from bot.core.spec import EXT_IMPORT_ID, Resource, Spec, State
 
 JSON = Mapping[str, Any]
 IMPORTED_NOTE = "imported resource: not in the Spec any more; left in place, removed from state"
@@ -54,6 +59,7 @@ def preview(
     ignore_fields: Iterable[str] = (),
     *,
     batched: Collection[str] = frozenset(),
+    api_objects: Collection[str] | None = None,
     project: str = "",
     stack: str = "",
     workspace: str = "",
@@ -65,6 +71,8 @@ def preview(
     names (`KNOWN_AFTER_APPLY` when that value only exists after the apply). References
     between resources of one `batched` type (whose runtime declares `batch`, as Terraform
     does) share a stage and are left to the runtime, which plans them as native interpolations.
+    The resources of an `api_objects` type (whose runtime declares `api-objects`) are
+    normalised as API objects (`normalize`).
     """
     planned = _unique(spec)
     prior_by_id = prior.by_id()
@@ -117,7 +125,8 @@ def preview(
         tuple(resolved.get(r.id, r) for r in spec.resources), spec.secret_store, spec.context
     )
     return changeset_from(
-        resolved_spec, prior, live, dry, ignore_fields, project=project, stack=stack, workspace=workspace
+        resolved_spec, prior, live, dry, ignore_fields, api_objects=api_objects,
+        project=project, stack=stack, workspace=workspace,
     )
 
 
@@ -143,6 +152,7 @@ def preview_destroy(
     prior: State,
     runtimes: Mapping[str, Runtime],
     *,
+    api_objects: Collection[str] | None = None,
     project: str = "",
     stack: str = "",
     workspace: str = "",
@@ -153,9 +163,9 @@ def preview_destroy(
     live: dict[str, JSON | None] = {}
     for rtype, batch in _by_type(prior.resources).items():
         live.update(_complete(runtimes[rtype].read(batch, prior), batch, rtype, "read"))
-    steps = {r.id: _removed_step(r, live[r.id], ()) for r in prior.resources}
+    steps = {r.id: _removed_step(r, live[r.id], (), api_objects) for r in prior.resources}
     order = _deletion_order(prior.resources)
-    return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace)
+    return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace, api_objects=_told(api_objects))
 
 
 def changeset_from(
@@ -165,6 +175,7 @@ def changeset_from(
     dry_run: Mapping[str, JSON],
     ignore_fields: Iterable[str] = (),
     *,
+    api_objects: Collection[str] | None = None,
     project: str = "",
     stack: str = "",
     workspace: str = "",
@@ -178,41 +189,50 @@ def changeset_from(
     _unique(spec)
     steps: dict[str, ChangeStep] = {}
     for res in spec.resources:
-        steps[res.id] = _planned_step(res, live.get(res.id), dry_run, ignore)
+        steps[res.id] = _planned_step(res, live.get(res.id), dry_run, ignore, api_objects)
     removed = [r for r in prior.resources if r.id not in steps]
     for res in removed:
-        steps[res.id] = _removed_step(res, live.get(res.id), ignore)
+        steps[res.id] = _removed_step(res, live.get(res.id), ignore, api_objects)
     order = _apply_order(spec.resources) + _deletion_order(removed)
-    return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace)
+    return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace, api_objects=_told(api_objects))
+
+
+def _told(api_objects: Collection[str] | None) -> frozenset[str] | None:
+    return None if api_objects is None else frozenset(api_objects)
 
 
 def _planned_step(
-    res: Resource, live_obj: JSON | None, dry_run: Mapping[str, JSON], ignore: Sequence[Any]
+    res: Resource,
+    live_obj: JSON | None,
+    dry_run: Mapping[str, JSON],
+    ignore: Sequence[Any],
+    api_objects: Collection[str] | None,
 ) -> ChangeStep:
-    k8s = res.type == KUBERNETES
     if live_obj is None:
-        to = _with_attributes(res, normalize.normalize_attributes(res.attributes, res.type, ignore))
+        to = _with_attributes(res, normalize.normalize_attributes(res.attributes, res.type, ignore, api_objects))
         created = (FieldDiff((), DiffKind.ADDED, after=dict(to.attributes)),)
         return ChangeStep(res.id, Action.CREATE, None, to, created)
     if res.id not in dry_run:
         raise RuntimeFailed(f"no dry-run result for {res.id}, which exists live")
     dry_obj = dry_run[res.id]
     sensitive = _sensitive_paths(live_obj) | _sensitive_paths(dry_obj)
-    before = normalize.normalize_attributes(_strip_marker(live_obj), res.type, ignore)
-    after = normalize.normalize_attributes(_strip_marker(dry_obj), res.type, ignore)
+    before = normalize.normalize_attributes(_strip_marker(live_obj), res.type, ignore, api_objects)
+    after = normalize.normalize_attributes(_strip_marker(dry_obj), res.type, ignore, api_objects)
     from_ = _with_attributes(res, before)
     to = _with_attributes(res, after)
     # Fast path: most resources are unchanged and plain equality settles it. Otherwise the
     # field diff decides (it is empty exactly when the objects are equivalent).
-    diffs = () if before == after else fields.diff(before, after, k8s)
+    diffs = () if before == after else fields.diff(before, after, normalize.api_object(res.type, api_objects))
     action = Action.UPDATE if diffs else Action.UNCHANGED
     return ChangeStep(res.id, action, from_, to, diffs, sensitive)
 
 
-def _removed_step(res: Resource, live_obj: JSON | None, ignore: Sequence[Any]) -> ChangeStep:
+def _removed_step(
+    res: Resource, live_obj: JSON | None, ignore: Sequence[Any], api_objects: Collection[str] | None
+) -> ChangeStep:
     sensitive = _sensitive_paths(live_obj)
     source = _strip_marker(live_obj) if live_obj is not None else res.attributes
-    shown = _with_attributes(res, normalize.normalize_attributes(source, res.type, ignore))
+    shown = _with_attributes(res, normalize.normalize_attributes(source, res.type, ignore, api_objects))
     if res.extensions.get(EXT_IMPORT_ID):
         return ChangeStep(res.id, Action.UNCHANGED, shown, shown, (), sensitive, IMPORTED_NOTE)
     note = "" if live_obj is not None else GONE_NOTE

@@ -29,8 +29,19 @@ class Action(StrEnum):
     UPDATE = "Update"
     DELETE = "Delete"
     UNCHANGED = "UnChanged"
+    # Deleted and created again (Terraform's -/+): an attribute that cannot change in place
+    # changed (`ChangeStep.forces`). Kusion has no such action: `-o json` prints it as Update.
+    REPLACE = "Replace"
+
+    @property
+    def symbol(self) -> str:
+        """Terraform's plan symbol: `+`, `~`, `-`, `-/+`, or a blank for UnChanged."""
+        return _SYMBOLS[self]
 
 
+_SYMBOLS = {
+    Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.UNCHANGED: " ", Action.REPLACE: "-/+",
+}
 
 
 class DiffKind(StrEnum):
@@ -105,6 +116,8 @@ class ChangeStep:
     deleting); both are normalised (server-populated and ignored fields removed). `sensitive`
     holds attribute paths the runtime marked sensitive (Terraform), applied to both sides by
     masking. `note` explains an unusual decision (an imported resource left in place).
+    `forces` holds, for a Replace, the attribute paths whose change forces it (Terraform's
+    `replace_paths`; empty when something else does, e.g. a tainted resource).
     """
 
     id: str
@@ -114,6 +127,7 @@ class ChangeStep:
     diffs: tuple[FieldDiff, ...] = ()
     sensitive: frozenset[ConcretePath] = frozenset()
     note: str = ""
+    forces: tuple[Path, ...] = ()
 
     @property
     def resource(self) -> Resource:
@@ -129,10 +143,11 @@ class Counts:
     update: int = 0
     delete: int = 0
     unchanged: int = 0
+    replace: int = 0
 
     @property
     def changes(self) -> int:
-        return self.create + self.update + self.delete
+        return self.create + self.update + self.delete + self.replace
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -140,12 +155,15 @@ class Counts:
             self.update + other.update,
             self.delete + other.delete,
             self.unchanged + other.unchanged,
+            self.replace + other.replace,
         )
 
     def summary(self) -> str:
-        """`2 to create, 1 to update, 0 to delete, 5 unchanged`."""
+        """`2 to create, 1 to update, 0 to delete, 5 unchanged`; `1 to replace` follows the
+        updates only when something is replaced."""
+        replaced = f"{self.replace} to replace, " if self.replace else ""
         return (
-            f"{self.create} to create, {self.update} to update, "
+            f"{self.create} to create, {self.update} to update, {replaced}"
             f"{self.delete} to delete, {self.unchanged} unchanged"
         )
 
@@ -154,13 +172,19 @@ class Counts:
 class ChangeSet:
     """Every step of one stack's preview, in a deterministic order (dependencies first,
     deletions last with dependents before their dependencies). `masked` is set once secret
-    values have been replaced (see `bot.core.mask`)."""
+    values have been replaced (see `bot.core.mask`).
+
+    `api_objects`: the resource types the preview was told are API objects (their runtime
+    declares `api-objects`), so that whoever masks or renders the change set later, without
+    the runtimes at hand, treats them as the preview did; None when it was not told (see
+    `bot.core.preview.normalize.api_object` and `bot.core.mask`)."""
 
     steps: tuple[ChangeStep, ...] = ()
     project: str = ""
     stack: str = ""
     workspace: str = ""
     masked: bool = False
+    api_objects: frozenset[str] | None = None
 
     @property
     def step_keys(self) -> tuple[str, ...]:
@@ -173,7 +197,7 @@ class ChangeSet:
         n = {a: 0 for a in Action}
         for step in self.steps:
             n[step.action] += 1
-        return Counts(n[Action.CREATE], n[Action.UPDATE], n[Action.DELETE], n[Action.UNCHANGED])
+        return Counts(n[Action.CREATE], n[Action.UPDATE], n[Action.DELETE], n[Action.UNCHANGED], n[Action.REPLACE])
 
     @property
     def has_changes(self) -> bool:

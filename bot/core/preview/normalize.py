@@ -2,7 +2,7 @@
 
 Three things make two objects "the same" for a preview even when their JSON differs:
 
-1. **Server-populated fields** of Kubernetes objects: `status` and
+1. **Server-populated fields** of API objects: `status` and
    `metadata.{uid, resourceVersion, generation, creationTimestamp, managedFields, selfLink}`
    are removed (Kusion's `normalizeServerSideFields`).
 2. **Ignore-fields** given by the user: dotted paths removed from both sides. A path walks
@@ -14,19 +14,30 @@ Three things make two objects "the same" for a preview even when their JSON diff
    `containerPort`/`port` and `protocol`, volumes by `name`, ...); their order carries no
    meaning, so they compare order-insensitively and field paths name their elements by key
    (`containers[name=app]`). Every other list is ordered: container `args`, `command`, `env`
-   and `envFrom`, and every list of a Terraform resource (Terraform orders its sets itself).
+   and `envFrom`, and every list of a resource that is not an API object (Terraform orders
+   its sets itself).
+
+Rules 1 and 3 hold for **API objects**: the resources of the types whose runtime declares
+`api-objects` (`bot.core.runtimes.Capability.API_OBJECTS`), which the caller passes as
+`api_objects` (`StackRuntimes.having(...)`). A caller that passes nothing (None: a test or
+a benchmark calling the core directly) gets the Spec format's own rule, `FORMAT_API_OBJECTS`:
+Kusion's `Kubernetes` resources are Kubernetes API objects by definition of the format.
 
 Everything here copies on write: inputs are never modified and untouched subtrees are shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.preview.model import KeySelector
 from bot.core.spec import KUBERNETES
+
+FORMAT_API_OBJECTS: frozenset[str] = frozenset({KUBERNETES})
+"""The types the Spec format itself defines as API objects: what `api_object` assumes when its
+caller does not say. The bot always says, from the runtimes' capabilities."""
 
 SERVER_METADATA_FIELDS = frozenset(
     {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"}
@@ -95,7 +106,7 @@ def _split_unescaped(text: str, sep: str) -> list[str]:
 
 
 def strip_server_fields(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """A shallow copy of a Kubernetes object without server-populated fields."""
+    """A shallow copy of an API object without server-populated fields."""
     out = {k: v for k, v in attributes.items() if k != "status"}
     meta = out.get("metadata")
     if isinstance(meta, Mapping) and not SERVER_METADATA_FIELDS.isdisjoint(meta):
@@ -132,13 +143,24 @@ def remove_path(value: Any, path: Sequence[str]) -> Any:
     return value
 
 
+def api_object(resource_type: str, api_objects: Collection[str] | None) -> bool:
+    """Whether the resources of `resource_type` are API objects: their type is one of
+    `api_objects` (the types whose runtime declares `api-objects`), or, when the caller does
+    not say (None), one of the Spec format's (`FORMAT_API_OBJECTS`)."""
+    return resource_type in (FORMAT_API_OBJECTS if api_objects is None else api_objects)
+
+
 def normalize_attributes(
-    attributes: Mapping[str, Any] | None, resource_type: str, ignore: Sequence[IgnorePath] = ()
+    attributes: Mapping[str, Any] | None,
+    resource_type: str,
+    ignore: Sequence[IgnorePath] = (),
+    api_objects: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """The attributes to compare and show: server fields (Kubernetes) and ignored paths removed."""
+    """The attributes to compare and show: server fields (API objects, see `api_object`) and
+    ignored paths removed."""
     if attributes is None:
         return {}
-    out: Any = strip_server_fields(attributes) if resource_type == KUBERNETES else dict(attributes)
+    out: Any = strip_server_fields(attributes) if api_object(resource_type, api_objects) else dict(attributes)
     for path in ignore:
         out = remove_path(out, path)
     return dict(out)
