@@ -307,13 +307,15 @@ def build_services(
     adapters: Adapters | None = None,
 ) -> Services:
     """The bot's `Services` for settings with GitHub credentials; `masker` (default: built
-    from `settings` and `env`) is shared by the hosts, state backends and stack use cases."""
+    from `settings` and `env`) is shared by the hosts, state backends and stack use cases.
+    `env`, the process environment, is the parent of git's and the runtimes' children's
+    environment (`bot.core.childenv`'s allowlist of it)."""
     overrides = overrides or Overrides()
     masker = masker if masker is not None else build_masker(settings, env)
     from bot.adapters.gitstate import SystemClock
     from bot.adapters.localfs import LocalConfigReader
 
-    accesses = _Accesses(settings, masker).get if adapters is None else adapters.access_for
+    accesses = _Accesses(settings, masker, env).get if adapters is None else adapters.access_for
     stack_ops = build_stack_ops(settings, env, masker=masker, server=True)
     services = Services(
         access_for=accesses if overrides.backend_branch is None else _on_branch(accesses, overrides.backend_branch),
@@ -373,9 +375,10 @@ def _on_branch(access_for: Callable[[str, int | None], Access], branch: str) -> 
 class _Accesses:
     """One `Access` per credentials: the token's, or each GitHub App installation's."""
 
-    def __init__(self, settings: Settings, masker: Masker) -> None:
+    def __init__(self, settings: Settings, masker: Masker, env: Mapping[str, str]) -> None:
         self.settings = settings
         self.masker = masker
+        self.env = env  # the parent of git's environment allowlist
         self._lock = threading.Lock()
         self._accesses: dict[int | None, Access] = {}
         self._installations: dict[str, int] = {}
@@ -434,7 +437,7 @@ class _Accesses:
                                       private_key=github.app_private_key, installation_id=installation_id,
                                       bot_login=self._app_login())
         host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker)
-        checkouts = GitCheckouts(data_dir / "checkouts", host.clone_url)
+        checkouts = GitCheckouts(data_dir / "checkouts", host.clone_url, environ=self.env)
 
         def backends(repo: str, branch: str) -> StateBackend:
             from bot.adapters.gitstate import git_backend, redact
