@@ -18,4 +18,4 @@ def test_version_via_python_m(root):
 
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
-    assert "usage: shipmate" in capsys.readouterr().err
+    assert "Usage: shipmate [OPTIONS] COMMAND" in capsys.readouterr().err

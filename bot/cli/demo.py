@@ -19,7 +19,6 @@ is removed at the end; the exit code is 0 when every step did what it should.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import logging
@@ -31,6 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+import click
+
+from bot.cli import options
 from bot.cli.sandbox import REPO, REPO_NAME, REPO_OWNER, Sandbox, git
 
 STACK_FILE = "shop/dev/main.yaml"
@@ -43,32 +45,35 @@ class DemoFailed(Exception):
     """A step did not have the effect it should have."""
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="play a pull request from preview to apply on merge against simulators",
-        description="Start simulated GitHub and Kubernetes servers and Shipmate in this process, "
-        "then open, refuse, approve, apply and merge a pull request, printing what people see.",
-    )
-    parser.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (default: a temporary directory)")
-    parser.add_argument("--verbose", action="store_true", help="show Shipmate's log")
-    parser.set_defaults(func=run)
+EXAMPLES = """
+shipmate demo                            # in a temporary directory, removed at the end
+shipmate demo --keep /tmp/demo --verbose # keep the repositories; show Shipmate's log
+"""
 
 
-def run(args: argparse.Namespace) -> int:
+@options.command("demo", "Start simulated GitHub and Kubernetes servers and Shipmate in this process, then "
+                 "open, refuse, approve, apply and merge a pull request, printing what people see.", EXAMPLES,
+                 short="Play a pull request from preview to apply on merge against simulators.")
+@click.option("--keep", metavar="DIR", help="Run in DIR and keep it (default: a temporary directory).")
+@click.option("--verbose", is_flag=True, help="Show Shipmate's log.")
+def command(keep: str | None, verbose: bool) -> int:
+    return run(keep, verbose)
+
+
+def run(keep: str | None, verbose: bool) -> int:
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.ERROR,
+        level=logging.INFO if verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
+    if not verbose:
         for name in ("shipmate", "werkzeug", "github", "urllib3", "kubernetes", "apscheduler"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     started = time.monotonic()
     out = sys.stdout
     try:
-        if args.keep:
-            root = Path(args.keep)
+        if keep:
+            root = Path(keep)
             play(root, out)
         else:
             with tempfile.TemporaryDirectory(prefix="shipmate-demo-") as tmp:
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError, TimeoutError, ImportError) as exc:  # git, ports, simulators
         out.write(f"\ndemo failed: {type(exc).__name__}: {exc}\n")
         return 1
-    where = f"kept in {args.keep}" if args.keep else "temporary files removed"
+    where = f"kept in {keep}" if keep else "temporary files removed"
     out.write(f"\nDemo finished in {time.monotonic() - started:.1f} s; {where}.\n")
     return 0
 

@@ -9,46 +9,47 @@ when it is set. Problems in the config go to stderr, one line each, with exit co
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+import click
+
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.app.configrepo import generate_from
-from bot.cli import environment
+from bot.cli import environment, options
 from bot.core.errors import ConfigError, Problem
 from bot.core.generate import render_spec
 
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "generate",
-        help="turn a stack into a Spec",
-        description="Generate the Spec of a stack (AppConfigurations + workspace + modules).",
-    )
-    parser.add_argument("-w", "--workdir", default=".", metavar="STACK_DIR",
-                        help="the stack directory (holding stack.yaml); default: the current directory")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the Spec to FILE instead of stdout")
-    parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)")
-    parser.set_defaults(func=run)
+EXAMPLES = """
+shipmate generate                        # the Spec of the stack in this directory, as YAML
+shipmate generate -w shop/dev --format json
+shipmate generate -o spec.yaml           # written atomically: a failure leaves no half file
+"""
 
 
-def run(args: argparse.Namespace) -> int:
-    stack_dir = Path(args.workdir)
+@options.command("generate", "Generate the Spec of a stack (AppConfigurations + workspace + modules).",
+                 EXAMPLES, short="Turn a stack into a Spec.")
+@options.workdir
+@click.option("-o", "--output", metavar="FILE", help="Write the Spec to FILE instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(("yaml", "json")), default="yaml", show_default=True,
+              help="Output format.")
+@click.option("--no-style", is_flag=True, help="Accepted as Kusion does; a Spec is never styled.")
+def command(workdir: str, output: str | None, fmt: str, no_style: bool) -> int:
+    stack_dir = Path(workdir)
     if not stack_dir.is_dir():
         raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
     root = find_repo_root(stack_dir)
     rel = stack_dir.resolve().relative_to(root).as_posix()
     salt = environment.read().settings.storage.secret_salt
     spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=salt)
-    text = render_spec(spec, args.format)
-    if args.output:
+    text = render_spec(spec, fmt)
+    if output:
         try:
-            write_atomically(Path(args.output), text)
+            write_atomically(Path(output), text)
         except OSError as exc:
-            raise ConfigError([Problem(args.output, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
+            raise ConfigError([Problem(output, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
     else:
         sys.stdout.write(text)
     return 0

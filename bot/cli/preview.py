@@ -1,6 +1,7 @@
 """`shipmate preview`: what applying the stack would change, against live state.
 
-    shipmate preview [-w STACK_DIR] [-o text|json|markdown] [--ignore-fields P ...] [--detail]
+    shipmate preview [-w STACK_DIR] [--workspace W] [-o text|json|markdown] [--ignore-fields P ...]
+                     [-d/--detail | --no-detail] [--exit-code] [--no-style]
 
 Compares the generated Spec, the latest release's state and what the runtimes read live
 (Kubernetes server-side dry-run, Terraform plan). `-o json` is compatible with
@@ -10,39 +11,42 @@ changes; `--exit-code` makes it 2 when there are changes (for drift checks in CI
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+import click
 
 from bot.app.runner import StackRunner
 from bot.app.services import Tree
-from bot.cli import stackcmd
+from bot.cli import options, stackcmd
+from bot.cli.style import Style
 from bot.core import render
-from bot.core.affected import StackRef
 from bot.core.release import Trigger
 from bot.core.runplan import Operation, Provenance
 
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "preview",
-        help="show what applying a stack would change",
-        description="Three-way preview of a stack: Spec vs latest release vs live.",
-    )
-    stackcmd.add_common(parser)
-    parser.add_argument("-o", "--output", choices=("text", "json", "markdown"), default="text",
-                        help="output format (default: text)")
-    parser.add_argument("--detail", action=argparse.BooleanOptionalAction, default=True,
-                        help="show each resource's field diff (default: on)")
-    parser.add_argument("--exit-code", action="store_true", help="exit 2 when there are changes")
-    parser.set_defaults(func=run)
+EXAMPLES = """
+shipmate preview                         # the stack in this directory
+shipmate preview -w shop/dev --no-detail # the summary table only
+shipmate preview -o json                 # as kusion preview -o json prints it
+shipmate preview --exit-code             # exit 2 when there are changes (drift checks)
+"""
 
 
-def run(args: argparse.Namespace) -> int:
-    ctx = stackcmd.open_context(args)
+@options.command("preview", "Three-way preview of a stack: its Spec against the latest release and "
+                 "what is live.", EXAMPLES, short="Show what applying a stack would change.")
+@options.stack_options
+@click.option("-o", "--output", type=click.Choice(("text", "json", "markdown")), default="text",
+              show_default=True, help="Output format.")
+@click.option("--detail/--no-detail", "-d", default=True, show_default=True,
+              help="Show each resource's field diff.")
+@click.option("--exit-code", is_flag=True, help="Exit 2 when there are changes.")
+def command(workdir: str, workspace: str | None, backend: str | None, ignore_fields: tuple[str, ...],
+            no_style: bool, output: str, detail: bool, exit_code: bool) -> int:
+    where = stackcmd.Where(workdir, backend, options.ignore_paths(ignore_fields))
+    ctx = stackcmd.open_context(where)
     with ctx.backend:
-        loaded = stackcmd.load(ctx)
+        loaded = stackcmd.load(ctx, workspace)
         ident = loaded.identity
-        plan = stackcmd.plan_for(Operation.PREVIEW, StackRef(ident.path, ident.project, ident.stack, ident.workspace),
+        plan = stackcmd.plan_for(Operation.PREVIEW, stackcmd.stack_ref(loaded),
                                  Provenance(Trigger.CLI, stackcmd.user(), stackcmd.head_commit(ctx.root)))
         runner = StackRunner(ctx.ops, Tree("", plan.provenance.commit, ctx.reader), ctx.settings, contain=False,
                              loaded=(loaded,))
@@ -50,12 +54,13 @@ def run(args: argparse.Namespace) -> int:
     changeset = outcome.changeset
     assert changeset is not None  # without `contain`, a preview that fails raises
     secrets = loaded.secrets
-    if args.output == "json":
+    if output == "json":
         sys.stdout.write(render.json(changeset, secrets=secrets) + "\n")
-    elif args.output == "markdown":
+    elif output == "markdown":
         for part in render.markdown([outcome], key=ident.path or "stack", secrets=secrets):
             sys.stdout.write(part + "\n")
     else:
-        text = render.text(changeset, color=sys.stdout.isatty(), detail=args.detail, secrets=secrets)
+        color = Style.detect(no_style=no_style).color
+        text = render.text(changeset, color=color, detail=detail, secrets=secrets)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 2 if args.exit_code and changeset.has_changes else 0
+    return 2 if exit_code and changeset.has_changes else 0

@@ -14,13 +14,16 @@ or by workers that stopped mid-job, or at once for a bug; they stay until retrie
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from bot.cli import environment
+import click
+
+from bot.cli import environment, options
 from bot.core.ports import EventQueue, JobRecord
 from bot.wiring import build_queue
 
@@ -35,34 +38,78 @@ STATES = {
 DEFAULT_STATES = ("pending", "running", "dead")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "queue",
-        help="list the event queue's jobs and dead letters; retry or drop one",
-        description="The webhook server's event queue (SHIPMATE_QUEUE): pending, leased and dead jobs.",
-    )
-    parser.add_argument("--config", metavar="FILE", help="settings file (YAML or TOML); default: $SHIPMATE_CONFIG")
-    sub = parser.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
-    listing = sub.add_parser("list", help="jobs by state (default: pending, leased and dead)")
-    listing.add_argument("--state", action="append", choices=sorted(STATES),
-                         help="pending, leased, dead, failed or all (repeatable)")
-    listing.add_argument("--limit", type=int, default=100, metavar="N", help="at most N jobs (default 100)")
-    listing.add_argument("-o", "--output", choices=("text", "json"), default="text")
-    listing.set_defaults(func=_list)
-    show = sub.add_parser("show", help="one job: state, attempts, last error, times")
-    show.add_argument("id", type=int, metavar="ID")
-    show.add_argument("-o", "--output", choices=("text", "json"), default="text")
-    show.set_defaults(func=_show)
-    retry = sub.add_parser("retry", help="put a dead or failed job back in line with fresh attempts")
-    retry.add_argument("id", type=int, metavar="ID")
-    retry.set_defaults(func=_retry)
-    drop = sub.add_parser("drop", help="forget a pending, dead or failed job")
-    drop.add_argument("id", type=int, metavar="ID")
-    drop.set_defaults(func=_drop)
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXAMPLES = """
+shipmate queue list                      # pending, leased and dead jobs
+shipmate queue list --state dead -o json
+shipmate queue show 42
+shipmate queue retry 42                  # a dead job back in line, attempts reset
+shipmate queue drop 42
+"""
 
 
-def _queue(args: argparse.Namespace) -> EventQueue:
-    return build_queue(environment.read(args.config).settings)
+def config(f: F) -> F:
+    return click.option("--config", metavar="FILE", help="Settings file (YAML or TOML); default: $SHIPMATE_CONFIG.")(f)
+
+
+def output(f: F) -> F:
+    return click.option("-o", "--output", type=click.Choice(("text", "json")), default="text", show_default=True,
+                        help="Output format.")(f)
+
+
+def job_id(f: F) -> F:
+    return click.argument("job", type=options.POSITIVE, metavar="ID")(f)
+
+
+@options.group("queue", "The webhook server's event queue (SHIPMATE_QUEUE): pending, leased and dead jobs; "
+               "retry or drop one.", EXAMPLES, short="List the event queue's jobs and dead letters; retry or drop one.")
+def command() -> None:
+    """List the event queue's jobs and dead letters; retry or drop one."""
+
+
+@command.command("list", help="Jobs by state (default: pending, leased and dead).",
+                 epilog=options.epilog("shipmate queue list --state dead --state failed\nshipmate queue list "
+                                       "--state all --limit 10 -o json"),
+                 context_settings=options.CONTEXT)
+@config
+@click.option("--state", "states", multiple=True, type=click.Choice(sorted(STATES)),
+              help="pending, leased, dead, failed or all (repeatable).")
+@click.option("--limit", type=options.POSITIVE, default=100, show_default=True, metavar="N", help="At most N jobs.")
+@output
+def list_command(config: str | None, states: tuple[str, ...], limit: int, output: str) -> int:
+    return _list(config, states, limit, output)
+
+
+@command.command("show", help="One job: state, attempts, last error, times.",
+                 epilog=options.epilog("shipmate queue show 42 -o json"), context_settings=options.CONTEXT)
+@config
+@job_id
+@output
+def show_command(config: str | None, job: int, output: str) -> int:
+    return _show(config, job, output)
+
+
+@command.command("retry", help="Put a dead or failed job back in line with fresh attempts (a new ID).",
+                 epilog=options.epilog("shipmate queue retry 42"), context_settings=options.CONTEXT)
+@config
+@job_id
+@output
+def retry_command(config: str | None, job: int, output: str) -> int:
+    return _retry(config, job, output)
+
+
+@command.command("drop", help="Forget a pending, dead or failed job (its delivery stays deduplicated).",
+                 epilog=options.epilog("shipmate queue drop 42"), context_settings=options.CONTEXT)
+@config
+@job_id
+@output
+def drop_command(config: str | None, job: int, output: str) -> int:
+    return _drop(config, job, output)
+
+
+def _queue(config: str | None) -> EventQueue:
+    return build_queue(environment.read(config).settings)
 
 
 def _time(value: float | None) -> str:
@@ -80,16 +127,16 @@ def _one_line(text: str, width: int) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _list(args: argparse.Namespace) -> int:
+def _list(config: str | None, chosen: tuple[str, ...], limit: int, output: str) -> int:
     states: list[str] = []
-    for name in args.state or DEFAULT_STATES:
+    for name in chosen or DEFAULT_STATES:
         states.extend(s for s in STATES[name] if s not in states)
-    queue = _queue(args)
+    queue = _queue(config)
     try:
-        records = queue.jobs(states, max(1, args.limit))
+        records = queue.jobs(states, limit)
     finally:
         queue.close()
-    if args.output == "json":
+    if output == "json":
         print(json.dumps([asdict(r) for r in records], indent=2))
         return 0
     if not records:
@@ -105,16 +152,16 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
-    queue = _queue(args)
+def _show(config: str | None, job: int, output: str) -> int:
+    queue = _queue(config)
     try:
-        record = queue.job(args.id)
+        record = queue.job(job)
     finally:
         queue.close()
     if record is None:
-        print(f"error: there is no job {args.id} in the queue", file=sys.stderr)
+        print(f"error: there is no job {job} in the queue", file=sys.stderr)
         return 1
-    if args.output == "json":
+    if output == "json":
         print(json.dumps(asdict(record), indent=2))
         return 0
     lines = [
@@ -138,28 +185,31 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retry(args: argparse.Namespace) -> int:
-    queue = _queue(args)
+def _retry(config: str | None, job: int, output: str) -> int:
+    queue = _queue(config)
     try:
-        new_id = queue.requeue(args.id)
+        new_id = queue.requeue(job)
     finally:
         queue.close()
     if new_id is None:
-        print(f"error: job {args.id} is not a dead or failed job", file=sys.stderr)
+        print(f"error: job {job} is not a dead or failed job", file=sys.stderr)
         return 1
-    print(f"job {args.id} is back in line as job {new_id}")
+    if output == "json":
+        print(json.dumps({"job": job, "requeuedAs": new_id}, indent=2))
+    else:
+        print(f"job {job} is back in line as job {new_id}")
     return 0
 
 
-def _drop(args: argparse.Namespace) -> int:
-    queue = _queue(args)
+def _drop(config: str | None, job: int, output: str) -> int:
+    queue = _queue(config)
     try:
-        dropped = queue.drop(args.id)
+        dropped = queue.drop(job)
     finally:
         queue.close()
     if not dropped:
-        print(f"error: job {args.id} is not a pending, dead or failed job (running jobs are not dropped)",
+        print(f"error: job {job} is not a pending, dead or failed job (running jobs are not dropped)",
               file=sys.stderr)
         return 1
-    print(f"job {args.id} dropped")
+    print(json.dumps({"job": job, "dropped": True}, indent=2) if output == "json" else f"job {job} dropped")
     return 0

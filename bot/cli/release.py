@@ -1,10 +1,10 @@
 """`shipmate release`: list, show, unlock and roll back the releases of a project+workspace.
 
-    shipmate release list     [-w STACK_DIR] [--project P --workspace W] [--backend SPEC]
+    shipmate release list     [-w STACK_DIR] [--project P --workspace W] [--backend SPEC] [-o text|json]
     shipmate release show     [--revision N] [-o yaml|json] [...]
-    shipmate release unlock   [...]
+    shipmate release unlock   [-o text|json] [...]
     shipmate release diff     A B [-o text|json] [...]
-    shipmate release rollback --revision N [--yes] [--dry-run] [--timeout S] [...]
+    shipmate release rollback --revision N [--yes] [--dry-run] [--timeout S] [-o text|json] [...]
 
 `rollback` re-applies revision N's Spec as a new release (trigger `rollback`) through the same
 preview, lock and apply path as `shipmate apply`; it needs the config repository (its
@@ -23,16 +23,20 @@ one, else the repository itself.
 
 from __future__ import annotations
 
-import argparse
 import json
 import posixpath
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+import click
 
 from bot.adapters.gitstate import DEFAULT_BRANCH, StoreBackend, git_backend, open_backend
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
-from bot.cli import stackcmd
+from bot.cli import options, stackcmd
+from bot.cli.style import Style
 from bot.core import release_diff
 from bot.core.affected import StackRef
 from bot.core.clock import rfc3339
@@ -45,90 +49,67 @@ from bot.core.render import release_diff as render_diff
 from bot.core.runplan import Operation, Provenance
 from bot.core.yamlio import dump_data
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "release",
-        help="list, show and unlock the releases on the state backend",
-        description="Releases of a project+workspace on the state backend (Kusion's layout).",
-    )
-    sub = parser.add_subparsers(dest="release_command", metavar="ACTION", required=True)
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-w", "--workdir", default=".", metavar="STACK_DIR",
-                       help="the stack directory (holding stack.yaml); default: the current directory")
-        p.add_argument("--project", help="project name (default: from the nearest project.yaml)")
-        p.add_argument("--workspace", help="workspace name (default: from stack.yaml)")
-        p.add_argument("--backend", metavar="SPEC",
-                       help="git:<path-or-url>[#branch] or local:<dir>; default: the state branch "
-                       "of the repository holding the stack")
-
-    listing = sub.add_parser("list", help="every release: revision, phase, stack, trigger, times")
-    common(listing)
-    listing.set_defaults(func=run_list)
-
-    show = sub.add_parser("show", help="one release in full (default: the latest)")
-    common(show)
-    show.add_argument("--revision", type=int, metavar="N", help="the revision to show")
-    show.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml",
-                      help="output format (default: yaml)")
-    show.set_defaults(func=run_show)
-
-    unlock = sub.add_parser(
-        "unlock",
-        help="mark an interrupted release failed (keeping its state) and free the lock",
-    )
-    common(unlock)
-    unlock.set_defaults(func=run_unlock)
-
-    difference = sub.add_parser(
-        "diff",
-        help="what changed between two revisions: their Specs, states and release fields",
-        description="The difference between revisions A and B of a project+workspace: resources added, "
-        "removed and changed (field by field) in the Spec and in the State, and the release fields "
-        "that differ. Secret values are shown masked, as the state branch stores them.",
-    )
-    common(difference)
-    difference.add_argument("a", type=int, metavar="A", help="the earlier revision")
-    difference.add_argument("b", type=int, metavar="B", help="the later revision")
-    difference.add_argument("-o", "--output", choices=("text", "json"), default="text",
-                            help="output format (default: text)")
-    difference.set_defaults(func=run_diff)
-
-    rollback = sub.add_parser(
-        "rollback",
-        help="re-apply an earlier revision's Spec as a new release",
-        description="Re-apply the Spec of revision N as a new release (trigger rollback): "
-        "preview it against the live objects, confirm, apply, record.",
-    )
-    common(rollback)
-    rollback.add_argument("--revision", type=int, metavar="N", required=True,
-                          help="the revision whose Spec to apply again")
-    rollback.add_argument("-y", "--yes", action="store_true", help="apply without asking for confirmation")
-    rollback.add_argument("--dry-run", action="store_true", help="preview only; write nothing")
-    rollback.add_argument("--timeout", type=float, metavar="S", help="fail the release after S seconds")
-    rollback.add_argument("--concurrency", type=int, metavar="N",
-                          help="operations at once (default: shipmate.yaml's concurrency, else 10)")
-    rollback.add_argument("--watch", action=argparse.BooleanOptionalAction, default=True,
-                          help="wait until workloads are ready (default: on)")
-    rollback.set_defaults(func=run_rollback)
+EXAMPLES = """
+shipmate release list                    # the releases of the stack in this directory
+shipmate release list --project shop --workspace prod --backend git:../state.git -o json
+shipmate release show --revision 3 -o json
+shipmate release diff 2 3                # what changed between r2 and r3
+shipmate release unlock                  # after an interrupted apply
+shipmate release rollback --revision 2 --yes
+"""
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    project: str
-    workspace: str
-    backend: StoreBackend
+class Names:
+    """The options naming a project+workspace and its backend: `-w`, `--project`,
+    `--workspace`, `--backend`."""
+
+    workdir: str = "."
+    project: str | None = None
+    workspace: str | None = None
+    backend: str | None = None
 
 
-def run_list(args: argparse.Namespace) -> int:
-    target = resolve(args)
-    with target.backend as backend:
-        releases = backend.list(target.project, target.workspace)
-        locks = [lock for lock in backend.list_locks()
+def names_options(f: F) -> F:
+    f = options.backend(f)
+    f = click.option("--workspace", help="Workspace name (default: from stack.yaml).")(f)
+    f = click.option("--project", help="Project name (default: from the nearest project.yaml).")(f)
+    return options.workdir(f)
+
+
+def output(*choices: str) -> Callable[[F], F]:
+    return click.option("-o", "--output", type=click.Choice(choices), default=choices[0], show_default=True,
+                        help="Output format.")
+
+
+@options.group("release", "Releases of a project+workspace on the state backend (Kusion's layout): list, "
+               "show, diff, unlock, roll back.", EXAMPLES,
+               short="List, show, diff, unlock and roll back the releases of a stack.")
+def command() -> None:
+    """Releases of a project+workspace on the state backend."""
+
+
+@command.command("list", help="Every release: revision, phase, stack, trigger, actor, times; and the lock.",
+                 epilog=options.epilog("shipmate release list\nshipmate release list -o json"),
+                 context_settings=options.CONTEXT)
+@names_options
+@output("text", "json")
+def list_command(workdir: str, project: str | None, workspace: str | None, backend: str | None,
+                 output: str) -> int:
+    target = resolve(Names(workdir, project, workspace, backend))
+    with target.backend as store:
+        releases = store.list(target.project, target.workspace)
+        locks = [lock for lock in store.list_locks()
                  if (lock.project, lock.workspace) == (target.project, target.workspace)]
     out = sys.stdout
-    out.write(f"{target.project}/{target.workspace} on {backend.description}\n")
+    if output == "json":
+        doc = {"project": target.project, "workspace": target.workspace, "backend": store.description,
+               "releases": [_summary(r) for r in releases], "locks": [_lock(lock) for lock in locks]}
+        out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        return 0
+    out.write(f"{target.project}/{target.workspace} on {store.description}\n")
     if not releases:
         out.write("no releases yet\n")
     else:
@@ -147,31 +128,60 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_show(args: argparse.Namespace) -> int:
-    target = resolve(args)
-    with target.backend as backend:
-        if args.revision is None:
-            release = backend.latest(target.project, target.workspace)
+def _summary(r: Release) -> dict[str, Any]:
+    return {"revision": r.revision, "phase": str(r.phase), "stack": r.stack, "trigger": str(r.trigger),
+            "actor": r.actor or None, "pullRequest": r.pull_request, "commit": r.commit or None,
+            "createTime": rfc3339(r.create_time), "modifiedTime": rfc3339(r.modified_time),
+            "error": r.error or None}
+
+
+def _lock(lock: Lock) -> dict[str, Any]:
+    return {"owner": lock.describe(), "token": lock.token, "expireTime": rfc3339(lock.expire_time)}
+
+
+@command.command("show", help="One release in full (default: the latest).",
+                 epilog=options.epilog("shipmate release show\nshipmate release show --revision 2 -o json"),
+                 context_settings=options.CONTEXT)
+@names_options
+@click.option("--revision", type=options.POSITIVE, metavar="N", help="The revision to show.")
+@output("yaml", "json")
+def show_command(workdir: str, project: str | None, workspace: str | None, backend: str | None,
+                 revision: int | None, output: str) -> int:
+    target = resolve(Names(workdir, project, workspace, backend))
+    with target.backend as store:
+        if revision is None:
+            release = store.latest(target.project, target.workspace)
             if release is None:
-                raise ConfigError([Problem(backend.description, 0, 0, "",
+                raise ConfigError([Problem(store.description, 0, 0, "",
                                            f"{target.project}/{target.workspace} has no releases")])
         else:
-            release = backend.get(target.project, target.workspace, args.revision)
+            release = store.get(target.project, target.workspace, revision)
             if release is None:
-                latest = backend.index(target.project, target.workspace).latest_revision
+                latest = store.index(target.project, target.workspace).latest_revision
                 known = f"revisions are 1..{latest}" if latest else "there are no releases yet"
                 raise ConfigError([Problem("--revision", 0, 0, "", f"{target.project}/{target.workspace} "
-                                           f"has no revision {args.revision} ({known})")])
-    sys.stdout.write(render(release, args.output))
+                                           f"has no revision {revision} ({known})")])
+    sys.stdout.write(render(release, output))
     return 0
 
 
-def run_diff(args: argparse.Namespace) -> int:
-    target = resolve(args)
-    with target.backend as backend:
-        before, after = (_revision(backend, target, n) for n in (args.a, args.b))
+@command.command("diff", help="The difference between revisions A and B of a project+workspace: resources "
+                 "added, removed and changed (field by field) in the Spec and in the State, and the release "
+                 "fields that differ. Secret values are shown masked, as the state branch stores them.",
+                 short_help="What changed between two revisions.",
+                 epilog=options.epilog("shipmate release diff 1 3\nshipmate release diff 2 3 -o json"),
+                 context_settings=options.CONTEXT)
+@names_options
+@click.argument("a", type=options.POSITIVE, metavar="A")
+@click.argument("b", type=options.POSITIVE, metavar="B")
+@output("text", "json")
+def diff_command(workdir: str, project: str | None, workspace: str | None, backend: str | None,
+                 a: int, b: int, output: str) -> int:
+    target = resolve(Names(workdir, project, workspace, backend))
+    with target.backend as store:
+        before, after = (_revision(store, target, n) for n in (a, b))
     diff = release_diff.diff_releases(before, after)
-    sys.stdout.write(render_diff.json(diff) if args.output == "json" else render_diff.text(diff))
+    sys.stdout.write(render_diff.json(diff) if output == "json" else render_diff.text(diff))
     return 0
 
 
@@ -191,11 +201,27 @@ def render(release: Release, output: str) -> str:
     return dump_data(release.to_dict())
 
 
-def run_unlock(args: argparse.Namespace) -> int:
-    target = resolve(args)
-    with target.backend as backend:
-        done = backend.force_unlock(target.project, target.workspace, actor=stackcmd.user())
+@command.command("unlock", help="Mark an interrupted release failed (keeping its state) and free the lock.",
+                 short_help="Mark an interrupted release failed and free the lock.",
+                 epilog=options.epilog("shipmate release unlock\nshipmate release unlock --project shop "
+                                       "--workspace prod -o json"),
+                 context_settings=options.CONTEXT)
+@names_options
+@output("text", "json")
+def unlock_command(workdir: str, project: str | None, workspace: str | None, backend: str | None,
+                   output: str) -> int:
+    target = resolve(Names(workdir, project, workspace, backend))
+    with target.backend as store:
+        done = store.force_unlock(target.project, target.workspace, actor=stackcmd.user())
     key = f"{target.project}/{target.workspace}"
+    if output == "json":
+        r = done.release
+        doc = {"project": target.project, "workspace": target.workspace,
+               "release": None if r is None else {"revision": r.revision, "stack": r.stack,
+                                                  "phase": str(r.phase), "resources": len(r.state.resources)},
+               "lock": None if done.lock is None else _lock(done.lock)}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        return 0
     if done.release is None and done.lock is None:
         print(f"{key}: nothing to unlock (no release in progress, no lock held)")
         return 0
@@ -208,24 +234,49 @@ def run_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_rollback(args: argparse.Namespace) -> int:
-    project, workspace = names(args)
-    ctx = stackcmd.open_context(args, watch=args.watch, concurrency=args.concurrency, timeout=args.timeout)
+@command.command("rollback", help="Re-apply the Spec of revision N as a new release (trigger rollback): "
+                 "preview it against the live objects, confirm, apply, record.",
+                 short_help="Re-apply an earlier revision's Spec as a new release.",
+                 epilog=options.epilog("shipmate release rollback --revision 2\n"
+                                       "shipmate release rollback --revision 2 --dry-run --no-detail\n"
+                                       "shipmate release rollback --revision 2 -y -o json"),
+                 context_settings=options.CONTEXT)
+@names_options
+@click.option("--revision", type=options.POSITIVE, metavar="N", required=True,
+              help="The revision whose Spec to apply again.")
+@options.apply_options
+@options.watch
+@click.option("--no-style", is_flag=True, help="No colour or styling (also: NO_COLOR set).")
+def rollback_command(workdir: str, project: str | None, workspace: str | None, backend: str | None,
+                     revision: int, yes: bool, dry_run: bool, timeout: float | None, concurrency: int | None,
+                     detail: bool, output: str, watch: bool, no_style: bool) -> int:
+    where = Names(workdir, project, workspace, backend)
+    project, workspace = names(where)
+    show = stackcmd.Show(Style.detect(no_style=no_style), detail, output == "json")
+    ctx = stackcmd.open_context(stackcmd.Where(workdir, backend), watch=watch, concurrency=concurrency,
+                                timeout=timeout)
     settings = ctx.settings
     user = stackcmd.user()
     with ctx.backend:
-        target = ctx.backend.get(project, workspace, args.revision)
+        target = ctx.backend.get(project, workspace, revision)
         if target is None:
             latest = ctx.backend.index(project, workspace).latest_revision
             known = f"revisions are 1..{latest}" if latest else "there are no releases yet"
             raise ConfigError([Problem("--revision", 0, 0, "", f"{project}/{workspace} has no revision "
-                                       f"{args.revision} ({known})")])
+                                       f"{revision} ({known})")])
         provenance = Provenance(Trigger.ROLLBACK, actor=user, commit=target.commit)
         verb = stackcmd.Verb(prompt="roll back", name="rollback", nothing="nothing applied, nothing recorded",
-                             done=f", rolled back to the Spec of r{args.revision}")
+                             done=f", rolled back to the Spec of r{revision}")
         plan = stackcmd.plan_for(Operation.ROLLBACK, StackRef("", project, target.stack, workspace), provenance,
-                                 revision=args.revision)
-        return stackcmd.operate(ctx, plan, verb, dry_run=args.dry_run, yes=args.yes, trusted=settings)
+                                 revision=revision)
+        return stackcmd.operate(ctx, plan, verb, dry_run=dry_run, yes=yes, trusted=settings, show=show)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    project: str
+    workspace: str
+    backend: StoreBackend
 
 
 def _lock_line(lock: Lock) -> str:
@@ -236,7 +287,7 @@ def _lock_line(lock: Lock) -> str:
 # --- finding the project, workspace and backend ----------------------------------------------
 
 
-def names(args: argparse.Namespace) -> tuple[str, str]:
+def names(args: Names) -> tuple[str, str]:
     """(project, workspace): from --project/--workspace, else from the stack directory."""
     if args.project and args.workspace:
         return args.project, args.workspace
@@ -248,7 +299,7 @@ def names(args: argparse.Namespace) -> tuple[str, str]:
     return args.project or project, args.workspace or workspace
 
 
-def resolve(args: argparse.Namespace) -> Target:
+def resolve(args: Names) -> Target:
     project, workspace = args.project, args.workspace
     stack_dir = Path(args.workdir)
     root: Path | None = None

@@ -15,7 +15,6 @@ connection limit; it binds where its settings say, the sandbox binds loopback).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -24,11 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import click
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot import wiring
 from bot.app.workers import WorkerPool
-from bot.cli import environment
+from bot.cli import environment, options
 from bot.core.ports import EventQueue
 from bot.metrics import ShipmateMetrics
 from bot.scheduler import Scheduler
@@ -111,17 +111,36 @@ def configure_logging(level: str) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+EXAMPLES = """
+SHIPMATE_WEBHOOK_SECRET=... GITHUB_TOKEN=... shipmate serve
+shipmate serve --listen 127.0.0.1:8080 --workers 4
+shipmate serve --config shipmate-server.yaml --no-scheduler   # every replica but one
+"""
+
+
+@options.command("serve", "Serve POST /webhooks/github, /healthz, /readyz and /metrics; settings come from "
+                 "SHIPMATE_* environment variables and an optional settings file.", EXAMPLES,
+                 short="Run the webhook server with its queue and workers.")
+@click.option("--config", metavar="FILE", help="Settings file (YAML or TOML); default: $SHIPMATE_CONFIG.")
+@click.option("--listen", metavar="HOST:PORT", help="Overrides SHIPMATE_LISTEN.")
+@click.option("--workers", type=int, metavar="N", help="Overrides SHIPMATE_WORKERS (checked with the other settings).")
+@click.option("--no-scheduler", is_flag=True, help="Do not run the scheduled jobs (polling, lock sweeps, "
+              "drift checks), e.g. on all replicas but one.")
+def command(config: str | None, listen: str | None, workers: int | None, no_scheduler: bool) -> int:
+    return run(config, listen, workers, no_scheduler)
+
+
+def run(config: str | None, listen: str | None, workers: int | None, no_scheduler: bool) -> int:
     overrides = {}
-    if args.listen is not None:
-        overrides["SHIPMATE_LISTEN"] = args.listen
-    if args.workers is not None:
-        overrides["SHIPMATE_WORKERS"] = str(args.workers)
-    given = environment.read(args.config, overrides)
+    if listen is not None:
+        overrides["SHIPMATE_LISTEN"] = listen
+    if workers is not None:
+        overrides["SHIPMATE_WORKERS"] = str(workers)
+    given = environment.read(config, overrides)
     settings = given.settings
     configure_logging(settings.log.level)
     settings.require_webhook_secret()
-    server = ShipmateServer(settings, given.env, scheduler=not args.no_scheduler)
+    server = ShipmateServer(settings, given.env, scheduler=not no_scheduler)
     master = os.getpid()
     try:
         server.run()
@@ -139,19 +158,3 @@ def run(args: argparse.Namespace) -> int:
 APP_LOAD_ERROR = 4  # gunicorn's Arbiter.APP_LOAD_ERROR: the worker could not build the app
 _EXIT_REASONS = {APP_LOAD_ERROR: "the server could not be set up (see above)",
                  3: "the worker process failed to start (see above)"}
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "serve",
-        help="run the webhook server with its queue and workers",
-        description="Serve POST /webhooks/github, /healthz, /readyz and /metrics; settings come "
-        "from SHIPMATE_* environment variables and an optional settings file.",
-    )
-    parser.add_argument("--config", metavar="FILE", help="settings file (YAML or TOML); default: $SHIPMATE_CONFIG")
-    parser.add_argument("--listen", metavar="HOST:PORT", help="overrides SHIPMATE_LISTEN")
-    parser.add_argument("--workers", type=int, metavar="N", help="overrides SHIPMATE_WORKERS")
-    parser.add_argument("--no-scheduler", action="store_true",
-                        help="do not run the scheduled jobs (polling, lock sweeps, drift checks), e.g. "
-                        "on all replicas but one")
-    parser.set_defaults(func=run)

@@ -9,55 +9,73 @@ backend defaults to the state branch of the git repository that holds it (see
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import git
 
 from bot.adapters.gitstate import StoreBackend, SystemClock, git_backend, open_backend, redact
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
-from bot.app import builder, executor
+from bot.app import builder
 from bot.app.locking import cli_owner
 from bot.app.runner import StackRunner
 from bot.app.services import Tree
 from bot.app.stacks import LoadedStack, RunOptions, StackOps
-from bot.cli.reporter import TerminalReporter, Verb, show_preview
-
-__all__ = ["Verb", "operate", "plan_for", "show_preview"]
 from bot.cli import environment
+from bot.cli.progress import Progress
+from bot.cli.reporter import JsonReporter, TerminalReporter, Verb, show_preview
+from bot.cli.style import PLAIN, Style
 from bot.core.affected import StackRef
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
 from bot.core.preview.model import ChangeSet
+from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, Provenance, RunPlan
 from bot.wiring import build_cli
 
-
-def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-w", "--workdir", default=".", metavar="STACK_DIR",
-                        help="the stack directory (holding stack.yaml); default: the current directory")
-    parser.add_argument("--backend", metavar="SPEC",
-                        help="git:<path-or-url>[#branch] or local:<dir>; default: the state branch "
-                        "of the repository holding the stack")
-    parser.add_argument("--ignore-fields", nargs="+", default=[], metavar="PATH",
-                        help="dotted paths to leave out of the comparison (e.g. metadata.annotations)")
+__all__ = ["Show", "Verb", "Where", "operate", "plan_for", "show_preview"]
 
 
-def add_apply_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-y", "--yes", action="store_true", help="apply without asking for confirmation")
-    parser.add_argument("--dry-run", action="store_true", help="preview only; write nothing")
-    parser.add_argument("--timeout", type=float, metavar="S", help="fail the release after S seconds")
-    parser.add_argument("--concurrency", type=int, metavar="N",
-                        help="operations at once (default: shipmate.yaml's concurrency, else 10)")
+class StackDir(Protocol):
+    """Where a stack command works: the stack directory and the state backend it was given."""
+
+    @property
+    def workdir(self) -> str: ...
+
+    @property
+    def backend(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The stack options of a command line: `-w`, `--backend`, `--ignore-fields`."""
+
+    workdir: str = "."
+    backend: str | None = None
+    ignore_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Show:
+    """How a stack command prints: its style, `--detail`, and `-o json` (stdout holds one JSON
+    document; the preview and the question go to stderr)."""
+
+    style: Style = PLAIN
+    detail: bool = True
+    json: bool = False
+    err: TextIO | None = field(default=None, compare=False)
+
+    @property
+    def preview_out(self) -> TextIO:
+        return (self.err or sys.stderr) if self.json else sys.stdout
 
 
 @dataclass
@@ -71,7 +89,7 @@ class Context:
 
 
 def open_context(
-    args: argparse.Namespace, *, watch: bool = True, concurrency: int | None = None,
+    args: StackDir, *, watch: bool = True, concurrency: int | None = None,
     timeout: float | None = None,
 ) -> Context:
     stack_dir = Path(args.workdir)
@@ -92,8 +110,21 @@ def open_context(
     return Context(root, "" if rel == "." else rel, reader, settings, backend, ops)
 
 
-def load(ctx: Context) -> LoadedStack:
-    return ctx.ops.load(ctx.reader, ctx.stack_path)
+def load(ctx: Context, workspace: str | None = None) -> LoadedStack:
+    """The stack of the context, generated; `workspace` (`--workspace`, Kusion's flag) must be
+    the one its stack.yaml names."""
+    loaded = ctx.ops.load(ctx.reader, ctx.stack_path)
+    if workspace is not None and workspace != loaded.identity.workspace:
+        ident = loaded.identity
+        raise ConfigError([Problem("--workspace", 0, 0, "", f"stack {ident.project}/{ident.stack} runs in "
+                                   f"workspace {ident.workspace!r}, not {workspace!r} (its stack.yaml "
+                                   "names the workspace)")])
+    return loaded
+
+
+def stack_ref(loaded: LoadedStack) -> StackRef:
+    ident = loaded.identity
+    return StackRef(ident.path, ident.project, ident.stack, ident.workspace)
 
 
 def user() -> str:
@@ -109,109 +140,114 @@ def owner() -> str:
     return cli_owner(user())
 
 
-def confirm_yes(changeset: ChangeSet) -> bool:
+def confirm_yes(show: Show = Show()) -> Callable[[ChangeSet], bool]:
     """`--yes`: show the preview and go ahead."""
-    show_preview(changeset)
-    return True
+
+    def go(changeset: ChangeSet) -> bool:
+        show_preview(changeset, show.preview_out, color=show.style.color and not show.json, detail=show.detail)
+        return True
+
+    return go
 
 
-def confirm_on_terminal(verb: str) -> Callable[[ChangeSet], bool]:
+def confirm_on_terminal(verb: str, show: Show = Show()) -> Callable[[ChangeSet], bool]:
     """Show the preview and ask; refuse to proceed without a terminal to ask on."""
 
     def ask(changeset: ChangeSet) -> bool:
-        show_preview(changeset)
+        out = show.preview_out
+        show_preview(changeset, out, color=show.style.color and not show.json, detail=show.detail)
         if not changeset.has_changes:
             return True
         if not sys.stdin.isatty():
             raise ConfigError([Problem("", 0, 0, "--yes", f"refusing to {verb} without confirmation: "
                                        "there is no terminal to ask on; pass --yes")])
-        sys.stdout.write(f"Do you want to {verb} these changes? [y/N] ")
-        sys.stdout.flush()
+        out.write(f"Do you want to {verb} these changes? [y/N] ")
+        out.flush()
         answer = sys.stdin.readline().strip().lower()
         return answer in ("y", "yes")
 
     return ask
 
 
-class Progress:
-    """Operation progress: a one-line bar on a terminal, plain lines otherwise.
+class Interrupts:
+    """Ctrl-C and SIGTERM during a stack operation (`cancellable`).
 
-    `watching(confirm)` wraps the confirmation so the total comes from the change set the
-    person confirmed (the operations that will run), with no extra read of the backend.
-    """
+    Before anything runs (while previewing or asking) a Ctrl-C interrupts at once: nothing was
+    recorded. Once the operations run, the first signal sets `cancel`: operations in flight
+    finish, the rest are skipped, and the release is recorded as interrupted; a second Ctrl-C
+    interrupts at once. `exit_code` is then 128 + the signal (130 for Ctrl-C)."""
 
-    def __init__(self, total: int = 1, out: TextIO | None = None) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.out = out or sys.stderr
-        self.tty = self.out.isatty()
-        self._lock = threading.Lock()
+    def __init__(self, err: TextIO | None = None) -> None:
+        self.cancel = threading.Event()
+        self.running = False
+        self.signal = 0
+        self.err = err
 
-    def watching(self, confirm: Callable[[ChangeSet], bool]) -> Callable[[ChangeSet], bool]:
-        def counted(changeset: ChangeSet) -> bool:
-            self.total = max(len(changeset.changed_steps()), 1)
-            return confirm(changeset)
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal if self.signal else 0
 
-        return counted
+    def armed(self, confirm: Callable[[ChangeSet], bool]) -> Callable[[ChangeSet], bool]:
+        """`confirm`, after which a signal stops the run instead of interrupting it."""
 
-    def __call__(self, event: executor.Event) -> None:
-        with self._lock:
-            if event.kind in ("done", "failed", "skipped"):
-                self.done += 1
-            if self.tty:
-                width = 30
-                filled = int(width * self.done / self.total)
-                bar = "#" * filled + "-" * (width - filled)
-                line = f"\r[{bar}] {self.done}/{self.total} {event.kind:<7} {event.id}"[:160]
-                self.out.write(line.ljust(160))
-                if self.done >= self.total:
-                    self.out.write("\n")
-            else:
-                detail = f": {event.message}" if event.message else ""
-                self.out.write(f"{event.kind:<7} {event.action:<9} {event.id}{detail}\n")
-            self.out.flush()
+        def go(changeset: ChangeSet) -> bool:
+            answer = confirm(changeset)
+            self.running = answer
+            return answer
+
+        return go
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.running or (self.cancel.is_set() and signum == signal.SIGINT):
+            raise KeyboardInterrupt
+        if self.cancel.is_set():
+            return
+        self.signal = signum
+        self.cancel.set()
+        err = self.err or sys.stderr
+        err.write("\nstopping: operations in flight will finish and be recorded "
+                  "(Ctrl-C again to abort at once)\n")
+        err.flush()
 
 
 @contextmanager
-def cancellable() -> Iterator[threading.Event]:
-    """A cancel event set by Ctrl-C or SIGTERM; a second Ctrl-C interrupts at once."""
-    cancel = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        cancel.set()
-        sys.stderr.write("\nstopping: operations in flight will finish and be recorded "
-                         "(Ctrl-C again to abort at once)\n")
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in previous:
-            signal.signal(sig, handler)
+def cancellable(err: TextIO | None = None) -> Iterator[Interrupts]:
+    """`Interrupts` handling SIGINT and SIGTERM for the duration (on the main thread)."""
+    interrupts = Interrupts(err)
+    signals = (signal.SIGINT, signal.SIGTERM)
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.getsignal(sig) for sig in signals} if main else {}
+    for sig in previous:
+        signal.signal(sig, interrupts.handle)
     try:
-        yield cancel
+        yield interrupts
     finally:
-        if threading.current_thread() is threading.main_thread():
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def operate(ctx: Context, plan: RunPlan, verb: Verb, *, dry_run: bool, yes: bool,
-            loaded: tuple[LoadedStack, ...] = (), trusted: RepoSettings | None = None) -> int:
+            loaded: tuple[LoadedStack, ...] = (), trusted: RepoSettings | None = None,
+            show: Show = Show()) -> int:
     """The CLI's one way to run a stack operation, through the `StackRunner` like every entry
     point: a dry run only shows the preview; otherwise confirm (unless `yes`), show progress,
     stop cleanly on Ctrl-C, and report the release (`bot.cli.reporter`). `loaded`: the stack,
-    already loaded to name it. Exit 0 when it succeeded, 1 when it failed or was declined."""
-    reporter = TerminalReporter(verb, dry_run=dry_run)
+    already loaded to name it. Exit 0 when it succeeded, 1 when it failed or was declined,
+    130 when Ctrl-C stopped it (143 for SIGTERM), the release recorded as interrupted."""
+    reporter: Reporter = (JsonReporter(verb, dry_run=dry_run) if show.json else
+                          TerminalReporter(verb, dry_run=dry_run, color=show.style.color, detail=show.detail))
     tree = Tree("", head_commit(ctx.root), ctx.reader)
     runner = StackRunner(ctx.ops, tree, trusted or ctx.settings, reporter, contain=False, loaded=loaded)
     if dry_run:
         runner.run(plan, RunOptions(dry_run=True))
         return 0
-    confirm = confirm_yes if yes else confirm_on_terminal(verb.prompt)
-    progress = Progress()
-    with cancellable() as cancel:
-        result = runner.run(plan, RunOptions(confirm=progress.watching(confirm), on_event=progress, cancel=cancel))
+    confirm = confirm_yes(show) if yes else confirm_on_terminal(verb.prompt, show)
+    with cancellable(show.err) as interrupts, Progress(verb.name, show.style, show.err) as progress:
+        options = RunOptions(confirm=interrupts.armed(progress.watching(confirm)), on_event=progress,
+                             cancel=interrupts.cancel)
+        result = runner.run(plan, options)
+    if interrupts.exit_code:
+        return interrupts.exit_code
     return 0 if all(s.ok and not s.declined for s in result.stacks) else 1
 
 
