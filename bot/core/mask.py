@@ -321,10 +321,10 @@ def mask_step(
             paths |= _ext_paths(side)
     if not paths and not lits:
         return step
-    k8s = normalize.api_object(res.type, api_objects)
-    m_before = None if before is None else _Ctx(paths, lits, k8s, None).mask(before, (), (), None)
+    keyed_lists = normalize.api_object(res.type, api_objects)
+    m_before = None if before is None else _Ctx(paths, lits, keyed_lists, None).mask(before, (), (), None)
     m_after = (
-        None if after is None else _Ctx(paths, lits, k8s, _Other(before)).mask(after, (), (), None)
+        None if after is None else _Ctx(paths, lits, keyed_lists, _Other(before)).mask(after, (), (), None)
     )
     exts_from = None if step.from_ is None else _mask_literals(step.from_.extensions, lits)
     exts_to = None if step.to is None else _mask_literals(step.to.extensions, lits)
@@ -338,7 +338,7 @@ def mask_step(
         return step
     from_ = _rebuild(step.from_, m_before, exts_from)
     to = _rebuild(step.to, m_after, exts_to)
-    return replace(step, from_=from_, to=to, diffs=_diffs(step.action, m_before, m_after, k8s))
+    return replace(step, from_=from_, to=to, diffs=_diffs(step.action, m_before, m_after, keyed_lists))
 
 
 def mask_changeset(changeset: ChangeSet, secrets: Iterable[str] | Literals = ()) -> ChangeSet:
@@ -586,14 +586,14 @@ def _rebuild(res: Resource | None, attrs: Any, exts: Mapping[str, Any] | None) -
     return Resource(res.id, res.type, attrs, res.depends_on, exts if exts is not None else {})
 
 
-def _diffs(action: Action, before: Any, after: Any, k8s: bool) -> tuple[FieldDiff, ...]:
+def _diffs(action: Action, before: Any, after: Any, keyed_lists: bool) -> tuple[FieldDiff, ...]:
     if action is Action.CREATE:
         return (FieldDiff((), DiffKind.ADDED, after=after),)
     if action is Action.DELETE:
         return (FieldDiff((), DiffKind.REMOVED, before=before),)
     if action is Action.UNCHANGED:
         return ()
-    found = fields.diff(before, after, k8s)
+    found = fields.diff(before, after, keyed_lists)
     # Only a secret changed and both sides mask alike: still say that something changed.
     return found or (FieldDiff((), DiffKind.CHANGED, before=MASK, after=MASK_CHANGED),)
 
@@ -641,7 +641,7 @@ class _Other:
 class _Ctx:
     paths: frozenset[ConcretePath]
     lits: Literals
-    k8s: bool
+    keyed_lists: bool
     other: _Other | None
 
     def marker(self, value: Any, keyed: Path) -> str:
@@ -663,7 +663,7 @@ class _Ctx:
                     out[k] = new
             return value if out is None else out
         if isinstance(value, list):
-            key = normalize.set_key(field, value) if self.k8s else None
+            key = normalize.set_key(field, value) if self.keyed_lists else None
             items = []
             changed = False
             for i, v in enumerate(value):
