@@ -27,9 +27,9 @@ from bot.core.spec import Resource, State
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Progress of one operation: started, succeeded, failed or skipped."""
+    """Progress of one operation: started, waiting for readiness, succeeded, failed or skipped."""
 
-    kind: str  # start | done | failed | skipped
+    kind: str  # start | waiting | done | failed | skipped
     id: str
     action: str
     message: str = ""
@@ -141,7 +141,7 @@ class Executor:
                     results = self._results_for(node, state, lock)
                     for op in node.operations:
                         tell("start", op)
-                    running[pool.submit(self._run_node, node, results, prior, deadline)] = key
+                    running[pool.submit(self._run_node, node, results, prior, deadline, on_event)] = key
                 if cancel.is_set() and ready:
                     for key in ready:
                         blocked.add(key)
@@ -218,6 +218,7 @@ class Executor:
         results: Mapping[str, Resource],
         prior: State,
         deadline: float | None,
+        on_event: Callable[[Event], None] = _noop,
     ) -> Mapping[str, Resource | None]:
         runtime = self.runtimes.get(node.runtime)
         if runtime is None:
@@ -233,8 +234,9 @@ class Executor:
             resources.append(replace(op.resource, attributes=attributes))
         applied = dict(runtime.apply(resources, prior))
         if self.watch and self.runtimes.declares(node.runtime, Capability.READINESS):
-            changed = [r for op, r in zip(node.operations, resources, strict=True) if not op.adopt]
-            for resource in changed:
+            changed = [(op, r) for op, r in zip(node.operations, resources, strict=True) if not op.adopt]
+            for op, resource in changed:
+                on_event(Event("waiting", resource.id, op.action, "readiness"))
                 remaining = 300.0 if deadline is None else max(0.0, deadline - self._clock())
                 try:
                     runtime.wait_ready(resource, remaining)

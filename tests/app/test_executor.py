@@ -155,6 +155,19 @@ def test_readiness_failure_keeps_the_object_in_state_and_fails_the_op():
     assert outcome.ok
 
 
+def test_a_readiness_wait_is_told_between_start_and_done():
+    kube, terra = DictRuntime(KUBERNETES), DictRuntime(TERRAFORM)
+    web, marker = k8s("web"), tf("marker")
+    for watch, waited in ((True, [web.id]), (False, [])):
+        events = []
+        Executor(stack_runtimes({KUBERNETES: kube, TERRAFORM: terra}), watch=watch).run(
+            creates(web, marker), State(), on_event=events.append)
+        assert [(e.id, e.action, e.message) for e in events if e.kind == "waiting"] == [
+            (i, plan.CREATE, "readiness") for i in waited]
+        kinds = [e.kind for e in events if e.id == web.id]
+        assert kinds == (["start", "waiting", "done"] if watch else ["start", "done"])
+
+
 def test_deletes_run_dependents_first_and_leave_state():
     kube = DictRuntime(KUBERNETES)
     a, b = k8s("a"), k8s("b", "a")
