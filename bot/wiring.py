@@ -142,9 +142,11 @@ def build_bot(
     *,
     overrides: Overrides | None = None,
     adapters: Adapters | None = None,
+    metrics: ShipmateMetrics | None = None,
 ) -> Bot:
     """`SHIPMATE_HANDLER`'s handler, or Shipmate's router with the pull-request workflow
-    (with `overrides` of the settings, see `Overrides`; over given `adapters`, else GitHub's)."""
+    (with `overrides` of the settings, see `Overrides`; over given `adapters`, else GitHub's);
+    with `metrics`, what it runs and the GitHub and state-branch calls it makes are counted there."""
     environ = dict(env)
     masker = build_masker(settings, environ)
     if settings.queue.handler:
@@ -159,7 +161,7 @@ def build_bot(
     router = EventRouter(legacy=parse_event, book=book)  # the router records each event's repository
     router.on(PingEvent, _log_ping)
     outcomes = Outcomes(router, build_services(settings, environ, masker=masker, overrides=overrides,
-                                                 adapters=adapters))
+                                                 adapters=adapters, metrics=metrics))
     services = outcomes.services  # their accesses record the statuses set, for the outcome of each job
     install(router, services, policy_branch=settings.bot.policy_branch)
     return Bot(outcomes, services, book)  # errors and final statuses on the PR
@@ -238,8 +240,9 @@ def build_server(settings: Settings, env: Mapping[str, str], *, scheduler: bool 
 
     settings.require_webhook_secret()
     queue = build_queue(settings)
-    bot = build_bot(settings, env)
     metrics = ShipmateMetrics()
+    metrics.watch_process()
+    bot = build_bot(settings, env, metrics=metrics)
     metrics.watch_queue(lambda: asdict(queue.stats()))
     pool = WorkerPool(
         queue, bot.handler, workers=settings.queue.workers, lease_seconds=settings.queue.lease_seconds,
@@ -305,6 +308,7 @@ def build_services(
     masker: Masker | None = None,
     overrides: Overrides | None = None,
     adapters: Adapters | None = None,
+    metrics: ShipmateMetrics | None = None,
 ) -> Services:
     """The bot's `Services` for settings with GitHub credentials; `masker` (default: built
     from `settings` and `env`) is shared by the hosts, state backends and stack use cases.
@@ -315,8 +319,8 @@ def build_services(
     from bot.adapters.gitstate import SystemClock
     from bot.adapters.localfs import LocalConfigReader
 
-    accesses = _Accesses(settings, masker, env).get if adapters is None else adapters.access_for
-    stack_ops = build_stack_ops(settings, env, masker=masker, server=True)
+    accesses = _Accesses(settings, masker, env, metrics).get if adapters is None else adapters.access_for
+    stack_ops = build_stack_ops(settings, env, masker=masker, server=True, metrics=metrics)
     services = Services(
         access_for=accesses if overrides.backend_branch is None else _on_branch(accesses, overrides.backend_branch),
         reader=adapters.reader if adapters and adapters.reader else lambda directory: LocalConfigReader(Path(directory)),
@@ -339,6 +343,7 @@ def build_stack_ops(
     server: bool,
     concurrency: int = 10,
     base_dir: Path | None = None,
+    metrics: ShipmateMetrics | None = None,
 ) -> Callable[[StateBackend], StackOps]:
     """The stack use cases over a state backend, for the bot (`server`) and the stack
     commands alike: the runtimes of the `shipmate.runtimes` plug-ins under the settings' cache
@@ -355,7 +360,8 @@ def build_stack_ops(
 
     def stack_ops(backend: StateBackend) -> StackOps:
         return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry,
-                        secret_salt=settings.storage.secret_salt, masker=masker, concurrency=concurrency)
+                        secret_salt=settings.storage.secret_salt, masker=masker, concurrency=concurrency,
+                        metrics=metrics)
     return stack_ops
 
 
@@ -375,9 +381,12 @@ def _on_branch(access_for: Callable[[str, int | None], Access], branch: str) -> 
 class _Accesses:
     """One `Access` per credentials: the token's, or each GitHub App installation's."""
 
-    def __init__(self, settings: Settings, masker: Masker, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, settings: Settings, masker: Masker, env: Mapping[str, str], metrics: ShipmateMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.masker = masker
+        self.metrics = metrics
         self.env = env  # the parent of git's environment allowlist
         self._lock = threading.Lock()
         self._accesses: dict[int | None, Access] = {}
@@ -436,7 +445,7 @@ class _Accesses:
             credentials = Credentials(api_url=github.api_url, app_id=str(github.app_id),
                                       private_key=github.app_private_key, installation_id=installation_id,
                                       bot_login=self._app_login())
-        host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker)
+        host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker, metrics=self.metrics)
         checkouts = GitCheckouts(data_dir / "checkouts", host.clone_url, environ=self.env)
 
         def backends(repo: str, branch: str) -> StateBackend:
@@ -450,7 +459,7 @@ class _Accesses:
                     return known[1]
                 # A renewed token replaces the backend; the old one may still be in use by
                 # a running job, so it is left to the garbage collector, not closed here.
-                backend = git_backend(url, branch, data_dir=data_dir, masker=self.masker)
+                backend = git_backend(url, branch, data_dir=data_dir, masker=self.masker, metrics=self.metrics)
                 self._backends[key] = (url, backend)
                 return backend
 

@@ -28,6 +28,11 @@ the one place locks are taken, handed over and given back:
   given back, and a pull request's other locks with them.
 
 Thread-safe: the stacks of a run may execute concurrently (`bot.app.fanout`).
+
+With `metrics`, every lock asked for is counted (acquired, or held by someone else) and timed
+(`shipmate_lock_acquire_seconds`: a state-branch write), and a lock this session took and gave
+back is observed for how long it was held (`shipmate_lock_hold_seconds`); locks the session
+keeps for its owner are not, since their hold goes on after the run.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterable
 
 from bot.core.errors import PolicyDenied
 from bot.core.lock import Lock, LockHeld
 from bot.core.ports import StateBackend
+from bot.metrics import ShipmateMetrics
 
 
 def pull_request_owner(repo: str, number: int) -> str:
@@ -73,14 +80,17 @@ class LockSession:
         *,
         pull_request: int | None = None,
         run_id: str = "",
+        metrics: ShipmateMetrics | None = None,
     ) -> None:
         self.backend = backend
+        self.metrics = metrics
         self.owner = owner
         self.lease_seconds = lease_seconds
         self.pull_request = pull_request
         self.run_id = run_id
         self._held: dict[str, Lock] = {}
         self._before: set[str] = set()  # keys the owner held before this run
+        self._since: dict[str, float] = {}  # monotonic time each lock was taken in this run
         self._guard = threading.Lock()
 
     def acquire_all(self, keys: Iterable[tuple[str, str]]) -> tuple[Lock, ...]:
@@ -120,11 +130,13 @@ class LockSession:
         with self._guard:
             self._held.pop(lock.key, None)
         self.backend.release_lock(lock)
+        self._gave_back(lock.key)
 
     def forget(self, lock: Lock) -> None:
         """Stop tracking `lock` without releasing it (a release that ended with it)."""
         with self._guard:
             self._held.pop(lock.key, None)
+        self._gave_back(lock.key)
 
     def take_over(self, keys: Iterable[tuple[str, str]]) -> tuple[Lock, ...]:
         """Take over the locks the owner holds already (see the module docstring): those of
@@ -156,8 +168,12 @@ class LockSession:
             return ()
         if self.pull_request is not None:  # one write frees all of them
             with self._guard:
+                keys = list(self._held)
                 self._held.clear()
-            return self.backend.release_pull_request_locks(self.pull_request)
+            freed = self.backend.release_pull_request_locks(self.pull_request)
+            for key in keys:
+                self._gave_back(key)
+            return freed
         freed = self.held
         for lock in freed:
             self.let_go(lock)
@@ -169,7 +185,26 @@ class LockSession:
             return tuple(sorted(self._held.values(), key=lambda lock: lock.key))
 
     def _acquire(self, project: str, workspace: str) -> Lock:
-        lock = self.backend.acquire_lock(project, workspace, self.owner, self.lease_seconds, self.pull_request,
-                                         run_id=self.run_id)
+        started = time.monotonic()
+        try:
+            lock = self.backend.acquire_lock(project, workspace, self.owner, self.lease_seconds, self.pull_request,
+                                             run_id=self.run_id)
+        except LockHeld:
+            self._asked(started, "held")
+            raise
+        self._asked(started, "acquired")
         self.renewed(lock)
+        with self._guard:
+            self._since.setdefault(lock.key, started)
         return lock
+
+    def _asked(self, started: float, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.lock_acquisitions.inc(result=result)
+            self.metrics.lock_acquire_seconds.observe(time.monotonic() - started)
+
+    def _gave_back(self, key: str) -> None:
+        with self._guard:
+            since = self._since.pop(key, None)
+        if since is not None and self.metrics is not None:
+            self.metrics.lock_hold_seconds.observe(time.monotonic() - since)

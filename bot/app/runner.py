@@ -21,14 +21,22 @@ stack's failed `StackOutcome` and the others still run; a temporary one (the sta
 the code host unavailable, `bot.core.errors.retry_kind`) is raised after every started stack
 has finished, so the queue tries the job again rather than a stack being shown as failed for
 good. The CLI runs without `contain`: its one stack's error is the command's.
+
+Telemetry: with `ops.metrics`, each stack is counted and timed by operation and result
+(`shipmate_stack_operations_total`, `_seconds`), a drift check's drifted stacks are counted,
+and once the reporter has written the report the time since the job's delivery was received
+is observed (`shipmate_report_latency_seconds`). Log lines carry the run's repository, pull
+request and operation, and each stack's name and workspace while it runs (`bot.logs`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from bot import logs
 from bot.app.fanout import fan_out
 from bot.app.locking import LockSession
 from bot.app.services import Tree, secrets_of
@@ -40,6 +48,7 @@ from bot.core.lock import Lock, LockHeld
 from bot.core.outcome import RunResult, StackOutcome, repository_failure
 from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, RunPlan
+from bot.metrics import since_received
 
 log = logging.getLogger("shipmate.bot")
 
@@ -61,14 +70,20 @@ class StackRunner:
 
     def run(self, plan: RunPlan, options: RunOptions = RunOptions()) -> RunResult:
         """Carry out `plan` and report it; PolicyDenied when its locks are held by someone else."""
-        if not plan.operation.changes:
-            if plan.refusal is None:
-                self.reporter.started(plan)
-            result = self._preview(plan)
-        else:
-            result = self._change(plan, options)
-        self.reporter.finished(plan, result)
-        return result
+        with logs.bound(repository=plan.request.repo, pull_request=plan.request.number,
+                        operation=str(plan.operation)):
+            if not plan.operation.changes:
+                if plan.refusal is None:
+                    self.reporter.started(plan)
+                result = self._preview(plan)
+            else:
+                result = self._change(plan, options)
+            self.reporter.finished(plan, result)
+            metrics = self.ops.metrics
+            latency = since_received(self.ops.clock.now())
+            if metrics is not None and latency is not None:
+                metrics.report_latency.observe(latency, operation=str(plan.operation))
+            return result
 
     # --- previews and drift checks: no locks --------------------------------------------------
 
@@ -102,7 +117,7 @@ class StackRunner:
 
     def _change(self, plan: RunPlan, options: RunOptions) -> RunResult:
         session = LockSession(self.ops.backend, plan.owner, plan.lease_seconds,
-                              pull_request=plan.provenance.pull_request, run_id=plan.run_id)
+                              pull_request=plan.provenance.pull_request, run_id=plan.run_id, metrics=self.ops.metrics)
         adopted = session.take_over(plan.keys) if plan.take_over else ()
         if plan.locks_first:
             session.acquire_all(plan.keys)  # PolicyDenied names a holder; nothing ran
@@ -160,7 +175,27 @@ class StackRunner:
         return loaded, frozenset(secrets_of(loaded, self.trusted)), refused
 
     def _each(self, plan: RunPlan, work: Callable[[StackRef], Done]) -> list[Done]:
-        return fan_out(plan.stacks, work, parallel=self.ops.parallel, key=lambda ref: (ref.project, ref.workspace))
+        operation = str(plan.operation)
+        metrics = self.ops.metrics
+
+        def observed(ref: StackRef) -> Done:
+            with logs.bound(stack=f"{ref.project}/{ref.name}", workspace=ref.workspace):
+                started = time.perf_counter()
+                result = "error"
+                try:
+                    done = work(ref)
+                    outcome = done[0]
+                    result = "declined" if outcome.declined else ("succeeded" if outcome.ok else "failed")
+                    if metrics is not None and plan.operation is Operation.DRIFT and outcome.ok \
+                            and outcome.changeset is not None and outcome.changeset.has_changes:
+                        metrics.drift_found.inc()
+                    return done
+                finally:
+                    if metrics is not None:
+                        metrics.stack_operations.inc(operation=operation, result=result)
+                        metrics.stack_seconds.observe(time.perf_counter() - started, operation=operation)
+
+        return fan_out(plan.stacks, observed, parallel=self.ops.parallel, key=lambda ref: (ref.project, ref.workspace))
 
     def _failed(self, ref: StackRef, what: str, exc: Exception) -> StackOutcome:
         if isinstance(exc, ShipmateError):

@@ -7,11 +7,16 @@ preview runs before any revision is written, so a declined or dry-run apply leav
 the `ReleaseRecorder` writes the release before the first change and its state after every
 operation; secrets are masked in everything stored; an interrupted apply ends `failed`,
 never `succeeded`. Each operation returns the stack's `StackOutcome`.
+
+With `metrics`, each resource operation an apply runs is counted and timed by action, runtime
+(its resource type) and result, and each release recorded is counted by trigger and the phase
+it ended in.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -34,6 +39,7 @@ from bot.core.release import Phase, Release, Trigger, check_can_start
 from bot.core.runplan import Provenance
 from bot.core.runtimes import Capability, StackRuntimes, check_imports
 from bot.core.spec import Resource, Spec, State
+from bot.metrics import ShipmateMetrics
 
 # Builds the runtimes for one stack from its identity and the workspace context.
 RuntimeFactory = Callable[["StackIdentity", Mapping[str, object]], StackRuntimes]
@@ -105,6 +111,7 @@ class StackOps:
     # Every secret the process knows (Shipmate's own credentials from the composition root);
     # each loaded stack's secrets are added, so logs and writers at the boundary mask them too.
     masker: mask.Masker = field(default_factory=mask.Masker)
+    metrics: ShipmateMetrics | None = None  # resource operations and releases (the server's)
     _registry_cache: ModuleRegistry | None = field(default=None, init=False, repr=False)
 
     # --- generate / preview ---------------------------------------------------------------
@@ -277,7 +284,7 @@ class StackOps:
         if self.session is None:
             raise TypeError("StackOps needs the LockSession of its run to apply, destroy or roll back")
         recorder = ReleaseRecorder(self.backend, self.session, self.session.lock(p, w), self.clock,
-                                   literals, self.masker.own, keep_lock=options.keep_lock)
+                                   literals, self.masker.own, keep_lock=options.keep_lock, metrics=self.metrics)
         try:
             latest = self.backend.latest(p, w)
             check_can_start(latest)
@@ -301,10 +308,11 @@ class StackOps:
                 watch=self.watch and not destroying,
                 timeout_seconds=self.timeout_seconds,
             )
-            outcome = runner.run(
-                plan.operations_of(changeset, spec, prior), prior, on_state=recorder.flush,
-                on_event=options.on_event or (lambda _: None), cancel=options.cancel,
-            )
+            operations = plan.operations_of(changeset, spec, prior)
+            on_event = options.on_event or (lambda _: None)
+            if self.metrics is not None:
+                on_event = _counted(on_event, self.metrics, {op.id: op.resource.type for op in operations})
+            outcome = runner.run(operations, prior, on_state=recorder.flush, on_event=on_event, cancel=options.cancel)
             release = recorder.finish(None if outcome.ok else literals.text(_failure_text(outcome)))
             return outcome_of(identity, shown, release, _masked_outcome(outcome, literals))
         except BaseException as exc:
@@ -330,6 +338,7 @@ class ReleaseRecorder:
     literals: mask.Literals
     own: mask.Literals
     keep_lock: bool = False
+    metrics: ShipmateMetrics | None = None
     lossless: frozenset[str] = frozenset()
     api_objects: frozenset[str] | None = None
     release: Release | None = None
@@ -381,9 +390,37 @@ class ReleaseRecorder:
 
     def _end(self, release: Release) -> Release:
         if self.keep_lock:
-            return self.backend.update(release, self.lock)
-        self.session.forget(self.lock)
-        return self.backend.finish(release, self.lock)
+            ended = self.backend.update(release, self.lock)
+        else:
+            self.session.forget(self.lock)
+            ended = self.backend.finish(release, self.lock)
+        if self.metrics is not None:
+            self.metrics.releases.inc(trigger=str(ended.trigger), phase=str(ended.phase))
+        return ended
+
+
+def _counted(
+    on_event: Callable[[executor_mod.Event], None], metrics: ShipmateMetrics, types: Mapping[str, str]
+) -> Callable[[executor_mod.Event], None]:
+    """`on_event`, counting and timing each resource operation on the way (see the docstring)."""
+    started: dict[str, float] = {}
+    guard = threading.Lock()
+
+    def hear(event: executor_mod.Event) -> None:
+        if event.kind == "start":
+            with guard:
+                started[event.id] = time.perf_counter()
+        elif event.kind != "waiting":  # waiting for readiness: still running
+            with guard:
+                since = started.pop(event.id, None)
+            runtime = types.get(event.id, "")
+            result = {"done": "succeeded"}.get(event.kind, event.kind)
+            metrics.resource_operations.inc(action=event.action, runtime=runtime, result=result)
+            if since is not None:
+                metrics.resource_seconds.observe(time.perf_counter() - since, action=event.action, runtime=runtime)
+        on_event(event)
+
+    return hear
 
 
 def outcome_of(

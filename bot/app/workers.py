@@ -21,6 +21,10 @@
   for every failure that ends the job (not for one that will be retried). That is where the
   pull request gets its error comment and no commit status is left `pending`.
 - `stop()` stops claiming, lets running handlers finish (up to a timeout) and joins.
+
+Each job runs in a fresh `contextvars` context that carries its log fields (`bot.logs`:
+delivery, event, repository, pull request) and its delivery's receive time (`bot.metrics`,
+for the report latency); a job that succeeded is logged once, with its duration.
 """
 
 from __future__ import annotations
@@ -38,10 +42,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, Protocol, runtime_checkable
 
+from bot import logs
 from bot.core.errors import RetryKind, retry_delay, retry_kind
 from bot.core.events import Delivery
 from bot.core.ports import Clock, EventQueue, Job
-from bot.metrics import ShipmateMetrics
+from bot.metrics import ShipmateMetrics, received
 
 log = logging.getLogger("shipmate.workers")
 
@@ -92,6 +97,24 @@ def new_incident_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def start_job(delivery: Delivery) -> None:
+    """Give the current (fresh) context the job's log fields and its delivery's receive time."""
+    parsed = delivery.parsed
+    number = getattr(parsed, "number", None)
+    if number is None and getattr(parsed, "is_pull_request", False):
+        number = getattr(parsed, "issue_number", None)
+    repo = getattr(parsed, "repo", None)
+    logs.bind(delivery=delivery.id, event=delivery.event, repository=repo if isinstance(repo, str) else None,
+              pull_request=number if isinstance(number, int) else None)
+    received(delivery.received_at)
+
+
+def log_success(delivery: Delivery, seconds: float, attempts: int) -> None:
+    """The one line a job that succeeded logs."""
+    log.info("delivery %s (%s) handled in %.0f ms", delivery.id, delivery.event, seconds * 1000,
+             extra={"outcome": "succeeded", "duration_ms": round(seconds * 1000, 1), "attempts": attempts})
+
+
 def run_once(
     handler: Handler,
     delivery: Delivery,
@@ -108,10 +131,13 @@ def run_once(
     (job id 0: there is no dead letter to retry), or None when it succeeded."""
     reporter = handler if isinstance(handler, JobReporter) else None
     context = contextvars.Context()
+    context.run(start_job, delivery)
     failure: JobFailure | None = None
+    started = time.perf_counter()
     for attempt in range(1, max(1, attempts) + 1):
         try:
             context.run(handler, delivery)
+            context.run(log_success, delivery, time.perf_counter() - started, attempt)
         except Exception as exc:
             kind = classify(exc)
             error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -266,6 +292,7 @@ class WorkerPool:
         with self._lock:
             self._in_flight[job.worker_id] = job
         started = time.perf_counter()
+        start_job(delivery)
         try:
             if job.exhausted:
                 self._dead_on_arrival(job)
@@ -275,6 +302,7 @@ class WorkerPool:
             except Exception as exc:
                 self._failed(job, exc)
             else:
+                log_success(delivery, time.perf_counter() - started, job.attempts)
                 self._report(lambda r: r.succeeded(delivery))
                 self._finish(job, lambda: self.queue.complete(job))
                 if self.metrics:

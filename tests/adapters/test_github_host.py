@@ -118,3 +118,34 @@ def test_reviews_say_who_is_a_bot_and_permissions_are_read_per_reviewer(world):
     assert [(r.author, r.state, r.commit_id, r.author_is_bot) for r in reviews] == [
         ("reader", "APPROVED", head, False), ("lead", "APPROVED", head, False), ("ci[bot]", "APPROVED", head, True)]
     assert [host.permission("acme/infra", r.author) for r in reviews] == ["read", "maintain", "admin"]
+
+
+def test_calls_are_counted_by_outcome_with_the_rate_limit_of_the_last_answer(world) -> None:
+    from bot.core.errors import TransientError
+    from bot.metrics import ShipmateMetrics
+
+    sim, _, number, head, _ = world
+    metrics = ShipmateMetrics()
+    host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=False, metrics=metrics)
+    assert metrics.github_rate.last is None  # no answer yet: the gauges are left out of a scrape
+    assert host.pull_request("acme/infra", number).head_sha == head
+    host.set_status("acme/infra", head, "shipmate/preview", "success", "done")
+    with pytest.raises(RuntimeFailed):
+        host.pull_request("acme/infra", 999)
+    sim.inject_fault(r"/pulls/\d+$", 429, retry_after=30)
+    with pytest.raises(TransientError):
+        host.pull_request("acme/infra", number)
+    sim.inject_fault(r"/statuses/", 503)
+    with pytest.raises(TransientError):
+        host.set_status("acme/infra", head, "shipmate/preview", "success", "done")
+    calls = {(call, outcome): metrics.github_calls.value(call=call, outcome=outcome)
+             for call in ("pull_request", "set_status", "repository")
+             for outcome in ("ok", "client_error", "rate_limited", "server_error")}
+    assert {k: v for k, v in calls.items() if v} == {
+        ("repository", "ok"): 1,  # read once, then cached
+        ("pull_request", "ok"): 1, ("pull_request", "client_error"): 1, ("pull_request", "rate_limited"): 1,
+        ("set_status", "ok"): 1, ("set_status", "server_error"): 1,
+    }
+    assert metrics.github_rate.last == (4999, 5000, 4102444800)
+    text = metrics.render()
+    assert "shipmate_github_rate_limit_remaining 4999.0" in text.splitlines()

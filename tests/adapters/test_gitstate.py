@@ -271,3 +271,26 @@ def test_loose_objects_are_packed_by_git_gc_auto_every_so_many_writes(
         assert int(packed["count"]) == made and int(packed["in-pack"]) > 0  # the fillers are unreachable
         assert backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0)).revision == 6
         assert [r.revision for r in backend.list("shop", "prod")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_lost_compare_and_swap_round_is_counted(tmp_path: Path) -> None:
+    from bot.adapters.gitstate.gitstore import GitStore
+    from bot.core.statelayout import Write
+    from bot.metrics import ShipmateMetrics
+
+    metrics = ShipmateMetrics()
+    repo = bare(tmp_path)
+    ours, theirs = GitStore(str(repo), metrics=metrics), GitStore(str(repo))
+    theirs.transact(lambda snap: Write({"README.md": b"theirs\n"}, "theirs", None))
+    rounds: list[bytes | None] = []
+
+    def write(snap: object) -> Write[None]:
+        rounds.append(snap.read("README.md"))  # type: ignore[attr-defined]
+        if len(rounds) == 1:  # someone else moves the branch between our read and our write
+            theirs.transact(lambda _: Write({"README.md": b"again\n"}, "again", None))
+        return Write({"README.md": b"ours\n"}, "ours", None)
+
+    ours.transact(write)
+    assert rounds == [b"theirs\n", b"again\n"]  # the second round decided on the newer tip
+    assert ours.conflicts == 1 and metrics.state_conflicts.value() == 1
+    assert ours.snapshot().read("README.md") == b"ours\n"

@@ -6,6 +6,10 @@ tokens PyGithub mints and refreshes.
 
 Every comment body and status description passes through the host's `Masker` on its way
 out; the host adds its own token, App key and each installation token it sees to it.
+
+With `metrics`, every call is counted by the `CodeHost` method that made it and its outcome
+(`shipmate_github_api_calls_total`), and GitHub's `X-RateLimit-*` of the last answer is kept
+(`shipmate_github_rate_limit_remaining`, ...).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bot.core.errors import RuntimeFailed, TransientError
 from bot.core.events import is_fork
 from bot.core.mask import Masker
 from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
+from bot.metrics import ShipmateMetrics
 
 DEFAULT_API_URL = "https://api.github.com"
 IN_CLIENT_RETRIES = 2  # PyGithub's default retries ten times and sleeps out Retry-After in the worker
@@ -49,8 +54,16 @@ class Credentials:
 class GitHubHost:
     """The `CodeHost` port over PyGithub."""
 
-    def __init__(self, credentials: Credentials, *, throttle: bool = True, masker: Masker | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        throttle: bool = True,
+        masker: Masker | None = None,
+        metrics: ShipmateMetrics | None = None,
+    ) -> None:
         self.credentials = credentials
+        self.metrics = metrics
         self.masker = masker if masker is not None else Masker()
         self.masker.add([credentials.token or "", credentials.private_key or ""], own=True)
         base_url = credentials.api_url.rstrip("/")
@@ -68,6 +81,29 @@ class GitHubHost:
         self._login = credentials.bot_login
 
     # -- helpers ---------------------------------------------------------------------------
+    def _call(self, call: str, what: str, fn: Callable[[], T]) -> T:
+        """`_call(what, fn)`, counted as the code host call `call` by outcome, with the rate
+        limit of GitHub's last answer (when the host has metrics)."""
+        if self.metrics is None:
+            return _call(what, fn)
+        outcome = "ok"
+        try:
+            return _call(what, fn)
+        except TransientError as exc:
+            cause = exc.__cause__
+            status = cause.status if isinstance(cause, GithubException) else 0
+            outcome = "unreachable" if not status else ("server_error" if status >= 500 else "rate_limited")
+            raise
+        except RuntimeFailed:
+            outcome = "client_error"
+            raise
+        finally:
+            self.metrics.github_calls.inc(call=call, outcome=outcome)
+            requester = self._github.requester
+            remaining, limit = requester.rate_limiting
+            if limit > 0:
+                self.metrics.github_rate.observe(remaining, limit, requester.rate_limiting_resettime)
+
     def _masked(self, text: str) -> str:
         """`text` as it may leave the process (the current installation token learnt first)."""
         if not self.credentials.token:
@@ -78,20 +114,21 @@ class GitHubHost:
         with self._lock:
             repo = self._repos.get(name)
         if repo is None:
-            repo = _call(f"read repository {name}", lambda: self._github.get_repo(name))
+            repo = self._call("repository", f"read repository {name}", lambda: self._github.get_repo(name))
             with self._lock:
                 self._repos[name] = repo
         return repo
 
     def _pull(self, repo: str, number: int) -> PullRequest:
-        return _call(f"read pull request {repo}#{number}", lambda: self._repo(repo).get_pull(number))
+        return self._call("pull_request", f"read pull request {repo}#{number}", lambda: self._repo(repo).get_pull(number))
 
     # -- CodeHost --------------------------------------------------------------------------
     def pull_request(self, repo: str, number: int) -> PullRequestInfo:
         return _info(repo, self._pull(repo, number))
 
     def open_pull_requests(self, repo: str) -> Sequence[PullRequestInfo]:
-        pulls = _call(f"list pull requests of {repo}", lambda: list(self._repo(repo).get_pulls(state="open")))
+        pulls = self._call("open_pull_requests", f"list pull requests of {repo}",
+                           lambda: list(self._repo(repo).get_pulls(state="open")))
         return [_info(repo, p) for p in pulls]
 
     def merged_pull_request_for(self, repo: str, sha: str) -> PullRequestInfo | None:
@@ -104,7 +141,7 @@ class GitHubHost:
                     break
             return None
 
-        return _call(f"find the pull request merged as {sha[:7]}", find)
+        return self._call("merged_pull_request_for", f"find the pull request merged as {sha[:7]}", find)
 
     def changed_files(self, repo: str, number: int) -> Sequence[str]:
         def files() -> list[str]:
@@ -115,7 +152,7 @@ class GitHubHost:
                     paths.append(f.previous_filename)
             return paths
 
-        return _call(f"list files of {repo}#{number}", files)
+        return self._call("changed_files", f"list files of {repo}#{number}", files)
 
     def reviews(self, repo: str, number: int) -> Sequence[ReviewInfo]:
         def reviews() -> list[ReviewInfo]:
@@ -125,7 +162,7 @@ class GitHubHost:
                 for r in self._pull(repo, number).get_reviews()
             ]
 
-        return _call(f"list reviews of {repo}#{number}", reviews)
+        return self._call("reviews", f"list reviews of {repo}#{number}", reviews)
 
     def permission(self, repo: str, login: str) -> str:
         """The collaborator's role: `role_name` is exact (maintain, triage), while the legacy
@@ -140,7 +177,7 @@ class GitHubHost:
                     return {}
                 raise
 
-        data = _call(f"read permission of {login} on {repo}", read)
+        data = self._call("permission", f"read permission of {login} on {repo}", read)
         role = data.get("role_name") or data.get("permission") or "none"
         return {"pull": "read", "push": "write"}.get(str(role), str(role))
 
@@ -149,11 +186,12 @@ class GitHubHost:
             issue = self._repo(repo).get_issue(number)
             return [CommentInfo(c.id, c.user.login if c.user else "", c.body or "") for c in issue.get_comments()]
 
-        return _call(f"list comments of {repo}#{number}", comments)
+        return self._call("comments", f"list comments of {repo}#{number}", comments)
 
     def create_comment(self, repo: str, number: int, body: str) -> int:
         body = self._masked(body)
-        return _call(
+        return self._call(
+            "create_comment",
             f"comment on {repo}#{number}",
             lambda: self._repo(repo).get_issue(number).create_comment(body).id,
         )
@@ -161,7 +199,8 @@ class GitHubHost:
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         url = f"{self._repo(repo).url}/commits/{sha}/comments"
         body = self._masked(body)
-        _, data = _call(
+        _, data = self._call(
+            "create_commit_comment",
             f"comment on commit {sha[:7]} of {repo}",
             lambda: self._github.requester.requestJsonAndCheck("POST", url, input={"body": body}),
         )
@@ -169,20 +208,22 @@ class GitHubHost:
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
         body = self._masked(body)
-        self._request("PATCH", repo, f"/issues/comments/{comment_id}", {"body": body}, f"edit comment {comment_id}")
+        self._request("edit_comment", "PATCH", repo, f"/issues/comments/{comment_id}", {"body": body},
+                      f"edit comment {comment_id}")
 
     def delete_comment(self, repo: str, comment_id: int) -> None:
-        self._request("DELETE", repo, f"/issues/comments/{comment_id}", None, f"delete comment {comment_id}")
+        self._request("delete_comment", "DELETE", repo, f"/issues/comments/{comment_id}", None,
+                      f"delete comment {comment_id}")
 
     def react(self, repo: str, comment_id: int, content: str) -> None:
         self._request(
-            "POST", repo, f"/issues/comments/{comment_id}/reactions", {"content": content},
+            "react", "POST", repo, f"/issues/comments/{comment_id}/reactions", {"content": content},
             f"react to comment {comment_id}",
         )
 
-    def _request(self, verb: str, repo: str, path: str, body: dict[str, str] | None, what: str) -> None:
+    def _request(self, call: str, verb: str, repo: str, path: str, body: dict[str, str] | None, what: str) -> None:
         url = self._repo(repo).url + path
-        _call(what, lambda: self._github.requester.requestJsonAndCheck(verb, url, input=body))
+        self._call(call, what, lambda: self._github.requester.requestJsonAndCheck(verb, url, input=body))
 
     def set_status(
         self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
@@ -194,20 +235,22 @@ class GitHubHost:
             kwargs = {"target_url": target_url} if target_url else {}
             commit.create_status(state=state, description=description[:140], context=context[:255], **kwargs)
 
-        _call(f"set status {context} on {sha[:7]}", status)
+        self._call("set_status", f"set status {context} on {sha[:7]}", status)
 
     def branch_head(self, repo: str, branch: str) -> str:
-        return _call(
+        return self._call(
+            "branch_head",
             f"read branch {branch} of {repo}",
             lambda: self._repo(repo).get_git_ref(f"heads/{branch}").object.sha,
         )
 
     def default_branch(self, repo: str) -> str:
-        return _call(f"read repository {repo}", lambda: self._repo(repo).default_branch)
+        return self._call("default_branch", f"read repository {repo}", lambda: self._repo(repo).default_branch)
 
     def bot_login(self) -> str:
         if self._login is None:
-            self._login = _call("read the authenticated user", lambda: self._github.get_user().login)
+            self._login = self._call("bot_login", "read the authenticated user",
+                                     lambda: self._github.get_user().login)
         return self._login
 
     def clone_url(self, repo: str) -> str:

@@ -22,6 +22,7 @@ from bot.core.errors import ConfigError, Problem
 from bot.core.mask import Masker
 from bot.core.ports import Clock
 from bot.core.statebackend import StoreBackend
+from bot.metrics import ShipmateMetrics
 
 __all__ = [
     "DEFAULT_BRANCH",
@@ -45,11 +46,14 @@ def git_backend(
     clock: Clock | None = None,
     timeout_seconds: float = 120.0,
     masker: Masker | None = None,
+    metrics: ShipmateMetrics | None = None,
 ) -> StoreBackend:
     """The state branch `branch` of the repository at `target` (a path or any git URL);
-    `masker`: the secrets no release or commit message may hold (see `StoreBackend`)."""
+    `masker`: the secrets no release or commit message may hold (see `StoreBackend`);
+    `metrics`: where lost compare-and-swap rounds are counted."""
     return StoreBackend(
-        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds), clock or SystemClock(), masker
+        GitStore(target, branch, data_dir, timeout_seconds=timeout_seconds, metrics=metrics),
+        clock or SystemClock(), masker,
     )
 
 

@@ -16,7 +16,8 @@ parent is the tip it read, and then moves the branch with compare-and-swap:
 
 A lost race (ref moved, push rejected) fetches the new tip, re-runs the transaction on it
 (so revisions are re-assigned and locks re-checked) and tries again after a jittered,
-growing pause. A branch that exists but does not look like a state branch (files other than
+growing pause (each lost round counted in `shipmate_state_write_conflicts_total` when the store
+has metrics). A branch that exists but does not look like a state branch (files other than
 README.md, releases/, locks/, drift/ at its root) is refused before anything is written.
 """
 
@@ -44,6 +45,7 @@ from bot.core import statelayout as layout
 from bot.core.childenv import passed
 from bot.core.errors import ConfigError, Problem, ShipmateError, StateConflict, TransientError
 from bot.core.statelayout import Done, Write
+from bot.metrics import ShipmateMetrics
 
 T = TypeVar("T")
 
@@ -79,6 +81,7 @@ class GitStore:
         timeout_seconds: float = 120.0,
         author: tuple[str, str] = ("Shipmate", "shipmate@localhost"),
         stale_lock_seconds: float = 30.0,
+        metrics: ShipmateMetrics | None = None,
     ) -> None:
         if not branch or not re.fullmatch(r"[A-Za-z0-9._/-]+", branch) or ".." in branch:
             raise ConfigError([Problem("backend.branch", 0, 0, "", f"{branch!r} is not a branch name")])
@@ -91,6 +94,7 @@ class GitStore:
         self.description = f"branch {branch} of {redact(target)}"
         self.attempts = 0  # commits tried, for diagnostics and benchmarks
         self.conflicts = 0  # lost compare-and-swap rounds
+        self.metrics = metrics
         self._known_tip: str | None = None
         self._valid_roots: set[str] = set()
         self._trees: dict[str, _Tree] = {}  # parsed trees by id, most recently used last
@@ -144,6 +148,8 @@ class GitStore:
                         self._maintain()
                     return out.result
                 self.conflicts += 1
+                if self.metrics is not None:
+                    self.metrics.state_conflicts.inc()
                 rounds += 1
                 if time.monotonic() > deadline:
                     raise StateConflict(

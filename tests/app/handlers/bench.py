@@ -39,6 +39,7 @@ from bot.core.events import (
 from bot.core.lock import Lock
 from bot.core.ports import PullRequestInfo
 from bot.core.release import Release
+from bot.metrics import ShipmateMetrics
 from bot.settings import Settings
 from bot.wiring import Adapters, build_bot
 from tests.conftest import ManualClock
@@ -62,7 +63,8 @@ def object_id(name: str) -> str:
 class Bench:
     """One repository, its bot and its world (see the module docstring)."""
 
-    def __init__(self, tmp_path: Path, world: str, *, settings: str = "", env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, tmp_path: Path, world: str, *, settings: str = "", env: Mapping[str, str] | None = None,
+                 metrics: ShipmateMetrics | None = None) -> None:
         self.clock = ManualClock()
         self.memory = MemoryAdapters(self.clock, login=BOT)
         self.host = self.memory.host
@@ -89,6 +91,7 @@ class Bench:
         built = build_bot(
             Settings.from_env({"SHIPMATE_DATA_DIR": str(tmp_path / "data"), **(env or {})}), {},
             adapters=Adapters(access_for=lambda repo, installation: access, reader=self.memory.reader),
+            metrics=metrics,
         )
         self.handler = built.handler
 
