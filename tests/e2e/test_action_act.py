@@ -60,6 +60,16 @@ def workflow_repo(tmp_path: Path) -> Path:
     return repo
 
 
+def cache_stand_in(tmp_path: Path) -> Path:
+    """act fetches every action a composite step names, even one its `if` skips, and GitHub is out
+    of reach here: action.yml's actions/cache step (skipped with install: "false") gets an empty
+    local action in its place."""
+    stand_in = tmp_path / "actions-cache"
+    stand_in.mkdir(exist_ok=True)
+    (stand_in / "action.yml").write_text("name: cache\nruns:\n  using: composite\n  steps: []\n")
+    return stand_in
+
+
 def run_act(box: Sandbox, repo: Path, event: str, payload: bytes, tmp_path: Path) -> str:
     event_file = tmp_path / f"{event}.json"
     event_file.write_bytes(payload)
@@ -70,6 +80,7 @@ def run_act(box: Sandbox, repo: Path, event: str, payload: bytes, tmp_path: Path
     command = [
         str(ACT), event, "-e", str(event_file), "-P", "ubuntu-latest=-self-hosted",
         "--cache-server-addr", "127.0.0.1", "--artifact-server-addr", "127.0.0.1",
+        "--local-repository", f"actions/cache@v4={cache_stand_in(tmp_path)}",
         "-s", f"GITHUB_TOKEN={USERS['shipmate'][0]}",
         "--env", f"GITHUB_API_URL={box.github.api_url}", "--env", f"GITHUB_REPOSITORY={REPO}",
         "--env", f"SHIPMATE_CACHE_DIR={tmp_path / 'action-cache'}",
