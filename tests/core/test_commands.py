@@ -34,6 +34,20 @@ def test_surrounding_backticks_whitespace_and_trailing_blank_lines():
     assert parse("  `/apply -p shop`  \n\n") == Command(Verb.APPLY, "shop")
 
 
+_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12)
+
+
+@given(verb=st.sampled_from(["preview", "apply", "unlock", "help", "aply", "destroy"]),
+       project=st.none() | _NAMES, stack=st.none() | _NAMES, padding=st.sampled_from(["", " ", "  \n"]))
+def test_a_command_in_backticks_or_a_fenced_block_reads_as_the_bare_command(verb, project, stack, padding):
+    bare = " ".join([f"/{verb}", *([f"-p {project}"] if project else []), *([f"-s {stack}"] if stack else [])])
+    expected = parse(bare)
+    assert not isinstance(expected, Ignore)
+    assert parse(f"{padding}`{bare}`{padding}") == expected
+    assert parse(f"``{bare}``") == expected
+    assert parse(f"```\n{bare}\n```{padding}") == expected
+
+
 def test_command_must_be_alone():
     assert isinstance(parse("/apply\nplease"), Ignore)
     assert isinstance(parse("I think we should /apply"), Ignore)
