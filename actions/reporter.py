@@ -4,8 +4,8 @@
 comments and sets statuses) and writes, once the step is done:
 
 - the outputs to `GITHUB_OUTPUT`: `changed-stacks` (JSON list of `project/stack`),
-  `creates`, `updates`, `deletes`, `release-revisions` (JSON object `project/workspace` →
-  revision);
+  `creates`, `updates` (replacements included, as `kusion preview -o json` counts them),
+  `deletes`, `release-revisions` (JSON object `project/workspace` → revision);
 - the job summary to `GITHUB_STEP_SUMMARY`: each preview's Markdown, a row per stack applied
   or destroyed, the drift line (`bot.core.render.results.action_summary`);
 - `problems`: one line per failure, which `python -m actions` turns into `::error::`
@@ -50,7 +50,8 @@ class ActionReporter(Reporter):
     def counts(self) -> tuple[int, int, int]:
         creates = updates = deletes = 0
         for counts in [p.counts for p in self.previews] + [r.counts for r in self.runs if r.counts is not None]:
-            creates, updates, deletes = creates + counts.create, updates + counts.update, deletes + counts.delete
+            creates, deletes = creates + counts.create, deletes + counts.delete
+            updates += counts.update + counts.replace
         return creates, updates, deletes
 
     def revisions(self) -> dict[str, int]:

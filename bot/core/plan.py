@@ -1,7 +1,8 @@
 """Execution plan: which operations run, in which groups, after which others.
 
-An apply turns a change set into `Operation`s (create, update, delete; unchanged resources
-are recorded as they are). An unchanged resource that the recorded state does not hold yet
+An apply turns a change set into `Operation`s (create, update, replace, delete; unchanged
+resources are recorded as they are). A replace runs like an update: its runtime's apply
+replaces the resource itself (Terraform plans the -/+ and carries it out). An unchanged resource that the recorded state does not hold yet
 (it was found live and equal to the Spec: made by another tool, or by an apply whose record
 was lost) is *adopted*: it runs like an update, so its runtime takes it over (Kubernetes:
 server-side apply as Shipmate's field manager; Terraform: import) and returns the State entry
@@ -23,6 +24,7 @@ from bot.core.preview.model import Action, ChangeSet
 from bot.core.spec import Resource, Spec, State
 
 CREATE, UPDATE, DELETE, UNCHANGED = Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED
+REPLACE = Action.REPLACE
 
 
 @dataclass(frozen=True, slots=True)

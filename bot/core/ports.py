@@ -307,6 +307,15 @@ object and records the paths so `bot.core.mask` hides those values before anythi
 or stored. Kubernetes runtimes need not set it: Secret `data`/`stringData` are always masked.
 """
 
+REPLACE_KEY = "__replace__"
+"""Reserved key a runtime may add to an object returned by `Runtime.dry_run` when applying
+would delete the resource and create it again (Terraform's `["delete", "create"]` plan
+actions). Its value is the list of attribute paths forcing that, each a list of keys and list
+indexes (Terraform's `replace_paths`, e.g. `[["triggers"]]`; empty when something else
+forces it). The preview engine removes the key and makes the step a **Replace**; applying it
+is the runtime's own apply, like an update.
+"""
+
 KNOWN_AFTER_APPLY = "(known after apply)"
 """What a dry-run result holds for a value only known once applied (Terraform's `after_unknown`
 attributes), so the preview shows it instead of reporting the attribute as removed."""

@@ -16,9 +16,11 @@ import pytest
 
 from bot.adapters.terraform import TerraformRuntime, TerraformSettings
 from bot.adapters.terraform.tfstate import TF_STATE_EXT
+from bot.core import render
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
-from bot.core.spec import TERRAFORM, Resource, State
+from bot.core.ports import KNOWN_AFTER_APPLY, REPLACE_KEY, SENSITIVE_KEY
+from bot.core.preview import Action, preview
+from bot.core.spec import TERRAFORM, Resource, Spec, State
 from bot.settings import Settings
 
 NULL = "registry.terraform.io/hashicorp/null/2.1.2"
@@ -170,7 +172,8 @@ def test_lifecycle_in_one_working_directory(runtime: TerraformRuntime) -> None:
 
     changed = stack(c_trigger="two")
     preview = runtime.dry_run(changed, state)
-    assert preview[rid("c")] == {"id": KNOWN_AFTER_APPLY, "triggers": {"y": "two"}}
+    # A changed trigger replaces the resource (-/+): the plan names the attribute forcing it.
+    assert preview[rid("c")] == {"id": KNOWN_AFTER_APPLY, "triggers": {"y": "two"}, REPLACE_KEY: [["triggers"]]}
     assert preview[rid("a")] == live[rid("a")]
 
     applied = runtime.apply(changed, state)
@@ -195,6 +198,32 @@ def test_lifecycle_in_one_working_directory(runtime: TerraformRuntime) -> None:
     assert runtime.read(changed, state) == {r.id: None for r in changed}
     # One init for the whole life of the working directory.
     assert commands(runtime).count("init") == 1
+
+
+def test_a_replacement_is_previewed_as_replace_and_applied(runtime: TerraformRuntime) -> None:
+    first = [null("seed", {"triggers": {"build": "41"}}), null("keep", {"triggers": {"x": "1"}})]
+    state = record(State(), runtime.apply(first, State()))
+    old_id = state.by_id()[rid("seed")].attributes["id"]
+    changed = [null("seed", {"triggers": {"build": "42"}}), first[1]]
+
+    cs = preview(Spec(tuple(changed)), state, {TERRAFORM: runtime}, batched={TERRAFORM})
+    steps = cs.by_id()
+    assert steps[rid("seed")].action is Action.REPLACE
+    assert steps[rid("seed")].forces == (("triggers",),)
+    assert steps[rid("keep")].action is Action.UNCHANGED
+    assert cs.counts().summary() == "0 to create, 0 to update, 1 to replace, 0 to delete, 1 unchanged"
+    text = render.text(cs)
+    assert "Plan: Replace (-/+)\nForced by: triggers" in text
+    assert "@@ triggers.build (forces replacement) @@" in text
+    assert '"action": "Update"' in render.json(cs)  # Kusion has no Replace
+
+    # Applying it is an apply like an update: Terraform replaces the resource itself.
+    applied = runtime.apply(changed, state)
+    assert applied[rid("seed")].attributes["triggers"] == {"build": "42"}
+    assert applied[rid("seed")].attributes["id"] != old_id
+    state = record(state, applied)
+    again = preview(Spec(tuple(changed)), state, {TERRAFORM: runtime}, batched={TERRAFORM})
+    assert not again.has_changes
 
 
 def test_ephemeral_runner_rebuilds_from_release_state(

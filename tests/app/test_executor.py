@@ -284,3 +284,15 @@ def test_mark_adoptions_marks_only_unchanged_resources_the_state_lacks():
     ops = plan.mark_adoptions([*unchanged(a, b), *creates(c)], {a.id})
     assert [(op.id, op.adopt, op.runs) for op in ops] == [(a.id, False, False), (b.id, True, True), (c.id, False, True)]
     assert plan.build_plan(ops).order() == tuple(sorted([b.id, c.id]))
+
+
+def test_a_replace_is_applied_like_an_update_in_the_batch_of_its_runtime():
+    terra = DictRuntime(TERRAFORM)
+    kept, replaced = tf("kept"), tf("replaced", v="2")
+    prior = State.of([kept, tf("replaced", v="1")])
+    ops = [plan.Operation(kept.id, plan.UPDATE, kept), plan.Operation(replaced.id, plan.REPLACE, replaced)]
+    built = plan.build_plan(ops, batch_runtimes=[TERRAFORM])
+    assert [(n.deleting, n.ids) for n in built.nodes.values()] == [(False, (kept.id, replaced.id))]
+    outcome, _ = run(ops, {TERRAFORM: terra}, prior)
+    assert outcome.ok and terra.calls == [("apply", (kept.id, replaced.id))]
+    assert outcome.state.by_id()[replaced.id].attributes["v"] == "2"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.core.errors import ConfigError, PlanError, RuntimeFailed
-from bot.core.ports import SENSITIVE_KEY
+from bot.core.ports import REPLACE_KEY, SENSITIVE_KEY
 from bot.core.preview import (
     Action,
     DiffKind,
@@ -225,3 +225,20 @@ def test_create_and_delete_diffs_are_the_whole_object() -> None:
     assert create.diffs[0].kind is DiffKind.ADDED and create.diffs[0].path == ()
     assert delete.diffs[0].kind is DiffKind.REMOVED and delete.diffs[0].before["kind"] == "Service"
     assert cs.counts().summary() == "1 to create, 0 to update, 1 to delete, 0 unchanged"
+
+
+def test_a_dry_run_marked_for_replacement_is_a_replace_with_what_forces_it() -> None:
+    seed = "hashicorp:null:null_resource:seed"
+    prior = State.of([tf(NULL, {"triggers": {"v": "1"}}), tf(seed, {"triggers": {"b": "1"}})])
+    live = {NULL: {"id": "1", "triggers": {"v": "1"}}, seed: {"id": "2", "triggers": {"b": "1"}}}
+    runtime = DictRuntime(live, replaces={NULL: [["triggers"], "not a path"], seed: []})
+    spec = Spec((tf(NULL, {"triggers": {"v": "2"}}), tf(seed, {"triggers": {"b": "1"}})))
+    steps = preview(spec, prior, {TERRAFORM: runtime}).by_id()
+    changed, tainted = steps[NULL], steps[seed]
+    assert (changed.action, changed.forces) == (Action.REPLACE, (("triggers",),))
+    assert [d.dotted for d in changed.diffs] == ["triggers.v"]
+    assert changed.to is not None and REPLACE_KEY not in changed.to.attributes
+    # Replaced though nothing changes (a tainted resource): still a Replace, forced by nothing.
+    assert (tainted.action, tainted.forces, tainted.diffs) == (Action.REPLACE, (), ())
+    counts = preview(spec, prior, {TERRAFORM: runtime}).counts()
+    assert (counts.replace, counts.update, counts.changes) == (2, 0, 2)

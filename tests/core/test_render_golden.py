@@ -15,7 +15,7 @@ import pytest
 
 from bot.core import render
 from bot.core.outcome import StackOutcome
-from bot.core.ports import SENSITIVE_KEY
+from bot.core.ports import REPLACE_KEY, SENSITIVE_KEY
 from bot.core.preview import Action, ChangeSet, preview
 from bot.core.render import split
 from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, TERRAFORM, Resource, Spec, State
@@ -45,9 +45,11 @@ def _merge(live: Any, prior: Any, plan: Any) -> Any:
 class DictRuntime:
     """A Runtime whose world is a dict of objects by ID; dry-run is a three-way merge."""
 
-    def __init__(self, objects: Mapping[str, JSON], sensitive: Mapping[str, JSON] | None = None):
+    def __init__(self, objects: Mapping[str, JSON], sensitive: Mapping[str, JSON] | None = None,
+                 replaces: Mapping[str, list[list[str | int]]] | None = None):
         self.objects = {k: copy.deepcopy(v) for k, v in objects.items()}
         self.sensitive = dict(sensitive or {})
+        self.replaces = dict(replaces or {})  # ID → the paths that force its replacement
 
     def _mark(self, rid: str, obj: JSON) -> JSON:
         if rid in self.sensitive:
@@ -68,6 +70,8 @@ class DictRuntime:
             old = before[r.id].attributes if r.id in before else {}
             merged = _merge(self.objects.get(r.id, {}), old, dict(r.attributes))
             out[r.id] = self._mark(r.id, merged)
+            if r.id in self.replaces:
+                out[r.id] = {**out[r.id], REPLACE_KEY: self.replaces[r.id]}
         return out
 
     def apply(self, planned: Sequence[Resource], prior: State) -> Mapping[str, Resource]:
@@ -100,6 +104,13 @@ TF_PROVIDER = "registry.terraform.io/hashicorp/null/2.1.2"
 
 def k8s(rid: str, attrs: JSON, deps: Sequence[str] = ()) -> Resource:
     return Resource(rid, KUBERNETES, attrs, tuple(deps), {"GVK": rid.rsplit(":", 2)[0]})
+
+
+def kube(rid: str, attrs: JSON, deps: Sequence[str] = ()) -> Resource:
+    """A Kubernetes resource with its GVK as Kusion writes it (`apps/v1, Kind=Deployment`)."""
+    version = str(attrs.get("apiVersion", ""))
+    gvk = f"{version if '/' in version else '/' + version}, Kind={attrs.get('kind', '')}"
+    return Resource(rid, KUBERNETES, attrs, tuple(deps), {"GVK": gvk})
 
 
 def tf(rid: str, attrs: JSON, deps: Sequence[str] = (), provider: str = TF_PROVIDER) -> Resource:
@@ -412,6 +423,68 @@ def scenario_huge() -> tuple[ChangeSet, list[StackOutcome]]:
     return cs, _stack(cs)
 
 
+def scenario_replace() -> tuple[ChangeSet, list[StackOutcome]]:
+    """A Terraform change that cannot be made in place (Terraform's -/+), beside an update."""
+    spec, prior, live = _mixed_world()
+    seed = "hashicorp:null:null_resource:seed"
+    prior = State.of([*prior.resources, tf(seed, {"triggers": {"build": "41"}})])
+    tf_live = {**live["tf"], seed: {"id": "3305913211812470105", "triggers": {"build": "41"}}}
+    spec = Spec((*(r for r in spec.resources if r.id != ING), tf(seed, {"triggers": {"build": "41"}}),
+                 k8s(CM, configmap({"LEGACY": "1"}), [NS])))
+    runtimes = {
+        KUBERNETES: DictRuntime(live["k8s"]),
+        # A tainted seed is replaced though nothing of it changed: no attribute forces it.
+        TERRAFORM: DictRuntime(tf_live, replaces={NULL: [["triggers"]], seed: []}),
+    }
+    cs = preview(spec, prior, runtimes, ignore_fields=["metadata.annotations.deployment\\.kubernetes\\.io/revision"],
+                 project="shop", stack="dev", workspace="dev")
+    return cs, _stack(cs)
+
+
+def _services(n: int, changed: Sequence[int] = ()) -> tuple[list[Resource], dict[str, JSON]]:
+    """`n` Services of a large stack (and their live objects); those in `changed` get a new port."""
+    spec, live = [], {}
+    for i in range(n):
+        rid = f"v1:Service:shop:svc-{i:03d}"
+        obj = service() | {"metadata": {"name": f"svc-{i:03d}", "namespace": "shop"}}
+        live[rid] = served(obj, i + 10)
+        if i in changed:
+            obj = obj | {"spec": {**obj["spec"], "ports": [{"name": "http", "port": 8080, "targetPort": 8080}]}}
+        spec.append(kube(rid, obj, [NS]))
+    return spec, live
+
+
+def scenario_compact() -> tuple[ChangeSet, list[StackOutcome]]:
+    """A stack of hundreds of resources with a few changes: counts per kind, changes only."""
+    services, live = _services(240, changed=(7, 150))
+    maps = [kube(f"v1:ConfigMap:shop:cfg-{i:02d}", configmap({"N": str(i)}) | {"metadata": {
+        "name": f"cfg-{i:02d}", "namespace": "shop"}}, [NS]) for i in range(40)]
+    live.update({m.id: served(dict(m.attributes), 300 + i) for i, m in enumerate(maps)})
+    live[NS] = served(namespace(), 1)
+    gone = kube(CM, configmap({"LEGACY": "1"}), [NS])
+    live[CM] = served(configmap({"LEGACY": "1"}), 2)
+    spec = Spec((kube(NS, namespace()), *services, *maps, kube(ING, ingress(), [NS])))
+    prior = State.of([*(r for r in spec.resources if r.id != ING), gone])
+    cs = preview(spec, prior, {KUBERNETES: DictRuntime(live)}, project="shop", stack="dev", workspace="dev")
+    return cs, _stack(cs)
+
+
+def scenario_large() -> tuple[ChangeSet, list[StackOutcome]]:
+    """A large stack whose diffs alone are longer than a comment: they are left out, so the
+    preview stays one comment."""
+    services, live = _services(200, changed=range(0, 200, 2))
+    old = {f"key-{i:02d}": "x" * 50 for i in range(30)}
+    big = [kube(f"v1:ConfigMap:shop:big-{i:02d}", configmap({k: v.replace("x", "y") for k, v in old.items()}) | {
+        "metadata": {"name": f"big-{i:02d}", "namespace": "shop"}}, [NS]) for i in range(40)]
+    live.update({b.id: served(configmap(old) | {"metadata": {"name": b.id.rsplit(":", 1)[1], "namespace": "shop"}},
+                               400 + i) for i, b in enumerate(big)})
+    live[NS] = served(namespace(), 1)
+    spec = Spec((kube(NS, namespace()), *services, *big))
+    cs = preview(spec, State.of(spec.resources), {KUBERNETES: DictRuntime(live)},
+                 project="shop", stack="dev", workspace="dev")
+    return cs, _stack(cs)
+
+
 SCENARIOS: dict[str, Callable[[], tuple[ChangeSet, list[StackOutcome]]]] = {
     "create-only": scenario_create_only,
     "mixed": scenario_mixed,
@@ -419,12 +492,19 @@ SCENARIOS: dict[str, Callable[[], tuple[ChangeSet, list[StackOutcome]]]] = {
     "unchanged": scenario_unchanged,
     "secrets": scenario_secrets,
     "huge": scenario_huge,
+    "replace": scenario_replace,
+}
+# Large stacks: only their comment has a golden file (their Kusion JSON and terminal text are
+# those of any stack, only longer).
+LARGE: dict[str, Callable[[], tuple[ChangeSet, list[StackOutcome]]]] = {
+    "compact": scenario_compact,
+    "large": scenario_large,
 }
 
 
 def renderings(name: str) -> dict[str, str]:
-    cs, stacks = SCENARIOS[name]()
-    parts = render.markdown(stacks, key="pr-42", meta={"sha": "0123abc"}, secrets=WORKSPACE_SECRETS)
+    cs, stacks = {**SCENARIOS, **LARGE}[name]()
+    parts = render.markdown(stacks, key="pr-42", meta={"sha": "0123abc"}, commit="0123abc4567", secrets=WORKSPACE_SECRETS)
     return {
         "txt": render.text(cs, secrets=WORKSPACE_SECRETS),
         "json": render.json(cs, secrets=WORKSPACE_SECRETS),
@@ -436,6 +516,11 @@ def renderings(name: str) -> dict[str, str]:
 def test_golden(name: str) -> None:
     for ext, text in renderings(name).items():
         assert_golden(GOLDEN / f"{name}.{ext}", text)
+
+
+@pytest.mark.parametrize("name", sorted(LARGE))
+def test_golden_large_stack_comment(name: str) -> None:
+    assert_golden(GOLDEN / f"{name}.md", renderings(name)["md"])
 
 
 def test_scenarios_show_what_they_claim() -> None:

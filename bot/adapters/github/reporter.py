@@ -80,11 +80,12 @@ class PullRequestReporter(Reporter):
         req = plan.request
         assert req.number is not None
         title = "Shipmate preview" + (f" ({' '.join(req.filters)})" if req.filters else "")
-        body = comment.body(
+        bodies = comment.render(
             result.stacks, key=preview_key(req.number), meta={"head": req.sha[:12]}, title=title,
-            secrets=result.secrets, notices=[*plan.notices, *results.locked_notice(result.locked)],
+            commit=req.sha, secrets=result.secrets,
+            notices=[*plan.notices, *results.locked_notice(result.locked)],
         )
-        self.upsert(req.repo, req.number, PREVIEW_KIND, preview_key(req.number), split.split_markdown(body))
+        self.upsert(req.repo, req.number, PREVIEW_KIND, preview_key(req.number), bodies)
         self.status(req.repo, req.sha, PREVIEW_STATUS, *statuses.preview(len(result.stacks), result.failed,
                                                                           result.counts))
 

@@ -7,8 +7,8 @@ Owns three conversions:
   State written without that extension (e.g. by Kusion) gets a synthetic instance, as Kusion
   does;
 - read instances back out of a state file after a command;
-- read `show -json` output of a plan (planned values with unknowns marked, the refreshed
-  prior state), with Terraform's `sensitive_values`/`after_sensitive` trees pruned to their
+- read `show -json` output of a plan (planned values with unknowns marked, whether a
+  resource is replaced and which attributes force it, the refreshed prior state), with Terraform's `sensitive_values`/`after_sensitive` trees pruned to their
   `true` leaves. Format versions 0.x (Terraform 0.15-1.0) and 1.x (1.1+) are both accepted.
 
 Pure functions: callers do the file I/O.
@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.adapters.terraform.config import Address
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
+from bot.core.ports import KNOWN_AFTER_APPLY, REPLACE_KEY, SENSITIVE_KEY
 from bot.core.spec import TERRAFORM, Resource
 
 # Where a State entry keeps Terraform's raw state instance (all but its `attributes`).
@@ -204,17 +204,28 @@ def _mark_unknown(value: Any, unknown: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class PlannedChange:
-    """One resource's entry in a plan: actions and the values it will have afterwards."""
+    """One resource's entry in a plan: actions and the values it will have afterwards;
+    `replace_paths` the attributes forcing a replacement (Terraform's, as lists of keys and
+    indexes)."""
 
     actions: tuple[str, ...]
     after: dict[str, Any]
     sensitive: Any
+    replace_paths: tuple[tuple[str | int, ...], ...] = ()
+
+    @property
+    def replaces(self) -> bool:
+        """Applying deletes the resource and creates it again (`-/+` or `+/-`)."""
+        return sorted(self.actions) == ["create", "delete"]
 
     def view(self) -> dict[str, Any]:
-        """The dry-run object: planned attributes, unknowns marked, sensitive tree attached."""
+        """The dry-run object: planned attributes, unknowns marked, sensitive tree attached,
+        and for a replacement the paths forcing it under REPLACE_KEY."""
         out = dict(self.after)
         if self.sensitive is not None:
             out[SENSITIVE_KEY] = self.sensitive
+        if self.replaces:
+            out[REPLACE_KEY] = [list(path) for path in self.replace_paths]
         return out
 
 
@@ -236,6 +247,11 @@ def planned_changes(plan: Mapping[str, Any]) -> dict[str, PlannedChange]:
             actions=tuple(change.get("actions") or ()),
             after=dict(values),
             sensitive=prune(change.get("after_sensitive")),
+            replace_paths=tuple(
+                tuple(seg for seg in path if isinstance(seg, str | int))
+                for path in change.get("replace_paths") or ()
+                if isinstance(path, list)
+            ),
         )
     return out
 

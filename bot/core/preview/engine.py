@@ -25,7 +25,8 @@ already-fetched `live` and `dry_run` maps) is what tests and benchmarks call dir
 A runtime may report which attributes are sensitive by adding the reserved key
 `SENSITIVE_KEY` (`"__sensitive__"`) to a returned object, holding a tree shaped like the
 value with `true` at each sensitive leaf or subtree (Terraform's `sensitive_values`). The
-engine removes the key and records the paths on the step for `bot.core.mask`.
+engine removes the key and records the paths on the step for `bot.core.mask`. A dry-run
+object carrying `REPLACE_KEY` (the attribute paths forcing a replacement) is a **Replace**.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 
 from bot.core import graph
 from bot.core.errors import PlanError, RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY, Runtime
+from bot.core.ports import KNOWN_AFTER_APPLY, REPLACE_KEY, SENSITIVE_KEY, Runtime
 from bot.core.preview import fields, normalize
 from bot.core.preview.model import (
     Action,
@@ -223,6 +224,10 @@ def _planned_step(
     # Fast path: most resources are unchanged and plain equality settles it. Otherwise the
     # field diff decides (it is empty exactly when the objects are equivalent).
     diffs = () if before == after else fields.diff(before, after, normalize.api_object(res.type, api_objects))
+    forces = dry_obj.get(REPLACE_KEY)
+    if forces is not None:
+        paths = tuple(tuple(p) for p in forces if isinstance(p, list | tuple))
+        return ChangeStep(res.id, Action.REPLACE, from_, to, diffs, sensitive, forces=paths)
     action = Action.UPDATE if diffs else Action.UNCHANGED
     return ChangeStep(res.id, action, from_, to, diffs, sensitive)
 
@@ -254,9 +259,9 @@ def _with_attributes(res: Resource, attributes: Mapping[str, Any]) -> Resource:
 
 
 def _strip_marker(obj: JSON | None) -> JSON | None:
-    if obj is None or SENSITIVE_KEY not in obj:
+    if obj is None or (SENSITIVE_KEY not in obj and REPLACE_KEY not in obj):
         return obj
-    return {k: v for k, v in obj.items() if k != SENSITIVE_KEY}
+    return {k: v for k, v in obj.items() if k not in (SENSITIVE_KEY, REPLACE_KEY)}
 
 
 def _sensitive_paths(obj: JSON | None) -> frozenset[ConcretePath]:

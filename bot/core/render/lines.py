@@ -7,7 +7,8 @@ change and every value stays on one line.
 
 A field diff prints as a hunk: `@@ <path> @@` (with `(added)` / `(removed)` when one side is
 missing), then `-` lines for the old value and `+` lines for the new one. A created or deleted
-resource is the whole object as `+` or `-` lines.
+resource is the whole object as `+` or `-` lines. In a Replace, a hunk under an attribute that
+forces the replacement says so, as Terraform does: `@@ triggers.version (forces replacement) @@`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.core.preview.model import ChangeStep, DiffKind, FieldDiff, format_path
+from bot.core.preview.model import ChangeStep, DiffKind, FieldDiff, Path, format_path
 
 _RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`=~")
@@ -109,11 +110,16 @@ def _emit_item(item: Any, indent: int, out: list[str]) -> None:
         out.append(pad + "- " + value_lines(item)[0])
 
 
-def field_diff_lines(d: FieldDiff) -> list[str]:
+FORCES = " (forces replacement)"
+
+
+def field_diff_lines(d: FieldDiff, forces: tuple[Path, ...] = ()) -> list[str]:
     out: list[str] = []
     if d.path:
         label = format_path(d.path)
         suffix = {DiffKind.ADDED: " (added)", DiffKind.REMOVED: " (removed)"}.get(d.kind, "")
+        if forced(d.path, forces):
+            suffix += FORCES
         out.append(f"@@ {label}{suffix} @@")
     elif d.kind is DiffKind.CHANGED:
         out.append("@@ (sensitive values) @@")
@@ -124,17 +130,27 @@ def field_diff_lines(d: FieldDiff) -> list[str]:
     return out
 
 
-def diff_lines(diffs: Iterable[FieldDiff]) -> list[str]:
+def forced(path: Path, forces: tuple[Path, ...]) -> bool:
+    """Whether `path` lies at or under (or above) an attribute that forces a replacement."""
+    return any(path[: len(f)] == f or f[: len(path)] == path for f in forces if f)
+
+
+def diff_lines(diffs: Iterable[FieldDiff], forces: tuple[Path, ...] = ()) -> list[str]:
     out: list[str] = []
     for d in diffs:
-        out.extend(field_diff_lines(d))
+        out.extend(field_diff_lines(d, forces))
     return out
 
 
 def step_diff_lines(step: ChangeStep) -> list[str]:
-    return diff_lines(step.diffs)
+    return diff_lines(step.diffs, step.forces)
+
+
+def forced_by(step: ChangeStep) -> str:
+    """`triggers, ami`: the attributes forcing a Replace, "" when none is named."""
+    return ", ".join(format_path(f) for f in step.forces if f)
 
 
 def field_count(step: ChangeStep) -> int:
-    """How many fields an Update changes (0 for other actions)."""
+    """How many fields an Update or Replace changes (0 for a whole object created or deleted)."""
     return sum(1 for d in step.diffs if d.path) if step.diffs else 0

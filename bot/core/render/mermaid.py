@@ -14,6 +14,7 @@ _CLASSES = {
     Action.UPDATE: ("update", "fill:#fff8c5,stroke:#9a6700,color:#1f2328"),
     Action.DELETE: ("delete", "fill:#ffebe9,stroke:#cf222e,color:#1f2328"),
     Action.UNCHANGED: ("unchanged", "fill:#f6f8fa,stroke:#8c959f,color:#59636e"),
+    Action.REPLACE: ("replace", "fill:#fff1e5,stroke:#bc4c00,color:#1f2328"),
 }
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from bot.core import mask
 from bot.core.lock import Lock
 from bot.core.outcome import StackOutcome
-from bot.core.render.comment import ICONS, code, fenced
+from bot.core.render.comment import action_cell, code, fenced
 
 
 def result_cell(run: StackOutcome) -> str:
@@ -69,7 +69,7 @@ def operation_comment(
         n = len(run.changes)
         out.extend([f"<details><summary>{run.name}: {n} change{'s' if n != 1 else ''}</summary>", ""])
         out.extend(["| Resource | Action |", "|---|---|"])
-        out.extend(f"| {code(rid)} | {ICONS[action]} {action} |" for rid, action in run.changes)
+        out.extend(f"| {code(rid)} | {action_cell(action)} |" for rid, action in run.changes)
         out.extend(["", "</details>", ""])
     for run in runs:
         if run.ok:

@@ -14,6 +14,8 @@
       - 2
       + 3
 
+A replaced resource reads `Plan: Replace (-/+)`, then `Forced by: <attributes>` when the
+runtime names them, and its hunks under those attributes end in `(forces replacement)`.
 Colour (ANSI) only when the caller asks for it, i.e. when it writes to a terminal.
 """
 
@@ -29,6 +31,7 @@ COLORS = {
     Action.UPDATE: "\x1b[33m",
     Action.DELETE: "\x1b[31m",
     Action.UNCHANGED: "\x1b[2m",
+    Action.REPLACE: "\x1b[35m",
 }
 _DIFF_COLORS = {"+": "\x1b[32m", "-": "\x1b[31m", "@": "\x1b[36m"}
 NO_DIFF = "All resources are reconciled. No diff found."
@@ -62,7 +65,9 @@ def render(changeset: ChangeSet, *, color: bool = False, detail: bool = True) ->
         for step in changeset.changed_steps():
             out.append("")
             out.append(f"ID: {step.id}")
-            out.append("Plan: " + paint(str(step.action), COLORS[step.action]))
+            out.append("Plan: " + paint(_plan(step.action), COLORS[step.action]))
+            if step.action is Action.REPLACE and lines.forced_by(step):
+                out.append(f"Forced by: {lines.forced_by(step)}")
             if step.note:
                 out.append(f"Note: {step.note}")
             out.append("Diff:")
@@ -73,3 +78,8 @@ def render(changeset: ChangeSet, *, color: bool = False, detail: bool = True) ->
             if not body:
                 out.append("  <EMPTY>")
     return "\n".join(out) + "\n"
+
+
+def _plan(action: Action) -> str:
+    """`Update`; a replacement with Terraform's symbol: `Replace (-/+)`."""
+    return f"{action} ({action.symbol})" if action is Action.REPLACE else str(action)

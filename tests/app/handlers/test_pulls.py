@@ -140,13 +140,21 @@ def test_a_draft_is_previewed_once_it_is_ready_for_review(bench: Bench) -> None:
 
 
 def test_a_preview_longer_than_a_comment_is_split_into_parts(bench: Bench) -> None:
-    many = {f"o{i:03}": {"text": f"{i:03} " + "x" * 400} for i in range(200)}
+    many = {f"o{i:03}": {"text": f"{i:03} " + "x" * 1000} for i in range(90)}
     pr = bench.open({"shop/dev/main.yaml": app(**many)})
     parts = bench.bodies(pr)
     assert len(parts) > 1 and all(len(p) <= 65_536 for p in parts)
     assert [p.split("\n", 1)[0].rsplit(" ", 2)[-2] for p in parts] == [
         f"part={i}/{len(parts)}" for i in range(1, len(parts) + 1)]
-    assert all(f"memory:object:web-o{i:03}" in "".join(parts) for i in range(200))
+    assert all(f"memory:object:web-o{i:03}" in "".join(parts) for i in range(90))
 
     pr = bench.update(pr, {"shop/dev/main.yaml": app(notes={"text": "short again"})})
     assert len(bench.bodies(pr)) == 1  # the parts no longer needed are deleted
+
+
+def test_a_large_stack_is_previewed_in_one_compact_comment(bench: Bench) -> None:
+    many = {f"o{i:03}": {"text": f"{i:03} " + "x" * 400} for i in range(200)}
+    pr = bench.open({"shop/dev/main.yaml": app(**many)})
+    [preview] = bench.bodies(pr)  # the diffs are left out rather than split over comments
+    assert "Diffs are left out so that this preview fits in one comment" in preview
+    assert all(f"| `memory:object:web-o{i:03}` | ➕ Create |" in preview for i in range(200))
