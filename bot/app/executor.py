@@ -135,7 +135,7 @@ class Executor:
             running: dict[Future[Mapping[str, Resource | None]], str] = {}
             ready = sorted(k for k, deps in waiting.items() if not deps)
             while ready or running:
-                while ready and not cancel.is_set():
+                while ready and not cancel.is_set() and len(running) < self.concurrency:
                     key = ready.pop(0)
                     node = the_plan.nodes[key]
                     results = self._results_for(node, state, lock)

@@ -202,6 +202,24 @@ def test_cancel_stops_new_work_and_records_what_finished():
     assert [r.id for r in outcome.state.resources] == list(outcome.succeeded)
 
 
+def test_cancel_skips_what_waits_for_a_free_slot_and_start_means_started():
+    kube = DictRuntime(KUBERNETES, delay=0.05)
+    cancel = threading.Event()
+    ops = creates(*(k8s(f"r{i}") for i in range(4)))
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if [e.kind for e in events].count("start") == 2:  # both slots taken
+            cancel.set()
+
+    outcome = Executor(stack_runtimes({KUBERNETES: kube}), concurrency=2).run(ops, State(), on_event=on_event,
+                                                                            cancel=cancel)
+    assert outcome.succeeded == (k8s("r0").id, k8s("r1").id)
+    assert set(outcome.skipped) == {k8s("r2").id, k8s("r3").id}
+    assert [e.kind for e in events if e.kind == "start"] == ["start", "start"]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 11), max_size=3), min_size=1, max_size=12), st.data())
 def test_property_every_dependency_finishes_before_its_dependent(deps_lists, data):
