@@ -22,7 +22,7 @@ the access line (`method`, `path`, `status`, `bytes`, `duration_ms`, `remote`, w
 `configure(level, format)` sets up the root logger once per process: `json` (the default of
 `shipmate serve`, `SHIPMATE_LOG_FORMAT`) writes one JSON object per line with `time` (UTC,
 ISO 8601), `level`, `logger`, `message`, the fields above and `exception` (python-json-logger);
-`text` writes `time level logger: message` followed by the fields as `key=value`, for people
+`text` writes `time level logger: message` (UTC) followed by the fields as `key=value`, for people
 at a terminal (the CLI's default). Masking is not done here: `bot.adapters.logmask` masks
 every record as it is made, before any formatter sees it, so both formats write masked
 messages and tracebacks.
@@ -34,6 +34,7 @@ import contextvars
 import copy
 import logging
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
@@ -125,10 +126,11 @@ class ShipmateJsonFormatter(JsonFormatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger: message key=value ...` (the context's fields and the line's own)."""
+    """`time level logger: message key=value ...` (the time in UTC, then the context's fields)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

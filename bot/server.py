@@ -22,8 +22,8 @@ What this module owns:
   `LIMIT_REQUEST_FIELD_SIZE` bytes (larger: 4xx). One request per connection (no keep-alive:
   GitHub opens a connection per delivery). TLS is the ingress's job: the worker speaks
   plain HTTP/1.1.
-- `ShipmateLogger`: gunicorn's messages through the process's `logging` set-up, one access
-  line per request on `shipmate.http` (health probes and metrics at DEBUG).
+- `ShipmateLogger`: gunicorn's messages through the process's `logging` set-up; the access
+  line of each request is the app's (`bot.web`, with the delivery ID).
 
 Shutdown: SIGTERM to the master stops accepting, and the worker drains: requests in flight
 finish (each within its request timeout), the job workers stop claiming and running jobs get
@@ -76,7 +76,6 @@ LIMIT_REQUEST_FIELD_SIZE = 8190
 MAX_HEAD_BYTES = 64 * 1024
 WORKER_HEARTBEAT_SECONDS = 30
 _STOP_MARGIN_SECONDS = 1.0
-_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -359,8 +358,8 @@ def url_of(address: Any) -> str:
 
 
 class ShipmateLogger(glogging.Logger):  # type: ignore[misc]
-    """gunicorn's log through the root logger's handlers and format, set up by the CLI;
-    an access line per request on `shipmate.http` (probes at DEBUG)."""
+    """gunicorn's log through the root logger's handlers and format, set up by the CLI (the
+    access lines are the app's)."""
 
     def setup(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -369,14 +368,7 @@ class ShipmateLogger(glogging.Logger):  # type: ignore[misc]
         self.error_log.propagate = True
 
     def access(self, resp: Any, req: Any, environ: Mapping[str, Any], request_time: Any) -> None:
-        path = str(getattr(req, "path", "") or "")
-        level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
-        http = logging.getLogger("shipmate.http")
-        if not http.isEnabledFor(level):
-            return
-        status = getattr(resp, "status_code", None) or str(getattr(resp, "status", "-")).split(" ", 1)[0]
-        http.log(level, '%s "%s %s" %s %s', environ.get("REMOTE_ADDR", "-"), getattr(req, "method", "-"),
-                 path, status, getattr(resp, "sent", "-"))
+        """No line: `bot.web` logs every answer, with its delivery ID."""
 
     def reopen_files(self) -> None:
         pass

@@ -48,6 +48,7 @@ the runtimes are handed, `runtime_options()`) and `log`.
 | `SHIPMATE_TERRAFORM_PASS_ENV` | `terraform.pass_env` | | comma-separated names of further variables handed to Terraform (e.g. `AWS_PROFILE`); Shipmate's own secrets never are |
 | `SHIPMATE_TERRAFORM_SANDBOX` | `terraform.sandbox` | `auto` | run Terraform under bubblewrap: `auto` (when installed and working), `bwrap` (required) or `off` |
 | `SHIPMATE_LOG_LEVEL` | `log.level` | `INFO` | `DEBUG`, `INFO`, `WARNING` or `ERROR` |
+| `SHIPMATE_LOG_FORMAT` | `log.format` | `serve`: `json`; other commands: `text` | `json` (one object per line, for a log shipper) or `text` (for people); see `bot.logs` |
 | `SHIPMATE_CONFIG` | `config_file` | | the settings file |
 
 Other tools' variables, read from the environment only (never from the settings file):
@@ -73,6 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import ConfigError, Problem
+from bot.logs import FORMATS as LOG_FORMATS
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -215,6 +217,11 @@ class KubernetesOptions:
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
+    format: str | None = None  # json | text; None: the command's own (`format_for`)
+
+    def format_for(self, *, server: bool) -> str:
+        """The log format: the one set, else `json` for the server and `text` for the CLI."""
+        return self.format or ("json" if server else "text")
 
 
 @dataclass(frozen=True)
@@ -479,6 +486,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("SHIPMATE_MAX_BODY_BYTES", "max_body_bytes", "webhook", "max_body_bytes", _integer(1024, 1024**3)),
     _Field("SHIPMATE_HANDLER", "handler", "queue", "handler", _handler),
     _Field("SHIPMATE_LOG_LEVEL", "log_level", "log", "level", _log_level),
+    _Field("SHIPMATE_LOG_FORMAT", "log_format", "log", "format", _one_of(LOG_FORMATS)),
     _Field("SHIPMATE_POLICY_BRANCH", "policy_branch", "bot", "policy_branch", _branch_name),
     _Field("SHIPMATE_POLL_REPOSITORIES", "poll_repositories", "poll", "repositories", _exact_repositories),
     _Field("SHIPMATE_POLL_SECONDS", "poll_seconds", "poll", "seconds", _seconds),

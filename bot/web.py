@@ -28,6 +28,11 @@ delivery is durably queued.
 `GET /healthz` answers 200 while the process serves; `GET /readyz` 200 when the queue answers
 (and every extra readiness check passes), 503 otherwise; `GET /metrics` is the Prometheus
 text exposition.
+
+Every answer is logged once, here, on `shipmate.http` (probes and scrapes at DEBUG): the
+access line, with the delivery ID and event of a webhook (`bot.logs`: `remote`, `method`,
+`path`, `status`, `bytes`, `duration_ms`, `delivery`, `event`). The HTTP servers in front
+(gunicorn, Werkzeug) log no access line of their own.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot import logs
 from bot.adapters.clock import SystemClock
 from bot.adapters.github.webhooks import make_delivery, parse_event
 from bot.core.events import Ignored, MalformedEvent, ordering_key
@@ -52,11 +58,13 @@ from bot.metrics import CONTENT_TYPE, ShipmateMetrics
 from bot.settings import Settings
 
 log = logging.getLogger("shipmate.web")
+access_log = logging.getLogger("shipmate.http")
 
 WEBHOOK_PATH = "/webhooks/github"
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EVENT_NAME = re.compile(r"^[a-z_]{1,64}$")
 _SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
+_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -170,10 +178,41 @@ def create_app(
     @app.post(WEBHOOK_PATH)
     def webhook() -> tuple[Response, int]:
         started = time.perf_counter()
+        delivery, event = request.headers.get("X-GitHub-Delivery", ""), request.headers.get("X-GitHub-Event", "")
         try:
-            return intake()
+            with logs.bound(delivery=delivery if _DELIVERY_ID.match(delivery) else None,
+                            event=event if _EVENT_NAME.match(event) else None):
+                return intake()
         finally:
             metrics.ack_seconds.observe(time.perf_counter() - started)
+
+    @app.before_request
+    def started() -> None:
+        request.environ["shipmate.started"] = time.perf_counter()
+
+    @app.after_request
+    def access(response: Response) -> Response:
+        """The access line of every answer (see the module docstring)."""
+        path = request.path
+        level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+        if not access_log.isEnabledFor(level):
+            return response
+        started = request.environ.get("shipmate.started", time.perf_counter())
+        delivery = request.headers.get("X-GitHub-Delivery", "")
+        event = request.headers.get("X-GitHub-Event", "")
+        fields: dict[str, object] = {
+            "remote": request.remote_addr or "-", "method": request.method, "path": path,
+            "status": response.status_code, "bytes": response.calculate_content_length() or 0,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if _DELIVERY_ID.match(delivery):
+            fields["delivery"] = delivery
+        if _EVENT_NAME.match(event):
+            fields["event"] = event
+        of = f" (delivery {delivery})" if "delivery" in fields else ""
+        access_log.log(level, '%s "%s %s" %s%s', fields["remote"], request.method, path, response.status_code, of,
+                       extra=fields)
+        return response
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

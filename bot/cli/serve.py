@@ -26,7 +26,7 @@ from typing import Any
 import click
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from bot import wiring
+from bot import logs, wiring
 from bot.app.workers import WorkerPool
 from bot.cli import environment, options
 from bot.core.ports import EventQueue
@@ -36,20 +36,15 @@ from bot.server import ShipmateServer
 from bot.settings import Settings
 
 log = logging.getLogger("shipmate.serve")
-_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 class RequestHandler(WSGIRequestHandler):
-    """HTTP/1.1 and access logs through `logging` (probes at DEBUG)."""
+    """HTTP/1.1; Werkzeug's own messages through `logging` (the app logs the access lines)."""
 
     protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
-        logging.getLogger("shipmate.http").log(
-            level, '%s "%s %s" %s %s', self.address_string(), self.command, path, code, size
-        )
+        """No line: `bot.web` logs every answer, with its delivery ID."""
 
     def log_message(self, format: str, *args: Any) -> None:
         logging.getLogger("shipmate.http").warning("%s " + format, self.address_string(), *args)
@@ -103,12 +98,9 @@ def build_server(settings: Settings, env: Mapping[str, str], *, scheduler: bool 
     return Server(settings, parts.queue, parts.pool, http, parts.metrics, parts.scheduler, parts.bot)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(settings: Settings) -> None:
+    """The server's logging: `SHIPMATE_LOG_LEVEL`, in `SHIPMATE_LOG_FORMAT` (JSON unless set; `bot.logs`)."""
+    logs.configure(settings.log.level, settings.log.format_for(server=True))
 
 
 EXAMPLES = """
@@ -138,7 +130,7 @@ def run(config: str | None, listen: str | None, workers: int | None, no_schedule
         overrides["SHIPMATE_WORKERS"] = str(workers)
     given = environment.read(config, overrides)
     settings = given.settings
-    configure_logging(settings.log.level)
+    configure_logging(settings)
     settings.require_webhook_secret()
     server = ShipmateServer(settings, given.env, scheduler=not no_scheduler)
     master = os.getpid()

@@ -99,8 +99,15 @@ def test_a_served_delivery_reaches_the_router(tmp_path: Path) -> None:
         assert 'shipmate_queue_jobs{state="done"} 1.0' in lines
     finally:
         assert server.stop() == 0
-    text = log.read_text()
-    assert "Handling signal: term" in text and "shipmate.serve: stopped" in text
+    # JSON lines by default; the printed "serving on" line is the only other one
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    said = {(r["logger"], r["message"]) for r in records}
+    assert ("gunicorn.error", "Handling signal: term") in said and ("shipmate.serve", "stopped") in said
+    [access] = [r for r in records if r["logger"] == "shipmate.http" and r.get("delivery") == "ping-1"]
+    assert (access["method"], access["path"], access["status"], access["event"]) == ("POST", "/webhooks/github",
+                                                                                      202, "ping")
+    [handled] = [r for r in records if r["logger"] == "shipmate.workers" and r.get("delivery") == "ping-1"]
+    assert handled["outcome"] == "succeeded" and handled["event"] == "ping"
 
 
 def test_router_dispatches_by_type_and_logs_the_rest(caplog: pytest.LogCaptureFixture) -> None:
