@@ -35,6 +35,13 @@ class SuggestingGroup(click.Group):
     mistyped command with the nearest one (`No such command 'aply'. Did you mean 'apply'?`),
     and turns a closed stdout into `PipeClosed` (click would exit 1 itself)."""
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:  # --help and --version print while the arguments are parsed
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError as exc:
+            raise PipeClosed from exc
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

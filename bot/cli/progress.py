@@ -114,7 +114,7 @@ class Progress:
             self._task = self._bar.add_task(self.verb, total=self.total)
             self._bar.start()
         self._bar.status = self.now()
-        self._bar.update(self._task, completed=self.done, total=max(self.total, self.done))
+        self._bar.update(self._task, completed=self.done, total=max(self.total, self.done), refresh=True)
 
     def close(self) -> None:
         with self._lock:
