@@ -59,7 +59,7 @@ class Progress:
         self.done = 0
         self.out = out or sys.stderr
         self.style = style
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler's note may come while an event is shown
         self._running: dict[str, str] = {}  # id → action, in the order they started
         self._waiting: dict[str, str] = {}  # id → why
         self._bar: _Bar | None = None
@@ -88,6 +88,15 @@ class Progress:
                 detail = f": {event.message}" if event.message else ""
                 self.out.write(f"{event.kind:<7} {event.action:<9} {event.id}{detail}\n")
                 self.out.flush()
+
+    def note(self, text: str) -> None:
+        """A line for the person, above the live display when there is one."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.console.print(text, markup=False, highlight=False)
+                return
+        self.out.write(text + "\n")
+        self.out.flush()
 
     def now(self) -> str:
         """What is going on: the first resource waiting for readiness and why, else the first
@@ -132,11 +141,13 @@ class Progress:
 
 
 class RateColumn(ProgressColumn):
-    """Operations per second, as rich estimates a task's speed."""
+    """Operations finished per second since the run started."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- ops/s" if speed is None else f"{speed:.1f} ops/s", style="progress.data.speed")
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return Text("-- ops/s", style="progress.data.speed")
+        return Text(f"{task.completed / elapsed:.1f} ops/s", style="progress.data.speed")
 
 
 class _Bar(RichProgress):

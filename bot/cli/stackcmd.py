@@ -36,6 +36,7 @@ from bot.cli.style import PLAIN, Style
 from bot.core.affected import StackRef
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
 from bot.core.errors import ConfigError, Problem
+from bot.core.outcome import RunResult
 from bot.core.preview.model import ChangeSet
 from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, Provenance, RunPlan
@@ -182,6 +183,12 @@ class Interrupts:
         self.running = False
         self.signal = 0
         self.err = err
+        self.say: Callable[[str], None] = self._write
+
+    def _write(self, text: str) -> None:
+        err = self.err or sys.stderr
+        err.write(text + "\n")
+        err.flush()
 
     @property
     def exit_code(self) -> int:
@@ -204,10 +211,7 @@ class Interrupts:
             return
         self.signal = signum
         self.cancel.set()
-        err = self.err or sys.stderr
-        err.write("\nstopping: operations in flight will finish and be recorded "
-                  "(Ctrl-C again to abort at once)\n")
-        err.flush()
+        self.say("\nstopping: operations in flight will finish and be recorded (Ctrl-C again to abort at once)")
 
 
 @contextmanager
@@ -237,18 +241,38 @@ def operate(ctx: Context, plan: RunPlan, verb: Verb, *, dry_run: bool, yes: bool
     reporter: Reporter = (JsonReporter(verb, dry_run=dry_run) if show.json else
                           TerminalReporter(verb, dry_run=dry_run, color=show.style.color, detail=show.detail))
     tree = Tree("", head_commit(ctx.root), ctx.reader)
-    runner = StackRunner(ctx.ops, tree, trusted or ctx.settings, reporter, contain=False, loaded=loaded)
+
+    def runner(told: Reporter) -> StackRunner:
+        return StackRunner(ctx.ops, tree, trusted or ctx.settings, told, contain=False, loaded=loaded)
+
     if dry_run:
-        runner.run(plan, RunOptions(dry_run=True))
+        runner(reporter).run(plan, RunOptions(dry_run=True))
         return 0
     confirm = confirm_yes(show) if yes else confirm_on_terminal(verb.prompt, show)
     with cancellable(show.err) as interrupts, Progress(verb.name, show.style, show.err) as progress:
+        interrupts.say = progress.note
         options = RunOptions(confirm=interrupts.armed(progress.watching(confirm)), on_event=progress,
                              cancel=interrupts.cancel)
-        result = runner.run(plan, options)
+        result = runner(AfterProgress(progress, reporter)).run(plan, options)
     if interrupts.exit_code:
         return interrupts.exit_code
     return 0 if all(s.ok and not s.declined for s in result.stacks) else 1
+
+
+class AfterProgress(Reporter):
+    """`reporter`, told that a run ended once the progress display has ended (the two share
+    the terminal)."""
+
+    def __init__(self, progress: Progress, reporter: Reporter) -> None:
+        self.progress = progress
+        self.reporter = reporter
+
+    def started(self, plan: RunPlan) -> None:
+        self.reporter.started(plan)
+
+    def finished(self, plan: RunPlan, result: RunResult) -> None:
+        self.progress.close()
+        self.reporter.finished(plan, result)
 
 
 def plan_for(operation: Operation, ref: StackRef, provenance: Provenance, *, revision: int | None = None) -> RunPlan:

@@ -282,6 +282,10 @@ class CodeHost(Protocol):
 
     def default_branch(self, repo: str) -> str: ...
 
+    def repository_url(self, repo: str) -> str:
+        """The repository's web page (`https://github.com/owner/name`): statuses link there."""
+        ...
+
     def bot_login(self) -> str:
         """The login the bot acts as (to find its own comments)."""
         ...

@@ -104,6 +104,14 @@ def test_pull_request_files_and_permissions(side: Side) -> None:
         host.branch_head(REPO, "nowhere")
 
 
+def test_the_repository_page_is_where_pull_requests_and_statuses_link(side: Side) -> None:
+    page = side.host.repository_url(REPO)
+    assert page.startswith(("http://", "https://")) and page.endswith(f"/{REPO}")
+    assert side.host.pull_request(REPO, side.number).html_url == f"{page}/pull/{side.number}"
+    with pytest.raises(RuntimeFailed, match="404"):
+        side.host.repository_url("acme/nowhere")
+
+
 def test_comments_reactions_and_their_limits(side: Side) -> None:
     host = side.host
     cid = host.create_comment(REPO, side.number, "first")

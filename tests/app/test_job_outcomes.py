@@ -25,11 +25,11 @@ from bot.adapters.queue.sqlite import SqliteQueue
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
 from bot.app.workers import WorkerPool
-from bot.cli.sandbox import REPO, Sandbox
+from bot.cli.sandbox import REPO, REPO_NAME, REPO_OWNER, Sandbox
 from bot.core.errors import ConfigError
 from bot.core.events import Delivery, PullRequestEvent
 from tests.conftest import ManualClock
-from tests.e2e.world import Edit, bodies, open_pr, replace, statuses
+from tests.e2e.world import Edit, bodies, comments, open_pr, replace, statuses
 
 pytestmark = pytest.mark.e2e
 
@@ -170,11 +170,14 @@ def test_a_config_error_is_reported_at_once_and_never_retried(
     pool = WorkerPool(queue, custom(box, strict), clock=manual_clock)
     assert drain(pool, queue, manual_clock) == [0]
     assert calls == [number]
-    [comment] = bodies(box, number)
-    assert "shipmate.yaml:4:3: apply.mode: must be one of comment, merge" in comment
-    assert "trying again will not fix" in comment
+    [comment] = comments(box, number)
+    assert "shipmate.yaml:4:3: apply.mode: must be one of comment, merge" in comment["body"]
+    assert "trying again will not fix" in comment["body"]
     state, description = statuses(box, head)["shipmate/preview"]
     assert state == "error" and "shipmate.yaml:4:3" in description
+    # The status links to the comment that explains it.
+    [status] = [s for s in box.github.statuses(REPO_OWNER, REPO_NAME, head) if s["context"] == "shipmate/preview"]
+    assert status["target_url"] == comment["html_url"] and f"/pull/{number}#issuecomment-" in comment["html_url"]
     assert (queue.stats().failed, queue.stats().dead) == (1, 0)
 
 

@@ -247,6 +247,9 @@ class GitHubHost:
     def default_branch(self, repo: str) -> str:
         return self._call("default_branch", f"read repository {repo}", lambda: self._repo(repo).default_branch)
 
+    def repository_url(self, repo: str) -> str:
+        return self._call("repository", f"read repository {repo}", lambda: str(self._repo(repo).html_url or ""))
+
     def bot_login(self) -> str:
         if self._login is None:
             self._login = self._call("bot_login", "read the authenticated user",

@@ -9,8 +9,16 @@ GitHub adapter's, or the in-memory one of the handler tests). Every text comes f
 | preview (pull request, `/preview`) | `shipmate/preview` pending | the ONE summary comment, kept up to date; `shipmate/preview` |
 | `/apply` | `shipmate/apply` pending | a result comment; `shipmate/apply` |
 | `/destroy` | | a result comment |
-| apply of a merge or push | | a comment on the merged pull request (else on the commit); `shipmate/apply` linking to it |
+| apply of a merge or push | | a comment on the merged pull request (else on the commit); `shipmate/apply` |
 | drift check | | `shipmate/drift` on the default branch's head |
+
+Every status links (`target_url`) to what explains it: a pending preview to the pull
+request, a pending `/apply` to the comment that asked, a finished preview to the summary
+comment, an `/apply`, a merge's apply or an invalid `shipmate.yaml` to the result comment, a
+drift check to its records on the state branch (the one stack's record when one drifted or
+failed), a drift check that could not run to the commit's files, and a job that failed to its
+error comment. A status about a job that ended without a result links nowhere: no comment
+says more than its description (the log has the delivery id).
 
 Each comment the bot keeps up to date starts with a hidden marker
 (`<!-- shipmate:<kind> key=<key> part=i/n -->`, see `bot.core.render.split`). `upsert`
@@ -29,10 +37,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core import mask
+from bot.core import mask, statelayout
 from bot.core.errors import ShipmateError
 from bot.core.lock import Lock
-from bot.core.outcome import RunResult, drift_names
+from bot.core.outcome import REPOSITORY, RunResult, drift_names
 from bot.core.ports import CodeHost, CommentInfo
 from bot.core.release import Trigger
 from bot.core.render import comment, failures, refusals, results, split, statuses
@@ -60,10 +68,12 @@ class PullRequestReporter(Reporter):
     def started(self, plan: RunPlan) -> None:
         req = plan.request
         if plan.operation is Operation.PREVIEW and req.number is not None:
-            self.status(req.repo, req.sha, PREVIEW_STATUS, "pending", "previewing the changed stacks")
+            self.status(req.repo, req.sha, PREVIEW_STATUS, "pending", "previewing the changed stacks",
+                        target_url=req.html_url)
         elif plan.operation is Operation.APPLY and plan.provenance.trigger is Trigger.COMMENT:
             n = len(plan.stacks)
-            self.status(req.repo, req.sha, APPLY_STATUS, "pending", f"applying {n} stack{'s' if n != 1 else ''}")
+            self.status(req.repo, req.sha, APPLY_STATUS, "pending", f"applying {n} stack{'s' if n != 1 else ''}",
+                        target_url=self.comment_url(req, req.comment_id))
 
     def finished(self, plan: RunPlan, result: RunResult) -> None:
         op, trigger = plan.operation, plan.provenance.trigger
@@ -85,9 +95,10 @@ class PullRequestReporter(Reporter):
             commit=req.sha, secrets=result.secrets,
             notices=[*plan.notices, *results.locked_notice(result.locked)],
         )
-        self.upsert(req.repo, req.number, PREVIEW_KIND, preview_key(req.number), bodies)
+        ids = self.upsert(req.repo, req.number, PREVIEW_KIND, preview_key(req.number), bodies)
         self.status(req.repo, req.sha, PREVIEW_STATUS, *statuses.preview(len(result.stacks), result.failed,
-                                                                          result.counts))
+                                                                          result.counts),
+                    target_url=self.comment_url(req, ids[0] if ids else None))
 
     def _command(self, plan: RunPlan, result: RunResult) -> None:
         req = plan.request
@@ -106,9 +117,10 @@ class PullRequestReporter(Reporter):
                 state_branch=plan.state_branch,
             )
         kind = str(plan.operation)
-        self.post(req.repo, req.number, kind, f"{preview_key(req.number)}-c{req.comment_id}", body)
+        ids = self.post(req.repo, req.number, kind, f"{preview_key(req.number)}-c{req.comment_id}", body)
         if plan.operation is Operation.APPLY:
-            self.status(req.repo, req.sha, APPLY_STATUS, *statuses.apply_result(runs))
+            self.status(req.repo, req.sha, APPLY_STATUS, *statuses.apply_result(runs),
+                        target_url=self.comment_url(req, ids[0] if ids else None))
 
     def _merge(self, plan: RunPlan, result: RunResult) -> None:
         req = plan.request
@@ -136,10 +148,13 @@ class PullRequestReporter(Reporter):
         if not result.stacks:
             return
         checked, drifted, failed = drift_names(result)
-        self.status(plan.request.repo, plan.request.sha, DRIFT_STATUS, *statuses.drift(checked, drifted, failed))
+        self.status(plan.request.repo, plan.request.sha, DRIFT_STATUS, *statuses.drift(checked, drifted, failed),
+                    target_url=self.drift_url(plan, result))
 
     def drift_refused(self, request: Request, reason: str) -> None:
-        self.status(request.repo, request.sha, DRIFT_STATUS, "error", reason)
+        page = self.repository_url(request.repo)
+        self.status(request.repo, request.sha, DRIFT_STATUS, "error", reason,
+                    target_url=f"{page}/tree/{request.sha}" if page and request.sha else page)
 
     # --- around runs ------------------------------------------------------------------------
 
@@ -178,14 +193,18 @@ class PullRequestReporter(Reporter):
     def job_failed(self, request: Request, failure: failures.JobFailureText, what: str,
                    contexts: Sequence[str]) -> None:
         description = failures.status_description(failure)
-        for context in contexts:
-            self.status(request.repo, request.sha, context, "error", description)
         marker = split.make_marker(ERROR_KIND, {"key": f"delivery-{failure.delivery_id}"})
         body = "\n".join([marker.line(part="1/1"), *failures.error_lines(failure, what)])
-        if request.number is not None:
-            self.upsert(request.repo, request.number, ERROR_KIND, f"delivery-{failure.delivery_id}", [body])
-        elif request.sha:
-            self.host.create_commit_comment(request.repo, request.sha, body)
+        link = ""
+        try:
+            if request.number is not None:
+                ids = self.upsert(request.repo, request.number, ERROR_KIND, f"delivery-{failure.delivery_id}", [body])
+                link = self.comment_url(request, ids[0])
+            elif request.sha:
+                link = self.host.create_commit_comment(request.repo, request.sha, body)
+        finally:  # the statuses leave `pending` even when the comment cannot be written
+            for context in contexts:
+                self.status(request.repo, request.sha, context, "error", description, target_url=link)
 
     def ended_pending(self, request: Request, contexts: Sequence[str],
                       failure: failures.JobFailureText | None = None) -> None:
@@ -195,6 +214,39 @@ class PullRequestReporter(Reporter):
             self.status(request.repo, request.sha, context, "error", description)
 
     # --- comments and statuses ----------------------------------------------------------------
+
+    def comment_url(self, req: Request, comment_id: int | None) -> str:
+        """The web URL of comment `comment_id` on `req`'s pull request; "" when there is none
+        or the pull request's page cannot be read (logged)."""
+        if comment_id is None or req.number is None:
+            return ""
+        page = req.html_url
+        if not page:
+            try:
+                page = self.host.pull_request(req.repo, req.number).html_url
+            except ShipmateError as exc:
+                log.warning("no link to comment %s: cannot read %s#%s: %s", comment_id, req.repo, req.number, exc)
+        return f"{page}#issuecomment-{comment_id}" if page else ""
+
+    def repository_url(self, repo: str) -> str:
+        """The repository's web page; "" when it cannot be read (logged)."""
+        try:
+            return self.host.repository_url(repo)
+        except ShipmateError as exc:
+            log.warning("no link into %s: %s", repo, exc)
+            return ""
+
+    def drift_url(self, plan: RunPlan, result: RunResult) -> str:
+        """Where a drift check's records are: the state branch's `drift/` folder, or the one
+        stack's record when only one drifted or failed."""
+        page = self.repository_url(plan.request.repo)
+        if not page or not plan.state_branch:
+            return page
+        _, drifted, failed = drift_names(result)
+        notable = [s for s in result.stacks if s.name in {*drifted, *failed} and s.project != REPOSITORY]
+        if len(notable) == 1:
+            return f"{page}/blob/{plan.state_branch}/{statelayout.drift_path(notable[0].project, notable[0].workspace)}"
+        return f"{page}/tree/{plan.state_branch}/{statelayout.DRIFT}"
 
     def tell(self, req: Request, body: str) -> str:
         """Post an outcome on the pull request, or as a comment on the commit when there is

@@ -364,5 +364,10 @@ class MemoryCodeHost:
         with self._lock:
             return self._repo(repo, f"read repository {repo}").default_branch
 
+    def repository_url(self, repo: str) -> str:
+        with self._lock:
+            self._repo(repo, f"read repository {repo}")
+        return f"https://github.test/{repo}"
+
     def bot_login(self) -> str:
         return self.login
