@@ -220,22 +220,27 @@ def cluster_objects(box: Sandbox) -> str:
 
 
 def collapsed(markdown: str) -> Iterator[str]:
-    """Comment Markdown as a person first sees it: hidden markers dropped, each
-    `<details>` block shown as its summary line only."""
-    depth = 0
+    """Comment Markdown as a person first sees it: hidden markers dropped, each folded
+    `<details>` block shown as its summary line only, an open one (`<details open>`) as its
+    summary line and what it holds."""
+    hidden = 0
+    blocks: list[bool] = []  # for each block still open: whether it hides what it holds
     for line in markdown.split("\n"):
         if line.startswith("<!-- shipmate:"):
             continue
-        opened = re.match(r"<details><summary>(.*)</summary>", line)
+        opened = re.match(r"<details( open)?><summary>(.*)</summary>", line)
         if opened:
-            if depth == 0:
-                yield "▸ " + re.sub(r"</?code>", "`", opened.group(1))
-            depth += 1
+            folded = not opened.group(1)
+            if hidden == 0:
+                yield ("▸ " if folded else "▾ ") + re.sub(r"</?code>", "`", opened.group(2))
+            blocks.append(folded)
+            hidden += folded
             continue
         if line.strip() == "</details>":
-            depth = max(depth - 1, 0)
+            if blocks:
+                hidden -= blocks.pop()
             continue
-        if depth == 0:
+        if hidden == 0:
             yield line
 
 

@@ -53,10 +53,19 @@ def test_comments_are_shown_as_a_person_first_sees_them() -> None:
         "+ hidden too",
         "```",
         "</details>",
+        "<details open><summary>✏️ Update <code>v1:Service:shop:web</code></summary>",
+        "```diff",
+        "+ shown",
+        "```",
+        "<details><summary>folded</summary>",
+        "hidden",
+        "</details>",
+        "</details>",
         "To preview again, comment `/preview`.",
     ])
     assert list(collapsed(markdown)) == [
-        "## Shipmate preview", "▸ ➕ Create `v1:Namespace:shop`", "To preview again, comment `/preview`."]
+        "## Shipmate preview", "▸ ➕ Create `v1:Namespace:shop`", "▾ ✏️ Update `v1:Service:shop:web`",
+        "```diff", "+ shown", "```", "▸ folded", "To preview again, comment `/preview`."]
 
 
 def test_terraform_defaults_and_workspace_context(tmp_path: Path) -> None:
