@@ -9,10 +9,13 @@ applied without a readiness wait, so that the runtime's record of them lands in 
 Adoptions report progress events only when they fail or are skipped, and do not count as
 succeeded operations (nothing changed). A cancel event (Ctrl-C,
 SIGTERM) stops new work from starting; work in flight is allowed to finish and be recorded.
+Each node runs in a copy of the caller's `contextvars` context, so what a runtime logs carries
+the run's and the stack's log fields (`bot.logs`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -141,7 +144,8 @@ class Executor:
                     results = self._results_for(node, state, lock)
                     for op in node.operations:
                         tell("start", op)
-                    running[pool.submit(self._run_node, node, results, prior, deadline, on_event)] = key
+                    context = contextvars.copy_context()  # the run's log fields (bot.logs)
+                    running[pool.submit(context.run, self._run_node, node, results, prior, deadline, on_event)] = key
                 if cancel.is_set() and ready:
                     for key in ready:
                         blocked.add(key)

@@ -314,3 +314,20 @@ def test_a_replace_is_applied_like_an_update_in_the_batch_of_its_runtime():
     outcome, _ = run(ops, {TERRAFORM: terra}, prior)
     assert outcome.ok and terra.calls == [("apply", (kept.id, replaced.id))]
     assert outcome.state.by_id()[replaced.id].attributes["v"] == "2"
+
+
+def test_runtimes_run_with_the_callers_log_fields():
+    from bot import logs
+
+    seen: list[dict[str, object]] = []
+
+    class Logging(DictRuntime):
+        def apply(self, planned, prior):
+            seen.append(dict(logs.context()))
+            return super().apply(planned, prior)
+
+    a, b = k8s("a"), k8s("b")
+    with logs.bound(delivery="d-1", stack="shop/dev", operation="apply"):
+        outcome, _ = run(creates(a, b), {KUBERNETES: Logging(KUBERNETES)}, concurrency=2)
+    assert outcome.ok
+    assert seen == [{"delivery": "d-1", "stack": "shop/dev", "operation": "apply"}] * 2
