@@ -14,7 +14,7 @@ from bot.adapters.terraform import TerraformRuntime, TerraformSettings, config, 
 from bot.adapters.terraform.tfstate import TF_STATE_EXT
 from bot.core import graph
 from bot.core.errors import RuntimeFailed
-from bot.core.ports import KNOWN_AFTER_APPLY, SENSITIVE_KEY
+from bot.core.ports import KNOWN_AFTER_APPLY, REPLACE_KEY, SENSITIVE_KEY
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource
 from bot.settings import Settings
 
@@ -335,3 +335,21 @@ def test_constructor_without_environment(tmp_path: Path) -> None:
     runtime = TerraformRuntime(tmp_path / "wd", binary="terraform")
     env = runtime.env
     assert env["PATH"] and "HOME" not in env and "TF_PLUGIN_CACHE_DIR" not in env
+
+
+def test_a_plan_reads_replacements_and_the_attributes_forcing_them() -> None:
+    def change(address: str, actions: list[str], **extra: Any) -> dict[str, Any]:
+        return {"address": address, "mode": "managed", "type": "null_resource", "name": address.split(".")[1],
+                "change": {"actions": actions, "after": {"triggers": {"v": "2"}}, "after_unknown": {"id": True},
+                           **extra}}
+
+    plan = {"format_version": "1.2", "resource_changes": [
+        change("null_resource.a", ["delete", "create"], replace_paths=[["triggers"], ["ingress", 0, "port"]]),
+        change("null_resource.b", ["create", "delete"]),  # create_before_destroy, tainted: no paths
+        change("null_resource.c", ["update"]),
+    ]}
+    views = {address: c.view() for address, c in tfstate.planned_changes(plan).items()}
+    assert views["null_resource.a"][REPLACE_KEY] == [["triggers"], ["ingress", 0, "port"]]
+    assert views["null_resource.b"][REPLACE_KEY] == []
+    assert REPLACE_KEY not in views["null_resource.c"]
+    assert views["null_resource.c"] == {"triggers": {"v": "2"}, "id": KNOWN_AFTER_APPLY}
