@@ -56,7 +56,7 @@ def report(
     out.update(
         drifted=result.changeset.has_changes,
         counts={"create": counts.create, "update": counts.update, "delete": counts.delete,
-                "unchanged": counts.unchanged},
+                "unchanged": counts.unchanged, **({"replace": counts.replace} if counts.replace else {})},
         changes=[{"id": s.id, "action": str(s.action)} for s in result.changeset.changed_steps()],
     )
     return out

@@ -151,6 +151,9 @@ def test_preview_and_drift_status_texts() -> None:
         "counts": {"create": 1, "update": 1, "delete": 0, "unchanged": 0},
         "changes": [{"id": "v1:Namespace:shop", "action": "Create"}, {"id": "v1:Service:shop:web", "action": "Update"}],
     }
+    replaced = changeset("shop", "dev", "dev", step("hashicorp:null:null_resource:seed", Action.REPLACE))
+    assert report(StackOutcome.previewed(replaced), "abc", "t")["counts"] == {
+        "create": 0, "update": 0, "delete": 0, "unchanged": 0, "replace": 1}
     failed = report(StackOutcome.refused("shop", "dev", "dev", f"cannot log in with {SECRET}"), "abc", "t", [SECRET])
     assert failed["drifted"] is None and SECRET not in failed["error"]
 
