@@ -48,5 +48,5 @@ def test_action_yml_declares_what_the_entry_point_reads():
     assert set(action["outputs"]) == {"changed-stacks", "creates", "updates", "deletes", "release-revisions"}
     described = action["inputs"]["command"]["description"]
     assert all(command in described for command in COMMANDS)
-    step_env = action["runs"]["steps"][1]["env"]
+    step_env = next(step for step in action["runs"]["steps"] if step.get("id") == "run")["env"]
     assert {"INPUT_COMMAND", "INPUT_STACKS", "INPUT_BACKEND_BRANCH", "INPUT_CONCURRENCY", "GITHUB_TOKEN"} <= set(step_env)

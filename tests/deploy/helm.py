@@ -55,6 +55,8 @@ def install(chart: Path, kubeconfig: Path, scratch: Path, *, release: str, names
                "namespace": namespace, "values": values or {}}
     done = subprocess.run([sys.executable, "-m", "tests.deploy.helm"], input=json.dumps(request),
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    if "No module named 'helm_sdkpy'" in done.stderr:
+        raise RuntimeError("helm-sdkpy is not installed: run ./scripts/install")
     if done.returncode != 0:
         raise HelmFailed(done.stderr.strip() or done.stdout.strip())
     answer = json.loads(done.stdout)

@@ -340,8 +340,8 @@ def test_the_manifest_gives_the_drain_time_to_finish() -> None:
     import yaml
 
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "shipmate.yaml").read_text()))
-    deployment = next(d for d in documents if d and d["kind"] == "Deployment")
-    pod = deployment["spec"]["template"]["spec"]
+    workload = next(d for d in documents if d and d["kind"] == "StatefulSet")
+    pod = workload["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     graceful = Settings.from_env({k: v for k, v in env.items() if v is not None}).http.graceful_timeout_seconds
     assert graceful == 25
