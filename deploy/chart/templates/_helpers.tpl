@@ -33,16 +33,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end }}
 {{- end }}
 
-{{/* Refuses values that would run a broken server: checked by every template that includes it. */}}
+{{/* Refuses values that would run a broken server and that values.schema.json cannot express. */}}
 {{- define "shipmate.validate" -}}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.gracefulTimeoutSeconds) }}
 {{- fail (printf "terminationGracePeriodSeconds (%v) must be longer than gracefulTimeoutSeconds (%v): the kubelet kills the pod at the grace period, before running jobs are given their time" .Values.terminationGracePeriodSeconds .Values.gracefulTimeoutSeconds) }}
 {{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) (not (or .Values.queue.redisUrl .Values.queue.redisUrlKey)) }}
 {{- fail "replicaCount above 1 needs queue.redisUrl or queue.redisUrlKey: the SQLite queue belongs to one replica" }}
-{{- end }}
-{{- if not (has .Values.github.auth (list "token" "app")) }}
-{{- fail (printf "github.auth must be token or app, not %q" .Values.github.auth) }}
 {{- end }}
 {{- if and (eq .Values.github.auth "app") (not .Values.github.app.id) }}
 {{- fail "github.auth app needs github.app.id" }}
