@@ -42,7 +42,7 @@ def test_locate_data_points_at_each_top_level_key(data: dict[str, Any]) -> None:
     lines = text.split("\n")
     for key in data:
         line, col = locate_data(text, (key,), at_key=True)
-        assert lines[line - 1][col - 1:].startswith(f"{key}:")
+        assert lines[line - 1][col - 1:].startswith((f"{key}:", f"'{key}':"))
 
 
 def test_locate_data_walks_into_lists_and_falls_back_to_the_deepest_existing_field() -> None:
