@@ -10,6 +10,9 @@ ignored, as Atlantis does, so quoted text or prose never triggers an apply by ac
     /unlock
     /help
 
+The command may be written as inline code (`` `/apply` ``) or alone in a fenced code block,
+with or without a language (```` ```text ````): fence lines are not lines of the comment.
+
 A near miss of a command name (`/aply`) gets a "did you mean" reply; unknown flags and
 malformed arguments get a usage reply. Slash words that resemble nothing of ours are left
 alone, since other bots use slash commands too.
@@ -24,6 +27,7 @@ commenter's Markdown, mentions or links.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +36,7 @@ from bot.core.render.comment import code
 
 MAX_COMMENT_CHARS = 4096  # longer comments are never commands (and are not read)
 MAX_ECHO_CHARS = 80  # how much of a word a reply repeats
+_FENCE = re.compile(r"`{3,}[\w+.-]*")  # a code fence line: ``` with an optional language
 _MAX_SUGGEST_CHARS = 32  # "did you mean" only for words about as long as ours
 
 
@@ -129,7 +134,8 @@ def parse(body: str) -> Parsed:
     Work is bounded by `MAX_COMMENT_CHARS` whatever the size of `body`."""
     if len(body) > MAX_COMMENT_CHARS:
         return Ignore(f"longer than {MAX_COMMENT_CHARS} characters: not a command")
-    lines = [line.strip().strip("`").strip() for line in body.splitlines()]
+    lines = [line.strip() for line in body.splitlines()]
+    lines = [line.strip("`").strip() for line in lines if not _FENCE.fullmatch(line)]
     lines = [line for line in lines if line]
     if not lines or not lines[0].startswith("/"):
         return Ignore("not a command")

@@ -38,14 +38,24 @@ _NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, 
 
 
 @given(verb=st.sampled_from(["preview", "apply", "unlock", "help", "aply", "destroy"]),
-       project=st.none() | _NAMES, stack=st.none() | _NAMES, padding=st.sampled_from(["", " ", "  \n"]))
-def test_a_command_in_backticks_or_a_fenced_block_reads_as_the_bare_command(verb, project, stack, padding):
+       project=st.none() | _NAMES, stack=st.none() | _NAMES, padding=st.sampled_from(["", " ", "  \n"]),
+       language=st.sampled_from(["", "text", "shell", "console", "c++", "sh-session"]))
+def test_a_command_in_backticks_or_a_fenced_block_reads_as_the_bare_command(verb, project, stack, padding,
+                                                                             language):
     bare = " ".join([f"/{verb}", *([f"-p {project}"] if project else []), *([f"-s {stack}"] if stack else [])])
     expected = parse(bare)
     assert not isinstance(expected, Ignore)
     assert parse(f"{padding}`{bare}`{padding}") == expected
     assert parse(f"``{bare}``") == expected
-    assert parse(f"```\n{bare}\n```{padding}") == expected
+    assert parse(f"```{language}\n{bare}\n```{padding}") == expected
+    assert parse(f"{padding}````{language}\n  {bare}\n````") == expected
+
+
+def test_a_fenced_block_is_still_one_command_alone():
+    assert isinstance(parse("```text\n/apply\nand more\n```"), Ignore)
+    assert isinstance(parse("```text\nnot a command\n```"), Ignore)
+    assert isinstance(parse("```\n/apply\n```\n```\n/destroy -p a -s b\n```"), Ignore)
+    assert isinstance(parse("```/apply text\n/apply\n```"), Ignore)
 
 
 def test_command_must_be_alone():

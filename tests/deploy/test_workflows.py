@@ -48,6 +48,7 @@ COMMENTS = {
     "/apply": True,
     "`/apply -p shop`": True,
     "```\n/apply\n```": True,
+    "```text\n/preview -s dev\n```": True,
     "/unlock": True,
     "please /apply": False,
     "looks good to me": False,
