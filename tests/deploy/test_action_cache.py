@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -81,3 +82,24 @@ def test_the_key_names_the_interpreter(tmp_path: Path) -> None:
     debian = Path("/usr/bin/python3")
     assert debian.exists() and sys.base_prefix != "/usr"
     assert run_step(action, tmp_path, str(debian))["key"] != run_step(action, tmp_path)["key"]
+
+
+def test_what_the_action_installs_and_caches_holds_nothing_of_the_installing_process(tmp_path: Path) -> None:
+    """The wheel `pip install <action>` builds, with a canary in the builder's environment: no
+    member carries the environment (the invalid-config fixtures, one of which links to
+    /proc/self/environ, stay out of the package)."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".tools", "build", "*.egg-info", "__pycache__", "node_modules"))
+    canary = f"canary-{os.getpid()}-{tmp_path.name}"
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                           "--no-deps", "-w", str(tmp_path / "wheel"), str(source)],
+                          capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "SHIPMATE_CANARY": canary})
+    assert done.returncode == 0, done.stderr
+    [wheel] = (tmp_path / "wheel").glob("shipmate-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert any(name.startswith("fixtures/configs/") for name in names)
+        assert not [name for name in names if name.startswith("fixtures/configs/bad/")]
+        assert not [name for name in names if canary.encode() in archive.read(name)]
