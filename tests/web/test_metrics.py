@@ -87,3 +87,28 @@ def test_a_failing_queue_leaves_the_gauge_out_of_the_scrape(caplog: pytest.LogCa
     assert "shipmate_queue_jobs" not in text
     assert 'shipmate_jobs_processed_total{event="push"} 1.0' in text.splitlines()
     assert "shipmate_queue_jobs unavailable: ConnectionError: redis is down" in caplog.text
+
+
+def test_the_server_wires_one_registry_through_its_parts(tmp_path: Path) -> None:
+    from bot.adapters.gitstate import local_backend
+    from bot.core.errors import TransientError
+    from bot.settings import Settings
+    from bot.wiring import build_server
+
+    settings = Settings.from_env({"SHIPMATE_WEBHOOK_SECRET": "s", "SHIPMATE_DATA_DIR": str(tmp_path),
+                                  "GITHUB_TOKEN": "t", "GITHUB_API_URL": "http://127.0.0.1:9/api/v3",
+                                  "SHIPMATE_GITHUB_THROTTLE": "false"})
+    parts = build_server(settings, {})
+    try:
+        assert parts.bot is not None and parts.bot.services is not None
+        host = parts.bot.services.access_for("acme/config", None).host
+        with pytest.raises(TransientError):  # nothing listens there
+            host.pull_request("acme/config", 1)
+        assert parts.metrics.github_calls.value(call="repository", outcome="unreachable") == 1
+        assert parts.bot.services.stack_ops(local_backend(tmp_path / "state")).metrics is parts.metrics
+        scraped = parts.app.test_client().get("/metrics").get_data(as_text=True)
+        names = {line.split()[2] for line in scraped.splitlines() if line.startswith("# TYPE ")}
+        assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "shipmate_queue_jobs",
+                "shipmate_stack_operations_total", "shipmate_state_write_conflicts_total"} <= names
+    finally:
+        parts.queue.close()
