@@ -13,7 +13,8 @@ web:                                   # the app name
 ```
 
 Only the envelope is checked here (types, `_type` syntax); each module validates its own
-block. An `_type` on the app itself (KCL's full type path of AppConfiguration) is accepted.
+block. KCL's raw render carries `_type` on every schema instance (the app itself, containers,
+secrets, probes, ports, ...): the checker accepts it wherever it appears (`config.checks`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.config.checks import Checker
+from bot.core.config.checks import TYPE_KEY, Checker
 from bot.core.yamlio import Document, FieldPath, load
 
 MAIN_FILE = "main.yaml"
-TYPE_KEY = "_type"
 _TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)+$")
 
 
@@ -80,7 +80,7 @@ def parse_app_configurations(file: str, text: str) -> AppFile:
             c.add(path, "expected an app name (a non-empty string)", at_key=True)
             continue
         body = c.mapping(raw, path, optional=False)
-        c.fields(body, path, ("workload", "accessories", "labels", "annotations", TYPE_KEY))
+        c.fields(body, path, ("workload", "accessories", "labels", "annotations"))
         workload = None
         if body.get("workload") is not None:
             workload = _block(c, "workload", body["workload"], (name, "workload"))

@@ -4,6 +4,12 @@ A `Checker` records `FieldProblem`s (a field path and a message saying what was 
 whoever owns the located `Document` turns them into `file:line:col` problems with
 `Checker.raise_for(doc)`. Modules use the same checker on their dev and platform configs,
 so a mistake in `main.yaml` is reported at its place in the file whichever code found it.
+
+KCL renders every schema instance with its full type path in `_type` (Kusion compiles with
+`WithFullTypePath`, `pkg/engine/api/generate/run/run.go`), so containers, secrets, probes, ports
+and every other nested block of a rendered `main.yaml` carry one. `Checker.fields` accepts
+`_type` on any mapping it checks (and leaves it out of the "expected one of" list); a checker
+for a file KCL never renders (`shipmate.yaml`) is made with `type_paths=False`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from bot.core.errors import ConfigError, Problem
 from bot.core.yamlio import Document, FieldPath, PathElem
 
 MISSING: Any = object()
+TYPE_KEY = "_type"  # KCL's full type path of a schema instance, e.g. service.container.Container
 
 # Kubernetes' integer field types (an API server refuses numbers outside them).
 INT32_MAX = 2**31 - 1
@@ -62,8 +69,9 @@ def _shown(value: Any) -> str:
 class Checker:
     """Collects problems while reading plain data; every accessor returns a usable value."""
 
-    def __init__(self) -> None:
+    def __init__(self, type_paths: bool = True) -> None:
         self.problems: list[FieldProblem] = []
+        self.type_paths = type_paths
 
     @property
     def ok(self) -> bool:
@@ -97,9 +105,12 @@ class Checker:
         allowed: Iterable[str],
         required: Iterable[str] = (),
     ) -> None:
-        """Report unknown keys (with a suggestion) and missing required keys."""
-        allowed_list = list(allowed)
+        """Report unknown keys (with a suggestion) and missing required keys. KCL's `_type` is
+        known everywhere unless the checker was made with `type_paths=False`."""
+        allowed_list = [key for key in allowed if key != TYPE_KEY]
         allowed_set = set(allowed_list)
+        if self.type_paths:
+            allowed_set.add(TYPE_KEY)
         for key in data:
             if key not in allowed_set:
                 self.add(

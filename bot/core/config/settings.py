@@ -119,7 +119,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     if text is None:
         return RepoSettings()
     doc = load(file, text)
-    c = Checker()
+    c = Checker(type_paths=False)
     data = c.mapping(doc.data, ())
     c.fields(
         data,

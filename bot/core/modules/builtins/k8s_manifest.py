@@ -35,7 +35,7 @@ class K8sManifestModule:
     def generate(self, request: ModuleRequest, schema: str) -> ModuleResult:
         c = Checker()
         dev = dict(request.dev_config)
-        c.fields(dev, (), ("_type", "paths"), required=("paths",))
+        c.fields(dev, (), ("paths",), required=("paths",))
         paths = c.get(dev, "paths", (), "string-list", [])
         if "paths" in dev and not paths and isinstance(dev.get("paths"), list):
             c.add(("paths",), "paths must be specified")

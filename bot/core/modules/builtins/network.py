@@ -18,8 +18,8 @@ from bot.core.config.checks import PORT_MAX, PORT_MIN, Checker
 from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
 from bot.core.modules.kube import k8s_resource, metadata
 
-PORT_FIELDS = ("port", "targetPort", "protocol", "public", "_type")
-INGRESS_FIELDS = ("_type", "defaultBackend", "ingressClassName", "rules", "tls", "labels", "annotations")
+PORT_FIELDS = ("port", "targetPort", "protocol", "public")
+INGRESS_FIELDS = ("defaultBackend", "ingressClassName", "rules", "tls", "labels", "annotations")
 PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
 
 
@@ -30,7 +30,7 @@ class NetworkModule:
     def generate(self, request: ModuleRequest, schema: str) -> ModuleResult:
         c = Checker()
         dev = dict(request.dev_config)
-        c.fields(dev, (), ("_type", "ports", "ingress"))
+        c.fields(dev, (), ("ports", "ingress"))
         ports = self._ports(c, dev.get("ports"))
         if ports and request.workload is None:
             c.add(("ports",), "ports need a workload to route to; this app has none")
@@ -127,7 +127,7 @@ class NetworkModule:
         for i, rule in enumerate(c.get(body, "rules", path, "list", [])):
             rpath = (*path, "rules", i)
             rbody = c.mapping(rule, rpath, optional=False)
-            c.fields(rbody, rpath, ("_type", "host", "http"))
+            c.fields(rbody, rpath, ("host", "http"))
             out: dict[str, Any] = {}
             host = c.get(rbody, "host", rpath, "string")
             if host:
@@ -135,12 +135,12 @@ class NetworkModule:
             if rbody.get("http") is not None:
                 hpath = (*rpath, "http")
                 http = c.mapping(rbody["http"], hpath, optional=False)
-                c.fields(http, hpath, ("_type", "paths"), required=("paths",))
+                c.fields(http, hpath, ("paths",), required=("paths",))
                 paths = []
                 for j, item in enumerate(c.get(http, "paths", hpath, "list", [])):
                     ppath = (*hpath, "paths", j)
                     pbody = c.mapping(item, ppath, optional=False)
-                    c.fields(pbody, ppath, ("_type", "path", "pathType", "backend"), required=("backend",))
+                    c.fields(pbody, ppath, ("path", "pathType", "backend"), required=("backend",))
                     entry: dict[str, Any] = {}
                     p = c.get(pbody, "path", ppath, "string")
                     if p:
@@ -160,7 +160,7 @@ class NetworkModule:
         for i, item in enumerate(c.get(body, "tls", path, "list", [])):
             tpath = (*path, "tls", i)
             tbody = c.mapping(item, tpath, optional=False)
-            c.fields(tbody, tpath, ("_type", "hosts", "secretName"))
+            c.fields(tbody, tpath, ("hosts", "secretName"))
             entry = {}
             hosts = c.get(tbody, "hosts", tpath, "string-list")
             if hosts:
@@ -184,14 +184,14 @@ class NetworkModule:
 
     def _backend(self, c: Checker, raw: Any, path: tuple[Any, ...], ports: list[dict[str, Any]], uname: str) -> dict[str, Any]:
         body = c.mapping(raw, path, optional=False)
-        c.fields(body, path, ("_type", "service", "resource"))
+        c.fields(body, path, ("service", "resource"))
         out: dict[str, Any] = {}
         if body.get("service") is not None:
             spath = (*path, "service")
             svc = c.mapping(body["service"], spath, optional=False)
-            c.fields(svc, spath, ("_type", "name", "port"), required=("port",))
+            c.fields(svc, spath, ("name", "port"), required=("port",))
             port_body: Mapping[str, Any] = c.mapping(svc.get("port"), (*spath, "port"), optional=False)
-            c.fields(port_body, (*spath, "port"), ("_type", "name", "number"))
+            c.fields(port_body, (*spath, "port"), ("name", "number"))
             number = c.get(port_body, "number", (*spath, "port"), "integer")
             if isinstance(number, int) and not PORT_MIN <= number <= PORT_MAX:
                 c.add((*spath, "port", "number"), f"port must be between {PORT_MIN} and {PORT_MAX}, inclusive; got {number}")
@@ -213,7 +213,7 @@ class NetworkModule:
         if body.get("resource") is not None:
             rpath = (*path, "resource")
             res = c.mapping(body["resource"], rpath, optional=False)
-            c.fields(res, rpath, ("_type", "apiGroup", "kind", "name"), required=("kind", "name"))
+            c.fields(res, rpath, ("apiGroup", "kind", "name"), required=("kind", "name"))
             out["resource"] = {k: c.get(res, k, rpath, "string") for k in ("apiGroup", "kind", "name") if k in res}
         if not out:
             c.add(path, "a backend needs a service or a resource")

@@ -55,7 +55,7 @@ class TerraformModule:
     def generate(self, request: ModuleRequest, schema: str) -> ModuleResult:
         c = Checker()
         dev = dict(request.dev_config)
-        c.fields(dev, (), ("_type", "provider", "resources", "dependsOn"), required=("provider", "resources"))
+        c.fields(dev, (), ("provider", "resources", "dependsOn"), required=("provider", "resources"))
         provider = c.mapping(dev.get("provider"), ("provider",), optional=False) if "provider" in dev else {}
         if "provider" in dev:
             c.fields(provider, ("provider",), ("source", "version", "config"), required=("source", "version"))

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.core.config.checks import INT32_MAX, INT64_MAX, PORT_MAX, PORT_MIN, Checker
+from bot.core.config.checks import INT32_MAX, INT64_MAX, PORT_MAX, PORT_MIN, TYPE_KEY, Checker
 from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
 from bot.core.modules.kube import k8s_resource, metadata, name_problem
 from bot.core.spec import EXT_IS_WORKLOAD, Resource
@@ -60,7 +60,7 @@ def _platform(request: ModuleRequest, check_type: bool) -> tuple[int | None, dic
 
 
 def _base(c: Checker, dev: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[dict[str, Any], int | None, dict[str, str], dict[str, str]]:
-    c.fields(dev, (), ("_type", *allowed), required=("containers",))
+    c.fields(dev, (), allowed, required=("containers",))
     containers = c.mapping(dev.get("containers"), ("containers",), optional=False)
     if "containers" in dev and not containers and isinstance(dev.get("containers"), dict):
         c.add(("containers",), "expected at least one container")
@@ -172,21 +172,21 @@ def _resources(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
 
 def _handler(c: Checker, raw: Any, path: tuple[Any, ...], allow_tcp: bool = True) -> dict[str, Any]:
     body = c.mapping(raw, path, optional=False)
-    type_ = str(body.get("_type", ""))
+    type_ = str(body.get(TYPE_KEY, ""))
     kind = type_.rsplit(".", 1)[-1] if type_ else ("Exec" if "command" in body else "Http")
     if kind == "Tcp" or (not type_ and str(body.get("url", "")).startswith("tcp://")):
         kind = "Tcp"
     choices = ("Http", "Exec", "Tcp") if allow_tcp else ("Http", "Exec")
     if kind not in choices:
-        c.add((*path, "_type"), f"expected a handler of type {', '.join(choices)}, got {type_!r}")
+        c.add((*path, TYPE_KEY), f"expected a handler of type {', '.join(choices)}, got {type_!r}")
         return {}
     if kind == "Exec":
-        c.fields(body, path, ("_type", "command"), required=("command",))
+        c.fields(body, path, ("command",), required=("command",))
         command = c.get(body, "command", path, "string-list", [])
         if "command" in body and not command:
             c.add((*path, "command"), "command must be specified")
         return {"exec": {"command": command}}
-    fields = ("_type", "url", "headers") if kind == "Http" else ("_type", "url")
+    fields = ("url", "headers") if kind == "Http" else ("url",)
     c.fields(body, path, fields, required=("url",))
     url = c.get(body, "url", path, "string", "")
     try:
@@ -220,7 +220,7 @@ def _handler(c: Checker, raw: Any, path: tuple[Any, ...], allow_tcp: bool = True
 
 def _probe(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
     body = c.mapping(raw, path, optional=False)
-    c.fields(body, path, ("_type", *PROBE_FIELDS), required=("probeHandler",))
+    c.fields(body, path, PROBE_FIELDS, required=("probeHandler",))
     out = _handler(c, body.get("probeHandler"), (*path, "probeHandler")) if "probeHandler" in body else {}
     for key in PROBE_FIELDS[1:]:
         value = c.get(body, key, path, "integer")
@@ -238,7 +238,7 @@ def _probe(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
 
 def _lifecycle(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
     body = c.mapping(raw, path, optional=False)
-    c.fields(body, path, ("_type", "preStop", "postStart"))
+    c.fields(body, path, ("preStop", "postStart"))
     out: dict[str, Any] = {}
     for key in ("postStart", "preStop"):
         if body.get(key) is not None:
@@ -250,7 +250,7 @@ def _file(c: Checker, file_path: str, raw: Any, path: tuple[Any, ...], index: in
           namespace: str, mounts: list[dict[str, Any]], volumes: list[dict[str, Any]],
           config_maps: list[Resource]) -> None:
     body = c.mapping(raw, path, optional=False)
-    c.fields(body, path, ("_type", "content", "contentFrom", "mode"))
+    c.fields(body, path, ("content", "contentFrom", "mode"))
     content = c.get(body, "content", path, "string")
     content_from = c.get(body, "contentFrom", path, "string")
     mode_text = c.get(body, "mode", path, "string", "0644")
