@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.core import graph, plan
 from bot.core.errors import RuntimeFailed, ShipmateError
-from bot.core.runtimes import Capability, StackRuntimes
+from bot.core.runtimes import Capability, StackRuntimes, hearing_waits
 from bot.core.spec import Resource, State
 
 
@@ -32,7 +32,7 @@ from bot.core.spec import Resource, State
 class Event:
     """Progress of one operation: started, waiting for readiness, succeeded, failed or skipped."""
 
-    kind: str  # start | waiting | done | failed | skipped
+    kind: str  # start | waiting (for readiness; again with what it lacks) | done | failed | skipped
     id: str
     action: str
     message: str = ""
@@ -242,8 +242,13 @@ class Executor:
             for op, resource in changed:
                 on_event(Event("waiting", resource.id, op.action, "readiness"))
                 remaining = 300.0 if deadline is None else max(0.0, deadline - self._clock())
+
+                def tell(why: str, op: plan.Operation = op, rid: str = resource.id) -> None:
+                    on_event(Event("waiting", rid, op.action, why))
+
                 try:
-                    runtime.wait_ready(resource, remaining)
+                    with hearing_waits(tell):
+                        runtime.wait_ready(resource, remaining)
                 except ShipmateError as exc:
                     # The object exists but is not ready: record it, fail the operation.
                     raise _with_partial(exc, applied, failed={resource.id}) from exc

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +29,26 @@ from bot.core.ports import Runtime
 from bot.core.spec import EXT_IMPORT_ID, Resource
 
 ENTRY_POINT_GROUP = "shipmate.runtimes"
+_WAITING: ContextVar[Callable[[str], None] | None] = ContextVar("shipmate_waiting_for", default=None)
+
+
+def waiting_for(why: str) -> None:
+    """Called by a runtime's `wait_ready` to say what the resource still waits for (e.g.
+    "0/2 updated, 0/2 available"); whoever runs the wait hears it (`hearing_waits`). Outside
+    a wait, or with nobody listening, it does nothing, so a runtime may call it freely."""
+    tell = _WAITING.get()
+    if tell is not None:
+        tell(why)
+
+
+@contextmanager
+def hearing_waits(tell: Callable[[str], None]) -> Iterator[None]:
+    """Within the block (in this thread), `waiting_for` calls `tell`."""
+    token = _WAITING.set(tell)
+    try:
+        yield
+    finally:
+        _WAITING.reset(token)
 
 
 class Capability(StrEnum):
@@ -39,7 +61,9 @@ class Capability(StrEnum):
 
     READINESS = "readiness"
     """`wait_ready` means something: an apply waits for each created or updated resource to
-    become ready before its dependents start. Without it, applied means done."""
+    become ready before its dependents start. Without it, applied means done. While it waits,
+    the runtime may say what the resource still lacks with `waiting_for` ("0/2 available"),
+    which the terminal shows beside the resource."""
 
     IMPORT = "import"
     """The runtime takes over an existing object named by `kusionstack.io/import-id`

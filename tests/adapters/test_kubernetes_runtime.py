@@ -25,6 +25,7 @@ from kubernetes.config import load_kube_config
 
 from bot.adapters.kubernetes import KubernetesRuntime, normalize
 from bot.core.errors import RuntimeFailed
+from bot.core.runtimes import hearing_waits
 from bot.core.spec import KUBERNETES, Resource, State
 from bot.settings import KubernetesOptions
 from fixtures.kube_sim import KubeSim
@@ -329,6 +330,17 @@ def test_readiness_timeout_names_the_resource_and_its_status(runtime: Kubernetes
     message = str(info.value)
     assert message.startswith("apps/v1:Deployment:default:stuck: not ready after 1s (")
     assert "available" in message and "last status: {" in message
+    runtime.delete([stuck], EMPTY)
+
+
+def test_a_wait_tells_what_the_resource_still_lacks(runtime: KubernetesRuntime) -> None:
+    stuck = res(deployment("default", "stuck-told", "registry.example/app:fail"))
+    runtime.apply([stuck], EMPTY)
+    told: list[str] = []
+    with hearing_waits(told.append), pytest.raises(RuntimeFailed):
+        runtime.wait_ready(stuck, 1.0)
+    assert told and "available" in told[-1]
+    assert all(a != b for a, b in zip(told, told[1:], strict=False))  # a change is told once
     runtime.delete([stuck], EMPTY)
 
 

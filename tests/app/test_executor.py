@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.app.executor import Executor
 from bot.core import plan
 from bot.core.errors import RuntimeFailed
+from bot.core.runtimes import waiting_for
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, State
 from tests.runtimes import stack_runtimes
 
@@ -64,6 +65,7 @@ class DictRuntime:
             self.objects.pop(r.id, None)
 
     def wait_ready(self, resource, timeout_seconds):
+        waiting_for("0/1 ready")
         if resource.id in self.not_ready:
             raise RuntimeFailed(f"{resource.id} not ready after {timeout_seconds:.0f}s")
 
@@ -155,7 +157,7 @@ def test_readiness_failure_keeps_the_object_in_state_and_fails_the_op():
     assert outcome.ok
 
 
-def test_a_readiness_wait_is_told_between_start_and_done():
+def test_a_readiness_wait_is_told_between_start_and_done_with_what_the_runtime_says():
     kube, terra = DictRuntime(KUBERNETES), DictRuntime(TERRAFORM)
     web, marker = k8s("web"), tf("marker")
     for watch, waited in ((True, [web.id]), (False, [])):
@@ -163,9 +165,10 @@ def test_a_readiness_wait_is_told_between_start_and_done():
         Executor(stack_runtimes({KUBERNETES: kube, TERRAFORM: terra}), watch=watch).run(
             creates(web, marker), State(), on_event=events.append)
         assert [(e.id, e.action, e.message) for e in events if e.kind == "waiting"] == [
-            (i, plan.CREATE, "readiness") for i in waited]
+            (i, plan.CREATE, why) for i in waited for why in ("readiness", "0/1 ready")]
         kinds = [e.kind for e in events if e.id == web.id]
-        assert kinds == (["start", "waiting", "done"] if watch else ["start", "done"])
+        assert kinds == (["start", "waiting", "waiting", "done"] if watch else ["start", "done"])
+    waiting_for("told to nobody")  # outside a wait: nothing happens
 
 
 def test_deletes_run_dependents_first_and_leave_state():

@@ -64,6 +64,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from bot.adapters.kubernetes import kubeconfig, readiness
 from bot.core.errors import RuntimeFailed
+from bot.core.runtimes import waiting_for
 from bot.core.spec import KUBERNETES, Resource, State
 from bot.settings import KubernetesOptions
 
@@ -599,14 +600,17 @@ class KubernetesRuntime:
         backoff = POLL_MIN
         last: JSON | None = None
 
+        told = ""
+
         def check(obj: JSON | None) -> bool:
-            nonlocal last
+            nonlocal last, told
             last = obj
-            if obj is None:
-                return False
-            verdict = rule(obj)
+            verdict = readiness.Verdict(False, "object not found") if obj is None else rule(obj)
             if verdict.failed:
                 raise RuntimeFailed(f"{oid.id}: not ready: {verdict.failed}")
+            if not verdict.ready and verdict.waiting_for != told:
+                told = verdict.waiting_for
+                waiting_for(told)  # shown beside the resource while the apply waits
             return verdict.ready
 
         while True:
