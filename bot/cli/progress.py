@@ -6,13 +6,15 @@ operations per second, the elapsed time and an estimate of the time left, and be
 is going on now — the resource waiting for readiness and why, else the operation running:
 
     ⠋ apply ━━━━━━━━━━━━━━━╺━━━━━━━━━━━━━━ 3/7 0.8 ops/s 0:00:04 0:00:05
-      waiting for readiness: apps/v1:Deployment:shop:web (readiness: updated and available replicas)
+      waiting for readiness: apps/v1:Deployment:shop:web (1/2 updated, 0/2 available)
 
-Otherwise one plain line per event, as a log reads it:
+(what it lacks is what the runtime says, `bot.core.runtimes.waiting_for`). Otherwise one
+plain line per event, as a log reads it:
 
     start   Create    v1:ConfigMap:shop:web
     done    Create    v1:ConfigMap:shop:web
     waiting Update    apps/v1:Deployment:shop:web: readiness
+    waiting Update    apps/v1:Deployment:shop:web: 1/2 updated, 0/2 available
 """
 
 from __future__ import annotations
