@@ -21,8 +21,17 @@ Semantics:
   the result is the planned object itself, which the preview shows as a Create.
 - **apply** is the same server-side apply without `dryRun`. `force=true` makes Shipmate the
   owner of every field it declares, as GitOps controllers do; fields it stopped declaring
-  are removed by the API server, so the prior state is not needed for a three-way patch.
-  The State records the planned manifest, as Kusion does (masking is the core's job).
+  are removed by the API server. The State records the planned manifest, as Kusion does
+  (masking is the core's job).
+- **Three-way removal**: the prior state is the third input, as in Kusion's three-way merge
+  patch. A field the prior state holds, the planned object lacks and another field manager
+  owns (the object was created by Kusion, `kubectl create` or client-side `kubectl apply`)
+  is first moved into Shipmate's Apply set of `metadata.managedFields` (a JSON patch guarded
+  by the resourceVersion, as `kubectl apply --server-side` upgrades client-side-applied
+  objects; see `ownership`), so the apply removes it. The dry run shows the same: the
+  server-side apply's result without those fields, defaulted again by a dry-run update. An
+  imported resource whose prior is the live object itself (the preview's stand-in before
+  any release recorded it) has no third input, and nothing is taken over.
 - **delete** uses `propagationPolicy=Background`: the object disappears at once and the
   garbage collector removes its dependents (ReplicaSets, Pods, Jobs' Pods) afterwards, so a
   destroy does not block on them; an absent object or kind counts as deleted.
@@ -47,6 +56,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,10 +72,10 @@ from kubernetes.dynamic.exceptions import (
 from kubernetes.dynamic.resource import Resource as ApiResource
 from kubernetes.watch.watch import iter_resp_lines
 
-from bot.adapters.kubernetes import kubeconfig, readiness
+from bot.adapters.kubernetes import kubeconfig, ownership, readiness
 from bot.core.errors import RuntimeFailed
 from bot.core.runtimes import waiting_for
-from bot.core.spec import KUBERNETES, Resource, State
+from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, State
 from bot.settings import KubernetesOptions
 
 JSON = dict[str, Any]
@@ -304,7 +314,8 @@ class KubernetesRuntime:
 
     def dry_run(self, planned: Sequence[Resource], prior: State) -> Mapping[str, JSON]:
         """Server-side apply with `dryRun=All`; the planned object where the server cannot tell yet."""
-        return self._batch(planned, self._dry_run_one)
+        by_id = prior.by_id()
+        return self._batch(planned, lambda r: self._dry_run_one(r, by_id.get(r.id)))
 
     def apply(self, planned: Sequence[Resource], prior: State) -> Mapping[str, Resource]:
         """Server-side apply; CRDs first (waited for), then everything else in parallel."""
@@ -314,7 +325,8 @@ class KubernetesRuntime:
         _raise(failures, done)
         if crds:
             self.invalidate_discovery()
-        more, failures = self._run(others, self._apply_one)
+        by_id = prior.by_id()
+        more, failures = self._run(others, lambda r: self._apply_one(r, by_id.get(r.id)))
         done.update(more)
         _raise(failures, done)
         return done
@@ -480,13 +492,42 @@ class KubernetesRuntime:
         live = self._get(oid, target.api, target.namespace)
         return None if live is None else normalize(live)
 
-    def _dry_run_one(self, resource: Resource) -> JSON:
+    def _takeover(self, target: _Target, prior: Resource | None) -> tuple[JSON, ownership.Takeover] | None:
+        """The live object and the fields to take over from other managers, if any."""
+        if prior is None or target.api is None or dict(prior.attributes) == target.body:
+            return None
+        live = self._get(target.oid, target.api, target.namespace)
+        if live is None or (
+            prior.extensions.get(EXT_IMPORT_ID) and normalize(live) == dict(prior.attributes)
+        ):
+            return None  # an imported resource's prior taken from live: no third input
+        meta = live.get("metadata") or {}
+        found = ownership.takeover(
+            meta.get("managedFields"), prior.attributes, target.body,
+            manager=self.field_manager, api_version=str(target.body.get("apiVersion") or ""),
+            now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        return None if found is None else (live, found)
+
+    def _dry_run_one(self, resource: Resource, prior: Resource | None = None) -> JSON:
         oid = ObjectId.parse(resource)
         target = self._target(resource, oid)
         if target.api is None:
             return normalize(target.body)
         try:
-            return normalize(self._ssa(target, dry_run=True))
+            result = self._ssa(target, dry_run=True)
+            taking = self._takeover(target, prior)
+            if taking is not None:
+                live, taken = taking
+                left = ownership.without(result, taken.paths)
+                left.setdefault("metadata", {}).pop("managedFields", None)
+                left["metadata"]["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
+                result = dict(self._discovery().replace(
+                    target.api, body=left, name=oid.name, namespace=target.namespace,
+                    dry_run="All", field_manager=self.field_manager,
+                    serializer=_raw, _request_timeout=self.request_timeout,
+                ))
+            return normalize(result)
         except NotFoundError as exc:
             _, details = _api_message(exc)
             if details.get("kind") == "namespaces":
@@ -495,7 +536,7 @@ class KubernetesRuntime:
         except (DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._failed(oid, "dry-run", exc) from None
 
-    def _apply_one(self, resource: Resource) -> Resource:
+    def _apply_one(self, resource: Resource, prior: Resource | None = None) -> Resource:
         oid = ObjectId.parse(resource)
         target = self._target(resource, oid)
         if target.api is None:
@@ -507,6 +548,20 @@ class KubernetesRuntime:
                     "after its CustomResourceDefinition was established"
                 )
         try:
+            taking = self._takeover(target, prior)
+            if taking is not None:
+                live, taken = taking
+                self._discovery().patch(
+                    target.api, name=oid.name, namespace=target.namespace,
+                    body=[
+                        {"op": "test", "path": "/metadata/resourceVersion",
+                         "value": (live.get("metadata") or {}).get("resourceVersion")},
+                        {"op": "replace", "path": "/metadata/managedFields",
+                         "value": taken.managed_fields},
+                    ],
+                    content_type="application/json-patch+json", field_manager=self.field_manager,
+                    serializer=_raw, _request_timeout=self.request_timeout,
+                )
             self._ssa(target, dry_run=False)
         except (DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._failed(oid, "apply", exc) from None
