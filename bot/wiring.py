@@ -350,6 +350,7 @@ def build_stack_ops(
     directory (the bot's runtimes also keep their scratch files there), the modules, the salt
     and `masker`. `concurrency` and `base_dir` are the runtimes' (the CLI's stack directory)."""
     from bot.adapters.gitstate import SystemClock
+    from bot.adapters.kcl import LocalKclCompiler
     from bot.app.configrepo import default_registry
 
     cache = settings.storage.cache_root(server=server)
@@ -361,7 +362,7 @@ def build_stack_ops(
     def stack_ops(backend: StateBackend) -> StackOps:
         return StackOps(backend=backend, runtimes=runtimes, clock=clock, registry=registry,
                         secret_salt=settings.storage.secret_salt, masker=masker, concurrency=concurrency,
-                        metrics=metrics)
+                        metrics=metrics, kcl=LocalKclCompiler())
     return stack_ops
 
 

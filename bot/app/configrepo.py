@@ -3,7 +3,9 @@
 The files come through the `ConfigReader` port, so the same code generates from a local
 checkout (`shipmate generate`) and from a pull request's commit (the bot). Modules are the
 built-ins plus those installed packages declare in the `shipmate.modules` entry-point group;
-an entry point names a module object, or a class or factory that makes one.
+an entry point names a module object, or a class or factory that makes one. A stack written
+in KCL (`main.k` instead of `main.yaml`) is compiled by the `KclCompiler` the caller is given,
+and its render stands in the snapshot as the stack's `main.yaml`.
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ from bot.core.config.project import PROJECT_FILE, STACK_FILE
 from bot.core.config.repo import WORKSPACES_DIR, list_stacks
 from bot.core.config.settings import SETTINGS_FILE
 from bot.core.config.snapshot import ConfigSnapshot, join, normalize
-from bot.core.errors import ConfigError, ShipmateError
+from bot.core.errors import ConfigError, Problem, ShipmateError
 from bot.core.generate import generate_stack
 from bot.core.modules.base import Module
 from bot.core.modules.builtins.k8s_manifest import MANIFEST_SUFFIXES, manifest_path
 from bot.core.modules.registry import ENTRY_POINT_GROUP, ModuleRegistry, builtin_registry
-from bot.core.ports import ConfigReader
+from bot.core.ports import ConfigReader, KclCompiler
 from bot.core.spec import Spec
 
 STACK_SUFFIXES = (".yaml", ".yml", ".json")
+KCL_MAIN_FILE = "main.k"
 
 
 class ModuleLoadError(ShipmateError):
@@ -52,9 +55,10 @@ def default_registry(group: str = ENTRY_POINT_GROUP) -> ModuleRegistry:
     return registry
 
 
-def stack_snapshot(reader: ConfigReader, stack_path: str) -> ConfigSnapshot:
+def stack_snapshot(reader: ConfigReader, stack_path: str, kcl: KclCompiler | None = None) -> ConfigSnapshot:
     """The files generating the stack at `stack_path` needs: settings, workspaces, the project
-    file(s) above it, the stack's own YAML/JSON files, and manifests its apps name elsewhere."""
+    file(s) above it, the stack's own YAML/JSON files, and manifests its apps name elsewhere.
+    A KCL stack's render (by `kcl`) is its `main.yaml`."""
     path = normalize(stack_path)
     files: dict[str, str] = {}
 
@@ -77,6 +81,11 @@ def stack_snapshot(reader: ConfigReader, stack_path: str) -> ConfigSnapshot:
     for rel in reader.list_files(path, recursive=True):
         if rel.endswith(STACK_SUFFIXES):
             add(rel)
+    main = join(path, MAIN_FILE)
+    if main not in files and reader.read(join(path, KCL_MAIN_FILE)) is not None:
+        if kcl is None:
+            raise ConfigError([Problem(join(path, KCL_MAIN_FILE), 0, 0, "", "KCL stacks are not available here")])
+        files[main] = kcl.compile(reader, path)
     _add_outside_manifests(reader, path, files, add)
     return ConfigSnapshot(files)
 
@@ -117,9 +126,10 @@ def generate_from(
     stack_path: str,
     registry: ModuleRegistry | None = None,
     secret_salt: str = "",
+    kcl: KclCompiler | None = None,
 ) -> Spec:
     """Generate the Spec of the stack at `stack_path` (relative to the repository root)."""
-    snapshot = stack_snapshot(reader, stack_path)
+    snapshot = stack_snapshot(reader, stack_path, kcl)
     return generate_stack(snapshot, stack_path, registry or default_registry(), secret_salt)
 
 

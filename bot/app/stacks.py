@@ -32,7 +32,7 @@ from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
 from bot.core.outcome import StackOutcome
-from bot.core.ports import Clock, ConfigReader, StateBackend
+from bot.core.ports import Clock, ConfigReader, KclCompiler, StateBackend
 from bot.core.preview import engine
 from bot.core.preview.model import ChangeSet
 from bot.core.release import Phase, Release, Trigger, check_can_start
@@ -112,13 +112,14 @@ class StackOps:
     # each loaded stack's secrets are added, so logs and writers at the boundary mask them too.
     masker: mask.Masker = field(default_factory=mask.Masker)
     metrics: ShipmateMetrics | None = None  # resource operations and releases (the server's)
+    kcl: KclCompiler | None = None  # compiles stacks written in KCL (main.k); None: YAML only
     _registry_cache: ModuleRegistry | None = field(default=None, init=False, repr=False)
 
     # --- generate / preview ---------------------------------------------------------------
 
     def load(self, reader: ConfigReader, stack_path: str) -> LoadedStack:
         """Parse the stack at `stack_path` and generate its Spec (ConfigError on bad input)."""
-        snapshot = stack_snapshot(reader, stack_path)
+        snapshot = stack_snapshot(reader, stack_path, self.kcl)
         config: StackConfig = load_stack(snapshot, stack_path)
         if self._registry_cache is None:
             self._registry_cache = self.registry or default_registry()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from bot.adapters.kcl import LocalKclCompiler
 from bot.adapters.localfs import LocalConfigReader, find_repo_root
 from bot.app.configrepo import generate_from
 from bot.cli import environment, options
@@ -43,7 +44,8 @@ def command(workdir: str, output: str | None, fmt: str, no_style: bool) -> int:
     root = find_repo_root(stack_dir)
     rel = stack_dir.resolve().relative_to(root).as_posix()
     salt = environment.read().settings.storage.secret_salt
-    spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=salt)
+    spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=salt,
+                         kcl=LocalKclCompiler())
     text = render_spec(spec, fmt)
     if output:
         try:

@@ -431,6 +431,19 @@ class ConfigReader(Protocol):
     def is_dir(self, path: str) -> bool: ...
 
 
+class KclCompiler(Protocol):
+    """Compiles a stack written in KCL (`main.k`, `kcl.mod`) to its raw render, as Kusion does.
+
+    The render is the stack's AppConfigurations as YAML text (schema instances carry `_type`),
+    read like `main.yaml`. The stack's files, and the local packages its `kcl.mod` names, come
+    from `reader`: a pull request's KCL is untrusted code.
+    """
+
+    def compile(self, reader: ConfigReader, stack_path: str) -> str:
+        """The render of the stack at `stack_path`; ConfigError (file, line, column) on bad input."""
+        ...
+
+
 class RepositoryBook(Protocol):
     """The repositories the bot has served, with the GitHub App installation each came from
     (None: the token's): the router records each event's repository, the scheduler's lock

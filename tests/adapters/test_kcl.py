@@ -1,0 +1,191 @@
+"""KCL stacks compiled by the kcl-lib adapter: Kusion's raw render from the shipped schemas and
+local packages, errors at `file:line:col`, refused dependencies and imports, and the bounds."""
+
+from __future__ import annotations
+
+import string
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.adapters.kcl import SHIPPED, LocalKclCompiler, parse_kcl_mod
+from bot.adapters.localfs import LocalConfigReader
+from bot.core.errors import ConfigError
+from tests.golden import assert_golden
+
+ROOT = Path(__file__).resolve().parents[2]
+KCL = ROOT / "fixtures" / "configs" / "kcl"
+GOLDEN = Path(__file__).parent / "golden"
+HEADER = 'import kam.v1.app_configuration as ac\nimport service\nimport service.container as c\n\n'
+MOD = textwrap.dedent("""\
+    [package]
+    name = "t"
+
+    [dependencies]
+    kam = { git = "https://github.com/KusionStack/kam.git", tag = "0.2.0" }
+    service = { oci = "oci://ghcr.io/kusionstack/service", tag = "0.2.0" }
+    """)
+
+
+def stack(tmp_path: Path, main: str, mod: str | None = MOD, **files: str) -> LocalConfigReader:
+    """A repository with the stack `app/dev` holding `main.k` (and `kcl.mod`) and `files`."""
+    (tmp_path / "app" / "dev").mkdir(parents=True)
+    (tmp_path / "app" / "dev" / "main.k").write_text(main)
+    if mod is not None:
+        (tmp_path / "app" / "dev" / "kcl.mod").write_text(mod)
+    for rel, text in files.items():
+        path = tmp_path / rel.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return LocalConfigReader(tmp_path)
+
+
+def problems(reader: LocalConfigReader, compiler: LocalKclCompiler | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        (compiler or LocalKclCompiler()).compile(reader, "app/dev")
+    return [str(p) for p in caught.value.problems]
+
+
+def service(body: str) -> str:
+    return HEADER + "web: ac.AppConfiguration {\n    workload: service.Service {\n" + textwrap.indent(body, " " * 8) + "    }\n}\n"
+
+
+def test_the_example_renders_as_kusion_with_type_paths_everywhere() -> None:
+    render = LocalKclCompiler().compile(LocalConfigReader(KCL), "quickstart/dev")
+    assert_golden(GOLDEN / "kcl-quickstart-render.yaml", render)
+    app = yaml.safe_load(render)["quickstart"]
+    assert app["_type"] == "kam.v1.app_configuration.AppConfiguration"
+    assert app["workload"]["containers"]["quickstart"]["_type"] == "service.container.Container"
+    assert app["accessories"]["network"]["ports"][0]["_type"] == "network.Port"
+
+
+def test_every_shipped_package_is_named() -> None:
+    assert SHIPPED == ("job", "k8s_manifest", "kam", "network", "service")
+
+
+def test_a_type_error_is_located_in_the_stack(tmp_path: Path) -> None:
+    reader = stack(tmp_path, service('containers: {\n    web: c.Container {\n        image: 1\n    }\n}\n'))
+    [problem] = problems(reader)
+    assert problem.startswith("app/dev/main.k:9:")
+    assert "TypeError: expected str, got int(1)" in problem
+
+
+def test_a_syntax_error_and_a_failed_check_are_located(tmp_path: Path) -> None:
+    assert problems(stack(tmp_path / "a", "a = [1, 2\n"))[0].startswith("app/dev/main.k:1:")
+    failed = problems(stack(tmp_path / "b", service(
+        'containers: {\n    web: c.Container {\n        image: "x"\n        env: {"1bad": "v"}\n    }\n}\n')))
+    assert failed[0].startswith("app/dev/main.k:")
+    assert "a valid environment variable name" in failed[0]
+
+
+def test_an_evaluation_error_is_located(tmp_path: Path) -> None:
+    [problem] = problems(stack(tmp_path, "a = [1][3]\n"))
+    assert problem == "app/dev/main.k:1:1: EvaluationError: list index out of range: 3"
+
+
+def test_an_unknown_dependency_names_its_kcl_mod_line(tmp_path: Path) -> None:
+    mod = MOD + 'mysql = { oci = "oci://ghcr.io/kusionstack/mysql", tag = "0.2.0" }\n'
+    [problem] = problems(stack(tmp_path, "a = 1\n", mod))
+    assert problem.startswith("app/dev/kcl.mod:7:1: dependencies.mysql: unknown dependency 'mysql'")
+    assert "never from a registry" in problem
+
+
+def test_an_import_kcl_mod_does_not_name_is_an_error(tmp_path: Path) -> None:
+    main = HEADER + "import network as n\n\nx = n.Port {port: 80}\n"
+    [problem] = problems(stack(tmp_path, main))
+    assert problem == (
+        "app/dev/main.k:5:8: import: package 'network' is imported but app/dev/kcl.mod does not name it; "
+        'add network = { oci = "oci://ghcr.io/kusionstack/network", tag = "..." }')
+    [without] = problems(stack(tmp_path / "b", "import service\n", mod=None))
+    assert "kcl.mod has no [dependencies]" in without
+
+
+def test_local_path_dependencies_resolve_in_the_repository(tmp_path: Path) -> None:
+    mod = MOD + 'shared = { path = "../../lib/shared" }\n'
+    reader = stack(tmp_path, HEADER + 'import shared\n\nweb: ac.AppConfiguration {\n    workload: shared.web("nginx")\n}\n', mod,
+                   lib__shared__kcl_mod="", lib__shared__shared_k=textwrap.dedent("""\
+                       import service
+                       import service.container as c
+
+                       web = lambda image: str {
+                           service.Service {containers: {main: c.Container {image: image}}}
+                       }
+                       """))
+    (tmp_path / "lib" / "shared" / "kcl_mod").rename(tmp_path / "lib" / "shared" / "kcl.mod")
+    (tmp_path / "lib" / "shared" / "shared_k").rename(tmp_path / "lib" / "shared" / "shared.k")
+    render = yaml.safe_load(LocalKclCompiler().compile(reader, "app/dev"))
+    assert render["web"]["workload"]["containers"]["main"] == {"_type": "service.container.Container", "image": "nginx"}
+
+
+def test_a_path_dependency_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    [problem] = problems(stack(tmp_path, "a = 1\n", MOD + 'x = { path = "../../../elsewhere" }\n'))
+    assert problem == "app/dev/kcl.mod:7:1: dependencies.x: path '../../../elsewhere' is not inside the repository"
+
+
+def test_an_error_in_a_local_package_names_its_file(tmp_path: Path) -> None:
+    reader = stack(tmp_path, "import shared\n\na = shared.b\n", MOD + 'shared = { path = "../shared" }\n',
+                   app__shared__lib_k="b = 1 +\n")
+    (tmp_path / "app" / "shared" / "lib_k").rename(tmp_path / "app" / "shared" / "lib.k")
+    assert problems(reader)[0].startswith("app/shared/lib.k:1:")
+
+
+@pytest.mark.parametrize(("main", "expected"), [
+    ('import file\n\na = file.read("/etc/hostname")\n', "app/dev/main.k:1:8: import: module 'file' is not available"),
+    ('import crypto\n\na = crypto.filesha256("/etc/hostname")\n', "app/dev/main.k:1:8: import: module 'crypto'"),
+    ('import \\\n  file\n', "app/dev/main.k:2:3: import: module 'file'"),
+    ('import kcl_plugin.hello\n', "app/dev/main.k:1:8: import: module 'kcl_plugin'"),
+    ('import yaml as y\n\n_x = y.dump_to_file({}, "/tmp/x")\n', "app/dev/main.k:3:8: dump_to_file: writing files"),
+    ('import ...etc.x\n', "app/dev/main.k:1:8: import: relative import ...etc.x leaves the package"),
+])
+def test_untrusted_kcl_reads_and_writes_no_file(tmp_path: Path, main: str, expected: str) -> None:
+    found = problems(stack(tmp_path, main))
+    assert found[0].startswith(expected), found
+
+
+def test_a_runaway_program_is_stopped(tmp_path: Path) -> None:
+    reader = stack(tmp_path, "a = [i * i for i in range(2000000000)]\n")
+    [problem] = problems(reader, LocalKclCompiler(timeout_seconds=2, memory_bytes=1 << 30))
+    assert problem.startswith("app/dev/main.k: KCL ")
+    assert "did not finish within 2 s" in problem or "KCL stopped" in problem
+
+
+def test_a_stack_without_kcl_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "app" / "dev").mkdir(parents=True)
+    (tmp_path / "app" / "dev" / "kcl.mod").write_text(MOD)
+    [problem] = problems(LocalConfigReader(tmp_path))
+    assert problem == "app/dev/main.k: the stack has no .k file"
+
+
+def test_nothing_is_left_behind(tmp_path: Path) -> None:
+    reader = stack(tmp_path, "a = 1\n")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert LocalKclCompiler().compile(reader, "app/dev") == "a: 1"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+NAMES = st.text(string.ascii_lowercase + "_", min_size=1, max_size=12).filter(lambda n: n[0] != "_")
+
+
+@given(st.dictionaries(NAMES, st.sampled_from(["shipped", "path"]), max_size=6), st.integers(0, 3))
+def test_kcl_mod_dependencies_are_found_on_their_lines(kinds: dict[str, str], blank: int) -> None:
+    lines = ["[package]", 'name = "p"', *([""] * blank), "[dependencies]"]
+    where: dict[str, int] = {}
+    for name, kind in kinds.items():
+        value = f'{{ path = "../{name}" }}' if kind == "path" else '{ oci = "oci://x/y", tag = "1" }'
+        lines.append(f"{name} = {value}")
+        where[name] = len(lines)
+    text = "\n".join(lines) + "\n"
+    try:
+        deps = parse_kcl_mod("s/kcl.mod", text)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            name = problem.field.split(".", 1)[1]
+            assert kinds[name] == "shipped" and name not in SHIPPED
+            assert problem.line == where[name]
+        return
+    assert {d.name: d.line for d in deps} == where
+    assert {d.name: d.path for d in deps} == {n: (n if k == "path" else "") for n, k in kinds.items()}
