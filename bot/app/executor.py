@@ -30,9 +30,11 @@ from bot.core.spec import Resource, State
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Progress of one operation: started, waiting for readiness, succeeded, failed or skipped."""
+    """Progress of one operation: started, waiting for readiness (each time the runtime says
+    what the resource still lacks, `bot.core.runtimes.waiting_for`), succeeded, failed or
+    skipped."""
 
-    kind: str  # start | waiting (for readiness; again with what it lacks) | done | failed | skipped
+    kind: str  # start | waiting (for readiness: what the runtime says it lacks) | done | failed | skipped
     id: str
     action: str
     message: str = ""
@@ -240,7 +242,6 @@ class Executor:
         if self.watch and self.runtimes.declares(node.runtime, Capability.READINESS):
             changed = [(op, r) for op, r in zip(node.operations, resources, strict=True) if not op.adopt]
             for op, resource in changed:
-                on_event(Event("waiting", resource.id, op.action, "readiness"))
                 remaining = 300.0 if deadline is None else max(0.0, deadline - self._clock())
 
                 def tell(why: str, op: plan.Operation = op, rid: str = resource.id) -> None:

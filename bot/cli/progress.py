@@ -13,7 +13,6 @@ plain line per event, as a log reads it:
 
     start   Create    v1:ConfigMap:shop:web
     done    Create    v1:ConfigMap:shop:web
-    waiting Update    apps/v1:Deployment:shop:web: readiness
     waiting Update    apps/v1:Deployment:shop:web: 1/2 updated, 0/2 available
 """
 

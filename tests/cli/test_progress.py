@@ -18,7 +18,7 @@ WEB = "apps/v1:Deployment:shop:web"
 CM = "v1:ConfigMap:shop:web"
 EVENTS = [
     Event("start", CM, "Create"), Event("start", WEB, "Update"), Event("done", CM, "Create"),
-    Event("waiting", WEB, "Update", "readiness"), Event("failed", WEB, "Update", "not ready after 3s"),
+    Event("waiting", WEB, "Update", "0/2 updated, 0/2 available"), Event("failed", WEB, "Update", "not ready after 3s"),
     Event("skipped", "v1:Service:shop:web", "Create", "skipped: a dependency failed"),
 ]
 
@@ -44,14 +44,14 @@ def test_on_a_terminal_a_bar_with_rate_times_and_what_is_waited_on() -> None:
     progress.total = 3
     for event in EVENTS[:4]:
         progress(event)
-    assert progress.now() == f"waiting for readiness: {WEB} (readiness)"
+    assert progress.now() == f"waiting for readiness: {WEB} (0/2 updated, 0/2 available)"
     progress.note("stopping: operations in flight will finish")
     progress.close()
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue())
     last = screen.strip().splitlines()[-1]
     assert "apply" in last and "1/3" in last and "ops/s" in last
     assert re.search(r"\d:\d\d:\d\d +(-:--:--|\d:\d\d:\d\d)$", last), last  # elapsed, then time left
-    assert f"waiting for readiness: {WEB} (readiness)" in screen
+    assert f"waiting for readiness: {WEB} (0/2 updated" in screen  # cut to the terminal's width
     assert "stopping: operations in flight will finish\n" in screen  # above the bar, not drawn over
     assert "\x1b[3" not in err.getvalue()  # NO_COLOR: no colour codes, only cursor movement
 
