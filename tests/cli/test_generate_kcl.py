@@ -1,0 +1,33 @@
+"""`shipmate generate` on a stack written in KCL, as a Kusion user keeps it: the golden Spec,
+and a KCL error reported as a config error at its file, line and column."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.golden import assert_golden
+
+ROOT = Path(__file__).resolve().parents[2]
+KCL = ROOT / "fixtures" / "configs" / "kcl"
+GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "kcl"
+
+
+def test_generate_compiles_main_k_to_the_golden_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "-w", str(KCL / "quickstart" / "dev")]) == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    assert_golden(GOLDEN / "quickstart-dev.yaml", out.out)
+
+
+def test_a_kcl_error_exits_2_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(KCL, repo)
+    main_k = repo / "quickstart" / "dev" / "main.k"
+    main_k.write_text(main_k.read_text().replace("replicas: 2", 'replicas: "two"'))
+    assert main(["generate", "-w", str(repo / "quickstart" / "dev")]) == 2
+    err = capsys.readouterr().err
+    assert "quickstart/dev/main.k:" in err and "expected int, got str" in err, err
