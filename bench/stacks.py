@@ -55,6 +55,8 @@ EFFICIENCY = 0.75  # of the ideal speed-up, min(parallel, cores)
 def write_repo(root: Path, stacks: int, value: str) -> None:
     (root / "workspaces").mkdir(parents=True, exist_ok=True)
     (root / "workspaces" / "bench.yaml").write_text("modules: {}\ncontext:\n  environment: bench\n")
+    # Terraform only, no cluster: without this, Kusion's rule gives every app a Namespace.
+    (root / "shipmate.yaml").write_text("generate: {terraformOnlyNamespace: false}\n")
     for i in range(1, stacks + 1):
         project = root / f"p{i:02d}"
         (project / "bench").mkdir(parents=True, exist_ok=True)

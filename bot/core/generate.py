@@ -8,11 +8,22 @@ For each app, in sorted name order (Kusion's `appConfigurationGenerator.Generate
    Go map here, so its order varies), are called; a lone resource from the workload module is
    the workload, otherwise the one flagged `kusion.io/is-workload`; a module's `healthPolicy`
    platform config goes to the workload's (and matching accessory resources') extensions;
-4. the Namespace `v1:Namespace:<ns>` is added before the app's resources unless present —
-   only when the app has Kubernetes resources, so a Terraform-only stack needs no cluster;
-5. the app's `labels`/`annotations` are merged into the metadata of its modules' Kubernetes
-   resources; the modules' patchers are applied (workload first, then JSON patches by ID);
+4. the Namespace `v1:Namespace:<ns>` is added before the app's resources unless present:
+   for every app whose resources are all Kubernetes or Terraform ones, Terraform-only apps
+   included, as Kusion does (`pkg/generators/namespace`); with
+   `generate.terraformOnlyNamespace: false` only for apps with Kubernetes resources (then a
+   Terraform-only stack needs no cluster). An app holding resources of another runtime (which
+   Kusion has not) gets one only when it has Kubernetes resources;
+5. with `generate.appMetadata: apply`, the app's `labels`/`annotations` are merged into the
+   metadata of its modules' Kubernetes resources (Kusion reads them nowhere); the modules'
+   patchers are applied (workload first, then JSON patches by ID);
 6. imported resources get `kusionstack.io/import-id` and empty attributes.
+
+Namespaces: `<ns>` is the stack's `kubernetesNamespace` extension, else the project's, else the
+project name; the Namespace and the workload's Secrets are in it. Modules are asked for the
+project-named namespace, as Kusion's catalog modules use `request.Project`
+(catalog `modules/service/src/service.go`, `network.go`, `job.go`), unless `shipmate.yaml` says
+`generate.namespace: extension`, which gives them `<ns>` too.
 
 Then, over the whole Spec: each Kubernetes resource depends on every resource of a kind that
 comes earlier in Kusion's kind order (a kind not in the list after all listed ones), and on every
@@ -116,6 +127,8 @@ class _Generator:
         self.module_configs = self.ws.module_configs(project)
         imported = self.ws.imported_resources(project)
         self.namespace = resolve_namespace(config.project, config.stack)
+        self.options = config.settings.generate
+        self.module_namespace = project if self.options.namespace == "kusion" else self.namespace
         self._check_namespace()
         for app in config.apps.apps:
             self._app(app)
@@ -134,7 +147,7 @@ class _Generator:
 
     def _check_namespace(self) -> None:
         ns = self.namespace
-        if len(ns) <= 63 and DNS_LABEL.match(ns):
+        if _valid_namespace(ns):
             return
         doc = self.config.project.document
         where = Origin(doc, ("name",), self.config.project.path)
@@ -201,11 +214,18 @@ class _Generator:
             if patcher is not None:
                 patchers.append(patcher)
         module_resources = ([(workload, workload_origin)] if workload is not None and workload_origin else []) + generated
-        if app.labels or app.annotations:
+        if (app.labels or app.annotations) and self.options.app_metadata == "apply":
             module_resources = [(_with_app_metadata(r, app), o) for r, o in module_resources]
-        has_k8s = any(r.type == KUBERNETES for r, _ in secrets + module_resources)
+        module_k8s = [o for r, o in module_resources if r.type == KUBERNETES]
+        if module_k8s and self.module_namespace != self.namespace and not _valid_namespace(self.module_namespace):
+            self.problems.append(module_k8s[0].problem(
+                f"namespace {self.module_namespace!r} (the project name, where Kusion's modules put their "
+                "resources) is not a valid Kubernetes namespace; set generate.namespace: extension in shipmate.yaml"
+            ))
+        has_k8s = bool(module_k8s) or any(r.type == KUBERNETES for r, _ in secrets)
+        kusion_types = all(r.type in (KUBERNETES, TERRAFORM) for r, _ in module_resources)
         ns_id = f"v1:Namespace:{self.namespace}"
-        if has_k8s and ns_id not in self.resources:
+        if (has_k8s or (kusion_types and self.options.terraform_only_namespace)) and ns_id not in self.resources:
             ns = k8s_resource({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
             self._add(ns, self._namespace_origin())
         for res, origin in secrets + module_resources:
@@ -242,7 +262,7 @@ class _Generator:
             project=self.config.project.name,
             stack=self.config.stack.name,
             app_name=app.name,
-            namespace=self.namespace,
+            namespace=self.module_namespace,
             dev_config=block.config,
             platform_config=self.module_configs.get(block.module, {}),
             context=self.ws.context,
@@ -429,6 +449,10 @@ def id_mismatch(res: Resource) -> str | None:
         if res.extensions.get(EXT_RESOURCE_TYPE, parts[2]) != parts[2]:
             return f"resource ID {res.id} does not match its resourceType {res.extensions.get(EXT_RESOURCE_TYPE)}"
     return None
+
+
+def _valid_namespace(name: str) -> bool:
+    return len(name) <= 63 and bool(DNS_LABEL.match(name))
 
 
 def _with_ext(res: Resource, ext: Mapping[str, Any]) -> Resource:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.config.snapshot import ConfigSnapshot
+from bot.core.errors import ConfigError
 from bot.core.generate import generate_stack, render_spec
 from tests.core.test_generate import snapshot_of
 from tests.golden import assert_golden
@@ -14,7 +16,7 @@ from tests.golden import assert_golden
 ROOT = Path(__file__).resolve().parents[2]
 KUSION = ROOT / "fixtures" / "configs" / "kusion"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "kusion"
-STACKS = ("quickstart/default",)
+STACKS = ("quickstart/default", "quickstart/prod")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -31,3 +33,47 @@ def test_raw_kcl_render_with_type_paths_everywhere_is_accepted() -> None:
     assert container["lifecycle"]["preStop"] == {"exec": {"command": ["/bin/sh", "-c", "sleep 5"]}}
     assert "_type" not in render_spec(generate_stack(snapshot_of(KUSION), "quickstart/default"))
     assert "v1:Secret:quickstart:db" in spec
+
+
+def test_namespaces_labels_and_terraform_only_apps_follow_kusion_by_default() -> None:
+    ids = set(generate_stack(snapshot_of(KUSION), "quickstart/prod").by_id())
+    assert {
+        "v1:Namespace:quickstart-prod",  # the Namespace and the Secrets follow the extension
+        "v1:Secret:quickstart-prod:db",
+        "apps/v1:Deployment:quickstart:quickstart-prod-quickstart",  # modules use the project name
+        "v1:Service:quickstart:quickstart-prod-quickstart-private",
+        "hashicorp:null:null_resource:release",
+    } == ids
+    spec = generate_stack(snapshot_of(KUSION), "quickstart/prod").by_id()
+    labels = spec["apps/v1:Deployment:quickstart:quickstart-prod-quickstart"].attributes["metadata"]["labels"]
+    assert "team" not in labels
+
+
+def with_settings(text: str) -> ConfigSnapshot:
+    files = {p.relative_to(KUSION).as_posix(): p.read_text() for p in KUSION.rglob("*") if p.is_file()}
+    return ConfigSnapshot({**files, "shipmate.yaml": text})
+
+
+def test_shipmate_choices_put_everything_in_the_extension_namespace_and_apply_app_metadata() -> None:
+    settings = "generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: apply}\n"
+    spec = generate_stack(with_settings(settings), "quickstart/prod").by_id()
+    deployment = spec["apps/v1:Deployment:quickstart-prod:quickstart-prod-quickstart"].attributes
+    assert deployment["metadata"]["labels"]["team"] == "quickstart"
+    assert deployment["metadata"]["annotations"] == {"owner": "platform"}
+    assert "v1:Service:quickstart-prod:quickstart-prod-quickstart-private" in spec
+    only_terraform = with_settings(settings)
+    files = dict(only_terraform.files)
+    main = files["quickstart/prod/main.yaml"]
+    files["quickstart/prod/main.yaml"] = main[main.index("marker:"):]
+    assert [r.id for r in generate_stack(ConfigSnapshot(files), "quickstart/prod").resources] == [
+        "hashicorp:null:null_resource:release"
+    ]
+
+
+def test_generate_settings_are_checked() -> None:
+    with pytest.raises(ConfigError) as err:
+        generate_stack(with_settings("generate: {namespace: project, appMetadata: yes}\n"), "quickstart/prod")
+    assert str(err.value).splitlines() == [
+        "shipmate.yaml:1:23: generate.namespace: expected one of: kusion, extension; got a string ('project')",
+        "shipmate.yaml:1:45: generate.appMetadata: expected one of: ignore, apply; got a string ('yes')",
+    ]

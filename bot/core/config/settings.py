@@ -10,6 +10,10 @@ drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
 concurrency: 10
 draftPreviews: false
 secrets: {contextKeys: [KUBECONFIG_CONTENT]}
+generate:                                  # how Specs are generated; the defaults are Kusion's
+  namespace: kusion                        # kusion | extension
+  terraformOnlyNamespace: true
+  appMetadata: ignore                      # ignore | apply
 ```
 
 Every key is optional; unknown keys are errors. Workspace `context` keys named in
@@ -22,6 +26,15 @@ branches (exact names, or `*` globs such as `release/*`) whose pull requests `/a
 `/destroy` may run on and whose pushes apply on merge; pull requests into any other branch
 are previewed only. `permissions.approve` is the least permission a reviewer needs for an
 approval to satisfy `requirements.apply: [approved]`.
+
+`generate` chooses between Kusion's generation and a deliberate difference, so that a stack
+migrated from Kusion previews no changes until its owners opt in (bot/core/generate.py):
+`namespace: kusion` keeps the catalog modules' resources (Deployments, Jobs, Services,
+Ingresses, ConfigMaps) in the project-named namespace while the Namespace and the Secrets follow
+a `kubernetesNamespace` extension, as Kusion's catalog does; `extension` puts them all in the
+extension's namespace. `terraformOnlyNamespace: false` generates no Namespace for an app with no
+Kubernetes resources (Kusion always does). `appMetadata: apply` puts an AppConfiguration's
+`labels`/`annotations` on its modules' Kubernetes resources (Kusion ignores them).
 """
 
 from __future__ import annotations
@@ -37,6 +50,8 @@ from bot.core.yamlio import load
 SETTINGS_FILE = "shipmate.yaml"
 APPLY_MODES = ("both", "on-merge", "on-comment")
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read")
+NAMESPACE_MODES = ("kusion", "extension")
+APP_METADATA_MODES = ("ignore", "apply")
 SECRET_KEY_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*", "*_KEY")
 
 
@@ -68,6 +83,15 @@ class SecretSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GenerateSettings:
+    """How Specs are generated: Kusion's way by default (see the module docstring)."""
+
+    namespace: str = "kusion"
+    terraform_only_namespace: bool = True
+    app_metadata: str = "ignore"
+
+
+@dataclass(frozen=True, slots=True)
 class RepoSettings:
     """The repository's Shipmate settings with defaults for everything not written."""
 
@@ -80,6 +104,7 @@ class RepoSettings:
     concurrency: int = 10
     draft_previews: bool = False
     secrets: SecretSettings = field(default_factory=SecretSettings)
+    generate: GenerateSettings = field(default_factory=GenerateSettings)
 
     @property
     def apply_on_merge(self) -> bool:
@@ -125,7 +150,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         data,
         (),
         ("backend", "apply", "branches", "requirements", "permissions", "drift", "concurrency",
-         "draftPreviews", "secrets"),
+         "draftPreviews", "secrets", "generate"),
     )
 
     backend = c.mapping(data.get("backend"), ("backend",))
@@ -181,6 +206,16 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     c.fields(secrets, ("secrets",), ("contextKeys",))
     keys = c.get(secrets, "contextKeys", ("secrets",), "string-list", [])
 
+    gen = c.mapping(data.get("generate"), ("generate",))
+    c.fields(gen, ("generate",), ("namespace", "terraformOnlyNamespace", "appMetadata"))
+    namespace = c.get(gen, "namespace", ("generate",), "string", "kusion")
+    if "namespace" in gen and isinstance(namespace, str):
+        c.one_of(namespace, ("generate", "namespace"), NAMESPACE_MODES)
+    tf_namespace = c.get(gen, "terraformOnlyNamespace", ("generate",), "boolean", True)
+    app_metadata = c.get(gen, "appMetadata", ("generate",), "string", "ignore")
+    if "appMetadata" in gen and isinstance(app_metadata, str):
+        c.one_of(app_metadata, ("generate", "appMetadata"), APP_METADATA_MODES)
+
     c.raise_for(doc)
     return RepoSettings(
         backend=BackendSettings(branch=branch),
@@ -192,6 +227,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         concurrency=concurrency,
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),
+        generate=GenerateSettings(namespace, tf_namespace, app_metadata),
     )
 
 
