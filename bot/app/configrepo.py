@@ -4,14 +4,17 @@ The files come through the `ConfigReader` port, so the same code generates from 
 checkout (`shipmate generate`) and from a pull request's commit (the bot). Modules are the
 built-ins plus those installed packages declare in the `shipmate.modules` entry-point group;
 an entry point names a module object, or a class or factory that makes one. A stack written
-in KCL (`main.k` instead of `main.yaml`) is compiled by the `KclCompiler` the caller is given,
-and its render stands in the snapshot as the stack's `main.yaml`.
+in KCL (`main.k` instead of `main.yaml`) is compiled by the `KclCompiler` the caller is given;
+its render stands in the snapshot as the stack's `main.yaml`, and what generating finds wrong
+with the render is reported at the app's definition in the KCL source.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 
 from bot.core.affected import StackRef
@@ -25,7 +28,7 @@ from bot.core.generate import generate_stack
 from bot.core.modules.base import Module
 from bot.core.modules.builtins.k8s_manifest import MANIFEST_SUFFIXES, manifest_path
 from bot.core.modules.registry import ENTRY_POINT_GROUP, ModuleRegistry, builtin_registry
-from bot.core.ports import ConfigReader, KclCompiler
+from bot.core.ports import ConfigReader, KclCompiler, KclRender
 from bot.core.spec import Spec
 
 STACK_SUFFIXES = (".yaml", ".yml", ".json")
@@ -55,11 +58,39 @@ def default_registry(group: str = ENTRY_POINT_GROUP) -> ModuleRegistry:
     return registry
 
 
-def stack_snapshot(reader: ConfigReader, stack_path: str, kcl: KclCompiler | None = None) -> ConfigSnapshot:
+@dataclass(frozen=True)
+class StackFiles:
+    """What generating a stack reads, and the render when the stack is written in KCL."""
+
+    path: str
+    snapshot: ConfigSnapshot
+    render: KclRender | None = None
+
+    @contextmanager
+    def located(self) -> Iterator[None]:
+        """Problems found in a KCL stack's render point at the app's definition in KCL."""
+        try:
+            yield
+        except ConfigError as exc:
+            if self.render is None:
+                raise
+            raise ConfigError([self._relocated(p) for p in exc.problems]) from None
+
+    def _relocated(self, problem: Problem) -> Problem:
+        assert self.render is not None
+        if problem.file != join(self.path, MAIN_FILE):
+            return problem
+        place = self.render.apps.get(problem.field.split(".", 1)[0])
+        file, line, column = place or (join(self.path, KCL_MAIN_FILE), 0, 0)
+        return Problem(file, line, column, problem.field, problem.message)
+
+
+def stack_files(reader: ConfigReader, stack_path: str, kcl: KclCompiler | None = None) -> StackFiles:
     """The files generating the stack at `stack_path` needs: settings, workspaces, the project
     file(s) above it, the stack's own YAML/JSON files, and manifests its apps name elsewhere.
     A KCL stack's render (by `kcl`) is its `main.yaml`."""
     path = normalize(stack_path)
+    render: KclRender | None = None
     files: dict[str, str] = {}
 
     def add(rel: str) -> None:
@@ -85,9 +116,10 @@ def stack_snapshot(reader: ConfigReader, stack_path: str, kcl: KclCompiler | Non
     if main not in files and reader.read(join(path, KCL_MAIN_FILE)) is not None:
         if kcl is None:
             raise ConfigError([Problem(join(path, KCL_MAIN_FILE), 0, 0, "", "KCL stacks are not available here")])
-        files[main] = kcl.compile(reader, path)
+        render = kcl.compile(reader, path)
+        files[main] = render.text
     _add_outside_manifests(reader, path, files, add)
-    return ConfigSnapshot(files)
+    return StackFiles(path, ConfigSnapshot(files), render)
 
 
 def _add_outside_manifests(
@@ -129,8 +161,9 @@ def generate_from(
     kcl: KclCompiler | None = None,
 ) -> Spec:
     """Generate the Spec of the stack at `stack_path` (relative to the repository root)."""
-    snapshot = stack_snapshot(reader, stack_path, kcl)
-    return generate_stack(snapshot, stack_path, registry or default_registry(), secret_salt)
+    files = stack_files(reader, stack_path, kcl)
+    with files.located():
+        return generate_stack(files.snapshot, stack_path, registry or default_registry(), secret_salt)
 
 
 def discover_stacks(reader: ConfigReader) -> tuple[StackRef, ...]:

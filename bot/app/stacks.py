@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from bot.app import executor as executor_mod
-from bot.app.configrepo import default_registry, stack_snapshot
+from bot.app.configrepo import default_registry, stack_files
 from bot.app.locking import LockSession
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
@@ -119,11 +119,12 @@ class StackOps:
 
     def load(self, reader: ConfigReader, stack_path: str) -> LoadedStack:
         """Parse the stack at `stack_path` and generate its Spec (ConfigError on bad input)."""
-        snapshot = stack_snapshot(reader, stack_path, self.kcl)
-        config: StackConfig = load_stack(snapshot, stack_path)
+        files = stack_files(reader, stack_path, self.kcl)
         if self._registry_cache is None:
             self._registry_cache = self.registry or default_registry()
-        spec, resolved = secrets.resolve(generate(config, self._registry_cache, self.secret_salt))
+        with files.located():
+            config: StackConfig = load_stack(files.snapshot, stack_path)
+            spec, resolved = secrets.resolve(generate(config, self._registry_cache, self.secret_salt))
         identity = StackIdentity(config.project.name, config.stack.name, config.workspace.name, config.path)
         hidden = secret_literals(spec.context, config.settings) | resolved
         self.masker.add(hidden)

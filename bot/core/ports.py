@@ -431,15 +431,24 @@ class ConfigReader(Protocol):
     def is_dir(self, path: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class KclRender:
+    """A KCL stack's raw render: the AppConfigurations as YAML text (schema instances carry
+    `_type`), read like `main.yaml`, and where in the KCL sources each app is defined
+    (`apps`: app name → (file, line, column)), to locate what is wrong with the render."""
+
+    text: str
+    apps: Mapping[str, tuple[str, int, int]]
+
+
 class KclCompiler(Protocol):
     """Compiles a stack written in KCL (`main.k`, `kcl.mod`) to its raw render, as Kusion does.
 
-    The render is the stack's AppConfigurations as YAML text (schema instances carry `_type`),
-    read like `main.yaml`. The stack's files, and the local packages its `kcl.mod` names, come
-    from `reader`: a pull request's KCL is untrusted code.
+    The stack's files, and the local packages its `kcl.mod` names, come from `reader`: a pull
+    request's KCL is untrusted code.
     """
 
-    def compile(self, reader: ConfigReader, stack_path: str) -> str:
+    def compile(self, reader: ConfigReader, stack_path: str) -> KclRender:
         """The render of the stack at `stack_path`; ConfigError (file, line, column) on bad input."""
         ...
 

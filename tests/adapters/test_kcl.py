@@ -56,8 +56,9 @@ def service(body: str) -> str:
 
 def test_the_example_renders_as_kusion_with_type_paths_everywhere() -> None:
     render = LocalKclCompiler().compile(LocalConfigReader(KCL), "quickstart/dev")
-    assert_golden(GOLDEN / "kcl-quickstart-render.yaml", render)
-    app = yaml.safe_load(render)["quickstart"]
+    assert_golden(GOLDEN / "kcl-quickstart-render.yaml", render.text)
+    assert render.apps == {"quickstart": ("quickstart/dev/main.k", 10, 1)}
+    app = yaml.safe_load(render.text)["quickstart"]
     assert app["_type"] == "kam.v1.app_configuration.AppConfiguration"
     assert app["workload"]["containers"]["quickstart"]["_type"] == "service.container.Container"
     assert app["accessories"]["network"]["ports"][0]["_type"] == "network.Port"
@@ -117,7 +118,7 @@ def test_local_path_dependencies_resolve_in_the_repository(tmp_path: Path) -> No
                        """))
     (tmp_path / "lib" / "shared" / "kcl_mod").rename(tmp_path / "lib" / "shared" / "kcl.mod")
     (tmp_path / "lib" / "shared" / "shared_k").rename(tmp_path / "lib" / "shared" / "shared.k")
-    render = yaml.safe_load(LocalKclCompiler().compile(reader, "app/dev"))
+    render = yaml.safe_load(LocalKclCompiler().compile(reader, "app/dev").text)
     assert render["web"]["workload"]["containers"]["main"] == {"_type": "service.container.Container", "image": "nginx"}
 
 
@@ -163,7 +164,7 @@ def test_a_stack_without_kcl_files_is_an_error(tmp_path: Path) -> None:
 def test_nothing_is_left_behind(tmp_path: Path) -> None:
     reader = stack(tmp_path, "a = 1\n")
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    assert LocalKclCompiler().compile(reader, "app/dev") == "a: 1"
+    assert LocalKclCompiler().compile(reader, "app/dev").text == "a: 1"
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 

@@ -31,3 +31,14 @@ def test_a_kcl_error_exits_2_at_its_line(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["generate", "-w", str(repo / "quickstart" / "dev")]) == 2
     err = capsys.readouterr().err
     assert "quickstart/dev/main.k:" in err and "expected int, got str" in err, err
+
+
+def test_a_problem_in_the_render_points_at_the_apps_definition(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(KCL, repo)
+    main_k = repo / "quickstart" / "dev" / "main.k"
+    main_k.write_text(main_k.read_text().replace("replicas: 2", "replicas: 99999999999"))
+    assert main(["generate", "-w", str(repo / "quickstart" / "dev")]) == 2
+    assert capsys.readouterr().err == ("quickstart/dev/main.k:10:1: quickstart.workload.replicas: "
+                                       "expected an integer from 0 to 2147483647, got 99999999999\n")

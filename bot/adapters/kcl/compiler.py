@@ -27,7 +27,7 @@ from pathlib import Path
 from bot.adapters.kcl.kclmod import SCHEMAS, SHIPPED, Dependency, parse_kcl_mod
 from bot.core.config.snapshot import join
 from bot.core.errors import ConfigError, Problem
-from bot.core.ports import ConfigReader
+from bot.core.ports import ConfigReader, KclRender
 
 MOD_FILE = "kcl.mod"
 WORKER = Path(__file__).with_name("worker.py")
@@ -61,7 +61,7 @@ class LocalKclCompiler:
     max_files: int = 2000
     max_bytes: int = 16 << 20
 
-    def compile(self, reader: ConfigReader, stack_path: str) -> str:
+    def compile(self, reader: ConfigReader, stack_path: str) -> KclRender:
         mod_file = join(stack_path, MOD_FILE)
         mod_text = reader.read(mod_file)
         deps = parse_kcl_mod(mod_file, mod_text) if mod_text is not None else ()
@@ -88,7 +88,7 @@ class LocalKclCompiler:
             out = self._run(root, work, entries, pkgs, join(stack_path, "main.k"))
         if "error" in out:
             raise ConfigError(_diagnostics(str(out["error"]), places))
-        return str(out["yaml"])
+        return KclRender(str(out["yaml"]), _app_places(str(out.get("sourcemap") or ""), places))
 
     def _package(self, reader: ConfigReader, name: str, source: str) -> _Package:
         files: dict[str, str] = {}
@@ -201,17 +201,34 @@ def _undeclared(main: _Package, mod_file: str, mod_text: str | None, deps: Itera
     return problems
 
 
+def _where(path: str, places: dict[str, str]) -> str:
+    """The repository path of a file kcl-lib saw in the temporary directory."""
+    for tmp, source in places.items():
+        if path.startswith(tmp + "/"):
+            return join(source, path[len(tmp) + 1:])
+    if path.startswith(str(SCHEMAS) + "/"):
+        return "shipmate:kcl/" + path[len(str(SCHEMAS)) + 1:]
+    return posixpath.basename(path)
+
+
+def _app_places(sourcemap: str, places: dict[str, str]) -> dict[str, tuple[str, int, int]]:
+    """Where each top-level value (an app) is defined, from kcl-lib's source map."""
+    try:
+        data = json.loads(sourcemap) if sourcemap else {}
+        sources, names = data.get("sources", []), data.get("names", [])
+        return {str(names[m["name_index"]]): (_where(str(sources[m["src_index"]]), places),
+                                              int(m["src_line"]), int(m["src_col"]) + 1)
+                for m in data.get("mappings", []) if m.get("name_index") is not None}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {}  # the map only improves where render problems point
+
+
 def _diagnostics(text: str, places: dict[str, str]) -> list[Problem]:
     """KCL's diagnostics as problems in repository paths (the temporary directory mapped back)."""
     text = _ANSI.sub("", text)
 
     def where(path: str) -> str:
-        for tmp, source in places.items():
-            if path.startswith(tmp + "/"):
-                return join(source, path[len(tmp) + 1:])
-        if path.startswith(str(SCHEMAS) + "/"):
-            return "shipmate:kcl/" + path[len(str(SCHEMAS)) + 1:]
-        return posixpath.basename(path)
+        return _where(path, places)
 
     found = [Problem(where(m["file"]), int(m["line"]), int(m["col"]), "", f"{m['kind']}: {m['message'].strip()}")
              for m in _DIAGNOSTIC.finditer(text)]

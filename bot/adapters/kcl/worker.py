@@ -2,7 +2,7 @@
 
 Run by `compiler.LocalKclCompiler` as `python -I worker.py`, with the job on standard input
 (`work_dir`, `files`, `pkgs`, `memory_bytes`, `cpu_seconds`) and `{"yaml": ...}` or
-`{"error": ...}` on standard output. The address-space and CPU limits are set before kcl-lib
+`{"error": ...}` on standard output (with the source map of the top-level values). The address-space and CPU limits are set before kcl-lib
 is loaded, so a program that loops or grows without bound ends here, not in the bot.
 """
 
@@ -29,6 +29,7 @@ def main() -> int:
         include_schema_type_path=True,
         disable_none=True,
         error_format="short",
+        sourcemap_output="yaml",
     )
     try:
         result = api.API().exec_program(args)
@@ -38,7 +39,7 @@ def main() -> int:
     if result.err_message:
         print(json.dumps({"error": result.err_message}))
     else:
-        print(json.dumps({"yaml": result.yaml_result}))
+        print(json.dumps({"yaml": result.yaml_result, "sourcemap": result.sourcemap}))
     return 0
 
 
