@@ -20,9 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
+from bot.settings import Settings
 from fixtures.kube_sim import KubeSim
 from tests.deploy.helm import HelmFailed, Installed, install
 from tests.golden import assert_golden
@@ -154,6 +157,30 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
+SECRET = {"webhook-secret": "hook", "webhook-secret-previous": "old-hook", "secret-salt": "salt",
+          "github-token": "ghp_token", "redis-url": "redis://redis:6379/0"}
+
+
+def settings_of(container: dict[str, Any], tmp_path: Path) -> Settings:
+    """What `shipmate serve` reads from the container's environment, the Secret's keys filled in
+    (SECRET) and a GitHub App's key written where the pod would mount it (under tmp_path)."""
+    env: dict[str, str] = {}
+    for entry in container["env"]:
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        env[entry["name"]] = SECRET[ref["key"]] if ref else entry["value"]
+    if "SHIPMATE_GITHUB_APP_PRIVATE_KEY_PATH" in env:
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "github-app"]
+        assert env["SHIPMATE_GITHUB_APP_PRIVATE_KEY_PATH"].startswith(mount["mountPath"] + "/")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = tmp_path / "private-key.pem"
+        pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        env["SHIPMATE_GITHUB_APP_PRIVATE_KEY_PATH"] = str(pem)
+    settings = Settings.from_env(env)
+    settings.require_webhook_secret()
+    return settings
+
+
 def server_rules(workload: dict[str, Any]) -> None:
     """What every way of running the server in a cluster must hold to."""
     pod = workload["spec"]["template"]["spec"]
@@ -181,6 +208,11 @@ def test_default_chart_lints_installs_and_passes_both_dry_runs(cluster: Cluster,
         "Service/shipmate", "Service/shipmate-headless", "StatefulSet/shipmate", "Ingress/shipmate"]
     workload = one(installed.manifest, "StatefulSet")
     server_rules(workload)
+    settings = settings_of(workload["spec"]["template"]["spec"]["containers"][0], tmp_path)
+    assert (settings.github.token, settings.storage.secret_salt, settings.webhook.secrets) == \
+        ("ghp_token", "salt", ("hook",))
+    assert (settings.http.graceful_timeout_seconds, settings.http.threads, settings.terraform.sandbox) == \
+        (25, 8, "bwrap")
     assert workload["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {"storage": "2Gi"}
     ingress = one(installed.manifest, "Ingress")
     assert ingress["spec"]["tls"] == [{"hosts": ["shipmate.example.com"], "secretName": "shipmate-tls"}]
@@ -236,6 +268,11 @@ def test_every_option_renders_to_objects_the_cluster_accepts(cluster: Cluster, c
     assert env["SHIPMATE_WORKERS"] == "8" and env["AWS_REGION"] == "eu-west-1"
     assert env["SHIPMATE_WEBHOOK_SECRET_PREVIOUS"] == {
         "secretKeyRef": {"name": "shipmate", "key": "webhook-secret-previous"}}
+    settings = settings_of(container, tmp_path)
+    assert settings.github.auth == "app" and settings.github.app_private_key
+    assert (settings.github.app_id, settings.github.token, settings.queue.url) == \
+        (12345, None, "redis://redis:6379/0")
+    assert (settings.queue.workers, settings.log.level, settings.webhook.secrets) == (8, "DEBUG", ("hook", "old-hook"))
     [key_volume] = [v for v in pod["volumes"] if v["name"] == "github-app"]
     assert key_volume["secret"]["items"] == [{"key": "github-app-private-key", "path": "private-key.pem"}]
     monitor = one(installed.manifest, "ServiceMonitor")
