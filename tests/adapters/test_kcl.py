@@ -3,7 +3,10 @@ local packages, errors at `file:line:col`, refused dependencies and imports, and
 
 from __future__ import annotations
 
+import socket
 import string
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.adapters.kcl import SHIPPED, LocalKclCompiler, parse_kcl_mod
+from bot.adapters.kcl import SHIPPED, LocalKclCompiler, parse_kcl_mod, sandbox
 from bot.adapters.localfs import LocalConfigReader
 from bot.core.errors import ConfigError
 from tests.golden import assert_golden
@@ -190,3 +193,34 @@ def test_kcl_mod_dependencies_are_found_on_their_lines(kinds: dict[str, str], bl
         return
     assert {d.name: d.line for d in deps} == where
     assert {d.name: d.path for d in deps} == {n: (n if k == "path" else "") for n, k in kinds.items()}
+
+
+def test_under_bubblewrap_the_compile_sees_no_host_file_and_no_network(tmp_path: Path) -> None:
+    box = sandbox.find()
+    if box is None:  # a machine without a working bwrap: insisting on it is an error, not a silent run
+        with pytest.raises(ConfigError, match="bubblewrap"):
+            LocalKclCompiler(isolate=True).compile(stack(tmp_path, "a = 1\n"), "app/dev")
+        return
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("key")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        probe = textwrap.dedent(f"""\
+            import os, socket
+            print(os.path.exists({str(secret)!r}), os.path.exists({str(ROOT / '.git')!r}))
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2)
+                print("connected")
+            except OSError:
+                print("no network")
+            """)
+        out = subprocess.run(box.wrap([sys.executable, "-I", "-c", probe], scratch, scratch),
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.split() == ["False", "False", "no", "network"]
+    render = LocalKclCompiler(isolate=True).compile(LocalConfigReader(KCL), "quickstart/dev")
+    assert render.apps == {"quickstart": ("quickstart/dev/main.k", 10, 1)}

@@ -6,7 +6,8 @@ that touch files or call out (`file`, `crypto`'s file digests, `kcl_plugin`), th
 that write files (`dump_to_file`, `dump_all_to_file`) and relative imports that climb out of
 the stack are refused, each at `file:line:col`. The files are then written to a fresh
 temporary directory, and kcl-lib runs there in a child process with a clean environment, an
-address-space and a CPU limit, and a wall-clock timeout. kcl-lib resolves no dependency from
+address-space and a CPU limit, and a wall-clock timeout, under bubblewrap when it works here
+(`sandbox.py`: no network, no host files). kcl-lib resolves no dependency from
 a registry: each is passed as a local package (`ExternalPkg`), as Kusion's `kcl.mod` names it
 (`kclmod.py`).
 """
@@ -24,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.adapters.kcl import sandbox
 from bot.adapters.kcl.kclmod import SCHEMAS, SHIPPED, Dependency, parse_kcl_mod
 from bot.core.config.snapshot import join
 from bot.core.errors import ConfigError, Problem
@@ -60,6 +62,8 @@ class LocalKclCompiler:
     memory_bytes: int = 2 << 30
     max_files: int = 2000
     max_bytes: int = 16 << 20
+    # True: under bubblewrap (an error when it does not work); None: when it works; False: never.
+    isolate: bool | None = None
 
     def compile(self, reader: ConfigReader, stack_path: str) -> KclRender:
         mod_file = join(stack_path, MOD_FILE)
@@ -126,8 +130,14 @@ class LocalKclCompiler:
         job = {"work_dir": str(work), "files": entries, "pkgs": pkgs, "memory_bytes": self.memory_bytes,
                "cpu_seconds": max(1, int(self.timeout_seconds) + 1)}
         env = {"PATH": os.defpath, "HOME": str(root), "LANG": "C.UTF-8", "KCL_CACHE_PATH": str(root)}
+        argv = [sys.executable, "-I", str(WORKER)]
+        box = sandbox.find() if self.isolate is not False else None
+        if box is not None:
+            argv = box.wrap(argv, root, work)
+        elif self.isolate:
+            raise ConfigError([Problem(shown, 0, 0, "", "KCL must compile under bubblewrap, which does not work here")])
         try:
-            proc = subprocess.run([sys.executable, "-I", str(WORKER)], input=json.dumps(job), capture_output=True,
+            proc = subprocess.run(argv, input=json.dumps(job), capture_output=True,
                                   text=True, cwd=work, env=env, timeout=self.timeout_seconds, check=False)
         except subprocess.TimeoutExpired:
             raise ConfigError([Problem(shown, 0, 0, "", f"KCL did not finish within {self.timeout_seconds:g} s "
