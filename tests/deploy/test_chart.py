@@ -12,6 +12,7 @@ dry runs. The rendered default chart is a golden file: it is what an operator re
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ CHART = ROOT / "deploy" / "chart"
 MANIFEST = ROOT / "deploy" / "shipmate.yaml"
 GOLDEN = ROOT / "fixtures" / "golden" / "deploy"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+# Values that are Kubernetes objects or free maps, documented as one row.
+OPEN_MAPS = {"settings", "resources", "podSecurityContext", "securityContext", "probes"}
 PROBES = {"startupProbe": "/healthz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
 
 # prometheus-operator's ServiceMonitor is a custom resource: its CRD is not on a package registry
@@ -341,3 +344,20 @@ def test_plain_manifest_passes_both_dry_runs_and_matches_the_chart(cluster: Clus
     assert env_of(ours) == env_of(theirs)
     for key in ("terminationGracePeriodSeconds", "securityContext"):
         assert workload["spec"]["template"]["spec"][key] == chart_workload["spec"]["template"]["spec"][key], key
+
+
+def test_every_value_is_documented_in_the_charts_readme() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    table = (CHART / "README.md").read_text().split("## Values", 1)[1]
+    cells = [cell.strip() for line in table.splitlines() if line.startswith("|") for cell in line.split("|")[1:2]]
+    documented = {token for cell in cells for token in re.findall(r"`([^`]+)`", cell)}
+    missing = []
+    for key, value in values.items():
+        names = [key] if not isinstance(value, dict) or not value or key in OPEN_MAPS else \
+            [f"{key}.{sub}" for sub in value]
+        for name in names:
+            parent, _, leaf = name.rpartition(".")
+            if name not in documented and not any(t.startswith(f"{name}.") for t in documented) \
+                    and not (parent and f".{leaf}" in documented and any(t.startswith(parent) for t in documented)):
+                missing.append(name)
+    assert missing == []
