@@ -16,7 +16,7 @@ from tests.golden import assert_golden
 ROOT = Path(__file__).resolve().parents[2]
 KUSION = ROOT / "fixtures" / "configs" / "kusion"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "kusion"
-STACKS = ("quickstart/default", "quickstart/prod")
+STACKS = ("quickstart/default", "quickstart/prod", "catalog/dev")
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -73,7 +73,7 @@ def test_service_builds_a_deployment_like_the_catalog() -> None:
     ctn = dep["spec"]["template"]["spec"]["containers"][0]
     assert [e["name"] for e in ctn["env"]] == ["B", "A", "C", "N"]  # written order kept
     assert ctn["env"][1] == {"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}
-    assert ctn["env"][2]["valueFrom"] == {"configMapKeyRef": {"name": "cfg", "key": "key"}}
+    assert ctn["env"][2] == {"name": "C", "value": "configmap://cfg/key"}  # Kusion's MagicEnvVar: a plain value
     assert ctn["env"][3] == {"name": "N", "value": "3"}
     assert ctn["resources"] == {"limits": {"cpu": "500m", "memory": "1Gi"}, "requests": {"cpu": "250m"}}
     assert ctn["readinessProbe"] == {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP",
@@ -92,7 +92,8 @@ def test_service_builds_a_deployment_like_the_catalog() -> None:
 
 def test_service_input_problems_are_field_paths() -> None:
     dev = {"_type": "service.Service", "containers": {"web": {"image": 1, "env": {"1BAD": "x"},
-           "resources": {"cpu": "lots"}, "readinessProbe": {"probeHandler": {"url": "nohost"}}}}, "replicas": -1}
+           "resources": {"cpu": "lots"}, "readinessProbe": {"probeHandler": {"_type": "service.container.probe.Http", "url": "nohost"}}}},
+           "replicas": -1}
     assert input_problems(ServiceModule().generate, request(dev), "Service") == [
         (("replicas",), "expected a non-negative integer, got -1"),
         (("containers", "web", "image"), "expected a string, got an integer (1)"),

@@ -41,6 +41,14 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]i?|Ki)?$")
 _MODE = re.compile(r"^[0-7]{3,4}$")
 _REF = re.compile(r"^(?:\$\{)?(secret|configmap)://([^/}]+)/([^/}]+)\}?$")
+_SECRET_ENV = re.compile(r"^secret://([^/]+)/([^/]+)$")
+_HOST_PORT = re.compile(r"^(\[[^\]]*\]|[^:/\[\]]*):([0-9A-Za-z-]+)$")
+COLLASET_API = "apps.kusionstack.io/v1alpha1"
+WORKLOAD_TYPES = ("Deployment", "CollaSet")
+SPREAD_FIELDS = (
+    "maxSkew", "topologyKey", "whenUnsatisfiable", "labelSelector", "minDomains",
+    "nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys",
+)
 
 
 def _platform(request: ModuleRequest, check_type: bool) -> tuple[int | None, dict[str, str], dict[str, str]]:
@@ -52,11 +60,71 @@ def _platform(request: ModuleRequest, check_type: bool) -> tuple[int | None, dic
     labels = c.get(platform, "labels", (), "string-map", {})
     annotations = c.get(platform, "annotations", (), "string-map", {})
     kind = platform.get("type")
-    if check_type and kind is not None and kind != "Deployment":
-        c.add(("type",), f"unsupported workload type {kind!r}: Shipmate generates Deployments")
+    if check_type and kind is not None and kind not in WORKLOAD_TYPES:
+        c.add(("type",), f"unsupported Service type {kind!r}: expected one of: {', '.join(WORKLOAD_TYPES)}")
     if not c.ok:
         raise ModuleInputError(c.problems, platform=True)
     return replicas, labels, annotations
+
+
+def _spread(c: Checker, raw: Any) -> list[dict[str, Any]]:
+    """`topologySpreadConstraints` (a map name → constraint, catalog service/job type.go) as the
+    pod's list, by name (Kusion walks the Go map, in no fixed order)."""
+    out: list[dict[str, Any]] = []
+    constraints = c.mapping(raw, ("topologySpreadConstraints",))
+    for name in sorted(constraints, key=str):
+        path = ("topologySpreadConstraints", name)
+        body = c.mapping(constraints[name], path, optional=False)
+        c.fields(body, path, SPREAD_FIELDS, required=("maxSkew", "topologyKey", "whenUnsatisfiable"))
+        item: dict[str, Any] = {}
+        max_skew = c.get(body, "maxSkew", path, "integer")
+        if max_skew is not None and c.in_range(max_skew, (*path, "maxSkew"), 1, INT32_MAX):
+            item["maxSkew"] = max_skew
+        for key in ("topologyKey", "whenUnsatisfiable", "nodeAffinityPolicy", "nodeTaintsPolicy"):
+            value = c.get(body, key, path, "string")
+            if value is not None:
+                item[key] = value
+        if "whenUnsatisfiable" in item:
+            c.one_of(item["whenUnsatisfiable"], (*path, "whenUnsatisfiable"), ("DoNotSchedule", "ScheduleAnyway"))
+        for key in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
+            if key in item:
+                c.one_of(item[key], (*path, key), ("Honor", "Ignore"))
+        min_domains = c.get(body, "minDomains", path, "integer")
+        if min_domains is not None and c.in_range(min_domains, (*path, "minDomains"), 1, INT32_MAX):
+            item["minDomains"] = min_domains
+        keys = c.get(body, "matchLabelKeys", path, "string-list")
+        if keys:
+            item["matchLabelKeys"] = keys
+        if body.get("labelSelector") is not None:
+            item["labelSelector"] = _label_selector(c, body["labelSelector"], (*path, "labelSelector"))
+        out.append(item)
+    return out
+
+
+def _label_selector(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
+    body = c.mapping(raw, path, optional=False)
+    c.fields(body, path, ("matchLabels", "matchExpressions"))
+    out: dict[str, Any] = {}
+    labels = c.get(body, "matchLabels", path, "string-map", {})
+    if labels:
+        out["matchLabels"] = labels
+    expressions = c.get(body, "matchExpressions", path, "list", [])
+    exprs: list[dict[str, Any]] = []
+    for i, raw_expr in enumerate(expressions):
+        epath = (*path, "matchExpressions", i)
+        expr = c.mapping(raw_expr, epath, optional=False)
+        c.fields(expr, epath, ("key", "operator", "values"), required=("key", "operator"))
+        entry: dict[str, Any] = {"key": c.get(expr, "key", epath, "string", ""),
+                                 "operator": c.get(expr, "operator", epath, "string", "")}
+        if "operator" in expr:
+            c.one_of(entry["operator"], (*epath, "operator"), ("In", "NotIn", "Exists", "DoesNotExist"))
+        values = c.get(expr, "values", epath, "string-list")
+        if values:
+            entry["values"] = values
+        exprs.append(entry)
+    if exprs:
+        out["matchExpressions"] = exprs
+    return out
 
 
 def _base(c: Checker, dev: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[dict[str, Any], int | None, dict[str, str], dict[str, str]]:
@@ -139,11 +207,10 @@ def _env(c: Checker, raw: Any, path: tuple[Any, ...]) -> list[dict[str, Any]]:
             c.wrong_type((*path, key), "a string", value)
             continue
         text = str(value)
-        ref = _REF.match(text)
+        ref = _SECRET_ENV.match(text)
         if ref:
-            source = "secretKeyRef" if ref.group(1) == "secret" else "configMapKeyRef"
-            out.append({"name": key, "valueFrom": {source: {"name": ref.group(2), "key": ref.group(3)}}})
-        else:
+            out.append({"name": key, "valueFrom": {"secretKeyRef": {"name": ref.group(1), "key": ref.group(2)}}})
+        else:  # configmap://... too: Kusion's MagicEnvVar knows only secret:// (magic_env_var.go)
             out.append({"name": key, "value": text})
     return out
 
@@ -174,7 +241,8 @@ def _handler(c: Checker, raw: Any, path: tuple[Any, ...], allow_tcp: bool = True
     body = c.mapping(raw, path, optional=False)
     type_ = str(body.get(TYPE_KEY, ""))
     kind = type_.rsplit(".", 1)[-1] if type_ else ("Exec" if "command" in body else "Http")
-    if kind == "Tcp" or (not type_ and str(body.get("url", "")).startswith("tcp://")):
+    url_text = str(body.get("url", ""))
+    if kind == "Tcp" or (not type_ and "command" not in body and (url_text.startswith("tcp://") or (url_text and "://" not in url_text))):
         kind = "Tcp"
     choices = ("Http", "Exec", "Tcp") if allow_tcp else ("Http", "Exec")
     if kind not in choices:
@@ -189,6 +257,8 @@ def _handler(c: Checker, raw: Any, path: tuple[Any, ...], allow_tcp: bool = True
     fields = ("url", "headers") if kind == "Http" else ("url",)
     c.fields(body, path, fields, required=("url",))
     url = c.get(body, "url", path, "string", "")
+    if kind == "Tcp" and isinstance(url, str) and not url.startswith("tcp://"):
+        return _tcp(c, url, (*path, "url"))
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -209,13 +279,32 @@ def _handler(c: Checker, raw: Any, path: tuple[Any, ...], allow_tcp: bool = True
         if host:
             action["host"] = host
         return {"tcpSocket": action}
-    action = {"path": parts.path or "/", "port": port, "scheme": (parts.scheme or "http").upper()}
+    action = {"port": port, "scheme": (parts.scheme or "http").upper()}
+    if parts.path:  # kept as written: Kusion's httpGetAction takes u.Path, empty when absent
+        action["path"] = parts.path
     if host:
         action["host"] = host
     headers = c.get(body, "headers", path, "string-map", {})
     if headers:
         action["httpHeaders"] = [{"name": k, "value": v} for k, v in sorted(headers.items())]
     return {"httpGet": action}
+
+
+def _tcp(c: Checker, url: str, path: tuple[Any, ...]) -> dict[str, Any]:
+    """A TCP handler's `host:port` (Kusion's tcpSocketAction: net.ParseHostPort, host kept)."""
+    match = _HOST_PORT.match(url)
+    if not match:
+        c.add(path, f"expected host:port (e.g. localhost:8080), got {url!r}")
+        return {}
+    host, port_text = match.group(1).strip("[]"), match.group(2)
+    port: int | str = int(port_text) if port_text.isdigit() else port_text
+    if isinstance(port, int) and not PORT_MIN <= port <= PORT_MAX:
+        c.add(path, f"expected a port from {PORT_MIN} to {PORT_MAX}, got {port}")
+        return {}
+    action: dict[str, Any] = {"port": port}
+    if host:
+        action["host"] = host
+    return {"tcpSocket": action}
 
 
 def _probe(c: Checker, raw: Any, path: tuple[Any, ...]) -> dict[str, Any]:
@@ -308,6 +397,10 @@ class _WorkloadModule(abc.ABC):
         if problem:
             c.add((), f"{problem} (made from project, stack and app names)")
         pod, config_maps = pod_spec(c, containers, uname, request.namespace)
+        if "topologySpreadConstraints" in self.fields:
+            spread = _spread(c, dev.get("topologySpreadConstraints"))
+            if spread:
+                pod = {"topologySpreadConstraints": spread, **pod}
         schedule = self._extra(c, dev)
         if not c.ok:
             raise ModuleInputError(c.problems)
@@ -339,13 +432,15 @@ class ServiceModule(_WorkloadModule):
 
     name: str = "service"
     schemas: tuple[str, ...] = ("Service",)
-    fields = ("containers", "secrets", "replicas", "labels", "annotations", "type")
+    fields = ("containers", "secrets", "replicas", "labels", "annotations", "type",
+              "topologySpreadConstraints")
 
     def _extra(self, c: Checker, dev: Mapping[str, Any]) -> str | None:
         kind = dev.get("type")
-        if kind is not None and kind != "Deployment":
-            c.add(("type",), f"unsupported workload type {kind!r}: Shipmate generates Deployments")
-        return None
+        if kind is not None and kind not in WORKLOAD_TYPES:
+            c.add(("type",), f"unsupported Service type {kind!r}: expected one of: {', '.join(WORKLOAD_TYPES)}")
+            return None
+        return kind if isinstance(kind, str) else None
 
     def _manifest(self, request: ModuleRequest, name: str, labels: dict[str, str], annotations: dict[str, str],
                   selector: dict[str, str], template: dict[str, Any], replicas: int | None,
@@ -355,9 +450,10 @@ class ServiceModule(_WorkloadModule):
             spec["replicas"] = replicas
         spec["selector"] = {"matchLabels": dict(selector)}
         spec["template"] = template
+        kind = schedule or str(request.platform_config.get("type") or "Deployment")
         return {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
+            "apiVersion": COLLASET_API if kind == "CollaSet" else "apps/v1",
+            "kind": kind,
             "metadata": metadata(name, request.namespace, labels, annotations),
             "spec": spec,
         }
@@ -372,26 +468,22 @@ class JobModule(_WorkloadModule):
 
     def _extra(self, c: Checker, dev: Mapping[str, Any]) -> str | None:
         schedule = c.get(dev, "schedule", (), "string")
-        if isinstance(schedule, str) and len(schedule.split()) != 5 and not schedule.startswith("@"):
+        if schedule and len(schedule.split()) != 5 and not schedule.startswith("@"):
             c.add(("schedule",), f"expected a cron schedule with 5 fields, got {schedule!r}")
         return schedule if isinstance(schedule, str) else None
 
     def _manifest(self, request: ModuleRequest, name: str, labels: dict[str, str], annotations: dict[str, str],
                   selector: dict[str, str], template: dict[str, Any], replicas: int | None,
                   schedule: str | None) -> dict[str, Any]:
+        # catalog job.go: replicas set nothing on a Job, and the CronJob's jobTemplate has no metadata
         template["spec"]["restartPolicy"] = "Never"
         job_spec: dict[str, Any] = {"template": template}
-        if replicas is not None:
-            job_spec["parallelism"] = replicas
         meta = metadata(name, request.namespace, labels, annotations)
-        if schedule:
+        if schedule:  # an empty schedule is a plain Job, as in job.go
             return {
                 "apiVersion": "batch/v1",
                 "kind": "CronJob",
                 "metadata": meta,
-                "spec": {
-                    "schedule": schedule,
-                    "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job_spec},
-                },
+                "spec": {"schedule": schedule, "jobTemplate": {"spec": job_spec}},
             }
         return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": job_spec}
