@@ -68,7 +68,7 @@ def test_the_example_renders_as_kusion_with_type_paths_everywhere() -> None:
 
 
 def test_every_shipped_package_is_named() -> None:
-    assert SHIPPED == ("job", "k8s_manifest", "kam", "network", "service")
+    assert SHIPPED == ("job", "k8s_manifest", "kam", "network", "service", "terraform")
 
 
 def test_a_type_error_is_located_in_the_stack(tmp_path: Path) -> None:

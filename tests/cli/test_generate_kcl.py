@@ -16,11 +16,13 @@ KCL = ROOT / "fixtures" / "configs" / "kcl"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "kcl"
 
 
-def test_generate_compiles_main_k_to_the_golden_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["generate", "-w", str(KCL / "quickstart" / "dev")]) == 0
+@pytest.mark.parametrize("stack", ["dev", "modules"])
+def test_generate_compiles_main_k_to_the_golden_spec(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`dev`: Kusion's quickstart with a local package; `modules`: every shipped schema in use."""
+    assert main(["generate", "-w", str(KCL / "quickstart" / stack)]) == 0
     out = capsys.readouterr()
     assert out.err == ""
-    assert_golden(GOLDEN / "quickstart-dev.yaml", out.out)
+    assert_golden(GOLDEN / f"quickstart-{stack}.yaml", out.out)
 
 
 def test_a_kcl_error_exits_2_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,3 @@
+[package]
+name = "terraform"
+version = "0.1.0"
