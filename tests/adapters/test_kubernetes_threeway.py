@@ -11,7 +11,11 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +168,63 @@ def test_an_adopted_prior_is_not_a_third_input(
     assert runtime.dry_run([planned], adopted)[planned.id]["data"] == {"keep": "1", "extra": "2"}
     runtime.apply([planned], adopted)
     assert live_raw(kubeconfig_file, "configmap", "adopted")["data"] == {"keep": "1", "extra": "2"}
+
+
+class _RacingProxy(BaseHTTPRequestHandler):
+    """Forwards to the simulator; before the first JSON patch passes, `race` changes the object."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    race: Any = None
+    patches = 0
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length else None
+        if self.command == "PATCH" and "json-patch" in (self.headers.get("Content-Type") or ""):
+            type(self).patches += 1
+            if type(self).patches == 1:
+                type(self).race()
+        request = urllib.request.Request(
+            self.upstream + self.path, method=self.command, data=data,
+            headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+
+def test_a_takeover_that_loses_a_race_reads_again(sim: KubeSim, kubeconfig_file: Path) -> None:
+    before = configmap("raced", {"keep": "1", "drop": "2"})
+    kubectl(kubeconfig_file, "create", "-f", "-", stdin=json.dumps(before))
+    handler = type("Proxy", (_RacingProxy,), {
+        "upstream": sim.url, "patches": 0,
+        "race": staticmethod(lambda: kubectl(kubeconfig_file, "annotate", "configmap", "raced", "late=yes")),
+    })
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        doc = sim.kubeconfig()
+        doc["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{server.server_address[1]}"
+        with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}) as rt:
+            rt.apply([res(configmap("raced", {"keep": "1"}))], State((res(before),)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert handler.patches == 2  # refused once (the object had changed), then read and sent again
+    live = live_raw(kubeconfig_file, "configmap", "raced")
+    assert live["data"] == {"keep": "1"}
+    assert live["metadata"]["annotations"] == {"late": "yes"}

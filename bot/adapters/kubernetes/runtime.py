@@ -92,6 +92,7 @@ SERVER_METADATA = (
 DEFAULT_CONCURRENCY = 10
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_CRD_TIMEOUT = 60.0
+TAKEOVER_ATTEMPTS = 3
 POLL_MIN = 0.05
 POLL_MAX = 1.0
 
@@ -509,6 +510,32 @@ class KubernetesRuntime:
         )
         return None if found is None else (live, found)
 
+    def _take_over(self, target: _Target, prior: Resource | None) -> None:
+        """Move the fields to take over into Shipmate's Apply set; the patch is refused when
+        the object changed since it was read (a controller wrote its status), so read again."""
+        assert target.api is not None
+        for attempt in range(TAKEOVER_ATTEMPTS):
+            taking = self._takeover(target, prior)
+            if taking is None:
+                return
+            live, taken = taking
+            try:
+                self._discovery().patch(
+                    target.api, name=target.oid.name, namespace=target.namespace,
+                    body=[
+                        {"op": "test", "path": "/metadata/resourceVersion",
+                         "value": (live.get("metadata") or {}).get("resourceVersion")},
+                        {"op": "replace", "path": "/metadata/managedFields",
+                         "value": taken.managed_fields},
+                    ],
+                    content_type="application/json-patch+json", field_manager=self.field_manager,
+                    serializer=_raw, _request_timeout=self.request_timeout,
+                )
+                return
+            except DynamicApiError as exc:
+                if exc.status not in (409, 422) or attempt == TAKEOVER_ATTEMPTS - 1:
+                    raise
+
     def _dry_run_one(self, resource: Resource, prior: Resource | None = None) -> JSON:
         oid = ObjectId.parse(resource)
         target = self._target(resource, oid)
@@ -548,20 +575,7 @@ class KubernetesRuntime:
                     "after its CustomResourceDefinition was established"
                 )
         try:
-            taking = self._takeover(target, prior)
-            if taking is not None:
-                live, taken = taking
-                self._discovery().patch(
-                    target.api, name=oid.name, namespace=target.namespace,
-                    body=[
-                        {"op": "test", "path": "/metadata/resourceVersion",
-                         "value": (live.get("metadata") or {}).get("resourceVersion")},
-                        {"op": "replace", "path": "/metadata/managedFields",
-                         "value": taken.managed_fields},
-                    ],
-                    content_type="application/json-patch+json", field_manager=self.field_manager,
-                    serializer=_raw, _request_timeout=self.request_timeout,
-                )
+            self._take_over(target, prior)
             self._ssa(target, dry_run=False)
         except (DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._failed(oid, "apply", exc) from None
