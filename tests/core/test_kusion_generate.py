@@ -10,7 +10,7 @@ import pytest
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
 from bot.core.generate import generate_stack, render_spec
-from tests.core.test_generate import snapshot_of
+from tests.core.test_generate import small_repo, snapshot_of
 from tests.golden import assert_golden
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +77,18 @@ def test_generate_settings_are_checked() -> None:
         "shipmate.yaml:1:23: generate.namespace: expected one of: kusion, extension; got a string ('project')",
         "shipmate.yaml:1:45: generate.appMetadata: expected one of: ignore, apply; got a string ('yes')",
     ]
+
+
+def test_manifest_paths_from_neither_place_or_a_missing_workspace_path_are_located() -> None:
+    main = "web:\n  accessories:\n    manifests: {_type: k8s_manifest.K8sManifest}\n"
+    with pytest.raises(ConfigError) as err:
+        generate_stack(small_repo(main), "shop/dev")
+    assert str(err.value) == ("shop/dev/main.yaml:3:16: web.accessories.manifests: paths must be specified, "
+                              "here or in the workspace's k8s_manifest config")
+    workspace = "modules:\n  k8s_manifest:\n    configs:\n      default:\n        paths: [a.yaml, nowhere]\n"
+    repo = small_repo(main, workspace)
+    with pytest.raises(ConfigError) as err:
+        generate_stack(ConfigSnapshot({**repo.files, "shop/dev/a.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+                                       "metadata: {name: a, namespace: shop}\n"}), "shop/dev")
+    assert str(err.value) == ("workspaces/dev.yaml:5:25: modules.k8s_manifest.configs.default.paths[1]: "
+                              "no such file or directory: 'nowhere' (looked for shop/dev/nowhere)")

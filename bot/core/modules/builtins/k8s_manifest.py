@@ -5,14 +5,16 @@ the repository root). A directory contributes every `.yaml`, `.yml` and `.json` 
 in path order; a file may hold several documents. Every document must be a Kubernetes object
 with `apiVersion`, `kind` and `metadata.name`; it is added to the Spec as written. The files
 come from the config snapshot, which the loader fills with the stack directory's files (and
-any other path named here).
+any other path named here). As in the catalog's module (`CompleteConfig`), the workspace's
+`k8s_manifest` config may list `paths` too: they are added to the app's (or stand alone), and
+the accessory needs at least one path from either.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.core.config.checks import INT64_MAX, INT64_MIN, Checker, describe
+from bot.core.config.checks import INT64_MAX, INT64_MIN, Checker, FieldProblem, describe
 from bot.core.config.snapshot import join, normalize
 from bot.core.errors import ConfigError, Problem
 from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
@@ -28,6 +30,27 @@ def manifest_path(stack_path: str, path: str) -> str:
     return normalize(path) if path.startswith("/") else join(stack_path, path)
 
 
+def _files(c: Checker, request: ModuleRequest, paths: list[str]) -> list[str]:
+    """The manifest files `paths` name, each directory expanded in path order."""
+    files: list[str] = []
+    for i, raw in enumerate(paths):
+        try:
+            target = manifest_path(request.stack_path, raw)
+        except ValueError:
+            c.add(("paths", i), f"path {raw!r} leaves the repository")
+            continue
+        if request.files.has(target):
+            files.append(target)
+        elif request.files.is_dir(target):
+            found = [p for p in request.files.under(target) if p.endswith(MANIFEST_SUFFIXES)]
+            if not found:
+                c.add(("paths", i), f"directory {raw!r} holds no .yaml, .yml or .json files")
+            files.extend(found)
+        else:
+            c.add(("paths", i), f"no such file or directory: {raw!r} (looked for {target or '.'})")
+    return files
+
+
 class K8sManifestModule:
     name: str = "k8s_manifest"
     schemas: tuple[str, ...] = ("K8sManifest",)
@@ -35,28 +58,27 @@ class K8sManifestModule:
     def generate(self, request: ModuleRequest, schema: str) -> ModuleResult:
         c = Checker()
         dev = dict(request.dev_config)
-        c.fields(dev, (), ("paths",), required=("paths",))
+        c.fields(dev, (), ("paths",))
         paths = c.get(dev, "paths", (), "string-list", [])
-        if "paths" in dev and not paths and isinstance(dev.get("paths"), list):
-            c.add(("paths",), "paths must be specified")
-        files: list[str] = []
-        for i, raw in enumerate(paths):
-            try:
-                target = manifest_path(request.stack_path, raw)
-            except ValueError:
-                c.add(("paths", i), f"path {raw!r} leaves the repository")
-                continue
-            if request.files.has(target):
-                files.append(target)
-            elif request.files.is_dir(target):
-                found = [p for p in request.files.under(target) if p.endswith(MANIFEST_SUFFIXES)]
-                if not found:
-                    c.add(("paths", i), f"directory {raw!r} holds no .yaml, .yml or .json files")
-                files.extend(found)
-            else:
-                c.add(("paths", i), f"no such file or directory: {raw!r} (looked for {target or '.'})")
+        files = _files(c, request, paths)
         if not c.ok:
             raise ModuleInputError(c.problems)
+        platform = Checker()
+        platform_paths = platform.get(request.platform_config, "paths", (), "string-list", [])
+        extra = [p for p in platform_paths if p not in paths]  # catalog CompleteConfig: the union
+        positions = [platform_paths.index(p) for p in extra]
+        found = _files(platform, request, extra)
+        if not platform.ok:
+            raise ModuleInputError([
+                FieldProblem((p.path[0], positions[p.path[1]], *p.path[2:]), p.message, p.at_key)
+                if len(p.path) > 1 and isinstance(p.path[1], int) else p
+                for p in platform.problems
+            ], platform=True)
+        if not paths and not extra:
+            c.add(() if "paths" not in dev else ("paths",),
+                  "paths must be specified, here or in the workspace's k8s_manifest config")
+            raise ModuleInputError(c.problems)
+        files.extend(f for f in found if f not in files)
         resources: list[Resource] = []
         problems: list[Problem] = []
         for file in files:

@@ -6,7 +6,9 @@ the workload's labels and annotations. Each port is `{port, targetPort, protocol
 (defaults: port 80, targetPort = port, TCP, private). `ingress` takes the catalog's fields
 (`rules`, `defaultBackend`, `tls`, `ingressClassName`, `labels`, `annotations`) and gives an
 Ingress `...-ingress`; a backend service without a name is the Service exposing its port.
-Platform config `port: {labels, annotations}` is added to the public Service.
+Platform config `port: {labels, annotations}` is added to the public Service. `ingressClass`
+(`controller`, `parameters`, `labels`, `annotations`) gives a cluster-scoped IngressClass
+`...-ingressclass`, as the catalog's network module does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class NetworkModule:
     def generate(self, request: ModuleRequest, schema: str) -> ModuleResult:
         c = Checker()
         dev = dict(request.dev_config)
-        c.fields(dev, (), ("ports", "ingress"))
+        c.fields(dev, (), ("ports", "ingress", "ingressClass"))
         ports = self._ports(c, dev.get("ports"))
         if ports and request.workload is None:
             c.add(("ports",), "ports need a workload to route to; this app has none")
@@ -38,6 +40,9 @@ class NetworkModule:
         ingress = None
         if dev.get("ingress") is not None:
             ingress = self._ingress(c, dev["ingress"], ports, uname, request.namespace)
+        ingress_class = None
+        if dev.get("ingressClass") is not None:
+            ingress_class = _ingress_class(c, dev["ingressClass"], uname)
         if not c.ok:
             raise ModuleInputError(c.problems)
         platform = Checker()
@@ -83,6 +88,8 @@ class NetworkModule:
             resources.append(k8s_resource(attributes))
         if ingress is not None:
             resources.append(k8s_resource(ingress))
+        if ingress_class is not None:
+            resources.append(k8s_resource(ingress_class))
         return ModuleResult(resources=tuple(resources))
 
     def _ports(self, c: Checker, raw: Any) -> list[dict[str, Any]]:
@@ -222,3 +229,35 @@ class NetworkModule:
 
 def _string_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _ingress_class(c: Checker, raw: Any, uname: str) -> dict[str, Any]:
+    """`ingressClass` → a cluster-scoped IngressClass `<project>-<stack>-<app>-ingressclass`
+    (catalog modules/network/src/network.go generateIngressClass)."""
+    path = ("ingressClass",)
+    body = c.mapping(raw, path, optional=False)
+    c.fields(body, path, ("labels", "annotations", "controller", "parameters"))
+    labels = c.get(body, "labels", path, "string-map", {})
+    annotations = c.get(body, "annotations", path, "string-map", {})
+    spec: dict[str, Any] = {}
+    controller = c.get(body, "controller", path, "string")
+    if controller:
+        spec["controller"] = controller
+    if body.get("parameters") is not None:
+        ppath = (*path, "parameters")
+        params = c.mapping(body["parameters"], ppath, optional=False)
+        c.fields(params, ppath, ("apiGroup", "kind", "name", "scope", "namespace"), required=("kind", "name"))
+        ref: dict[str, Any] = {}
+        for key in ("apiGroup", "kind", "name", "scope", "namespace"):
+            value = c.get(params, key, ppath, "string")
+            if value is not None:
+                ref[key] = value
+        if "scope" in ref:
+            c.one_of(ref["scope"], (*ppath, "scope"), ("Cluster", "Namespace"))
+        spec["parameters"] = ref
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": metadata(f"{uname}-ingressclass", None, labels, annotations),
+        "spec": spec,
+    }
