@@ -1,10 +1,11 @@
 """A Kusion user's stack moved over as docs/migrating-from-kusion.md says, end to end: Kusion
 applied it (objects created with field manager `kusion`, a release in Kusion's own YAML), the
 release is imported into the state branch with the documented git commands, and Shipmate
-previews zero changes; a field then dropped from the configuration previews as a removal and
-is gone from the cluster after the apply (Kusion's three-way merge), though Kusion, not
-Shipmate, created it. Real parts: the `shipmate` command, the Kubernetes simulator over HTTP
-with `kubectl`, and a real git repository."""
+previews zero changes, also for a stack with a `kubernetesNamespace` extension and a
+Terraform-only app; a field then dropped from the configuration previews as a removal and is
+gone from the cluster after the apply (Kusion's three-way merge), though Kusion, not Shipmate,
+created it. Real parts: the `shipmate` command, the Kubernetes simulator over HTTP with
+`kubectl`, Terraform with the null provider, and a real git repository."""
 
 from __future__ import annotations
 
@@ -39,9 +40,12 @@ def sh(cwd: Path, *argv: str) -> str:
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Kusion's quickstart in a fresh git repo and a Kubernetes simulator; in quickstart/default."""
+    """Kusion's quickstart in a fresh git repo and a Kubernetes simulator."""
     repo = tmp_path / "repo"
     shutil.copytree(KUSION, repo)
+    # The tests' Terraform mirror (scripts/install) holds the null provider 2.1.2 only.
+    prod = repo / "quickstart" / "prod" / "main.yaml"
+    prod.write_text(prod.read_text().replace("version: 3.2.2", "version: 2.1.2"))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "quickstart"]):
         sh(repo, "git", *args)
     with KubeSim.start(ready_delay=0.05) as sim:
@@ -49,36 +53,41 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         monkeypatch.setenv("SHIPMATE_CACHE_DIR", str(tmp_path / "cache"))
         monkeypatch.setenv("SHIPMATE_SECRET_SALT", "migration-salt")
-        monkeypatch.chdir(repo / "quickstart" / "default")
         yield repo, kubeconfig, tmp_path
 
 
-def kusion_release(resources: list[dict[str, Any]]) -> str:
+def kusion_release(stack: str, resources: list[dict[str, Any]], state: list[dict[str, Any]]) -> str:
     """Revision 1 as Kusion's yaml.v3 writes it: four-space indent, plain nanosecond times."""
     body = yaml.safe_dump(
-        {"project": "quickstart", "workspace": "default", "revision": 1, "stack": "default",
+        {"project": "quickstart", "workspace": stack, "revision": 1, "stack": stack,
          "spec": {"resources": resources, "secretStore": None, "context": {}},
-         "state": {"resources": resources}, "phase": "succeeded"},
+         "state": {"resources": state}, "phase": "succeeded"},
         sort_keys=False, indent=4,
     )
     return (body + "createTime: 2025-01-10T08:00:00.123456789+08:00\n"
             "modifiedTime: 2025-01-10T08:00:04.5+08:00\n")
 
 
-def kusion_applies(kubeconfig: Path, kusion_home: Path) -> list[dict[str, Any]]:
-    """What `kusion apply` leaves: the objects, created under field manager `kusion`, and
-    ~/.kusion/releases/quickstart/default/{1.yaml,.metadata.yml}."""
+def kusion_applies(stack: str, kubeconfig: Path, kusion_home: Path) -> list[dict[str, Any]]:
+    """What `kusion apply` of quickstart/<stack> leaves: Kubernetes objects created under field
+    manager `kusion`, Terraform's attributes in the state, and
+    ~/.kusion/releases/quickstart/<stack>/{1.yaml,.metadata.yml}."""
     spec = load(open_context(argparse.Namespace(workdir=".", backend=None))).spec
     resources = [r.to_dict() for r in spec.resources]
+    state = []
     for r in resources:
-        subprocess.run(
-            ["kubectl", "--kubeconfig", str(kubeconfig), "create", "--field-manager", "kusion", "-f", "-"],
-            input=json.dumps(r["attributes"]), capture_output=True, text=True, check=True)
-    releases = kusion_home / "releases" / "quickstart" / "default"
+        if r["type"] == "Kubernetes":
+            subprocess.run(
+                ["kubectl", "--kubeconfig", str(kubeconfig), "create", "--field-manager", "kusion", "-f", "-"],
+                input=json.dumps(r["attributes"]), capture_output=True, text=True, check=True)
+            state.append(r)
+        else:  # what Kusion records of a null_resource: the provider's attributes
+            state.append({**r, "attributes": {"id": "4185920171935742913", **r["attributes"]}})
+    releases = kusion_home / "releases" / "quickstart" / stack
     releases.mkdir(parents=True)
-    (releases / "1.yaml").write_text(kusion_release(resources))
+    (releases / "1.yaml").write_text(kusion_release(stack, resources, state))
     (releases / ".metadata.yml").write_text(
-        "latestRevision: 1\nreleaseMetaDatas:\n    - revision: 1\n      stack: default\n")
+        f"latestRevision: 1\nreleaseMetaDatas:\n    - revision: 1\n      stack: {stack}\n")
     return resources
 
 
@@ -108,10 +117,11 @@ def container(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_migrated_stack_previews_zero_changes_and_drops_what_kusion_created(
-    world: Any, capsys: pytest.CaptureFixture[str]
+    world: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo, kubeconfig, tmp = world
-    resources = kusion_applies(kubeconfig, tmp / "kusion-home")
+    monkeypatch.chdir(repo / "quickstart" / "default")
+    resources = kusion_applies("default", kubeconfig, tmp / "kusion-home")
     import_releases(repo, tmp / "kusion-home")
     assert main(["release", "list"]) == 0
     assert "succeeded" in capsys.readouterr().out
@@ -141,3 +151,24 @@ def test_a_migrated_stack_previews_zero_changes_and_drops_what_kusion_created(
     assert release is not None and (release.revision, release.phase) == (2, "succeeded")
     steps = preview(capsys)["changeSteps"]
     assert {s["action"] for s in steps.values()} == {"UnChanged"}
+
+
+def test_a_stack_with_a_kubernetes_namespace_extension_previews_zero_changes(
+    world: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, kubeconfig, tmp = world
+    monkeypatch.chdir(repo / "quickstart" / "prod")
+    # Kusion puts the Deployment and Service in the project-named namespace, which it does not
+    # create: it exists already for Kusion's apply to have succeeded.
+    subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "create", "-f", "-"], check=True,
+                   input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "quickstart"}}),
+                   capture_output=True, text=True)
+    resources = kusion_applies("prod", kubeconfig, tmp / "kusion-home")
+    import_releases(repo, tmp / "kusion-home")
+    namespaces = {r["id"].split(":")[2] for r in resources if r["id"].count(":") == 3 and r["type"] == "Kubernetes"}
+    assert namespaces == {"quickstart", "quickstart-prod"}
+    assert any(r["type"] == "Terraform" for r in resources)
+
+    steps = preview(capsys)["changeSteps"]
+    assert set(steps) == {r["id"] for r in resources}
+    assert {i: s["action"] for i, s in steps.items()} == {i: "UnChanged" for i in steps}
