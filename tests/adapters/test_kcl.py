@@ -7,6 +7,7 @@ import socket
 import string
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -224,3 +225,23 @@ def test_under_bubblewrap_the_compile_sees_no_host_file_and_no_network(tmp_path:
     assert out.split() == ["False", "False", "no", "network"]
     render = LocalKclCompiler(isolate=True).compile(LocalConfigReader(KCL), "quickstart/dev")
     assert render.apps == {"quickstart": ("quickstart/dev/main.k", 10, 1)}
+
+
+@given(
+    module=st.sampled_from(["file", "crypto", "kcl_plugin.hello"]),
+    before=st.lists(st.sampled_from(["", "# a comment", "a = 1", "import regex", "import base64 as b"]), max_size=4),
+    gap=st.sampled_from([" ", "  ", "\t", " \\\n  ", "\\\n"]),
+    alias=st.sampled_from(["", " as f", " as _x"]),
+)
+def test_a_refused_import_is_found_however_it_is_written(module: str, before: list[str], gap: str, alias: str) -> None:
+    """Refused before anything runs, at the line of the `import` keyword."""
+    main = "\n".join([*before, f"import{gap}{module}{alias}", "b = 2", ""])
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "app" / "dev").mkdir(parents=True)
+        (Path(tmp) / "app" / "dev" / "main.k").write_text(main)
+        with pytest.raises(ConfigError) as caught:
+            LocalKclCompiler(isolate=False, timeout_seconds=0.001).compile(LocalConfigReader(Path(tmp)), "app/dev")
+    [problem] = caught.value.problems
+    assert problem.file == "app/dev/main.k" and problem.field == "import"
+    assert f"module {module.split('.')[0]!r} is not available" in problem.message
+    assert problem.line == len(before) + 1 + gap.count("\n")
