@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.config.repo import load_stack
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
 from bot.core.generate import generate_stack, render_spec
@@ -92,3 +93,28 @@ def test_manifest_paths_from_neither_place_or_a_missing_workspace_path_are_locat
                                        "metadata: {name: a, namespace: shop}\n"}), "shop/dev")
     assert str(err.value) == ("workspaces/dev.yaml:5:25: modules.k8s_manifest.configs.default.paths[1]: "
                               "no such file or directory: 'nowhere' (looked for shop/dev/nowhere)")
+
+
+def test_unknown_project_and_stack_keys_are_ignored_with_located_warnings() -> None:
+    files = {
+        **small_repo("app: {}\n").files,
+        "shop/project.yaml": "name: shop\ngenerator:\n  type: AppConfiguration\n",
+        "shop/dev/stack.yaml": "name: dev\npath: shop/dev\n",
+    }
+    config = load_stack(ConfigSnapshot(files), "shop/dev")
+    assert [str(w) for w in config.warnings] == [
+        "shop/project.yaml:2:1: generator: ignored unknown field 'generator'; "
+        "expected one of: description, extensions, labels, name",
+        "shop/dev/stack.yaml:2:1: path: ignored unknown field 'path'; "
+        "expected one of: backend, description, extensions, labels, name, workspace",
+    ]
+    assert load_stack(snapshot_of(KUSION), "quickstart/prod").warnings == ()
+
+
+def test_two_accessories_of_one_module_each_generate() -> None:
+    main = ("web:\n  workload:\n    _type: service.Service\n    containers: {web: {image: nginx}}\n"
+            "  accessories:\n"
+            "    api: {_type: network.Network, ports: [{port: 80}]}\n"
+            "    admin: {_type: network.Network, ports: [{port: 9090, public: true}]}\n")
+    ids = [r.id for r in generate_stack(small_repo(main), "shop/dev").resources]
+    assert "v1:Service:shop:shop-dev-web-private" in ids and "v1:Service:shop:shop-dev-web-public" in ids

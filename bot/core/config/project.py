@@ -12,16 +12,21 @@ extensions:                                - kind: kubernetesNamespace
 
 Kusion ignores a stack's `workspace` field and takes the workspace from a flag; Shipmate reads
 it (a Git repository has no "current workspace"), defaulting to the stack's name.
+
+Other keys are ignored with a warning (`Project.warnings`, `Stack.warnings`), as Kusion's YAML
+decoding ignores them: konfig's projects carry `generator:`, Kusion's Stack struct has `path`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.config.checks import Checker
+from bot.core.errors import Problem
 from bot.core.yamlio import Document, FieldPath, load
 
 PROJECT_FILE = "project.yaml"
@@ -47,6 +52,7 @@ class Project:
     labels: Mapping[str, str] = field(default_factory=dict)
     extensions: tuple[Extension, ...] = ()
     document: Document | None = field(default=None, compare=False, repr=False)
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -58,28 +64,45 @@ class Stack:
     labels: Mapping[str, str] = field(default_factory=dict)
     extensions: tuple[Extension, ...] = ()
     document: Document | None = field(default=None, compare=False, repr=False)
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
+
+
+PROJECT_FIELDS = ("name", "description", "labels", "extensions")
+STACK_FIELDS = ("name", "description", "labels", "extensions", "workspace", "backend")
+
+
+def _ignored(doc: Document, data: Any, allowed: tuple[str, ...]) -> tuple[Problem, ...]:
+    """Warnings for the top-level keys Shipmate (like Kusion) does not read."""
+    if not isinstance(data, dict):
+        return ()
+    w = Checker()
+    w.fields(data, (), allowed)
+    return tuple(
+        dataclasses.replace(p, message=p.message.replace("unknown field", "ignored unknown field", 1))
+        for p in w.located(doc)
+    )
 
 
 def parse_project(file: str, text: str, path: str) -> Project:
     doc = load(file, text)
     c = Checker()
     data = c.mapping(doc.data, (), optional=False)
-    c.fields(data, (), ("name", "description", "labels", "extensions"), required=("name",))
+    if "name" not in data:
+        c.add((), "missing required field 'name'")
     name = _name(c, data)
     description = c.get(data, "description", (), "string", "")
     labels = c.get(data, "labels", (), "string-map", {})
     extensions = _extensions(c, data.get("extensions"))
     c.raise_for(doc)
-    return Project(name, path, description, labels, extensions, doc)
+    return Project(name, path, description, labels, extensions, doc, _ignored(doc, data, PROJECT_FIELDS))
 
 
 def parse_stack(file: str, text: str, path: str) -> Stack:
     doc = load(file, text)
     c = Checker()
     data = c.mapping(doc.data, (), optional=False)
-    c.fields(
-        data, (), ("name", "description", "labels", "extensions", "workspace", "backend"), required=("name",)
-    )
+    if "name" not in data:
+        c.add((), "missing required field 'name'")
     name = _name(c, data)
     workspace = c.get(data, "workspace", (), "string", name)
     if "workspace" in data and isinstance(workspace, str) and not _NAME.match(workspace):
@@ -89,7 +112,8 @@ def parse_stack(file: str, text: str, path: str) -> Stack:
     labels = c.get(data, "labels", (), "string-map", {})
     extensions = _extensions(c, data.get("extensions"))
     c.raise_for(doc)
-    return Stack(name, path, workspace or name, description, labels, extensions, doc)
+    return Stack(name, path, workspace or name, description, labels, extensions, doc,
+                 _ignored(doc, data, STACK_FIELDS))
 
 
 def _name(c: Checker, data: Mapping[str, Any]) -> str:

@@ -49,6 +49,11 @@ class StackConfig:
     apps: AppFile
     snapshot: ConfigSnapshot
 
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What was read but ignored (unknown keys of project.yaml and stack.yaml), located."""
+        return self.project.warnings + self.stack.warnings
+
 
 def find_project_dir(snapshot: ConfigSnapshot, stack_path: str) -> str | None:
     """The nearest directory at or above `stack_path` holding project.yaml."""
