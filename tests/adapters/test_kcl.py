@@ -144,7 +144,7 @@ def test_an_error_in_a_local_package_names_its_file(tmp_path: Path) -> None:
     ('import \\\n  file\n', "app/dev/main.k:2:3: import: module 'file'"),
     ('import kcl_plugin.hello\n', "app/dev/main.k:1:8: import: module 'kcl_plugin'"),
     ('import yaml as y\n\n_x = y.dump_to_file({}, "/tmp/x")\n', "app/dev/main.k:3:8: dump_to_file: writing files"),
-    ('import ...etc.x\n', "app/dev/main.k:1:8: import: relative import ...etc.x leaves the package"),
+    ('import ....etc.x\n', "app/dev/main.k:1:8: import: relative import ....etc.x leaves the repository"),
 ])
 def test_untrusted_kcl_reads_and_writes_no_file(tmp_path: Path, main: str, expected: str) -> None:
     found = problems(stack(tmp_path, main))
@@ -245,3 +245,23 @@ def test_a_refused_import_is_found_however_it_is_written(module: str, before: li
     assert problem.file == "app/dev/main.k" and problem.field == "import"
     assert f"module {module.split('.')[0]!r} is not available" in problem.message
     assert problem.line == len(before) + 1 + gap.count("\n")
+
+
+def test_profile_entries_are_the_main_package_in_their_order(tmp_path: Path) -> None:
+    """As konfig's multi-stack example: a shared base outside the stack, the stack's own last."""
+    mod = MOD + '\n[profile]\nentries = ["../base/base.k", "main.k"]\n'
+    base = 'schema App:\n    replicas: int\n    image?: str\n\nweb: App {\n    replicas: 1\n    image: "nginx"\n}\n'
+    reader = stack(tmp_path, "web: App {\n    replicas = 2\n}\n", mod, app__base__base_k=base)
+    (tmp_path / "app" / "base" / "base_k").rename(tmp_path / "app" / "base" / "base.k")
+    (tmp_path / "app" / "dev" / "ignored.k").write_text("ignored = 1\n")  # not an entry
+    render = LocalKclCompiler().compile(reader, "app/dev")
+    assert yaml.safe_load(render.text) == {"web": {"_type": "App", "replicas": 2, "image": "nginx"}}
+    assert render.apps["web"][0] == "app/dev/main.k"  # the last definition
+
+
+@pytest.mark.parametrize(("entries", "expected"), [
+    ('["../../../x.k"]', "app/dev/kcl.mod:9:1: profile.entries: entry '../../../x.k' is not a file inside the repository"),
+    ('["missing.k"]', "app/dev/kcl.mod:9:1: profile.entries: no such file: app/dev/missing.k"),
+])
+def test_bad_profile_entries_name_their_line(tmp_path: Path, entries: str, expected: str) -> None:
+    assert problems(stack(tmp_path, "a = 1\n", MOD + f"\n[profile]\nentries = {entries}\n")) == [expected]

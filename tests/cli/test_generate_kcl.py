@@ -13,6 +13,7 @@ from tests.golden import assert_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 KCL = ROOT / "fixtures" / "configs" / "kcl"
+KONFIG = ROOT / "fixtures" / "configs" / "konfig"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "kcl"
 
 
@@ -23,6 +24,16 @@ def test_generate_compiles_main_k_to_the_golden_spec(stack: str, capsys: pytest.
     out = capsys.readouterr()
     assert out.err == ""
     assert_golden(GOLDEN / f"quickstart-{stack}.yaml", out.out)
+
+
+@pytest.mark.parametrize("stack", ["nginx/dev", "quickstart/default", "service-multi-stack/dev",
+                                   "service-multi-stack/prod", "simple-job/dev"])
+def test_konfigs_examples_generate_unchanged(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """konfig's own projects, as copied: `[profile] entries` bring in `../base/base.k`."""
+    assert main(["generate", "-w", str(KONFIG / stack)]) == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    assert_golden(GOLDEN.parent / "konfig" / f"{stack.replace('/', '-')}.yaml", out.out)
 
 
 def test_a_kcl_error_exits_2_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

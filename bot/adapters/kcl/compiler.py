@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.adapters.kcl import sandbox
-from bot.adapters.kcl.kclmod import SCHEMAS, SHIPPED, Dependency, parse_kcl_mod
+from bot.adapters.kcl.kclmod import SCHEMAS, SHIPPED, Dependency, parse_kcl_mod, profile_entries
 from bot.core.config.snapshot import join
 from bot.core.errors import ConfigError, Problem
 from bot.core.ports import ConfigReader, KclRender
@@ -70,29 +70,52 @@ class LocalKclCompiler:
         mod_text = reader.read(mod_file)
         deps = parse_kcl_mod(mod_file, mod_text) if mod_text is not None else ()
         main = self._package(reader, "", stack_path)
+        named = profile_entries(mod_file, mod_text) if mod_text is not None else ()
+        entries = self._entries(reader, main, named)
         locals_: dict[str, _Package] = {}
         self._local_deps(reader, deps, locals_, {stack_path})
-        problems = [*_refused(main), *(p for pkg in locals_.values() for p in _refused(pkg))]
-        problems += _undeclared(main, mod_file, mod_text, deps)
+        packages = [main, entries, *locals_.values()]
+        problems = [p for pkg in packages for p in _refused(pkg)]
+        problems += _undeclared(main, entries, mod_file, mod_text, deps)
         if problems:
-            raise ConfigError(problems)
+            raise ConfigError(dict.fromkeys(problems))  # an entry is also a file of the stack
+        shown = join(stack_path, "main.k")
+        if not entries.files:
+            raise ConfigError([Problem(shown, 0, 0, "", "the stack has no .k file")])
         with tempfile.TemporaryDirectory(prefix="shipmate-kcl-") as tmp:
-            root = Path(tmp)
-            places = {str(root / "main"): main.source}
-            work = _write(root / "main", main)
-            pkgs: list[tuple[str, str]] = [(name, str(SCHEMAS / name)) for name in SHIPPED if name not in locals_]
-            for name, pkg in sorted(locals_.items()):
-                target = root / "deps" / name
-                _write(target, pkg)
-                places[str(target)] = pkg.source
-                pkgs.append((name, str(target)))
-            entries = sorted(str(work / rel) for rel in main.files if "/" not in rel)
-            if not entries:
-                raise ConfigError([Problem(join(stack_path, "main.k"), 0, 0, "", "the stack has no .k file")])
-            out = self._run(root, work, entries, pkgs, join(stack_path, "main.k"))
+            # The repository's files at their own paths, so relative entries and imports hold.
+            repo = Path(tmp) / "repo"
+            for pkg in packages:
+                _write(repo / pkg.source, pkg)
+            work = repo / stack_path
+            work.mkdir(parents=True, exist_ok=True)
+            (work / MOD_FILE).write_text('[package]\nname = "main"\n', encoding="utf-8")  # the root; no deps
+            pkgs = [(name, str(SCHEMAS / name)) for name in SHIPPED if name not in locals_]
+            pkgs += [(name, str(repo / pkg.source)) for name, pkg in sorted(locals_.items())]
+            out = self._run(Path(tmp), work, [str(repo / rel) for rel in entries.files], pkgs, shown)
+        places = {str(repo): ""}
         if "error" in out:
             raise ConfigError(_diagnostics(str(out["error"]), places))
         return KclRender(str(out["yaml"]), _app_places(str(out.get("sourcemap") or ""), places))
+
+    def _entries(self, reader: ConfigReader, main: _Package, named: Iterable[tuple[str, int]]) -> _Package:
+        """The main package's files, repository-relative: `[profile] entries` in their order
+        (a directory stands for its `.k` files), else the `.k` files of the stack directory."""
+        files: dict[str, str] = {}
+        for path, line in named:
+            if reader.is_dir(path):
+                listed = [rel for rel in reader.list_files(path) if rel.endswith(".k")]
+            else:
+                listed = [path]
+            for rel in listed:
+                text = reader.read(rel)
+                if text is None:
+                    raise ConfigError([Problem(join(main.source, MOD_FILE), line, 1, "profile.entries",
+                                               f"no such file: {rel}")])
+                files[rel] = text
+        if not named:
+            files = {join(main.source, rel): text for rel, text in sorted(main.files.items()) if "/" not in rel}
+        return _Package("", "", files)
 
     def _package(self, reader: ConfigReader, name: str, source: str) -> _Package:
         files: dict[str, str] = {}
@@ -151,13 +174,11 @@ class LocalKclCompiler:
         return out
 
 
-def _write(target: Path, pkg: _Package) -> Path:
+def _write(target: Path, pkg: _Package) -> None:
     for rel, text in pkg.files.items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -176,7 +197,7 @@ def _refused(pkg: _Package) -> list[Problem]:
     problems: list[Problem] = []
     for rel, text in sorted(pkg.files.items()):
         file = join(pkg.source, rel)
-        depth = rel.count("/")
+        depth = file.count("/")
         for offset, dots, name in _imports(text):
             line, col = _position(text, offset)
             head = name.split(".")[0]
@@ -185,19 +206,20 @@ def _refused(pkg: _Package) -> list[Problem]:
                                         "a stack's KCL may not read files, write files or run plug-ins"))
             elif dots and len(dots) - 1 > depth:
                 problems.append(Problem(file, line, col, "import",
-                                        f"relative import {dots}{name} leaves the package"))
+                                        f"relative import {dots}{name} leaves the repository"))
         for match in _REFUSED_NAMES.finditer(text):
             line, col = _position(text, match.start())
             problems.append(Problem(file, line, col, match[1], "writing files is not available to a stack's KCL"))
     return problems
 
 
-def _undeclared(main: _Package, mod_file: str, mod_text: str | None, deps: Iterable[Dependency]) -> list[Problem]:
-    """Imports of the catalog's packages that `kcl.mod` does not name (Kusion fails there too)."""
+def _undeclared(main: _Package, entries: _Package, mod_file: str, mod_text: str | None,
+                deps: Iterable[Dependency]) -> list[Problem]:
+    """Imports in the main package of packages `kcl.mod` does not name (Kusion fails there too)."""
     declared = {d.name for d in deps}
     own = {rel.split("/")[0] for rel in main.files if "/" in rel}
     problems: list[Problem] = []
-    for rel, text in sorted(main.files.items()):
+    for file, text in sorted(entries.files.items()):
         for offset, dots, name in _imports(text):
             head = name.split(".")[0]
             if dots or not head or head in declared or head in own or head in ALLOWED_SYSTEM | REFUSED_SYSTEM:
@@ -206,8 +228,7 @@ def _undeclared(main: _Package, mod_file: str, mod_text: str | None, deps: Itera
             where = "kcl.mod has no [dependencies]" if mod_text is None else f"{mod_file} does not name it"
             hint = f"; add {head} = {{ oci = \"oci://ghcr.io/kusionstack/{head}\", tag = \"...\" }}" \
                 if head in SHIPPED else f"; add {head} = {{ path = \"...\" }}"
-            problems.append(Problem(join(main.source, rel), line, col, "import",
-                                    f"package {head!r} is imported but {where}{hint}"))
+            problems.append(Problem(file, line, col, "import", f"package {head!r} is imported but {where}{hint}"))
     return problems
 
 

@@ -1,4 +1,4 @@
-"""A `kcl.mod`'s `[dependencies]`: which package each names, where, and on which line.
+"""A `kcl.mod`'s `[dependencies]` and `[profile] entries`: what each names, where, on which line.
 
 Kusion's `kcl.mod` names `kam` (git) and the catalog modules (OCI, with a tag); offline, those
 resolve to the schemas shipped in `schemas/`. A `path = "..."` dependency is a local package of
@@ -72,6 +72,28 @@ def parse_kcl_mod(file: str, text: str) -> tuple[Dependency, ...]:
     return tuple(found)
 
 
+def profile_entries(file: str, text: str) -> tuple[tuple[str, int], ...]:
+    """The `[profile] entries` of `file` (the main package's files, as kpm compiles them) as
+    repository-relative paths with the line naming them; () when there are none."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return ()  # parse_kcl_mod reports it
+    profile = data.get("profile", {})
+    raw = profile.get("entries", []) if isinstance(profile, dict) else []
+    line = _line_of(text, "entries", section="profile")
+    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+        raise ConfigError([Problem(file, line, 1, "profile.entries", "expected a list of file paths")])
+    found: list[tuple[str, int]] = []
+    for entry in raw:
+        target = _local(posixpath.dirname(file), entry)
+        if target is None or not target:
+            raise ConfigError([Problem(file, line, 1, "profile.entries",
+                                       f"entry {entry!r} is not a file inside the repository")])
+        found.append((target, line))
+    return tuple(found)
+
+
 def _local(base: str, raw: object) -> str | None:
     if not isinstance(raw, str) or not raw or raw.startswith("/"):
         return None
@@ -83,14 +105,14 @@ def _local(base: str, raw: object) -> str | None:
     return target
 
 
-def _line_of(text: str, key: str, header: bool = False) -> int:
+def _line_of(text: str, key: str, header: bool = False, section: str = "dependencies") -> int:
     pattern = re.compile(rf"^\s*\[\s*{re.escape(key)}\s*\]" if header else rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-    section = header
+    inside = header
     for number, line in enumerate(text.splitlines(), 1):
         if not header and re.match(r"^\s*\[", line):
-            section = bool(re.match(r"^\s*\[\s*dependencies\s*\]", line))
+            inside = bool(re.match(rf"^\s*\[\s*{section}\s*\]", line))
             continue
-        if section and pattern.match(line):
+        if inside and pattern.match(line):
             return number
     return 1
 
