@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.app.configrepo import discover_stacks
+from bot.app.configrepo import discover_stacks, with_kcl_inputs
 from bot.app.locking import pull_request_owner, push_owner
 from bot.app.services import PULL_REQUEST_LEASE_SECONDS, RUN_LEASE_SECONDS, Access, Tree
 from bot.app.trust import Policy
@@ -56,7 +56,8 @@ def select(tree: Tree, changed: Sequence[str] | None, command: Command | None = 
         stacks = discover_stacks(tree.reader)
     except ConfigError as exc:
         return Selection(error=str(exc))
-    affected = tuple(stacks) if changed is None else affected_stacks(changed, stacks)
+    affected = tuple(stacks) if changed is None else affected_stacks(with_kcl_inputs(tree.reader, changed, stacks),
+                                                                      stacks)
     chosen = tuple(s for s in affected if command is None or command.matches(s.project, s.name))
     return Selection(chosen, None, affected)
 

@@ -12,7 +12,7 @@ with the render is reported at the app's definition in the KCL source.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -25,6 +25,7 @@ from bot.core.config.settings import SETTINGS_FILE
 from bot.core.config.snapshot import ConfigSnapshot, join, normalize
 from bot.core.errors import ConfigError, Problem, ShipmateError
 from bot.core.generate import generate_stack
+from bot.core.kclmod import parse_kcl_mod
 from bot.core.modules.base import Module
 from bot.core.modules.builtins.k8s_manifest import MANIFEST_SUFFIXES, manifest_path
 from bot.core.modules.registry import ENTRY_POINT_GROUP, ModuleRegistry, builtin_registry
@@ -33,6 +34,7 @@ from bot.core.spec import Spec
 
 STACK_SUFFIXES = (".yaml", ".yml", ".json")
 KCL_MAIN_FILE = "main.k"
+KCL_MOD_FILE = "kcl.mod"
 
 
 class ModuleLoadError(ShipmateError):
@@ -175,3 +177,47 @@ def discover_stacks(reader: ConfigReader) -> tuple[StackRef, ...]:
             if text is not None:
                 files[rel] = text
     return list_stacks(ConfigSnapshot(files))
+
+
+def kcl_inputs(reader: ConfigReader, stack_path: str) -> tuple[str, ...]:
+    """What a KCL stack reads outside its own directory: `kcl.mod`'s `[profile] entries` and
+    its `path` packages (theirs too), repository-relative; () for a YAML stack or a broken
+    `kcl.mod` (generating reports that)."""
+    path = normalize(stack_path)
+    found: list[str] = []
+    todo, seen = [path], set[str]()
+    while todo:
+        directory = todo.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        mod_file = join(directory, KCL_MOD_FILE)
+        text = reader.read(mod_file)
+        if text is None:
+            continue
+        try:
+            mod = parse_kcl_mod(mod_file, text)
+        except ConfigError:
+            continue
+        found += [entry for entry, _line in mod.entries]
+        for dep in mod.dependencies:
+            if dep.path is not None:
+                found.append(dep.path)
+                todo.append(dep.path)
+    return tuple(sorted({p for p in found if not _under(p, path)}))
+
+
+def with_kcl_inputs(reader: ConfigReader, changed: Iterable[str], stacks: Iterable[StackRef]) -> list[str]:
+    """`changed`, plus the `kcl.mod` of every KCL stack that reads a changed file outside its
+    directory, so that the change selects it too."""
+    paths = [normalize(p) for p in changed]
+    extra: list[str] = []
+    for stack in stacks:
+        inputs = kcl_inputs(reader, stack.path)
+        if any(_under(p, i) for p in paths for i in inputs):
+            extra.append(join(stack.path, KCL_MOD_FILE))
+    return [*paths, *extra]
+
+
+def _under(path: str, directory: str) -> bool:
+    return directory == "" or path == directory or path.startswith(directory + "/")

@@ -64,3 +64,12 @@ def test_a_pull_request_cannot_read_the_bots_files(bench: Bench) -> None:
     })
     [preview] = bench.bodies(pr)
     assert "shop/dev/main.k:1:8: import: module 'file' is not available" in preview, preview
+
+
+def test_a_change_only_to_a_package_the_stack_reads_previews_the_stack(bench: Bench) -> None:
+    bench.push({"shop/dev/main.yaml": None, "shop/dev/main.k": MAIN, "shop/dev/kcl.mod": MOD,
+                "lib/memory/object.k": MEMORY})
+    pr = bench.open({"lib/memory/object.k": MEMORY + "    note?: str\n"})
+    [preview] = bench.bodies(pr)
+    assert "### `shop` / `dev`" in preview, preview
+    assert "### `shop` / `prod`" not in preview
