@@ -228,3 +228,28 @@ def test_a_takeover_that_loses_a_race_reads_again(sim: KubeSim, kubeconfig_file:
     live = live_raw(kubeconfig_file, "configmap", "raced")
     assert live["data"] == {"keep": "1"}
     assert live["metadata"]["annotations"] == {"late": "yes"}
+
+
+def test_a_custom_resource_definition_loses_what_the_spec_dropped(
+    runtime: KubernetesRuntime, kubeconfig_file: Path
+) -> None:
+    def crd(**meta: dict[str, str]) -> dict[str, Any]:
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "sprockets.example.net", **meta},
+            "spec": {
+                "group": "example.net", "scope": "Namespaced",
+                "names": {"plural": "sprockets", "singular": "sprocket", "kind": "Sprocket"},
+                "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+            },
+        }
+
+    before = crd(labels={"team": "a"}, annotations={"note": "x"})
+    kubectl(kubeconfig_file, "create", "-f", "-", stdin=json.dumps(before))
+    rid = "apiextensions.k8s.io/v1:CustomResourceDefinition:sprockets.example.net"
+    runtime.apply([Resource(rid, KUBERNETES, crd(labels={"team": "a"}))],
+                  State((Resource(rid, KUBERNETES, before),)))
+    live = live_raw(kubeconfig_file, "customresourcedefinition", "sprockets.example.net")
+    assert live["metadata"]["labels"] == {"team": "a"}
+    assert "annotations" not in live["metadata"]

@@ -322,11 +322,11 @@ class KubernetesRuntime:
         """Server-side apply; CRDs first (waited for), then everything else in parallel."""
         crds = [r for r in planned if _is_crd(r)]
         others = [r for r in planned if not _is_crd(r)]
-        done, failures = self._run(crds, self._apply_crd)
+        by_id = prior.by_id()
+        done, failures = self._run(crds, lambda r: self._apply_crd(r, by_id.get(r.id)))
         _raise(failures, done)
         if crds:
             self.invalidate_discovery()
-        by_id = prior.by_id()
         more, failures = self._run(others, lambda r: self._apply_one(r, by_id.get(r.id)))
         done.update(more)
         _raise(failures, done)
@@ -587,9 +587,9 @@ class KubernetesRuntime:
             extensions=copy.deepcopy(dict(resource.extensions)),
         )
 
-    def _apply_crd(self, resource: Resource) -> Resource:
+    def _apply_crd(self, resource: Resource, prior: Resource | None = None) -> Resource:
         """Apply a CRD and wait until it is Established (it exists even if that never happens)."""
-        applied = self._apply_one(resource)
+        applied = self._apply_one(resource, prior)
         oid = ObjectId.parse(resource)
         api = self._kind(oid.api_version, oid.kind)
         assert api is not None
