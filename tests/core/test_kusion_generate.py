@@ -6,11 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bot.core.config.checks import Checker
 from bot.core.config.repo import load_stack
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
 from bot.core.generate import generate_stack, render_spec
+from bot.core.modules.builtins.workload import _handler
 from tests.core.test_generate import small_repo, snapshot_of
 from tests.golden import assert_golden
 
@@ -118,3 +122,26 @@ def test_two_accessories_of_one_module_each_generate() -> None:
             "    admin: {_type: network.Network, ports: [{port: 9090, public: true}]}\n")
     ids = [r.id for r in generate_stack(small_repo(main), "shop/dev").resources]
     assert "v1:Service:shop:shop-dev-web-private" in ids and "v1:Service:shop:shop-dev-web-public" in ids
+
+
+@given(st.sets(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8), max_size=6),
+       st.from_regex(r"[a-z][a-z0-9_]{0,8}(\.[A-Za-z][A-Za-z0-9_]{0,8}){1,4}", fullmatch=True))
+def test_property_type_paths_are_known_wherever_fields_are_checked(allowed: set[str], type_path: str) -> None:
+    data = {**{key: 1 for key in allowed}, "_type": type_path}
+    kcl = Checker()
+    kcl.fields(data, ("x",), sorted(allowed))
+    assert kcl.ok
+    strict = Checker(type_paths=False)
+    strict.fields(data, ("x",), sorted(allowed))
+    assert [p.path for p in strict.problems] == [("x", "_type")]
+    assert "_type" not in strict.problems[0].message.split("expected one of:")[1]
+
+
+@given(st.from_regex(r"([a-z][a-z0-9-]{0,10}(\.[a-z][a-z0-9-]{0,10}){0,2})?", fullmatch=True),
+       st.integers(min_value=1, max_value=65535))
+def test_property_tcp_handlers_written_host_port_keep_host_and_port(host: str, port: int) -> None:
+    c = Checker()
+    handler = {"_type": "service.container.probe.Tcp", "url": f"{host}:{port}"}
+    got = _handler(c, handler, ("probeHandler",))
+    assert c.ok
+    assert got == {"tcpSocket": {"port": port, **({"host": host} if host else {})}}
