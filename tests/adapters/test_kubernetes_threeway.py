@@ -177,6 +177,7 @@ class _RacingProxy(BaseHTTPRequestHandler):
     upstream = ""
     race: Any = None
     patches = 0
+    reads: list[str] = []
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
@@ -184,6 +185,8 @@ class _RacingProxy(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else None
+        if self.command == "GET":
+            type(self).reads.append(self.path)
         if self.command == "PATCH" and "json-patch" in (self.headers.get("Content-Type") or ""):
             type(self).patches += 1
             if type(self).patches == 1:
@@ -253,3 +256,24 @@ def test_a_custom_resource_definition_loses_what_the_spec_dropped(
     live = live_raw(kubeconfig_file, "customresourcedefinition", "sprockets.example.net")
     assert live["metadata"]["labels"] == {"team": "a"}
     assert "annotations" not in live["metadata"]
+
+
+def test_an_unchanged_resource_costs_no_read_for_a_takeover(sim: KubeSim, kubeconfig_file: Path) -> None:
+    made = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "steady"}, "data": {"a": "1"}}
+    kubectl(kubeconfig_file, "create", "-n", "default", "-f", "-", stdin=json.dumps(made))
+    steady = Resource("v1:ConfigMap:default:steady", KUBERNETES, made)  # no namespace written
+    handler = type("Proxy", (_RacingProxy,), {"upstream": sim.url, "patches": 0, "reads": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        doc = sim.kubeconfig()
+        doc["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{server.server_address[1]}"
+        with KubernetesRuntime.from_context({"KUBECONFIG_CONTENT": doc}) as rt:
+            rt.dry_run([steady], State((steady,)))
+            rt.apply([steady], State((steady,)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not [p for p in handler.reads if p.endswith("/configmaps/steady")]
+    assert handler.patches == 0

@@ -316,18 +316,18 @@ class KubernetesRuntime:
     def dry_run(self, planned: Sequence[Resource], prior: State) -> Mapping[str, JSON]:
         """Server-side apply with `dryRun=All`; the planned object where the server cannot tell yet."""
         by_id = prior.by_id()
-        return self._batch(planned, lambda r: self._dry_run_one(r, by_id.get(r.id)))
+        return self._batch(planned, lambda r: self._dry_run_one(r, _third_input(by_id.get(r.id), r)))
 
     def apply(self, planned: Sequence[Resource], prior: State) -> Mapping[str, Resource]:
         """Server-side apply; CRDs first (waited for), then everything else in parallel."""
         crds = [r for r in planned if _is_crd(r)]
         others = [r for r in planned if not _is_crd(r)]
         by_id = prior.by_id()
-        done, failures = self._run(crds, lambda r: self._apply_crd(r, by_id.get(r.id)))
+        done, failures = self._run(crds, lambda r: self._apply_crd(r, _third_input(by_id.get(r.id), r)))
         _raise(failures, done)
         if crds:
             self.invalidate_discovery()
-        more, failures = self._run(others, lambda r: self._apply_one(r, by_id.get(r.id)))
+        more, failures = self._run(others, lambda r: self._apply_one(r, _third_input(by_id.get(r.id), r)))
         done.update(more)
         _raise(failures, done)
         return done
@@ -798,6 +798,12 @@ def _raise(failures: Mapping[str, RuntimeFailed], done: Mapping[str, Any]) -> No
 
 class _WatchExpired(Exception):
     """The watch's resourceVersion is too old (410 Gone): list again and re-watch."""
+
+
+def _third_input(prior: Resource | None, planned: Resource) -> Resource | None:
+    """The prior state's entry, or None when it is the plan itself (nothing was dropped, so
+    the live object need not be read for a takeover)."""
+    return None if prior is None or prior.attributes == planned.attributes else prior
 
 
 def _is_crd(resource: Resource) -> bool:
