@@ -221,7 +221,7 @@ def test_crd_and_its_custom_resource_in_one_batch(runtime: KubernetesRuntime) ->
     assert runtime.apply(batch, EMPTY) == {crd.id: crd, widget.id: widget}
     live = runtime.read(batch, EMPTY)
     assert live[widget.id]["spec"] == {"size": 3}
-    runtime.wait_ready(crd, 5)
+    runtime.wait_ready(crd, 30)  # returns once Established; the bound only matters on a loaded machine
 
     # A second Widget applied on its own (the executor's way) finds the kind at once.
     other = res({"apiVersion": "example.com/v1", "kind": "Widget",
