@@ -27,7 +27,7 @@ from bot.app.locking import LockSession
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
-from bot.core.errors import NotRecorded, ShipmateError
+from bot.core.errors import NotRecorded, Problem, ShipmateError
 from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
@@ -66,6 +66,7 @@ class LoadedStack:
     spec: Spec
     settings: RepoSettings
     secrets: frozenset[str] = frozenset()
+    warnings: tuple[Problem, ...] = ()  # what the config holds and generation ignored, located
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ class StackOps:
         identity = StackIdentity(config.project.name, config.stack.name, config.workspace.name, config.path)
         hidden = secret_literals(spec.context, config.settings) | resolved
         self.masker.add(hidden)
-        return LoadedStack(identity, spec, config.settings, hidden)
+        return LoadedStack(identity, spec, config.settings, hidden, config.warnings)
 
     def preview(self, loaded: LoadedStack) -> ChangeSet:
         """The masked change set of applying `loaded` on top of the latest release."""

@@ -115,6 +115,8 @@ def load(ctx: Context, workspace: str | None = None) -> LoadedStack:
     """The stack of the context, generated; `workspace` (`--workspace`, Kusion's flag) must be
     the one its stack.yaml names."""
     loaded = ctx.ops.load(ctx.reader, ctx.stack_path)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if workspace is not None and workspace != loaded.identity.workspace:
         ident = loaded.identity
         raise ConfigError([Problem("--workspace", 0, 0, "", f"stack {ident.project}/{ident.stack} runs in "
