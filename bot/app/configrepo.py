@@ -20,11 +20,11 @@ from importlib import metadata
 from bot.core.affected import StackRef
 from bot.core.config.appconfig import MAIN_FILE, parse_app_configurations
 from bot.core.config.project import PROJECT_FILE, STACK_FILE
-from bot.core.config.repo import WORKSPACES_DIR, list_stacks
+from bot.core.config.repo import WORKSPACES_DIR, list_stacks, load_stack
 from bot.core.config.settings import SETTINGS_FILE
 from bot.core.config.snapshot import ConfigSnapshot, join, normalize
 from bot.core.errors import ConfigError, Problem, ShipmateError
-from bot.core.generate import generate_stack
+from bot.core.generate import generate
 from bot.core.kclmod import parse_kcl_mod
 from bot.core.modules.base import Module
 from bot.core.modules.builtins.k8s_manifest import MANIFEST_SUFFIXES, manifest_path
@@ -161,11 +161,16 @@ def generate_from(
     registry: ModuleRegistry | None = None,
     secret_salt: str = "",
     kcl: KclCompiler | None = None,
+    warn: Callable[[Problem], None] | None = None,
 ) -> Spec:
-    """Generate the Spec of the stack at `stack_path` (relative to the repository root)."""
+    """Generate the Spec of the stack at `stack_path` (relative to the repository root);
+    `warn` hears each located warning of its config (keys Kusion ignores too)."""
     files = stack_files(reader, stack_path, kcl)
     with files.located():
-        return generate_stack(files.snapshot, stack_path, registry or default_registry(), secret_salt)
+        config = load_stack(files.snapshot, stack_path)
+        for warning in config.warnings:
+            (warn or (lambda _: None))(warning)
+        return generate(config, registry or default_registry(), secret_salt)
 
 
 def discover_stacks(reader: ConfigReader) -> tuple[StackRef, ...]:

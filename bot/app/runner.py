@@ -96,7 +96,7 @@ class StackRunner:
             if loaded is None:
                 return refused, secrets
             try:
-                return StackOutcome.previewed(self.ops.preview(loaded)), secrets
+                return _warned(StackOutcome.previewed(self.ops.preview(loaded)), loaded), secrets
             except TransientError:
                 raise  # the state branch or a runtime may answer later: the job is tried again
             except Exception as exc:
@@ -146,7 +146,7 @@ class StackRunner:
                 loaded, secrets, refused = self._load(ref)
                 if loaded is None:
                     return refused, secrets
-                return ops.apply(loaded, plan.provenance, options), secrets
+                return _warned(ops.apply(loaded, plan.provenance, options), loaded), secrets
             if plan.operation is Operation.DESTROY:
                 return ops.destroy(identity, plan.provenance, options, settings=self.trusted), secrets
             assert plan.revision is not None  # a rollback plan names its revision
@@ -204,3 +204,10 @@ class StackRunner:
         where = f" at {self.tree.sha[:7]}" if self.tree is not None else ""
         log.exception("%s of %s%s failed", what, ref.path or ref.project, where)
         return StackOutcome.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}")
+
+
+def _warned(outcome: StackOutcome, loaded: LoadedStack) -> StackOutcome:
+    """The outcome with the located warnings of the stack's config (keys Kusion ignores too)."""
+    if not loaded.warnings:
+        return outcome
+    return replace(outcome, warnings=tuple(str(w) for w in loaded.warnings))

@@ -45,7 +45,7 @@ def command(workdir: str, output: str | None, fmt: str, no_style: bool) -> int:
     rel = stack_dir.resolve().relative_to(root).as_posix()
     salt = environment.read().settings.storage.secret_salt
     spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=salt,
-                         kcl=LocalKclCompiler())
+                         kcl=LocalKclCompiler(), warn=lambda warning: print(f"warning: {warning}", file=sys.stderr))
     text = render_spec(spec, fmt)
     if output:
         try:

@@ -32,6 +32,7 @@ class StackOutcome:
     skipped: tuple[tuple[str, str], ...] = ()  # (resource ID, why) of operations never started
     summary: str = ""  # the operations at a glance, e.g. "3 done, 1 failed"
     declined: bool = False  # the person asked to confirm said no: nothing was recorded
+    warnings: tuple[str, ...] = ()  # located notes on the config that did not stop it (an ignored key)
 
     @property
     def ok(self) -> bool:

@@ -29,3 +29,16 @@ def test_a_preview_warns_of_ignored_project_and_stack_keys(
         "warning: shop/dev/stack.yaml:2:1: path: ignored unknown field 'path'; "
         "expected one of: backend, description, extensions, labels, name, workspace",
     ]
+
+
+def test_generate_warns_of_ignored_keys_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(site(tmp_path)))
+    importlib.invalidate_caches()
+    stack = LocalStack(tmp_path, notes="hello\n")
+    stack.write("shop/dev/stack.yaml", "name: dev\npath: shop/dev\n")
+    code = main(["generate", "-w", str(stack.repo / "shop" / "dev")])
+    out, err = capsys.readouterr()
+    assert code == 0 and "local:file:web-notes" in out
+    assert err.startswith("warning: shop/dev/stack.yaml:2:1: path: ignored unknown field 'path';")

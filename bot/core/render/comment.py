@@ -149,6 +149,8 @@ def _stack_section(result: StackOutcome, mermaid_max_nodes: int, *, repeat: bool
     if result.workspace:
         title += f" · workspace {code(result.workspace)}"
     out = [title, ""]
+    for warning in result.warnings:  # ignored config keys: said, not fatal
+        out.extend([f"> ⚠️ {code(warning)}", ""])
     if result.error is not None or result.changeset is None:
         out.extend(["**❌ Preview failed**", ""])
         _block(out, "text", (result.error or "no change set was produced").split("\n"))
@@ -200,7 +202,7 @@ def _stack_section(result: StackOutcome, mermaid_max_nodes: int, *, repeat: bool
 def _masked(result: StackOutcome, lits: mask.Literals) -> StackOutcome:
     cs = mask.mask_changeset(result.changeset, lits) if result.changeset is not None else None
     error = lits.text(result.error) if result.error is not None else None
-    return replace(result, changeset=cs, error=error)
+    return replace(result, changeset=cs, error=error, warnings=tuple(lits.text(w) for w in result.warnings))
 
 
 def body(

@@ -158,3 +158,17 @@ def test_a_large_stack_is_previewed_in_one_compact_comment(bench: Bench) -> None
     [preview] = bench.bodies(pr)  # the diffs are left out rather than split over comments
     assert "Diffs are left out so that this preview fits in one comment" in preview
     assert all(f"| `memory:object:web-o{i:03}` | ➕ Create |" in preview for i in range(200))
+
+
+def test_keys_kusion_ignores_are_ignored_with_a_located_warning_in_the_preview(bench: Bench) -> None:
+    # konfig's `generator:` in project.yaml and Kusion's `path:` in stack.yaml: Kusion ignores them.
+    pr = bench.open({
+        "shop/project.yaml": "name: shop\ngenerator:\n  type: AppConfiguration\n",
+        "shop/dev/stack.yaml": "name: dev\npath: shop/dev\n",
+    })
+    [preview] = bench.bodies(pr)
+    assert ("> ⚠️ `shop/project.yaml:2:1: generator: ignored unknown field 'generator'; "
+            "expected one of: description, extensions, labels, name`") in preview
+    assert "> ⚠️ `shop/dev/stack.yaml:2:1: path: ignored unknown field 'path';" in preview
+    assert preview.count("generator: ignored unknown field") == 2  # project.yaml: said on each of its stacks
+    assert bench.status(pr.head_sha) == ("success", "2 stacks: 2 to create, 0 to update, 0 to delete, 0 unchanged")
