@@ -12,7 +12,7 @@ with the render is reported at the app's definition in the KCL source.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -31,6 +31,7 @@ from bot.core.modules.builtins.k8s_manifest import MANIFEST_SUFFIXES, manifest_p
 from bot.core.modules.registry import ENTRY_POINT_GROUP, ModuleRegistry, builtin_registry
 from bot.core.ports import ConfigReader, KclCompiler, KclRender
 from bot.core.spec import Spec
+from bot.core.yamlio import load_data
 
 STACK_SUFFIXES = (".yaml", ".yml", ".json")
 KCL_MAIN_FILE = "main.k"
@@ -127,32 +128,58 @@ def stack_files(reader: ConfigReader, stack_path: str, kcl: KclCompiler | None =
 def _add_outside_manifests(
     reader: ConfigReader, path: str, files: dict[str, str], add: Callable[[str], None]
 ) -> None:
+    """Add the manifests `k8s_manifest` blocks name outside the stack directory: the apps'
+    `paths` and those the workspaces' module config gives (Kusion's catalog lets `paths` be
+    given only there)."""
+    for raw in [*_app_manifest_paths(path, files), *_workspace_manifest_paths(files)]:
+        try:
+            target = manifest_path(path, raw)
+        except ValueError:
+            continue  # generate reports a path leaving the repository
+        if target in files:
+            continue
+        if reader.is_dir(target):
+            for rel in reader.list_files(target, recursive=True):
+                if rel.endswith(MANIFEST_SUFFIXES):
+                    add(rel)
+        else:
+            add(target)
+
+
+def _app_manifest_paths(path: str, files: Mapping[str, str]) -> list[str]:
     main = files.get(join(path, MAIN_FILE))
     if main is None:
-        return
+        return []
     try:
         apps = parse_app_configurations(join(path, MAIN_FILE), main).apps
     except ConfigError:
-        return  # generate reports these problems
+        return []  # generate reports these problems
+    out: list[str] = []
     for app in apps:
         for block in app.blocks():
-            if block.module != "k8s_manifest" or not isinstance(block.config.get("paths"), list):
-                continue
-            for raw in block.config["paths"]:
-                if not isinstance(raw, str):
-                    continue
-                try:
-                    target = manifest_path(path, raw)
-                except ValueError:
-                    continue
-                if target in files:
-                    continue
-                if reader.is_dir(target):
-                    for rel in reader.list_files(target, recursive=True):
-                        if rel.endswith(MANIFEST_SUFFIXES):
-                            add(rel)
-                else:
-                    add(target)
+            if block.module == "k8s_manifest" and isinstance(block.config.get("paths"), list):
+                out.extend(raw for raw in block.config["paths"] if isinstance(raw, str))
+    return out
+
+
+def _workspace_manifest_paths(files: Mapping[str, str]) -> list[str]:
+    """`paths` of every `k8s_manifest` config block of the workspace files (any workspace: a
+    file added for another workspace is only unused)."""
+    out: list[str] = []
+    for rel, text in sorted(files.items()):
+        if not rel.startswith(f"{WORKSPACES_DIR}/"):
+            continue
+        try:
+            data = load_data(rel, text)
+        except ConfigError:
+            continue  # generate reports these problems
+        modules = data.get("modules") if isinstance(data, Mapping) else None
+        module = modules.get("k8s_manifest") if isinstance(modules, Mapping) else None
+        configs = module.get("configs") if isinstance(module, Mapping) else None
+        for block in configs.values() if isinstance(configs, Mapping) else ():
+            if isinstance(block, Mapping) and isinstance(block.get("paths"), list):
+                out.extend(raw for raw in block["paths"] if isinstance(raw, str))
+    return out
 
 
 def generate_from(
