@@ -4,9 +4,13 @@ with nothing but files. `site(tmp)` installs the runtime the way a package would
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
+import pytest
 import yaml
+
+from bot.cli import main
 
 ENTRY_POINTS = ("[shipmate.runtimes]\nLocal = tests.localruntime.runtime:PLUGIN\n\n"
                 "[shipmate.modules]\nlocalfile = tests.localruntime.module:LocalFile\n")
@@ -46,3 +50,18 @@ class LocalStack:
     def where(self) -> list[str]:
         """The options naming this stack and its backend."""
         return ["-w", str(self.repo / "shop" / "dev"), "--backend", f"local:{self.state}"]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`shipmate ARGV` in process: (exit code, stdout, stderr) of this call alone."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def installed_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **files: str) -> LocalStack:
+    """A `LocalStack` whose `Local` runtime and module are installed for this test."""
+    monkeypatch.syspath_prepend(str(site(tmp_path)))
+    importlib.invalidate_caches()
+    return LocalStack(tmp_path, **files)

@@ -4,13 +4,11 @@ plain lines on stderr when it is not a terminal."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from tests.cli.localstack import LocalStack, site
+from tests.cli.localstack import LocalStack, installed_stack, run_cli
 from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "text"
@@ -18,16 +16,10 @@ GOLDEN = Path(__file__).parent / "golden" / "text"
 
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    monkeypatch.syspath_prepend(str(site(tmp_path)))
-    importlib.invalidate_caches()
-    return LocalStack(tmp_path, notes="hello\n", readme="read me\n")
+    return installed_stack(tmp_path, monkeypatch, notes="hello\n", readme="read me\n")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_dry_runs_with_and_without_detail(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from tests.cli.localstack import LocalStack, site
+from tests.cli.localstack import installed_stack
 
 
 def test_a_preview_warns_of_ignored_project_and_stack_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.syspath_prepend(str(site(tmp_path)))
-    importlib.invalidate_caches()
-    stack = LocalStack(tmp_path, notes="hello\n")
+    stack = installed_stack(tmp_path, monkeypatch, notes="hello\n")
     stack.write("shop/project.yaml", "name: shop\ngenerator:\n  type: AppConfiguration\n")
     stack.write("shop/dev/stack.yaml", "name: dev\npath: shop/dev\n")
     code = main(["preview", "--detail=false", "--no-style", *stack.where()])
@@ -34,9 +31,7 @@ def test_a_preview_warns_of_ignored_project_and_stack_keys(
 def test_generate_warns_of_ignored_keys_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.syspath_prepend(str(site(tmp_path)))
-    importlib.invalidate_caches()
-    stack = LocalStack(tmp_path, notes="hello\n")
+    stack = installed_stack(tmp_path, monkeypatch, notes="hello\n")
     stack.write("shop/dev/stack.yaml", "name: dev\npath: shop/dev\n")
     code = main(["generate", "-w", str(stack.repo / "shop" / "dev")])
     out, err = capsys.readouterr()

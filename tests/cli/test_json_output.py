@@ -4,15 +4,13 @@ preview a person confirms goes to stderr."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import pytest
 
 from bot.adapters.gitstate import git_backend, local_backend
-from bot.cli import main
-from tests.cli.localstack import LocalStack, site
+from tests.cli.localstack import LocalStack, installed_stack, run_cli
 from tests.cli.test_release import Clock, config_repo, history
 from tests.golden import assert_golden
 
@@ -21,16 +19,10 @@ GOLDEN = Path(__file__).parent / "golden" / "json"
 
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    monkeypatch.syspath_prepend(str(site(tmp_path)))
-    importlib.invalidate_caches()
-    return LocalStack(tmp_path, notes="hello\n", readme="read me\n")
+    return installed_stack(tmp_path, monkeypatch, notes="hello\n", readme="read me\n")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_apply_and_destroy_print_one_json_document(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,19 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.cli import build, main, options
-from tests.cli.localstack import LocalStack, site
+from bot.cli import build, options
+from tests.cli.localstack import LocalStack, run_cli, site
 from tests.conftest import ROOT
 from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "usage"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 @pytest.fixture(autouse=True)
