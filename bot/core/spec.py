@@ -13,6 +13,7 @@ from typing import Any
 
 KUBERNETES = "Kubernetes"
 TERRAFORM = "Terraform"
+ANSIBLE = "Ansible"  # on-prem hosts, through Ansible (bot.core.modules.builtins.onprem)
 
 # Extension keys used across the code base.
 EXT_GVK = "GVK"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.config.checks import Checker
+from bot.core.config.inventory import parse_inventory
 from bot.core.errors import ConfigError
 from bot.core.yamlio import Document, FieldPath, load
 
@@ -37,6 +38,8 @@ DEFAULT_BLOCK = "default"
 PROJECT_SELECTOR = "projectSelector"
 IMPORTED_RESOURCES = "importedResources"
 HEALTH_POLICY = "healthPolicy"
+ONPREM_MODULE = "onprem"
+INVENTORY = "inventory"  # the onprem module's hosts (bot.core.config.inventory)
 SECRET_PROVIDERS = ("aws", "vault", "azure", "alicloud", "viettelcloud", "fake", "onpremises")
 _PROVIDER_REQUIRED = {
     "aws": ("region",),
@@ -185,7 +188,7 @@ def _module(c: Checker, name: str, raw: Any) -> ModuleConfig | None:
             if PROJECT_SELECTOR in default:
                 c.add((*bpath, PROJECT_SELECTOR), "the default block must not have a projectSelector", at_key=True)
                 default = {k: v for k, v in default.items() if k != PROJECT_SELECTOR}
-            _block_values(c, default, bpath)
+            _block_values(c, default, bpath, name)
             continue
         if block is None:
             c.add(bpath, "empty patcher block: expected a mapping with projectSelector and config keys")
@@ -218,7 +221,7 @@ def _module(c: Checker, name: str, raw: Any) -> ModuleConfig | None:
                     continue
                 owner[project] = block_name
                 selector.append(project)
-        _block_values(c, config, bpath)
+        _block_values(c, config, bpath, name)
         patchers.append(PatcherBlock(block_name, tuple(selector), config))
     return ModuleConfig(
         name=name,
@@ -229,11 +232,13 @@ def _module(c: Checker, name: str, raw: Any) -> ModuleConfig | None:
     )
 
 
-def _block_values(c: Checker, block: Mapping[str, Any], path: FieldPath) -> None:
+def _block_values(c: Checker, block: Mapping[str, Any], path: FieldPath, module: str) -> None:
     if IMPORTED_RESOURCES in block:
         c.value(block[IMPORTED_RESOURCES], (*path, IMPORTED_RESOURCES), "string-map", {})
     if HEALTH_POLICY in block:
         c.value(block[HEALTH_POLICY], (*path, HEALTH_POLICY), "mapping", {})
+    if module == ONPREM_MODULE and INVENTORY in block:
+        parse_inventory(c, block[INVENTORY], (*path, INVENTORY))
 
 
 def _secret_store(c: Checker, raw: Any) -> dict[str, Any] | None:
