@@ -143,12 +143,13 @@ def _place(objects: list[_Object], hosts: tuple[Host, ...]) -> list[Resource]:
     out: list[Resource] = []
     for host in hosts:
         entry = host.to_dict()
+        credentials: dict[str, Any] = {}
+        if host.auth is not None:
+            credentials["auth"] = True
+        if host.become is not None and host.become.password is not None:
+            credentials["become"] = {"password": True}
         for obj in objects:
-            sensitive = dict(obj.sensitive)
-            if host.auth is not None or (host.become is not None and host.become.password):
-                sensitive["host"] = {k: True for k in ("auth",) if host.auth is not None}
-                if host.become is not None and host.become.password:
-                    sensitive["host"]["become"] = {"password": True}
+            sensitive = {**obj.sensitive, **({"host": credentials} if credentials else {})}
             extensions: dict[str, Any] = {EXT_RESOURCE_TYPE: obj.module, **obj.extensions}
             if sensitive:
                 extensions[SENSITIVE_KEY] = sensitive
