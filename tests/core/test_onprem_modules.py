@@ -144,3 +144,12 @@ def test_a_missing_inventory_or_secret_store_is_located_in_the_workspace() -> No
         "workspaces/dev.yaml:1:51: modules.onprem.configs.default.inventory: "
         "the inventory's ref:// credentials need the workspace's secretStore",
     ]
+
+
+def test_a_become_password_is_a_sensitive_reference_like_the_login_credential() -> None:
+    workspace = (ONPREM_REPO / "workspaces" / "dev.yaml").read_text().replace(
+        "become: {method: sudo, user: root}", "become: {method: sudo, user: root, password: ref://ssh-deploy/sudo}"
+    )
+    resource = generated(**{"workspaces/dev.yaml": workspace}).by_id()["ansible:web1:ansible.builtin.user:app"]
+    assert resource.attributes["host"]["become"] == {"method": "sudo", "user": "root", "password": "ref://ssh-deploy/sudo"}
+    assert resource.extensions["__sensitive__"] == {"host": {"auth": True, "become": {"password": True}}}
