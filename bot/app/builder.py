@@ -134,14 +134,18 @@ def merge(event: PushEvent, pr: PullRequestInfo | None, tree: Tree, changed: Seq
     all it held); a direct push under its own owner, refused on stacks others hold."""
     selection = select(tree, changed)
     owner = pull_request_owner(event.repo, pr.number) if pr is not None else push_owner(event.repo, event.after)
-    request = Request(event.repo, pr.number if pr is not None else None, event.after, event.branch or event.ref,
-                      None, pr.html_url if pr is not None else "", event.sender or event.pusher)
+    request = push_request(event, pr)
     return RunPlan(
-        Operation.APPLY, selection.stacks,
-        Provenance(Trigger.PUSH, event.sender or event.pusher, event.after, pr.number if pr is not None else None),
+        Operation.APPLY, selection.stacks, Provenance(Trigger.PUSH, request.actor, event.after, request.number),
         request, owner=owner, lease_seconds=RUN_LEASE_SECONDS, take_over=pr is not None,
         state_branch=policy.settings.backend.branch, refusal=selection.error,
     )
+
+
+def push_request(event: PushEvent, pr: PullRequestInfo | None) -> Request:
+    """Where a push's apply is told: the pull request it merged, else the pushed commit."""
+    return Request(event.repo, pr.number if pr is not None else None, event.after, event.branch or event.ref,
+                   None, pr.html_url if pr is not None else "", event.sender or event.pusher)
 
 
 def drift(repo: str, tree: Tree, stacks: Sequence[StackRef], state_branch: str) -> RunPlan:

@@ -26,7 +26,7 @@ from bot.core import mask
 from bot.core.errors import ConfigError, RuntimeFailed
 from bot.core.events import ZERO_SHA, PushEvent
 from bot.core.ports import ConfigReader
-from bot.core.runplan import Operation, Request, RunPlan
+from bot.core.runplan import Operation, RunPlan
 
 log = logging.getLogger("shipmate.bot")
 
@@ -51,9 +51,7 @@ class Merges:
         except PolicyUnreadable as exc:
             if event.branch != event.default_branch:
                 return
-            pr = host.merged_pull_request_for(repo, event.after)
-            request = Request(repo, pr.number if pr is not None else None, event.after, event.branch,
-                              html_url=pr.html_url if pr is not None else "")
+            request = builder.push_request(event, host.merged_pull_request_for(repo, event.after))
             reporter.policy_unreadable(RunPlan(Operation.APPLY, (), request=request), exc.branch, str(exc))
             return
         if not policy.applies_to(event.branch):
@@ -61,11 +59,11 @@ class Merges:
                      ", ".join(policy.apply_branches))
             return
         trusted = policy.settings
-        tree = self.services.tree(access, repo, event.after)
-        pr = host.merged_pull_request_for(repo, event.after)
-        if not trusted.apply_on_merge:
+        if not trusted.apply_on_merge:  # before any checkout or lookup: nothing to do
             log.info("%s@%s: apply on merge is off (apply: %s)", repo, event.after[:7], trusted.apply)
             return
+        tree = self.services.tree(access, repo, event.after)
+        pr = host.merged_pull_request_for(repo, event.after)
         plan = builder.merge(event, pr, tree, self.changed_paths(access, event, tree), policy)
         result = StackRunner(self.services.ops(access, repo, trusted), tree, trusted, reporter).run(plan)
         lits = mask.Literals.of(result.secrets)

@@ -92,9 +92,10 @@ class StackRunner:
             return RunResult((repository_failure(plan.refusal),))
 
         def one(ref: StackRef) -> Done:
-            loaded, secrets, refused = self._load(ref)
-            if loaded is None:
-                return refused, secrets
+            got = self._load(ref)
+            if isinstance(got, StackOutcome):
+                return got, frozenset()
+            loaded, secrets = got
             try:
                 return _warned(StackOutcome.previewed(self.ops.preview(loaded)), loaded), secrets
             except TransientError:
@@ -111,7 +112,7 @@ class StackRunner:
             now = self.ops.clock.now()
             locked = tuple(lock for lock in self.ops.backend.list_locks()
                            if lock.key in keys and lock.owner != plan.owner and not lock.expired(now))
-        return RunResult(tuple(o for o, _ in done), frozenset(s for _, sec in done for s in sec), locked)
+        return _gathered(done, locked=locked)
 
     # --- apply, destroy, rollback: under the plan's locks ------------------------------------
 
@@ -135,17 +136,17 @@ class StackRunner:
                 session.abandon()
             raise
         closed = session.close(keep=plan.keep_locks)
-        freed = (*adopted, *closed) if plan.take_over else ()
-        return RunResult(tuple(o for o, _ in done), frozenset(s for _, sec in done for s in sec), (), freed)
+        return _gathered(done, freed=(*adopted, *closed) if plan.take_over else ())
 
     def _change_one(self, ops: StackOps, plan: RunPlan, ref: StackRef, options: RunOptions) -> Done:
         identity = StackIdentity(ref.project, ref.name, ref.workspace, ref.path)
         secrets: frozenset[str] = frozenset()
         try:
             if plan.operation is Operation.APPLY:
-                loaded, secrets, refused = self._load(ref)
-                if loaded is None:
-                    return refused, secrets
+                got = self._load(ref)
+                if isinstance(got, StackOutcome):
+                    return got, secrets
+                loaded, secrets = got
                 return _warned(ops.apply(loaded, plan.provenance, options), loaded), secrets
             if plan.operation is Operation.DESTROY:
                 return ops.destroy(identity, plan.provenance, options, settings=self.trusted), secrets
@@ -161,18 +162,17 @@ class StackRunner:
 
     # --- shared ---------------------------------------------------------------------------------
 
-    def _load(self, ref: StackRef) -> tuple[LoadedStack | None, frozenset[str], StackOutcome]:
-        """(the loaded stack or None, its secrets, the refusal when it could not be loaded)."""
+    def _load(self, ref: StackRef) -> tuple[LoadedStack, frozenset[str]] | StackOutcome:
+        """The loaded stack and its secret literals, or its refusal when its config is bad."""
         assert self.tree is not None, "a plan that loads stacks needs a tree"
-        refused = StackOutcome.refused(ref.project, ref.name, ref.workspace, "")
         given = [stack for stack in self.loaded if stack.identity.path == ref.path]
         try:
             loaded = given[0] if given else self.ops.load(self.tree.reader, ref.path)
         except ShipmateError as exc:
             if not self.contain:
                 raise
-            return None, frozenset(), replace(refused, error=str(exc))
-        return loaded, frozenset(secrets_of(loaded, self.trusted)), refused
+            return StackOutcome.refused(ref.project, ref.name, ref.workspace, str(exc))
+        return loaded, frozenset(secrets_of(loaded, self.trusted))
 
     def _each(self, plan: RunPlan, work: Callable[[StackRef], Done]) -> list[Done]:
         operation = str(plan.operation)
@@ -204,6 +204,11 @@ class StackRunner:
         where = f" at {self.tree.sha[:7]}" if self.tree is not None else ""
         log.exception("%s of %s%s failed", what, ref.path or ref.project, where)
         return StackOutcome.refused(ref.project, ref.name, ref.workspace, f"{type(exc).__name__}: {exc}")
+
+
+def _gathered(done: list[Done], *, locked: tuple[Lock, ...] = (), freed: tuple[Lock, ...] = ()) -> RunResult:
+    """The run's result: the outcomes in plan order and every secret their stacks know."""
+    return RunResult(tuple(o for o, _ in done), frozenset(s for _, sec in done for s in sec), locked, freed)
 
 
 def _warned(outcome: StackOutcome, loaded: LoadedStack) -> StackOutcome:
