@@ -17,7 +17,7 @@ from bot.adapters.memory import MemoryCodeHost
 from bot.core.errors import RuntimeFailed
 from bot.core.ports import CodeHost
 from fixtures.github_sim import GitHubSim
-from tests.adapters.test_github_host import git
+from tests.adapters.test_github_host import USERS, open_change
 
 REPO = "acme/infra"
 
@@ -35,36 +35,21 @@ class Side:
 
 
 def on_github(tmp_path: Path) -> Iterator[Side]:
-    users = ["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read", "lead:lead-token:maintain"]
-    with GitHubSim.start(tmp_path / "gh", users=users) as sim:
-        sim.create_repo("acme", "infra")
-        work = tmp_path / "work"
-        git("clone", "-q", sim.git_url("acme", "infra", "dev-token", "dev"), str(work), cwd=tmp_path)
-        (work / "shop" / "dev").mkdir(parents=True)
-        (work / "shop" / "dev" / "main.yaml").write_text("a: 1\n")
-        (work / "README.md").write_text("hello\n")
-        git("add", "-A", cwd=work)
-        git("commit", "-qm", "init", cwd=work)
-        git("push", "-q", "origin", "HEAD:main", cwd=work)
-        git("checkout", "-qb", "change", cwd=work)
-        (work / "shop" / "dev" / "main.yaml").write_text("a: 2\n")
-        git("mv", "README.md", "DOCS.md", cwd=work)
-        git("commit", "-qam", "change", cwd=work)
-        git("push", "-q", "origin", "change", cwd=work)
-        pr = sim.client("dev-token").get_repo(REPO).create_pull(base="main", head="change", title="Change", body="")
+    with GitHubSim.start(tmp_path / "gh", users=USERS) as sim:
+        number, head = open_change(sim, tmp_path)
         tokens = {"reader": "read-token", "lead": "lead-token", "dev": "dev-token"}
 
         def merge() -> str:
-            return str(sim.client("dev-token").get_repo(REPO).get_pull(pr.number).merge().sha)
+            return str(sim.client("dev-token").get_repo(REPO).get_pull(number).merge().sha)
 
         def review(login: str) -> None:
-            sim.client(tokens[login]).get_repo(REPO).get_pull(pr.number).create_review(event="APPROVE")
+            sim.client(tokens[login]).get_repo(REPO).get_pull(number).create_review(event="APPROVE")
 
         def statuses(sha: str) -> dict[str, tuple[str, str]]:
             return {s["context"]: (s["state"], s["description"]) for s in sim.statuses("acme", "infra", sha)}
 
         host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=False)
-        yield Side(host, pr.number, git("rev-parse", "HEAD", cwd=work), merge, review, statuses)
+        yield Side(host, number, head, merge, review, statuses)
 
 
 def in_memory() -> Iterator[Side]:

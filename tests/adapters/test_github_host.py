@@ -27,29 +27,36 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True).stdout.strip()
 
 
+USERS = ["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read", "lead:lead-token:maintain"]
+
+
+def open_change(sim: GitHubSim, tmp_path: Path) -> tuple[int, str]:
+    """acme/infra with `shop/dev/main.yaml` and a README on main, and a pull request by `dev`
+    changing the one and renaming the other: (its number, its head commit)."""
+    sim.create_repo("acme", "infra")
+    work = tmp_path / "work"
+    git("clone", "-q", sim.git_url("acme", "infra", "dev-token", "dev"), str(work), cwd=tmp_path)
+    (work / "shop" / "dev").mkdir(parents=True)
+    (work / "shop" / "dev" / "main.yaml").write_text("a: 1\n")
+    (work / "README.md").write_text("hello\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "init", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    git("checkout", "-qb", "change", cwd=work)
+    (work / "shop" / "dev" / "main.yaml").write_text("a: 2\n")
+    git("mv", "README.md", "DOCS.md", cwd=work)
+    git("commit", "-qam", "change", cwd=work)
+    git("push", "-q", "origin", "change", cwd=work)
+    pr = sim.client("dev-token").get_repo("acme/infra").create_pull(base="main", head="change", title="Change", body="")
+    return pr.number, git("rev-parse", "HEAD", cwd=work)
+
+
 @pytest.fixture
 def world(tmp_path):
-    with GitHubSim.start(
-        tmp_path / "gh", users=["dev:dev-token:write", "bot:bot-token:admin", "reader:read-token:read", "lead:lead-token:maintain"]
-    ) as sim:
-        sim.create_repo("acme", "infra")
-        work = tmp_path / "work"
-        git("clone", "-q", sim.git_url("acme", "infra", "dev-token", "dev"), str(work), cwd=tmp_path)
-        (work / "shop" / "dev").mkdir(parents=True)
-        (work / "shop" / "dev" / "main.yaml").write_text("a: 1\n")
-        (work / "README.md").write_text("hello\n")
-        git("add", "-A", cwd=work)
-        git("commit", "-qm", "init", cwd=work)
-        git("push", "-q", "origin", "HEAD:main", cwd=work)
-        git("checkout", "-qb", "change", cwd=work)
-        (work / "shop" / "dev" / "main.yaml").write_text("a: 2\n")
-        git("mv", "README.md", "DOCS.md", cwd=work)
-        git("commit", "-qam", "change", cwd=work)
-        git("push", "-q", "origin", "change", cwd=work)
-        head = git("rev-parse", "HEAD", cwd=work)
-        pr = sim.client("dev-token").get_repo("acme/infra").create_pull(base="main", head="change", title="Change", body="")
+    with GitHubSim.start(tmp_path / "gh", users=USERS) as sim:
+        number, head = open_change(sim, tmp_path)
         host = GitHubHost(Credentials(api_url=sim.api_url, token="bot-token"), throttle=False)
-        yield sim, host, pr.number, head, tmp_path
+        yield sim, host, number, head, tmp_path
 
 
 def test_checkout_exports_a_clean_tree_per_commit(world):
