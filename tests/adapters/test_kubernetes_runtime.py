@@ -11,8 +11,6 @@ import copy
 import json
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +27,7 @@ from bot.core.runtimes import hearing_waits
 from bot.core.spec import KUBERNETES, Resource, State
 from bot.settings import KubernetesOptions
 from fixtures.kube_sim import KubeSim
+from tests.adapters.kubeproxy import ForwardingProxy
 
 EMPTY = State()
 
@@ -414,42 +413,18 @@ def test_discovery_cache_is_private_to_the_runtime(kubeconfig_file: Path, tmp_pa
     assert not scratch.exists()
 
 
-class _NoWatchProxy(BaseHTTPRequestHandler):
+class _NoWatchProxy(ForwardingProxy):
     """Forwards to the simulator but answers every watch with 405, as some proxies do."""
 
-    protocol_version = "HTTP/1.1"
-    upstream = ""
     watches_refused = 0
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        return
-
-    def _forward(self) -> None:
-        if "watch=true" in self.path:
-            type(self).watches_refused += 1
-            body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                               "reason": "MethodNotAllowed", "code": 405,
-                               "message": "watch is not allowed here"}).encode()
-            status = 405
-        else:
-            length = int(self.headers.get("Content-Length") or 0)
-            request = urllib.request.Request(
-                self.upstream + self.path, method=self.command,
-                data=self.rfile.read(length) if length else None,
-                headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    status, body = response.status, response.read()
-            except urllib.error.HTTPError as error:
-                status, body = error.code, error.read()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+    def intercept(self) -> tuple[int, bytes] | None:
+        if "watch=true" not in self.path:
+            return None
+        type(self).watches_refused += 1
+        return 405, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                "reason": "MethodNotAllowed", "code": 405,
+                                "message": "watch is not allowed here"}).encode()
 
 
 def test_readiness_falls_back_to_polling_without_watch(sim: KubeSim, tmp_path: Path) -> None:

@@ -12,10 +12,8 @@ import copy
 import json
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from kubernetes.config import load_kube_config
 from bot.adapters.kubernetes import KubernetesRuntime, normalize
 from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, State
 from fixtures.kube_sim import KubeSim
+from tests.adapters.kubeproxy import ForwardingProxy
 
 
 @pytest.fixture(scope="module")
@@ -170,43 +169,21 @@ def test_an_adopted_prior_is_not_a_third_input(
     assert live_raw(kubeconfig_file, "configmap", "adopted")["data"] == {"keep": "1", "extra": "2"}
 
 
-class _RacingProxy(BaseHTTPRequestHandler):
+class _RacingProxy(ForwardingProxy):
     """Forwards to the simulator; before the first JSON patch passes, `race` changes the object."""
 
-    protocol_version = "HTTP/1.1"
-    upstream = ""
     race: Any = None
     patches = 0
     reads: list[str] = []
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        return
-
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length) if length else None
+    def intercept(self) -> tuple[int, bytes] | None:
         if self.command == "GET":
             type(self).reads.append(self.path)
         if self.command == "PATCH" and "json-patch" in (self.headers.get("Content-Type") or ""):
             type(self).patches += 1
             if type(self).patches == 1:
                 type(self).race()
-        request = urllib.request.Request(
-            self.upstream + self.path, method=self.command, data=data,
-            headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+        return None
 
 
 def test_a_takeover_that_loses_a_race_reads_again(sim: KubeSim, kubeconfig_file: Path) -> None:
