@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 
 from bot.app.drift import DriftSummary
-from bot.core import render
+from bot.core import mask, render
 from bot.core.outcome import RunResult, StackOutcome
 from bot.core.render import results
 from bot.core.reporter import Reporter
@@ -31,6 +31,7 @@ class ActionReporter(Reporter):
     def __init__(self) -> None:
         self.previews: list[RunResult] = []
         self.runs: list[StackOutcome] = []
+        self.secrets: set[str] = set()  # every secret the runs' stacks know: annotations mask them
         self.drift: DriftSummary | None = None
         self.errors: list[str] = []  # the event's handling failed (see bot.app.workers.run_once)
 
@@ -39,6 +40,7 @@ class ActionReporter(Reporter):
             self.previews.append(result)
         elif plan.operation is not Operation.DRIFT:
             self.runs.extend(result.stacks)
+        self.secrets |= result.secrets
 
     def stacks(self) -> list[str]:
         names = {name for p in self.previews for name in p.names}
@@ -58,6 +60,12 @@ class ActionReporter(Reporter):
         return {r.key: r.revision for r in self.runs if r.revision is not None}
 
     def problems(self) -> list[str]:
+        """One line per failure, masked: a secret the trusted policy marks (which the stack's own
+        config may not) never reaches the workflow log."""
+        lits = mask.Literals.of(self.secrets)
+        return [lits.text(line) for line in self._problems()]
+
+    def _problems(self) -> list[str]:
         out = [f"{s.name}: {s.error}" for p in self.previews for s in p.stacks if s.error]
         out.extend(f"{r.name}: {r.error or 'failed'}" for r in self.runs if not r.ok)
         out.extend(self.errors)
