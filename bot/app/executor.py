@@ -2,8 +2,11 @@
 
 Each node is handed to its runtime (`apply` for creates and updates, `delete` for deletes),
 optionally followed by a readiness wait. Dependents of a failed node are skipped while other
-branches go on. After every finished node the new State is handed to `on_state`, so the
-release on the backend always holds exactly what has been done. Unchanged resources are
+branches go on. After every finished node the new State is handed to `on_state`, and so
+after every resource a `batch` runtime says is done within its node (`runtimes.finished`), so
+the release on the backend always holds exactly what has been done. A batch that fails
+names each failed resource's reason and the resources it held back (`RuntimeFailed.messages`,
+`.skipped`): those are skipped, not failed. Unchanged resources are
 recorded as they are; those the prior state lacks are adopted (`plan.mark_adoptions`):
 applied without a readiness wait, so that the runtime's record of them lands in the State.
 Adoptions report progress events only when they fail or are skipped, and do not count as
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.core import graph, plan
 from bot.core.errors import RuntimeFailed, ShipmateError
-from bot.core.runtimes import Capability, StackRuntimes, hearing_waits
+from bot.core.runtimes import Capability, StackRuntimes, hearing_finishes, hearing_waits
 from bot.core.spec import Resource, State
 
 
@@ -107,6 +110,7 @@ class Executor:
         for op in operations:
             if op.action == plan.UNCHANGED and not op.adopt:
                 state[op.id] = op.resource
+        flushing = threading.Lock()  # one State handed to on_state at a time, in order
         succeeded: list[str] = []
         failed: dict[str, str] = {}
         skipped: dict[str, str] = {}
@@ -123,6 +127,21 @@ class Executor:
 
         if on_state is not _noop and state != dict(prior.by_id()):
             on_state(snapshot())
+
+        def record(changes: Mapping[str, Resource | None]) -> None:
+            with flushing:
+                with lock:
+                    for op_id, resource in changes.items():
+                        if resource is None:
+                            state.pop(op_id, None)
+                        else:
+                            state[op_id] = resource
+                    current = snapshot() if on_state is not _noop else None
+                if current is not None:
+                    on_state(current)
+
+        def one_done(op_id: str, resource: Resource | None) -> None:
+            record({op_id: resource})  # one resource of a batch is done (runtimes.finished)
 
         def skip_dependents(key: str, reason: str) -> None:
             stack = list(dependents[key])
@@ -147,7 +166,9 @@ class Executor:
                     for op in node.operations:
                         tell("start", op)
                     context = contextvars.copy_context()  # the run's log fields (bot.logs)
-                    running[pool.submit(context.run, self._run_node, node, results, prior, deadline, on_event)] = key
+                    running[pool.submit(
+                        context.run, self._run_node, node, results, prior, deadline, on_event, one_done
+                    )] = key
                 if cancel.is_set() and ready:
                     for key in ready:
                         blocked.add(key)
@@ -168,15 +189,7 @@ class Executor:
                         partial = future.result()
                     else:
                         partial = error.partial if isinstance(error, RuntimeFailed) else {}
-                    with lock:
-                        for op_id, resource in partial.items():
-                            if resource is None:
-                                state.pop(op_id, None)
-                            else:
-                                state[op_id] = resource
-                        current = snapshot() if on_state is not _noop else None
-                    if current is not None:
-                        on_state(current)
+                    record(partial)
                     if error is None:
                         for op in node.operations:
                             if not op.adopt:
@@ -191,14 +204,19 @@ class Executor:
                         failed_ids = (
                             error.failed_ids if isinstance(error, RuntimeFailed) else frozenset()
                         )
+                        messages = error.messages if isinstance(error, RuntimeFailed) else {}
+                        held = error.skipped if isinstance(error, RuntimeFailed) else frozenset()
                         for op in node.operations:
                             if op.id in partial and op.id not in failed_ids:
                                 if not op.adopt:
                                     succeeded.append(op.id)
                                 tell("done", op)
+                            elif op.id in held and op.id not in messages:
+                                skipped[op.id] = "skipped: a dependency failed"
+                                tell("skipped", op, skipped[op.id])
                             else:
-                                failed[op.id] = message
-                                tell("failed", op, message)
+                                failed[op.id] = messages.get(op.id, message)
+                                tell("failed", op, failed[op.id])
                         skip_dependents(key, f"skipped: a dependency failed ({', '.join(node.ids)})")
                 ready.sort()
         return Outcome(
@@ -225,12 +243,14 @@ class Executor:
         prior: State,
         deadline: float | None,
         on_event: Callable[[Event], None] = _noop,
+        finished: Callable[[str, Resource | None], None] = lambda _id, _r: None,
     ) -> Mapping[str, Resource | None]:
         runtime = self.runtimes.get(node.runtime)
         if runtime is None:
             raise RuntimeFailed(f"no runtime for resources of type {node.runtime!r}")
         if node.deleting:
-            runtime.delete([op.resource for op in node.operations], prior)
+            with hearing_finishes(finished):
+                runtime.delete([op.resource for op in node.operations], prior)
             return {op.id: None for op in node.operations}
         inside = set(node.ids)
         known = {k: dict(v.attributes) for k, v in results.items() if k not in inside}
@@ -238,7 +258,8 @@ class Executor:
         for op in node.operations:
             attributes = graph.resolve(op.resource.attributes, known, inside=inside)
             resources.append(replace(op.resource, attributes=attributes))
-        applied = dict(runtime.apply(resources, prior))
+        with hearing_finishes(finished):
+            applied = dict(runtime.apply(resources, prior))
         if self.watch and self.runtimes.declares(node.runtime, Capability.READINESS):
             changed = [(op, r) for op, r in zip(node.operations, resources, strict=True) if not op.adopt]
             for op, resource in changed:

@@ -91,7 +91,9 @@ class RuntimeFailed(ShipmateError):
     A batch operation that fails part-way reports what it did finish in `partial`
     (resource ID → the resource to record in State, or None for a finished delete), and
     which of those still count as failed in `failed_ids` (applied but never became ready),
-    so the release records exactly what exists.
+    so the release records exactly what exists. `messages` says why each resource of the
+    batch failed, by ID (the message stands for those it does not name), and `skipped`
+    the resources of the batch never tried because one they depend on failed.
     """
 
     exit_code = 1
@@ -102,10 +104,14 @@ class RuntimeFailed(ShipmateError):
         *,
         partial: Mapping[str, Any] | None = None,
         failed_ids: Iterable[str] = (),
+        messages: Mapping[str, str] | None = None,
+        skipped: Iterable[str] = (),
     ) -> None:
         super().__init__(message)
         self.partial: dict[str, Any] = dict(partial or {})
         self.failed_ids: frozenset[str] = frozenset(failed_ids)
+        self.messages: dict[str, str] = dict(messages or {})
+        self.skipped: frozenset[str] = frozenset(skipped)
 
 
 class StateConflict(ShipmateError):

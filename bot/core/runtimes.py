@@ -30,6 +30,7 @@ from bot.core.spec import EXT_IMPORT_ID, Resource
 
 ENTRY_POINT_GROUP = "shipmate.runtimes"
 _WAITING: ContextVar[Callable[[str], None] | None] = ContextVar("shipmate_waiting_for", default=None)
+_FINISHED: ContextVar[Callable[[str, Resource | None], None] | None] = ContextVar("shipmate_finished", default=None)
 
 
 def waiting_for(why: str) -> None:
@@ -49,6 +50,26 @@ def hearing_waits(tell: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         _WAITING.reset(token)
+
+
+def finished(resource_id: str, resource: Resource | None) -> None:
+    """Called by a `batch` runtime's `apply` or `delete` as each resource of the batch is done
+    (the resource to record in State, or None for a finished delete), so the release records
+    it at once rather than when the whole batch ends; whoever runs the batch hears it
+    (`hearing_finishes`). With nobody listening it does nothing."""
+    tell = _FINISHED.get()
+    if tell is not None:
+        tell(resource_id, resource)
+
+
+@contextmanager
+def hearing_finishes(tell: Callable[[str, Resource | None], None]) -> Iterator[None]:
+    """Within the block (in this thread), `finished` calls `tell`."""
+    token = _FINISHED.set(tell)
+    try:
+        yield
+    finally:
+        _FINISHED.reset(token)
 
 
 class Capability(StrEnum):
@@ -115,13 +136,18 @@ class RuntimeSettings:
 class RuntimeTarget:
     """The stack a runtime is built for: its identity and its workspace's context (credentials,
     kubeconfig, provider settings). `scratch_dir`: a directory of the runtime's own for this
-    stack and context that outlives it (long-running bot), or None."""
+    stack and context that outlives it (long-running bot), or None. `resolve_secret`: how the
+    runtime turns a `ref://` reference it holds (a host's credentials) into its value at
+    connection time, or None when the stack has no secret store."""
 
     project: str
     stack: str
     workspace: str
     context: Mapping[str, Any]
     scratch_dir: Path | None = None
+    resolve_secret: Callable[[str], str] | None = None
+    """Resolves a `ref://` reference through the stack's workspace secret store; the value is
+    masked everywhere from then on; raises ConfigError naming the reference when it cannot."""
 
 
 RuntimeBuilder = Callable[[RuntimeTarget], Runtime]

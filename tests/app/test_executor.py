@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.app.executor import Executor
 from bot.core import plan
 from bot.core.errors import RuntimeFailed
-from bot.core.runtimes import waiting_for
+from bot.core.runtimes import finished, waiting_for
 from bot.core.spec import KUBERNETES, TERRAFORM, Resource, State
 from tests.runtimes import stack_runtimes
 
@@ -144,6 +144,62 @@ def test_batch_failure_records_exactly_the_partial_result():
     assert outcome.succeeded == ("hashicorp:null:null_resource:a",)
     assert set(outcome.failed) == {"hashicorp:null:null_resource:b", "hashicorp:null:null_resource:c"}
     assert [r.id for r in flushes[-1].resources] == ["hashicorp:null:null_resource:a"]
+
+
+class ReportingBatch(DictRuntime):
+    """A batch runtime that says each resource is done as it finishes (`runtimes.finished`),
+    and fails `fail` ids with their own message, holding back what depends on them."""
+
+    def __init__(self, kind: str, fail: Sequence[str] = ()):
+        super().__init__(kind, fail)
+        self.flushes_seen: list[int] = []
+
+    def apply(self, planned, prior):
+        done: dict[str, Resource] = {}
+        messages: dict[str, str] = {}
+        held: list[str] = []
+        for r in planned:
+            if any(d in messages or d in held for d in r.depends_on):
+                held.append(r.id)
+                continue
+            if r.id in self.fail:
+                messages[r.id] = f"{r.id}: its own reason"
+                continue
+            done[r.id] = r
+            finished(r.id, r)
+            self.flushes_seen.append(len(done))
+        if messages:
+            raise RuntimeFailed("the batch failed", partial=done, messages=messages, skipped=held)
+        return done
+
+    def delete(self, resources, prior):
+        for r in resources:
+            finished(r.id, None)
+
+
+def test_a_batch_runtime_records_each_resource_as_it_finishes():
+    terra = ReportingBatch(TERRAFORM)
+    a, b, c = tf("a"), tf("b", "hashicorp:null:null_resource:a"), tf("c")
+    outcome, flushes = run(creates(a, b, c), {TERRAFORM: terra})
+    assert outcome.ok
+    # One State per finished resource while the batch runs, then the batch's own.
+    assert [sorted(r.id for r in s.resources) for s in flushes[:3]] == [
+        [a.id], [a.id, b.id], [a.id, b.id, c.id]]
+    outcome, flushes = run(
+        [plan.Operation(r.id, plan.DELETE, r) for r in (a, b, c)], {TERRAFORM: terra}, prior=State.of([a, b, c]))
+    assert outcome.ok and [len(s.resources) for s in flushes[:3]] == [2, 1, 0]
+    finished("told to nobody", None)  # outside a batch: nothing happens
+
+
+def test_a_batch_failure_names_each_failed_resource_and_skips_its_dependents():
+    terra = ReportingBatch(TERRAFORM, fail=["hashicorp:null:null_resource:b"])
+    a, b = tf("a"), tf("b")
+    c, d = tf("c", b.id), tf("d", "hashicorp:null:null_resource:c")
+    outcome, flushes = run(creates(a, b, c, d), {TERRAFORM: terra})
+    assert outcome.succeeded == (a.id,)
+    assert outcome.failed == {b.id: f"{b.id}: its own reason"}
+    assert set(outcome.skipped) == {c.id, d.id}
+    assert [r.id for r in flushes[-1].resources] == [a.id]
 
 
 def test_readiness_failure_keeps_the_object_in_state_and_fails_the_op():
