@@ -88,6 +88,7 @@ class Stack:
 def test_the_outside_plugin_is_found_through_the_entry_point_group(installed: None) -> None:
     plugins = {p.type: p.capabilities for p in discover_runtimes()}
     assert plugins == {
+        "Ansible": {Capability.BATCH},
         "Kubernetes": {Capability.READINESS, Capability.IMPORT, Capability.API_OBJECTS},
         "Local": {Capability.IMPORT},
         "Terraform": {Capability.BATCH, Capability.IMPORT, Capability.RECORDED_STATE},
