@@ -168,6 +168,7 @@ class RunDir:
             "",
             "[ssh_connection]",
             "pipelining = True",
+            "transfer_method = piped",  # one exec per file, also where the host offers no sftp
             "ssh_args = -F /dev/null -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=10",
             f"control_path_dir = {self.path / 'cp'}",
             "control_path = %(directory)s/%%C",

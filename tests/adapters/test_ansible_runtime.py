@@ -1,0 +1,247 @@
+"""The Ansible runtime against real SSH: two OpenSSH `sshd` hosts on loopback ports.
+
+Preview (the engine's three-way diff over `read` + `dry_run`) shows creates, an apply makes
+them, a second preview is unchanged, a changed file is an Update with a line diff, a delete
+removes them; an unreachable host and a refused key fail exactly their resources (the others
+are applied and recorded), a failed task names host, module and Ansible's message and holds
+back what depends on it; no key file outlives a run and no message holds a credential.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.ansible.runtime import AnsibleRuntime, AnsibleSettings
+from bot.app.executor import Executor
+from bot.core import plan
+from bot.core.errors import ConfigError, RuntimeFailed
+from bot.core.modules.builtins.onprem import COPY, FILE, USER
+from bot.core.preview.engine import preview
+from bot.core.preview.model import Action
+from bot.core.runtimes import Capability, RuntimeTarget, StackRuntimes
+from bot.core.spec import ANSIBLE, EXT_RESOURCE_TYPE, Resource, Spec, State
+
+SSHD = "/usr/sbin/sshd"
+pytestmark = pytest.mark.skipif(not os.path.exists(SSHD), reason="needs OpenSSH's sshd (scripts/install)")
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    port: int
+    root: Path
+
+    def entry(self, **over: Any) -> dict[str, Any]:
+        return {"name": self.name, "address": "127.0.0.1", "port": self.port, "user": "root",
+                "baseDir": str(self.root), "auth": {"privateKey": "ref://ssh/key"}, **over}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, str]:
+    out = {}
+    for name in ("key", "other"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True)
+        out[name] = (tmp_path / name).read_text()
+    return out
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, keys: dict[str, str]) -> Iterator[list[Host]]:
+    started: list[subprocess.Popen[bytes]] = []
+    made = []
+    Path("/run/sshd").mkdir(exist_ok=True)
+    try:
+        for name in ("web1", "web2"):
+            home = tmp_path / name
+            (home / "root").mkdir(parents=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "hostkey")], check=True)
+            shutil.copy(tmp_path / "key.pub", home / "authorized_keys")
+            port = _free_port()
+            (home / "sshd_config").write_text(
+                f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'hostkey'}\n"
+                f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
+                "PermitRootLogin yes\nPasswordAuthentication no\nStrictModes no\nUsePAM no\n")
+            started.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(home / "sshd_config")],
+                                            stderr=subprocess.DEVNULL))
+            made.append(Host(name, port, home / "root"))
+        for host in made:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", host.port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        yield made
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def user() -> Iterator[str]:
+    """A user name of this test's own (the hosts share the machine's /etc), removed after."""
+    name = "sm" + uuid.uuid4().hex[:8]
+    yield name
+    subprocess.run(["userdel", name], capture_output=True, check=False)
+
+
+def runtime(tmp_path: Path, keys: dict[str, str], *, key: str = "key") -> AnsibleRuntime:
+    def resolve(reference: str) -> str:
+        if reference != "ref://ssh/key":
+            raise ConfigError(f"{reference}: no such secret")
+        return keys[key]
+
+    settings = AnsibleSettings(env=dict(os.environ), forks=4, state_dir=tmp_path / "state")
+    return settings.runtime(RuntimeTarget("web", "dev", "dev", {}, scratch_dir=tmp_path / "scratch",
+                                          resolve_secret=resolve))
+
+
+def res(host: dict[str, Any], module: str, key: str, deps: tuple[str, ...] = (), **args: Any) -> Resource:
+    return Resource(f"ansible:{host['name']}:{module}:{key}", ANSIBLE, {**args, "host": host},
+                    tuple(f"ansible:{host['name']}:{d}" for d in deps), {EXT_RESOURCE_TYPE: module})
+
+
+def files(host: dict[str, Any], user: str, content: str = "level = info\n") -> list[Resource]:
+    return [
+        res(host, USER, user, name=user, state="present", system=True),
+        res(host, FILE, "/etc/app", (f"{USER}:{user}",), path="/etc/app", state="directory", owner=user, mode="0750"),
+        res(host, COPY, "/etc/app/app.conf", (f"{USER}:{user}", f"{FILE}:/etc/app"),
+            dest="/etc/app/app.conf", content=content, owner=user, mode="0640"),
+    ]
+
+
+def changes(resources: list[Resource], prior: State, rt: AnsibleRuntime) -> dict[str, Any]:
+    changeset = preview(Spec(tuple(resources)), prior, {ANSIBLE: rt}, batched={ANSIBLE})
+    return {step.id: step for step in changeset.steps}
+
+
+def run_dirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith("shipmate-ansible-")}
+
+
+def test_preview_apply_update_and_delete_on_two_hosts(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
+) -> None:
+    rt = runtime(tmp_path, keys)
+    before = run_dirs()
+    spec = [*files(hosts[0].entry(), user), *files(hosts[1].entry(), user)]
+    steps = changes(spec, State(), rt)
+    assert {s.action for s in steps.values()} == {Action.CREATE} and len(steps) == 6
+
+    applied = rt.apply(spec, State())
+    assert sorted(applied) == sorted(r.id for r in spec)
+    for host in hosts:
+        conf = host.root / "etc/app/app.conf"
+        assert conf.read_text() == "level = info\n"
+        assert pwd.getpwuid(conf.stat().st_uid).pw_name == user and oct(conf.stat().st_mode)[-3:] == "640"
+    prior = State.of(spec)
+    assert {s.action for s in changes(spec, prior, rt).values()} == {Action.UNCHANGED}
+
+    changed = [*files(hosts[0].entry(), user, "level = debug\n"), *files(hosts[1].entry(), user)]
+    steps = changes(changed, prior, rt)
+    conf_id = f"ansible:web1:{COPY}:/etc/app/app.conf"
+    assert {i for i, s in steps.items() if s.action == Action.UPDATE} == {conf_id}
+    assert [(d.path, d.before, d.after) for d in steps[conf_id].diffs] == [
+        (("content",), "level = info\n", "level = debug\n")]
+
+    rt.apply([r for r in changed if r.id == conf_id], prior)
+    assert (hosts[0].root / "etc/app/app.conf").read_text() == "level = debug\n"
+
+    gone = [r for r in changed if r.attributes["host"]["name"] == "web2"]
+    steps = changes([r for r in changed if r not in gone], State.of(changed), rt)
+    assert {i for i, s in steps.items() if s.action == Action.DELETE} == {r.id for r in gone}
+    rt.delete(list(reversed(gone)), State.of(changed))
+    assert not (hosts[1].root / "etc/app").exists()
+    assert (hosts[0].root / "etc/app/app.conf").exists()
+    assert run_dirs() == before  # keys and inventories went with their runs
+    known = (tmp_path / "scratch" / "known_hosts").read_text()  # accepted once, checked after
+    assert all(f"[127.0.0.1]:{h.port}" in known for h in hosts)
+
+
+def test_a_file_of_a_user_not_yet_created_previews_as_create_not_as_an_error(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
+) -> None:
+    rt = runtime(tmp_path, keys)
+    host = hosts[0].entry()
+    (hosts[0].root / "etc/app").mkdir(parents=True)
+    (hosts[0].root / "etc/app/app.conf").write_text("level = info\n")
+    steps = changes(files(host, user), State(), rt)
+    assert steps[f"ansible:web1:{USER}:{user}"].action == Action.CREATE
+    # Both exist, owned by root: check mode cannot chown to a user the same run creates.
+    assert steps[f"ansible:web1:{FILE}:/etc/app"].action == Action.UPDATE
+    assert steps[f"ansible:web1:{COPY}:/etc/app/app.conf"].action == Action.UPDATE
+
+
+def test_an_unreachable_host_and_a_refused_key_fail_only_their_resources(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
+) -> None:
+    rt = runtime(tmp_path, keys)
+    closed = Host("web3", _free_port(), tmp_path / "nowhere")
+    spec = [*files(hosts[0].entry(), user), *files(closed.entry(), user)]
+    with pytest.raises(RuntimeFailed) as failed:
+        rt.apply(spec, State())
+    error = failed.value
+    assert set(error.partial) == {r.id for r in spec if r.attributes["host"]["name"] == "web1"}
+    assert set(error.messages) == {r.id for r in spec if r.attributes["host"]["name"] == "web3"}
+    assert all(f"host web3 (root@127.0.0.1:{closed.port}) unreachable" in m for m in error.messages.values())
+    assert (hosts[0].root / "etc/app/app.conf").exists()
+    with pytest.raises(RuntimeFailed, match=f"host web3 \\(root@127.0.0.1:{closed.port}\\) unreachable"):
+        rt.read(files(closed.entry(), user), State())  # a preview cannot go on without the host
+
+    refused = runtime(tmp_path, keys, key="other")
+    with pytest.raises(RuntimeFailed) as failed:
+        refused.apply(files(hosts[1].entry(), user + "x"), State())
+    messages = failed.value.messages
+    assert len(messages) == 3 and all("authentication failed" in m for m in messages.values())
+    secret_line = keys["other"].splitlines()[1]
+    assert all(secret_line not in m for m in messages.values()) and secret_line not in str(failed.value)
+
+
+def test_a_failed_task_names_host_module_and_message_and_holds_back_its_dependents(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
+) -> None:
+    rt = runtime(tmp_path, keys)
+    host = hosts[0].entry()
+    bad = res(host, FILE, "/etc/bad", path="/etc/bad", state="directory", owner="no-such-user-here")
+    inside = res(host, COPY, "/etc/bad/x", (f"{FILE}:/etc/bad",), dest="/etc/bad/x", content="x\n")
+    good = res(host, FILE, "/etc/good", path="/etc/good", state="directory")
+    with pytest.raises(RuntimeFailed) as failed:
+        rt.apply([bad, inside, good], State())
+    error = failed.value
+    assert set(error.partial) == {good.id} and error.skipped == {inside.id}
+    assert error.messages[bad.id].startswith(f"host web1 (root@127.0.0.1:{hosts[0].port}): {FILE} /etc/bad: ")
+    assert "no-such-user-here" in error.messages[bad.id]
+
+
+def test_the_executor_records_each_resource_of_the_batch_as_it_finishes(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
+) -> None:
+    rt = runtime(tmp_path, keys)
+    spec = files(hosts[0].entry(), user)
+    flushes: list[State] = []
+    runtimes = StackRuntimes.of({ANSIBLE: rt}, {ANSIBLE: [Capability.BATCH]})
+    outcome = Executor(runtimes).run([plan.Operation(r.id, plan.CREATE, r) for r in spec], State(),
+                                     on_state=flushes.append)
+    assert outcome.ok
+    assert [len(s.resources) for s in flushes] == [1, 2, 3, 3]
