@@ -93,3 +93,13 @@ def test_a_module_the_runtime_does_not_manage_is_refused():
                    extensions={EXT_RESOURCE_TYPE: "community.general.npm"})
     with pytest.raises(RuntimeFailed, match="manages"):
         _batch([odd], deleting=False)
+
+
+def test_a_package_wanted_absent_is_live_either_way_and_one_wanted_present_is_created_when_missing():
+    absent = res(WEB1, objects.PACKAGE, "telnet", name="telnet", state="absent")
+    present = res(WEB1, objects.PACKAGE, "curl", name="curl", state="present")
+    assert objects.live(absent, {"exists": False}) == dict(absent.attributes)
+    assert objects.live(absent, {"exists": True})["state"] == "present"
+    assert objects.live(present, {"exists": False}) is None
+    assert objects.live(present, {"exists": True}) == dict(present.attributes)
+    assert objects.removal(present) == (objects.PACKAGE, {"name": "curl", "state": "absent"})

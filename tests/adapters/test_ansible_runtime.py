@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.ansible.objects import PACKAGE
 from bot.adapters.ansible.runtime import AnsibleRuntime, AnsibleSettings
 from bot.app.executor import Executor
 from bot.core import plan
@@ -245,3 +246,26 @@ def test_the_executor_records_each_resource_of_the_batch_as_it_finishes(
                                      on_state=flushes.append)
     assert outcome.ok
     assert [len(s.resources) for s in flushes] == [1, 2, 3, 3]
+
+
+def test_packages_preview_by_what_is_installed(tmp_path: Path, keys: dict[str, str], hosts: list[Host]) -> None:
+    rt = runtime(tmp_path, keys)
+    host = hosts[0].entry()
+    gone = res(host, PACKAGE, "shipmate-no-such-package", name="shipmate-no-such-package", state="absent")
+    wanted = res(host, PACKAGE, "shipmate-not-installed", name="shipmate-not-installed", state="present")
+    steps = changes([gone, wanted], State(), rt)
+    assert (steps[gone.id].action, steps[wanted.id].action) == (Action.UNCHANGED, Action.CREATE)
+
+
+def test_a_pinned_host_key_is_checked(tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str) -> None:
+    rt = runtime(tmp_path, keys)
+    real = (hosts[0].root.parent / "hostkey.pub").read_text().split(" ")
+    pinned = " ".join(real[:2])
+    assert rt.read(files(hosts[0].entry(hostKey=pinned), user), State())
+    other = (tmp_path / "other.pub").read_text().split(" ")  # a key the host does not have
+    with pytest.raises(RuntimeFailed) as failed:
+        rt.read(files(hosts[0].entry(hostKey=" ".join(other[:2])), user), State())
+    assert str(failed.value) == (
+        f"host web1 (root@127.0.0.1:{hosts[0].port}) unreachable (its host key is not the one expected): "
+        "Failed to connect to the host via ssh: Host key verification failed.")
+    assert not (tmp_path / "scratch" / "known_hosts").exists()  # pinned keys need no accepting

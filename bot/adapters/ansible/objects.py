@@ -18,7 +18,8 @@ from bot.core.modules.builtins.onprem import COPY, EXT_READINESS, FILE, GET_URL,
 from bot.core.ports import SENSITIVE_KEY
 from bot.core.spec import EXT_RESOURCE_TYPE, Resource
 
-MODULES = (USER, FILE, COPY, GET_URL, SYSTEMD)
+PACKAGE = "ansible.builtin.package"
+MODULES = (PACKAGE, USER, FILE, COPY, GET_URL, SYSTEMD)
 PATH_KEY = {FILE: "path", COPY: "dest", GET_URL: "dest"}
 """The attribute naming the managed path, for the modules that manage one."""
 PREFIXED = ("path", "dest", "home")
@@ -64,8 +65,8 @@ def removal(resource: Resource) -> tuple[str, dict[str, Any]]:
     """The module and arguments that remove the resource (absent already is no error)."""
     module = module_of(resource)
     attrs = resource.attributes
-    if module == USER:
-        return USER, {"name": attrs["name"], "state": "absent"}
+    if module in (USER, PACKAGE):
+        return module, {"name": attrs["name"], "state": "absent"}
     if module == SYSTEMD:
         return SYSTEMD, {"name": attrs["name"], "state": "stopped", "enabled": False}
     return FILE, {"path": on_host(str(attrs[PATH_KEY[module]]), host_of(resource)), "state": "absent"}
@@ -77,6 +78,8 @@ def probe(resource: Resource, key: str) -> dict[str, Any]:
     attrs = resource.attributes
     if module == USER:
         return {"key": key, "kind": "user", "name": attrs["name"]}
+    if module == PACKAGE:
+        return {"key": key, "kind": "package", "name": attrs["name"]}
     if module == SYSTEMD:
         return {"key": key, "kind": "unit", "name": attrs["name"]}
     out: dict[str, Any] = {"key": key, "kind": "path", "path": on_host(str(attrs[PATH_KEY[module]]), host_of(resource))}
@@ -89,11 +92,16 @@ def probe(resource: Resource, key: str) -> dict[str, Any]:
 
 def live(resource: Resource, found: Mapping[str, Any]) -> dict[str, Any] | None:
     """The live object from the probe's answer (None: the object is not there). Keys the host
-    cannot show (a get_url's `url`, a user's `system`, `daemon_reload`) keep the Spec's value."""
-    if not found.get("exists"):
-        return None
+    cannot show (a get_url's `url`, a user's `system`, `daemon_reload`) keep the Spec's value.
+    A package the Spec wants absent is there either way, `state` saying whether it is installed."""
     module = module_of(resource)
     out = dict(resource.attributes)
+    if module == PACKAGE and out.get("state") == "absent":
+        return {**out, "state": "present" if found.get("exists") else "absent"}
+    if not found.get("exists"):
+        return None
+    if module == PACKAGE:
+        return out
     if module == SYSTEMD:
         if "state" in out:
             out["state"] = STARTED if found.get("active") else "stopped"

@@ -291,7 +291,19 @@ def _failure(resource: Resource, host: Mapping[str, Any], message: str, during: 
 
 
 def _unreachable(host: Mapping[str, Any], message: str) -> str:
-    kind = "authentication failed" if any(s in message for s in AUTH_SIGNS) else "unreachable"
+    """An unreachable host's message: what kind of failure, and SSH's last word (its banners
+    and the temporary paths it names are left out)."""
+    if "Host key verification failed" in message:
+        kind = "unreachable (its host key is not the one expected)"
+    elif any(s in message for s in AUTH_SIGNS):
+        kind = "authentication failed"
+    else:
+        kind = "unreachable"
+    message = message.removeprefix("Task failed: ")
+    lines = [line.strip() for line in message.replace("\r", "").splitlines() if line.strip()]
+    if len(lines) > 1:
+        first = lines[0].split(":", 1)[0] if ":" in lines[0] else lines[0]
+        message = f"{first}: {lines[-1]}"
     return f"{_where(host)} {kind}: {message}"
 
 

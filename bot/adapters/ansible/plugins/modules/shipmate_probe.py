@@ -4,7 +4,8 @@
 `objects` is a list of `{key, kind, ...}`: `path` (a file or directory: exists, kind, owner,
 group, mode, and `content` when asked and the file is small text, or its `checksum` in an
 algorithm asked for), `user` (exists, home, shell, supplementary groups) and `unit` (a systemd
-unit as `systemctl show` tells it: loaded, active, enabled). The answer is `objects`, by key.
+unit as `systemctl show` tells it: loaded, active, enabled) and `package` (installed, as
+dpkg or rpm tells it). The answer is `objects`, by key.
 One module run per host instead of a stat, slurp or getent task per object keeps a preview of
 many objects to one round trip; it changes nothing, so it runs the same in check mode.
 """
@@ -101,6 +102,19 @@ def _unit(obj: dict[str, Any], module: Any) -> dict[str, Any]:
     }
 
 
+def _package(obj: dict[str, Any], module: Any) -> dict[str, Any]:
+    dpkg = module.get_bin_path("dpkg-query")
+    if dpkg is not None:
+        proc = subprocess.run([dpkg, "-W", "-f=${db:Status-Status}", obj["name"]],
+                              capture_output=True, text=True, check=False)
+        return {"exists": proc.returncode == 0 and proc.stdout.strip() == "installed"}
+    rpm = module.get_bin_path("rpm")
+    if rpm is not None:
+        proc = subprocess.run([rpm, "-q", obj["name"]], capture_output=True, text=True, check=False)
+        return {"exists": proc.returncode == 0}
+    return {"exists": False, "error": "neither dpkg nor rpm found"}
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec={"objects": {"type": "list", "elements": "dict", "required": True}},
                            supports_check_mode=True)
@@ -114,6 +128,8 @@ def main() -> None:
                 found[obj["key"]] = _user(obj)
             elif kind == "unit":
                 found[obj["key"]] = _unit(obj, module)
+            elif kind == "package":
+                found[obj["key"]] = _package(obj, module)
             else:
                 module.fail_json(msg=f"unknown object kind {kind!r}")
         except OSError as exc:
