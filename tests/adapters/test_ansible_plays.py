@@ -103,3 +103,10 @@ def test_a_package_wanted_absent_is_live_either_way_and_one_wanted_present_is_cr
     assert objects.live(present, {"exists": False}) is None
     assert objects.live(present, {"exists": True}) == dict(present.attributes)
     assert objects.removal(present) == (objects.PACKAGE, {"name": "curl", "state": "absent"})
+
+
+def test_a_home_under_the_hosts_base_dir_reads_back_as_the_spec_names_it():
+    user = res(WEB1, USER, "app", name="app", state="present", home="/var/lib/app")
+    assert objects.task_args(user)["home"] == "/srv/t/web1/var/lib/app"
+    found = {"exists": True, "home": "/srv/t/web1/var/lib/app", "shell": "/bin/sh", "groups": []}
+    assert objects.live(user, found) == dict(user.attributes)

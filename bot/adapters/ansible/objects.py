@@ -51,6 +51,14 @@ def on_host(path: str, host: Mapping[str, Any]) -> str:
     return posixpath.join(str(base), path.lstrip("/")) if base else path
 
 
+def off_host(path: Any, host: Mapping[str, Any]) -> Any:
+    """A path the host reported, as the Spec names it (without the host's `baseDir`)."""
+    base = str(host.get("baseDir") or "").rstrip("/")
+    if base and isinstance(path, str) and (path == base or path.startswith(base + "/")):
+        return "/" + path[len(base):].lstrip("/")
+    return path
+
+
 def task_args(resource: Resource) -> dict[str, Any]:
     """The module's arguments that apply the resource."""
     host = host_of(resource)
@@ -112,6 +120,8 @@ def live(resource: Resource, found: Mapping[str, Any]) -> dict[str, Any] | None:
         for key in ("home", "shell", "groups"):
             if key in out:
                 out[key] = found.get(key)
+        if "home" in out:
+            out["home"] = off_host(out["home"], host_of(resource))
         return out
     for key in ("owner", "group", "mode"):
         if key in out:
