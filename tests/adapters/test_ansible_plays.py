@@ -62,7 +62,8 @@ def test_apply_tasks_skip_what_depends_on_a_failure_restart_on_change_and_wait_f
     assert active["ansible.builtin.command"]["argv"] == ["systemctl", "is-active", "api.service"]
     port = by_name[playbook.task_name(unit, playbook.PORT)]
     assert port["ansible.builtin.wait_for"]["port"] == 8080
-    assert f"r{unit}_active is not failed" in port["when"]
+    assert active["when"] == [f"r{unit} is not failed and r{unit} is not skipped"]
+    assert port["when"] == [*active["when"], f"r{unit}_active is not failed and r{unit}_active is not skipped"]
     # Managed paths live under the host's baseDir.
     assert by_name[playbook.task_name(env, playbook.DO)][COPY]["dest"] == "/srv/t/web1/etc/api/api.env"
     assert [playbook.parse_name(t["name"]) for t in tasks][-1] == (unit, playbook.PORT)

@@ -115,14 +115,14 @@ def apply_tasks(batch: Batch, alias: str) -> list[dict[str, Any]]:
         ready = objects.readiness(resource)
         if phases(resource) == (DO,):
             continue
-        so_far = [f"{register(i, DO)} is not failed"]
+        so_far = [f"{register(i, DO)} is not failed and {register(i, DO)} is not skipped"]
         if ready.get("active", True):
             check = register(i, ACTIVE)
             tasks.append(_task(i, ACTIVE, {
                 "ansible.builtin.command": {"argv": ["systemctl", "is-active", str(resource.attributes["name"])]},
                 "until": f"{check}.rc == 0", "retries": ACTIVE_RETRIES, "delay": 1, "changed_when": False,
             }, so_far))
-            so_far = [*so_far, f"{check} is not failed"]
+            so_far = [*so_far, f"{check} is not failed and {check} is not skipped"]
         if ready.get("port"):
             tasks.append(_task(i, PORT, {
                 "ansible.builtin.wait_for": {"host": "127.0.0.1", "port": int(ready["port"]), "timeout": PORT_TIMEOUT},
