@@ -1,8 +1,12 @@
 """The Ansible runtime: a stack's `type: Ansible` resources on machines over SSH.
 
 One ansible-playbook run per call, over every host at once (the runtime declares `batch`):
-`read` probes the hosts and check-runs every module (the live objects, and what `dry_run`
-will answer for the same resources, kept until then), `apply` runs the modules in dependency
+`read` probes the hosts and check-runs the module of every object that exists (the probe says
+what is there and so what differs, with the Spec's keys; check mode says whether the module
+can apply it, and a failure there is the preview's error unless a dependency in the batch
+will first create or change what it lacks, such as the user a file is owned by), and keeps
+what `dry_run` will answer for the same resources: the Spec's object, with a started unit
+`restarted` when something it depends on on its host changes; `apply` runs the modules in dependency
 order per host and reports each resource as it finishes (`runtimes.finished`), `delete`
 removes them dependents first. Plays: `playbook`; connection, keys and configuration:
 `connection`; the process and its events: `runner`; what each Ansible module means:
@@ -111,7 +115,7 @@ class AnsibleRuntime:
                     raise RuntimeFailed(_mask(_failure(r, hosts[batch.aliases[i]], _msg(check), "check mode"), secrets))
                 changing[i] = True  # it fails only for what an earlier object of the batch will create
                 continue
-            changing[i] = live[i] != objects.after(r, False) or bool(check and check.result.get("changed"))
+            changing[i] = live[i] != objects.after(r, False)
         out: dict[str, JSON | None] = {}
         with self._lock:
             for i, r in enumerate(batch.resources):
