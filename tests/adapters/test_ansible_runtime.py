@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +26,12 @@ from bot.adapters.ansible.runtime import AnsibleRuntime, AnsibleSettings
 from bot.app.executor import Executor
 from bot.core import plan
 from bot.core.errors import ConfigError, RuntimeFailed
-from bot.core.modules.builtins.onprem import COPY, FILE, USER
+from bot.core.modules.builtins.onprem import COPY, FILE, SYSTEMD, USER
 from bot.core.preview.engine import preview
 from bot.core.preview.model import Action
 from bot.core.runtimes import Capability, RuntimeTarget, StackRuntimes
 from bot.core.spec import ANSIBLE, EXT_RESOURCE_TYPE, Resource, Spec, State
-
-SSHD = "/usr/sbin/sshd"  # Debian's openssh-server (scripts/install)
-
-
-@dataclass(frozen=True)
-class Host:
-    name: str
-    port: int
-    root: Path
-
-    def entry(self, **over: Any) -> dict[str, Any]:
-        return {"name": self.name, "address": "127.0.0.1", "port": self.port, "user": "root",
-                "baseDir": str(self.root), "auth": {"privateKey": "ref://ssh/key"}, **over}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.adapters.ansible_hosts import Host, free_port, ssh_hosts
 
 
 @pytest.fixture
@@ -66,36 +45,8 @@ def keys(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def hosts(tmp_path: Path, keys: dict[str, str]) -> Iterator[list[Host]]:
-    started: list[subprocess.Popen[bytes]] = []
-    made = []
-    Path("/run/sshd").mkdir(exist_ok=True)
-    try:
-        for name in ("web1", "web2"):
-            home = tmp_path / name
-            (home / "root").mkdir(parents=True)
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "hostkey")], check=True)
-            shutil.copy(tmp_path / "key.pub", home / "authorized_keys")
-            port = _free_port()
-            (home / "sshd_config").write_text(
-                f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'hostkey'}\n"
-                f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
-                "PermitRootLogin yes\nPasswordAuthentication no\nStrictModes no\nUsePAM no\n")
-            started.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(home / "sshd_config")],
-                                            stderr=subprocess.DEVNULL))
-            made.append(Host(name, port, home / "root"))
-        for host in made:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", host.port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-        yield made
-    finally:
-        for process in started:
-            process.terminate()
-            process.wait(timeout=10)
+    with ssh_hosts(tmp_path / "hosts", ("web1", "web2"), tmp_path / "key.pub") as started:
+        yield started
 
 
 @pytest.fixture
@@ -106,20 +57,22 @@ def user() -> Iterator[str]:
     subprocess.run(["userdel", name], capture_output=True, check=False)
 
 
-def runtime(tmp_path: Path, keys: dict[str, str], *, key: str = "key") -> AnsibleRuntime:
+def runtime(tmp_path: Path, keys: dict[str, str], *, key: str = "key", ready_seconds: int = 20) -> AnsibleRuntime:
     def resolve(reference: str) -> str:
         if reference != "ref://ssh/key":
             raise ConfigError(f"{reference}: no such secret")
         return keys[key]
 
-    settings = AnsibleSettings(env=dict(os.environ), forks=4, state_dir=tmp_path / "state")
+    settings = AnsibleSettings(env=dict(os.environ), forks=4, state_dir=tmp_path / "state", ready_seconds=ready_seconds)
     return settings.runtime(RuntimeTarget("web", "dev", "dev", {}, scratch_dir=tmp_path / "scratch",
                                           resolve_secret=resolve))
 
 
-def res(host: dict[str, Any], module: str, key: str, deps: tuple[str, ...] = (), **args: Any) -> Resource:
+def res(host: dict[str, Any], module: str, key: str, deps: tuple[str, ...] = (), *,
+        ready: dict[str, Any] | None = None, **args: Any) -> Resource:
+    extensions: dict[str, Any] = {EXT_RESOURCE_TYPE: module, **({"readiness": ready} if ready else {})}
     return Resource(f"ansible:{host['name']}:{module}:{key}", ANSIBLE, {**args, "host": host},
-                    tuple(f"ansible:{host['name']}:{d}" for d in deps), {EXT_RESOURCE_TYPE: module})
+                    tuple(f"ansible:{host['name']}:{d}" for d in deps), extensions)
 
 
 def files(host: dict[str, Any], user: str, content: str = "level = info\n") -> list[Resource]:
@@ -197,7 +150,7 @@ def test_an_unreachable_host_and_a_refused_key_fail_only_their_resources(
     tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
 ) -> None:
     rt = runtime(tmp_path, keys)
-    closed = Host("web3", _free_port(), tmp_path / "nowhere")
+    closed = Host("web3", free_port(), tmp_path / "nowhere")
     spec = [*files(hosts[0].entry(), user), *files(closed.entry(), user)]
     with pytest.raises(RuntimeFailed) as failed:
         rt.apply(spec, State())
@@ -268,3 +221,61 @@ def test_a_pinned_host_key_is_checked(tmp_path: Path, keys: dict[str, str], host
         f"host web1 (root@127.0.0.1:{hosts[0].port}) unreachable (its host key is not the one expected): "
         "Failed to connect to the host via ssh: Host key verification failed.")
     assert not (tmp_path / "scratch" / "known_hosts").exists()  # pinned keys need no accepting
+
+
+def service(host: dict[str, Any], greeting: str, port: int, *, ready_port: int | None = None) -> list[Resource]:
+    """A unit serving HTTP on `port`, with its environment file and unit file (ExecStart under
+    the host's baseDir is not needed: the program is the machine's Python)."""
+    unit_file = "/etc/systemd/system/hello.service"
+    deps = (f"{FILE}:/etc/hello", f"{COPY}:/etc/hello/hello.env", f"{COPY}:{unit_file}")
+    return [
+        res(host, FILE, "/etc/hello", path="/etc/hello", state="directory", mode="0755"),
+        res(host, COPY, "/etc/hello/hello.env", (f"{FILE}:/etc/hello",), dest="/etc/hello/hello.env",
+            content=f'GREETING="{greeting}"\n', mode="0600"),
+        res(host, COPY, unit_file, (f"{FILE}:/etc/hello",), dest=unit_file, mode="0644",
+            content=f"[Service]\nEnvironmentFile=/etc/hello/hello.env\n"
+                    f"ExecStart=/usr/bin/python3 -m http.server {port} --bind 127.0.0.1\n"),
+        res(host, SYSTEMD, "hello.service", deps, ready={"active": True, "port": ready_port or port},
+            name="hello.service", state="started", enabled=True, daemon_reload=True),
+    ]
+
+
+def test_a_unit_starts_ready_restarts_when_its_environment_changes_and_is_stopped_on_delete(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host]
+) -> None:
+    rt = runtime(tmp_path, keys)
+    host, port = hosts[0].entry(), free_port()
+    first = service(host, "hello", port)
+    assert {s.action for s in changes(first, State(), rt).values()} == {Action.CREATE}
+    rt.apply(first, State())
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()  # ready means accepting
+    assert hosts[0].unit("hello.service") | {"pid": 0} == {"pid": 0, "enabled": True, "starts": 1}
+    assert {s.action for s in changes(first, State.of(first), rt).values()} == {Action.UNCHANGED}
+
+    second = service(host, "bonjour", port)
+    steps = changes(second, State.of(first), rt)
+    unit_id, env_id = second[3].id, second[1].id
+    assert {i for i, s in steps.items() if s.action == Action.UPDATE} == {unit_id, env_id}
+    assert [(d.path, d.before, d.after) for d in steps[unit_id].diffs] == [(("state",), "started", "restarted")]
+    rt.apply([r for r in second if r.id in (unit_id, env_id)], State.of(first))
+    assert hosts[0].unit("hello.service")["starts"] == 2
+    assert {s.action for s in changes(second, State.of(second), rt).values()} == {Action.UNCHANGED}
+
+    rt.delete(list(reversed(second)), State.of(second))
+    assert hosts[0].unit("hello.service")["pid"] == 0 and not (hosts[0].root / "etc/hello").exists()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_a_unit_that_never_accepts_on_its_port_is_recorded_and_fails(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host]
+) -> None:
+    rt = runtime(tmp_path, keys, ready_seconds=2)
+    spec = service(hosts[1].entry(), "hello", free_port(), ready_port=free_port())
+    with pytest.raises(RuntimeFailed) as failed:
+        rt.apply(spec, State())
+    unit_id = spec[3].id
+    assert set(failed.value.partial) == {r.id for r in spec} and failed.value.failed_ids == {unit_id}
+    assert set(failed.value.messages) == {unit_id}
+    assert "hello.service: port not accepting connections: " in failed.value.messages[unit_id]
+    rt.delete(list(reversed(spec)), State.of(spec))

@@ -34,8 +34,7 @@ DO = "do"
 CHECK = "check"
 ACTIVE = "active"
 PORT = "port"
-ACTIVE_RETRIES = 30
-PORT_TIMEOUT = 60
+READY_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,8 @@ def read_tasks(batch: Batch, alias: str, keys: Mapping[int, str]) -> list[dict[s
     return tasks
 
 
-def apply_tasks(batch: Batch, alias: str) -> list[dict[str, Any]]:
+def apply_tasks(batch: Batch, alias: str, ready_seconds: int = READY_SECONDS) -> list[dict[str, Any]]:
+    """Each resource's module, then a started unit's readiness, each given `ready_seconds`."""
     tasks: list[dict[str, Any]] = []
     for i in batch.on(alias):
         resource = batch.resources[i]
@@ -120,12 +120,12 @@ def apply_tasks(batch: Batch, alias: str) -> list[dict[str, Any]]:
             check = register(i, ACTIVE)
             tasks.append(_task(i, ACTIVE, {
                 "ansible.builtin.command": {"argv": ["systemctl", "is-active", str(resource.attributes["name"])]},
-                "until": f"{check}.rc == 0", "retries": ACTIVE_RETRIES, "delay": 1, "changed_when": False,
+                "until": f"{check}.rc == 0", "retries": max(1, ready_seconds), "delay": 1, "changed_when": False,
             }, so_far))
             so_far = [*so_far, f"{check} is not failed and {check} is not skipped"]
         if ready.get("port"):
             tasks.append(_task(i, PORT, {
-                "ansible.builtin.wait_for": {"host": "127.0.0.1", "port": int(ready["port"]), "timeout": PORT_TIMEOUT},
+                "ansible.builtin.wait_for": {"host": "127.0.0.1", "port": int(ready["port"]), "timeout": max(1, ready_seconds)},
             }, so_far))
     return tasks
 

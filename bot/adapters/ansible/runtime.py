@@ -44,14 +44,16 @@ AUTH_SIGNS = ("Permission denied", "Authentication failed", "authentication", "I
 @dataclass(frozen=True, slots=True)
 class AnsibleSettings:
     """How every stack's Ansible runs: the parent environment, forks (the bot's concurrency),
-    where per-stack files live when the bot gives no scratch directory, and how long one
-    ansible-playbook run may take."""
+    where per-stack files live when the bot gives no scratch directory, how long one
+    ansible-playbook run may take, a host may take to answer, and a unit to become active and
+    to accept on its port."""
 
     env: Mapping[str, str]
     forks: int
     state_dir: Path
     timeout_seconds: float = 1800.0
     connect_timeout_seconds: int = 10
+    ready_seconds: int = playbook.READY_SECONDS
 
     def runtime(self, target: RuntimeTarget) -> AnsibleRuntime:
         return AnsibleRuntime(self, target)
@@ -140,7 +142,7 @@ class AnsibleRuntime:
             return {}
         batch = _batch(planned, deleting=False)
         outcome = _Outcome(batch, deleting=False)
-        secrets = self._run(batch, lambda alias: playbook.apply_tasks(batch, alias), outcome.hear)
+        secrets = self._run(batch, lambda alias: playbook.apply_tasks(batch, alias, self.settings.ready_seconds), outcome.hear)
         done = outcome.conclude(secrets)
         return {rid: r for rid, r in done.items() if r is not None}
 
