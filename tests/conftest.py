@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from fixtures.sshd import ArtifactServer, ClientKey, TestHost, client_key, test_hosts
+from fixtures.sshd.artifacts import LISTENER
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -87,3 +91,46 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
             proc.wait(timeout=10)
         return
     raise RuntimeError("could not start redis-server on a free port")
+
+
+@pytest.fixture
+def ssh_key(tmp_path: Path) -> ClientKey:
+    """An ed25519 client key the on-prem test hosts authorize for root."""
+    return client_key(tmp_path / "ssh-key")
+
+
+@pytest.fixture
+def artifacts() -> Iterator[ArtifactServer]:
+    """A loopback HTTP server with one artifact, `listener` (a tiny service answering $GREETING
+    on $PORT), reachable from the on-prem test hosts at the same address."""
+    with ArtifactServer.start({"listener": LISTENER}) as server:
+        yield server
+
+
+@pytest.fixture
+def onprem_hosts(tmp_path: Path, ssh_key: ClientKey, artifacts: ArtifactServer) -> Iterator[tuple[TestHost, TestHost]]:
+    """Two on-prem test hosts, `web1` and `web2` (fixtures/sshd): real sshd, each in its own
+    namespaces, reaching `artifacts`; every process on them ends with the test."""
+    forward = (artifacts.port,)
+    with test_hosts(tmp_path / "hosts", ("web1", "web2"), ssh_key, forward=forward) as (web1, web2):
+        yield web1, web2
+
+
+@pytest.fixture
+def web1(onprem_hosts: tuple[TestHost, TestHost]) -> TestHost:
+    return onprem_hosts[0]
+
+
+@pytest.fixture
+def web2(onprem_hosts: tuple[TestHost, TestHost]) -> TestHost:
+    return onprem_hosts[1]
+
+
+@pytest.fixture
+def onprem_inventory(onprem_hosts: tuple[TestHost, TestHost]) -> dict[str, object]:
+    """A workspace's `onprem` inventory for web1 and web2 (group `web`), reached as root with the
+    key `ref://ssh/key` names, each host key pinned."""
+    return {
+        "hosts": {host.name: host.entry(hostKey=host.host_key) for host in onprem_hosts},
+        "groups": {"web": [host.name for host in onprem_hosts]},
+    }
