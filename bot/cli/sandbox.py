@@ -16,6 +16,11 @@ build_server`: SQLite queue, workers, the webhook app on a free port) and regist
 the repository's webhook. Nothing outside the sandbox directory is written (Terraform's
 working directories included).
 
+With `onprem=True` it also starts an on-prem test host (fixtures/sshd: a real sshd in its own
+namespaces, a systemctl test double) for every host the example's workspaces' `onprem`
+inventories name, and points those inventories at them (loopback port, root, pinned host key,
+the client key in the fake secret store); `artifacts` serves files to them over loopback HTTP.
+
 With `serve=False` there is no server: the webhooks go to a recorder and `dispatch()` runs
 them through the bot's router in the calling thread, one after the other, until no new
 ones arrive (for tests that check the handlers step by step).
@@ -29,6 +34,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +114,9 @@ class Sandbox:
     env: dict[str, str]
     bot: Bot
     recorder: Any = None  # fixtures.github_sim.testing.HookRecorder when not serving
+    hosts: dict[str, Any] = field(default_factory=dict)  # name -> fixtures.sshd.TestHost (onprem=True)
+    artifacts: Any = None  # fixtures.sshd.ArtifactServer (onprem=True)
+    _onprem: ExitStack = field(default_factory=ExitStack, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _dispatched: int = 0
 
@@ -121,9 +130,12 @@ class Sandbox:
         workers: int = 2,
         serve: bool = True,
         files: Mapping[str, str] | None = None,
+        onprem: bool = False,
+        artifacts: Mapping[str, bytes] | None = None,
     ) -> Sandbox:
         """Start everything under `root`; `context` adds workspace context values and `files`
-        replaces or adds files of the example repository before it is pushed."""
+        replaces or adds files of the example repository before it is pushed; `onprem` starts
+        the on-prem test hosts and `artifacts` (name -> content) serves files to them."""
         from fixtures.github_sim import GitHubSim, SimHook, SimUser
         from fixtures.github_sim.testing import HookRecorder
         from fixtures.kube_sim import KubeSim
@@ -132,12 +144,15 @@ class Sandbox:
         root.mkdir(parents=True, exist_ok=True)
         kube = KubeSim.start()
         github = None
+        onprem_stack = ExitStack()
         try:
             kubeconfig = kube.write_kubeconfig(root / "kubeconfig")
+            hosts, served, point = cls._onprem_hosts(onprem_stack, root, files or {}, artifacts or {}) if onprem else ({}, None, None)
             users = [SimUser(login, token, perm) for login, (token, perm) in USERS.items()]
             github = GitHubSim.start(root / "github", users=users)
             github.create_repo(REPO_OWNER, REPO_NAME)
-            cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})}, files or {})
+            cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})}, files or {},
+                      point)
             environ = terraform_env(os.environ if env is None else env)
             environ["SHIPMATE_CACHE_DIR"] = str(root / "cache")
             environ.setdefault("SHIPMATE_SECRET_SALT", "sandbox-salt")
@@ -154,32 +169,56 @@ class Sandbox:
             )
             if not serve:
                 recorder = HookRecorder()
-                box = cls(root, github, kube, kubeconfig, None, environ, build_bot(settings, environ), recorder)
+                box = cls(root, github, kube, kubeconfig, None, environ, build_bot(settings, environ), recorder,
+                          hosts, served, onprem_stack)
                 github.add_hook(SimHook(recorder.url, SECRET))
                 box.dispatch()
                 return box
             server = build_server(settings, environ, scheduler=False)
             assert server.bot is not None
-            box = cls(root, github, kube, kubeconfig, server, environ, server.bot)
+            box = cls(root, github, kube, kubeconfig, server, environ, server.bot, None, hosts, served, onprem_stack)
             box._thread = threading.Thread(target=server.serve, name="shipmate-serve", daemon=True)
             box._thread.start()
             github.add_hook(SimHook(f"{server.url}/webhooks/github", SECRET))
             return box
         except BaseException:
-            if github is not None:
-                github.stop()
-            kube.stop()
+            try:
+                if github is not None:
+                    github.stop()
+                kube.stop()
+            finally:
+                onprem_stack.close()
             raise
 
     @staticmethod
-    def _seed(github: Any, work: Path, context: Mapping[str, str], files: Mapping[str, str]) -> None:
-        """Push the example repository, its workspaces pointing at the simulators."""
+    def _onprem_hosts(stack: ExitStack, root: Path, files: Mapping[str, str],
+                      artifacts: Mapping[str, bytes]) -> tuple[dict[str, Any], Any, Any]:
+        """Start the artifact server and a test host for every host the example's on-prem
+        inventories name (`files` replacing the example's), ended with `stack`; how to point a
+        workspace file at them."""
+        from fixtures.sshd import ArtifactServer, client_key, test_hosts
+        from fixtures.sshd.inventory import inventory_hosts, point_workspace
+
+        workspaces = {f"workspaces/{p.name}": p.read_text() for p in (EXAMPLE / "workspaces").glob("*.yaml")}
+        workspaces.update({rel: text for rel, text in files.items() if rel.startswith("workspaces/")})
+        names = sorted({name for text in workspaces.values() for name in inventory_hosts(text)})
+        served = stack.enter_context(ArtifactServer.start(artifacts))
+        key = client_key(root / "onprem-key")
+        started = stack.enter_context(test_hosts(root / "hosts", tuple(names), key, forward=(served.port,)))
+        hosts = {host.name: host for host in started}
+        return hosts, served, lambda text: point_workspace(text, hosts, key)
+
+    @staticmethod
+    def _seed(github: Any, work: Path, context: Mapping[str, str], files: Mapping[str, str], point: Any = None) -> None:
+        """Push the example repository, its workspaces pointing at the simulators (and, with
+        `point`, at the on-prem test hosts)."""
         shutil.copytree(EXAMPLE, work)
         for rel, text in files.items():
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             (work / rel).write_text(text)
         for workspace in sorted((work / "workspaces").glob("*.yaml")):
-            workspace.write_text(add_context(workspace.read_text(), context))
+            text = add_context(workspace.read_text(), context)
+            workspace.write_text(point(text) if point is not None else text)
         identity = {"GIT_AUTHOR_NAME": "alice", "GIT_AUTHOR_EMAIL": "alice@acme.example",
                     "GIT_COMMITTER_NAME": "alice", "GIT_COMMITTER_EMAIL": "alice@acme.example"}
         git("init", "-q", "-b", "main", cwd=work)
@@ -273,7 +312,10 @@ class Sandbox:
             try:
                 self.github.stop()
             finally:
-                self.kube.stop()
+                try:
+                    self.kube.stop()
+                finally:
+                    self._onprem.close()
 
     def __enter__(self) -> Sandbox:
         return self

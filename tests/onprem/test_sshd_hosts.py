@@ -9,8 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fixtures.sshd import ArtifactServer, ClientKey, TestHost, client_key, test_hosts
+from fixtures.sshd.inventory import inventory_hosts, point_workspace
 
 
 def test_root_logs_in_with_the_authorized_key_and_another_key_is_refused(
@@ -126,3 +128,51 @@ def test_a_host_that_cannot_start_leaves_nothing_behind(tmp_path: Path) -> None:
         raise AssertionError("a second host of the same name started")
     assert running(str(tmp_path / "hosts")) == []
     assert not (tmp_path / "hosts").exists()
+
+
+WORKSPACE = """\
+# two machines
+modules:
+  onprem:
+    configs:
+      default:
+        inventory:
+          hosts:
+            web1: {address: 192.0.2.11, user: deploy}
+            web2: {address: 192.0.2.12, port: 2222, user: deploy, baseDir: /srv/test/web2}
+            db1: {address: 192.0.2.13, user: deploy}
+          groups:
+            web: [web1, web2]
+          auth: {privateKey: ref://ssh-deploy/key}
+          become: {method: sudo, user: root}
+secretStore:
+  provider:
+    fake:
+      data:
+        - key: ssh-deploy
+          valueMap: {key: not-a-real-key}
+        - key: db
+          valueMap: {password: hunter2}
+context:
+  environment: dev
+"""
+
+
+def test_a_workspace_is_pointed_at_the_test_hosts_of_its_inventorys_names(
+    web1: TestHost, web2: TestHost, ssh_key: ClientKey
+) -> None:
+    assert inventory_hosts(WORKSPACE) == ["db1", "web1", "web2"]
+    pointed = yaml.safe_load(point_workspace(WORKSPACE, {"web1": web1, "web2": web2}, ssh_key))
+    inventory = pointed["modules"]["onprem"]["configs"]["default"]["inventory"]
+    assert inventory["hosts"] == {
+        "web1": {"address": "127.0.0.1", "user": "root", "port": web1.port, "hostKey": web1.host_key},
+        "web2": {"address": "127.0.0.1", "port": web2.port, "user": "root", "hostKey": web2.host_key},
+        "db1": {"address": "192.0.2.13", "user": "deploy"},
+    }
+    assert "become" not in inventory and inventory["groups"] == {"web": ["web1", "web2"]}
+    assert pointed["secretStore"]["provider"]["fake"]["data"] == [
+        {"key": "ssh-deploy", "valueMap": {"key": ssh_key.text}}, {"key": "db", "valueMap": {"password": "hunter2"}}]
+    assert pointed["context"] == {"environment": "dev"}
+    assert point_workspace("context: {}\n", {"web1": web1}, ssh_key) == "context: {}\n"
+    storeless = yaml.safe_load(point_workspace(WORKSPACE.split("secretStore:")[0], {"web1": web1}, ssh_key))
+    assert storeless["secretStore"] == {"provider": {"fake": {"data": [{"key": "ssh-deploy", "valueMap": {"key": ssh_key.text}}]}}}
