@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from bot.core.events import Delivery
 from bot.core.lock import Lock
 from bot.core.release import Release, ReleaseMeta
+from bot.core.spec import SENSITIVE_KEY as spec_sensitive_key
 from bot.core.spec import Resource, State
 
 JSON = dict[str, Any]
@@ -301,7 +302,7 @@ class Checkouts(Protocol):
 
 # --- preview conventions (runtime read / dry_run results) -----------------------------------
 
-SENSITIVE_KEY = "__sensitive__"
+SENSITIVE_KEY = spec_sensitive_key
 """Reserved key a runtime may add to an object returned by `Runtime.read` or `Runtime.dry_run`.
 
 Its value is a tree shaped like the object with `true` at every sensitive leaf or subtree,

@@ -22,6 +22,7 @@ EXT_IMPORT_ID = "kusionstack.io/import-id"
 EXT_PROVIDER = "provider"
 EXT_PROVIDER_META = "providerMeta"
 EXT_RESOURCE_TYPE = "resourceType"
+SENSITIVE_KEY = "__sensitive__"  # the fields of a resource (or a read object) that are secret; bot.core.ports
 EXT_HEALTH_POLICY = "healthPolicy"
 
 KUSION_PATH_PREFIX = "$kusion_path."

@@ -281,7 +281,7 @@ def test_json_patch_allows_missing_removes_and_creates_parents() -> None:
 
 def test_registry_holds_the_builtins_and_rejects_bad_modules() -> None:
     registry = builtin_registry()
-    assert registry.names() == ("job", "k8s_manifest", "network", "service", "terraform")
+    assert registry.names() == ("job", "k8s_manifest", "network", "onprem", "service", "terraform")
     assert "service" in registry and registry.get("mysql") is None
 
     class Dotted:

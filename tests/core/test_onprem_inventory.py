@@ -85,7 +85,7 @@ modules:
         "workspaces/dev.yaml:7:73: modules.onprem.configs.default.inventory.hosts.web1.baseDir: expected an absolute path, got 'srv'",
         "workspaces/dev.yaml:8:13: modules.onprem.configs.default.inventory.hosts.all: expected a host name of letters, digits, '.', '_', '-' (not 'all'), got 'all'",
         "workspaces/dev.yaml:9:19: modules.onprem.configs.default.inventory.hosts.web2: missing required field 'address'",
-        "workspaces/dev.yaml:9:20: modules.onprem.configs.default.inventory.hosts.web2.adress: unknown field 'adress' (did you mean 'address'?); expected one of: address, auth, baseDir, become, port, user",
+        "workspaces/dev.yaml:9:20: modules.onprem.configs.default.inventory.hosts.web2.adress: unknown field 'adress' (did you mean 'address'?); expected one of: address, auth, baseDir, become, hostKey, port, user",
         "workspaces/dev.yaml:9:59: modules.onprem.configs.default.inventory.hosts.web2.auth.privateKey: expected a ref://<name>[/<property>] reference to the workspace's secret store; a privateKey may not be written in the workspace",
         "workspaces/dev.yaml:11:25: modules.onprem.configs.default.inventory.groups.web[1]: host 'web1' appears twice in group 'web'",
         "workspaces/dev.yaml:11:31: modules.onprem.configs.default.inventory.groups.web[2]: unknown host 'db'; hosts: web1, web2",

@@ -6,19 +6,20 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import secrets
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
 from bot.core.generate import generate_stack, render_spec
 from bot.core.mask import MASK, mask_spec
 from bot.core.modules import ModuleRegistry
-from bot.core.modules.builtins import BUILTINS, ONPREM
+from bot.core.modules.builtins import BUILTINS
 from bot.core.spec import ANSIBLE, Spec
 from tests.golden import assert_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 ONPREM_REPO = ROOT / "fixtures" / "configs" / "onprem"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "onprem"
-REGISTRY = ModuleRegistry((*BUILTINS, *ONPREM))
+REGISTRY = ModuleRegistry(BUILTINS)
 
 
 def files_of(directory: Path) -> dict[str, str]:
@@ -81,20 +82,19 @@ def test_users_come_before_directories_before_files_before_the_unit() -> None:
                for d in r.depends_on)
 
 
-def test_secret_contents_and_credentials_are_masked_once_resolved() -> None:
-    spec = generated()
-    resolved = Spec(tuple(
-        r.__class__(r.id, r.type, {**r.attributes, **({"content": "hunter2-but-longer"} if "content" in r.attributes
-                                                      else {}),
-                                    "host": {**r.attributes["host"], "auth": {"privateKey": "PRIVATE"}}},
-                    r.depends_on, r.extensions)
-        for r in spec.resources
-    ))
-    masked = mask_spec(resolved).by_id()
+def test_secret_contents_are_resolved_and_masked_while_credentials_stay_references() -> None:
+    spec, found = secrets.resolve(generated())
+    by_id = spec.by_id()
+    env = by_id["ansible:web1:ansible.builtin.copy:/etc/api/api.env"].attributes["content"]
+    assert env == 'DB_PASSWORD="hunter2-but-longer"\nLOG_LEVEL="info"\n'
+    assert by_id["ansible:web1:ansible.builtin.copy:/etc/app/token"].attributes["content"] == "s3cr3t-token-value"
+    assert found == {"hunter2-but-longer", "s3cr3t-token-value"}
+    assert all(r.attributes["host"]["auth"] == {"privateKey": "ref://ssh-deploy/key"} for r in spec.resources)
+    masked = mask_spec(spec, found).by_id()
     assert masked["ansible:web1:ansible.builtin.copy:/etc/api/api.env"].attributes["content"] == MASK
     assert masked["ansible:web1:ansible.builtin.copy:/etc/app/token"].attributes["content"] == MASK
     assert masked["ansible:web1:ansible.builtin.copy:/etc/api/settings.toml"].attributes["content"] != MASK
-    assert all(r.attributes["host"]["auth"] == MASK for r in masked.values())
+    assert all(r.attributes["host"]["auth"] == {"privateKey": "ref://ssh-deploy/key"} for r in masked.values())
 
 
 def test_same_input_gives_byte_identical_specs() -> None:
@@ -146,10 +146,41 @@ def test_a_missing_inventory_or_secret_store_is_located_in_the_workspace() -> No
     ]
 
 
-def test_a_become_password_is_a_sensitive_reference_like_the_login_credential() -> None:
+def test_a_become_password_stays_a_reference_like_the_login_credential() -> None:
     workspace = (ONPREM_REPO / "workspaces" / "dev.yaml").read_text().replace(
         "become: {method: sudo, user: root}", "become: {method: sudo, user: root, password: ref://ssh-deploy/sudo}"
     )
     resource = generated(**{"workspaces/dev.yaml": workspace}).by_id()["ansible:web1:ansible.builtin.user:app"]
     assert resource.attributes["host"]["become"] == {"method": "sudo", "user": "root", "password": "ref://ssh-deploy/sudo"}
-    assert resource.extensions["__sensitive__"] == {"host": {"auth": True, "become": {"password": True}}}
+    assert "__sensitive__" not in resource.extensions  # references are not secrets; the runtime resolves them
+
+
+def test_packages_come_before_users_and_a_package_wanted_absent_orders_nothing() -> None:
+    main = (ONPREM_REPO / "web" / "dev" / "main.yaml").read_text().replace(
+        "      hosts: web\n      users:", "      hosts: web\n      packages: {curl: {}, telnet: {state: absent}}\n      users:", 1
+    )
+    by_id = generated(**{"web/dev/main.yaml": main}).by_id()
+    curl = by_id["ansible:web1:ansible.builtin.package:curl"]
+    assert curl.attributes["name"] == "curl" and curl.attributes["state"] == "present"
+    assert by_id["ansible:web2:ansible.builtin.package:telnet"].attributes["state"] == "absent"
+    user = by_id["ansible:web1:ansible.builtin.user:app"]
+    assert user.depends_on == ("ansible:web1:ansible.builtin.package:curl",)
+
+
+def test_a_bad_package_is_located() -> None:
+    main = (ONPREM_REPO / "web" / "dev" / "main.yaml").read_text().replace(
+        "      hosts: web\n      users:", "      hosts: web\n      packages: {curl: {state: latest}}\n      users:", 1
+    )
+    assert problems(**{"web/dev/main.yaml": main}) == [
+        "web/dev/main.yaml:7:32: api.accessories.base.packages.curl.state: expected present or absent, got 'latest'",
+    ]
+
+
+def test_a_pinned_host_key_reaches_the_host_entry() -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    workspace = (ONPREM_REPO / "workspaces" / "dev.yaml").read_text().replace(
+        "web1: {address: 192.0.2.11, user: deploy}", f"web1: {{address: 192.0.2.11, user: deploy, hostKey: {key} root@web1}}"
+    )
+    by_id = generated(**{"workspaces/dev.yaml": workspace}).by_id()
+    assert by_id["ansible:web1:ansible.builtin.user:app"].attributes["host"]["hostKey"] == key
+    assert "hostKey" not in by_id["ansible:web2:ansible.builtin.user:app"].attributes["host"]

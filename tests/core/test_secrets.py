@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bot.core import secrets
 from bot.core.errors import ConfigError
 from bot.core.secrets import resolve
 from bot.core.spec import KUBERNETES, Resource, Spec
@@ -44,3 +47,24 @@ def test_secret_data_and_context_refs_resolve_and_are_reported():
 def test_unresolvable_refs_are_clear_errors(ref, store, message):
     with pytest.raises(ConfigError, match=message):
         resolve(Spec((secret(v=ref),), store))
+
+
+@given(
+    parts=st.lists(st.sampled_from(["a", " ", "=", '"', "\n", "x/", "ref:", "?"]), max_size=6),
+    name=st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
+    prop=st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+)
+def test_embedded_references_are_found_whole_inside_any_text(parts: list[str], name: str, prop: str) -> None:
+    ref = f"ref://{name}/{prop}"
+    text = "".join(parts) + f'KEY="{ref}"\n' + "".join(reversed(parts))
+    assert secrets.embedded_refs(text) == [ref]
+
+
+def test_a_resolver_tells_every_value_it_gives_and_names_a_reference_it_cannot_resolve() -> None:
+    store = {"provider": {"fake": {"data": [{"key": "ssh", "valueMap": {"key": "PRIVATE KEY"}}]}}}
+    told: list[str] = []
+    resolve_one = secrets.resolver(store, told.append)
+    assert resolve_one("ref://ssh/key") == "PRIVATE KEY"
+    assert told == ["PRIVATE KEY"]
+    with pytest.raises(ConfigError, match="ref://ssh/nope: secret ssh has no property nope"):
+        resolve_one("ref://ssh/nope")

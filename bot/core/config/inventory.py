@@ -18,7 +18,9 @@ modules:
           become: {method: sudo, user: root}             # or true; absent: no become
 ```
 
-A host may give its own `auth` and `become`, which replace the inventory's. `baseDir` (an
+A host may give its own `auth` and `become`, which replace the inventory's, and its `hostKey`
+(its public key line, `ssh-ed25519 AAAA...`): SSH then accepts that key only; without it the
+first key seen is remembered per stack. `baseDir` (an
 absolute path, for tests) is a directory every path managed on that host is placed under. The
 group `all` holds every host. Credentials are only ever `ref://` references to the workspace's
 secret store: a key or password in clear is an error, so no Spec can hold one.
@@ -37,6 +39,7 @@ from bot.core.yamlio import FieldPath
 ALL_GROUP = "all"
 REF_PREFIX = "ref://"
 BECOME_METHODS = ("sudo", "su", "doas")
+_HOST_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+=*( .*)?$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.:\-\[\]%]+$")
 
@@ -78,11 +81,14 @@ class Host:
     base_dir: str | None = None
     auth: Auth | None = None
     become: Become | None = None
+    host_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "address": self.address, "port": self.port, "user": self.user}
         if self.base_dir is not None:
             out["baseDir"] = self.base_dir
+        if self.host_key is not None:
+            out["hostKey"] = self.host_key
         if self.auth is not None:
             out["auth"] = self.auth.to_dict()
         if self.become is not None:
@@ -160,7 +166,7 @@ def _host(c: Checker, name: str, body: Any, path: FieldPath, auth: Auth | None, 
     data = c.mapping(body, path, optional=False)
     if not isinstance(body, dict):
         return None
-    c.fields(data, path, ("address", "port", "user", "baseDir", "auth", "become"), required=("address", "user"))
+    c.fields(data, path, ("address", "port", "user", "baseDir", "hostKey", "auth", "become"), required=("address", "user"))
     address = c.get(data, "address", path, "string", "")
     if "address" in data and isinstance(data["address"], str) and not _ADDRESS.match(address):
         c.add((*path, "address"), f"expected a host name or IP address, got {address!r}")
@@ -173,11 +179,17 @@ def _host(c: Checker, name: str, body: Any, path: FieldPath, auth: Auth | None, 
     base_dir = c.get(data, "baseDir", path, "string")
     if base_dir is not None and not base_dir.startswith("/"):
         c.add((*path, "baseDir"), f"expected an absolute path, got {base_dir!r}")
+    host_key = c.get(data, "hostKey", path, "string")
+    if host_key is not None and not _HOST_KEY.match(host_key.strip()):
+        c.add((*path, "hostKey"), "expected the host's public key as `<type> <base64>` (a line of "
+              "/etc/ssh/ssh_host_*_key.pub without its comment)")
+        host_key = None
     if "auth" in data:
         auth = _auth(c, data["auth"], (*path, "auth"))
     if "become" in data:
         become = _become(c, data["become"], (*path, "become"))
-    return Host(name=name, address=address, user=user, port=port, base_dir=base_dir, auth=auth, become=become)
+    return Host(name=name, address=address, user=user, port=port, base_dir=base_dir, auth=auth, become=become,
+                host_key=None if host_key is None else " ".join(host_key.split()[:2]))
 
 
 def _ref(c: Checker, data: Mapping[Any, Any], key: str, path: FieldPath) -> str | None:

@@ -7,10 +7,10 @@
 | `network.Network`           | Services for ports, Ingress                     |
 | `k8s_manifest.K8sManifest`  | raw manifests from files                        |
 | `terraform.Terraform`       | raw Terraform resources with their provider     |
+| `onprem.Files`              | packages, users, directories, files on hosts    |
+| `onprem.Service`            | a systemd unit with its user, artifact, files   |
 
-Not registered yet: `onprem.Files` and `onprem.Service` (users, directories, files and systemd
-units on hosts, as `type: Ansible` resources) are in `ONPREM`, and join `BUILTINS` in the same
-change that registers the Ansible runtime, so that no user can generate a Spec no runtime applies.
+The `onprem` modules give `type: Ansible` resources (`bot.adapters.ansible` applies them).
 """
 
 from __future__ import annotations
@@ -28,6 +28,5 @@ BUILTINS: tuple[Module, ...] = (
     NetworkModule(),
     K8sManifestModule(),
     TerraformModule(),
+    OnPremModule(),
 )
-
-ONPREM: tuple[Module, ...] = (OnPremModule(),)

@@ -5,6 +5,7 @@ accessories:
   base:
     _type: onprem.Files
     hosts: web                                   # a group of the workspace inventory, or a host
+    packages: [curl]                             # or {curl: {state: present}, telnet: {state: absent}}
     users: {app: {system: true, home: /var/lib/app}}
     directories: {/etc/app: {owner: app, mode: "0750"}}
     files:
@@ -26,7 +27,7 @@ Every host of the group gets one resource per managed object, with the ID
 `ansible:<host>:<Ansible module>:<name>` (`ansible:web1:ansible.builtin.copy:/etc/app/env`) and
 the extension `resourceType` naming the Ansible module. Attributes are that module's arguments
 plus `host`, the inventory entry (address, port, user, `baseDir`, and `auth`/`become` as
-`ref://` references, never a credential in clear). On each host users come before directories,
+`ref://` references, never a credential in clear). On each host packages (`ansible.builtin.package`) come before users, users before directories,
 directories before the files under them, files before the unit, the unit file before the unit
 (`dependsOn`). A service becomes: its user (`ansible.builtin.user`), the directories `/opt/<name>`
 (for an artifact) and `/etc/<name>`, the artifact (`ansible.builtin.get_url` with its checksum),
@@ -36,7 +37,11 @@ started and enabled, with `readiness.port` in its extensions when a port is decl
 
 Secrets: a file marked `secret: true`, a file whose content is a `ref://` reference, and the
 environment file when any value is a `ref://` reference have their `content` listed as sensitive
-(`extensions.__sensitive__`), and so has `host.auth`; masking hides them wherever they are shown.
+(`extensions.__sensitive__`): their references are resolved at preview and apply
+(`bot.core.secrets`) and masking hides the values wherever they are shown. The host's `auth` and
+become password are references, not secrets: they stay `ref://` in the Spec and in the recorded
+State (a destroy long after must still know which secret to use), and the runtime resolves them
+when it connects.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from bot.core.modules.base import ModuleInputError, ModuleRequest, ModuleResult
 from bot.core.ports import SENSITIVE_KEY
 from bot.core.spec import ANSIBLE, EXT_RESOURCE_TYPE, Resource
 
+PACKAGE = "ansible.builtin.package"
 USER = "ansible.builtin.user"
 FILE = "ansible.builtin.file"
 COPY = "ansible.builtin.copy"
@@ -63,6 +69,7 @@ EXT_READINESS = "readiness"
 UNIT_DIR = "/etc/systemd/system"
 PODMAN = "/usr/bin/podman"
 
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
 _NAME = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _UNIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 _MODE = re.compile(r"^0?[0-7]{3,4}$")
@@ -101,7 +108,7 @@ class OnPremModule:
         c = Checker()
         dev = dict(request.dev_config)
         if schema == "Files":
-            c.fields(dev, (), ("hosts", "users", "directories", "files"), required=("hosts",))
+            c.fields(dev, (), ("hosts", "packages", "users", "directories", "files"), required=("hosts",))
             objects = _files_objects(c, dev)
         else:
             c.fields(dev, (), ("hosts", "name", "artifact", "image", "command", "environment", "port", "user",
@@ -143,16 +150,10 @@ def _place(objects: list[_Object], hosts: tuple[Host, ...]) -> list[Resource]:
     out: list[Resource] = []
     for host in hosts:
         entry = host.to_dict()
-        credentials: dict[str, Any] = {}
-        if host.auth is not None:
-            credentials["auth"] = True
-        if host.become is not None and host.become.password is not None:
-            credentials["become"] = {"password": True}
         for obj in objects:
-            sensitive = {**obj.sensitive, **({"host": credentials} if credentials else {})}
             extensions: dict[str, Any] = {EXT_RESOURCE_TYPE: obj.module, **obj.extensions}
-            if sensitive:
-                extensions[SENSITIVE_KEY] = sensitive
+            if obj.sensitive:
+                extensions[SENSITIVE_KEY] = dict(obj.sensitive)
             out.append(Resource(
                 id=ansible_id(host.name, obj.module, obj.name),
                 type=ANSIBLE,
@@ -167,16 +168,47 @@ def _place(objects: list[_Object], hosts: tuple[Host, ...]) -> list[Resource]:
 
 
 def _files_objects(c: Checker, dev: Mapping[str, Any]) -> list[_Object]:
-    users = _users(c, c.mapping(dev.get("users"), ("users",)), ("users",))
-    after_users = tuple(u.key for u in users)
+    packages = _packages(c, dev.get("packages"), ("packages",))
+    after_packages = tuple(p.key for p in packages if p.args["state"] == "present")
+    users = _users(c, c.mapping(dev.get("users"), ("users",)), ("users",), after_packages)
+    after_users = (*after_packages, *(u.key for u in users))
     directories = _directories(c, c.mapping(dev.get("directories"), ("directories",)), ("directories",), after_users)
     files = _copies(c, c.mapping(dev.get("files"), ("files",)), ("files",), after_users, directories)
-    if not (users or directories or files) and c.ok:
-        c.add((), "expected at least one of 'users', 'directories' or 'files'")
-    return [*users, *directories, *files]
+    if not (packages or users or directories or files) and c.ok:
+        c.add((), "expected at least one of 'packages', 'users', 'directories' or 'files'")
+    return [*packages, *users, *directories, *files]
 
 
-def _users(c: Checker, raw: Mapping[Any, Any], path: tuple[str, ...]) -> list[_Object]:
+def _packages(c: Checker, raw: Any, path: tuple[str, ...]) -> list[_Object]:
+    """`packages: [nginx, curl]` or `{nginx: {state: present}, telnet: {state: absent}}`."""
+    if raw is None:
+        return []
+    wanted: dict[str, str] = {}
+    if isinstance(raw, list):
+        for i, name in enumerate(raw):
+            if not isinstance(name, str) or not _PACKAGE.match(name):
+                c.add((*path, i), f"expected a package name, got {name!r}")
+                continue
+            wanted[name] = "present"
+    else:
+        body = c.mapping(raw, path)
+        for name in sorted(body, key=str):
+            ppath = (*path, name)
+            if not isinstance(name, str) or not _PACKAGE.match(name):
+                c.add(ppath, f"expected a package name, got {name!r}", at_key=True)
+                continue
+            spec = c.mapping(body[name], ppath)
+            c.fields(spec, ppath, ("state",))
+            state = c.get(spec, "state", ppath, "string", "present")
+            if state not in ("present", "absent"):
+                c.add((*ppath, "state"), f"expected present or absent, got {state!r}")
+                continue
+            wanted[name] = state
+    return [_Object(PACKAGE, name, {"name": name, "state": state}) for name, state in sorted(wanted.items())]
+
+
+def _users(c: Checker, raw: Mapping[Any, Any], path: tuple[str, ...],
+           after: tuple[tuple[str, str], ...] = ()) -> list[_Object]:
     out = []
     for name in sorted(raw, key=str):
         upath = (*path, name)
@@ -195,7 +227,7 @@ def _users(c: Checker, raw: Mapping[Any, Any], path: tuple[str, ...]) -> list[_O
         groups = c.get(body, "groups", upath, "string-list")
         if groups:
             args["groups"] = sorted(groups)
-        out.append(_Object(USER, name, args))
+        out.append(_Object(USER, name, args, after=after))
     return out
 
 
