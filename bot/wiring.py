@@ -51,6 +51,7 @@ from bot.app.router import EventRouter
 from bot.app.services import Access, Services
 from bot.app.stacks import RuntimeFactory, StackIdentity, StackOps
 from bot.app.workers import Handler, WorkerPool
+from bot.core import secrets
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
 from bot.core.mask import Masker
@@ -355,7 +356,7 @@ def build_stack_ops(
 
     cache = settings.storage.cache_root(server=server)
     runtimes = build_runtime_factory(settings, env, cache_dir=cache, concurrency=concurrency, base_dir=base_dir,
-                                     scratch_dir=cache if server else None)
+                                     scratch_dir=cache if server else None, masker=masker)
     clock = SystemClock()
     registry = default_registry()
 
@@ -528,6 +529,13 @@ def discover_runtimes(group: str = RUNTIME_GROUP) -> tuple[RuntimePlugin, ...]:
     return tuple(found[t][0] for t in sorted(found))
 
 
+def _learn(masker: Masker | None) -> Callable[[str], None]:
+    def learn(value: str) -> None:
+        if masker is not None:
+            masker.add([value])
+    return learn
+
+
 def build_runtime_factory(
     settings: Settings,
     env: Mapping[str, str],
@@ -536,6 +544,7 @@ def build_runtime_factory(
     concurrency: int = 10,
     base_dir: Path | None = None,
     scratch_dir: Path | None = None,
+    masker: Masker | None = None,
 ) -> RuntimeFactory:
     """The runtimes of a stack, from the plug-ins of the `shipmate.runtimes` entry-point group:
     each is configured here once (`RuntimeSettings`: a bad setting fails now) and built for a
@@ -547,7 +556,9 @@ def build_runtime_factory(
     runtime's discovery cache and kubeconfig certificates); without it, temporary directories.
     Each plug-in is handed the groups of `settings` meant for the runtimes
     (`Settings.runtime_options`: `terraform`, `kubernetes`) and `env`, the parent environment
-    its children's environment starts from (`bot.core.childenv`)."""
+    its children's environment starts from (`bot.core.childenv`). A stack's workspace secret
+    store gives its runtimes `RuntimeTarget.resolve_secret`; every value resolved through it
+    joins `masker`."""
     given = RuntimeSettings(env=env, cache_dir=cache_dir, concurrency=concurrency, base_dir=base_dir,
                             scratch_dir=scratch_dir, options=settings.runtime_options())
     plugins = discover_runtimes()
@@ -556,15 +567,19 @@ def build_runtime_factory(
     cache: dict[tuple[str, str, str, str], StackRuntimes] = {}
     guard = threading.Lock()
 
-    def factory(identity: StackIdentity, context: Mapping[str, object]) -> StackRuntimes:
-        key = (identity.project, identity.stack, identity.workspace, json.dumps(context, sort_keys=True, default=str))
-        digest = hashlib.sha256(key[3].encode()).hexdigest()[:12]
+    def factory(identity: StackIdentity, context: Mapping[str, object],
+                secret_store: Mapping[str, Any] | None = None, /) -> StackRuntimes:
+        key = (identity.project, identity.stack, identity.workspace,
+               json.dumps([context, secret_store], sort_keys=True, default=str))
+        digest = hashlib.sha256(json.dumps(context, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        resolve_secret = secrets.resolver(secret_store, _learn(masker)) if secret_store else None
 
         def target(rtype: str) -> RuntimeTarget:
             scratch = None if scratch_dir is None else (
                 scratch_dir / rtype.lower() / identity.project / identity.stack / f"{identity.workspace}-{digest}"
             )
-            return RuntimeTarget(identity.project, identity.stack, identity.workspace, context, scratch)
+            return RuntimeTarget(identity.project, identity.stack, identity.workspace, context, scratch,
+                                 resolve_secret)
 
         def build(rtype: str) -> Callable[[], Runtime]:
             return lambda: builders[rtype](target(rtype))

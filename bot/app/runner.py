@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot import logs
 from bot.app.fanout import fan_out
@@ -149,7 +150,9 @@ class StackRunner:
                 loaded, secrets = got
                 return _warned(ops.apply(loaded, plan.provenance, options), loaded), secrets
             if plan.operation is Operation.DESTROY:
-                return ops.destroy(identity, plan.provenance, options, settings=self.trusted), secrets
+                store = self._secret_store(ref)
+                return ops.destroy(identity, plan.provenance, options, settings=self.trusted,
+                                   secret_store=store), secrets
             assert plan.revision is not None  # a rollback plan names its revision
             return ops.rollback(ref.project, ref.workspace, plan.revision, plan.provenance, options,
                                 settings=self.trusted), secrets
@@ -161,6 +164,17 @@ class StackRunner:
             return self._failed(ref, str(plan.operation), exc), secrets
 
     # --- shared ---------------------------------------------------------------------------------
+
+    def _secret_store(self, ref: StackRef) -> Mapping[str, Any] | None:
+        """The workspace secret store of a stack being destroyed, from its config when it
+        still loads (a runtime resolves its credentials through it); None otherwise."""
+        if self.tree is None:
+            return None
+        try:
+            got = self._load(ref)
+        except ShipmateError:  # the stack's config is gone or broken: the release's store it is
+            return None
+        return None if isinstance(got, StackOutcome) else got[0].spec.secret_store
 
     def _load(self, ref: StackRef) -> tuple[LoadedStack, frozenset[str]] | StackOutcome:
         """The loaded stack and its secret literals, or its refusal when its config is bad."""

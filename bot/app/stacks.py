@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from bot.app import executor as executor_mod
 from bot.app.configrepo import default_registry, stack_files
@@ -41,8 +42,16 @@ from bot.core.runtimes import Capability, StackRuntimes, check_imports
 from bot.core.spec import Resource, Spec, State
 from bot.metrics import ShipmateMetrics
 
-# Builds the runtimes for one stack from its identity and the workspace context.
-RuntimeFactory = Callable[["StackIdentity", Mapping[str, object]], StackRuntimes]
+
+class RuntimeFactory(Protocol):
+    """Builds the runtimes for one stack from its identity, the workspace context and the
+    workspace's secret store (what a runtime resolves a credential's `ref://` through when it
+    connects: `RuntimeTarget.resolve_secret`)."""
+
+    def __call__(
+        self, identity: StackIdentity, context: Mapping[str, object],
+        secret_store: Mapping[str, Any] | None = None, /,
+    ) -> StackRuntimes: ...
 Confirm = Callable[[ChangeSet], bool]
 
 
@@ -142,7 +151,7 @@ class StackOps:
 
     def _preview(self, loaded: LoadedStack, prior: State) -> ChangeSet:
         ident = loaded.identity
-        runtimes = self.runtimes(ident, loaded.spec.context)
+        runtimes = self.runtimes(ident, loaded.spec.context, loaded.spec.secret_store)
         check_imports(loaded.spec.resources, runtimes)
         return engine.preview(
             loaded.spec, prior, runtimes, self.ignore_fields, batched=runtimes.having(Capability.BATCH),
@@ -166,11 +175,15 @@ class StackOps:
         *,
         settings: RepoSettings | None = None,
         secrets: Iterable[str] = (),
+        secret_store: Mapping[str, Any] | None = None,
     ) -> StackOutcome:
         """Delete everything the latest release's state holds, dependents first.
 
         `secrets` are the clear secret values of the stack's config (`LoadedStack.secrets`),
-        when it could be loaded. The stored release holds its context masked, so its secret
+        and `secret_store` its workspace's secret store, when it could be loaded: a runtime
+        resolves the credentials it connects with through it (an on-prem host's key). Without
+        it, the release's own store is used, which holds inline values masked, so such a
+        credential cannot be resolved from it. The stored release holds its context masked, so its secret
         values are also recovered where the Spec masked what a lossless State entry keeps
         (`mask.recovered_secrets`): the destroy release's Spec, built from that state, is masked with them."""
         settings = settings or RepoSettings()
@@ -178,13 +191,14 @@ class StackOps:
         if latest is None or not latest.state.resources:
             raise NotRecorded(f"nothing to destroy: {identity.key} has no recorded resources")
         context = latest.spec.context
-        recorded = self.runtimes(identity, context).having(Capability.RECORDED_STATE)
+        store = secret_store if secret_store is not None else latest.spec.secret_store
+        recorded = self.runtimes(identity, context, store).having(Capability.RECORDED_STATE)
         secrets = frozenset(secrets) | secret_literals(context, settings) | mask.recovered_secrets(latest, recorded)
         self.masker.add(secrets)
 
         def build(prior: State) -> tuple[Spec, ChangeSet]:
-            spec = Spec(prior.resources, latest.spec.secret_store, context)
-            runtimes = self.runtimes(identity, context)
+            spec = Spec(prior.resources, store, context)
+            runtimes = self.runtimes(identity, context, store)
             changeset = engine.preview_destroy(
                 prior, runtimes, api_objects=runtimes.having(Capability.API_OBJECTS),
                 project=identity.project, stack=identity.stack, workspace=identity.workspace,
@@ -213,7 +227,7 @@ class StackOps:
         spec = self._unmask_from_live(identity, target)
         settings = settings or RepoSettings()
         latest = self.backend.latest(project, workspace)
-        recorded = self.runtimes(identity, spec.context).having(Capability.RECORDED_STATE)
+        recorded = self.runtimes(identity, spec.context, spec.secret_store).having(Capability.RECORDED_STATE)
         hidden = secret_literals(spec.context, settings) | mask.recovered_secrets(target, recorded)
         if latest is not None:
             hidden |= mask.recovered_secrets(latest, recorded)
@@ -231,7 +245,7 @@ class StackOps:
         masked = [r for r in target.spec.resources if mask.holds_mask(r.attributes)]
         if not masked:
             return target.spec
-        runtimes = self.runtimes(identity, target.spec.context)
+        runtimes = self.runtimes(identity, target.spec.context, target.spec.secret_store)
         live: dict[str, object] = {}
         for rtype in sorted({r.type for r in masked}):
             batch = [r for r in masked if r.type == rtype]
@@ -293,7 +307,7 @@ class StackOps:
             check_can_start(latest)
             prior = latest.state if latest else State()
             spec, changeset = build(prior)
-            runtimes = self.runtimes(identity, spec.context)
+            runtimes = self.runtimes(identity, spec.context, spec.secret_store)
             recorder.lossless = runtimes.having(Capability.RECORDED_STATE)
             recorder.api_objects = runtimes.having(Capability.API_OBJECTS)
             shown = mask.mask_changeset(changeset, literals)

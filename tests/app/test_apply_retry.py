@@ -59,7 +59,7 @@ class CutOff(Reporter):
 def test_an_unreachable_state_branch_during_apply_is_raised_for_a_retry(tmp_path: Path) -> None:
     remote, tree, ref, runtimes = setup(tmp_path)
     with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
-        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False)
+        ops = StackOps(backend, lambda ident, ctx, store=None: runtimes, SystemClock(), watch=False)
         with pytest.raises(TransientError) as raised:
             StackRunner(ops, tree, RepoSettings(), CutOff(remote)).run(command_plan(ref))
         assert retry_kind(raised.value) == "temporary"
@@ -71,7 +71,7 @@ def test_an_unreachable_state_branch_during_apply_is_raised_for_a_retry(tmp_path
 def test_a_lock_held_by_another_owner_fails_that_stack_at_once(tmp_path: Path) -> None:
     remote, tree, ref, runtimes = setup(tmp_path)
     with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
-        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False)
+        ops = StackOps(backend, lambda ident, ctx, store=None: runtimes, SystemClock(), watch=False)
         backend.acquire_lock("shop", "dev", "pr:acme/config#3", 600, 3)
         plan = RunPlan(Operation.APPLY, (ref,), Provenance(Trigger.PUSH, "bob", "a" * 40), owner="push:acme/config@abc")
         [run] = StackRunner(ops, tree, RepoSettings()).run(plan).stacks
@@ -83,7 +83,7 @@ def test_a_stack_takes_its_lock_from_the_session_not_again(tmp_path: Path) -> No
     # (which cost one state-branch commit and a fencing-token bump per stack).
     remote, tree, ref, runtimes = setup(tmp_path)
     with git_backend(remote.as_uri(), "shipmate-state", data_dir=tmp_path / "data") as backend:
-        ops = StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False)
+        ops = StackOps(backend, lambda ident, ctx, store=None: runtimes, SystemClock(), watch=False)
         commits = int(subprocess.run(["git", "rev-list", "--count", "--all"], cwd=remote,
                                      capture_output=True, text=True, check=True).stdout)
         result = StackRunner(ops, tree, RepoSettings()).run(command_plan(ref))

@@ -80,7 +80,7 @@ def runtimes(env: Mapping[str, str], cache: Path):  # type: ignore[no-untyped-de
     terraform = TerraformSettings.configured(Settings.from_env(env).terraform, env, cache_dir=cache)
     built: dict[tuple[str, str, str], Any] = {}
 
-    def factory(identity: StackIdentity, context: Mapping[str, object]) -> Mapping[str, Any]:
+    def factory(identity: StackIdentity, context: Mapping[str, object], _store: object = None) -> Mapping[str, Any]:
         key = (identity.project, identity.stack, identity.workspace)
         if key not in built:
             built[key] = stack_runtimes({TERRAFORM: terraform.runtime(*key, context)})
@@ -238,7 +238,7 @@ def test_errors_leaving_a_use_case_are_masked(tmp_path: Path) -> None:
         def read(self, resources, prior):  # type: ignore[no-untyped-def]
             raise ValueError(f"admission webhook denied: token {SECRET} is not allowed")
 
-    ops = StackOps(local_backend(tmp_path / "state"), lambda ident, ctx: stack_runtimes({TERRAFORM: Refusing(TERRAFORM)}),
+    ops = StackOps(local_backend(tmp_path / "state"), lambda ident, ctx, store=None: stack_runtimes({TERRAFORM: Refusing(TERRAFORM)}),
                    SystemClock(), watch=False)
     loaded = stack(null("token", {"triggers": {"token": SECRET}}))
     with pytest.raises(ValueError) as caught:

@@ -36,7 +36,7 @@ def loaded() -> LoadedStack:
 def ops(tmp_path, owner="me"):
     runtimes = stack_runtimes({KUBERNETES: DictRuntime(KUBERNETES), TERRAFORM: DictRuntime(TERRAFORM)})
     backend = local_backend(tmp_path / "state")
-    return StackOps(backend, lambda ident, ctx: runtimes, SystemClock(), watch=False,
+    return StackOps(backend, lambda ident, ctx, store=None: runtimes, SystemClock(), watch=False,
                     session=LockSession(backend, owner, 900.0)), backend
 
 
