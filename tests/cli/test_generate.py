@@ -23,7 +23,7 @@ GOLDEN = ROOT / "fixtures" / "golden" / "specs" / "acme"
 SCENARIOS = sorted(p.name for p in BAD.iterdir() if p.is_dir())
 
 
-@pytest.mark.parametrize("stack", ["shop/dev", "shop/prod", "data/dev", "data/prod"])
+@pytest.mark.parametrize("stack", ["shop/dev", "shop/prod", "data/dev", "data/prod", "edge/dev"])
 def test_generate_prints_the_golden_spec(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "-w", str(ACME / stack)]) == 0
     out = capsys.readouterr()

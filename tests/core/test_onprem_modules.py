@@ -124,7 +124,7 @@ api:
         "web/dev/main.yaml:13:21: api.accessories.files.directories.etc/app: expected an absolute, normalized directory path, got 'etc/app'",
         "web/dev/main.yaml:14:46: api.accessories.files.files./etc/app/x.mode: expected a string, got an integer (644)",
         "web/dev/main.yaml:6:23: api.accessories.svc.artifact.url: expected an http(s) URL of a file, got 'ftp://x'",
-        "web/dev/main.yaml:4:7: api.accessories.svc: expected exactly one of 'artifact' (a file fetched from a URL) or 'image' (run with podman)",
+        "web/dev/main.yaml:4:7: api.accessories.svc: expected one of 'artifact' (a file fetched from a URL) or 'image' (run with podman), not both",
         "web/dev/main.yaml:9:13: api.accessories.svc.port: expected an integer from 1 to 65535, got 0",
         "web/dev/main.yaml:8:21: api.accessories.svc.environment.1BAD: expected an environment variable name, got '1BAD'",
         "web/dev/main.yaml:5:14: api.accessories.svc.hosts: unknown host group 'db'; groups: all, web (or a host: web1, web2)",
@@ -184,3 +184,23 @@ def test_a_pinned_host_key_reaches_the_host_entry() -> None:
     by_id = generated(**{"workspaces/dev.yaml": workspace}).by_id()
     assert by_id["ansible:web1:ansible.builtin.user:app"].attributes["host"]["hostKey"] == key
     assert "hostKey" not in by_id["ansible:web2:ansible.builtin.user:app"].attributes["host"]
+
+
+def test_a_service_may_run_a_program_already_on_the_host_but_names_it_by_its_path() -> None:
+    def main(command: str) -> str:
+        return f"""api:
+  accessories:
+    svc:
+      _type: onprem.Service
+      hosts: web
+      command: {command}
+      port: 8080
+"""
+    by_id = generated(**{"web/dev/main.yaml": main("[/usr/bin/python3, -m, http.server, '8080']")}).by_id()
+    unit = by_id["ansible:web1:ansible.builtin.copy:/etc/systemd/system/svc.service"].attributes["content"]
+    assert "ExecStart=/usr/bin/python3 -m http.server 8080\n" in unit
+    assert not any(":ansible.builtin.get_url:" in rid for rid in by_id)
+    assert problems(**{"web/dev/main.yaml": main("[python3, -m, http.server]")}) == [
+        "web/dev/main.yaml:4:7: api.accessories.svc: expected 'artifact' (a file fetched from a URL), 'image' (run "
+        "with podman), or a 'command' whose program is already on the host (an absolute path, e.g. from `packages`)",
+    ]

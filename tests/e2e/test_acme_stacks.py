@@ -1,5 +1,6 @@
 """Every stack of the example repository (fixtures/configs/acme) previews and applies from the
-command line: real Terraform with the offline null provider, the Kubernetes simulator, and
+command line: real Terraform with the offline null provider, the Kubernetes simulator, the
+on-prem test hosts (fixtures/sshd: real sshd, the workspace's inventory pointed at them), and
 releases on the state branch of a real git repository.
 
 `data/prod` adopts `null_resource.legacy-marker` through the workspace's `importedResources`;
@@ -20,6 +21,8 @@ import pytest
 from bot.adapters.gitstate import git_backend
 from bot.cli import main
 from fixtures.kube_sim import KubeSim
+from fixtures.sshd import client_key, test_hosts
+from fixtures.sshd.inventory import inventory_hosts, point_workspace
 
 ACME = Path(__file__).resolve().parents[2] / "fixtures" / "configs" / "acme"
 STACKS = sorted(p.parent.relative_to(ACME).as_posix() for p in ACME.glob("*/*/stack.yaml"))
@@ -34,15 +37,21 @@ def acme(tmp_path_factory):
     root = tmp_path_factory.mktemp("acme")
     repo = root / "repo"
     shutil.copytree(ACME, repo)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "acme"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                       env={**os.environ, **GIT_ENV})
-    with KubeSim.start(ready_delay=0.05) as sim:
+    workspaces = sorted((repo / "workspaces").glob("*.yaml"))
+    names = tuple(sorted({name for w in workspaces for name in inventory_hosts(w.read_text())}))
+    key = client_key(root / "key")
+    with KubeSim.start(ready_delay=0.05) as sim, test_hosts(root / "hosts", names, key) as started:
+        hosts = {h.name: h for h in started}
+        for workspace in workspaces:
+            workspace.write_text(point_workspace(workspace.read_text(), hosts, key))
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "acme"]):
+            subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                           env={**os.environ, **GIT_ENV})
         yield repo, sim.write_kubeconfig(root / "kubeconfig"), root / "cache"
 
 
 def test_the_example_has_the_stacks_this_test_expects() -> None:
-    assert STACKS == ["data/dev", "data/prod", "shop/dev", "shop/prod"]
+    assert STACKS == ["data/dev", "data/prod", "edge/dev", "shop/dev", "shop/prod"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

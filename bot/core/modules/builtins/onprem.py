@@ -16,6 +16,7 @@ accessories:
     hosts: web
     artifact: {url: https://example.com/api-1.2.0, checksum: "sha256:<64 hex digits>"}
     # or: image: docker.io/library/nginx:1.27   (run with podman)
+    # or neither: a command whose program is already on the host (/usr/sbin/nginx, from packages)
     command: [/opt/api/api-1.2.0, --port, "8080"]
     environment: {LOG_LEVEL: info, DB_PASSWORD: ref://db/password}
     port: 8080
@@ -332,8 +333,11 @@ def _service_objects(c: Checker, dev: Mapping[str, Any], default_name: str) -> l
     image = c.get(dev, "image", (), "string")
     if image is not None and not _IMAGE.match(image):
         c.add(("image",), f"expected a container image reference such as docker.io/library/nginx:1.27, got {image!r}")
-    if ("artifact" in dev) == ("image" in dev):
-        c.add((), "expected exactly one of 'artifact' (a file fetched from a URL) or 'image' (run with podman)")
+    if "artifact" in dev and "image" in dev:
+        c.add((), "expected one of 'artifact' (a file fetched from a URL) or 'image' (run with podman), not both")
+    elif "artifact" not in dev and "image" not in dev and not (command and command[0].startswith("/")):
+        c.add((), "expected 'artifact' (a file fetched from a URL), 'image' (run with podman), or a 'command' "
+              "whose program is already on the host (an absolute path, e.g. from `packages`)")
     port = c.get(dev, "port", (), "integer")
     if port is not None and not c.in_range(port, ("port",), 1, 65535):
         port = None
