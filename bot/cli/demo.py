@@ -10,7 +10,10 @@ what a team would do, printing what each person sees:
 3. alice approves the pull request and comments `/apply`: applied, a Release recorded on the
    state branch, the objects are in the cluster, the lock kept for the pull request;
 4. alice merges: Shipmate applies the merge commit, records a Release and frees the lock;
-5. `shipmate release list` of the stack, and the objects in the cluster.
+5. `shipmate release list` of the stack, and the objects in the cluster;
+6. on-prem: bob adds a page to the `edge/dev` stack, which runs on two machines (two real
+   `sshd` test hosts, fixtures/sshd): its preview, alice's `/apply` through Ansible, and what
+   runs on each machine.
 
 Terraform: `SHIPMATE_TERRAFORM_BIN`/`TF_CLI_CONFIG_FILE` default to the project's
 `.tools/terraform` (what `./scripts/install` sets up), else `terraform` on PATH. Everything
@@ -91,9 +94,11 @@ def run(keep: str | None, verbose: bool) -> int:
 
 def play(root: Path, out: TextIO) -> None:
     say = _Printer(out)
-    with Sandbox.start(root) as box:
+    with Sandbox.start(root, onprem=True) as box:
         say.line(f"GitHub simulator   {box.github.url}  (repository {REPO})")
         say.line(f"Kubernetes         {box.kube.url}")
+        for name, host in sorted(box.hosts.items()):
+            say.line(f"on-prem host {name:<5} ssh://root@127.0.0.1:{host.port}  (a test host: sshd in its own namespaces)")
         assert box.server is not None
         say.line(f"Shipmate           {box.server.url}  (webhook registered, queue and workers running)")
         story(box, root, say)
@@ -154,6 +159,54 @@ def story(box: Sandbox, root: Path, say: _Printer) -> None:
         raise DemoFailed("the state branch does not hold the two releases")
     say.step("what runs in the cluster (namespace shop)")
     say.block(cluster_objects(box))
+    onprem_story(box, root, say)
+
+
+EDGE_FILE = "edge/dev/main.yaml"
+EDGE_BRANCH = "edge-about-page"
+
+
+def onprem_story(box: Sandbox, root: Path, say: _Printer) -> None:
+    """Step 6: the same loop on machines over SSH (the Ansible runtime)."""
+    say.step("bob adds an about page to edge/dev (two machines over SSH) and opens a pull request")
+    work = box.clone("bob", root / "bob-edge")
+    path = work / EDGE_FILE
+    path.write_text(path.read_text().replace(
+        '        /etc/page/index.html: {content: "<h1>acme: all systems go</h1>\\n", mode: "0644"}\n',
+        '        /etc/page/index.html: {content: "<h1>acme: all systems go</h1>\\n", mode: "0644"}\n'
+        '        /etc/page/about.html: {content: "<p>Served by Shipmate</p>\\n", mode: "0644"}\n'))
+    git("checkout", "-q", "-b", EDGE_BRANCH, cwd=work)
+    git("commit", "-q", "-am", "An about page on the edge machines", cwd=work)
+    git("push", "-q", "origin", EDGE_BRANCH, cwd=work)
+    pr = box.repo("bob").create_pull(title="About page on the edge", body="", head=EDGE_BRANCH, base="main")
+    box.settle()
+    preview = expect_comment(box, pr.number, "<!-- shipmate:preview", "the on-prem preview comment")
+    # Twenty creates: the table, not every object's diff.
+    say.comment({**preview, "body": preview["body"].split("\n<details", 1)[0] + "\n\n(… each object's diff)"})
+
+    say.step("alice approves and comments /apply: Ansible applies it on both machines")
+    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE", body="Ship it.")
+    asked = box.repo("alice").get_issue(pr.number).create_comment("/apply")
+    box.settle()
+    applied = expect_comment(box, pr.number, "<!-- shipmate:apply", "the on-prem apply result", after=asked.id)
+    say.comment(applied)
+    if "✅ 1 succeeded" not in applied["body"]:
+        raise DemoFailed("the on-prem apply did not succeed")
+
+    say.step("what runs on the machines")
+    say.block(machines(box))
+
+
+def machines(box: Sandbox) -> str:
+    rows: list[tuple[str, ...]] = [("HOST", "UNIT", "FILES IN /etc/page")]
+    for name, host in sorted(box.hosts.items()):
+        unit = host.unit("page")
+        state = f"page.service active (pid {unit['pid']})" if unit.get("pid") else "page.service inactive"
+        files = sorted(p.name for p in host.path("/etc/page").iterdir()) if host.path("/etc/page").exists() else []
+        rows.append((name, state, ", ".join(files) or "-"))
+    if any(r[1].endswith("inactive") for r in rows[1:]):
+        raise DemoFailed("the page service does not run on every machine")
+    return _table(rows)
 
 
 # --- reading what people see ----------------------------------------------------------------
@@ -212,11 +265,16 @@ def cluster_objects(box: Sandbox) -> str:
         api.close()
     if len(rows) == 1:
         raise DemoFailed("nothing was created in the cluster")
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows) + "\n"
+    return _table(rows)
 
 
 # --- printing ---------------------------------------------------------------------------------
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    """Rows as aligned columns, the first row the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows) + "\n"
 
 
 def collapsed(markdown: str) -> Iterator[str]:

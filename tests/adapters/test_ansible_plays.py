@@ -3,11 +3,13 @@ skipping what depends on a failure, removal, and the names that map events back.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.adapters.ansible import objects, playbook
+from bot.adapters.ansible import connection, objects, playbook
 from bot.adapters.ansible.runtime import _batch
 from bot.core.errors import RuntimeFailed
 from bot.core.modules.builtins.onprem import COPY, FILE, SYSTEMD, USER
@@ -111,3 +113,14 @@ def test_a_home_under_the_hosts_base_dir_reads_back_as_the_spec_names_it():
     assert objects.task_args(user)["home"] == "/srv/t/web1/var/lib/app"
     found = {"exists": True, "home": "/srv/t/web1/var/lib/app", "shell": "/bin/sh", "groups": []}
     assert objects.live(user, found) == dict(user.attributes)
+
+
+def test_ssh_control_sockets_stay_short_when_the_temporary_directory_is_deep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 70)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert connection._short_temp_dir() == "/tmp"
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert connection._short_temp_dir() is None

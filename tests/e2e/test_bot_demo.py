@@ -34,6 +34,10 @@ def test_the_demo_plays_the_story_and_cleans_up(tmp_path: Path) -> None:
         "1         succeeded  dev    comment  alice  #1",
         "2         succeeded  dev    push     alice  #1",
         "Deployment  shop-dev-web          1/1 available, LOG_LEVEL=info",
+        "== 7. bob adds an about page to edge/dev (two machines over SSH)",
+        "**20 to create, 0 to update, 0 to delete, 0 unchanged** in 1 stack.",
+        "| `edge` / `dev` | `dev` | ✅ succeeded | r1 | 20 to create",
+        "web2  page.service active (pid",
         "temporary files removed.",
     ):
         assert seen in out

@@ -50,7 +50,7 @@ class RunDir:
         self.resolve_secret = resolve_secret
         self.timeout_seconds = timeout_seconds
         self.secrets: set[str] = set()
-        self.path = Path(tempfile.mkdtemp(prefix="shipmate-ansible-"))
+        self.path = Path(tempfile.mkdtemp(prefix="shipmate-ansible-", dir=_short_temp_dir()))
 
     def __enter__(self) -> RunDir:
         try:
@@ -181,3 +181,14 @@ def _private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+
+
+SUN_PATH_MAX = 104  # bytes of a Unix socket's path, less than every platform's limit (108 on Linux)
+
+
+def _short_temp_dir() -> str | None:
+    """The temporary directory, unless SSH's control sockets under it (`<dir>/shipmate-ansible-
+    XXXXXXXX/cp/<40 hex digits>`) would not fit in a Unix socket's path: then `/tmp`."""
+    base = tempfile.gettempdir()
+    longest = len(os.path.join(base, "shipmate-ansible-xxxxxxxx", "cp", "x" * 40))
+    return None if longest < SUN_PATH_MAX or not os.path.isdir("/tmp") else "/tmp"
