@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.gitstate import git_backend
-from bot.cli.sandbox import Sandbox
+from bot.app.drift import check_drift
+from bot.cli.sandbox import REPO, Sandbox
 from bot.core.release import Phase
+from bot.core.yamlio import load_data
 from tests.e2e.world import all_bot_text, bodies, comment, open_pr, replace
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +63,18 @@ def test_an_onprem_stack_from_preview_to_destroy(box: Sandbox, tmp_path: Path) -
     # alice merges: applied again from the merge commit (nothing to change), the lock freed.
     box.repo("alice").get_pull(pr.number).merge(merge_method="merge")
     box.settle()
+
+    # Someone edits a file on web1 by hand: the drift check (check mode against the machine) finds it.
+    assert check_drift(box.services, REPO).drifted == ()
+    web1.path("/srv/acme/about.txt").write_text("edited by hand\n")
+    drifted = check_drift(box.services, REPO)
+    assert drifted.drifted == ("edge/dev",)
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "drift") as backend:
+        text = backend.store.snapshot().read("drift/edge/dev.yaml")
+    assert text is not None
+    assert {"id": "ansible:web1:ansible.builtin.copy:/srv/acme/about.txt", "action": "Update"} in (
+        load_data("drift/edge/dev.yaml", text.decode())["changes"])
+    web1.path("/srv/acme/about.txt").write_text("edge\n")
 
     # A change: one more environment variable, and the motd file goes.
     second = open_pr(box, "bob", {MAIN: lambda text: replace(
