@@ -10,32 +10,20 @@ import yaml
 from bot.cli.sandbox import EXAMPLE, Sandbox
 from fixtures.sshd import ClientKey
 
-INVENTORY = """\
-modules:
-  onprem:
-    configs:
-      default:
-        inventory:
-          hosts:
-            web1: {address: 192.0.2.11, user: deploy}
-            web2: {address: 192.0.2.12, user: deploy}
-          auth: {privateKey: ref://ssh/key}
-          become: {method: sudo, user: root}
-"""
-
 
 def test_the_sandbox_starts_the_inventorys_hosts_and_points_the_workspace_at_them(tmp_path: Path) -> None:
-    dev = (EXAMPLE / "workspaces" / "dev.yaml").read_text()
-    workspace = dev.replace("modules:\n", INVENTORY, 1)
-    with Sandbox.start(tmp_path / "box", serve=False, onprem=True, files={"workspaces/dev.yaml": workspace},
-                       artifacts={"app": b"#!/bin/sh\n"}) as box:
+    # The example's dev workspace names web1 and web2 (the edge project's machines).
+    assert "ref://ssh-deploy/key" in (EXAMPLE / "workspaces" / "dev.yaml").read_text()
+    with Sandbox.start(tmp_path / "box", serve=False, onprem=True, artifacts={"app": b"#!/bin/sh\n"}) as box:
         assert sorted(box.hosts) == ["web1", "web2"]
         pushed = yaml.safe_load((box.clone("bob", tmp_path / "work") / "workspaces" / "dev.yaml").read_text())
         inventory = pushed["modules"]["onprem"]["configs"]["default"]["inventory"]
         assert inventory["hosts"]["web2"] == {"address": "127.0.0.1", "user": "root", "port": box.hosts["web2"].port,
                                               "hostKey": box.hosts["web2"].host_key}
         key = tmp_path / "box" / "onprem-key" / "id_ed25519"
-        assert pushed["secretStore"]["provider"]["fake"]["data"] == [{"key": "ssh", "valueMap": {"key": key.read_text()}}]
+        stored = {e["key"]: e for e in pushed["secretStore"]["provider"]["fake"]["data"]}
+        assert stored["ssh-deploy"] == {"key": "ssh-deploy", "valueMap": {"key": key.read_text()}}
+        assert stored["db"] == {"key": "db", "valueMap": {"password": "hunter2-but-longer"}}
         assert pushed["context"]["KUBECONFIG_PATH"] == str(box.kubeconfig)
         url = box.artifacts.artifacts["app"].url
         fetched = box.hosts["web1"].ssh(
