@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.adapters.ansible import connection, objects, playbook
 from bot.adapters.ansible.runtime import _batch
@@ -124,3 +125,26 @@ def test_ssh_control_sockets_stay_short_when_the_temporary_directory_is_deep(
     assert connection._short_temp_dir() == "/tmp"
     monkeypatch.setattr(tempfile, "tempdir", "/tmp")
     assert connection._short_temp_dir() is None
+
+
+def test_what_a_spec_says_is_written_for_ansible_as_unsafe_and_only_our_expressions_stay_templates(
+    tmp_path: Path,
+) -> None:
+    hostile = "{{ lookup('pipe', 'id') }}\n{% for x in range(9) %}{% endfor %}"
+    env = res(WEB1, COPY, "/etc/api/api.env", dest="/etc/api/api.env", content=hostile, owner="{{ owner }}")
+    batch = _batch([*service(WEB1)[:1], env, *service(WEB1)[2:]], deleting=False)
+    playbook.write(tmp_path, batch, lambda alias: playbook.apply_tasks(batch, alias))
+    written = yaml.load((tmp_path / "tasks" / "web1.yml").read_text(), Loader=_Tagged)
+    copy = next(t[COPY] for t in written if COPY in t)
+    assert copy["content"] == ("!unsafe", hostile) and copy["owner"] == ("!unsafe", "{{ owner }}")
+    unit = next(t[SYSTEMD] for t in written if SYSTEMD in t)
+    assert unit["name"] == ("!unsafe", "api.service")
+    assert isinstance(unit["state"], str) and unit["state"].startswith("{{ ")  # the restart choice is ours
+    assert all(isinstance(w, str) for t in written for w in t.get("when", []))
+
+
+class _Tagged(yaml.SafeLoader):
+    """Reads `!unsafe` scalars as ("!unsafe", text), to see what was tagged."""
+
+
+_Tagged.add_constructor("!unsafe", lambda loader, node: ("!unsafe", loader.construct_scalar(node)))

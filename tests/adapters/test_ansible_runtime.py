@@ -279,3 +279,16 @@ def test_a_unit_that_never_accepts_on_its_port_is_recorded_and_fails(
     assert set(failed.value.messages) == {unit_id}
     assert "hello.service: port not accepting connections: " in failed.value.messages[unit_id]
     rt.delete(list(reversed(spec)), State.of(spec))
+
+
+def test_templates_in_what_a_spec_says_are_written_as_they_are_never_run(
+    tmp_path: Path, keys: dict[str, str], hosts: list[Host]
+) -> None:
+    rt = runtime(tmp_path, keys)
+    text = "{{ lookup('pipe', 'touch " + str(tmp_path / "ran") + "') }}\n{% raw %}x{% endraw %}\n"
+    spec = [res(hosts[0].entry(), COPY, "/etc/hostile", dest="/etc/hostile", content=text, mode="0644")]
+    assert {s.action for s in changes(spec, State(), rt).values()} == {Action.CREATE}
+    rt.apply(spec, State())
+    assert (hosts[0].root / "etc/hostile").read_text() == text
+    assert not (tmp_path / "ran").exists()
+    assert {s.action for s in changes(spec, State.of(spec), rt).values()} == {Action.UNCHANGED}

@@ -2,7 +2,7 @@
 and Ansible's configuration, gone when the run ends.
 
 `RunDir` (a context manager) makes a directory of its own (0700) for one ansible-playbook run:
-the inventory (`inventory.json`: address, port, user, become, and the path of the host's key
+the inventory (`inventory.yml`, every value `!unsafe`: address, port, user, become, and the path of the host's key
 file or its password), each private key resolved from its `ref://` reference at this moment
 and written 0600, the `ansible.cfg` the run reads instead of the user's (no ~/.ansible.cfg,
 no ~/.ssh/config: `ssh -F /dev/null`), Ansible's local temp directory and the SSH control
@@ -14,7 +14,6 @@ told to exit and the directory (keys included) is removed, whatever happened.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bot.adapters.ansible import untrusted
 from bot.core.config.inventory import REF_PREFIX
 from bot.core.errors import ConfigError, RuntimeFailed
 
@@ -58,7 +58,8 @@ class RunDir:
             for sub in ("keys", "tmp", "cp", "home"):
                 (self.path / sub).mkdir(mode=0o700)
             inventory = {"all": {"hosts": {alias: self._vars(alias, h) for alias, h in sorted(self.hosts.items())}}}
-            _private(self.path / "inventory.json", json.dumps(inventory, indent=1, sort_keys=True))
+            # Every value is a Spec's or a credential: Ansible must not template any of it.
+            _private(self.path / "inventory.yml", untrusted.dump(untrusted.untemplated(inventory)))
             _private(self.path / "ansible.cfg", self._config())
         except BaseException:
             self.close()
@@ -72,7 +73,7 @@ class RunDir:
 
     @property
     def inventory(self) -> Path:
-        return self.path / "inventory.json"
+        return self.path / "inventory.yml"
 
     def env(self) -> dict[str, str]:
         """Ansible's own variables for the run (the caller adds them to the child environment)."""

@@ -3,10 +3,11 @@
 A run gets a `Batch`: its resources in dependency order (dependents first for a delete), the
 inventory alias of each one's host and the resources of the batch it depends on on the same
 host. The play runs every host in parallel (`strategy: free`, forks = the bot's concurrency),
-each host its own task list (`tasks/<alias>.json`, included by `inventory_hostname`) so that
+each host its own task list (`tasks/<alias>.yml`, included by `inventory_hostname`) so that
 no host waits for or skips through another's tasks. Every task is named
 `shipmate <index> <phase>` (the index into the batch) and registered as `r<index>[_<phase>]`,
-which is how `runtime` maps Ansible's events back to resources.
+which is how `runtime` maps Ansible's events back to resources. Every value taken from a
+resource is written `!unsafe` (`untrusted`): Ansible never templates what a Spec says.
 
 - read: `shipmate_probe` once per host (every object's live state in one call), then each
   present resource's module in check mode (nothing is changed; a failure is reported, or
@@ -19,13 +20,13 @@ which is how `runtime` maps Ansible's events back to resources.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.ansible import objects
+from bot.adapters.ansible import objects, untrusted
+from bot.adapters.ansible.untrusted import untemplated
 from bot.core.modules.builtins.onprem import SYSTEMD
 from bot.core.spec import Resource
 
@@ -84,14 +85,14 @@ def read_tasks(batch: Batch, alias: str, keys: Mapping[int, str]) -> list[dict[s
     mine = batch.on(alias)
     tasks: list[dict[str, Any]] = [{
         "name": task_name(0, PROBE),
-        "shipmate_probe": {"objects": [objects.probe(batch.resources[i], keys[i]) for i in mine]},
+        "shipmate_probe": {"objects": untemplated([objects.probe(batch.resources[i], keys[i]) for i in mine])},
         "register": "probe",
     }]
     for i in mine:
         resource = batch.resources[i]
         tasks.append({
             "name": task_name(i, CHECK),
-            objects.module_of(resource): objects.task_args(resource),
+            objects.module_of(resource): untemplated(objects.task_args(resource)),
             "check_mode": True,
             "ignore_errors": True,
             "register": register(i, CHECK),
@@ -106,7 +107,7 @@ def apply_tasks(batch: Batch, alias: str, ready_seconds: int = READY_SECONDS) ->
     for i in batch.on(alias):
         resource = batch.resources[i]
         deps = batch.depends[i]
-        args = objects.task_args(resource)
+        args = untemplated(objects.task_args(resource))
         if objects.readiness(resource) and args.get("state") == objects.STARTED and deps:
             changed = " or ".join(f"{register(j, DO)} is changed" for j in deps)
             args["state"] = f"{{{{ '{objects.RESTARTED}' if ({changed}) else '{objects.STARTED}' }}}}"
@@ -119,7 +120,7 @@ def apply_tasks(batch: Batch, alias: str, ready_seconds: int = READY_SECONDS) ->
         if ready.get("active", True):
             check = register(i, ACTIVE)
             tasks.append(_task(i, ACTIVE, {
-                "ansible.builtin.command": {"argv": ["systemctl", "is-active", str(resource.attributes["name"])]},
+                "ansible.builtin.command": {"argv": untemplated(["systemctl", "is-active", str(resource.attributes["name"])])},
                 "until": f"{check}.rc == 0", "retries": max(1, ready_seconds), "delay": 1, "changed_when": False,
             }, so_far))
             so_far = [*so_far, f"{check} is not failed and {check} is not skipped"]
@@ -137,7 +138,7 @@ def delete_tasks(batch: Batch, alias: str) -> list[dict[str, Any]]:
         module, args = objects.removal(batch.resources[i])
         dependents = [j for j in batch.on(alias) if i in batch.depends[j]]
         when = [f"{register(j, DO)} is not failed and {register(j, DO)} is not skipped" for j in dependents]
-        body: dict[str, Any] = {module: args}
+        body: dict[str, Any] = {module: untemplated(args)}
         if module == SYSTEMD:
             mine = register(i, DO)
             body["failed_when"] = f"{mine}.failed | default(false) and 'Could not find' not in ({mine}.msg | default(''))"
@@ -158,14 +159,14 @@ def write(directory: Path, batch: Batch, tasks_of: Any) -> Path:
     tasks_dir = directory / "tasks"
     tasks_dir.mkdir()
     for alias in batch.hosts():
-        (tasks_dir / f"{alias}.json").write_text(json.dumps(tasks_of(alias), indent=1, sort_keys=True))
+        (tasks_dir / f"{alias}.yml").write_text(untrusted.dump(tasks_of(alias)))
     play = [{
         "name": "shipmate",
         "hosts": ",".join(batch.hosts()) or "none",
         "gather_facts": False,
         "strategy": "free",
-        "tasks": [{"name": "host tasks", "ansible.builtin.include_tasks": "tasks/{{ inventory_hostname }}.json"}],
+        "tasks": [{"name": "host tasks", "ansible.builtin.include_tasks": "tasks/{{ inventory_hostname }}.yml"}],
     }]
-    path = directory / "play.json"
-    path.write_text(json.dumps(play, indent=1))
+    path = directory / "play.yml"
+    path.write_text(untrusted.dump(play))
     return path
