@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -205,13 +204,7 @@ class Sandbox:
         names = sorted({name for text in workspaces.values() for name in inventory_hosts(text)})
         served = stack.enter_context(ArtifactServer.start(artifacts))
         key = client_key(root / "onprem-key")
-        # The hosts' Unix sockets must fit in 107 bytes (sun_path): a deep temporary directory
-        # gets its hosts in a short one of their own, removed with them.
-        hosts_dir = root / "hosts"
-        if len(str(hosts_dir)) > 48:
-            hosts_dir = Path(tempfile.mkdtemp(prefix="shipmate-hosts-", dir="/tmp")) / "hosts"
-            stack.callback(shutil.rmtree, hosts_dir.parent, True)
-        started = stack.enter_context(test_hosts(hosts_dir, tuple(names), key, forward=(served.port,)))
+        started = stack.enter_context(test_hosts(root / "hosts", tuple(names), key, forward=(served.port,)))
         hosts = {host.name: host for host in started}
         return hosts, served, lambda text: point_workspace(text, hosts, key)
 
