@@ -529,13 +529,6 @@ def discover_runtimes(group: str = RUNTIME_GROUP) -> tuple[RuntimePlugin, ...]:
     return tuple(found[t][0] for t in sorted(found))
 
 
-def _learn(masker: Masker | None) -> Callable[[str], None]:
-    def learn(value: str) -> None:
-        if masker is not None:
-            masker.add([value])
-    return learn
-
-
 def build_runtime_factory(
     settings: Settings,
     env: Mapping[str, str],
@@ -569,10 +562,12 @@ def build_runtime_factory(
 
     def factory(identity: StackIdentity, context: Mapping[str, object],
                 secret_store: Mapping[str, Any] | None = None, /) -> StackRuntimes:
+        context_json = json.dumps(context, sort_keys=True, default=str)
         key = (identity.project, identity.stack, identity.workspace,
-               json.dumps([context, secret_store], sort_keys=True, default=str))
-        digest = hashlib.sha256(json.dumps(context, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        resolve_secret = secrets.resolver(secret_store, _learn(masker)) if secret_store else None
+               context_json + json.dumps(secret_store, sort_keys=True, default=str))
+        digest = hashlib.sha256(context_json.encode()).hexdigest()[:12]
+        learn = (lambda value: masker.add([value])) if masker is not None else (lambda _value: None)
+        resolve_secret = secrets.resolver(secret_store, learn) if secret_store else None
 
         def target(rtype: str) -> RuntimeTarget:
             scratch = None if scratch_dir is None else (
