@@ -1,4 +1,4 @@
-"""Benchmark: reading the latest release and recording one, with 10 vs 10,000 on the branch.
+"""Benchmark: the state branch: reads and writes with 10 vs 10,000 releases on it, and what one apply writes.
 
 Builds two bare repositories whose state branch already holds N releases of one
 project+workspace (`git fast-import`, 100 releases per commit, each commit consistent),
@@ -11,7 +11,16 @@ then times, with the median of repeated runs:
 for the repository opened in place (`git:<path>`) and through a URL (`git:file://...`, with
 fetch/push). Cost must not grow with history: the ratio 10,000 / 10 should stay <= 1.5.
 
-    python bench/state_branch.py [--releases 10000] [--runs 60]
+Then one apply of a 141-resource stack (a Namespace and 35 apps of a Deployment, a Service,
+a ConfigMap and a Secret) through the use case every entry point runs (`StackOps.apply`: the
+`ReleaseRecorder` and the executor) against the Kubernetes simulator in process, recorded on
+a fresh state branch reached through a `file://` URL (every commit a push): the commits the
+apply made and the bytes of the git objects they brought (each object's uncompressed size, as
+`git cat-file` counts it, summed over everything the new commits reach that the branch did not
+hold before), against the size of the final release file. Targets: <= 10 commits, <= 5x.
+
+    python bench/state_branch.py [--releases 10000] [--runs 60] [--apply-resources 141]
+                                 [--only history|apply]
 """
 
 from __future__ import annotations
@@ -29,10 +38,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.adapters.clock import SystemClock  # noqa: E402
 from bot.adapters.gitstate import git_backend  # noqa: E402
+from bot.adapters.kubernetes.plugin import PLUGIN as KUBERNETES_PLUGIN  # noqa: E402
+from bot.adapters.kubernetes.runtime import KubernetesRuntime  # noqa: E402
+from bot.app.locking import LockSession  # noqa: E402
+from bot.app.stacks import LoadedStack, StackIdentity, StackOps  # noqa: E402
 from bot.core import statelayout as layout  # noqa: E402
+from bot.core.config.settings import RepoSettings  # noqa: E402
 from bot.core.release import Phase, Release, append_index  # noqa: E402
-from bot.core.spec import Resource, Spec, State  # noqa: E402
+from bot.core.runplan import Provenance  # noqa: E402
+from bot.core.runtimes import StackRuntimes  # noqa: E402
+from bot.core.spec import KUBERNETES, Resource, Spec, State  # noqa: E402
+from fixtures.kube_sim import KubeSim  # noqa: E402
 
 PROJECT, WORKSPACE, STACK = "shop", "prod", "web"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -164,14 +182,113 @@ def interleaved(small: Callable[[], object], large: Callable[[], object], runs: 
     return statistics.median(samples[0]), statistics.median(samples[1])
 
 
+def apply_spec(resources: int) -> Spec:
+    """A Namespace and apps of four objects each (Deployment, Service, ConfigMap, Secret)."""
+    ns = "shop"
+    out = [Resource(f"v1:Namespace:{ns}", KUBERNETES,
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})]
+    for n in range((resources - 1) // 4):
+        app = f"app-{n:03d}"
+        labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "shop", "tier": "web"}
+        meta = {"name": app, "namespace": ns, "labels": labels}
+        needs = (out[0].id,)
+        env = [{"name": f"SETTING_{i}", "value": f"value-{n}-{i}"} for i in range(8)]
+        out.extend([
+            Resource(f"v1:ConfigMap:{ns}:{app}", KUBERNETES, {
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+                "data": {f"key-{i}": f"{app} setting {i}" for i in range(10)}}, needs),
+            Resource(f"v1:Secret:{ns}:{app}", KUBERNETES, {
+                "apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque",
+                "data": {"password": "c2VjcmV0LXZhbHVl"}}, needs),
+            Resource(f"apps/v1:Deployment:{ns}:{app}", KUBERNETES, {
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+                "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+                    "metadata": {"labels": labels}, "spec": {"containers": [{
+                        "name": "web", "image": f"registry.example.com/shop/{app}:1.{n}.0",
+                        "ports": [{"containerPort": 8080, "name": "http"}], "env": env,
+                        "envFrom": [{"configMapRef": {"name": app}}],
+                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                      "limits": {"cpu": "500m", "memory": "256Mi"}}}]}}}},
+                (*needs, f"v1:ConfigMap:{ns}:{app}", f"v1:Secret:{ns}:{app}")),
+            Resource(f"v1:Service:{ns}:{app}", KUBERNETES, {
+                "apiVersion": "v1", "kind": "Service", "metadata": meta,
+                "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]}}, needs),
+        ])
+    return Spec(tuple(out))
+
+
+def objects_between(repo: Path, old: str | None, new: str) -> tuple[int, int]:
+    """(count, uncompressed bytes) of the objects `new` reaches that `old` does not."""
+    spec = [new] if old is None else [new, f"^{old}"]
+    listed = subprocess.run(["git", "-C", str(repo), "rev-list", "--objects", *spec],
+                            check=True, capture_output=True, text=True).stdout
+    ids = "\n".join(line.split(" ", 1)[0] for line in listed.splitlines()) + "\n"
+    sizes = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-check=%(objectsize)"],
+                           input=ids, check=True, capture_output=True, text=True).stdout.split()
+    return len(sizes), sum(int(size) for size in sizes)
+
+
+def git_out(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def apply_case(root: Path, resources: int) -> tuple[int, int, int, float]:
+    """One apply of `resources` through StackOps onto a fresh state branch over file://:
+    (commits, bytes of new objects, final release bytes, seconds)."""
+    repo = root / "apply.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(repo)], check=True)
+    spec = apply_spec(resources)
+    with KubeSim.start(ready_delay=0.05) as sim:
+        kubeconfig = sim.write_kubeconfig(root / "kubeconfig")
+        runtime = KubernetesRuntime.from_context({"KUBECONFIG_PATH": str(kubeconfig)})
+        runtimes = StackRuntimes.of({KUBERNETES: runtime}, {KUBERNETES: KUBERNETES_PLUGIN.capabilities})
+        with git_backend(f"file://{repo}", data_dir=root / "apply-cache") as backend:
+            session = LockSession(backend, "bench", 900.0)
+            session.acquire_all([(PROJECT, WORKSPACE)])  # the lock's commit comes before the apply
+            before = git_out(repo, "rev-parse", layout_branch())
+            ops = StackOps(backend, lambda ident, ctx, store=None: runtimes, SystemClock(), session=session)
+            loaded = LoadedStack(StackIdentity(PROJECT, STACK, WORKSPACE), spec, RepoSettings())
+            begin = time.perf_counter()
+            outcome = ops.apply(loaded, Provenance(actor="bench"))
+            seconds = time.perf_counter() - begin
+            session.close(keep=False)
+        runtime.close()
+    if not outcome.ok:
+        raise SystemExit(f"the bench apply failed: {outcome.error}")
+    after = git_out(repo, "rev-parse", layout_branch())
+    commits = int(git_out(repo, "rev-list", "--count", f"{before}..{after}"))
+    _, written = objects_between(repo, before, after)
+    final = int(git_out(repo, "cat-file", "-s", f"{after}:{layout.release_path(PROJECT, WORKSPACE, 1)}"))
+    return commits, written, final, seconds
+
+
+def report_apply(root: Path, resources: int) -> None:
+    commits, written, final, seconds = apply_case(root, resources)
+    ratio = written / final
+    print(f"one apply of {resources} resources (Kubernetes simulator, state branch over file://, "
+          f"{seconds:.2f} s):")
+    print(f"  commits            {commits:>10}   (target <= 10: {'ok' if commits <= 10 else 'MISSED'})")
+    print(f"  objects written    {written:>10} B ({written / 1e6:.2f} MB, uncompressed)")
+    print(f"  final release file {final:>10} B")
+    print(f"  written / final    {ratio:>10.2f}   (target <= 5: {'ok' if ratio <= 5 else 'MISSED'})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--releases", type=int, default=10_000)
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--apply-resources", type=int, default=141)
+    parser.add_argument("--only", choices=("history", "apply"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shipmate-bench-") as tmp:
         root = Path(tmp)
+        if args.only != "history":
+            report_apply(root, args.apply_resources)
+        if args.only == "apply":
+            return
+        print()
         sizes = (args.small, args.releases)
         for size in sizes:
             begin = time.perf_counter()
