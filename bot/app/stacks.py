@@ -4,8 +4,8 @@
 GitHub Action). The flow follows Kusion's, with its weak spots fixed: the lock (with a
 fencing token) comes from the run's `LockSession` and is held for the whole operation; the
 preview runs before any revision is written, so a declined or dry-run apply leaves no trace;
-the `ReleaseRecorder` writes the release before the first change and its state after every
-operation; secrets are masked in everything stored; an interrupted apply ends `failed`,
+the `ReleaseRecorder` writes the release before the first change and its state as operations
+finish, batched by its `FlushPolicy` (`bot.app.flushes`); secrets are masked in everything stored; an interrupted apply ends `failed`,
 never `succeeded`. Each operation returns the stack's `StackOutcome`.
 
 With `metrics`, each resource operation an apply runs is counted and timed by action, runtime
@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.app import executor as executor_mod
 from bot.app.configrepo import default_registry, stack_files
+from bot.app.flushes import FlushPolicy
 from bot.app.locking import LockSession
 from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
@@ -123,6 +125,7 @@ class StackOps:
     masker: mask.Masker = field(default_factory=mask.Masker)
     metrics: ShipmateMetrics | None = None  # resource operations and releases (the server's)
     kcl: KclCompiler | None = None  # compiles stacks written in KCL (main.k); None: YAML only
+    flushes: FlushPolicy = field(default_factory=FlushPolicy)  # how often an apply's state is written
     _registry_cache: ModuleRegistry | None = field(default=None, init=False, repr=False)
 
     # --- generate / preview ---------------------------------------------------------------
@@ -301,7 +304,8 @@ class StackOps:
         if self.session is None:
             raise TypeError("StackOps needs the LockSession of its run to apply, destroy or roll back")
         recorder = ReleaseRecorder(self.backend, self.session, self.session.lock(p, w), self.clock,
-                                   literals, self.masker.own, keep_lock=options.keep_lock, metrics=self.metrics)
+                                   literals, self.masker.own, keep_lock=options.keep_lock, metrics=self.metrics,
+                                   policy=self.flushes, cancel=options.cancel)
         try:
             latest = self.backend.latest(p, w)
             check_can_start(latest)
@@ -326,7 +330,8 @@ class StackOps:
                 timeout_seconds=self.timeout_seconds,
             )
             operations = plan.operations_of(changeset, spec, prior)
-            on_event = options.on_event or (lambda _: None)
+            recorder.planned = sum(op.runs for op in plan.mark_adoptions(operations, prior.by_id()))
+            on_event = recorder.hearing(options.on_event or (lambda _: None))
             if self.metrics is not None:
                 on_event = _counted(on_event, self.metrics, {op.id: op.resource.type for op in operations})
             outcome = runner.run(operations, prior, on_state=recorder.flush, on_event=on_event, cancel=options.cancel)
@@ -341,12 +346,15 @@ class StackOps:
 @dataclass
 class ReleaseRecorder:
     """Records one release on a lock the run's `LockSession` already holds: `start` writes it
-    before the first change, `flush` its state after every operation (renewing the lease when
-    half of it is gone), then `finish` ends it (freeing the lock in the same commit unless it
-    is kept) or `abort` marks it failed on an error; `decline` lets the lock go when nothing
-    was recorded. Every field is masked before it is written (the entries of a
-    `recorded-state` runtime keep their values: only Shipmate's own credentials are masked;
-    the Secrets of an `api-objects` runtime are masked)."""
+    before the first change; `flush` is handed the state after every operation and writes it
+    when `policy` says it is due (checked again at every event the run `hearing` passes on),
+    at once when `cancel` is set, and before the lease is renewed (when half of it is gone);
+    then `finish` ends it with the newest state (freeing the lock in the same commit unless it
+    is kept) or `abort` marks it failed on an error, with the newest state it was handed;
+    `decline` lets the lock go when nothing was recorded. Every field is masked before it is
+    written (the entries of a `recorded-state` runtime keep their values: only Shipmate's own
+    credentials are masked; the Secrets of an `api-objects` runtime are masked). Thread-safe:
+    the executor's workers hand it states and events."""
 
     backend: StateBackend
     session: LockSession
@@ -358,8 +366,15 @@ class ReleaseRecorder:
     metrics: ShipmateMetrics | None = None
     lossless: frozenset[str] = frozenset()
     api_objects: frozenset[str] | None = None
+    policy: FlushPolicy = field(default_factory=FlushPolicy)
+    cancel: threading.Event | None = None
+    planned: int = 0  # operations the apply runs (the policy's share is of these)
     release: Release | None = None
     _cache: mask.MaskCache = field(default_factory=mask.MaskCache)
+    _pending: State | None = field(default=None, init=False, repr=False)  # newest state, not yet written
+    _waiting: int = field(default=0, init=False, repr=False)  # operations since the last write
+    _written_at: datetime | None = field(default=None, init=False, repr=False)
+    _mutex: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def stored(self, release: Release) -> Release:
         return self._cache.release(release, self.literals, self.own, self.lossless, self.api_objects)
@@ -367,43 +382,82 @@ class ReleaseRecorder:
     def start(self, release: Release, phase: Phase) -> Release:
         created = self.backend.create(self.stored(release), self.lock)
         self.release = self.backend.update(created.with_phase(phase, self.clock.now()), self.lock)
+        self._written_at = self.clock.now()
         return self.release
 
     def flush(self, state: State) -> None:
-        assert self.release is not None
-        masked = self._cache.state(state, self.literals, self.own, self.lossless, self.api_objects)
-        self.release = self.backend.update(self.release.with_state(masked, self.clock.now()), self.lock)
+        """The state after an operation: written now if the policy says so, else kept pending."""
+        with self._mutex:
+            self._pending = state
+            self._waiting += 1
+            self._check()
+
+    def hearing(self, on_event: Callable[[executor_mod.Event], None]) -> Callable[[executor_mod.Event], None]:
+        """`on_event`, after checking at each event whether the pending state is due."""
+
+        def hear(event: executor_mod.Event) -> None:
+            if self._pending is not None:
+                with self._mutex:
+                    self._check()
+            on_event(event)
+
+        return hear
+
+    def _check(self) -> None:
+        now = self.clock.now()
+        since = (now - self._written_at).total_seconds() if self._written_at is not None else 0.0
+        cancelled = self.cancel is not None and self.cancel.is_set()
         lease = self.session.lease_seconds
-        if (self.lock.expire_time - self.clock.now()).total_seconds() < lease / 2:
+        renew = (self.lock.expire_time - now).total_seconds() < lease / 2
+        if self._pending is not None and (cancelled or renew or self.policy.due(self._waiting, since, self.planned)):
+            self._write_pending()
+        if renew:
             self.lock = self.backend.renew_lock(self.lock, lease)
             self.session.renewed(self.lock)
 
+    def _write_pending(self) -> None:
+        assert self.release is not None and self._pending is not None
+        self.release = self.backend.update(self._with_pending(self.release), self.lock)
+        self._pending, self._waiting, self._written_at = None, 0, self.clock.now()
+
+    def _with_pending(self, release: Release) -> Release:
+        """`release` holding the newest state it was handed (masked), if any is pending."""
+        if self._pending is None:
+            return release
+        masked = self._cache.state(self._pending, self.literals, self.own, self.lossless, self.api_objects)
+        return release.with_state(masked, self.clock.now())
+
     def finish(self, error: str | None) -> Release:
-        """End the release `succeeded` (no error) or `failed`."""
-        assert self.release is not None
-        end = self.clock.now()
-        ended = self.release.succeeded(end) if error is None else self.release.failed(end, error)
-        self.release = self._end(self.stored(ended))
-        return self.release
+        """End the release `succeeded` (no error) or `failed`, with the newest state."""
+        with self._mutex:
+            assert self.release is not None
+            end = self.clock.now()
+            current = self._with_pending(self.release)
+            ended = current.succeeded(end) if error is None else current.failed(end, error)
+            self.release = self._end(self.stored(ended))
+            self._pending = None
+            return self.release
 
     def decline(self) -> None:
         if not self.keep_lock:
             self.session.let_go(self.lock)
 
     def abort(self, error: str) -> None:
-        """After an error: a release still running ends `failed`; with none written, the lock
-        goes unless the run keeps it. Errors of the state backend here are swallowed: the
-        error being handled is the one to raise."""
-        if self.release is None:
-            self.decline()
-            return
-        if self.release.phase.terminal:
-            return
-        try:
-            written = self.backend.get(self.release.project, self.release.workspace, self.release.revision)
-            self._end(self.stored((written or self.release).failed(self.clock.now(), error)))
-        except ShipmateError:
-            pass
+        """After an error: a release still running ends `failed`, with the newest state it was
+        handed; with none written, the lock goes unless the run keeps it. Errors of the state
+        backend here are swallowed: the error being handled is the one to raise."""
+        with self._mutex:
+            if self.release is None:
+                self.decline()
+                return
+            if self.release.phase.terminal:
+                return
+            try:
+                written = self.backend.get(self.release.project, self.release.workspace, self.release.revision)
+                current = self._with_pending(written or self.release)
+                self._end(self.stored(current.failed(self.clock.now(), error)))
+            except ShipmateError:
+                pass
 
     def _end(self, release: Release) -> Release:
         if self.keep_lock:
