@@ -273,6 +273,21 @@ def test_loose_objects_are_packed_by_git_gc_auto_every_so_many_writes(
         assert [r.revision for r in backend.list("shop", "prod")] == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_large_release_file_is_written_compressed(tmp_path: Path, clock: FakeClock) -> None:
+    # A release of a large stack is hundreds of KB of YAML; its loose object is a fraction of
+    # that on disk (a big tree of hashes is what is left uncompressed), and git reads it back.
+    repo = bare(tmp_path)
+    state = State.of(res(i) for i in range(2_000))
+    with git_backend(str(repo), clock=clock) as backend:
+        written = backend.create(start(backend, phase=Phase.PREVIEWING).with_state(state, T0))
+        assert backend.latest("shop", "prod") == written
+    blob = git(repo, "rev-parse", f"{BRANCH}:releases/shop/prod/1.yaml").strip()
+    size = int(git(repo, "cat-file", "-s", blob))
+    on_disk = (repo / "objects" / blob[:2] / blob[2:]).stat().st_size
+    assert size > 200_000 and on_disk < size / 5
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
 def test_a_lost_compare_and_swap_round_is_counted(tmp_path: Path) -> None:
     from bot.adapters.gitstate.gitstore import GitStore
     from bot.core.statelayout import Write

@@ -55,7 +55,8 @@ _TREE_MODE = b"40000"
 _FILE_MODE = b"100644"
 _ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
 _URL = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9+.-]*://|[^/:@\s]+@[^/:\s]+:)")
-# Objects above this size are stored uncompressed: big trees are mostly SHA-1 bytes.
+# Trees above this size are stored uncompressed: they are mostly SHA-1 bytes. Blobs (release
+# files: YAML) are always compressed, to a fifth or less of their size.
 _COMPRESS_BELOW = 64 * 1024
 GC_EVERY = 100  # successful writes between `git gc --auto` checks
 
@@ -311,7 +312,7 @@ class GitStore:
         target = folder / sha[2:]
         if target.exists():
             return sha
-        level = 1 if len(data) < _COMPRESS_BELOW else 0
+        level = 1 if kind != b"tree" or len(data) < _COMPRESS_BELOW else 0
         packer = zlib.compressobj(level)
         try:
             fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
