@@ -4,7 +4,8 @@ Each node is handed to its runtime (`apply` for creates and updates, `delete` fo
 optionally followed by a readiness wait. Dependents of a failed node are skipped while other
 branches go on. After every finished node the new State is handed to `on_state`, and so
 after every resource a `batch` runtime says is done within its node (`runtimes.finished`), so
-the release on the backend always holds exactly what has been done. A batch that fails
+whoever records the release always has exactly what has been done (`bot.app.flushes`: when
+it is written). A batch that fails
 names each failed resource's reason and the resources it held back (`RuntimeFailed.messages`,
 `.skipped`): those are skipped, not failed. Unchanged resources are
 recorded as they are; those the prior state lacks are adopted (`plan.mark_adoptions`):

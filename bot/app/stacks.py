@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -330,7 +330,7 @@ class StackOps:
                 timeout_seconds=self.timeout_seconds,
             )
             operations = plan.operations_of(changeset, spec, prior)
-            recorder.planned = sum(op.runs for op in plan.mark_adoptions(operations, prior.by_id()))
+            recorder.expect(operations, prior)
             on_event = recorder.hearing(options.on_event or (lambda _: None))
             if self.metrics is not None:
                 on_event = _counted(on_event, self.metrics, {op.id: op.resource.type for op in operations})
@@ -351,7 +351,8 @@ class ReleaseRecorder:
     at once when `cancel` is set, and before the lease is renewed (when half of it is gone);
     then `finish` ends it with the newest state (freeing the lock in the same commit unless it
     is kept) or `abort` marks it failed on an error, with the newest state it was handed;
-    `decline` lets the lock go when nothing was recorded. Every field is masked before it is
+    `decline` lets the lock go when nothing was recorded. An operation of a `recorded-state`
+    runtime is written as soon as it finishes (see `flush`). Every field is masked before it is
     written (the entries of a `recorded-state` runtime keep their values: only Shipmate's own
     credentials are masked; the Secrets of an `api-objects` runtime are masked). Thread-safe:
     the executor's workers hand it states and events."""
@@ -368,12 +369,14 @@ class ReleaseRecorder:
     api_objects: frozenset[str] | None = None
     policy: FlushPolicy = field(default_factory=FlushPolicy)
     cancel: threading.Event | None = None
-    planned: int = 0  # operations the apply runs (the policy's share is of these)
+    planned: int = 0  # operations the apply runs (the policy's share is of these; `expect`)
     release: Release | None = None
     _cache: mask.MaskCache = field(default_factory=mask.MaskCache)
     _pending: State | None = field(default=None, init=False, repr=False)  # newest state, not yet written
     _waiting: int = field(default=0, init=False, repr=False)  # operations since the last write
     _written_at: datetime | None = field(default=None, init=False, repr=False)
+    _recorded_ids: frozenset[str] = field(default=frozenset(), init=False, repr=False)
+    _records: dict[str, Resource] = field(default_factory=dict, init=False, repr=False)
     _mutex: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def stored(self, release: Release) -> Release:
@@ -385,12 +388,30 @@ class ReleaseRecorder:
         self._written_at = self.clock.now()
         return self.release
 
+    def expect(self, operations: Sequence[plan.Operation], prior: State) -> None:
+        """What the apply will run (from `prior`): the policy's share is of the operations that
+        run, and those of a `recorded-state` runtime are written as soon as they finish."""
+        running = [op for op in plan.mark_adoptions(operations, prior.by_id()) if op.runs]
+        self.planned = len(running)
+        self._recorded_ids = frozenset(op.id for op in running if op.resource.type in self.lossless)
+        self._records = {r.id: r for r in prior.resources if r.id in self._recorded_ids}
+
     def flush(self, state: State) -> None:
-        """The state after an operation: written now if the policy says so, else kept pending."""
+        """The state after an operation: written now if the policy says so, or if a
+        `recorded-state` runtime's entry changed (its record is kept nowhere else: a crash
+        would lose it, where a live object is adopted by the next apply), else kept pending."""
         with self._mutex:
             self._pending = state
             self._waiting += 1
-            self._check()
+            self._check(urgent=self._records_changed(state))
+
+    def _records_changed(self, state: State) -> bool:
+        if not self._recorded_ids:
+            return False
+        records = {r.id: r for r in state.resources if r.id in self._recorded_ids}
+        changed = records != self._records
+        self._records = records
+        return changed
 
     def hearing(self, on_event: Callable[[executor_mod.Event], None]) -> Callable[[executor_mod.Event], None]:
         """`on_event`, after checking at each event whether the pending state is due."""
@@ -403,13 +424,14 @@ class ReleaseRecorder:
 
         return hear
 
-    def _check(self) -> None:
+    def _check(self, urgent: bool = False) -> None:
         now = self.clock.now()
         since = (now - self._written_at).total_seconds() if self._written_at is not None else 0.0
         cancelled = self.cancel is not None and self.cancel.is_set()
         lease = self.session.lease_seconds
         renew = (self.lock.expire_time - now).total_seconds() < lease / 2
-        if self._pending is not None and (cancelled or renew or self.policy.due(self._waiting, since, self.planned)):
+        due = urgent or cancelled or renew or self.policy.due(self._waiting, since, self.planned)
+        if self._pending is not None and due:
             self._write_pending()
         if renew:
             self.lock = self.backend.renew_lock(self.lock, lease)

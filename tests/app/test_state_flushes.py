@@ -27,7 +27,7 @@ from bot.core.outcome import StackOutcome
 from bot.core.ports import JSON
 from bot.core.release import Phase
 from bot.core.runplan import Provenance
-from bot.core.runtimes import StackRuntimes
+from bot.core.runtimes import Capability, StackRuntimes
 from bot.core.spec import Resource, Spec, State
 from bot.core.statebackend import StoreBackend
 from bot.core.statelayout import Done, Snapshot, Write
@@ -35,6 +35,7 @@ from tests.conftest import ManualClock
 
 T = TypeVar("T")
 IDENTITY = StackIdentity("shop", "web", "dev")
+LEDGER = "Ledger"
 
 
 def stack(count: int) -> LoadedStack:
@@ -92,9 +93,14 @@ def apply(
     store: MemoryStore | Dying, clock: ManualClock, runtime: Ticking, loaded: LoadedStack,
     policy: FlushPolicy = FlushPolicy(), concurrency: int = 10, cancel: threading.Event | None = None,
     lease: float = 900.0, on_event: Callable[[Event], None] | None = None,
+    ledger: Ticking | None = None,
 ) -> tuple[StoreBackend, Callable[[], StackOutcome]]:
+    """`loaded` applied through StackOps; `ledger`: the runtime of type `Ledger`, which keeps
+    its record in the release only (it declares `recorded-state`, as Terraform does)."""
     backend = StoreBackend(store, clock)
-    ops = StackOps(backend, lambda ident, ctx, store=None: StackRuntimes.of({TYPE: runtime}), clock,
+    runtimes = StackRuntimes.of({TYPE: runtime, **({LEDGER: ledger} if ledger else {})},
+                                {LEDGER: {Capability.RECORDED_STATE}})
+    ops = StackOps(backend, lambda ident, ctx, store=None: runtimes, clock,
                    concurrency=concurrency, flushes=policy, session=LockSession(backend, "me", lease))
     return backend, lambda: ops.apply(loaded, Provenance(actor="me"), RunOptions(cancel=cancel, on_event=on_event))
 
@@ -139,6 +145,23 @@ def test_a_slow_apply_is_written_at_the_first_event_a_second_after_the_last_writ
     run()
     # 1.2 s after the last write at the second and the fourth operation; the fifth at the end.
     assert writes(store) == ["lock acquired", "previewing 0", "applying 0", "applying 2", "applying 4", "succeeded 5"]
+
+
+def test_an_operation_of_a_recorded_state_runtime_is_written_as_soon_as_it_finishes() -> None:
+    # Its record lives only in the release (Terraform's state): a crash would lose it, and
+    # nothing live could be adopted in its place.
+    store, clock, world = MemoryStore(), ManualClock(), World("ledger")
+    entries = [Resource(f"ledger:entry:{i}", LEDGER, {"n": i}) for i in range(3)]
+    loaded = stack(10)
+    mixed = LoadedStack(IDENTITY, Spec((*entries, *loaded.spec.resources)), RepoSettings())
+    _, run = apply(store, clock, Ticking(world), mixed, concurrency=1, ledger=Ticking(world))
+    assert run().ok
+    # The ledger entries run first (no dependencies, first by ID), each written at once; the
+    # ten Memory objects together at the end.
+    assert writes(store) == [
+        "lock acquired", "previewing 0", "applying 0", "applying 1", "applying 2", "applying 3",
+        "succeeded 13",
+    ]
 
 
 def test_a_cancel_writes_what_is_done_at_once() -> None:
