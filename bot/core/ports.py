@@ -337,6 +337,36 @@ class Unlocked:
     lock: Lock | None
 
 
+class StateView(Protocol):
+    """One consistent, read-only view of a state backend (one commit of the state branch),
+    for readers that look at many stacks at once (the dashboard). `version` names what it
+    shows (the branch's commit id, "" before the first write; None for a medium that cannot
+    name it, such as a directory): two views with the same version hold the same files, so
+    what is read from one may be cached under it. Each read costs one file, never history."""
+
+    version: str | None
+
+    def stacks(self) -> tuple[tuple[str, str], ...]:
+        """Every (project, workspace) with a release index, sorted."""
+        ...
+
+    def index(self, project: str, workspace: str) -> ReleaseMeta: ...
+
+    def release(self, project: str, workspace: str, revision: int) -> Release | None: ...
+
+    def lock(self, project: str, workspace: str) -> Lock | None:
+        """The holder of the project+workspace's lock (expired ones included), or None."""
+        ...
+
+    def locks(self) -> tuple[Lock, ...]:
+        """Every held lock (expired ones included), sorted by key."""
+        ...
+
+    def drift(self, project: str, workspace: str) -> Mapping[str, Any] | None:
+        """The last drift check recorded for the project+workspace, or None."""
+        ...
+
+
 class StateBackend(Protocol):
     """Releases, their index and per project+workspace locks, with compare-and-swap writes.
 
@@ -410,6 +440,10 @@ class StateBackend(Protocol):
         """Record the last drift check at `drift/<project>/<workspace>.yaml`."""
         ...
 
+    def view(self) -> StateView:
+        """The newest files as one read-only `StateView` (one fetch of a remote branch)."""
+        ...
+
 
 # --- config repository files ----------------------------------------------------------------
 
@@ -463,4 +497,49 @@ class RepositoryBook(Protocol):
 
     def repositories(self) -> dict[str, int | None]:
         """Repository → installation, sorted by repository."""
+        ...
+
+
+# --- the scheduled jobs' runs and memory, shared by the replicas ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """One run of a scheduled job, held under a lease: for `period` (the job's time slot,
+    None for a run asked for outside the schedule), by `holder` (a replica). `token` is its
+    fencing token: greater than that of every earlier run of the job, so what a run that was
+    taken over (it stalled past its lease) still tries to write is refused."""
+
+    job: str
+    period: int | None
+    holder: str
+    token: int
+
+
+class JobState(Protocol):
+    """What the scheduled jobs share across the replicas that run them: which run of each job
+    is current (a lease with a fencing token), which period was run last, and the small
+    documents the jobs remember (`document` → key → JSON value, such as the poller's heads seen).
+
+    - `begin` takes a job's run for `period`: None when that period (or a later one) already
+      ran, or when another run of the job still holds a live lease (one run of a job at a
+      time, across replicas). A run whose holder stopped renewing is taken over once its
+      lease expired. `period` None always begins, fencing off any run in progress.
+    - `renew` extends the lease; False when a newer run began (this one must stop).
+    - `write` sets one key of a document only while the run is the job's newest (the fence);
+      `finish` records its period as run and frees the lease (False when fenced off).
+    """
+
+    def begin(self, job: str, period: int | None, holder: str, lease_seconds: float) -> JobRun | None: ...
+
+    def renew(self, run: JobRun, lease_seconds: float) -> bool: ...
+
+    def finish(self, run: JobRun) -> bool: ...
+
+    def read(self, document: str) -> dict[str, Any]:
+        """The document's keys and values ({} when it was never written)."""
+        ...
+
+    def write(self, run: JobRun, document: str, key: str, value: Any) -> bool:
+        """Set `key` of `document` to `value` (JSON); False, changing nothing, when fenced off."""
         ...

@@ -34,9 +34,10 @@ from bot.core.release import (
     check_can_start,
     check_transition,
     peek_latest_revision,
+    valid_name,
 )
 from bot.core.statelayout import Done, Snapshot, Store, Write
-from bot.core.yamlio import dump_data
+from bot.core.yamlio import dump_data, load_data
 
 T = TypeVar("T")
 
@@ -120,6 +121,9 @@ class StoreBackend:
     def index(self, project: str, workspace: str) -> ReleaseMeta:
         layout.check_key(project, workspace)
         return self._read(lambda snap: _index(snap, project, workspace))
+
+    def view(self) -> SnapshotView:
+        return self._read(SnapshotView)
 
     # --- writing releases ---------------------------------------------------------------
 
@@ -329,6 +333,50 @@ class StoreBackend:
             )
 
         self._transact(fn)
+
+
+class SnapshotView:
+    """`bot.core.ports.StateView` over one `Snapshot`; `version` is the snapshot's own
+    (`Snapshot.version` where the medium names one, see `bot.core.statelayout`)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        version = getattr(snap, "version", None)
+        self.version: str | None = version if isinstance(version, str) else None
+
+    def stacks(self) -> tuple[tuple[str, str], ...]:
+        out = []
+        for project in self.snap.list_dir(layout.RELEASES):
+            for workspace in self.snap.list_dir(f"{layout.RELEASES}/{project}"):
+                if valid_name(project) and valid_name(workspace):
+                    out.append((project, workspace))
+        return tuple(sorted(out))
+
+    def index(self, project: str, workspace: str) -> ReleaseMeta:
+        layout.check_key(project, workspace)
+        return _index(self.snap, project, workspace)
+
+    def release(self, project: str, workspace: str, revision: int) -> Release | None:
+        layout.check_key(project, workspace)
+        return _release(self.snap, project, workspace, revision)
+
+    def lock(self, project: str, workspace: str) -> Lock | None:
+        layout.check_key(project, workspace)
+        return _slot(self.snap, project, workspace).holder
+
+    def locks(self) -> tuple[Lock, ...]:
+        return tuple(slot.holder for slot in _slots(self.snap) if slot.holder)
+
+    def drift(self, project: str, workspace: str) -> Mapping[str, Any] | None:
+        layout.check_key(project, workspace)
+        path = layout.drift_path(project, workspace)
+        text = _text(self.snap, path)
+        if text is None:
+            return None
+        data = load_data(self.snap.label(path), text, invalid="not valid YAML")
+        if not isinstance(data, Mapping):
+            raise ConfigError([Problem(self.snap.label(path), 0, 0, "", "expected a drift report mapping")])
+        return data
 
 
 # --- reading helpers (pure over a snapshot) ---------------------------------------------------

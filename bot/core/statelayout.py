@@ -84,7 +84,9 @@ def drift_path(project: str, workspace: str) -> str:
 
 
 class Snapshot(Protocol):
-    """One consistent view of the backend's files."""
+    """One consistent view of the backend's files. A medium that can name the version a
+    snapshot shows (the state branch: its commit id) gives it a `version` string, which
+    readers cache by (`bot.core.statebackend.SnapshotView`); a directory cannot."""
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None when there is no such file."""

@@ -419,6 +419,11 @@ class GitSnapshot:
         self.tip = tip
         self._root: str | None = None
 
+    @property
+    def version(self) -> str:
+        """The commit shown ("" before the branch's first write): what readers cache by."""
+        return self.tip or ""
+
     def root_tree(self) -> str:
         if self._root is None:
             assert self.tip is not None

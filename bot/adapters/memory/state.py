@@ -35,9 +35,10 @@ class StateCommit:
 class MemorySnapshot:
     """The files as they were when the snapshot was taken."""
 
-    def __init__(self, files: Mapping[str, bytes], name: str) -> None:
+    def __init__(self, files: Mapping[str, bytes], name: str, version: str = "") -> None:
         self.files = files
         self.name = name
+        self.version = version  # how many writes came before it, like a commit id
 
     def read(self, path: str) -> bytes | None:
         return self.files.get(path)
@@ -62,7 +63,7 @@ class MemoryStore:
 
     def snapshot(self) -> MemorySnapshot:
         with self._lock:
-            return MemorySnapshot(self._files, self.name)
+            return MemorySnapshot(self._files, self.name, str(len(self.commits)))
 
     def transact(self, fn: Callable[[Snapshot], Write[T] | Done[T]]) -> T:
         with self._lock:  # one writer at a time: a transaction always sees the newest files

@@ -38,6 +38,12 @@ def text(diff: ReleaseDiff) -> str:
 
 
 def json(diff: ReleaseDiff) -> str:
+    return _json.dumps(data(diff), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def data(diff: ReleaseDiff) -> dict[str, Any]:
+    """The JSON form's document (the read API answers it as it is)."""
+
     def fields(changes: tuple[FieldChange, ...]) -> list[dict[str, Any]]:
         return [{"path": list(c.path), "kind": c.kind, "before": c.before, "after": c.after} for c in changes]
 
@@ -45,11 +51,10 @@ def json(diff: ReleaseDiff) -> str:
         return [{"id": c.id, "kind": c.kind, **({"fields": fields(c.fields)} if c.fields else {})}
                 for c in s.changes]
 
-    doc = {
+    return {
         "project": diff.project, "workspace": diff.workspace, "from": diff.before, "to": diff.after,
         "release": fields(diff.release), "spec": section(diff.spec), "state": section(diff.state),
     }
-    return _json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _section(name: str, section: SectionDiff) -> list[str]:
