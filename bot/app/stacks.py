@@ -414,12 +414,18 @@ class ReleaseRecorder:
         return changed
 
     def hearing(self, on_event: Callable[[executor_mod.Event], None]) -> Callable[[executor_mod.Event], None]:
-        """`on_event`, after checking at each event whether the pending state is due."""
+        """`on_event`, after checking at each event whether the pending state is due. A write
+        that fails here stays pending: the next state handed over, or the finish, writes it
+        and reports the error (an event may come from inside a readiness wait, which must not
+        fail for it)."""
 
         def hear(event: executor_mod.Event) -> None:
             if self._pending is not None:
                 with self._mutex:
-                    self._check()
+                    try:
+                        self._check()
+                    except ShipmateError:
+                        pass
             on_event(event)
 
         return hear

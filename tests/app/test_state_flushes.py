@@ -73,18 +73,22 @@ class Ticking:
 
 
 class Dying:
-    """A memory state branch that a crash can cut off: once `dead`, nothing reaches it."""
+    """A memory state branch that a crash can cut off: once `dead`, nothing reaches it;
+    `refusals` writes are refused before it takes them again (a remote briefly away)."""
 
     def __init__(self) -> None:
         self.inner = MemoryStore()
         self.description = self.inner.description
+        self.commits = self.inner.commits
         self.dead = False
+        self.refusals = 0
 
     def snapshot(self) -> Snapshot:
         return self.inner.snapshot()
 
     def transact(self, fn: Callable[[Snapshot], Write[T] | Done[T]]) -> T:
-        if self.dead:
+        if self.dead or self.refusals:
+            self.refusals = max(0, self.refusals - 1)
             raise TransientError("the machine went away")
         return self.inner.transact(fn)
 
@@ -105,7 +109,7 @@ def apply(
     return backend, lambda: ops.apply(loaded, Provenance(actor="me"), RunOptions(cancel=cancel, on_event=on_event))
 
 
-def writes(store: MemoryStore) -> list[str]:
+def writes(store: MemoryStore | Dying) -> list[str]:
     """Each commit, shortened: `applying 36` (phase, resources in state), `lock renewed`."""
     out = []
     for commit in store.commits:
@@ -200,6 +204,21 @@ def test_an_error_ends_the_release_failed_with_the_newest_state_it_was_handed() 
     assert writes(store) == ["lock acquired", "previewing 0", "applying 0", "failed 5"]
     latest = backend.latest("shop", "dev")
     assert latest is not None and sorted(r.id for r in latest.state.resources) == sorted(done)
+
+
+def test_a_write_an_event_asked_for_that_fails_is_made_by_the_next_state_handed_over() -> None:
+    store, clock = Dying(), ManualClock()
+    done: list[str] = []
+
+    def progress(event: Event) -> None:
+        done.extend([event.id] if event.kind == "done" else [])
+        if event.kind == "done" and len(done) == 2:
+            clock.advance(1.5)  # the next event (the third start) finds the state due...
+            store.refusals = 1  # ...and the branch away for that one write
+
+    _, run = apply(store, clock, Ticking(World("flaky")), stack(4), concurrency=1, on_event=progress)
+    assert run().ok
+    assert writes(store) == ["lock acquired", "previewing 0", "applying 0", "applying 3", "succeeded 4"]
 
 
 def test_what_a_crash_kept_from_the_branch_is_adopted_by_the_next_apply() -> None:
