@@ -44,6 +44,7 @@ from bot.adapters import logmask
 from bot.adapters.github.reporter import PullRequestReporter
 from bot.adapters.github.webhooks import parse_event
 from bot.adapters.localfs.datafiles import JsonRepositoryBook
+from bot.adapters.localfs.jobstate import LocalJobState
 from bot.adapters.queue import RetryPolicy
 from bot.app.handlers import install
 from bot.app.outcomes import Outcomes
@@ -55,7 +56,15 @@ from bot.core import secrets
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import PingEvent
 from bot.core.mask import Masker
-from bot.core.ports import ConfigReader, EventQueue, Runtime, StateBackend
+from bot.core.ports import (
+    Clock,
+    ConfigReader,
+    EventQueue,
+    JobState,
+    RepositoryBook,
+    Runtime,
+    StateBackend,
+)
 from bot.core.reporter import Reporter, Reporters
 from bot.core.runtimes import ENTRY_POINT_GROUP as RUNTIME_GROUP
 from bot.core.runtimes import (
@@ -83,7 +92,9 @@ __all__ = [
     "ServerParts",
     "build_bot",
     "build_cli",
+    "build_book",
     "build_handler",
+    "build_job_state",
     "build_masker",
     "build_queue",
     "build_router",
@@ -134,7 +145,7 @@ class Bot:
 
     handler: Handler
     services: Services | None = None
-    book: JsonRepositoryBook | None = None
+    book: RepositoryBook | None = None
 
 
 def build_bot(
@@ -158,7 +169,7 @@ def build_bot(
         log.warning("no GitHub credentials (GITHUB_TOKEN or a GitHub App): pull requests, comments "
                     "and pushes are not handled")
         return Bot(router)
-    book = JsonRepositoryBook(settings.storage.data_dir)
+    book = build_book(settings)
     router = EventRouter(legacy=parse_event, book=book)  # the router records each event's repository
     router.on(PingEvent, _log_ping)
     outcomes = Outcomes(router, build_services(settings, environ, masker=masker, overrides=overrides,
@@ -193,9 +204,33 @@ def build_scheduler(settings: Settings, bot: Bot, queue: EventQueue, notify: Cal
         else:
             log.warning("SHIPMATE_POLL_REPOSITORIES: %s is outside SHIPMATE_REPOSITORIES; not polled", repo)
     return Scheduler(
-        bot.services, queue, settings.storage.data_dir, bot.book, notify=notify,
-        poll_repositories=polled, poll_seconds=settings.poll.seconds,
+        bot.services, queue, build_job_state(settings, bot.services.clock), bot.book, notify=notify,
+        poll_repositories=polled, poll_seconds=settings.poll.seconds, lease_seconds=settings.queue.lease_seconds,
     )
+
+
+def _shares_redis(settings: Settings) -> bool:
+    return settings.queue.url != "sqlite"
+
+
+def build_book(settings: Settings) -> RepositoryBook:
+    """The repositories the bot has served: in Redis beside a Redis queue (every replica's
+    router writes it, every scheduler reads it), else `repositories.json` in the data dir."""
+    if _shares_redis(settings):
+        from bot.adapters.queue.redis_jobs import RedisRepositoryBook, connect
+
+        return RedisRepositoryBook(connect(settings.queue.url))
+    return JsonRepositoryBook(settings.storage.data_dir)
+
+
+def build_job_state(settings: Settings, clock: Clock) -> JobState:
+    """The scheduled jobs' leases and memory: in Redis beside a Redis queue, shared by the
+    replicas (each job runs once per period across them), else in the data dir."""
+    if _shares_redis(settings):
+        from bot.adapters.queue.redis_jobs import RedisJobState, connect
+
+        return RedisJobState(connect(settings.queue.url), clock=clock)
+    return LocalJobState(settings.storage.data_dir, clock)
 
 
 # --- the server ---------------------------------------------------------------------------

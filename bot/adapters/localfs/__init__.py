@@ -11,7 +11,9 @@ the link's path (so a pull request cannot make the bot read `/proc/self/environ`
 `MAX_FILE_BYTES`.
 
 `bot.adapters.localfs.datafiles` keeps the bot's own bookkeeping in its data directory: the
-repositories it has served (the `RepositoryBook` port) and the scheduler's JSON files.
+repositories it has served (the `RepositoryBook` port) and small JSON documents;
+`bot.adapters.localfs.jobstate` the scheduled jobs' state for a single process (the
+`JobState` port: documents there, leases in memory).
 """
 
 from __future__ import annotations
