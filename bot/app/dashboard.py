@@ -94,6 +94,7 @@ class Dashboard:
         self._entries = cache_entries
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._branches: dict[str, tuple[datetime, str]] = {}
+        self._stack_cache: dict[tuple[str, str, str], tuple[str, _Stack | None]] = {}  # by the stack's version
         self._lock = threading.Lock()
 
     # --- repositories and the overview -----------------------------------------------------
@@ -144,31 +145,44 @@ class Dashboard:
 
     def _stacks(self, repo: str, view: StateView) -> tuple[_Stack, ...]:
         def read() -> tuple[_Stack, ...]:
-            locks = {(lock.project, lock.workspace): lock for lock in view.locks()}
+            versions = view.stack_versions()
             out = []
-            for project, workspace in view.stacks():
-                index = view.index(project, workspace)
-                if not index.release_meta_datas:
-                    continue
-                latest = view.release(project, workspace, index.latest_revision)
-                held = locks.get((project, workspace))
-                record = view.drift(project, workspace)
-                drift = _drift(repo, project, workspace, record, self._url(repo)) if record is not None else None
-                out.append(_Stack(
-                    StackSummary(
-                        repo=repo, project=project, workspace=workspace,
-                        stack=latest.stack if latest else index.release_meta_datas[-1].stack,
-                        releases=len(index.release_meta_datas),
-                        latest=self._summary(repo, latest) if latest else None,
-                        lock=None,
-                        drift=drift.status if drift else "unchecked",
-                    ),
-                    held,
-                    drift,
-                ))
+            for pair in (sorted(versions) if versions is not None else view.stacks()):
+                version = versions[pair] if versions is not None else None
+                key = (repo, *pair)
+                with self._lock:
+                    known = self._stack_cache.get(key)
+                if version is None or known is None or known[0] != version:
+                    known = (version or "", self._stack(repo, view, *pair))
+                    if version is not None:
+                        with self._lock:
+                            self._stack_cache[key] = known
+                if known[1] is not None:
+                    out.append(known[1])
             return tuple(out)
 
         return self._cached((repo, view.version, "stacks"), view.version, read)
+
+    def _stack(self, repo: str, view: StateView, project: str, workspace: str) -> _Stack | None:
+        """One stack read whole: its index, latest release, lock and drift record."""
+        index = view.index(project, workspace)
+        if not index.release_meta_datas:
+            return None
+        latest = view.release(project, workspace, index.latest_revision)
+        record = view.drift(project, workspace)
+        drift = _drift(repo, project, workspace, record, self._url(repo)) if record is not None else None
+        return _Stack(
+            StackSummary(
+                repo=repo, project=project, workspace=workspace,
+                stack=latest.stack if latest else index.release_meta_datas[-1].stack,
+                releases=len(index.release_meta_datas),
+                latest=self._summary(repo, latest) if latest else None,
+                lock=None,
+                drift=drift.status if drift else "unchecked",
+            ),
+            view.lock(project, workspace),
+            drift,
+        )
 
     # --- one stack's history ---------------------------------------------------------------
 

@@ -352,6 +352,26 @@ class SnapshotView:
                     out.append((project, workspace))
         return tuple(sorted(out))
 
+    def stack_versions(self) -> Mapping[tuple[str, str], str] | None:
+        if self.version is None:
+            return None
+        ids = getattr(self.snap, "ids", None)
+        if not callable(ids):  # every stack changes with the whole
+            return {pair: self.version for pair in self.stacks()}
+
+        def files(top: str) -> dict[tuple[str, str], str]:
+            out = {}
+            for project in ids(top):
+                for name, oid in ids(f"{top}/{project}").items():
+                    out[(project, name.removesuffix(".yaml"))] = str(oid)
+            return out
+
+        releases, locks, drift = files(layout.RELEASES), files(layout.LOCKS), files(layout.DRIFT)
+        return {
+            pair: f"{releases[pair]}:{locks.get(pair, '')}:{drift.get(pair, '')}"
+            for pair in sorted(releases) if valid_name(pair[0]) and valid_name(pair[1])
+        }
+
     def index(self, project: str, workspace: str) -> ReleaseMeta:
         layout.check_key(project, workspace)
         return _index(self.snap, project, workspace)

@@ -85,8 +85,10 @@ def drift_path(project: str, workspace: str) -> str:
 
 class Snapshot(Protocol):
     """One consistent view of the backend's files. A medium that can name the version a
-    snapshot shows (the state branch: its commit id) gives it a `version` string, which
-    readers cache by (`bot.core.statebackend.SnapshotView`); a directory cannot."""
+    snapshot shows (the state branch: its commit id) gives it a `version` string, and one
+    that can name each directory's and file's version (git: object ids) an `ids(path)`
+    method, names inside `path` -> id; readers cache by them
+    (`bot.core.statebackend.SnapshotView`). A directory can do neither."""
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None when there is no such file."""

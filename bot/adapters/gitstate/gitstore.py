@@ -447,6 +447,16 @@ class GitSnapshot:
             return ()
         return tuple(sorted(name.decode(errors="replace") for _, name, _ in _parse_tree(found[1])))
 
+    def ids(self, path: str) -> dict[str, str]:
+        """Names directly inside `path` with their object ids (a name's id changes exactly
+        when something under it does): what readers cache one stack's files by."""
+        if self.tip is None:
+            return {}
+        found = self.store._lookup(f"{self.tip}:{path}")
+        if found is None or found[0] != "tree":
+            return {}
+        return {name.decode(errors="replace"): sha.hex() for _, name, sha in _parse_tree(found[1])}
+
     def label(self, path: str) -> str:
         return f"{self.store.branch}:{path}"
 
