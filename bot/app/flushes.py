@@ -7,8 +7,9 @@ pending instead and writes it when the policy says it is due: once enough operat
 (`max_pending`, or `pending_share` of the operations the apply runs when that is more), or
 when an event of the run (an operation finished, started or waiting for readiness) comes
 `max_interval_seconds` or more after the release was last written. Phase changes (start,
-finish, abort) always write, and so do a cancel and a lease renewal; the finish writes
-whatever is still pending in the same commit that ends the release.
+finish, abort) always write, and so do a cancel, a lease renewal and each finished operation
+of a `recorded-state` runtime (its record is kept nowhere but in the release); the
+finish writes whatever is still pending in the same commit that ends the release.
 
 The share keeps a large apply that runs fast to a few writes, whatever its size (each write
 is a whole release file: a fixed count would make the bytes written grow with the square of
