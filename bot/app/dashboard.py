@@ -41,6 +41,7 @@ from bot.app.dashboard_values import (
     ReleaseSummary,
     RepositoryOverview,
     Retried,
+    StackPreview,
     StackSummary,
     Unlock,
 )
@@ -311,21 +312,35 @@ class Dashboard:
         return tuple(out)
 
     def pulls(self, repos: Iterable[str]) -> tuple[PullSummary, ...]:
-        """The open pull requests of `repos` and the locks each holds."""
+        """The open pull requests of `repos`, the latest preview of each (per stack) and the
+        locks each holds."""
         out: list[PullSummary] = []
         for repo in repos:
             host = self._access(repo).host
+            view = self._view(repo)
             held: dict[int, list[LockSummary]] = {}
-            for lock in self.locks([repo]):
+            for lock in self._repo_locks(repo, view):
                 if lock.pull_request is not None:
                     held.setdefault(lock.pull_request, []).append(lock)
             for pull in host.open_pull_requests(repo):
-                out.append(PullSummary(repo, pull.number, pull.title, pull.author,
-                                       pull.html_url or self._pull_url(repo, pull.number) or "",
-                                       pull.head_sha, pull.draft, tuple(held.get(pull.number, ()))))
+                record = self._preview_record(repo, view, pull.number)
+                commit = str(record.get("commit") or "") if record else None
+                out.append(PullSummary(
+                    repo, pull.number, pull.title, pull.author,
+                    pull.html_url or self._pull_url(repo, pull.number) or "", pull.head_sha, pull.draft,
+                    tuple(held.get(pull.number, ())), _previews(record) if record else (),
+                    commit, str(record.get("previewTime") or "") if record else None,
+                    bool(commit) and commit == pull.head_sha,
+                ))
         return tuple(out)
 
     # --- reading helpers -------------------------------------------------------------------
+
+    def _preview_record(self, repo: str, view: StateView, number: int) -> Mapping[str, Any] | None:
+        def read() -> Mapping[str, Any] | None:
+            return view.previews(number)
+
+        return self._cached((repo, view.version, "previews", number), view.version, read)
 
     def _known(self, repo: str) -> None:
         if repo not in self.book.repositories():
@@ -461,6 +476,24 @@ def _drift(repo: str, project: str, workspace: str, record: Mapping[str, Any], b
         ),
         error=str(error) if error else None,
     )
+
+
+def _previews(record: Mapping[str, Any]) -> tuple[StackPreview, ...]:
+    """A preview record's stacks (`bot.app.dashboard_previews`) as values."""
+    stacks = record.get("stacks")
+    out = []
+    for item in stacks if isinstance(stacks, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        counts = item.get("counts")
+        error = item.get("error")
+        out.append(StackPreview(
+            str(item.get("project", "")), str(item.get("workspace", "")), str(item.get("stack", "")),
+            str(item.get("status", "")),
+            {str(k): v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, Mapping) else {},
+            str(error) if error else None,
+        ))
+    return tuple(out)
 
 
 def _job(record: JobRecord) -> QueueJob:

@@ -209,8 +209,22 @@ class Retried:
 
 
 @dataclass(frozen=True, slots=True)
+class StackPreview:
+    """One stack of a pull request's latest preview: `status` is changes, no-changes or failed."""
+
+    project: str
+    workspace: str
+    stack: str
+    status: str
+    counts: Mapping[str, int]
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PullSummary:
-    """An open pull request and the locks it holds."""
+    """An open pull request, its latest preview per stack (as recorded on the state branch:
+    `bot.app.dashboard_previews`; `preview_current` says whether it previewed today's head)
+    and the locks it holds."""
 
     repo: str
     number: int
@@ -220,6 +234,10 @@ class PullSummary:
     head_sha: str
     draft: bool
     locks: tuple[LockSummary, ...] = field(default=())
+    previews: tuple[StackPreview, ...] = field(default=())
+    preview_commit: str | None = None
+    preview_time: str | None = None
+    preview_current: bool = False
 
 
 # --- JSON ------------------------------------------------------------------------------------

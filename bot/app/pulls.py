@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import builder
+from bot.app import builder, dashboard_previews
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
@@ -77,9 +77,10 @@ class PullRequests:
         tree = self.services.tree(access, pr.repo, pr.head_sha)
         plan = builder.preview(pr, tree, access.host.changed_files(pr.repo, pr.number), policy, command,
                                actor=actor, comment_id=comment_id)
-        runner = StackRunner(self.services.ops(access, pr.repo, policy.settings), tree, policy.settings,
-                             self.services.reporter(access))
-        return runner.run(plan)
+        ops = self.services.ops(access, pr.repo, policy.settings)
+        result = StackRunner(ops, tree, policy.settings, self.services.reporter(access)).run(plan)
+        dashboard_previews.record(ops.backend, self.services.clock, pr.number, pr.head_sha, result)
+        return result
 
     def closed(self, access: Access, event: PullRequestEvent) -> None:
         try:

@@ -372,6 +372,10 @@ class StateView(Protocol):
         """The last drift check recorded for the project+workspace, or None."""
         ...
 
+    def previews(self, pull_request: int) -> Mapping[str, Any] | None:
+        """The pull request's latest preview as recorded (`StateBackend.write_previews`), or None."""
+        ...
+
 
 class StateBackend(Protocol):
     """Releases, their index and per project+workspace locks, with compare-and-swap writes.
@@ -444,6 +448,11 @@ class StateBackend(Protocol):
 
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         """Record the last drift check at `drift/<project>/<workspace>.yaml`."""
+        ...
+
+    def write_previews(self, pull_request: int, report: Mapping[str, Any]) -> None:
+        """Record a pull request's latest preview, every stack of it in one write, at
+        `previews/<pull request>.yaml`."""
         ...
 
     def view(self) -> StateView:

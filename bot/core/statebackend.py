@@ -334,6 +334,18 @@ class StoreBackend:
 
         self._transact(fn)
 
+    def write_previews(self, pull_request: int, report: Mapping[str, Any]) -> None:
+        body = dump_data(mask.mask_data(dict(report), self.masker.literals)).encode()
+
+        def fn(snap: Snapshot) -> Write[None]:
+            return Write(
+                changes={layout.previews_path(pull_request): body},
+                message=f"preview of pull request #{int(pull_request)}: recorded",
+                result=None,
+            )
+
+        self._transact(fn)
+
 
 class SnapshotView:
     """`bot.core.ports.StateView` over one `Snapshot`; `version` is the snapshot's own
@@ -389,13 +401,18 @@ class SnapshotView:
 
     def drift(self, project: str, workspace: str) -> Mapping[str, Any] | None:
         layout.check_key(project, workspace)
-        path = layout.drift_path(project, workspace)
+        return self._record(layout.drift_path(project, workspace), "a drift report")
+
+    def previews(self, pull_request: int) -> Mapping[str, Any] | None:
+        return self._record(layout.previews_path(pull_request), "a preview record")
+
+    def _record(self, path: str, what: str) -> Mapping[str, Any] | None:
         text = _text(self.snap, path)
         if text is None:
             return None
         data = load_data(self.snap.label(path), text, invalid="not valid YAML")
         if not isinstance(data, Mapping):
-            raise ConfigError([Problem(self.snap.label(path), 0, 0, "", "expected a drift report mapping")])
+            raise ConfigError([Problem(self.snap.label(path), 0, 0, "", f"expected {what} mapping")])
         return data
 
 

@@ -6,6 +6,7 @@ releases/<project>/<workspace>/.metadata.yml     latestRevision, releaseMetaData
 releases/<project>/<workspace>/<revision>.yaml   one Release per apply/destroy attempt
 locks/<project>/<workspace>.yaml                 lastToken and the holder (owner, PR, run, lease)
 drift/<project>/<workspace>.yaml                 last drift check
+previews/<pull request>.yaml                     the pull request's latest preview, per stack
 ```
 
 `Store` is what the backend logic (`bot.core.statebackend`) needs from a medium: a consistent
@@ -30,9 +31,10 @@ T = TypeVar("T")
 RELEASES = "releases"
 LOCKS = "locks"
 DRIFT = "drift"
+PREVIEWS = "previews"
 README = "README.md"
 INDEX = ".metadata.yml"
-TOP_LEVEL = (README, RELEASES, LOCKS, DRIFT)
+TOP_LEVEL = (README, RELEASES, LOCKS, DRIFT, PREVIEWS)
 
 README_TEXT = """\
 # Shipmate state
@@ -44,6 +46,7 @@ Every commit is one recorded change, with a message saying what it was.
     releases/<project>/<workspace>/<revision>.yaml   one release per apply or destroy attempt
     locks/<project>/<workspace>.yaml                 who holds the lock, until when, fencing token
     drift/<project>/<workspace>.yaml                 the last drift check
+    previews/<pull request>.yaml                     a pull request's latest preview, per stack
 
 The release files use Kusion's format. Use `shipmate release list|show|unlock` rather than
 editing them by hand.
@@ -81,6 +84,10 @@ def lock_path(project: str, workspace: str) -> str:
 
 def drift_path(project: str, workspace: str) -> str:
     return f"{DRIFT}/{project}/{workspace}.yaml"
+
+
+def previews_path(pull_request: int) -> str:
+    return f"{PREVIEWS}/{int(pull_request)}.yaml"
 
 
 class Snapshot(Protocol):

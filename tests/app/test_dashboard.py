@@ -182,6 +182,25 @@ def test_open_pull_requests_and_their_locks(bench: Bench, tmp_path: Path) -> Non
     assert sorted(pulls) == [first.number, second.number]
     assert [f"{lock.project}/{lock.workspace}" for lock in pulls[first.number].locks] == ["shop/dev"]
     assert pulls[second.number].locks == () and pulls[second.number].author == "carol"
+    assert [(s.project, s.workspace, s.status, s.counts["create"]) for s in pulls[first.number].previews] == [
+        ("shop", "dev", "changes", 1)]
+    assert pulls[first.number].preview_commit == first.head_sha and pulls[first.number].preview_current
+    assert [(s.workspace, s.status) for s in pulls[second.number].previews] == [("prod", "changes")]
+
+    moved = bench.update(second, {"shop/prod/main.yaml": app(site={"text": "prod"})})
+    again = {p.number: p for p in board.pulls([REPO])}[second.number]
+    assert again.preview_commit == moved.head_sha and again.preview_current
+    state = bench.memory.backend(REPO)
+    assert [c.message for c in state.store.commits].count(  # type: ignore[attr-defined]
+        f"preview of pull request #{second.number}: recorded") == 2  # one write per preview run
+
+
+def test_a_preview_that_fails_is_recorded_masked(bench: Bench, tmp_path: Path) -> None:
+    pr = bench.open({"shop/dev/main.yaml": "web: [not, an, app\n"})
+    board = dashboard(bench, tmp_path)
+    (found,) = board.pulls([REPO])
+    assert [(s.workspace, s.status) for s in found.previews] == [("dev", "failed")]
+    assert found.previews[0].error and found.number == pr.number
 
 
 def test_queue_and_retry_of_a_dead_letter(bench: Bench, tmp_path: Path) -> None:

@@ -215,7 +215,7 @@ class GitStore:
             raise ConfigError(
                 [Problem(f"{self.branch}@{snap.tip[:12] if snap.tip else ''}", 0, 0, "",
                          f"{self.description} is not a Shipmate state branch: its root holds "
-                         f"{held} (expected only README.md, releases/, locks/, drift/). "
+                         f"{held} (expected only {', '.join([layout.README, *(d + '/' for d in layout.TOP_LEVEL[1:])])}). "
                          "Choose another branch (`backend.branch` in shipmate.yaml, or "
                          "--backend git:<repo>#<branch>); nothing was written")]
             )
