@@ -60,6 +60,7 @@ T = TypeVar("T")
 
 BRANCH_TTL = timedelta(seconds=60)
 CACHE_ENTRIES = 1024
+FINISHED_ENTRIES = 50_000  # summaries of finished releases, a few hundred bytes each
 HISTORY_LIMIT = 200  # the most releases one history page holds
 QUEUE_STATES = ("pending", "running", "failed", "dead")
 DRIFT_STATES = ("drifted", "in-sync", "failed", "unchecked")
@@ -95,6 +96,8 @@ class Dashboard:
         self._entries = cache_entries
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._branches: dict[str, tuple[datetime, str]] = {}
+        self._finished: OrderedDict[tuple[str, str, str, str, int], ReleaseSummary] = OrderedDict()
+        self._finished_entries = FINISHED_ENTRIES
         self._stack_cache: dict[tuple[str, str, str], tuple[str, _Stack | None]] = {}  # by the stack's version
         self._lock = threading.Lock()
 
@@ -166,18 +169,16 @@ class Dashboard:
 
     def _stack(self, repo: str, view: StateView, project: str, workspace: str) -> _Stack | None:
         """One stack read whole: its index, latest release, lock and drift record."""
-        index = view.index(project, workspace)
-        if not index.release_meta_datas:
+        revisions = view.revisions(project, workspace)
+        if not revisions:
             return None
-        latest = view.release(project, workspace, index.latest_revision)
+        latest = self._release(view, repo, project, workspace, revisions[-1])
         record = view.drift(project, workspace)
         drift = _drift(repo, project, workspace, record, self._url(repo)) if record is not None else None
         return _Stack(
             StackSummary(
-                repo=repo, project=project, workspace=workspace,
-                stack=latest.stack if latest else index.release_meta_datas[-1].stack,
-                releases=len(index.release_meta_datas),
-                latest=self._summary(repo, latest) if latest else None,
+                repo=repo, project=project, workspace=workspace, stack=latest.stack,
+                releases=len(revisions), latest=self._summary(repo, latest),
                 lock=None,
                 drift=drift.status if drift else "unchecked",
             ),
@@ -199,13 +200,12 @@ class Dashboard:
         view = self._view(repo)
 
         def read() -> History:
-            index = view.index(project, workspace)
-            if not index.release_meta_datas:
+            revisions = view.revisions(project, workspace)
+            if not revisions:
                 raise NotFound(f"{repo} has no releases of {project}/{workspace}")
-            revisions = sorted((m.revision for m in index.release_meta_datas), reverse=True)
-            below = [r for r in revisions if before is None or r < before]
+            below = [r for r in reversed(revisions) if before is None or r < before]
             page = below[:limit]
-            releases = tuple(self._summary(repo, self._release(view, repo, project, workspace, r)) for r in page)
+            releases = tuple(self._finished_summary(repo, view, project, workspace, r) for r in page)
             return History(repo, project, workspace, len(revisions), releases,
                            page[-1] if len(below) > limit else None)
 
@@ -356,20 +356,23 @@ class Dashboard:
         return self.services.access(repo, self.book.repositories().get(repo))
 
     def _backend(self, repo: str) -> StateBackend:
-        access = self._access(repo)
+        backend: StateBackend = self._access(repo).backends(repo, self._branch_of(repo))
+        return backend
+
+    def _branch_of(self, repo: str) -> str:
+        """The state branch `shipmate.yaml` on the policy branch names (re-read after `BRANCH_TTL`)."""
         now = self.services.clock.now()
         with self._lock:
             known = self._branches.get(repo)
         if known is None or now - known[0] >= BRANCH_TTL:
             try:
-                branch = self.services.policy_tree(access, repo).settings().backend.branch
+                branch = self.services.policy_tree(self._access(repo), repo).settings().backend.branch
             except ConfigError:
                 branch = RepoSettings().backend.branch
             known = (now, branch)
             with self._lock:
                 self._branches[repo] = known
-        backend: StateBackend = access.backends(repo, known[1])
-        return backend
+        return known[1]
 
     def _view(self, repo: str) -> StateView:
         return self._backend(repo).view()
@@ -408,6 +411,24 @@ class Dashboard:
         base = self._url(repo)
         return f"{base}/pull/{number}" if base and number is not None else None
 
+    def _finished_summary(self, repo: str, view: StateView, project: str, workspace: str,
+                          revision: int) -> ReleaseSummary:
+        """A release's summary; a finished release never changes, so its summary is kept
+        (by repository, state branch and revision) however the branch moves."""
+        key = (repo, self._branch_of(repo), project, workspace, revision)
+        with self._lock:
+            found = self._finished.get(key)
+            if found is not None:
+                self._finished.move_to_end(key)
+                return found
+        summary = self._summary(repo, self._release(view, repo, project, workspace, revision))
+        if summary.phase in _TERMINAL:
+            with self._lock:
+                self._finished[key] = summary
+                while len(self._finished) > self._finished_entries:
+                    self._finished.popitem(last=False)
+        return summary
+
     def _summary(self, repo: str, release: Release) -> ReleaseSummary:
         base = self._url(repo)
         return ReleaseSummary(
@@ -429,6 +450,7 @@ class Dashboard:
 
 
 _PHASES = ("generating", "previewing", "applying", "destroying", "succeeded", "failed")
+_TERMINAL = ("succeeded", "failed")
 
 
 def _matches(stack: StackSummary, needle: str) -> bool:

@@ -411,26 +411,48 @@ def append_index(text: str | None, revision: int, stack: str, source: str = "") 
     """
     if not text:
         return ReleaseMeta().append(revision, stack).to_yaml()
-    head = _HEAD.match(text)
-    if head:
-        latest = int(head.group(1))
-        last = text.rfind("\n- revision: ", head.end() - 1)
-        tail = _TAIL.match(text, last + 1) if last >= 0 else None
-        empty = text == f"latestRevision: {latest}\nreleaseMetaDatas: []\n"
-        consistent = (
-            tail is not None
-            and int(tail.group(1)) == latest
-            and text.count("\n- revision: ", head.end() - 1) == latest
-        ) or (empty and latest == 0)
-        if consistent:
-            if revision != latest + 1:
-                raise StateConflict(
-                    f"revision {revision} does not follow the latest revision {latest}"
-                )
-            entry = dump_data([{"revision": revision, "stack": stack}])
-            body = "" if empty else text[head.end():]
-            return f"latestRevision: {revision}\nreleaseMetaDatas:\n{body}{entry}"
+    latest = _canonical_latest(text)
+    if latest is not None:
+        if revision != latest + 1:
+            raise StateConflict(
+                f"revision {revision} does not follow the latest revision {latest}"
+            )
+        entry = dump_data([{"revision": revision, "stack": stack}])
+        head = _HEAD.match(text)
+        assert head is not None
+        body = "" if latest == 0 else text[head.end():]
+        return f"latestRevision: {revision}\nreleaseMetaDatas:\n{body}{entry}"
     return ReleaseMeta.from_yaml(text, source).append(revision, stack).to_yaml()
+
+
+def peek_revisions(text: str | None, source: str = "") -> tuple[int, ...]:
+    """Every revision an index lists, oldest first; canonical text (revisions 1..latest, as
+    `append_index` writes them) is not parsed, so this costs the same however long the history."""
+    if not text:
+        return ()
+    latest = _canonical_latest(text)
+    if latest is not None:
+        return tuple(range(1, latest + 1))
+    return tuple(item.revision for item in ReleaseMeta.from_yaml(text, source).release_meta_datas)
+
+
+def _canonical_latest(text: str) -> int | None:
+    """The latest revision of canonical index text (entries 1..latest in order, as
+    `append_index` writes them), or None when the text takes the full parse."""
+    head = _HEAD.match(text)
+    if not head:
+        return None
+    latest = int(head.group(1))
+    if text == f"latestRevision: {latest}\nreleaseMetaDatas: []\n":
+        return latest if latest == 0 else None
+    last = text.rfind("\n- revision: ", head.end() - 1)
+    tail = _TAIL.match(text, last + 1) if last >= 0 else None
+    consistent = (
+        tail is not None
+        and int(tail.group(1)) == latest
+        and text.count("\n- revision: ", head.end() - 1) == latest
+    )
+    return latest if consistent else None
 
 
 def _kind(value: Any) -> str:

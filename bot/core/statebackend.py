@@ -34,6 +34,7 @@ from bot.core.release import (
     check_can_start,
     check_transition,
     peek_latest_revision,
+    peek_revisions,
     valid_name,
 )
 from bot.core.statelayout import Done, Snapshot, Store, Write
@@ -384,9 +385,10 @@ class SnapshotView:
             for pair in sorted(releases) if valid_name(pair[0]) and valid_name(pair[1])
         }
 
-    def index(self, project: str, workspace: str) -> ReleaseMeta:
+    def revisions(self, project: str, workspace: str) -> tuple[int, ...]:
         layout.check_key(project, workspace)
-        return _index(self.snap, project, workspace)
+        path = layout.index_path(project, workspace)
+        return peek_revisions(_text(self.snap, path), self.snap.label(path))
 
     def release(self, project: str, workspace: str, revision: int) -> Release | None:
         layout.check_key(project, workspace)

@@ -7,9 +7,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.adapters.gitstate import git_backend, local_backend
 from bot.adapters.memory import memory_backend
-from bot.core.release import Phase, Release
+from bot.core.release import Phase, Release, ReleaseMeta, append_index, peek_revisions
 from bot.core.statebackend import StoreBackend
 from tests.conftest import ManualClock
 
@@ -51,8 +54,8 @@ def test_a_stack_version_moves_only_with_its_own_files_on_git(tmp_path: Path) ->
         assert [pair for pair in after if last[pair] != after[pair]] == [("web", "dev")]
         assert backend.view().lock("shop", "prod") == lock and backend.view().locks() == (lock,)
         assert backend.view().drift("web", "dev") == {"checkTime": "2024-05-01T12:00:00Z", "drifted": False}
-        assert view.index("shop", "dev").latest_revision == 1  # an old view keeps what it showed
-        assert backend.view().index("shop", "dev").latest_revision == 2
+        assert view.revisions("shop", "dev") == (1,)  # an old view keeps what it showed
+        assert backend.view().revisions("shop", "dev") == (1, 2)
 
 
 def test_memory_and_directory_views() -> None:
@@ -75,3 +78,18 @@ def test_a_directory_names_no_versions(tmp_path: Path) -> None:
     view = backend.view()
     assert view.version is None and view.stack_versions() is None
     assert view.stacks() == (("shop", "dev"),) and view.lock("shop", "dev") is None
+
+
+@given(st.lists(st.sampled_from(["web", "api", "db-1"]), max_size=40), st.booleans())
+def test_peek_revisions_agrees_with_the_full_parse(stacks: list[str], gaps: bool) -> None:
+    """Canonical text (what the backend writes) and any other valid index (gaps, Kusion's
+    own formatting) give the revisions the parsed index lists."""
+    text: str | None = None
+    for n, stack in enumerate(stacks, start=1):
+        text = append_index(text, n, stack)
+    meta = ReleaseMeta.from_yaml(text) if text else ReleaseMeta()
+    if gaps and meta.release_meta_datas:
+        kept = tuple(m for m in meta.release_meta_datas if m.revision % 3)
+        meta = ReleaseMeta(kept[-1].revision if kept else 0, kept)
+        text = meta.to_yaml()
+    assert peek_revisions(text) == tuple(m.revision for m in meta.release_meta_datas)
