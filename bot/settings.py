@@ -12,7 +12,8 @@ problem naming the variable (or the file, line and key).
 `Settings` is grouped like kopf's `OperatorSettings`, one frozen dataclass per concern:
 `github` (`GitHubSettings`), `webhook`, `http`, `queue`, `bot` (what is served and how its
 stacks run), `poll`, `storage` (directories and the salt), `terraform` and `kubernetes` (what
-the runtimes are handed, `runtime_options()`) and `log`.
+the runtimes are handed, `runtime_options()`), `dashboard` (sign-in, sessions, the acting
+role; off until the OAuth App and session secret are all set) and `log`.
 
 | variable | setting | default | meaning |
 |---|---|---|---|
@@ -47,6 +48,10 @@ the runtimes are handed, `runtime_options()`) and `log`.
 | `SHIPMATE_TERRAFORM_TIMEOUT` | `terraform.timeout_seconds` | `3600` | seconds per terraform command |
 | `SHIPMATE_TERRAFORM_PASS_ENV` | `terraform.pass_env` | | comma-separated names of further variables handed to Terraform (e.g. `AWS_PROFILE`); Shipmate's own secrets never are |
 | `SHIPMATE_TERRAFORM_SANDBOX` | `terraform.sandbox` | `auto` | run Terraform under bubblewrap: `auto` (when installed and working), `bwrap` (required) or `off` |
+| `SHIPMATE_OAUTH_CLIENT_ID`, `SHIPMATE_OAUTH_CLIENT_SECRET` | `dashboard.client_id`, `.client_secret` | (dashboard off) | the OAuth App (or GitHub App) people sign in to the dashboard with; its callback URL is `<public URL>/login/callback` |
+| `SHIPMATE_SESSION_SECRET` | `dashboard.session_secret` | (dashboard off) | signs the dashboard's session cookies: at least 32 random characters, the same on every replica |
+| `SHIPMATE_DASHBOARD_ROLE` | `dashboard.role` | `maintain` | the GitHub role (`read`, `triage`, `write`, `maintain`, `admin`) it takes to unlock or retry from the dashboard |
+| `SHIPMATE_PUBLIC_URL` | `dashboard.public_url` | (the URL each request came to) | where people reach Shipmate, e.g. `https://shipmate.example.com`: the sign-in's redirect URI starts there |
 | `SHIPMATE_LOG_LEVEL` | `log.level` | `INFO` | `DEBUG`, `INFO`, `WARNING` or `ERROR` |
 | `SHIPMATE_LOG_FORMAT` | `log.format` | `serve`: `json`; other commands: `text` | `json` (one object per line, for a log shipper) or `text` (for people); see `bot.logs` |
 | `SHIPMATE_CONFIG` | `config_file` | | the settings file |
@@ -214,6 +219,27 @@ class KubernetesOptions:
         return bool(self.service_host and self.service_port)
 
 
+DASHBOARD_ROLES = ("read", "triage", "write", "maintain", "admin")  # GitHub's, weakest first
+MIN_SESSION_SECRET = 32
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard and read API (`bot.web.auth`): the OAuth App people sign in with, the
+    secret signing their session cookies, the role it takes to act, where people reach it.
+    Off (`enabled` False) until the client id, client secret and session secret are set."""
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    session_secret: str | None = field(default=None, repr=False)
+    role: str = "maintain"
+    public_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id and self.client_secret and self.session_secret)
+
+
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
@@ -238,13 +264,15 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     terraform: TerraformOptions = field(default_factory=TerraformOptions)
     kubernetes: KubernetesOptions = field(default_factory=KubernetesOptions)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     log: LogSettings = field(default_factory=LogSettings)
     config_file: Path | None = None
 
     @property
     def secret_values(self) -> tuple[str, ...]:
         """Every secret setting's value (webhook secrets, token, App key, salt): masked everywhere."""
-        values = (*self.webhook.secrets, self.github.token, self.github.app_private_key, self.storage.secret_salt)
+        values = (*self.webhook.secrets, self.github.token, self.github.app_private_key, self.storage.secret_salt,
+                  self.dashboard.client_secret, self.dashboard.session_secret)
         return tuple(v for v in values if v)
 
     def runtime_options(self) -> dict[str, object]:
@@ -295,6 +323,7 @@ _GROUPS: dict[str, Callable[..., Any]] = {
     "storage": StorageSettings,
     "terraform": TerraformOptions,
     "kubernetes": KubernetesOptions,
+    "dashboard": DashboardSettings,
     "log": LogSettings,
 }
 
@@ -446,6 +475,13 @@ def _branch_name(v: _Value) -> str:
     return name
 
 
+def _session_secret(v: _Value) -> str:
+    secret = _text(v)
+    if len(secret) < MIN_SESSION_SECRET:
+        raise ValueError(f"must be at least {MIN_SESSION_SECRET} characters (a long random string), got {len(secret)}")
+    return secret
+
+
 def _log_level(v: _Value) -> str:
     level = _text(v).upper()
     if level not in LOG_LEVELS:
@@ -498,6 +534,11 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("SHIPMATE_HEADER_TIMEOUT_SECONDS", "header_timeout_seconds", "http", "header_timeout_seconds", _seconds),
     _Field("SHIPMATE_REQUEST_TIMEOUT_SECONDS", "request_timeout_seconds", "http", "request_timeout_seconds", _seconds),
     _Field("SHIPMATE_GRACEFUL_TIMEOUT_SECONDS", "graceful_timeout_seconds", "http", "graceful_timeout_seconds", _seconds),
+    _Field("SHIPMATE_OAUTH_CLIENT_ID", "oauth_client_id", "dashboard", "client_id", _text),
+    _Field("SHIPMATE_OAUTH_CLIENT_SECRET", "oauth_client_secret", "dashboard", "client_secret", _text),
+    _Field("SHIPMATE_SESSION_SECRET", "session_secret", "dashboard", "session_secret", _session_secret),
+    _Field("SHIPMATE_DASHBOARD_ROLE", "dashboard_role", "dashboard", "role", _one_of(DASHBOARD_ROLES)),
+    _Field("SHIPMATE_PUBLIC_URL", "public_url", "dashboard", "public_url", _api_url),
     _Field("SHIPMATE_TERRAFORM_BIN", "terraform_bin", "terraform", "binary", _text),
     _Field("SHIPMATE_TERRAFORM_TIMEOUT", "terraform_timeout", "terraform", "timeout_seconds", _positive_seconds),
     _Field("SHIPMATE_TERRAFORM_PASS_ENV", "terraform_pass_env", "terraform", "pass_env", _variable_names),
@@ -522,7 +563,8 @@ _FILE_KEYS = frozenset(
     key for variable, key in _ENV_TO_KEY.items() if key != variable
 )
 _SECRET_KEYS = frozenset(
-    {"webhook_secret", "webhook_secret_previous", "github_token", "github_app_private_key", "secret_salt"}
+    {"webhook_secret", "webhook_secret_previous", "github_token", "github_app_private_key", "secret_salt",
+     "oauth_client_secret", "session_secret"}
 )
 
 
@@ -590,7 +632,20 @@ def _build(values: Mapping[str, _Value], problems: list[Problem]) -> dict[str, d
         except ValueError as exc:
             problems.append(listen.problem(str(exc)))
     groups["github"].update(_github_app(values, problems))
+    _dashboard_whole(values, problems)
     return groups
+
+
+_DASHBOARD_KEYS = {"oauth_client_id": "SHIPMATE_OAUTH_CLIENT_ID", "oauth_client_secret": "SHIPMATE_OAUTH_CLIENT_SECRET",
+                   "session_secret": "SHIPMATE_SESSION_SECRET"}
+
+
+def _dashboard_whole(values: Mapping[str, _Value], problems: list[Problem]) -> None:
+    """The dashboard's OAuth App and session secret come together or not at all."""
+    given = [key for key in _DASHBOARD_KEYS if key in values]
+    if given and len(given) < len(_DASHBOARD_KEYS):
+        missing = " and ".join(v for k, v in _DASHBOARD_KEYS.items() if k not in given)
+        problems.append(values[given[0]].problem(f"the dashboard needs {missing} as well"))
 
 
 def _webhook_secrets(values: Mapping[str, _Value], problems: list[Problem]) -> tuple[str, ...]:

@@ -5,7 +5,8 @@ runtime plug-ins' own variables and the masker's scan for secret-looking variabl
 
 - `build_server(settings, env)`: `shipmate serve`'s `ServerParts` - the queue (`build_queue`),
   the bot, the job workers, the web app and the scheduler (`build_scheduler`); `bot.server`
-  only runs them under gunicorn.
+  only runs them under gunicorn. The app carries the dashboard (`build_dashboard`: GitHub
+  sign-in and the read model, `bot.web.register_dashboard`), or says why it is off.
 - `build_cli(settings, env, backend, root=...)`: the stack commands' use cases.
 - `build_bot(settings, env)`: the bot the server and the Action run - an `EventRouter`
   (`bot.app.router`) with the pull-request workflow installed (`bot.app.handlers`) over
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from bot.adapters.gitstate import StoreBackend
+    from bot.web import DashboardOff, DashboardParts
 from bot.scheduler import Scheduler
 from bot.settings import ENVIRONMENT, Settings
 
@@ -100,6 +102,7 @@ __all__ = [
     "build_router",
     "build_runtime_factory",
     "build_scheduler",
+    "build_dashboard",
     "build_server",
     "build_services",
     "build_stack_ops",
@@ -272,7 +275,7 @@ def build_server(settings: Settings, env: Mapping[str, str], *, scheduler: bool 
     jobs of `shipmate serve`; `env` is the process environment the entry point read
     `settings` from (the runtimes' children start from it, the masker scans it)."""
     from bot.adapters.clock import SystemClock
-    from bot.web import create_app
+    from bot.web import create_app, register_dashboard
 
     settings.require_webhook_secret()
     queue = build_queue(settings)
@@ -285,8 +288,27 @@ def build_server(settings: Settings, env: Mapping[str, str], *, scheduler: bool 
         metrics=metrics, clock=SystemClock(),
     )
     app = create_app(settings, queue, metrics, on_enqueued=pool.notify, ready_checks=[("workers", pool.alive)])
+    register_dashboard(app, build_dashboard(settings, bot, queue))
     jobs = build_scheduler(settings, bot, queue, pool.notify) if scheduler else None
     return ServerParts(settings, queue, pool, metrics, app, jobs, bot)
+
+
+def build_dashboard(settings: Settings, bot: Bot, queue: EventQueue) -> DashboardParts | DashboardOff:
+    """The dashboard over the bot's services: GitHub sign-in with the OAuth App of
+    `settings.dashboard` and the read model; off without those settings or GitHub credentials."""
+    from bot.adapters.github.oauth import GitHubSignIn
+    from bot.app.dashboard import Dashboard
+    from bot.web import DashboardOff, DashboardParts
+
+    dashboard = settings.dashboard
+    if not dashboard.enabled or not dashboard.client_id or not dashboard.client_secret:
+        return DashboardOff("the dashboard is off: set SHIPMATE_OAUTH_CLIENT_ID, SHIPMATE_OAUTH_CLIENT_SECRET "
+                            "and SHIPMATE_SESSION_SECRET to serve it")
+    if bot.services is None or bot.book is None:
+        return DashboardOff("the dashboard is off: it reads the repositories with the bot's GitHub credentials "
+                            "(GITHUB_TOKEN or a GitHub App), and none are set")
+    sign_in = GitHubSignIn(settings.github.api_url, dashboard.client_id, dashboard.client_secret)
+    return DashboardParts(dashboard, sign_in, Dashboard(bot.services, bot.book, queue))
 
 
 # --- the stack commands -------------------------------------------------------------------
