@@ -299,9 +299,17 @@ def blueprint() -> Blueprint:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _csrf_guard() -> None:
-    if request.path.startswith(GUARDED_PREFIXES):
+def _csrf_guard() -> tuple[Response, int] | None:
+    """`check_csrf` before every view under the guarded paths; the API's answer is its JSON."""
+    if not request.path.startswith(GUARDED_PREFIXES):
+        return None
+    try:
         check_csrf()
+    except HTTPException as exc:
+        if not request.path.startswith("/api/"):
+            raise
+        return _problem(exc.code or 403, "forbidden", exc.description or "")
+    return None
 
 
 def _role(viewer: Viewer, repo: str) -> str | None:

@@ -222,7 +222,10 @@ def test_an_action_with_the_session_cookie_needs_the_csrf_token(served: Served) 
     client = served.client()
     sign_in(served, client, "bob")
     csrf = client.get("/ui/probe/acme/config").get_json()["csrf"]
-    assert client.post("/api/v1/probe/acme/config").status_code == 403
+    refused = client.post("/api/v1/probe/acme/config")
+    assert refused.status_code == 403
+    assert refused.get_json() == {"error": "forbidden",
+                                  "reason": "the CSRF token is missing or wrong: reload the page and try again"}
     assert client.post("/api/v1/probe/acme/config", headers={auth.CSRF_HEADER: "wrong"}).status_code == 403
     assert client.delete("/ui/probe/acme/config").status_code == 403  # refused before any view is looked for
     assert client.post("/api/v1/probe/acme/config", data={auth.CSRF_FIELD: csrf}).status_code == 200
