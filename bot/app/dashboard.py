@@ -46,11 +46,18 @@ from bot.app.dashboard_values import (
     Unlock,
 )
 from bot.app.services import Access, Services
-from bot.core import release_diff
+from bot.core import mask, release_diff
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError, ShipmateError
 from bot.core.lock import Lock
-from bot.core.ports import EventQueue, JobRecord, RepositoryBook, StateBackend, StateView
+from bot.core.ports import (
+    EventQueue,
+    JobRecord,
+    PullRequestInfo,
+    RepositoryBook,
+    StateBackend,
+    StateView,
+)
 from bot.core.release import Release, valid_name
 from bot.core.render import release_diff as render_diff
 
@@ -59,6 +66,7 @@ log = logging.getLogger("shipmate.dashboard")
 T = TypeVar("T")
 
 BRANCH_TTL = timedelta(seconds=60)
+PULLS_TTL = timedelta(seconds=15)
 CACHE_ENTRIES = 1024
 FINISHED_ENTRIES = 50_000  # summaries of finished releases, a few hundred bytes each
 HISTORY_LIMIT = 200  # the most releases one history page holds
@@ -96,6 +104,7 @@ class Dashboard:
         self._entries = cache_entries
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._branches: dict[str, tuple[datetime, str]] = {}
+        self._pulls: dict[str, tuple[datetime, tuple[PullRequestInfo, ...]]] = {}
         self._finished: OrderedDict[tuple[str, str, str, str, int], ReleaseSummary] = OrderedDict()
         self._finished_entries = FINISHED_ENTRIES
         self._stack_cache: dict[tuple[str, str, str], tuple[str, _Stack | None]] = {}  # by the stack's version
@@ -219,7 +228,7 @@ class Dashboard:
         self._key(repo, project, workspace)
         view = self._view(repo)
         found = self._release(view, repo, project, workspace, revision)
-        return ReleaseDetail(repo, self._summary(repo, found), found.to_dict())
+        return ReleaseDetail(repo, self._summary(repo, found), _shown(found).to_dict())
 
     def compare(self, repo: str, project: str, workspace: str, a: int, b: int) -> Comparison:
         """What changed from revision `a` to revision `b` (Spec, state and the release's own
@@ -228,8 +237,8 @@ class Dashboard:
         view = self._view(repo)
 
         def read() -> Comparison:
-            before = self._release(view, repo, project, workspace, a)
-            after = self._release(view, repo, project, workspace, b)
+            before = _shown(self._release(view, repo, project, workspace, a))
+            after = _shown(self._release(view, repo, project, workspace, b))
             diff = release_diff.diff_releases(before, after)
             return Comparison(repo, project, workspace, self._summary(repo, before), self._summary(repo, after),
                               render_diff.data(diff), render_diff.text(diff))
@@ -316,13 +325,12 @@ class Dashboard:
         locks each holds."""
         out: list[PullSummary] = []
         for repo in repos:
-            host = self._access(repo).host
             view = self._view(repo)
             held: dict[int, list[LockSummary]] = {}
             for lock in self._repo_locks(repo, view):
                 if lock.pull_request is not None:
                     held.setdefault(lock.pull_request, []).append(lock)
-            for pull in host.open_pull_requests(repo):
+            for pull in self._open_pulls(repo):
                 record = self._preview_record(repo, view, pull.number)
                 commit = str(record.get("commit") or "") if record else None
                 out.append(PullSummary(
@@ -335,6 +343,18 @@ class Dashboard:
         return tuple(out)
 
     # --- reading helpers -------------------------------------------------------------------
+
+    def _open_pulls(self, repo: str) -> Sequence[PullRequestInfo]:
+        """The repository's open pull requests, asked of the code host at most once per
+        `PULLS_TTL` (every viewer's page refreshes would otherwise spend the bot's API quota)."""
+        now = self.services.clock.now()
+        with self._lock:
+            known = self._pulls.get(repo)
+        if known is None or now - known[0] >= PULLS_TTL or now < known[0]:
+            known = (now, tuple(self._access(repo).host.open_pull_requests(repo)))
+            with self._lock:
+                self._pulls[repo] = known
+        return known[1]
 
     def _preview_record(self, repo: str, view: StateView, number: int) -> Mapping[str, Any] | None:
         def read() -> Mapping[str, Any] | None:
@@ -451,6 +471,12 @@ class Dashboard:
 
 _PHASES = ("generating", "previewing", "applying", "destroying", "succeeded", "failed")
 _TERMINAL = ("succeeded", "failed")
+
+
+def _shown(release: Release) -> Release:
+    """A release as it may be shown: the state branch stores it masked with every secret the
+    writer knew; anything still shaped like a Kubernetes Secret is masked again here."""
+    return mask.mask_release(release)
 
 
 def _matches(stack: StackSummary, needle: str) -> bool:

@@ -188,6 +188,9 @@ def test_open_pull_requests_and_their_locks(bench: Bench, tmp_path: Path) -> Non
     assert [(s.workspace, s.status) for s in pulls[second.number].previews] == [("prod", "changes")]
 
     moved = bench.update(second, {"shop/prod/main.yaml": app(site={"text": "prod"})})
+    stale = {p.number: p for p in board.pulls([REPO])}[second.number]  # the code host is asked again after 15 s
+    assert stale.head_sha == second.head_sha and not stale.preview_current
+    bench.clock.advance(15)
     again = {p.number: p for p in board.pulls([REPO])}[second.number]
     assert again.preview_commit == moved.head_sha and again.preview_current
     state = bench.memory.backend(REPO)
