@@ -241,7 +241,10 @@ class CodeHost(Protocol):
 
     def pull_request(self, repo: str, number: int) -> PullRequestInfo: ...
 
-    def open_pull_requests(self, repo: str) -> Sequence[PullRequestInfo]: ...
+    def open_pull_requests(self, repo: str) -> Sequence[PullRequestInfo]:
+        """The open pull requests, from one list (their `mergeable` may be None: a list does
+        not compute it; `pull_request` reads one fresh)."""
+        ...
 
     def merged_pull_request_for(self, repo: str, sha: str) -> PullRequestInfo | None:
         """The merged pull request whose merge commit is `sha`, if any."""

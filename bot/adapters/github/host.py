@@ -129,7 +129,7 @@ class GitHubHost:
     def open_pull_requests(self, repo: str) -> Sequence[PullRequestInfo]:
         pulls = self._call("open_pull_requests", f"list pull requests of {repo}",
                            lambda: list(self._repo(repo).get_pulls(state="open")))
-        return [_info(repo, p) for p in pulls]
+        return [_info(repo, p, listed=True) for p in pulls]
 
     def merged_pull_request_for(self, repo: str, sha: str) -> PullRequestInfo | None:
         def find() -> PullRequestInfo | None:
@@ -285,7 +285,10 @@ def _auth(credentials: Credentials) -> Auth.Auth:
     raise RuntimeFailed("no GitHub credentials: set GITHUB_TOKEN or a GitHub App id and private key")
 
 
-def _info(repo: str, pull: PullRequest) -> PullRequestInfo:
+def _info(repo: str, pull: PullRequest, listed: bool = False) -> PullRequestInfo:
+    """`listed`: an item of GitHub's list of open pull requests, which carries neither `merged`
+    (an open pull request is not) nor `mergeable` (left None): reading them would fetch every
+    pull request of the list once more."""
     head_repo = pull.head.repo.full_name if pull.head.repo else None  # None: the fork was deleted
     return PullRequestInfo(
         repo=repo,
@@ -293,7 +296,7 @@ def _info(repo: str, pull: PullRequest) -> PullRequestInfo:
         title=pull.title or "",
         author=pull.user.login if pull.user else "",
         state=pull.state,
-        merged=bool(pull.merged),
+        merged=False if listed else bool(pull.merged),
         draft=bool(pull.draft),
         head_sha=pull.head.sha,
         head_ref=pull.head.ref,
@@ -301,7 +304,7 @@ def _info(repo: str, pull: PullRequest) -> PullRequestInfo:
         base_ref=pull.base.ref,
         base_sha=pull.base.sha,
         is_fork=is_fork(head_repo, repo),
-        mergeable=pull.mergeable,
+        mergeable=None if listed else pull.mergeable,
         merge_commit_sha=pull.merge_commit_sha,
         html_url=pull.html_url or "",
     )
