@@ -223,7 +223,10 @@ def acting_role() -> str:
 
 def csrf_token() -> str:
     """The session's CSRF token (made on first use); forms send it as `csrf_token`, scripts
-    as the `X-CSRF-Token` header."""
+    as the `X-CSRF-Token` header. A bearer-token caller has no session and needs none: ''."""
+    viewer = current_viewer()
+    if viewer is not None and viewer.via == "token":
+        return ""
     token = session.get("csrf")
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)

@@ -209,8 +209,10 @@ def test_not_signed_in_is_401(served: Served) -> None:
 
 def test_a_token_caller_is_the_tokens_owner_and_needs_no_csrf_token(served: Served) -> None:
     bearer = {"Authorization": f"Bearer {TOKENS['bob']}"}
-    seen = served.client().get("/ui/probe/acme/config", headers=bearer).get_json()
-    assert (seen["login"], seen["via"], seen["role"]) == ("bob", "token", "maintain")
+    answer = served.client().get("/ui/probe/acme/config", headers=bearer)
+    seen = answer.get_json()
+    assert (seen["login"], seen["via"], seen["role"], seen["csrf"]) == ("bob", "token", "maintain", "")
+    assert "Set-Cookie" not in answer.headers  # a token caller gets no session
     assert served.client().post("/api/v1/probe/acme/config", headers=bearer).status_code == 200
     as_token = served.client().post("/api/v1/probe/acme/config", headers={"Authorization": f"token {TOKENS['rita']}"})
     assert as_token.status_code == 403

@@ -11,7 +11,8 @@ authorisation), and what a signed-in person may do, asked with their own token.
 - `login(token)`: whose token it is (`GET /user`), None when GitHub does not know it;
 - `role(token, repo)`: the person's role on `owner/name` (`GET /repos/{owner}/{repo}`'s
   `permissions`: `read`, `triage`, `write`, `maintain` or `admin`), None when they may not
-  see it (GitHub answers 404 or 403 then).
+  see it (GitHub answers 404 or 403 then); a token GitHub no longer accepts (revoked,
+  expired) is `SignInRefused`.
 
 Everything goes through PyGithub's requester; errors leave on the retry axis like every
 GitHub call (`bot.adapters.github.host`): unreachable, 5xx and rate limits are
@@ -94,7 +95,9 @@ class GitHubSignIn:
         def read() -> str | None:
             try:
                 data = self._github(token).requester.requestJsonAndCheck("GET", f"/repos/{repo}")[1]
-            except (UnknownObjectException, BadCredentialsException):
+            except BadCredentialsException as exc:
+                raise SignInRefused("GitHub no longer accepts the viewer's token: sign in again") from exc
+            except UnknownObjectException:
                 return None
             except GithubException as exc:
                 if exc.status == 403 and "rate limit" not in str(exc.data).lower():
