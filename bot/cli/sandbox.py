@@ -13,7 +13,8 @@ only) and `shipmate` (the bot's account), creates `acme/config` from the example
 `fixtures/configs/acme` with every workspace's `context.KUBECONFIG_PATH` pointing at the
 simulator, then builds Shipmate exactly as `shipmate serve` does (`bot.cli.serve.
 build_server`: SQLite queue, workers, the webhook app on a free port) and registers it as
-the repository's webhook. Nothing outside the sandbox directory is written (Terraform's
+the repository's webhook. The dashboard (`/ui`) is on: its OAuth App is registered with the
+simulator, whose sign-in form asks which user to sign in as. Nothing outside the sandbox directory is written (Terraform's
 working directories included).
 
 With `onprem=True` it also starts an on-prem test host (fixtures/sshd: a real sshd in its own
@@ -47,6 +48,7 @@ from bot.cli.serve import Server, build_server
 from bot.core.events import Delivery
 from bot.settings import (
     BotSettings,
+    DashboardSettings,
     GitHubSettings,
     HttpSettings,
     QueueSettings,
@@ -60,6 +62,9 @@ REPO_OWNER = "acme"
 REPO_NAME = "config"
 REPO = f"{REPO_OWNER}/{REPO_NAME}"
 SECRET = "sandbox-webhook-secret"
+# The dashboard's OAuth App on the simulated GitHub (people sign in with its sign-in form).
+DASHBOARD = DashboardSettings(client_id="sandbox-dashboard", client_secret="sandbox-dashboard-secret",
+                              session_secret="sandbox-session-secret-0123456789abcdef")
 USERS: dict[str, tuple[str, str]] = {  # login → (token, permission)
     "alice": ("tok-alice", "admin"),
     "bob": ("tok-bob", "write"),
@@ -166,6 +171,7 @@ class Sandbox:
                 storage=StorageSettings(data_dir=root / "shipmate"),
                 terraform=runtimes.terraform,
                 kubernetes=runtimes.kubernetes,
+                dashboard=DASHBOARD,
             )
             if not serve:
                 recorder = HookRecorder()
@@ -180,6 +186,8 @@ class Sandbox:
             box._thread = threading.Thread(target=server.serve, name="shipmate-serve", daemon=True)
             box._thread.start()
             github.add_hook(SimHook(f"{server.url}/webhooks/github", SECRET))
+            assert DASHBOARD.client_id and DASHBOARD.client_secret
+            github.oauth_app(DASHBOARD.client_id, DASHBOARD.client_secret, f"{server.url}/login/callback")
             return box
         except BaseException:
             try:

@@ -2,6 +2,7 @@
 
 - `bot.web.app`: the Flask app factory - webhook intake, health, readiness and metrics.
 - `bot.web.auth`: GitHub sign-in, sessions, tokens, permissions and CSRF for the dashboard.
+- `bot.web.pages`: the dashboard's pages under `/ui` (templates and static files beside it).
 
 `register_dashboard(app, parts)` adds the dashboard to the app (`bot.wiring.build_server`
 calls it): the sign-in routes and the blueprints over the read model. Without the dashboard's
@@ -21,7 +22,7 @@ from flask import Flask, Response, jsonify, request
 from bot.adapters.github.oauth import GitHubSignIn
 from bot.app.dashboard import Dashboard
 from bot.settings import DashboardSettings
-from bot.web import api, auth
+from bot.web import api, auth, pages
 from bot.web.app import create_app, signature, verify_signature
 
 DASHBOARD_PREFIXES = ("/ui", "/api/v1", "/login", "/logout")
@@ -58,6 +59,7 @@ def register_dashboard(app: Flask, parts: DashboardParts | DashboardOff) -> None
         return
     auth.install(app, parts.settings, parts.sign_in)
     app.register_blueprint(api.blueprint(parts.dashboard))
+    app.register_blueprint(pages.blueprint(parts.dashboard))
 
 
 __all__ = ["DashboardOff", "DashboardParts", "create_app", "register_dashboard", "signature", "verify_signature"]
