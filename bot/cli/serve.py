@@ -106,7 +106,7 @@ def configure_logging(settings: Settings) -> None:
 EXAMPLES = """
 SHIPMATE_WEBHOOK_SECRET=... GITHUB_TOKEN=... shipmate serve
 shipmate serve --listen 127.0.0.1:8080 --workers 4
-shipmate serve --config shipmate-server.yaml --no-scheduler   # every replica but one
+shipmate serve --config shipmate-server.yaml --no-scheduler   # no polling, lock sweeps or drift checks here
 """
 
 
@@ -117,7 +117,7 @@ shipmate serve --config shipmate-server.yaml --no-scheduler   # every replica bu
 @click.option("--listen", metavar="HOST:PORT", help="Overrides SHIPMATE_LISTEN.")
 @click.option("--workers", type=int, metavar="N", help="Overrides SHIPMATE_WORKERS (checked with the other settings).")
 @click.option("--no-scheduler", is_flag=True, help="Do not run the scheduled jobs (polling, lock sweeps, "
-              "drift checks), e.g. on all replicas but one.")
+              "drift checks); replicas sharing a Redis queue each run them, once per period across them.")
 def command(config: str | None, listen: str | None, workers: int | None, no_scheduler: bool) -> int:
     return run(config, listen, workers, no_scheduler)
 
