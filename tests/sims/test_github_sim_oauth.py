@@ -4,6 +4,8 @@ and GitHub's error answers for a wrong secret, a reused code and a foreign redir
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +17,7 @@ import requests
 from fixtures.github_sim import GitHubSim
 
 CALLBACK = "http://127.0.0.1:8080/login/callback"
+ROOT = Path(__file__).resolve().parents[2]
 USERS = ["alice:tok-alice:admin", "bob:tok-bob:read", "mallory:tok-mallory:read"]
 
 
@@ -130,3 +133,19 @@ def test_the_control_api_registers_apps_and_the_browsers_user(gh: GitHubSim) -> 
     url, query = redirected(answer)
     assert url == "http://localhost:9/cb" and "state" not in query and query["code"]
     assert requests.put(f"{gh.url}/_sim/oauth/browser", json={"login": "ghost"}, timeout=10).status_code == 404
+
+
+def test_the_command_line_registers_oauth_apps(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "fixtures.github_sim", "--data", str(tmp_path / "sim"), "--user", "bob:tok-bob:read",
+               "--oauth-app", f"cli-client:cli-secret:{CALLBACK}"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().split()[3]
+            answer = requests.get(f"{url}/login/oauth/authorize", allow_redirects=False, timeout=10,
+                                  params={"client_id": "cli-client", "login": "bob"})
+            assert answer.status_code == 302 and answer.headers["Location"].startswith(CALLBACK + "?code=")
+        finally:
+            process.terminate()
+    bad = subprocess.run([*command[:-1], "no-callback"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 2 and "expected CLIENT_ID:CLIENT_SECRET:CALLBACK_URL" in bad.stderr
