@@ -222,7 +222,10 @@ def build_book(settings: Settings) -> RepositoryBook:
     if _shares_redis(settings):
         from bot.adapters.queue.redis_jobs import RedisRepositoryBook, connect
 
-        return RedisRepositoryBook(connect(settings.queue.url))
+        book = RedisRepositoryBook(connect(settings.queue.url))
+        for repo, installation in JsonRepositoryBook(settings.storage.data_dir).repositories().items():
+            book.remember(repo, installation)  # what this replica served before the book moved to Redis
+        return book
     return JsonRepositoryBook(settings.storage.data_dir)
 
 
