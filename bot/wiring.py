@@ -7,6 +7,9 @@ runtime plug-ins' own variables and the masker's scan for secret-looking variabl
   the bot, the job workers, the web app and the scheduler (`build_scheduler`); `bot.server`
   only runs them under gunicorn. The app carries the dashboard (`build_dashboard`: GitHub
   sign-in and the read model, `bot.web.register_dashboard`), or says why it is off.
+- `build_book(settings)`, `build_job_state(settings, clock)`: the repositories served and the
+  scheduled jobs' leases and memory, in Redis beside a Redis queue (shared by the replicas),
+  else in the data directory.
 - `build_cli(settings, env, backend, root=...)`: the stack commands' use cases.
 - `build_bot(settings, env)`: the bot the server and the Action run - an `EventRouter`
   (`bot.app.router`) with the pull-request workflow installed (`bot.app.handlers`) over
