@@ -8,6 +8,7 @@ Every page is a view of one `bot.app.dashboard.Dashboard` answer, rendered by Ji
 |---|---|
 | `/ui` | repositories -> projects -> stacks with their latest release, lock and drift; a GET form filters by text and phase |
 | `/ui/<owner>/<repo>/<project>/<workspace>` | the stack's releases, newest first (`?before=` pages on), a form to compare two |
+| `.../<revision>` | one release: its provenance and the resources its Spec and state hold (masked, as stored) |
 | `.../compare?a=12&b=15` | what changed between two revisions: Spec and state, masked |
 | `/ui/locks` | the locks held, each with an Unlock button |
 | `/ui/queue` | pending, running and dead-lettered jobs, a Retry button on the dead ones |
@@ -35,6 +36,7 @@ from werkzeug.wrappers import Response as Redirect
 
 from bot.app.dashboard import Dashboard, Invalid, NotFound
 from bot.core.release import Phase
+from bot.core.yamlio import dump_data
 from bot.web import auth
 
 NAV: tuple[tuple[str, str], ...] = (
@@ -69,6 +71,7 @@ def blueprint(dashboard: Dashboard, *, poll_seconds: float = 5.0) -> Blueprint:
                       static_folder="static", static_url_path="/static")
     pages.add_app_template_filter(when, "ui_time")
     pages.add_app_template_filter(short, "ui_short")
+    pages.add_app_template_filter(dump_data, "ui_yaml")
 
     def readable() -> list[str]:
         return list(auth.visible(list(dashboard.repositories())))
@@ -119,6 +122,12 @@ def blueprint(dashboard: Dashboard, *, poll_seconds: float = 5.0) -> Blueprint:
         before = request.args.get("before", type=int)
         view = dashboard.history(where["repo"], project, workspace, before=before, limit=HISTORY_PAGE)
         return page("history.html", f"{project}/{workspace}", view=view, **where)
+
+    @pages.get("/<owner>/<name>/<project>/<workspace>/<int:revision>")
+    def release(owner: str, name: str, project: str, workspace: str, revision: int) -> tuple[str, int]:
+        where = stack(owner, name, project, workspace)
+        view = dashboard.release(where["repo"], project, workspace, revision)
+        return page("release.html", f"{project}/{workspace} r{revision}", view=view, **where)
 
     @pages.get("/<owner>/<name>/<project>/<workspace>/compare")
     def compare(owner: str, name: str, project: str, workspace: str) -> tuple[str, int]:

@@ -1,6 +1,7 @@
 """The dashboard's pages in Chromium: signing in through the simulated GitHub, the overview,
-a stack's history and the difference between two of its revisions, unlocking (a maintainer
-may, a reader is refused), open pull requests, live updates, JavaScript off and a phone."""
+a stack's history, one release's resources and the difference between two revisions,
+unlocking (a maintainer may, a reader is refused), open pull requests, live updates,
+JavaScript off and a phone."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def test_sign_in_browse_to_a_stack_and_compare_two_revisions(box: Sandbox, page:
     expect(page.locator("tr[data-revision]")).to_have_count(3)
     expect(page.locator('tr[data-revision="2"] [data-label="Who"]')).to_have_text("bob")
     shoot(page, "history")
+
+    page.locator('tr[data-revision="2"]').get_by_role("link", name="r2").click()
+    held = page.locator('tr[data-state="v1:ConfigMap:shop:web"]')
+    held.get_by_text("attributes").click()
+    expect(held.locator("pre")).to_contain_text("LOG_LEVEL: info")
+    expect(page.locator("tr[data-spec]")).to_have_count(2)
+    shoot(page, "release")
+    page.go_back()
 
     page.select_option('select[name="a"]', "1")
     page.select_option('select[name="b"]', "3")

@@ -2,8 +2,9 @@
  *
  * The element marked data-poll (the page's main content) is fetched again every few seconds
  * with the header X-Shipmate-Fragment, to which a page answers with its content alone, and
- * swapped in place. Nothing is fetched while the tab is hidden or while someone is typing in
- * one of its fields. Without JavaScript every page is complete as served; reload to refresh.
+ * swapped in place when it changed (so an opened <details> stays open until there is news).
+ * Nothing is fetched while the tab is hidden or while someone is typing in one of its fields.
+ * Without JavaScript every page is complete as served; reload to refresh.
  */
 (function () {
   "use strict";
@@ -12,6 +13,7 @@
     return;
   }
   var every = parseInt(live.getAttribute("data-poll"), 10) || 5000;
+  var shown = live.innerHTML.trim();
 
   function typing() {
     var active = document.activeElement;
@@ -39,7 +41,12 @@
         return answer.text();
       })
       .then(function (html) {
+        live.removeAttribute("data-stale");
+        if (html.trim() === shown) {
+          return;
+        }
         live.innerHTML = html;
+        shown = html.trim();
         live.setAttribute("data-updated", new Date().toISOString());
       })
       .catch(function () {
