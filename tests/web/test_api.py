@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from bot.adapters.gitstate import git_backend
 from bot.core.events import SweepLocks, delivery_of
@@ -33,6 +35,7 @@ REPO = f"{OWNER}/{NAME}"
 TOKENS = {"shipmate-bot": "bot-token", "alice": "alice-token", "eve": "eve-token", "mallory": "mallory-token"}
 STACK = f"/api/v1/repos/{REPO}/stacks/shop/dev"
 SECRET = "hunter2-very-secret"
+PUBLIC = "https://shipmate.test"
 
 
 @dataclass
@@ -113,6 +116,7 @@ def serve(root: Path) -> Iterator[Served]:
     users = [SimUser("shipmate-bot", TOKENS["shipmate-bot"], "admin"), SimUser("alice", TOKENS["alice"], "maintain"),
              SimUser("eve", TOKENS["eve"], "read"), SimUser("mallory", TOKENS["mallory"], "read")]
     with GitHubSim.start(root / "sim", users=users) as sim:
+        sim.oauth_app("shipmate-client", "client-secret", f"{PUBLIC}/login/callback")
         sim.create_repo(OWNER, NAME, private=True, auto_init=True)
         sim.set_permission(OWNER, NAME, "mallory", "none")
         work = root / "work"
@@ -138,7 +142,8 @@ def serve(root: Path) -> Iterator[Served]:
         env = {"GITHUB_TOKEN": TOKENS["shipmate-bot"], "GITHUB_API_URL": sim.api_url,
                "SHIPMATE_DATA_DIR": str(data), "SHIPMATE_WEBHOOK_SECRET": "webhook-secret",
                "SHIPMATE_OAUTH_CLIENT_ID": "shipmate-client", "SHIPMATE_OAUTH_CLIENT_SECRET": "client-secret",
-               "SHIPMATE_SESSION_SECRET": "s" * 40, "SHIPMATE_DASHBOARD_ROLE": "maintain"}
+               "SHIPMATE_SESSION_SECRET": "s" * 40, "SHIPMATE_DASHBOARD_ROLE": "maintain",
+               "SHIPMATE_PUBLIC_URL": PUBLIC}
         parts = build_server(Settings.from_env(env), env, scheduler=False)
         for n in (1, 2):
             parts.queue.put(delivery_of(SweepLocks(delivery_id=f"sweep-{n}", repo=REPO, installation_id=None),
@@ -248,3 +253,23 @@ def test_unlock_and_retry_with_the_role(acting: Served) -> None:
     states = {job["id"]: job["state"] for job in served.get("/api/v1/queue").get_json()["jobs"]}
     assert states.get(new) == "pending" and served.dead_job not in states
     assert error_of(served.send("POST", f"/api/v1/queue/{new}/retry"))[0] == 400
+
+
+def test_a_session_acts_with_its_csrf_token(acting: Served) -> None:
+    client = acting.parts.app.test_client()
+    started = client.get("/login", query_string={"next": "/ui"})
+    assert started.status_code == 302
+    at_github = requests.get(started.headers["Location"], params={"login": "alice"}, allow_redirects=False, timeout=10)
+    back = {k: v[0] for k, v in parse_qs(urlsplit(at_github.headers["Location"]).query).items()}
+    assert client.get("/login/callback", query_string=back).status_code in (302, 303)
+    assert [r["repo"] for r in client.get("/api/v1/repos").get_json()["repositories"]] == [REPO]
+
+    refused = client.delete(f"{STACK}/lock")
+    assert error_of(refused) == (403, "forbidden") and "CSRF" in refused.get_json()["reason"]
+    assert len(client.get("/api/v1/locks").get_json()["locks"]) == 1
+    with client.session_transaction() as session:
+        token = session.get("csrf") or "a-token-of-this-session"
+        session["csrf"] = token
+    done = client.delete(f"{STACK}/lock", headers={"X-CSRF-Token": token})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert done.get_json()["actor"] == "alice" and client.get("/api/v1/locks").get_json() == {"locks": []}
