@@ -50,6 +50,7 @@ role; off until the OAuth App and session secret are all set) and `log`.
 | `SHIPMATE_TERRAFORM_SANDBOX` | `terraform.sandbox` | `auto` | run Terraform under bubblewrap: `auto` (when installed and working), `bwrap` (required) or `off` |
 | `SHIPMATE_OAUTH_CLIENT_ID`, `SHIPMATE_OAUTH_CLIENT_SECRET` | `dashboard.client_id`, `.client_secret` | (dashboard off) | the OAuth App (or GitHub App) people sign in to the dashboard with; its callback URL is `<public URL>/login/callback` |
 | `SHIPMATE_SESSION_SECRET` | `dashboard.session_secret` | (dashboard off) | signs the dashboard's session cookies: at least 32 random characters, the same on every replica |
+| `SHIPMATE_OAUTH_SCOPES` | `dashboard.scopes` | (none) | comma-separated scopes the sign-in asks for: none for a GitHub App; `repo` for an OAuth App whose people read private repositories |
 | `SHIPMATE_DASHBOARD_ROLE` | `dashboard.role` | `maintain` | the GitHub role (`read`, `triage`, `write`, `maintain`, `admin`) it takes to unlock or retry from the dashboard |
 | `SHIPMATE_PUBLIC_URL` | `dashboard.public_url` | (the URL each request came to) | where people reach Shipmate, e.g. `https://shipmate.example.com`: the sign-in's redirect URI starts there |
 | `SHIPMATE_LOG_LEVEL` | `log.level` | `INFO` | `DEBUG`, `INFO`, `WARNING` or `ERROR` |
@@ -232,6 +233,7 @@ class DashboardSettings:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     session_secret: str | None = field(default=None, repr=False)
+    scopes: tuple[str, ...] = ()
     role: str = "maintain"
     public_url: str | None = None
 
@@ -475,6 +477,14 @@ def _branch_name(v: _Value) -> str:
     return name
 
 
+def _oauth_scopes(v: _Value) -> tuple[str, ...]:
+    scopes = _items(v)
+    bad = [s for s in scopes if not re.match(r"^[a-z][a-z_:]*$", s)]
+    if bad:
+        raise ValueError(f"expected comma-separated OAuth scopes (repo, read:org, ...), got {', '.join(bad)}")
+    return scopes
+
+
 def _session_secret(v: _Value) -> str:
     secret = _text(v)
     if len(secret) < MIN_SESSION_SECRET:
@@ -537,6 +547,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("SHIPMATE_OAUTH_CLIENT_ID", "oauth_client_id", "dashboard", "client_id", _text),
     _Field("SHIPMATE_OAUTH_CLIENT_SECRET", "oauth_client_secret", "dashboard", "client_secret", _text),
     _Field("SHIPMATE_SESSION_SECRET", "session_secret", "dashboard", "session_secret", _session_secret),
+    _Field("SHIPMATE_OAUTH_SCOPES", "oauth_scopes", "dashboard", "scopes", _oauth_scopes),
     _Field("SHIPMATE_DASHBOARD_ROLE", "dashboard_role", "dashboard", "role", _one_of(DASHBOARD_ROLES)),
     _Field("SHIPMATE_PUBLIC_URL", "public_url", "dashboard", "public_url", _api_url),
     _Field("SHIPMATE_TERRAFORM_BIN", "terraform_bin", "terraform", "binary", _text),

@@ -313,7 +313,7 @@ def build_dashboard(settings: Settings, bot: Bot, queue: EventQueue) -> Dashboar
     if bot.services is None or bot.book is None:
         return DashboardOff("the dashboard is off: it reads the repositories with the bot's GitHub credentials "
                             "(GITHUB_TOKEN or a GitHub App), and none are set")
-    sign_in = GitHubSignIn(settings.github.api_url, dashboard.client_id, dashboard.client_secret)
+    sign_in = GitHubSignIn(settings.github.api_url, dashboard.client_id, dashboard.client_secret, dashboard.scopes)
     return DashboardParts(dashboard, sign_in, Dashboard(bot.services, bot.book, queue))
 
 

@@ -40,6 +40,8 @@ def test_the_authorize_url_is_on_the_web_host_of_the_api(gh: GitHubSim) -> None:
     assert parse_qs(url.query) == {"client_id": ["client"], "redirect_uri": [CALLBACK], "state": ["st-1"]}
     public = urlsplit(GitHubSignIn("https://api.github.com", "client", "secret").authorize_url(CALLBACK, "s"))
     assert (public.netloc, public.path) == ("github.com", "/login/oauth/authorize")
+    scoped = GitHubSignIn(gh.api_url, "client", "secret", ("repo", "read:org")).authorize_url(CALLBACK, "s")
+    assert parse_qs(urlsplit(scoped).query)["scope"] == ["repo read:org"]
 
 
 def test_a_code_becomes_its_users_token_once(gh: GitHubSim) -> None:

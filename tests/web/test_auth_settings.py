@@ -21,7 +21,8 @@ def test_off_by_default_and_on_when_whole() -> None:
     assert Settings.from_env({}).dashboard == DashboardSettings()
     assert not Settings.from_env({}).dashboard.enabled
     on = Settings.from_env({**WHOLE, "SHIPMATE_PUBLIC_URL": "https://shipmate.example.com/"}).dashboard
-    assert on.enabled and on.role == "maintain"
+    assert on.enabled and on.role == "maintain" and on.scopes == ()
+    assert Settings.from_env({**WHOLE, "SHIPMATE_OAUTH_SCOPES": "repo, read:org"}).dashboard.scopes == ("repo", "read:org")
     assert (on.client_id, on.public_url) == ("Iv1.client", "https://shipmate.example.com")
 
 
@@ -39,12 +40,14 @@ def test_a_part_missing_is_reported_by_name(missing: str) -> None:
 
 
 def test_bad_values_are_reported_together_with_the_others() -> None:
-    env = {**WHOLE, "SHIPMATE_SESSION_SECRET": "short", "SHIPMATE_DASHBOARD_ROLE": "owner",
+    env = {**WHOLE, "SHIPMATE_SESSION_SECRET": "short", "SHIPMATE_DASHBOARD_ROLE": "owner", "SHIPMATE_OAUTH_SCOPES": "repo, Bad Scope",
            "SHIPMATE_PUBLIC_URL": "shipmate.example.com", "SHIPMATE_WORKERS": "many"}
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(env)
     said = {p.field: p.message for p in caught.value.problems}
-    assert set(said) == {"SHIPMATE_SESSION_SECRET", "SHIPMATE_DASHBOARD_ROLE", "SHIPMATE_PUBLIC_URL", "SHIPMATE_WORKERS"}
+    assert set(said) == {"SHIPMATE_SESSION_SECRET", "SHIPMATE_DASHBOARD_ROLE", "SHIPMATE_PUBLIC_URL", "SHIPMATE_WORKERS",
+                         "SHIPMATE_OAUTH_SCOPES"}
+    assert "Bad Scope" in said["SHIPMATE_OAUTH_SCOPES"]
     assert "at least 32 characters" in said["SHIPMATE_SESSION_SECRET"] and "short" not in said["SHIPMATE_SESSION_SECRET"]
     assert "must be one of read, triage, write, maintain, admin" in said["SHIPMATE_DASHBOARD_ROLE"]
 

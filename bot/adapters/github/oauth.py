@@ -5,7 +5,9 @@ authorisation), and what a signed-in person may do, asked with their own token.
 
 - `authorize_url(redirect_uri, state)`: where the browser is sent to sign in
   (`<web host>/login/oauth/authorize`; the web host is github.com for api.github.com, else
-  the API's host, as GitHub Enterprise Server and the simulator serve both);
+  the API's host, as GitHub Enterprise Server and the simulator serve both), asking for
+  `scopes` (a GitHub App needs none; an OAuth App's token reads private repositories only
+  with `repo`);
 - `exchange(code)`: the code GitHub sent back, traded for the person's access token
   (`POST /login/oauth/access_token`);
 - `login(token)`: whose token it is (`GET /user`), None when GitHub does not know it;
@@ -20,6 +22,8 @@ GitHub call (`bot.adapters.github.host`): unreachable, 5xx and rate limits are
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from github import Auth, BadCredentialsException, Github, GithubException, UnknownObjectException
 from github.ApplicationOAuth import ApplicationOAuth
@@ -42,8 +46,9 @@ class SignInRefused(RuntimeFailed):
 class GitHubSignIn:
     """The OAuth App `client_id`/`client_secret` on the GitHub at `api_url`."""
 
-    def __init__(self, api_url: str, client_id: str, client_secret: str) -> None:
+    def __init__(self, api_url: str, client_id: str, client_secret: str, scopes: tuple[str, ...] = ()) -> None:
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
+        self.scopes = scopes
         self._client_id = client_id
         self._client_secret = client_secret
         self._app: ApplicationOAuth = self._github(None).get_oauth_application(client_id, client_secret)
@@ -58,7 +63,8 @@ class GitHubSignIn:
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """Where to send the browser to sign in; GitHub comes back to `redirect_uri` with a
         code and `state`."""
-        return self._app.get_login_url(redirect_uri=redirect_uri, state=state)
+        url = self._app.get_login_url(redirect_uri=redirect_uri, state=state)
+        return f"{url}&{urlencode({'scope': ' '.join(self.scopes)})}" if self.scopes else url
 
     def exchange(self, code: str) -> str:
         """The access token `code` stands for (a code is good once, for ten minutes)."""
