@@ -56,10 +56,11 @@ def exchange(gh: GitHubSim, code: str, secret: str = "secret-1", *, as_json: boo
 
 
 def test_the_web_flow_signs_in_the_chosen_user_and_its_token_reads_the_api(gh: GitHubSim) -> None:
-    url, query = redirected(authorize(gh, login="bob"))
+    url, query = redirected(authorize(gh, login="bob", scope="repo read:org"))
     assert url == CALLBACK and query["state"] == "st-1" and query["code"]
     token = exchange(gh, query["code"])
     assert token["token_type"] == "bearer" and token["access_token"].startswith("gho_")
+    assert token["scope"] == "repo,read:org"
     client = gh.client(token["access_token"])
     assert client.get_user().login == "bob"
     assert client.get_repo("alice/config").permissions.maintain is True
