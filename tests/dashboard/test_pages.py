@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from bot.cli.sandbox import Sandbox
 from tests.dashboard.conftest import PHONE, backend, config_map, record, shoot, sign_in
-from tests.e2e.world import open_pr
+from tests.e2e.world import open_pr, replace
 
 
 def test_sign_in_browse_to_a_stack_and_compare_two_revisions(box: Sandbox, page: Page) -> None:
@@ -77,13 +77,15 @@ def test_a_maintainer_unlocks_a_reader_is_refused(box: Sandbox, browser: Browser
 
 
 def test_open_pull_requests_and_the_locks_they_hold(box: Sandbox, page: Page) -> None:
-    pr = open_pr(box, "bob", {"README.md": "The acme configuration.\n"}, title="Say what this is")
+    pr = open_pr(box, "bob", {"data/dev/main.yaml": replace("size: small", "size: medium")},
+                 title="A bigger warehouse")
     box.settle()
     backend(box).acquire_lock("data", "dev", f"pr-{pr.number}", 3600, pull_request=pr.number)
     sign_in(page, box, "alice", to="/ui/pulls")
     row = page.locator(f'tr[data-pull="acme/config#{pr.number}"]')
-    expect(row).to_contain_text("Say what this is")
-    expect(row).to_contain_text("bob")
+    expect(row).to_contain_text("A bigger warehouse")
+    expect(row.locator('[data-label="Author"]')).to_have_text("bob")
+    expect(row.locator('[data-label="Latest preview"]')).to_contain_text("data/dev changes 3 to create")
     expect(row.get_by_role("link", name="data/dev")).to_be_visible()
     shoot(page, "pulls")
 
