@@ -40,7 +40,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NoReturn, TypeVar
@@ -73,6 +74,7 @@ RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
 COOKIE = "shipmate_session"
 SESSION_LIFETIME = timedelta(hours=8)
 PERMISSION_SECONDS = 60.0
+LOOKUPS_AT_ONCE = 8
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -125,6 +127,14 @@ class Gate:
         """The viewer's role on `repo` (kept `cache_seconds`), None when they may not read it."""
         return self._cached(self._roles, (_digest(viewer.token), repo.lower()),
                             lambda: self.sign_in.role(viewer.token, repo))
+
+    def roles_of(self, viewer: Viewer, repos: Sequence[str]) -> list[str | None]:
+        """`role_of` each of `repos`, those not kept asked of GitHub `LOOKUPS_AT_ONCE` at a
+        time (a first page over many repositories waits for the slowest few, not the sum)."""
+        if len(repos) < 2:
+            return [self.role_of(viewer, repo) for repo in repos]
+        with ThreadPoolExecutor(max_workers=min(LOOKUPS_AT_ONCE, len(repos)), thread_name_prefix="permissions") as pool:
+            return list(pool.map(lambda repo: self.role_of(viewer, repo), repos))
 
     def _cached(self, cache: dict[K, tuple[float, str | None]], key: K, read: Callable[[], str | None]) -> str | None:
         now = self.clock()
@@ -213,7 +223,9 @@ def visible(repos: Iterable[str]) -> list[str]:
     viewer = current_viewer()
     if viewer is None:
         return []
-    return [repo for repo in repos if _role(viewer, repo) in RANK]
+    wanted = list(repos)
+    roles = _as_viewer(lambda: gate().roles_of(viewer, wanted))
+    return [repo for repo, role in zip(wanted, roles, strict=True) if role in RANK]
 
 
 def acting_role() -> str:
@@ -316,8 +328,13 @@ def _csrf_guard() -> tuple[Response, int] | None:
 
 
 def _role(viewer: Viewer, repo: str) -> str | None:
+    return _as_viewer(lambda: gate().role_of(viewer, repo))
+
+
+def _as_viewer(call: Callable[[], T]) -> T:
+    """`call` made with the viewer's token: a token GitHub no longer accepts ends the session (401)."""
     try:
-        return _github(lambda: gate().role_of(viewer, repo))
+        return _github(call)
     except SignInRefused:
         session.clear()
         _deny(401, "GitHub no longer accepts your sign-in: sign in again at /login")
