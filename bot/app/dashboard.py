@@ -30,6 +30,7 @@ from bot.app.dashboard_values import (
     Comparison,
     Counts,
     DriftChange,
+    DriftField,
     DriftStatus,
     History,
     LockSummary,
@@ -512,6 +513,8 @@ def _drift(repo: str, project: str, workspace: str, record: Mapping[str, Any], b
     status = "failed" if error or drifted is None else ("drifted" if drifted else "in-sync")
     counts = record.get("counts")
     changes = record.get("changes")
+    found = record.get("diffs")
+    diffs: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     commit = str(record.get("commit") or "")
     return DriftStatus(
         repo=repo, project=project, workspace=workspace, stack=str(record.get("stack") or ""), status=status,
@@ -519,7 +522,7 @@ def _drift(repo: str, project: str, workspace: str, record: Mapping[str, Any], b
         commit_url=f"{base}/commit/{commit}" if base and commit else None,
         counts={str(k): v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, Mapping) else {},
         changes=tuple(
-            DriftChange(str(c.get("id", "")), str(c.get("action", "")))
+            DriftChange(str(c.get("id", "")), str(c.get("action", "")), _fields(diffs.get(str(c.get("id", "")))))
             for c in (changes if isinstance(changes, list) else []) if isinstance(c, Mapping)
         ),
         error=str(error) if error else None,
@@ -542,6 +545,13 @@ def _previews(record: Mapping[str, Any]) -> tuple[StackPreview, ...]:
             str(error) if error else None,
         ))
     return tuple(out)
+
+
+def _fields(items: Any) -> tuple[DriftField, ...]:
+    return tuple(
+        DriftField(str(f.get("path", "")), str(f.get("kind", "")), str(f.get("before", "")), str(f.get("after", "")))
+        for f in (items if isinstance(items, list) else []) if isinstance(f, Mapping)
+    )
 
 
 def _job(record: JobRecord) -> QueueJob:

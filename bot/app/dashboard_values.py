@@ -60,9 +60,20 @@ class LockSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftField:
+    """One changed field of a drifted resource: values as compact JSON, masked, cut short."""
+
+    path: str
+    kind: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
 class DriftChange:
     id: str
     action: str
+    fields: tuple[DriftField, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,15 @@
 
 A stack is checked once it has a release (a stack never applied has nothing to drift
 from). Each check is recorded on the state branch at `drift/<project>/<workspace>.yaml`
-(`StateBackend.write_drift`) and summed up in the `shipmate/drift` status of the default
-branch's head commit. A stack drifts when its preview has any change: the live objects
+(`StateBackend.write_drift`: counts, the changed resources, and for each updated one its changed
+fields, masked and cut short, under `diffs`) and summed up in the `shipmate/drift` status of
+the default branch's head commit. A stack drifts when its preview has any change: the live objects
 were edited, or the default branch holds changes that were never applied.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,10 +23,14 @@ from bot.core import mask
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError
 from bot.core.outcome import REPOSITORY, StackOutcome, drift_names
+from bot.core.preview.model import Action, FieldDiff
 from bot.core.render import statuses
 from bot.core.runplan import Request
 
 log = logging.getLogger("shipmate.drift")
+
+MAX_FIELDS = 50  # changed fields recorded per drifted resource
+MAX_VALUE = 200  # characters of each value
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,22 @@ def report(
                 "unchanged": counts.unchanged, **({"replace": counts.replace} if counts.replace else {})},
         changes=[{"id": s.id, "action": str(s.action)} for s in result.changeset.changed_steps()],
     )
+    diffs = {s.id: [_field(d) for d in s.diffs[:MAX_FIELDS]] for s in result.changeset.changed_steps()
+             if s.diffs and s.action in (Action.UPDATE, Action.REPLACE)}
+    if diffs:
+        out["diffs"] = diffs
     return out
+
+
+def _field(diff: FieldDiff) -> dict[str, Any]:
+    """One changed field of a drifted resource (masked with the preview), values as compact
+    JSON cut at `MAX_VALUE` characters: what the dashboard shows of the drift."""
+    return {"path": diff.dotted, "kind": str(diff.kind), "before": _value(diff.before), "after": _value(diff.after)}
+
+
+def _value(value: Any) -> str:
+    shown = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return shown if len(shown) <= MAX_VALUE else shown[: MAX_VALUE - 1] + "…"
 
 
 def check_drift(services: Services, repo: str, installation_id: int | None = None) -> DriftSummary:

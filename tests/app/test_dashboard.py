@@ -170,6 +170,8 @@ def test_drift_shows_the_drifted_resources(bench: Bench, tmp_path: Path) -> None
     assert (found["shop/dev"].status, found["shop/prod"].status) == ("drifted", "in-sync")
     assert found["shop/dev"].commit == sha
     assert [(c.id, c.action) for c in found["shop/dev"].changes] == [(object_id("notes"), "Update")]
+    fields = [(f.path, f.kind, f.before, f.after) for f in found["shop/dev"].changes[0].fields]
+    assert ("text", "changed", '"edited by hand"', '"changed"') in fields, fields
     assert board.overview([REPO]).counts.drifted == 1
 
 

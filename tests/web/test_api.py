@@ -90,7 +90,9 @@ def seed_state(bare: Path, clock: ManualClock, pull: int) -> None:
         backend.write_drift("shop", "prod", {
             "checkTime": "2024-05-01T12:10:00Z", "commit": "f" * 40, "stack": "prod", "drifted": True,
             "counts": {"create": 0, "update": 1, "delete": 0, "unchanged": 1},
-            "changes": [{"id": "v1:ConfigMap:shop:web", "action": "Update"}]})
+            "changes": [{"id": "v1:ConfigMap:shop:web", "action": "Update"}],
+            "diffs": {"v1:ConfigMap:shop:web": [
+                {"path": "data.greeting", "kind": "changed", "before": '"edited by hand"', "after": '"prod"'}]}})
 
 
 def git(cwd: Path, *args: str) -> str:
