@@ -1,4 +1,5 @@
-"""Benchmark: the read API with 10,000 releases on the state branch, against the 200 ms goal.
+"""Benchmark: the read API and the dashboard's pages with 10,000 releases on the state branch,
+against the 200 ms goal.
 
 Starts the GitHub simulator with one repository, `acme/config`, whose state branch holds
 10,000 releases: 100 stacks (10 projects x 10 workspaces) x 100 revisions, written by
@@ -191,6 +192,15 @@ def main() -> None:
                 "/api/v1/queue",
                 "/api/v1/drift",
                 "/api/v1/pulls",
+                # the pages (bot.web.pages) over the same read model
+                "/ui",
+                f"/ui/{REPO}/project-00/ws-0",
+                f"/ui/{REPO}/project-00/ws-0/{rev}",
+                f"/ui/{REPO}/project-00/ws-0/compare?a={max(1, rev - 3)}&b={rev}",
+                "/ui/locks",
+                "/ui/queue",
+                "/ui/drift",
+                "/ui/pulls",
             ]
             headers = {"Authorization": f"Bearer {TOKEN}"}
             start = time.perf_counter()
