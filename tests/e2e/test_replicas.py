@@ -98,6 +98,7 @@ def test_three_replicas_one_killed_mid_burst(box: Sandbox, redis_url: str, tmp_p
                 assert time.monotonic() < deadline, "the victim never ran a job"
                 time.sleep(0.05)
             fleet.kill(1)  # mid-preview, while the burst still arrives
+            kill_period = int(time.time() // POLL_SECONDS)
             killed_at = len(posted)
             # A push to the polled repository: the poll queues it once, whichever replica polls.
             git("-c", "user.name=alice", "-c", "user.email=alice@acme.example", "commit", "-q", "--allow-empty",
@@ -108,6 +109,9 @@ def test_three_replicas_one_killed_mid_burst(box: Sandbox, redis_url: str, tmp_p
                 assert time.monotonic() < deadline + 240, f"not settled: {stats}"
                 time.sleep(0.2)
             time.sleep(POLL_SECONDS * 2)  # a few more periods after the kill
+            while (stats := queue.stats()).pending + stats.running + stats.delayed > 0:  # a sweep queued meanwhile
+                assert time.monotonic() < deadline + 300, f"not settled: {stats}"
+                time.sleep(0.2)
             logs = [fleet.log(i) for i in range(3)]
         assert killed_at < PULLS and victim.name in posted[:killed_at]
         assert victim.name not in posted[killed_at + 1:]  # after the kill, the others took its turns
@@ -124,7 +128,7 @@ def test_three_replicas_one_killed_mid_burst(box: Sandbox, redis_url: str, tmp_p
         assert {item.headers["X-GitHub-Delivery"] for item in burst} <= set(done)
         assert set(done.values()) == {1}
         stats = queue.stats()
-        assert (stats.dead, stats.failed, stats.pending, stats.running) == (0, 0, 0, 0)
+        assert (stats.dead, stats.failed, stats.pending, stats.running) == (0, 0, 0, 0), stats
         events = Counter(r.event for r in records if r is not None)
         assert events["pull_request"] == PULLS and events["push"] == 1  # the polled push, once
 
@@ -132,7 +136,11 @@ def test_three_replicas_one_killed_mid_burst(box: Sandbox, redis_url: str, tmp_p
         # periods after the kill included.
         runs = sorted((int(m.group(1)), int(m.group(2)), i) for i, log in enumerate(logs) for m in RAN.finditer(log))
         periods = [period for period, _, _ in runs]
-        assert periods == list(range(periods[0], periods[0] + len(periods)))  # each period once, none missing
+        assert len(periods) == len(set(periods))  # each period at most once
+        # None missing, unless the victim died holding a run its lease then kept for the rest
+        # of that period (it began the run late in the period, the lease outlasting it).
+        missing = set(range(periods[0], periods[-1] + 1)) - set(periods)
+        assert missing <= {kill_period - 1, kill_period} and len(missing) <= 1, (missing, kill_period)
         assert [token for _, token, _ in runs] == sorted({token for _, token, _ in runs})
         assert len({i for _, _, i in runs if i != 1}) >= 1 and len(periods) >= 4
         assert POLLED in RedisJobState(client).read("poll-state")
