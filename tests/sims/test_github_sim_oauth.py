@@ -150,3 +150,14 @@ def test_the_command_line_registers_oauth_apps(tmp_path: Path) -> None:
             process.terminate()
     bad = subprocess.run([*command[:-1], "no-callback"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 2 and "expected CLIENT_ID:CLIENT_SECRET:CALLBACK_URL" in bad.stderr
+
+
+def test_the_app_deletes_a_token_it_issued(gh: GitHubSim) -> None:
+    _, query = redirected(authorize(gh, login="bob"))
+    token = exchange(gh, query["code"])["access_token"]
+    url = f"{gh.api_url}/applications/client-1/token"
+    assert requests.delete(url, auth=("client-1", "guess"), json={"access_token": token}, timeout=10).status_code == 404
+    assert requests.delete(url, auth=("client-1", "secret-1"), json={"access_token": "tok-bob"}, timeout=10).status_code == 422
+    assert requests.delete(url, auth=("client-1", "secret-1"), json={"access_token": token}, timeout=10).status_code == 204
+    assert requests.get(f"{gh.api_url}/user", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
+    assert requests.delete(url, auth=("client-1", "secret-1"), json={"access_token": token}, timeout=10).status_code == 422
