@@ -5,7 +5,7 @@ Signing in is GitHub's OAuth web flow (`bot.adapters.github.oauth`): `GET /login
 sends the browser to GitHub's `/login/oauth/authorize` with a fresh random `state` kept in the
 session; `GET /login/callback` checks that `state` (the sign-in cannot be forged from another
 site), trades the code for the person's token, and starts a new session (`next`, a path on
-this site, is where they land); `GET`/`POST /logout` ends it. An API caller may instead send
+this site, is where they land); `GET`/`POST /logout` ends it and revokes the token at GitHub. An API caller may instead send
 `Authorization: Bearer <GitHub token>` (a personal or OAuth token, checked against GitHub's
 `GET /user`); `token <T>` is accepted too.
 
@@ -127,6 +127,14 @@ class Gate:
         """The viewer's role on `repo` (kept `cache_seconds`), None when they may not read it."""
         return self._cached(self._roles, (_digest(viewer.token), repo.lower()),
                             lambda: self.sign_in.role(viewer.token, repo))
+
+    def forget(self, token: str) -> None:
+        """Drop what is kept about `token` (signed out): its next use asks GitHub again."""
+        digest = _digest(token)
+        with self._lock:
+            self._logins.pop(digest, None)
+            for key in [k for k in self._roles if k[0] == digest]:
+                del self._roles[key]
 
     def roles_of(self, viewer: Viewer, repos: Sequence[str]) -> list[str | None]:
         """`role_of` each of `repos`, those not kept asked of GitHub `LOOKUPS_AT_ONCE` at a
@@ -300,7 +308,15 @@ def blueprint() -> Blueprint:
 
     @routes.route("/logout", methods=["GET", "POST"])
     def logout() -> Redirect:
+        sealed = session.get("token")
+        token = gate().unseal(sealed) if isinstance(sealed, str) else None
         session.clear()
+        if token:
+            gate().forget(token)
+            try:
+                gate().sign_in.revoke(token)  # a stolen copy of the cookie is worth nothing now
+            except ShipmateError as exc:
+                log.warning("signing out: the token could not be revoked at GitHub: %s", exc)
         return redirect(url_for("auth.signed_out"), code=303)
 
     @routes.get("/login/signed-out")

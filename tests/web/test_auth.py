@@ -234,11 +234,24 @@ def test_an_action_with_the_session_cookie_needs_the_csrf_token(served: Served) 
     assert client.post("/api/v1/probe/acme/config", headers={auth.CSRF_HEADER: csrf}).status_code == 200
 
 
-def test_signing_out_ends_the_session(served: Served) -> None:
+def issued(sim: GitHubSim, login: str) -> set[str]:
+    """The OAuth tokens the simulator holds for `login` (the ones sign-ins got)."""
+    return {token for token, who in sim.state.tokens.items() if who == login and token.startswith("gho_")}
+
+
+def test_signing_out_ends_the_session_and_revokes_the_token(served: Served) -> None:
     client = served.client()
+    before = issued(served.sim, "bob")
     sign_in(served, client, "bob")
+    (token,) = issued(served.sim, "bob") - before
     assert client.get("/ui/probe/acme/config").status_code == 200
+    kept = client.get_cookie(auth.COOKIE)
+    assert kept is not None
     out = client.get("/logout")
+    assert token not in issued(served.sim, "bob")
+    replayed = served.client()
+    replayed.set_cookie(auth.COOKIE, kept.value, domain="localhost")  # a copy of the cookie taken before
+    assert replayed.get("/ui/probe/acme/config").status_code == 401
     assert out.status_code == 303
     assert client.get(out.headers["Location"]).status_code == 200
     assert client.get("/ui/probe/acme/config").status_code == 401
@@ -266,6 +279,18 @@ def test_a_session_cookie_forged_without_the_secret_is_nobody(served: Served) ->
     stranger = served.client()
     stranger.set_cookie(auth.COOKIE, value, domain="localhost")
     assert stranger.get("/ui/probe/acme/config").status_code == 401
+
+
+def test_a_token_github_revoked_ends_the_session(served: Served) -> None:
+    client = served.client()
+    before = issued(served.sim, "rita")
+    sign_in(served, client, "rita", "/ui")
+    (token,) = issued(served.sim, "rita") - before
+    with served.sim.state.lock:
+        del served.sim.state.tokens[token]  # the person revoked Shipmate's access in GitHub's settings
+    refused = client.get("/ui/probe-visible")
+    assert refused.status_code == 401 and "sign in again" in refused.get_data(as_text=True)
+    assert client.get_cookie(auth.COOKIE) is None or client.get("/ui/probe/acme/config").status_code == 401
 
 
 def test_permissions_are_kept_briefly_per_viewer(tmp_path: Path) -> None:

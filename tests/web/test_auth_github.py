@@ -102,3 +102,14 @@ def test_github_away_is_temporary(gh: GitHubSim) -> None:
             sign_in.login("alice-token")
     finally:
         gh.faults.clear()
+
+
+def test_a_revoked_token_no_longer_works_and_revoking_twice_is_fine(gh: GitHubSim) -> None:
+    sign_in = GitHubSignIn(gh.api_url, "client", "secret")
+    token = sign_in.exchange(code_for(gh, sign_in, "bob"))
+    with pytest.raises(RuntimeFailed):
+        GitHubSignIn(gh.api_url, "client", "guessed").revoke(token)
+    assert sign_in.login(token) == "bob"
+    sign_in.revoke(token)
+    assert sign_in.login(token) is None
+    sign_in.revoke(token)

@@ -10,6 +10,8 @@ authorisation), and what a signed-in person may do, asked with their own token.
   with `repo`);
 - `exchange(code)`: the code GitHub sent back, traded for the person's access token
   (`POST /login/oauth/access_token`);
+- `revoke(token)`: the token no longer works (`DELETE /applications/{client_id}/token`, with
+  the App's client id and secret), when the person signs out;
 - `login(token)`: whose token it is (`GET /user`), None when GitHub does not know it;
 - `role(token, repo)`: the person's role on `owner/name` (`GET /repos/{owner}/{repo}`'s
   `permissions`: `read`, `triage`, `write`, `maintain` or `admin`), None when they may not
@@ -83,6 +85,20 @@ class GitHubSignIn:
             return token.token
 
         return call_github("exchange a sign-in code", trade)
+
+    def revoke(self, token: str) -> None:
+        """Tell GitHub the token is done with (a token already gone is fine)."""
+        def delete() -> None:
+            github = Github(auth=Auth.Login(self._client_id, self._client_secret), base_url=self.api_url,
+                            timeout=TIMEOUT_SECONDS, retry=None, seconds_between_requests=0, seconds_between_writes=0)
+            try:
+                github.requester.requestJsonAndCheck("DELETE", f"/applications/{self._client_id}/token",
+                                                     input={"access_token": token})
+            except GithubException as exc:
+                if exc.status != 422:  # 422: GitHub no longer knows the token
+                    raise
+
+        call_github("revoke the signed-in user's token", delete)
 
     def login(self, token: str) -> str | None:
         """The login `token` belongs to, None when GitHub does not accept it."""
