@@ -60,6 +60,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, abort
 from werkzeug.wrappers import Response as Redirect
 
@@ -321,8 +322,7 @@ def blueprint() -> Blueprint:
 
     @routes.get("/login/signed-out")
     def signed_out() -> tuple[str, int]:
-        return ('<!doctype html><title>Signed out</title><p>You are signed out of Shipmate. '
-                '<a href="/login">Sign in again</a></p>'), 200
+        return _page("Signed out", "You are signed out of Shipmate, and its access to your GitHub account is revoked."), 200
 
     return routes
 
@@ -376,7 +376,21 @@ def _deny(status: int, reason: str) -> NoReturn:
 
 
 def _problem(status: int, error: str, reason: str) -> tuple[Response, int]:
+    """The JSON error answer, or for a browser (it asks for HTML) a page saying the same."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        return Response(_page(error.capitalize(), reason), mimetype="text/html"), status
     return jsonify({"error": error, "reason": reason}), status
+
+
+def _page(title: str, text: str) -> str:
+    """A small page of the sign-in routes, in the dashboard's stylesheet, with a way back in."""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)} · Shipmate</title><link rel="stylesheet" href="/ui/static/dashboard.css"></head>'
+        f'<body><main><h1>{escape(title)}</h1><p class="notice">{escape(text)}</p>'
+        '<p><a href="/login">Sign in with GitHub</a></p></main></body></html>'
+    )
 
 
 def _callback_url() -> str:

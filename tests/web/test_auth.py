@@ -166,6 +166,18 @@ def test_github_refusing_the_sign_in_is_told(served: Served) -> None:
     assert denied.status_code == 400 and "denied" in denied.get_json()["reason"]
 
 
+def test_a_browser_is_told_in_a_page(served: Served) -> None:
+    client = served.client()
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    started = client.get("/login", headers=html)
+    state = query_of(started.headers["Location"])["state"]
+    denied = client.get("/login/callback", headers=html, query_string={
+        "error": "access_denied", "state": state, "error_description": "<b>denied</b>"})
+    assert denied.status_code == 400 and denied.mimetype == "text/html"
+    page = denied.get_data(as_text=True)
+    assert "GitHub did not sign you in: &lt;b&gt;denied&lt;/b&gt;" in page and '<a href="/login">' in page
+
+
 def test_next_never_leaves_the_site(served: Served) -> None:
     for target in ("https://evil.example/", "//evil.example/ui", "ui", "/\\evil.example"):
         assert sign_in(served, served.client(), "bob", target).headers["Location"] == "/ui"
@@ -248,6 +260,8 @@ def test_signing_out_ends_the_session_and_revokes_the_token(served: Served) -> N
     kept = client.get_cookie(auth.COOKIE)
     assert kept is not None
     out = client.get("/logout")
+    assert out.status_code == 303 and "signed out of Shipmate" in client.get(out.headers["Location"]).get_data(as_text=True)
+    assert client.get("/ui/probe/acme/config").status_code == 401
     assert token not in issued(served.sim, "bob")
     replayed = served.client()
     replayed.set_cookie(auth.COOKIE, kept.value, domain="localhost")  # a copy of the cookie taken before
