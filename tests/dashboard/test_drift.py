@@ -1,10 +1,11 @@
 """The drift page in Chromium: a drift found by a scheduled check appears while the page is
-open, with the drifted resources and what to do about them."""
+open, with the drifted resources, the fields edited by hand, and what to do about them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from kubernetes import client, config
 from playwright.sync_api import Page, expect
 
 from bot.cli.sandbox import REPO, Sandbox
@@ -15,6 +16,11 @@ from tests.dashboard.conftest import config_map, record, shoot, sign_in
 def test_a_drift_appears_after_the_scheduled_check(box: Sandbox, page: Page) -> None:
     # shop/dev was applied once, long ago: the default branch now holds what was never applied.
     record(box, "shop", "dev", (config_map("web", LOG_LEVEL="debug"),), actor="alice", pull_request=1)
+    # ... and someone edited the stack's settings in the cluster by hand.
+    core = client.CoreV1Api(config.new_client_from_config(str(box.kubeconfig)))
+    core.create_namespace({"metadata": {"name": "shop"}})
+    core.create_namespaced_config_map("shop", {"metadata": {"name": "web.settings"},
+                                               "data": {"greeting": "hello from a hand edit"}})
     sign_in(page, box, "alice", to="/ui/drift")
     expect(page.get_by_text("No stack has been checked yet.")).to_be_visible()
 
@@ -27,6 +33,9 @@ def test_a_drift_appears_after_the_scheduled_check(box: Sandbox, page: Page) -> 
     expect(checked.locator(".badge")).to_have_text("drifted", timeout=60_000)
     expect(checked.locator('tr[data-resource="apps/v1:Deployment:shop:shop-dev-web"]')).to_contain_text("Create")
     expect(checked.locator('tr[data-resource="v1:ConfigMap:shop:web"]')).to_contain_text("Delete")
+    edited = checked.locator('tr[data-resource="v1:ConfigMap:shop:web.settings"]')
+    expect(edited).to_contain_text("Update")
+    expect(edited.locator("pre.fields")).to_contain_text('~ data.greeting: "hello from a hand edit" → "hello from dev"')
     expect(checked.get_by_role("link", name="Open a pull request")).to_have_attribute(
         "href", f"{box.github.url}/{REPO}/compare")
     shoot(page, "drift")
