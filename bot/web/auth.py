@@ -5,14 +5,15 @@ Signing in is GitHub's OAuth web flow (`bot.adapters.github.oauth`): `GET /login
 sends the browser to GitHub's `/login/oauth/authorize` with a fresh random `state` kept in the
 session; `GET /login/callback` checks that `state` (the sign-in cannot be forged from another
 site), trades the code for the person's token, and starts a new session (`next`, a path on
-this site, is where they land); `GET`/`POST /logout` ends it and revokes the token at GitHub. An API caller may instead send
-`Authorization: Bearer <GitHub token>` (a personal or OAuth token, checked against GitHub's
-`GET /user`); `token <T>` is accepted too.
+this site, is where they land); `GET`/`POST /logout` ends it and revokes the token at
+GitHub. An API caller may instead send `Authorization: Bearer <GitHub token>` (a personal or
+OAuth token, checked against GitHub's `GET /user`); `token <T>` is accepted too.
 
 The session is Flask's signed cookie `shipmate_session` (`Secure`, `HttpOnly`,
-`SameSite=Lax`, eight hours), signed with `SHIPMATE_SESSION_SECRET`. It holds the login, a
-CSRF token and the person's GitHub token encrypted (Fernet, a key derived from the same
-secret): nothing is kept on the server, so any replica answers any request.
+`SameSite=Lax`), signed with `SHIPMATE_SESSION_SECRET`. It holds the login, a CSRF token and
+the person's GitHub token encrypted (Fernet, a key derived from the same secret, good for
+eight hours from signing in however busy the session): nothing is kept on the server, so
+any replica answers any request.
 
 Permissions are GitHub's, read with the viewer's own token (`GET /repos/{owner}/{repo}` ->
 `permissions`) and kept `PERMISSION_SECONDS` per viewer and repository:
@@ -99,11 +100,13 @@ class Gate:
     (who a bearer token is, a viewer's role per repository) and the cookie's token cipher."""
 
     def __init__(self, settings: DashboardSettings, sign_in: GitHubSignIn, *,
-                 clock: Callable[[], float] = time.monotonic, cache_seconds: float = PERMISSION_SECONDS) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 cache_seconds: float = PERMISSION_SECONDS) -> None:
         assert settings.session_secret, "the dashboard needs SHIPMATE_SESSION_SECRET"
         self.settings = settings
         self.sign_in = sign_in
-        self.clock = clock
+        self.clock = clock  # the caches' (monotonic seconds)
+        self.wall = wall  # the sealed tokens' (Unix seconds)
         self.cache_seconds = cache_seconds
         key = hashlib.sha256(b"shipmate dashboard token key\0" + settings.session_secret.encode()).digest()
         self._cipher = Fernet(base64.urlsafe_b64encode(key))
@@ -112,11 +115,12 @@ class Gate:
         self._lock = threading.Lock()
 
     def seal(self, token: str) -> str:
-        return self._cipher.encrypt(token.encode()).decode()
+        return self._cipher.encrypt_at_time(token.encode(), int(self.wall())).decode()
 
     def unseal(self, sealed: str) -> str | None:
         try:
-            return self._cipher.decrypt(sealed.encode()).decode()
+            lifetime = int(SESSION_LIFETIME.total_seconds())
+            return self._cipher.decrypt_at_time(sealed.encode(), lifetime, int(self.wall())).decode()
         except (InvalidToken, ValueError):
             return None
 
@@ -160,10 +164,10 @@ class Gate:
         return value
 
 
-def install(app: Flask, settings: DashboardSettings, sign_in: GitHubSignIn,
-            *, clock: Callable[[], float] = time.monotonic) -> Gate:
-    """Sessions, the CSRF check and the sign-in routes on `app`."""
-    gate = Gate(settings, sign_in, clock=clock)
+def install(app: Flask, settings: DashboardSettings, sign_in: GitHubSignIn, *,
+            clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> Gate:
+    """Sessions, the CSRF check and the sign-in routes on `app` (`clock` and `wall` as `Gate`'s)."""
+    gate = Gate(settings, sign_in, clock=clock, wall=wall)
     app.extensions[_EXTENSION] = gate
     assert settings.session_secret
     app.secret_key = settings.session_secret

@@ -330,6 +330,23 @@ def test_permissions_are_kept_briefly_per_viewer(tmp_path: Path) -> None:
         assert role() == 404
 
 
+def test_a_session_lasts_eight_hours_from_signing_in_however_busy(tmp_path: Path) -> None:
+    wall = [1_700_000_000.0]
+    with start_sim(tmp_path) as sim:
+        app = Flask("lifetime")
+        settings = DashboardSettings("shipmate-client", "client-secret", "s" * 40, public_url=PUBLIC)
+        auth.install(app, settings, GitHubSignIn(sim.api_url, "shipmate-client", "client-secret"), wall=lambda: wall[0])
+        app.register_blueprint(probes())
+        client = app.test_client()
+        started = client.get("/login")
+        assert client.get("/login/callback", query_string=github_authorizes(sim, started.headers["Location"], "bob")).status_code == 303
+        for _ in range(8):
+            wall[0] += 3600 - 1
+            assert client.get("/ui/probe/acme/config").status_code == 200
+        wall[0] += 60
+        assert client.get("/ui/probe/acme/config").status_code == 401
+
+
 def test_github_away_is_503_with_the_reason(served: Served) -> None:
     served.sim.inject_fault(r"^/api/v3/user$", status=502, times=10)
     try:
