@@ -94,12 +94,13 @@ def backend(box: Sandbox) -> StateBackend:
 
 
 def record(box: Sandbox, project: str, workspace: str, resources: tuple[Resource, ...], *, actor: str,
-           trigger: Trigger = Trigger.COMMENT, pull_request: int | None = None, commit: str = "") -> Release:
-    """A release of `resources` recorded on the state branch as an apply records it: started
-    (applying), then finished succeeded with them as its state."""
+           trigger: Trigger = Trigger.COMMENT, pull_request: int | None = None, commit: str = "",
+           at: datetime | None = None) -> Release:
+    """A release of `resources` recorded on the state branch as an apply records it (at `at`,
+    default now): started (applying), then finished succeeded with them as its state."""
     state = backend(box)
     started = Release.start(project, workspace, workspace, latest=state.latest(project, workspace),
-                            now=datetime.now(UTC), trigger=trigger, actor=actor, commit=commit,
+                            now=at or datetime.now(UTC), trigger=trigger, actor=actor, commit=commit,
                             pull_request=pull_request, spec=Spec(resources), phase=Phase.APPLYING)
     created = state.create(started)
     return state.finish(replace(created, phase=Phase.SUCCEEDED, state=State.of(resources)), None)
