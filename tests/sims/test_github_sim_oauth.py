@@ -83,6 +83,13 @@ def test_the_sign_in_form_posts_back_to_authorize(gh: GitHubSim) -> None:
     assert query["state"] == "st-9" and exchange(gh, query["code"])["access_token"]
 
 
+def test_cancelling_the_sign_in_form_is_access_denied(gh: GitHubSim) -> None:
+    form = {"client_id": "client-1", "redirect_uri": CALLBACK, "state": "st-2", "login": "", "deny": "1"}
+    answer = requests.post(f"{gh.url}/login/oauth/authorize", data=form, allow_redirects=False, timeout=10)
+    url, query = redirected(answer)
+    assert url == CALLBACK and query["error"] == "access_denied" and query["state"] == "st-2" and "code" not in query
+
+
 def test_a_code_is_good_once(gh: GitHubSim) -> None:
     _, query = redirected(authorize(gh, login="bob"))
     assert "access_token" in exchange(gh, query["code"])
