@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.adapters.gitstate import git_backend, local_backend
@@ -80,6 +80,7 @@ def test_a_directory_names_no_versions(tmp_path: Path) -> None:
     assert view.stacks() == (("shop", "dev"),) and view.lock("shop", "dev") is None
 
 
+@settings(deadline=None)  # a loaded machine must not fail a test of results
 @given(st.lists(st.sampled_from(["web", "api", "db-1"]), max_size=40), st.booleans())
 def test_peek_revisions_agrees_with_the_full_parse(stacks: list[str], gaps: bool) -> None:
     """Canonical text (what the backend writes) and any other valid index (gaps, Kusion's
