@@ -5,6 +5,7 @@ JavaScript off and a phone."""
 
 from __future__ import annotations
 
+import re
 from hashlib import sha1
 
 from playwright.sync_api import Browser, Page, expect
@@ -53,6 +54,7 @@ def test_sign_in_browse_to_a_stack_and_compare_two_revisions(box: Sandbox, page:
 
 
 def test_a_maintainer_unlocks_a_reader_is_refused(box: Sandbox, browser: Browser) -> None:
+    assert box.server is not None
     lock = backend(box).acquire_lock("shop", "prod", "pr-7", 3600, pull_request=7)
     row = 'tr[data-lock="acme/config:shop/prod"]'
 
@@ -69,6 +71,12 @@ def test_a_maintainer_unlocks_a_reader_is_refused(box: Sandbox, browser: Browser
     sign_in(alice, box, "alice", to="/ui/locks")
     expect(alice.locator(row).locator('[data-label="Fencing token"]')).to_have_text(str(lock.token))
     shoot(alice, "locks")
+    # A form that lost its CSRF token (as one forged on another site has none) does nothing.
+    alice.locator(f'{row} input[name="csrf_token"]').evaluate("field => field.remove()")
+    alice.locator(row).get_by_role("button", name="Unlock").click()
+    expect(alice.locator(".notice.refused")).to_contain_text("CSRF token is missing or wrong")
+    assert [held.token for held in backend(box).list_locks() if held.key == "shop/prod"] == [lock.token]
+    alice.goto(f"{box.server.url}/ui/locks")
     alice.locator(row).get_by_role("button", name="Unlock").click()
     expect(alice.locator(".notice.done")).to_contain_text("Unlocked acme/config shop/prod")
     expect(alice.locator(row)).to_have_count(0)
@@ -130,3 +138,12 @@ def test_readable_on_a_phone(box: Sandbox, browser: Browser) -> None:
     page.goto(f"{box.server.url}/ui")
     shoot(page, "phone")
     context.close()
+
+
+def test_signing_out(box: Sandbox, page: Page) -> None:
+    assert box.server is not None
+    sign_in(page, box, "bob")
+    page.get_by_role("link", name="Sign out").click()
+    expect(page).to_have_title(re.compile("Signed out"))
+    page.goto(f"{box.server.url}/ui/locks")  # back to GitHub's sign-in form
+    expect(page.get_by_label("Username")).to_be_visible()
