@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from bot.cli.sandbox import REPO, Sandbox
 from bot.core.ports import StateBackend
@@ -33,6 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage",
 ]
 PHONE = {"width": 390, "height": 844}
+# What the pages show comes from git, the queue and the simulators: on 2 busy cores (the whole
+# suite, other work) an answer may take a few seconds.
+expect.set_options(timeout=15_000)
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -62,7 +65,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
     try:
         yield context.new_page()
     finally:

@@ -102,7 +102,7 @@ def test_a_page_updates_itself_while_open(box: Sandbox, page: Page) -> None:
     sign_in(page, box, "alice", to="/ui/locks")
     page.evaluate("window.stillTheSamePage = true")
     backend(box).acquire_lock("shop", "staging", "pr-9", 3600, pull_request=9)
-    expect(page.locator('tr[data-lock="acme/config:shop/staging"]')).to_contain_text("pr-9", timeout=15_000)
+    expect(page.locator('tr[data-lock="acme/config:shop/staging"]')).to_contain_text("pr-9", timeout=20_000)
     assert page.evaluate("window.stillTheSamePage") is True  # swapped in place, not reloaded
 
 
