@@ -144,10 +144,15 @@ class Gate:
     def roles_of(self, viewer: Viewer, repos: Sequence[str]) -> list[str | None]:
         """`role_of` each of `repos`, those not kept asked of GitHub `LOOKUPS_AT_ONCE` at a
         time (a first page over many repositories waits for the slowest few, not the sum)."""
-        if len(repos) < 2:
-            return [self.role_of(viewer, repo) for repo in repos]
-        with ThreadPoolExecutor(max_workers=min(LOOKUPS_AT_ONCE, len(repos)), thread_name_prefix="permissions") as pool:
-            return list(pool.map(lambda repo: self.role_of(viewer, repo), repos))
+        digest, now = _digest(viewer.token), self.clock()
+        with self._lock:
+            kept = {repo: hit[1] for repo in repos
+                    if (hit := self._roles.get((digest, repo.lower()))) is not None and hit[0] > now}
+        missing = [repo for repo in repos if repo not in kept]
+        if len(missing) > 1:
+            with ThreadPoolExecutor(max_workers=min(LOOKUPS_AT_ONCE, len(missing)), thread_name_prefix="permissions") as pool:
+                kept.update(zip(missing, pool.map(lambda repo: self.role_of(viewer, repo), missing), strict=True))
+        return [kept[repo] if repo in kept else self.role_of(viewer, repo) for repo in repos]
 
     def _cached(self, cache: dict[K, tuple[float, str | None]], key: K, read: Callable[[], str | None]) -> str | None:
         now = self.clock()
