@@ -40,9 +40,11 @@ DESKTOP = {"width": 1280, "height": 800}
 
 
 def chromium() -> str:
-    """Debian's Chromium (scripts/install), or the browser SHIPMATE_CHROMIUM names."""
+    """The browser SHIPMATE_CHROMIUM names, else Debian's Chromium (scripts/install), else a
+    Chrome already on the machine (GitHub's runners have one)."""
     named = os.environ.get("SHIPMATE_CHROMIUM")
-    found = named or next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
+    found = named or next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome",
+                                                           "google-chrome-stable")) if p), None)
     assert found, "Chromium is not installed (./scripts/install installs Debian's chromium)"
     return found
 
