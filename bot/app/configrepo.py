@@ -189,15 +189,18 @@ def generate_from(
     secret_salt: str = "",
     kcl: KclCompiler | None = None,
     warn: Callable[[Problem], None] | None = None,
+    *,
+    kusion_exact: bool = False,
 ) -> Spec:
     """Generate the Spec of the stack at `stack_path` (relative to the repository root);
-    `warn` hears each located warning of its config (keys Kusion ignores too)."""
+    `warn` hears each located warning of its config (keys Kusion ignores too);
+    `kusion_exact`: Kusion's literal `dependsOn` lists (`bot.core.generate`)."""
     files = stack_files(reader, stack_path, kcl)
     with files.located():
         config = load_stack(files.snapshot, stack_path)
         for warning in config.warnings:
             (warn or (lambda _: None))(warning)
-        return generate(config, registry or default_registry(), secret_salt)
+        return generate(config, registry or default_registry(), secret_salt, kusion_exact=kusion_exact)
 
 
 def discover_stacks(reader: ConfigReader) -> tuple[StackRef, ...]:

@@ -100,12 +100,16 @@ class Executor:
         on_state: Callable[[State], None] = _noop,
         on_event: Callable[[Event], None] = _noop,
         cancel: threading.Event | None = None,
+        kind_order: Sequence[str] = (),
     ) -> Outcome:
-        """Execute `operations` starting from `prior`; returns the outcome and final State."""
+        """Execute `operations` starting from `prior`; returns the outcome and final State.
+        `kind_order` is the Spec's (`Spec.kind_order`): it orders Kubernetes operations."""
         cancel = cancel or threading.Event()
         deadline = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
         operations = plan.mark_adoptions(operations, prior.by_id())
-        the_plan = plan.build_plan(operations, batch_runtimes=self.runtimes.having(Capability.BATCH))
+        the_plan = plan.build_plan(
+            operations, batch_runtimes=self.runtimes.having(Capability.BATCH), kind_order=kind_order
+        )
         state: dict[str, Resource] = dict(prior.by_id())
         lock = threading.Lock()
         for op in operations:
@@ -144,6 +148,19 @@ class Executor:
         def one_done(op_id: str, resource: Resource | None) -> None:
             record({op_id: resource})  # one resource of a batch is done (runtimes.finished)
 
+        def freed(key: str) -> list[str]:
+            """The nodes `key` finishing makes ready. A barrier of the plan (a kind rank in
+            linear form, `graph.ranked`) holds no operation: it passes the moment it is free."""
+            out: list[str] = []
+            done = [key]
+            while done:
+                parent = done.pop()
+                for child in sorted(dependents[parent]):
+                    waiting[child].discard(parent)
+                    if not waiting[child] and child not in blocked:
+                        (done if graph.is_barrier(child) else out).append(child)
+            return out
+
         def skip_dependents(key: str, reason: str) -> None:
             stack = list(dependents[key])
             while stack:
@@ -151,7 +168,7 @@ class Executor:
                 if child in blocked:
                     continue
                 blocked.add(child)
-                for op in the_plan.nodes[child].operations:
+                for op in the_plan.nodes[child].operations if child in the_plan.nodes else ():
                     skipped[op.id] = reason
                     tell("skipped", op, reason)
                 stack.extend(dependents[child])
@@ -196,10 +213,7 @@ class Executor:
                             if not op.adopt:
                                 succeeded.append(op.id)
                             tell("done", op)
-                        for child in sorted(dependents[key]):
-                            waiting[child].discard(key)
-                            if not waiting[child] and child not in blocked:
-                                ready.append(child)
+                        ready.extend(freed(key))
                     else:
                         message = _message(error)
                         failed_ids = (

@@ -200,11 +200,11 @@ class StackOps:
         self.masker.add(secrets)
 
         def build(prior: State) -> tuple[Spec, ChangeSet]:
-            spec = Spec(prior.resources, store, context)
+            spec = Spec(prior.resources, store, context, latest.spec.kind_order)
             runtimes = self.runtimes(identity, context, store)
             changeset = engine.preview_destroy(
                 prior, runtimes, api_objects=runtimes.having(Capability.API_OBJECTS),
-                project=identity.project, stack=identity.stack, workspace=identity.workspace,
+                kind_order=latest.spec.kind_order, project=identity.project, stack=identity.stack, workspace=identity.workspace,
             )
             return spec, changeset
 
@@ -334,7 +334,8 @@ class StackOps:
             on_event = recorder.hearing(options.on_event or (lambda _: None))
             if self.metrics is not None:
                 on_event = _counted(on_event, self.metrics, {op.id: op.resource.type for op in operations})
-            outcome = runner.run(operations, prior, on_state=recorder.flush, on_event=on_event, cancel=options.cancel)
+            outcome = runner.run(operations, prior, on_state=recorder.flush, on_event=on_event, cancel=options.cancel,
+                                 kind_order=spec.kind_order)
             release = recorder.finish(None if outcome.ok else literals.text(_failure_text(outcome)))
             return outcome_of(identity, shown, release, _masked_outcome(outcome, literals))
         except BaseException as exc:

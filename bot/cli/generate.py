@@ -1,10 +1,14 @@
 """`shipmate generate`: print (or write) the Spec of a stack.
 
-    shipmate generate [-w STACK_DIR] [-o FILE] [--format yaml|json]
+    shipmate generate [-w STACK_DIR] [-o FILE] [--format yaml|json] [--kusion-exact]
 
 The repository root is the nearest directory above the stack holding `workspaces/`,
 `shipmate.yaml` or `.git`. Generated secret values are derived with `SHIPMATE_SECRET_SALT`
 when it is set. Problems in the config go to stderr, one line each, with exit code 2.
+
+Kusion's kind ordering is written once, as the Spec's `kindOrder`; `--kusion-exact` writes it
+into every Kubernetes resource's `dependsOn` as Kusion does (quadratic in the stack's size),
+to compare with a Spec Kusion printed.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ EXAMPLES = """
 shipmate generate                        # the Spec of the stack in this directory, as YAML
 shipmate generate -w shop/dev --format json
 shipmate generate -o spec.yaml           # written atomically: a failure leaves no half file
+shipmate generate --kusion-exact         # Kusion's literal dependsOn lists, to diff with Kusion's
 """
 
 
@@ -37,7 +42,9 @@ shipmate generate -o spec.yaml           # written atomically: a failure leaves 
 @click.option("--format", "fmt", type=click.Choice(("yaml", "json")), default="yaml", show_default=True,
               help="Output format.")
 @click.option("--no-style", is_flag=True, help="Accepted as Kusion does; a Spec is never styled.")
-def command(workdir: str, output: str | None, fmt: str, no_style: bool) -> int:
+@click.option("--kusion-exact", is_flag=True,
+              help="Write Kusion's kind ordering into every dependsOn list, as Kusion prints it, instead of kindOrder.")
+def command(workdir: str, output: str | None, fmt: str, no_style: bool, kusion_exact: bool) -> int:
     stack_dir = Path(workdir)
     if not stack_dir.is_dir():
         raise ConfigError([Problem(str(stack_dir), 0, 0, "", "no such directory")])
@@ -45,7 +52,8 @@ def command(workdir: str, output: str | None, fmt: str, no_style: bool) -> int:
     rel = stack_dir.resolve().relative_to(root).as_posix()
     salt = environment.read().settings.storage.secret_salt
     spec = generate_from(LocalConfigReader(root), "" if rel == "." else rel, secret_salt=salt,
-                         kcl=LocalKclCompiler(), warn=lambda warning: print(f"warning: {warning}", file=sys.stderr))
+                         kcl=LocalKclCompiler(), warn=lambda warning: print(f"warning: {warning}", file=sys.stderr),
+                         kusion_exact=kusion_exact)
     text = render_spec(spec, fmt)
     if output:
         try:

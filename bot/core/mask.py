@@ -386,6 +386,7 @@ def mask_spec(
         tuple(mask_resource(r, lits, api_objects=api_objects) for r in spec.resources),
         mask_secret_store(spec.secret_store, lits),
         _mask_literals(spec.context, lits) if spec.context else spec.context,
+        spec.kind_order,
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from bot.core import graph
 from bot.core.errors import PlanError
 from bot.core.preview.model import Action, ChangeSet
-from bot.core.spec import Resource, Spec, State
+from bot.core.spec import Resource, Spec, State, kind_ranks
 
 CREATE, UPDATE, DELETE, UNCHANGED = Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED
 REPLACE = Action.REPLACE
@@ -108,13 +108,17 @@ def build_plan(
     operations: Sequence[Operation],
     *,
     batch_runtimes: Iterable[str] = (),
+    kind_order: Sequence[str] = (),
 ) -> Plan:
     """Group operations into nodes and compute node dependencies.
 
     Forward edges come from each planned resource's `depends_on` (only edges between
     operations in this plan count; finished or unchanged resources are already there).
     Adopted operations run like updates; other UnChanged ones are left out.
-    Delete edges come from the prior resource's `depends_on`, reversed.
+    Delete edges come from the prior resource's `depends_on`, reversed. The Spec's
+    `kind_order` orders the Kubernetes operations among themselves the same way, in linear
+    form: the plan's `depends_on` may name barriers (`graph.is_barrier`), which stand for
+    every operation of a kind rank and hold no operation.
     """
     batch = frozenset(batch_runtimes)
     ops = {op.id: op for op in operations if op.runs}
@@ -129,6 +133,11 @@ def build_plan(
                 edges[dep].add(op.id)  # delete the dependent first
             elif op.action != DELETE and ops[dep].action != DELETE:
                 edges[op.id].add(dep)
+    ranks = kind_ranks((op.resource for op in ops.values()), kind_order)
+    forward = {i: r for i, r in ranks.items() if ops[i].action != DELETE}
+    backward = {i: -r for i, r in ranks.items() if ops[i].action == DELETE}  # dependents first
+    ranked = graph.ranked(graph.ranked(edges, forward, "apply:"), backward, "delete:")
+    edges = {n: set(ds) for n, ds in ranked.items()}
     order = graph.order(edges)  # PlanError naming a cycle
 
     # Operations of one batch runtime share a node when they share a stage and a direction:
@@ -149,7 +158,9 @@ def build_plan(
             key = op_id
         node_of[op_id] = key
         members.setdefault(key, []).append(op)
-    depends: dict[str, set[str]] = {key: set() for key in members}
+    barriers = [n for n in edges if graph.is_barrier(n)]
+    node_of.update((b, b) for b in barriers)
+    depends: dict[str, set[str]] = {key: set() for key in [*members, *barriers]}
     for op_id, deps in edges.items():
         for dep in deps:
             if node_of[dep] != node_of[op_id]:

@@ -6,19 +6,25 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import graph
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
 from bot.core.generate import KIND_ORDER, generate_stack, id_mismatch, render_spec
 from bot.core.modules import ModuleRegistry, ModuleRequest, ModuleResult, Patcher, builtin_registry
 from bot.core.modules.base import JSONPatcher
 from bot.core.modules.kube import k8s_resource
-from bot.core.spec import EXT_IMPORT_ID, EXT_IS_WORKLOAD, TERRAFORM, Resource
+from bot.core.spec import EXT_IMPORT_ID, EXT_IS_WORKLOAD, TERRAFORM, Resource, Spec
 from tests.golden import assert_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "fixtures" / "configs" / "acme"
 GOLDEN = ROOT / "fixtures" / "golden" / "specs"
 ACME_STACKS = ("shop/dev", "shop/prod", "data/dev", "data/prod")
+
+
+def effective_edges(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """What each resource depends on: its dependsOn and the Spec's kind order, expanded."""
+    return graph.expanded(graph.resource_edges(spec.resources, spec.kind_order))
 
 
 def snapshot_of(directory: Path) -> ConfigSnapshot:
@@ -49,7 +55,7 @@ def test_ids_extensions_and_dependencies_follow_kusion() -> None:
     assert deployment.extensions["GVK"] == "apps/v1, Kind=Deployment"
     assert by_id["v1:Namespace:shop"].extensions["GVK"] == "/v1, Kind=Namespace"
     # kind order: the Deployment waits for the namespace, secrets, config maps and services
-    assert set(deployment.depends_on) == {
+    assert set(effective_edges(spec)[deployment.id]) == {
         "v1:Namespace:shop", "v1:Secret:shop:db", "v1:ConfigMap:shop:web.settings",
         "v1:Service:shop:shop-dev-web-private",
     }
@@ -180,7 +186,8 @@ def test_workload_module_with_several_resources_uses_the_flagged_one() -> None:
     spec = generate_stack(small_repo(main), "shop/dev", registry_with(PairModule()))
     ids = [r.id for r in spec.resources]
     assert ids == ["v1:Namespace:shop", "apps/v1:StatefulSet:shop:db", "v1:ConfigMap:shop:cfg"]
-    assert spec.by_id()["apps/v1:StatefulSet:shop:db"].depends_on == ("v1:Namespace:shop", "v1:ConfigMap:shop:cfg")
+    assert set(effective_edges(spec)["apps/v1:StatefulSet:shop:db"]) == {"v1:Namespace:shop", "v1:ConfigMap:shop:cfg"}
+    assert spec.by_id()["apps/v1:StatefulSet:shop:db"].depends_on == ()  # the kind order says it once
 
 
 def test_resource_id_that_does_not_match_its_attributes_is_reported() -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core import graph
 from bot.core.config.checks import Checker
 from bot.core.config.repo import load_stack
 from bot.core.config.snapshot import ConfigSnapshot
@@ -145,3 +146,31 @@ def test_property_tcp_handlers_written_host_port_keep_host_and_port(host: str, p
     got = _handler(c, handler, ("probeHandler",))
     assert c.ok
     assert got == {"tcpSocket": {"port": port, **({"host": host} if host else {})}}
+
+
+EXACT = ROOT / "fixtures" / "golden" / "specs" / "kusion-exact"
+
+
+@pytest.mark.parametrize(("repo", "stack"), [
+    ("acme", "shop/dev"), ("acme", "data/prod"),
+    ("kusion", "catalog/dev"), ("kusion", "quickstart/default"), ("kusion", "quickstart/prod"),
+])
+def test_kusion_exact_prints_kusions_literal_depends_on_lists(repo: str, stack: str) -> None:
+    """`--kusion-exact` prints every Kubernetes resource's kind-order edges in its dependsOn, as
+    Kusion does; the golden files are what generate printed before the Spec said `kindOrder`."""
+    spec = generate_stack(snapshot_of(ROOT / "fixtures" / "configs" / repo), stack, kusion_exact=True)
+    assert_golden(EXACT / f"{repo}-{stack.replace('/', '-')}.yaml", render_spec(spec))
+    assert spec.kind_order == ()
+
+
+@pytest.mark.parametrize(("repo", "stack"), [("acme", "shop/dev"), ("kusion", "catalog/dev"), ("kusion", "quickstart/prod")])
+def test_kind_order_in_linear_form_is_the_partial_order_of_kusions_lists(repo: str, stack: str) -> None:
+    """The Spec's `kindOrder` and its short dependsOn lists say exactly what Kusion's literal
+    lists say: expanded, each resource depends on the same resources."""
+    snapshot = snapshot_of(ROOT / "fixtures" / "configs" / repo)
+    linear = generate_stack(snapshot, stack)
+    exact = generate_stack(snapshot, stack, kusion_exact=True)
+    assert [r.id for r in linear.resources] == [r.id for r in exact.resources]
+    edges = graph.expanded(graph.resource_edges(linear.resources, linear.kind_order))
+    assert {i: set(d) for i, d in edges.items()} == {r.id: set(r.depends_on) for r in exact.resources}
+    assert sum(map(len, (r.depends_on for r in linear.resources))) < sum(map(len, (r.depends_on for r in exact.resources)))

@@ -123,7 +123,7 @@ def preview(
         live.update(_complete(runtimes[rtype].read(batch, prior), batch, rtype, "read"))
 
     resolved_spec = Spec(
-        tuple(resolved.get(r.id, r) for r in spec.resources), spec.secret_store, spec.context
+        tuple(resolved.get(r.id, r) for r in spec.resources), spec.secret_store, spec.context, spec.kind_order
     )
     return changeset_from(
         resolved_spec, prior, live, dry, ignore_fields, api_objects=api_objects,
@@ -154,18 +154,19 @@ def preview_destroy(
     runtimes: Mapping[str, Runtime],
     *,
     api_objects: Collection[str] | None = None,
+    kind_order: Sequence[str] = (),
     project: str = "",
     stack: str = "",
     workspace: str = "",
 ) -> ChangeSet:
     """What destroying the stack would do: Delete every resource in the prior state except
-    imported ones (UnChanged), dependents first."""
+    imported ones (UnChanged), dependents first (`kind_order`: the latest release's Spec's)."""
     _check_runtimes(prior.resources, runtimes)
     live: dict[str, JSON | None] = {}
     for rtype, batch in _by_type(prior.resources).items():
         live.update(_complete(runtimes[rtype].read(batch, prior), batch, rtype, "read"))
     steps = {r.id: _removed_step(r, live[r.id], (), api_objects) for r in prior.resources}
-    order = _deletion_order(prior.resources)
+    order = _deletion_order(prior.resources, kind_order)
     return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace, api_objects=_told(api_objects))
 
 
@@ -194,7 +195,7 @@ def changeset_from(
     removed = [r for r in prior.resources if r.id not in steps]
     for res in removed:
         steps[res.id] = _removed_step(res, live.get(res.id), ignore, api_objects)
-    order = _apply_order(spec.resources) + _deletion_order(removed)
+    order = _apply_order(spec.resources, spec.kind_order) + _deletion_order(removed, spec.kind_order)
     return ChangeSet(tuple(steps[i] for i in order), project, stack, workspace, api_objects=_told(api_objects))
 
 
@@ -298,11 +299,11 @@ def _complete(
     return out
 
 
-def _apply_order(resources: Sequence[Resource]) -> list[str]:
+def _apply_order(resources: Sequence[Resource], kind_order: Sequence[str]) -> list[str]:
     """IDs with dependencies first; ties (and anything left by a cycle) in ID order."""
-    return list(graph.order({r.id: r.depends_on for r in resources}, strict=False))
+    return list(graph.order(graph.resource_edges(resources, kind_order), strict=False))
 
 
-def _deletion_order(resources: Sequence[Resource]) -> list[str]:
+def _deletion_order(resources: Sequence[Resource], kind_order: Sequence[str]) -> list[str]:
     """Dependents before what they depend on; among independent ones, ID order."""
-    return list(graph.deletion_order({r.id: r.depends_on for r in resources}, strict=False))
+    return list(graph.deletion_order(graph.resource_edges(resources, kind_order), strict=False))
