@@ -5,7 +5,7 @@ Signing in is GitHub's OAuth web flow (`bot.adapters.github.oauth`): `GET /login
 sends the browser to GitHub's `/login/oauth/authorize` with a fresh random `state` kept in the
 session; `GET /login/callback` checks that `state` (the sign-in cannot be forged from another
 site), trades the code for the person's token, and starts a new session (`next`, a path on
-this site, is where they land); `GET`/`POST /logout` ends it and revokes the token at
+this site, is where they land); `POST /logout` (with the CSRF token) ends it and revokes the token at
 GitHub. An API caller may instead send `Authorization: Bearer <GitHub token>` (a personal or
 OAuth token, checked against GitHub's `GET /user`); `token <T>` is accepted too.
 
@@ -316,7 +316,7 @@ def blueprint() -> Blueprint:
         log.info("%s signed in to the dashboard", login)
         return redirect(_local(str(landing)) or "/ui", code=303)
 
-    @routes.route("/logout", methods=["GET", "POST"])
+    @routes.post("/logout")  # POST with the CSRF token: another site cannot sign a viewer out
     def logout() -> Redirect:
         sealed = session.get("token")
         token = gate().unseal(sealed) if isinstance(sealed, str) else None

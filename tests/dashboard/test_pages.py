@@ -143,7 +143,7 @@ def test_readable_on_a_phone(box: Sandbox, browser: Browser) -> None:
 def test_signing_out(box: Sandbox, page: Page) -> None:
     assert box.server is not None
     sign_in(page, box, "bob")
-    page.get_by_role("link", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_title(re.compile("Signed out"))
     page.goto(f"{box.server.url}/ui/locks")  # back to GitHub's sign-in form
     expect(page.get_by_label("Username")).to_be_visible()

@@ -259,7 +259,11 @@ def test_signing_out_ends_the_session_and_revokes_the_token(served: Served) -> N
     assert client.get("/ui/probe/acme/config").status_code == 200
     kept = client.get_cookie(auth.COOKIE)
     assert kept is not None
-    out = client.get("/logout")
+    csrf = client.get("/ui/probe/acme/config").get_json()["csrf"]
+    assert client.get("/logout").status_code == 405  # a link on another site cannot sign anyone out
+    assert client.post("/logout").status_code == 403  # nor a form without the session's CSRF token
+    assert client.get("/ui/probe/acme/config").status_code == 200
+    out = client.post("/logout", data={auth.CSRF_FIELD: csrf})
     assert out.status_code == 303 and "signed out of Shipmate" in client.get(out.headers["Location"]).get_data(as_text=True)
     assert client.get("/ui/probe/acme/config").status_code == 401
     assert token not in issued(served.sim, "bob")
