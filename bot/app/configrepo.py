@@ -148,8 +148,8 @@ def _add_outside_manifests(
 
 def _app_manifest_paths(path: str, files: Mapping[str, str]) -> list[str]:
     main = files.get(join(path, MAIN_FILE))
-    if main is None:
-        return []
+    if main is None or ("k8s_manifest" not in main and "\\" not in main):
+        return []  # no app names the module (a `\` escape could spell it otherwise)
     try:
         apps = parse_app_configurations(join(path, MAIN_FILE), main).apps
     except ConfigError:
