@@ -463,3 +463,29 @@ def test_unreachable_api_server_is_a_clear_failure(tmp_path: Path) -> None:
         with pytest.raises(RuntimeFailed, match=f"cannot reach the Kubernetes API server at "
                            f"http://127.0.0.1:{port}"):
             rt.read([res(namespace("default"))], EMPTY)
+
+
+def test_many_objects_of_one_kind_are_read_with_a_paged_list(runtime: KubernetesRuntime, sim: KubeSim) -> None:
+    from bot.adapters.kubernetes.runtime import LIST_FROM, LIST_PAGE
+
+    runtime.apply([res(namespace("listed"))], EMPTY)
+    count = LIST_PAGE + LIST_FROM  # two pages
+    maps = [res(configmap("listed", f"cm-{i:04d}", {"i": str(i)})) for i in range(count)]
+    runtime.apply(maps[: count // 2], EMPTY)
+    few = [res(deployment("listed", f"web-{i}", "nginx:1.25")) for i in range(3)]
+    clash = Resource("v1:Namespace:other", KUBERNETES, {**namespace("other"),
+                                                          "metadata": {"name": "other", "namespace": "x"}})
+    before = sim.requests_served
+    live = runtime.read([*maps, *few], EMPTY)
+    # Two pages of ConfigMaps, and one GET for each Deployment.
+    assert sim.requests_served - before == 2 + len(few)
+    assert [rid for rid, obj in live.items() if obj is not None] == [m.id for m in maps[: count // 2]]
+    first = live[maps[0].id]
+    assert first is not None
+    assert first["apiVersion"] == "v1" and first["kind"] == "ConfigMap" and first["data"] == {"i": "0"}
+    assert "resourceVersion" not in first["metadata"]
+    assert first == runtime.read([maps[0]], EMPTY)[maps[0].id]
+    # An ID the single read refuses is refused the same inside a listed batch.
+    with pytest.raises(RuntimeFailed, match="Namespace is cluster-scoped"):
+        runtime.read([*maps, clash], EMPTY)
+    runtime.delete(maps[: count // 2], EMPTY)

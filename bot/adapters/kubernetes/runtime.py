@@ -14,7 +14,11 @@ Semantics:
   is rejected (as Kusion does), and so is a namespace on a cluster-scoped kind.
 - **read** returns the live object without server-populated fields (`status`,
   `metadata.{resourceVersion, creationTimestamp, selfLink, uid, generation, managedFields}`),
-  or None when the object, or its kind, does not exist.
+  or None when the object, or its kind, does not exist. A batch holding `LIST_FROM` or more
+  objects of one kind in one namespace reads them with one paginated list (`LIST_PAGE` a
+  page) instead of one GET each, as controllers read through an informer's cache: a
+  10,000-app stack is a few dozen requests instead of 20,000. Where the server refuses the
+  list (RBAC may allow get without list), those objects are read one by one.
 - **dry_run** is a server-side apply with `dryRun=All`, field manager `shipmate` and
   `force=true`, normalized the same way. When the kind is not served yet (its CRD is in the
   same Spec) or the object's namespace does not exist yet (it is created by the same Spec),
@@ -95,6 +99,11 @@ DEFAULT_CRD_TIMEOUT = 60.0
 TAKEOVER_ATTEMPTS = 3
 POLL_MIN = 0.05
 POLL_MAX = 1.0
+
+
+# A batch with this many objects of one kind in one namespace reads them with a list.
+LIST_FROM = 50
+LIST_PAGE = 500
 
 
 def _raw(_client: Any, data: Any) -> Any:
@@ -311,7 +320,11 @@ class KubernetesRuntime:
 
     def read(self, resources: Sequence[Resource], prior: State) -> Mapping[str, JSON | None]:
         """Live objects by ID (normalized); None where the object or its kind does not exist."""
-        return self._batch(resources, self._read_one)
+        listed = self._read_listed(resources)
+        done, failures = self._run([r for r in resources if r.id not in listed], self._read_one)
+        done.update(listed)
+        _raise(failures, done)
+        return done
 
     def dry_run(self, planned: Sequence[Resource], prior: State) -> Mapping[str, JSON]:
         """Server-side apply with `dryRun=All`; the planned object where the server cannot tell yet."""
@@ -484,6 +497,63 @@ class KubernetesRuntime:
             serializer=_raw, _request_timeout=self.request_timeout, **kwargs,
         )
         return dict(result)
+
+    def _read_listed(self, resources: Sequence[Resource]) -> dict[str, JSON | None]:
+        """The live objects of the kinds and namespaces `resources` hold `LIST_FROM` or more
+        of, by ID, read with lists; the others (and any whose list failed, or whose ID the
+        single read would refuse) are left to `_read_one`."""
+        groups: dict[tuple[str, str, str | None], list[ObjectId]] = {}
+        for resource in resources:
+            try:
+                oid = ObjectId.parse(resource)
+            except RuntimeFailed:
+                continue
+            meta = resource.attributes.get("metadata")
+            meta_ns = (meta.get("namespace") or None) if isinstance(meta, Mapping) else None
+            if meta_ns is not None and meta_ns != (oid.namespace or "default"):
+                continue
+            # A namespace in the manifest alone groups apart: on a cluster-scoped kind it is refused.
+            key = (oid.api_version, oid.kind, oid.namespace or (meta_ns and f"\0{meta_ns}"))
+            groups.setdefault(key, []).append(oid)
+        out: dict[str, JSON | None] = {}
+        for (api_version, kind, namespace), oids in groups.items():
+            if len(oids) < LIST_FROM or (namespace or "").startswith("\0"):
+                continue
+            try:
+                api = self._kind(api_version, kind)
+            except RuntimeFailed:
+                continue
+            if api is None or (not api.namespaced and namespace):
+                continue
+            items = self._list(api, (namespace or "default") if api.namespaced else None)
+            if items is None:
+                continue
+            for oid in oids:
+                live = items.get(oid.name)
+                out[oid.id] = None if live is None else normalize({"apiVersion": api_version, "kind": kind, **live})
+        return out
+
+    def _list(self, api: ApiResource, namespace: str | None) -> dict[str, Mapping[str, Any]] | None:
+        """Every object of `api` in `namespace` by name, page by page; None when the server
+        refuses or fails the list."""
+        items: dict[str, Mapping[str, Any]] = {}
+        token: str | None = None
+        while True:
+            try:
+                page = self._discovery().get(
+                    api, namespace=namespace, limit=LIST_PAGE, _continue=token,
+                    serializer=_raw, _request_timeout=self.request_timeout,
+                )
+            except (DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
+                log.info("listing %s in %s failed (%s): reading one by one", api.kind, namespace, exc)
+                return None
+            for item in page.get("items") or ():
+                name = (item.get("metadata") or {}).get("name")
+                if isinstance(name, str):
+                    items[name] = item
+            token = (page.get("metadata") or {}).get("continue") or None
+            if token is None:
+                return items
 
     def _read_one(self, resource: Resource) -> JSON | None:
         oid = ObjectId.parse(resource)
