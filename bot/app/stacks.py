@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.app import executor as executor_mod
+from bot.app import gcpause
 from bot.app.configrepo import default_registry, stack_files
 from bot.app.flushes import FlushPolicy
 from bot.app.locking import LockSession
@@ -132,12 +133,16 @@ class StackOps:
 
     def load(self, reader: ConfigReader, stack_path: str) -> LoadedStack:
         """Parse the stack at `stack_path` and generate its Spec (ConfigError on bad input)."""
-        files = stack_files(reader, stack_path, self.kcl)
         if self._registry_cache is None:
             self._registry_cache = self.registry or default_registry()
+        with gcpause.paused():
+            return self._load(reader, stack_path, self._registry_cache)
+
+    def _load(self, reader: ConfigReader, stack_path: str, registry: ModuleRegistry) -> LoadedStack:
+        files = stack_files(reader, stack_path, self.kcl)
         with files.located():
             config: StackConfig = load_stack(files.snapshot, stack_path)
-            spec, resolved = secrets.resolve(generate(config, self._registry_cache, self.secret_salt))
+            spec, resolved = secrets.resolve(generate(config, registry, self.secret_salt))
         identity = StackIdentity(config.project.name, config.stack.name, config.workspace.name, config.path)
         hidden = secret_literals(spec.context, config.settings) | resolved
         self.masker.add(hidden)
@@ -149,7 +154,7 @@ class StackOps:
         latest = self.backend.latest(ident.project, ident.workspace)
         prior = latest.state if latest is not None else State()
         literals = self.masker.own | mask.Literals.of(loaded.secrets)
-        with _masked_errors(literals):
+        with _masked_errors(literals), gcpause.paused():
             return mask.mask_changeset(self._preview(loaded, prior), literals)
 
     def _preview(self, loaded: LoadedStack, prior: State) -> ChangeSet:
