@@ -11,6 +11,7 @@ import copy
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -227,6 +228,10 @@ def test_crd_and_its_custom_resource_in_one_batch(runtime: KubernetesRuntime) ->
                  "metadata": {"name": "w2", "namespace": "default"}, "spec": {"size": 1}})
     runtime.apply([other], EMPTY)
     runtime.delete([crd, widget, other], EMPTY)
+    # A CRD goes once its instances are cleaned up (its finalizer), as on a real API server.
+    deadline = time.monotonic() + 30
+    while runtime.read([crd], EMPTY) != {crd.id: None} and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert runtime.read([crd], EMPTY) == {crd.id: None}
 
 
