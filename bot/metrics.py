@@ -27,6 +27,8 @@ place, each process (and each server a test builds) in its own `CollectorRegistr
     shipmate_github_rate_limit_remaining               GitHub's X-RateLimit-* of the last answer
     shipmate_github_rate_limit
     shipmate_github_rate_limit_reset_timestamp_seconds
+    shipmate_github_write_waits_total{result}          waited | deferred: a write found the write budget spent
+    shipmate_github_write_wait_seconds_total           seconds writes waited for the budget
     shipmate_state_write_conflicts_total               state-branch compare-and-swap rounds lost
     process_*                                          the serving process (`watch_process`)
 
@@ -315,6 +317,17 @@ class ShipmateMetrics:
             "GitHub API calls, by code host call and outcome (ok, client_error, server_error, rate_limited,"
             " unreachable).",
             ("call", "outcome"),
+        )
+        self.github_write_waits = LabelledCounter(
+            r,
+            "shipmate_github_write_waits_total",
+            "Content-creating GitHub calls that found Shipmate's write budget spent: waited for a slot, or deferred"
+            " (the job went back to the queue).",
+            ("result",),
+        )
+        self.github_write_wait_seconds = LabelledCounter(
+            r, "shipmate_github_write_wait_seconds_total", "Seconds content-creating GitHub calls waited for the write"
+            " budget.", (),
         )
         self.github_rate = RateLimitCollector()
         r.register(self.github_rate)

@@ -23,7 +23,10 @@ role; off until the OAuth App and session secret are all set) and `log`.
 | `GITHUB_TOKEN` | `github.token` | | a token for the GitHub API |
 | `SHIPMATE_GITHUB_APP_ID` + `SHIPMATE_GITHUB_APP_PRIVATE_KEY` (or `_PATH`) | `github.app_id`, `github.app_private_key` | | a GitHub App instead |
 | `GITHUB_API_URL` | `github.api_url` | `https://api.github.com` | GitHub Enterprise Server or the simulator |
-| `SHIPMATE_GITHUB_THROTTLE` | `github.throttle` | `true` | space GitHub API calls out (PyGithub's pacing of requests and writes); `false` for a GitHub without secondary rate limits |
+| `SHIPMATE_GITHUB_THROTTLE` | `github.throttle` | `true` | keep comment, status and reaction writes within the write budget below (GitHub's secondary rate limits); `false` for a GitHub without them |
+| `SHIPMATE_GITHUB_WRITES_PER_MINUTE` | `github.writes_per_minute` | `80` | content-creating calls a minute at most (GitHub allows an installation about 80; give each replica its share) |
+| `SHIPMATE_GITHUB_WRITES_PER_HOUR` | `github.writes_per_hour` | `500` | the same an hour (GitHub: about 500) |
+| `SHIPMATE_GITHUB_PENDING_DELAY` | `github.pending_delay` | `2` | seconds a `pending` commit status waits before it is written; a result within them replaces it, so a quick preview writes one status instead of two (`0`: at once) |
 | `SHIPMATE_LISTEN` | `http.host`, `http.port` | `0.0.0.0:8080` | `host:port` (`[::1]:8080` for IPv6; port 0 picks a free one) |
 | `SHIPMATE_HTTP_THREADS` | `http.threads` | `8` | threads answering HTTP requests (gunicorn's `threads`) |
 | `SHIPMATE_HTTP_MAX_CONNECTIONS` | `http.max_connections` | `1000` | open connections at most; more wait in the listen backlog (`worker_connections`) |
@@ -102,6 +105,9 @@ class GitHubSettings:
     app_private_key: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
     throttle: bool = True
+    writes_per_minute: int = 80
+    writes_per_hour: int = 500
+    pending_delay: float = 2.0
 
     @property
     def auth(self) -> str | None:
@@ -381,6 +387,16 @@ def _seconds(v: _Value) -> float:
     return number
 
 
+def _short_delay(v: _Value) -> float:
+    try:
+        number = float(_text(v))
+    except ValueError:
+        raise ValueError(f"must be a number of seconds, got {v.value!r}") from None
+    if not 0 <= number <= 60:
+        raise ValueError(f"must be between 0 and 60 seconds, got {number:g}")
+    return number
+
+
 def _positive_seconds(v: _Value) -> float:
     try:
         number = float(_text(v))
@@ -537,6 +553,11 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("SHIPMATE_POLL_REPOSITORIES", "poll_repositories", "poll", "repositories", _exact_repositories),
     _Field("SHIPMATE_POLL_SECONDS", "poll_seconds", "poll", "seconds", _seconds),
     _Field("SHIPMATE_GITHUB_THROTTLE", "github_throttle", "github", "throttle", _boolean),
+    _Field("SHIPMATE_GITHUB_WRITES_PER_MINUTE", "github_writes_per_minute", "github", "writes_per_minute",
+           _integer(1, 10_000)),
+    _Field("SHIPMATE_GITHUB_WRITES_PER_HOUR", "github_writes_per_hour", "github", "writes_per_hour",
+           _integer(1, 100_000)),
+    _Field("SHIPMATE_GITHUB_PENDING_DELAY", "github_pending_delay", "github", "pending_delay", _short_delay),
     _Field("SHIPMATE_TERRAFORM_SANDBOX", "terraform_sandbox", "terraform", "sandbox", _one_of(TERRAFORM_SANDBOX_MODES)),
     _Field("SHIPMATE_HTTP_THREADS", "http_threads", "http", "threads", _integer(1, 256)),
     _Field("SHIPMATE_HTTP_MAX_CONNECTIONS", "http_max_connections", "http", "max_connections", _integer(2, 100_000)),

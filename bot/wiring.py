@@ -62,6 +62,7 @@ from bot.core.events import PingEvent
 from bot.core.mask import Masker
 from bot.core.ports import (
     Clock,
+    CodeHost,
     ConfigReader,
     EventQueue,
     JobState,
@@ -395,8 +396,13 @@ def build_services(
         stack_concurrency=settings.bot.stack_concurrency,
     )
     extra = overrides.reporter
-    return replace(services, reporter_for=(
-        PullRequestReporter if extra is None else (lambda host: Reporters(PullRequestReporter(host), extra))))
+    delay = settings.github.pending_delay
+
+    def reporter_for(host: CodeHost) -> Reporter:
+        told = PullRequestReporter(host, pending_delay=delay)
+        return told if extra is None else Reporters(told, extra)
+
+    return replace(services, reporter_for=reporter_for)
 
 
 def build_stack_ops(
@@ -500,6 +506,7 @@ class _Accesses:
         return login
 
     def _build(self, installation_id: int | None) -> Access:
+        from bot.adapters.github.budget import WriteBudget
         from bot.adapters.github.checkout import GitCheckouts
         from bot.adapters.github.host import Credentials, GitHubHost
 
@@ -510,7 +517,9 @@ class _Accesses:
             credentials = Credentials(api_url=github.api_url, app_id=str(github.app_id),
                                       private_key=github.app_private_key, installation_id=installation_id,
                                       bot_login=self._app_login())
-        host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker, metrics=self.metrics)
+        budget = WriteBudget(github.writes_per_minute, github.writes_per_hour, metrics=self.metrics)
+        host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker, metrics=self.metrics,
+                          budget=budget)
         checkouts = GitCheckouts(data_dir / "checkouts", host.clone_url, environ=self.env)
 
         def backends(repo: str, branch: str) -> StateBackend:

@@ -34,7 +34,8 @@ log = logging.getLogger("shipmate.bot")
 class Merges:
     """Handles `PushEvent`s to the branches the policy applies (`branches`, default: the
     default branch); the policy is read from the policy branch (`bot.app.trust`), never from
-    the pushed commit. Pushes to any other branch apply nothing."""
+    the pushed commit. Pushes to any other branch apply nothing, and so do Shipmate's own
+    (the state branch's commits)."""
 
     def __init__(self, services: Services, policy: PolicySource | None = None) -> None:
         self.services = services
@@ -45,6 +46,10 @@ class Merges:
             return
         access = self.services.access(event.repo, event.installation_id)
         host, repo = access.host, event.repo
+        if event.sender and event.sender.lower() == host.bot_login().lower():
+            # Shipmate's own pushes (its state branch) apply nothing: no policy read for them.
+            log.info("%s: push to %s by %s itself applies nothing", repo, event.branch, event.sender)
+            return
         reporter = self.services.reporter(access)
         try:
             policy = self.policy.read(access, repo)

@@ -163,7 +163,8 @@ class Sandbox:
             environ.setdefault("SHIPMATE_SECRET_SALT", "sandbox-salt")
             runtimes = Settings.from_env(environ)  # Terraform and KUBECONFIG as the CLI finds them
             settings = Settings(
-                github=GitHubSettings(token=USERS[BOT][0], api_url=github.api_url, throttle=False),
+                github=GitHubSettings(token=USERS[BOT][0], api_url=github.api_url, throttle=False,
+                                      pending_delay=runtimes.github.pending_delay),
                 webhook=WebhookSettings(secrets=(SECRET,)),
                 http=HttpSettings(host="127.0.0.1", port=0),
                 queue=QueueSettings(workers=workers),

@@ -10,6 +10,12 @@ out; the host adds its own token, App key and each installation token it sees to
 With `metrics`, every call is counted by the `CodeHost` method that made it and its outcome
 (`shipmate_github_api_calls_total`), and GitHub's `X-RateLimit-*` of the last answer is kept
 (`shipmate_github_rate_limit_remaining`, ...).
+
+Calls are few: comments, statuses, files and reviews go through objects PyGithub does not read
+first (`withLazy`), so each is one request, not a GET of the issue or commit and then the
+call. With `throttle` (the default), every content-creating call (comments, statuses,
+reactions) spends a slot of the write budget first (`bot.adapters.github.budget`), so a
+burst stays within GitHub's secondary rate limits; reads are not paced.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
+from bot.adapters.github.budget import WriteBudget
 from bot.core.errors import RuntimeFailed, TransientError
 from bot.core.events import is_fork
 from bot.core.mask import Masker
@@ -61,9 +68,12 @@ class GitHubHost:
         throttle: bool = True,
         masker: Masker | None = None,
         metrics: ShipmateMetrics | None = None,
+        budget: WriteBudget | None = None,
     ) -> None:
         self.credentials = credentials
         self.metrics = metrics
+        # Writes keep within GitHub's secondary rate limits (`budget`); reads are not paced.
+        self.budget = (budget or WriteBudget(metrics=metrics)) if throttle else None
         self.masker = masker if masker is not None else Masker()
         self.masker.add([credentials.token or "", credentials.private_key or ""], own=True)
         base_url = credentials.api_url.rstrip("/")
@@ -75,15 +85,20 @@ class GitHubHost:
                 total=IN_CLIENT_RETRIES, backoff_factor=0.5, status_forcelist=(502, 503, 504),
                 allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=False, raise_on_status=False,
             )
-            self._github = Github(auth=_auth(credentials), base_url=base_url, retry=retry)
+            self._github = Github(auth=_auth(credentials), base_url=base_url, retry=retry,
+                                  seconds_between_requests=0, seconds_between_writes=0)
+        # Objects of this one are not read before they are used: a comment, a status or a
+        # list of files is one request, not two (GET the issue or commit first).
+        self._lazy = self._github.withLazy(True)
         self._repos: dict[str, Repository] = {}
         self._lock = threading.Lock()
         self._login = credentials.bot_login
 
     # -- helpers ---------------------------------------------------------------------------
-    def _call(self, call: str, what: str, fn: Callable[[], T]) -> T:
+    def _call(self, call: str, what: str, fn: Callable[[], T], *, lazy: bool = False) -> T:
         """`_call(what, fn)`, counted as the code host call `call` by outcome, with the rate
-        limit of GitHub's last answer (when the host has metrics)."""
+        limit of GitHub's last answer (when the host has metrics); `lazy`: `fn` calls through
+        the objects of `_unread`."""
         if self.metrics is None:
             return _call(what, fn)
         outcome = "ok"
@@ -99,10 +114,16 @@ class GitHubHost:
             raise
         finally:
             self.metrics.github_calls.inc(call=call, outcome=outcome)
-            requester = self._github.requester
+            requester = (self._lazy if lazy else self._github).requester
             remaining, limit = requester.rate_limiting
             if limit > 0:
                 self.metrics.github_rate.observe(remaining, limit, requester.rate_limiting_resettime)
+
+    def _write(self, call: str, what: str, fn: Callable[[], T], *, lazy: bool = False) -> T:
+        """A content-creating `_call`, within the write budget."""
+        if self.budget is not None:
+            self.budget.spend(what)
+        return self._call(call, what, fn, lazy=lazy)
 
     def _masked(self, text: str) -> str:
         """`text` as it may leave the process (the current installation token learnt first)."""
@@ -118,6 +139,10 @@ class GitHubHost:
             with self._lock:
                 self._repos[name] = repo
         return repo
+
+    def _unread(self, name: str) -> Repository:
+        """The repository as an object not read from GitHub: its URL and the calls on it."""
+        return self._lazy.get_repo(name)
 
     def _pull(self, repo: str, number: int) -> PullRequest:
         return self._call("pull_request", f"read pull request {repo}#{number}", lambda: self._repo(repo).get_pull(number))
@@ -146,28 +171,28 @@ class GitHubHost:
     def changed_files(self, repo: str, number: int) -> Sequence[str]:
         def files() -> list[str]:
             paths: list[str] = []
-            for f in self._pull(repo, number).get_files():
+            for f in self._unread(repo).get_pull(number).get_files():
                 paths.append(f.filename)
                 if f.previous_filename:
                     paths.append(f.previous_filename)
             return paths
 
-        return self._call("changed_files", f"list files of {repo}#{number}", files)
+        return self._call("changed_files", f"list files of {repo}#{number}", files, lazy=True)
 
     def reviews(self, repo: str, number: int) -> Sequence[ReviewInfo]:
         def reviews() -> list[ReviewInfo]:
             return [
                 ReviewInfo(r.user.login if r.user else "", r.state, r.commit_id or "",
                            author_is_bot=bool(r.user) and (r.user.type == "Bot" or r.user.login.endswith("[bot]")))
-                for r in self._pull(repo, number).get_reviews()
+                for r in self._unread(repo).get_pull(number).get_reviews()
             ]
 
-        return self._call("reviews", f"list reviews of {repo}#{number}", reviews)
+        return self._call("reviews", f"list reviews of {repo}#{number}", reviews, lazy=True)
 
     def permission(self, repo: str, login: str) -> str:
         """The collaborator's role: `role_name` is exact (maintain, triage), while the legacy
         `permission` field folds maintain into write and triage into read."""
-        url = f"{self._repo(repo).url}/collaborators/{login}/permission"
+        url = f"{self._unread(repo).url}/collaborators/{login}/permission"
 
         def read() -> dict[str, object]:
             try:
@@ -183,23 +208,24 @@ class GitHubHost:
 
     def comments(self, repo: str, number: int) -> Sequence[CommentInfo]:
         def comments() -> list[CommentInfo]:
-            issue = self._repo(repo).get_issue(number)
+            issue = self._unread(repo).get_issue(number)
             return [CommentInfo(c.id, c.user.login if c.user else "", c.body or "") for c in issue.get_comments()]
 
-        return self._call("comments", f"list comments of {repo}#{number}", comments)
+        return self._call("comments", f"list comments of {repo}#{number}", comments, lazy=True)
 
     def create_comment(self, repo: str, number: int, body: str) -> int:
         body = self._masked(body)
-        return self._call(
+        return self._write(
             "create_comment",
             f"comment on {repo}#{number}",
-            lambda: self._repo(repo).get_issue(number).create_comment(body).id,
+            lambda: self._unread(repo).get_issue(number).create_comment(body).id,
+            lazy=True,
         )
 
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
-        url = f"{self._repo(repo).url}/commits/{sha}/comments"
+        url = f"{self._unread(repo).url}/commits/{sha}/comments"
         body = self._masked(body)
-        _, data = self._call(
+        _, data = self._write(
             "create_commit_comment",
             f"comment on commit {sha[:7]} of {repo}",
             lambda: self._github.requester.requestJsonAndCheck("POST", url, input={"body": body}),
@@ -222,8 +248,8 @@ class GitHubHost:
         )
 
     def _request(self, call: str, verb: str, repo: str, path: str, body: dict[str, str] | None, what: str) -> None:
-        url = self._repo(repo).url + path
-        self._call(call, what, lambda: self._github.requester.requestJsonAndCheck(verb, url, input=body))
+        url = self._unread(repo).url + path
+        self._write(call, what, lambda: self._github.requester.requestJsonAndCheck(verb, url, input=body))
 
     def set_status(
         self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = ""
@@ -231,11 +257,11 @@ class GitHubHost:
         description = self._masked(description)
 
         def status() -> None:
-            commit = self._repo(repo).get_commit(sha)
+            commit = self._unread(repo).get_commit(sha)
             kwargs = {"target_url": target_url} if target_url else {}
             commit.create_status(state=state, description=description[:140], context=context[:255], **kwargs)
 
-        self._call("set_status", f"set status {context} on {sha[:7]}", status)
+        self._write("set_status", f"set status {context} on {sha[:7]}", status, lazy=True)
 
     def branch_head(self, repo: str, branch: str) -> str:
         return self._call(

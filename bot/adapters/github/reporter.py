@@ -30,12 +30,21 @@ and are posted as new comments with `post`.
 
 Status and reaction writes never fail a job: a missing status is shown as missing, the work
 itself is done. A merge's outcome that cannot be posted is logged (it is in the Release).
+
+A `pending` status waits `pending_delay` seconds before it is written (`HeldStatuses`): when
+the run's result comes first, the result's status replaces it and the pending one is never
+sent, so a quick preview costs GitHub one status write instead of two (with the comment list,
+the comment, the pull request and its files: six calls in all). A result never overtakes the
+pending status it replaces: when the pending one is already on its way, the result waits for
+it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from bot.core import mask, statelayout
 from bot.core.errors import ShipmateError
@@ -57,11 +66,77 @@ def preview_key(number: int) -> str:
     return f"pr-{number}"
 
 
+StatusKey = tuple[str, str, str]  # repository, commit, context
+
+
+@dataclass(eq=False)
+class _Held:
+    timer: threading.Timer
+    sending: bool = False
+    sent: threading.Event = field(default_factory=threading.Event)
+
+
+class HeldStatuses:
+    """`pending` statuses held back for a while, by repository, commit and context, for the
+    whole process (a job's result may be told by another reporter than its start)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[StatusKey, _Held] = {}
+
+    def hold(self, key: StatusKey, delay: float, write: Callable[[], None]) -> None:
+        """Write `write`'s pending status after `delay`, unless `settle(key)` comes first."""
+        def fire() -> None:
+            with self._lock:
+                if self._held.get(key) is not entry:
+                    return
+                entry.sending = True
+            try:
+                write()
+            finally:
+                with self._lock:
+                    if self._held.get(key) is entry:
+                        del self._held[key]
+                entry.sent.set()
+
+        entry = _Held(threading.Timer(delay, fire))
+        entry.timer.daemon = True
+        with self._lock:
+            previous = self._held.pop(key, None)
+            self._held[key] = entry
+        if previous is not None:
+            previous.timer.cancel()
+        entry.timer.start()
+
+    def settle(self, key: StatusKey) -> None:
+        """A status that replaces any held `pending` one for `key` is about to be written: drop
+        the held one, or wait until it has been sent."""
+        with self._lock:
+            entry = self._held.pop(key, None)
+            if entry is None:
+                return
+            sending = entry.sending
+            if not sending:
+                entry.timer.cancel()
+        if sending:
+            entry.sent.wait(STATUS_SEND_WAIT)
+
+    def held(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+
+HELD = HeldStatuses()
+STATUS_SEND_WAIT = 60.0  # seconds a result waits for the pending status it replaces to be sent
+
+
 class PullRequestReporter(Reporter):
     """Tells a pull request (or a commit) about runs; see the module docstring."""
 
-    def __init__(self, host: CodeHost) -> None:
+    def __init__(self, host: CodeHost, *, pending_delay: float = 0.0, held: HeldStatuses = HELD) -> None:
         self.host = host
+        self.pending_delay = pending_delay
+        self.held = held
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -290,10 +365,19 @@ class PullRequestReporter(Reporter):
     def status(self, repo: str, sha: str, context: str, state: str, description: str, target_url: str = "") -> None:
         """Set a commit status (`target_url`: where its details are); a failure is logged, not raised."""
         text = description if len(description) <= statuses.DESCRIPTION_LIMIT else description[:137] + "..."
-        try:
-            self.host.set_status(repo, sha, context, state, text, target_url)
-        except ShipmateError as exc:
-            log.warning("could not set status %s on %s@%s: %s", context, repo, sha[:7], exc)
+
+        def write() -> None:
+            try:
+                self.host.set_status(repo, sha, context, state, text, target_url)
+            except ShipmateError as exc:
+                log.warning("could not set status %s on %s@%s: %s", context, repo, sha[:7], exc)
+
+        key = (repo, sha, context)
+        if state == "pending" and self.pending_delay > 0:
+            self.held.hold(key, self.pending_delay, write)
+            return
+        self.held.settle(key)
+        write()
 
 
 def marked(comments: Sequence[CommentInfo], author: str, kind: str, key: str) -> list[CommentInfo]:

@@ -89,7 +89,9 @@ class Bench:
             self.host.grant(REPO, login, role)
         access = Access(self.host, self.memory.checkouts, self.memory.backend)
         built = build_bot(
-            Settings.from_env({"SHIPMATE_DATA_DIR": str(tmp_path / "data"), **(env or {})}), {},
+            # Statuses written as they are set (no pending delay): the tests read every one in order.
+            Settings.from_env({"SHIPMATE_DATA_DIR": str(tmp_path / "data"), "SHIPMATE_GITHUB_PENDING_DELAY": "0",
+                               **(env or {})}), {},
             adapters=Adapters(access_for=lambda repo, installation: access, reader=self.memory.reader),
             metrics=metrics,
         )

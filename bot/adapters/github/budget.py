@@ -1,0 +1,108 @@
+"""GitHub's budget for content-creating requests, kept on Shipmate's side of the wire.
+
+GitHub allows an installation about 80 content-creating requests (POST, PATCH, PUT, DELETE:
+comments, statuses, reactions) a minute and 500 an hour; beyond that it answers 403 "You have
+exceeded a secondary rate limit" with `Retry-After`, and an integration that keeps going may
+be blocked for longer. A burst of pull requests would cross that line, so every write spends
+a slot of both windows first (`WriteBudget.spend`):
+
+- a free slot in both windows: the write goes at once;
+- none, but one frees up within `max_wait` seconds: the writer waits for it (a few seconds
+  of one worker, no work repeated);
+- none for longer: `TransientError` with `retry_after` set to when a slot frees, so the job
+  goes back to the queue and runs again then, without holding a worker meanwhile.
+
+GitHub's own 403 and 429 answers still reach the queue's retry axis the same way
+(`bot.adapters.github.host`), for writes other tools made on the same installation.
+
+The windows slide: a slot is used for exactly one window length after its write. The budget
+is per process; with several replicas, give each its share (`SHIPMATE_GITHUB_WRITES_PER_MINUTE`,
+`..._PER_HOUR`). Written here rather than taken from a rate-limiting library: it is two
+deques and a wait, with the clock and sleep injectable for tests.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from bot.core.errors import TransientError
+from bot.metrics import ShipmateMetrics
+
+MINUTE = 60.0
+HOUR = 3600.0
+PER_MINUTE = 80
+PER_HOUR = 500
+MAX_WAIT = 10.0
+
+
+class WriteBudget:
+    """Slots for content-creating requests in a sliding minute and hour (thread-safe)."""
+
+    def __init__(
+        self,
+        per_minute: int = PER_MINUTE,
+        per_hour: int = PER_HOUR,
+        *,
+        max_wait: float = MAX_WAIT,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        metrics: ShipmateMetrics | None = None,
+    ) -> None:
+        if per_minute < 1 or per_hour < 1:
+            raise ValueError("a write budget needs at least one write a minute and an hour")
+        self.per_minute = per_minute
+        self.per_hour = per_hour
+        self.max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self._spent: deque[float] = deque()  # times of the writes of the last hour, oldest first
+
+    def spend(self, what: str) -> None:
+        """Take a slot for the write `what` (waiting up to `max_wait`), or raise TransientError
+        saying when to try again."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._wait(now)
+                if wait <= 0:
+                    self._spent.append(now)
+                    break
+            if waited + wait > self.max_wait:
+                if self._metrics is not None:
+                    self._metrics.github_write_waits.inc(result="deferred")
+                raise TransientError(
+                    f"GitHub: {what}: Shipmate's write budget is used up ({self.per_minute} a minute, "
+                    f"{self.per_hour} an hour); trying again in {math.ceil(wait)} s",
+                    retry_after=wait,
+                )
+            self._sleep(wait)
+            waited += wait
+        if waited and self._metrics is not None:
+            self._metrics.github_write_waits.inc(result="waited")
+            self._metrics.github_write_wait_seconds.inc(waited)
+
+    def _wait(self, now: float) -> float:
+        """Seconds until a write may go (0: now)."""
+        spent = self._spent
+        while spent and now - spent[0] >= HOUR:
+            spent.popleft()
+        wait = 0.0
+        if len(spent) >= self.per_hour:
+            wait = spent[len(spent) - self.per_hour] + HOUR - now
+        in_minute = sum(1 for t in reversed(spent) if now - t < MINUTE) if len(spent) >= self.per_minute else 0
+        if in_minute >= self.per_minute:
+            wait = max(wait, spent[len(spent) - self.per_minute] + MINUTE - now)
+        return wait
+
+    def spent_within(self, seconds: float) -> int:
+        """Writes made in the last `seconds` (up to an hour)."""
+        with self._lock:
+            now = self._clock()
+            return sum(1 for t in self._spent if now - t < seconds)
