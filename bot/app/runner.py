@@ -32,8 +32,9 @@ request and operation, and each stack's name and workspace while it runs (`bot.l
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +48,8 @@ from bot.core.config.settings import RepoSettings
 from bot.core.errors import ShipmateError, TransientError, retry_kind
 from bot.core.lock import Lock, LockHeld
 from bot.core.outcome import RunResult, StackOutcome, repository_failure
+from bot.core.ports import StateBackend
+from bot.core.release import Release
 from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, RunPlan
 from bot.metrics import since_received
@@ -92,13 +95,15 @@ class StackRunner:
         if plan.refusal is not None:
             return RunResult((repository_failure(plan.refusal),))
 
+        releases = _SharedRead(self.ops.backend, plan.keys)
+
         def one(ref: StackRef) -> Done:
             got = self._load(ref)
             if isinstance(got, StackOutcome):
                 return got, frozenset()
             loaded, secrets = got
             try:
-                return _warned(StackOutcome.previewed(self.ops.preview(loaded)), loaded), secrets
+                return _warned(StackOutcome.previewed(self.ops.preview(loaded, releases.latest)), loaded), secrets
             except TransientError:
                 raise  # the state branch or a runtime may answer later: the job is tried again
             except Exception as exc:
@@ -230,3 +235,23 @@ def _warned(outcome: StackOutcome, loaded: LoadedStack) -> StackOutcome:
     if not loaded.warnings:
         return outcome
     return replace(outcome, warnings=tuple(str(w) for w in loaded.warnings))
+
+
+class _SharedRead:
+    """The latest releases of a preview's stacks, read from the state backend once, by the
+    first stack that needs them (a remote state branch is fetched once per run, not once per
+    stack); a stack outside the plan's keys is read on its own."""
+
+    def __init__(self, backend: StateBackend, keys: Sequence[tuple[str, str]]) -> None:
+        self._backend = backend
+        self._keys = tuple(keys)
+        self._lock = threading.Lock()
+        self._read: Mapping[tuple[str, str], Release | None] | None = None
+
+    def latest(self, project: str, workspace: str) -> Release | None:
+        with self._lock:
+            if self._read is None:
+                self._read = self._backend.latest_many(self._keys)
+            read = self._read
+        key = (project, workspace)
+        return read[key] if key in read else self._backend.latest(project, workspace)

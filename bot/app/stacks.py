@@ -104,6 +104,9 @@ def secret_literals(context: Mapping[str, object], settings: RepoSettings) -> fr
     return frozenset(out)
 
 
+LatestReleases = Callable[[str, str], Release | None]  # (project, workspace) -> the latest release
+
+
 @dataclass
 class StackOps:
     """The use cases, bound to a state backend, runtimes and a clock."""
@@ -148,10 +151,11 @@ class StackOps:
         self.masker.add(hidden)
         return LoadedStack(identity, spec, config.settings, hidden, config.warnings)
 
-    def preview(self, loaded: LoadedStack) -> ChangeSet:
-        """The masked change set of applying `loaded` on top of the latest release."""
+    def preview(self, loaded: LoadedStack, releases: LatestReleases | None = None) -> ChangeSet:
+        """The masked change set of applying `loaded` on top of the latest release (read
+        through `releases` when a run shares one read of the state among its stacks)."""
         ident = loaded.identity
-        latest = self.backend.latest(ident.project, ident.workspace)
+        latest = (releases or self.backend.latest)(ident.project, ident.workspace)
         prior = latest.state if latest is not None else State()
         literals = self.masker.own | mask.Literals.of(loaded.secrets)
         with _masked_errors(literals), gcpause.paused():

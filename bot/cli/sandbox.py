@@ -163,7 +163,12 @@ class Sandbox:
             environ.setdefault("SHIPMATE_SECRET_SALT", "sandbox-salt")
             runtimes = Settings.from_env(environ)  # Terraform and KUBECONFIG as the CLI finds them
             settings = Settings(
-                github=GitHubSettings(token=USERS[BOT][0], api_url=github.api_url, throttle=False,
+                # No write budget unless the caller asks (SHIPMATE_GITHUB_THROTTLE): the simulator
+                # has no secondary rate limit unless told to.
+                github=GitHubSettings(token=USERS[BOT][0], api_url=github.api_url,
+                                      throttle="SHIPMATE_GITHUB_THROTTLE" in environ and runtimes.github.throttle,
+                                      writes_per_minute=runtimes.github.writes_per_minute,
+                                      writes_per_hour=runtimes.github.writes_per_hour,
                                       pending_delay=runtimes.github.pending_delay),
                 webhook=WebhookSettings(secrets=(SECRET,)),
                 http=HttpSettings(host="127.0.0.1", port=0),

@@ -395,6 +395,11 @@ class StateBackend(Protocol):
 
     def latest(self, project: str, workspace: str) -> Release | None: ...
 
+    def latest_many(self, keys: Sequence[tuple[str, str]]) -> Mapping[tuple[str, str], Release | None]:
+        """The latest release of each (project, workspace), read from one snapshot (one fetch
+        of a remote state branch for a whole run, not one per stack)."""
+        ...
+
     def get(self, project: str, workspace: str, revision: int) -> Release | None: ...
 
     def list(self, project: str, workspace: str) -> tuple[Release, ...]:

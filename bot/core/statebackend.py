@@ -18,7 +18,7 @@ every commit message and drift report through it before it is committed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from bot.core import mask
@@ -94,6 +94,11 @@ class StoreBackend:
     def latest(self, project: str, workspace: str) -> Release | None:
         layout.check_key(project, workspace)
         return self._read(lambda snap: _latest(snap, project, workspace))
+
+    def latest_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Release | None]:
+        for project, workspace in keys:
+            layout.check_key(project, workspace)
+        return self._read(lambda snap: {(p, w): _latest(snap, p, w) for p, w in keys})
 
     def get(self, project: str, workspace: str, revision: int) -> Release | None:
         layout.check_key(project, workspace)

@@ -74,6 +74,16 @@ def test_an_apply_lifecycle_under_a_lock(backend: StoreBackend, clock: FakeClock
     assert snap.list_dir("releases/shop/prod") == (".metadata.yml", "1.yaml", "2.yaml")
 
 
+def test_the_latest_of_many_stacks_reads_one_snapshot(backend: StoreBackend):
+    lock = backend.acquire_lock("shop", "prod", "pr-12", 600)
+    done = backend.finish(backend.create(start(backend, phase=Phase.PREVIEWING), lock).succeeded(T0), lock)
+    keys = [("shop", "prod"), ("shop", "dev"), ("data", "prod")]
+    assert backend.latest_many(keys) == {("shop", "prod"): done, ("shop", "dev"): None, ("data", "prod"): None}
+    assert backend.latest_many(keys) == {key: backend.latest(*key) for key in keys}
+    with pytest.raises(ConfigError, match="not a valid"):
+        backend.latest_many([("shop", "../x")])
+
+
 def test_a_new_release_waits_for_the_running_one(backend: StoreBackend):
     running = backend.create(start(backend, phase=Phase.PREVIEWING))
     backend.update(running.with_phase(Phase.APPLYING, T0))
