@@ -139,13 +139,15 @@ def burst(count: int, github_ms: float) -> bool:
 
         def watch() -> None:
             while not done.wait(0.5):
-                peak[0] = max(peak[0], box.github.traffic.writes_within(60))
+                peak[0] = max(peak[0], box.github.traffic.writes_within(60, BOT))
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        # Opened by several people, as a burst is: each has a secondary rate limit of their own.
+        people = [box.github.add_user(f"dev{k}", f"tok-dev{k}", "write")["login"] for k in range(count // 40 + 1)]
+        repos = [box.github.client(f"tok-{login}").get_repo(f"{REPO_OWNER}/{REPO_NAME}") for login in people]
         started = time.perf_counter()
-        client = box.repo("bob")
-        pulls = [client.create_pull(title=f"burst {n}", body="", head=b, base="main")
+        pulls = [repos[n % len(repos)].create_pull(title=f"burst {n}", body="", head=b, base="main")
                  for n, b in enumerate(branches)]
         opened = time.perf_counter() - started
         waiting = {pr.number: pr.head.sha for pr in pulls}

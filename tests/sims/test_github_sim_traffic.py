@@ -80,3 +80,11 @@ def test_latency_delays_every_request_and_overlaps_across_connections(tmp_path: 
         with ThreadPoolExecutor(4) as pool:
             assert [r[0] for r in pool.map(lambda _: call(sim, "GET", "/user"), range(4))] == [200] * 4
         assert time.monotonic() - started < 0.7  # four at once, not one after another
+
+
+def test_each_user_has_a_budget_of_its_own() -> None:
+    traffic = Traffic(per_minute=1, clock=lambda: 1000.0)
+    assert traffic.admit("POST", "/api/v3/x", "alice") is None
+    assert traffic.admit("POST", "/api/v3/x", "bob") is None
+    assert traffic.admit("POST", "/api/v3/x", "alice") == 60
+    assert traffic.writes_within(60) == 2 and traffic.writes_within(60, "bob") == 1
