@@ -1,0 +1,96 @@
+"""What an approval is given for: the fingerprint of one stack's preview.
+
+A preview of a stack is fingerprinted from four parts, each a SHA-256 of canonical JSON
+(keys sorted, no whitespace, UTF-8), so the same inputs give the same digest whatever order
+the mappings were built in:
+
+- `commit`: the head commit the preview ran on;
+- `spec`: the generated Spec (resources, secret store, context; secrets already masked);
+- `changes`: the change set (each step's ID, action, field differences and forced paths);
+- `live`: the live state the preview read, as the change set holds it (each step's
+  normalised live object, None where nothing exists live).
+
+`value` joins the four. The state branch keeps it with the pull request's latest preview
+(`previews/<pr>.yaml`); `/apply` and the apply of a merge compute it again before anything
+changes and go ahead only when it is what the approvers saw. `changed` names the parts that
+differ, so a refusal can say whether the cluster or the configuration moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.preview.model import ChangeSet, format_path
+from bot.core.spec import Spec
+
+PARTS = ("commit", "spec", "changes", "live")
+
+
+def canonical(value: Any) -> bytes:
+    """`value` as canonical JSON: sorted keys, no whitespace, UTF-8; anything JSON has no
+    type for (a tuple is a list) is written as its `str`."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False, default=str).encode()
+
+
+def digest(value: Any) -> str:
+    """The SHA-256 of `value`'s canonical JSON, as `sha256:<hex>`."""
+    return "sha256:" + hashlib.sha256(canonical(value)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The digests of one stack's preview (see the module docstring)."""
+
+    commit: str
+    spec: str
+    changes: str
+    live: str
+
+    @property
+    def value(self) -> str:
+        """The one digest an approval is pinned to."""
+        return digest([self.commit, self.spec, self.changes, self.live])
+
+    def to_dict(self) -> dict[str, str]:
+        return {"value": self.value, "commit": self.commit, "spec": self.spec,
+                "changes": self.changes, "live": self.live}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint | None:
+        """The fingerprint a record holds; None when a part is missing (an older record)."""
+        parts = [data.get(part) for part in PARTS]
+        if not all(isinstance(part, str) and part for part in parts):
+            return None
+        return cls(*(str(part) for part in parts))
+
+    def changed(self, other: Fingerprint) -> tuple[str, ...]:
+        """The parts (`commit`, `spec`, `changes`, `live`) where `other` differs, in that order."""
+        return tuple(part for part in PARTS if getattr(self, part) != getattr(other, part))
+
+
+def changes_of(changeset: ChangeSet) -> list[dict[str, Any]]:
+    """The change set as plain data: what would be done to each resource, step by step."""
+    return [
+        {"id": step.id, "action": str(step.action), "note": step.note,
+         "diffs": [{"path": format_path(d.path), "kind": str(d.kind), "before": d.before, "after": d.after}
+                   for d in step.diffs],
+         "forces": [format_path(p) for p in step.forces]}
+        for step in sorted(changeset.steps, key=lambda s: s.id)
+    ]
+
+
+def live_of(changeset: ChangeSet) -> dict[str, Any]:
+    """The live state the change set was computed against: each resource's normalised live
+    object (a step's `from_`), None for a resource that does not exist live."""
+    return {step.id: (step.from_.attributes if step.from_ is not None else None) for step in changeset.steps}
+
+
+def of(commit: str, spec: Spec, changeset: ChangeSet) -> Fingerprint:
+    """The fingerprint of a preview of `spec` at `commit` that produced `changeset`."""
+    return Fingerprint(digest(commit), digest(spec.to_dict()), digest(changes_of(changeset)),
+                       digest(live_of(changeset)))
