@@ -6,6 +6,8 @@ apply: both                                # both | on-merge | on-comment
 branches: [main, release/*]                # bases that apply (default: the default branch)
 requirements: {apply: [approved, mergeable]}
 permissions: {apply: write, destroy: maintain, approve: write}   # admin > maintain > write > triage > read
+#   projects: {shop: {apply: maintain}}    # per project and per workspace: can only raise a level
+#   workspaces: {prod: {apply: maintain, approve: maintain}}
 drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
 concurrency: 10
 draftPreviews: false
@@ -70,6 +72,8 @@ class PermissionSettings:
     apply: str = "write"
     destroy: str = "maintain"
     approve: str = "write"
+    projects: tuple[tuple[str, policy.Levels], ...] = ()  # (project, the levels it sets)
+    workspaces: tuple[tuple[str, policy.Levels], ...] = ()  # (workspace, the levels it sets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,8 @@ class RepoSettings:
             destroy_permission=self.permissions.destroy,
             requirements=self.requirements.apply,
             approve_permission=self.permissions.approve,
+            projects=self.permissions.projects,
+            workspaces=self.permissions.workspaces,
         )
 
 
@@ -179,13 +185,15 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         c.add(("requirements", "apply"), "expected each requirement at most once")
 
     perms = c.mapping(data.get("permissions"), ("permissions",))
-    c.fields(perms, ("permissions",), ("apply", "destroy", "approve"))
+    c.fields(perms, ("permissions",), ("apply", "destroy", "approve", "projects", "workspaces"))
     perm_apply = c.get(perms, "apply", ("permissions",), "string", "write")
     perm_destroy = c.get(perms, "destroy", ("permissions",), "string", "maintain")
     perm_approve = c.get(perms, "approve", ("permissions",), "string", "write")
     for key, value in (("apply", perm_apply), ("destroy", perm_destroy), ("approve", perm_approve)):
         if key in perms and isinstance(value, str):
             c.one_of(value, ("permissions", key), PERMISSION_LEVELS)
+    per_project = _scoped_levels(c, perms, "projects")
+    per_workspace = _scoped_levels(c, perms, "workspaces")
 
     drift = c.mapping(data.get("drift"), ("drift",))
     c.fields(drift, ("drift",), ("schedule",))
@@ -222,13 +230,34 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         apply=apply,
         branches=tuple(branches) if branches is not None else None,
         requirements=RequirementSettings(apply=tuple(req_apply)),
-        permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve),
+        permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve,
+                                       projects=per_project, workspaces=per_workspace),
         drift=DriftSettings(schedule=schedule),
         concurrency=concurrency,
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),
         generate=GenerateSettings(namespace, tf_namespace, app_metadata),
     )
+
+
+def _scoped_levels(c: Checker, perms: dict[str, object], scope: str) -> tuple[tuple[str, policy.Levels], ...]:
+    """`permissions.projects` or `.workspaces`: each name's apply/destroy/approve levels."""
+    where = ("permissions", scope)
+    scoped = c.mapping(perms.get(scope), where)
+    out: list[tuple[str, policy.Levels]] = []
+    for name in sorted(scoped):
+        at = (*where, name)
+        levels = c.mapping(scoped[name], at)
+        c.fields(levels, at, ("apply", "destroy", "approve"))
+        if not levels:
+            c.add(at, "expected at least one of apply, destroy, approve")
+        got: dict[str, str | None] = {}
+        for key in ("apply", "destroy", "approve"):
+            value = c.get(levels, key, at, "string", None)
+            ok = isinstance(value, str) and c.one_of(value, (*at, key), PERMISSION_LEVELS)
+            got[key] = value if ok else None
+        out.append((str(name), policy.Levels(got["apply"], got["destroy"], got["approve"])))
+    return tuple(out)
 
 
 def _valid_branch(name: str) -> bool:
