@@ -151,7 +151,7 @@ def burst(count: int, github_ms: float) -> bool:
                  for n, b in enumerate(branches)]
         opened = time.perf_counter() - started
         waiting = {pr.number: pr.head.sha for pr in pulls}
-        deadline = time.monotonic() + 1800
+        deadline = time.monotonic() + 600
         while waiting and time.monotonic() < deadline:
             for number, sha in list(waiting.items()):
                 if previewed(box, number, sha):

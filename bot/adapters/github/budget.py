@@ -7,15 +7,20 @@ be blocked for longer. A burst of pull requests would cross that line, so every 
 a slot of both windows first (`WriteBudget.spend`):
 
 - a free slot in both windows: the write goes at once;
-- none, but one frees up within `max_wait` seconds: the writer waits for it (a few seconds
-  of one worker, no work repeated);
-- none for longer: `TransientError` with `retry_after` set to when a slot frees, so the job
-  goes back to the queue and runs again then, without holding a worker meanwhile.
+- none, but one frees up within `max_wait` seconds (a minute: the minute's limit never sends
+  a job back): the writer waits for it. Every job of a burst ends in writes, so a worker
+  freed early would only start another job that waits for the same slots; waiting repeats
+  no work, and a result's status is not lost;
+- none for longer (the hour's budget is spent): `TransientError` with `retry_after` set to
+  when a slot frees, so the job goes back to the queue and runs again then, without holding
+  a worker meanwhile.
 
 GitHub's own 403 and 429 answers still reach the queue's retry axis the same way
 (`bot.adapters.github.host`), for writes other tools made on the same installation.
 
-The windows slide: a slot is used for exactly one window length after its write. The budget
+The windows slide: a slot is used for one window length after its write, plus `SLACK`
+seconds for the time the request takes to reach GitHub (whose window starts when it
+arrives, a little later than ours). The budget
 is per process; with several replicas, give each its share (`SHIPMATE_GITHUB_WRITES_PER_MINUTE`,
 `..._PER_HOUR`). Written here rather than taken from a rate-limiting library: it is two
 deques and a wait, with the clock and sleep injectable for tests.
@@ -36,7 +41,8 @@ MINUTE = 60.0
 HOUR = 3600.0
 PER_MINUTE = 80
 PER_HOUR = 500
-MAX_WAIT = 10.0
+MAX_WAIT = 60.0
+SLACK = 1.0  # seconds: GitHub counts a write from its arrival, after ours
 
 
 class WriteBudget:
@@ -91,14 +97,14 @@ class WriteBudget:
     def _wait(self, now: float) -> float:
         """Seconds until a write may go (0: now)."""
         spent = self._spent
-        while spent and now - spent[0] >= HOUR:
+        while spent and now - spent[0] >= HOUR + SLACK:
             spent.popleft()
         wait = 0.0
         if len(spent) >= self.per_hour:
-            wait = spent[len(spent) - self.per_hour] + HOUR - now
-        in_minute = sum(1 for t in reversed(spent) if now - t < MINUTE) if len(spent) >= self.per_minute else 0
+            wait = spent[len(spent) - self.per_hour] + HOUR + SLACK - now
+        in_minute = sum(1 for t in spent if now - t < MINUTE + SLACK) if len(spent) >= self.per_minute else 0
         if in_minute >= self.per_minute:
-            wait = max(wait, spent[len(spent) - self.per_minute] + MINUTE - now)
+            wait = max(wait, spent[len(spent) - self.per_minute] + MINUTE + SLACK - now)
         return wait
 
     def spent_within(self, seconds: float) -> int:
