@@ -22,13 +22,14 @@ Selecting stacks reads the tree's stack files (`discover_stacks`); the rest is p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.app.configrepo import discover_stacks, with_kcl_inputs
 from bot.app.locking import pull_request_owner, push_owner
 from bot.app.services import PULL_REQUEST_LEASE_SECONDS, RUN_LEASE_SECONDS, Access, Tree
 from bot.app.trust import Policy
+from bot.core import codeowners
 from bot.core import policy as rules
 from bot.core.affected import StackRef, affected_stacks
 from bot.core.commands import Command, Verb
@@ -190,12 +191,38 @@ def authorize(access: Access, pr: PullRequestInfo, actor: str, command: Command,
         mergeable=pr.mergeable, closed=pr.state != "open",
     )
     if verb in (Verb.APPLY, Verb.DESTROY) and "approved" in trusted.requirements.apply:
-        reviews = tuple(rules.Review(r.author, r.state, r.commit_id, r.author_is_bot)
-                        for r in host.reviews(pr.repo, pr.number))
-        # Each approver's permission, from the code host: an approval by someone who may
-        # not push (or who lost access since) does not count.
-        approvers = {login.lower(): host.permission(pr.repo, login)
-                     for login in rules.approval_candidates(replace(facts, reviews=reviews))}
-        facts = replace(facts, reviews=tuple(
-            replace(r, permission=approvers.get(r.author.lower(), "none")) for r in reviews))
+        facts = _reviewed(access, pr, facts)
     rules.authorize(verb, actor, permission, facts, trusted.rules())
+
+
+def _reviewed(access: Access, pr: PullRequestInfo, facts: rules.PullFacts) -> rules.PullFacts:
+    """`facts` with the pull request's reviews and each approver's permission."""
+    host = access.host
+    reviews = tuple(rules.Review(r.author, r.state, r.commit_id, r.author_is_bot)
+                    for r in host.reviews(pr.repo, pr.number))
+    # Each approver's permission, from the code host: an approval by someone who may
+    # not push (or who lost access since) does not count.
+    approvers = {login.lower(): host.permission(pr.repo, login)
+                 for login in rules.approval_candidates(replace(facts, reviews=reviews))}
+    return replace(facts, reviews=tuple(
+        replace(r, permission=approvers.get(r.author.lower(), "none")) for r in reviews))
+
+
+def authorize_stacks(access: Access, pr: PullRequestInfo, actor: str, plan: RunPlan, policy: Policy,
+                     changed: Sequence[str], read_trusted: Callable[[str], str | None]) -> None:
+    """PolicyDenied unless each stack of an `/apply` or `/destroy` plan lets `actor` run it:
+    the levels of its project and workspace (`permissions.projects`, `.workspaces`) and, with
+    `requirements.apply: [code_owners]`, an approval at the head from an owner of each group
+    owning the stack's changed paths (its directory when none of them is in it), as the
+    CODEOWNERS file of the policy branch (`read_trusted`) says."""
+    trusted = policy.settings.rules()
+    if not trusted.projects and not trusted.workspaces and "code_owners" not in trusted.requirements:
+        return
+    verb = Verb.APPLY if plan.operation is Operation.APPLY else Verb.DESTROY
+    owners = codeowners.find({path: read_trusted(path) for path in codeowners.LOCATIONS}) \
+        if "code_owners" in trusted.requirements else codeowners.CodeOwners()
+    claims = tuple(rules.StackClaim(s.project, s.name, s.workspace, owners.groups(
+        [p for p in changed if p.startswith(s.path + "/")] or [s.path + "/"])) for s in plan.stacks)
+    facts = _reviewed(access, pr, rules.PullFacts(number=pr.number, author=pr.author, head_sha=pr.head_sha,
+                                                  is_fork=pr.is_fork, mergeable=pr.mergeable))
+    rules.authorize_stacks(verb, actor, access.host.permission(pr.repo, actor), facts, trusted, claims)

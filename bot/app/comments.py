@@ -131,6 +131,9 @@ class Comments:
         else:  # /destroy: the stack in the head, else on the base (its files deleted here)
             base = self.services.base_tree(access, repo, pr.base_ref)
             plan = builder.destroy_command(pr, (tree, base), policy, event, command)
+        if command.verb in (Verb.APPLY, Verb.DESTROY):  # the rules of each stack it would change
+            builder.authorize_stacks(access, pr, event.author, plan, policy, host.changed_files(repo, number),
+                                     lambda path: self.services.base_tree(access, repo, policy.branch).reader.read(path))
         runner = StackRunner(self.services.ops(access, repo, policy.settings), tree, policy.settings, reporter)
         result = runner.run(plan)
         return result.failed == 0 if command.verb is Verb.PREVIEW else result.ok
