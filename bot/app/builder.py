@@ -22,7 +22,7 @@ Selecting stacks reads the tree's stack files (`discover_stacks`); the rest is p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.app.configrepo import discover_stacks, with_kcl_inputs
@@ -209,20 +209,26 @@ def _reviewed(access: Access, pr: PullRequestInfo, facts: rules.PullFacts) -> ru
 
 
 def authorize_stacks(access: Access, pr: PullRequestInfo, actor: str, plan: RunPlan, policy: Policy,
-                     changed: Sequence[str], read_trusted: Callable[[str], str | None]) -> None:
+                     changed: Sequence[str], read_trusted: Callable[[str], str | None],
+                     reviews_from: Mapping[tuple[str, str, str], int] | None = None) -> None:
     """PolicyDenied unless each stack of an `/apply` or `/destroy` plan lets `actor` run it:
     the levels of its project and workspace (`permissions.projects`, `.workspaces`) and, with
     `requirements.apply: [code_owners]`, an approval at the head from an owner of each group
     owning the stack's changed paths (its directory when none of them is in it), as the
-    CODEOWNERS file of the policy branch (`read_trusted`) says."""
+    CODEOWNERS file of the policy branch (`read_trusted`) says. `reviews_from` (by project,
+    workspace, stack): the first review that counts for a stack whose preview moved since the
+    earlier ones were given (bot.app.dashboard_previews)."""
     trusted = policy.settings.rules()
-    if not trusted.projects and not trusted.workspaces and "code_owners" not in trusted.requirements:
+    starts = {key: n for key, n in (reviews_from or {}).items() if n > 0}
+    if not trusted.projects and not trusted.workspaces and "code_owners" not in trusted.requirements \
+            and not starts:
         return
     verb = Verb.APPLY if plan.operation is Operation.APPLY else Verb.DESTROY
     owners = codeowners.find({path: read_trusted(path) for path in codeowners.LOCATIONS}) \
         if "code_owners" in trusted.requirements else codeowners.CodeOwners()
     claims = tuple(rules.StackClaim(s.project, s.name, s.workspace, owners.groups(
-        [p for p in changed if p.startswith(s.path + "/")] or [s.path + "/"])) for s in plan.stacks)
+        [p for p in changed if p.startswith(s.path + "/")] or [s.path + "/"]),
+        starts.get((s.project, s.workspace, s.name), 0)) for s in plan.stacks)
     facts = _reviewed(access, pr, rules.PullFacts(number=pr.number, author=pr.author, head_sha=pr.head_sha,
                                                   is_fork=pr.is_fork, mergeable=pr.mergeable))
     rules.authorize_stacks(verb, actor, access.host.permission(pr.repo, actor), facts, trusted, claims)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import builder
+from bot.app import builder, dashboard_previews
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
@@ -123,6 +123,9 @@ class Comments:
             reporter.unlocked(request, freed, f"@{event.author} asked to unlock")
             return True
         tree = self.services.tree(access, repo, pr.head_sha)
+        ops = self.services.ops(access, repo, policy.settings)
+        # Approvals are pinned to the head's latest preview (bot.app.dashboard_previews).
+        pins = dashboard_previews.pinned(ops.backend, number, pr.head_sha) if command.verb is Verb.APPLY else {}
         if command.verb is Verb.PREVIEW:
             plan = builder.preview(pr, tree, host.changed_files(repo, number), policy, command,
                                    actor=event.author, comment_id=event.comment_id)
@@ -133,7 +136,19 @@ class Comments:
             plan = builder.destroy_command(pr, (tree, base), policy, event, command)
         if command.verb in (Verb.APPLY, Verb.DESTROY):  # the rules of each stack it would change
             builder.authorize_stacks(access, pr, event.author, plan, policy, host.changed_files(repo, number),
-                                     lambda path: self.services.base_tree(access, repo, policy.branch).reader.read(path))
-        runner = StackRunner(self.services.ops(access, repo, policy.settings), tree, policy.settings, reporter)
+                                     lambda path: self.services.base_tree(access, repo, policy.branch).reader.read(path),
+                                     {key: pin.approvals_from for key, pin in pins.items()})
+        fingerprints = {key: pin.fingerprint for key, pin in pins.items() if pin.fingerprint is not None}
+        runner = StackRunner(ops, tree, policy.settings, reporter,
+                             pinned=fingerprints if command.verb is Verb.APPLY else None)
         result = runner.run(plan)
+        reviews = lambda: len(host.reviews(repo, number))  # noqa: E731
+        if command.verb is Verb.PREVIEW:
+            dashboard_previews.record(ops.backend, self.services.clock, number, pr.head_sha, result, reviews)
+        elif any(o.fingerprint is not None and not o.ran for o in result.stacks):
+            # What the approvers saw no longer holds: a fresh preview shows the new difference
+            # and, recorded, makes earlier approvals stop counting for the stacks that moved.
+            fresh = builder.preview(pr, tree, host.changed_files(repo, number), policy, actor=event.author)
+            again = StackRunner(ops, tree, policy.settings, reporter).run(fresh)
+            dashboard_previews.record(ops.backend, self.services.clock, number, pr.head_sha, again, reviews)
         return result.failed == 0 if command.verb is Verb.PREVIEW else result.ok

@@ -79,7 +79,8 @@ class PullRequests:
                                actor=actor, comment_id=comment_id)
         ops = self.services.ops(access, pr.repo, policy.settings)
         result = StackRunner(ops, tree, policy.settings, self.services.reporter(access)).run(plan)
-        dashboard_previews.record(ops.backend, self.services.clock, pr.number, pr.head_sha, result)
+        dashboard_previews.record(ops.backend, self.services.clock, pr.number, pr.head_sha, result,
+                                  lambda: len(access.host.reviews(pr.repo, pr.number)))
         return result
 
     def closed(self, access: Access, event: PullRequestEvent) -> None:

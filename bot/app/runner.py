@@ -43,13 +43,16 @@ from bot.app.fanout import fan_out
 from bot.app.locking import LockSession
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import LoadedStack, RunOptions, StackIdentity, StackOps
+from bot.core import fingerprint, mask
 from bot.core.affected import StackRef
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ShipmateError, TransientError, retry_kind
 from bot.core.lock import Lock, LockHeld
 from bot.core.outcome import RunResult, StackOutcome, repository_failure
 from bot.core.ports import StateBackend
+from bot.core.preview.model import ChangeSet
 from bot.core.release import Release
+from bot.core.render import refusals
 from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, RunPlan
 from bot.metrics import since_received
@@ -71,6 +74,9 @@ class StackRunner:
     reporter: Reporter = field(default_factory=Reporter)
     contain: bool = True
     loaded: tuple[LoadedStack, ...] = ()  # stacks the caller loaded already (the CLI, to name its stack)
+    # An apply pinned to what was previewed: each stack's approved fingerprint by (project,
+    # workspace, stack); a stack whose fingerprint is now another (or missing) is not applied.
+    pinned: Mapping[tuple[str, str, str], fingerprint.Fingerprint] | None = None
 
     def run(self, plan: RunPlan, options: RunOptions = RunOptions()) -> RunResult:
         """Carry out `plan` and report it; PolicyDenied when its locks are held by someone else."""
@@ -96,6 +102,7 @@ class StackRunner:
             return RunResult((repository_failure(plan.refusal),))
 
         releases = _SharedRead(self.ops.backend, plan.keys)
+        pinning = plan.operation is Operation.PREVIEW and plan.request.number is not None
 
         def one(ref: StackRef) -> Done:
             got = self._load(ref)
@@ -103,7 +110,11 @@ class StackRunner:
                 return got, frozenset()
             loaded, secrets = got
             try:
-                return _warned(StackOutcome.previewed(self.ops.preview(loaded, releases.latest)), loaded), secrets
+                outcome = StackOutcome.previewed(self.ops.preview(loaded, releases.latest))
+                if pinning and outcome.changeset is not None:
+                    outcome = replace(outcome, fingerprint=self._fingerprint(plan.provenance.commit, loaded,
+                                                                             outcome.changeset))
+                return _warned(outcome, loaded), secrets
             except TransientError:
                 raise  # the state branch or a runtime may answer later: the job is tried again
             except Exception as exc:
@@ -153,6 +164,8 @@ class StackRunner:
                 if isinstance(got, StackOutcome):
                     return got, secrets
                 loaded, secrets = got
+                if self.pinned is not None:
+                    return _warned(self._pinned_apply(ops, plan, ref, loaded, options), loaded), secrets
                 return _warned(ops.apply(loaded, plan.provenance, options), loaded), secrets
             if plan.operation is Operation.DESTROY:
                 store = self._secret_store(ref)
@@ -167,6 +180,34 @@ class StackRunner:
                 # (if any) was ended and its lock kept as it was; the job is tried again.
                 raise
             return self._failed(ref, str(plan.operation), exc), secrets
+
+    def _pinned_apply(self, ops: StackOps, plan: RunPlan, ref: StackRef, loaded: LoadedStack,
+                      options: RunOptions) -> StackOutcome:
+        """Apply `loaded` only if its preview now has the fingerprint its approvers saw: the
+        check runs on the change set the apply computed, before anything changes; otherwise
+        the stack is declined with why and the new difference and fingerprint."""
+        assert self.pinned is not None
+        approved = self.pinned.get((ref.project, ref.workspace, ref.name))
+        seen: list[fingerprint.Fingerprint] = []
+        asked = options.confirm
+
+        def confirm(changeset: ChangeSet) -> bool:
+            now = self._fingerprint(plan.provenance.commit, loaded, changeset)
+            if approved is None or now.value != approved.value:
+                seen.append(now)
+                return False
+            return asked(changeset) if asked is not None else True
+
+        outcome = ops.apply(loaded, plan.provenance, replace(options, confirm=confirm))
+        if not seen:
+            return outcome
+        moved = approved.changed(seen[0]) if approved is not None else ()
+        return replace(outcome, error=refusals.preview_moved(moved), fingerprint=seen[0])
+
+    def _fingerprint(self, commit: str, loaded: LoadedStack, changeset: ChangeSet) -> fingerprint.Fingerprint:
+        """The fingerprint of a preview of `loaded` at `commit`: its Spec masked as stored."""
+        literals = self.ops.masker.own | mask.Literals.of(loaded.secrets)
+        return fingerprint.of(commit, mask.mask_spec(loaded.spec, literals), changeset)
 
     # --- shared ---------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.core.fingerprint import Fingerprint
 from bot.core.lock import Lock
 from bot.core.preview.model import Action, ChangeSet, Counts, total_counts
 
@@ -33,6 +34,10 @@ class StackOutcome:
     summary: str = ""  # the operations at a glance, e.g. "3 done, 1 failed"
     declined: bool = False  # the person asked to confirm said no: nothing was recorded
     warnings: tuple[str, ...] = ()  # located notes on the config that did not stop it (an ignored key)
+    # What an approval of this preview is pinned to (bot.core.fingerprint): set by a pull
+    # request's preview, and by an apply refused because what it would do is no longer what
+    # was previewed (its change set is then the new difference).
+    fingerprint: Fingerprint | None = None
 
     @property
     def ok(self) -> bool:

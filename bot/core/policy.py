@@ -20,7 +20,7 @@ one of them who holds the stack's approve level. Every refusal names who may app
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core import codeowners
 from bot.core.commands import Verb
@@ -104,6 +104,7 @@ class StackClaim:
     stack: str
     workspace: str
     owner_groups: tuple[tuple[str, ...], ...] = ()
+    reviews_from: int = 0  # reviews before this one were for a preview that no longer holds
 
 
 def _standing(pull: PullFacts) -> list[Review]:
@@ -206,14 +207,16 @@ def authorize_stacks(verb: Verb, actor: str, permission: str, pull: PullFacts, r
         if rank(permission) < rank(needed):
             refusals.append(f"{name}: /{verb} needs {needed} permission; @{actor} has {permission}")
             continue
-        if "approved" in own.requirements and not approved_at_head(pull, own.approve_permission):
-            refusals.append(f"{name}: needs an approval at the current head ({pull.head_sha[:7]}) from "
+        facts = pull if not claim.reviews_from else replace(pull, reviews=pull.reviews[claim.reviews_from:])
+        since = " given since its latest preview" if claim.reviews_from else ""
+        if "approved" in own.requirements and not approved_at_head(facts, own.approve_permission):
+            refusals.append(f"{name}: needs an approval at the current head ({pull.head_sha[:7]}){since} from "
                             f"someone other than the author with at least {own.approve_permission} permission")
         if "code_owners" in own.requirements and claim.owner_groups:
-            approvers = qualified_approvers(pull, own.approve_permission)
+            approvers = qualified_approvers(facts, own.approve_permission)
             for group in codeowners.unmet(claim.owner_groups, approvers, members):
-                refusals.append(f"{name}: needs an approval at the current head ({pull.head_sha[:7]}) from "
-                                f"{_one_of(group)}, with at least {own.approve_permission} permission")
+                refusals.append(f"{name}: needs an approval at the current head ({pull.head_sha[:7]}){since} "
+                                f"from {_one_of(group)}, with at least {own.approve_permission} permission")
     if refusals:
         raise PolicyDenied(f"/{verb} requirements not met:\n" + "\n".join(f"- {r}" for r in refusals))
 

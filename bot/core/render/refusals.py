@@ -48,3 +48,29 @@ def kept_locks(keys: Iterable[str]) -> str:
     held = ", ".join(f"`{k}`" for k in sorted(set(keys)))
     return (f"This pull request keeps the locks of {held} "
             "until it is merged or closed; comment `/unlock` to release them sooner.")
+
+
+def no_preview(sha: str) -> str:
+    """`/apply` with no preview recorded for the head: approvals pin to a preview."""
+    return (f"no preview of the head ({sha[:7]}) is recorded, so no approval can be for what "
+            "`/apply` would do: comment `/preview` first.")
+
+
+MOVED = {
+    "live": "the live state changed since the preview (someone changed the objects)",
+    "spec": "the generated Spec is not the one previewed",
+    "changes": "what it would change is not what was previewed",
+    "commit": "the preview was of another commit",
+}
+
+
+def preview_moved(parts: Iterable[str]) -> str:
+    """A stack `/apply` stopped before any change: its fingerprint is not the one approved
+    (`parts`: bot.core.fingerprint's names of what differs; empty: never previewed)."""
+    why = [MOVED[p] for p in parts if p in MOVED]
+    if not why:
+        return ("not applied: this stack was not in the preview recorded for the head; "
+                "comment `/preview` first.")
+    return ("not applied, nothing was changed: " + "; ".join(why) + ". The preview comment now "
+            "shows the new difference; approvals given before it no longer count for this stack: "
+            "approve again, then comment `/apply`.")
