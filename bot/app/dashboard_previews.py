@@ -111,9 +111,17 @@ class Pinned:
 def pinned(backend: StateBackend, pull_request: int, head_sha: str) -> dict[Key, Pinned]:
     """Each stack's pin from the pull request's latest preview; PolicyDenied when none of
     the head is recorded."""
+    got = pins(backend, pull_request, head_sha)
+    if got is None:
+        raise PolicyDenied(refusals.no_preview(head_sha))
+    return got
+
+
+def pins(backend: StateBackend, pull_request: int, head_sha: str) -> dict[Key, Pinned] | None:
+    """Each stack's pin from the pull request's latest preview; None when it is not of `head_sha`."""
     record = backend.view().previews(pull_request)
     if not record or record.get("commit") != head_sha:
-        raise PolicyDenied(refusals.no_preview(head_sha))
+        return None
     out: dict[Key, Pinned] = {}
     for entry in record.get("stacks") or ():
         if not isinstance(entry, Mapping):

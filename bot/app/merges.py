@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import builder
+from bot.app import builder, dashboard_previews
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services, Tree
 from bot.app.trust import PolicySource, PolicyUnreadable
@@ -70,7 +70,13 @@ class Merges:
         tree = self.services.tree(access, repo, event.after)
         pr = host.merged_pull_request_for(repo, event.after)
         plan = builder.merge(event, pr, tree, self.changed_paths(access, event, tree), policy)
-        result = StackRunner(self.services.ops(access, repo, trusted), tree, trusted, reporter).run(plan)
+        ops = self.services.ops(access, repo, trusted)
+        # A merged pull request's stacks apply only as its last preview showed (its approvals'
+        # fingerprints, bot.app.dashboard_previews); a direct push has no preview to hold to.
+        pins = dashboard_previews.pins(ops.backend, pr.number, pr.head_sha) if pr is not None else None
+        fingerprints = {key: pin.fingerprint for key, pin in (pins or {}).items() if pin.fingerprint is not None}
+        result = StackRunner(ops, tree, trusted, reporter, pinned=fingerprints if pr is not None else None,
+                             merged_head=pr.head_sha if pr is not None else "").run(plan)
         lits = mask.Literals.of(result.secrets)
         for run in result.stacks:
             if not run.ok:

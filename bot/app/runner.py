@@ -51,7 +51,7 @@ from bot.core.lock import Lock, LockHeld
 from bot.core.outcome import RunResult, StackOutcome, repository_failure
 from bot.core.ports import StateBackend
 from bot.core.preview.model import ChangeSet
-from bot.core.release import Release
+from bot.core.release import Phase, Release
 from bot.core.render import refusals
 from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, RunPlan
@@ -77,6 +77,10 @@ class StackRunner:
     # An apply pinned to what was previewed: each stack's approved fingerprint by (project,
     # workspace, stack); a stack whose fingerprint is now another (or missing) is not applied.
     pinned: Mapping[tuple[str, str, str], fingerprint.Fingerprint] | None = None
+    # The apply of a merge: the merged pull request's head. Its commit is not compared (the
+    # merge commit is another), and a stack whose latest release succeeded from that head
+    # (its `/apply`) is applied without the check.
+    merged_head: str = ""
 
     def run(self, plan: RunPlan, options: RunOptions = RunOptions()) -> RunResult:
         """Carry out `plan` and report it; PolicyDenied when its locks are held by someone else."""
@@ -187,22 +191,31 @@ class StackRunner:
         check runs on the change set the apply computed, before anything changes; otherwise
         the stack is declined with why and the new difference and fingerprint."""
         assert self.pinned is not None
+        if self.merged_head:
+            latest = ops.backend.latest(ref.project, ref.workspace)
+            if latest is not None and latest.commit == self.merged_head and latest.phase is Phase.SUCCEEDED:
+                return ops.apply(loaded, plan.provenance, options)
         approved = self.pinned.get((ref.project, ref.workspace, ref.name))
         seen: list[fingerprint.Fingerprint] = []
+        moved: list[str] = []
         asked = options.confirm
 
         def confirm(changeset: ChangeSet) -> bool:
             now = self._fingerprint(plan.provenance.commit, loaded, changeset)
-            if approved is None or now.value != approved.value:
+            parts = approved.changed(now) if approved is not None else ()
+            if self.merged_head:
+                parts = tuple(part for part in parts if part != "commit")
+            if approved is None or parts:
                 seen.append(now)
+                moved.extend(parts)
                 return False
             return asked(changeset) if asked is not None else True
 
         outcome = ops.apply(loaded, plan.provenance, replace(options, confirm=confirm))
         if not seen:
             return outcome
-        moved = approved.changed(seen[0]) if approved is not None else ()
-        return replace(outcome, error=refusals.preview_moved(moved), fingerprint=seen[0])
+        return replace(outcome, error=refusals.preview_moved(moved, merged=bool(self.merged_head)),
+                       fingerprint=seen[0])
 
     def _fingerprint(self, commit: str, loaded: LoadedStack, changeset: ChangeSet) -> fingerprint.Fingerprint:
         """The fingerprint of a preview of `loaded` at `commit`: its Spec masked as stored."""

@@ -87,6 +87,27 @@ def test_an_apply_stops_when_the_cluster_changed_since_the_approved_preview(box:
     box.settle()
 
 
+def test_a_merge_applies_only_what_its_last_preview_showed(box: Sandbox, tmp_path: Path) -> None:
+    pr = open_pr(box, "bob", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "hi from dev")},
+                 title="Friendlier greeting")
+    box.settle()
+    approve(box, "dana", pr.number)
+    api = config.new_client_from_config(str(box.kubeconfig))
+    try:  # someone edits the greeting by hand after the approval
+        client.CoreV1Api(api).patch_namespaced_config_map("web.settings", "shop", {"data": {"greeting": "by hand"}})
+    finally:
+        api.close()
+    seen = max(c["id"] for c in box.github.comments("acme", "config", pr.number))
+    box.repo("alice").get_pull(pr.number).merge(merge_method="merge")
+    box.settle()
+    [told] = [b for b in bodies(box, pr.number, after=seen) if "apply on merge" in b]
+    assert "the live state changed since the preview (someone changed the objects)" in told
+    assert "apply the stack with a new pull request (or `shipmate apply`)" in told
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "state") as backend:
+        latest = backend.latest("shop", "dev")
+        assert latest is not None and latest.revision == 1  # the merge recorded nothing
+
+
 def test_no_preview_of_the_head_no_apply(box: Sandbox) -> None:
     pr = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: debug", "LOG_LEVEL: error")},
                  title="Draft: even quieter", draft=True)  # drafts are not previewed here

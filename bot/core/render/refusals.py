@@ -64,10 +64,16 @@ MOVED = {
 }
 
 
-def preview_moved(parts: Iterable[str]) -> str:
-    """A stack `/apply` stopped before any change: its fingerprint is not the one approved
-    (`parts`: bot.core.fingerprint's names of what differs; empty: never previewed)."""
+def preview_moved(parts: Iterable[str], merged: bool = False) -> str:
+    """A stack `/apply` (or, `merged`, the apply of a merge) stopped before any change: its
+    fingerprint is not the one approved (`parts`: bot.core.fingerprint's names of what
+    differs; empty: never previewed)."""
     why = [MOVED[p] for p in parts if p in MOVED]
+    if merged:
+        return ("not applied, nothing was changed: "
+                + ("; ".join(why) if why else "the merged head's preview recorded no fingerprint of this stack")
+                + ". The pull request's approvals were for its last preview: apply the stack with a new "
+                "pull request (or `shipmate apply`).")
     if not why:
         return ("not applied: this stack was not in the preview recorded for the head; "
                 "comment `/preview` first.")
