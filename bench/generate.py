@@ -255,12 +255,12 @@ app{i:05d}:
 """ for i in range(n))
 
 
-def preview_once(apps: int, kubeconfig: Path) -> float:
-    """Generate + preview of one stack of `apps` lean apps through the stack runner, on a fresh
-    state backend; the seconds it took."""
+def preview_once(apps: int, kubeconfig: Path, main: str | None = None) -> float:
+    """Generate + preview of one stack of `apps` lean apps (or the apps of `main`) through the
+    stack runner, on a fresh state backend; the seconds it took."""
     with tempfile.TemporaryDirectory(prefix="shipmate-bench-preview-") as tmp:
         root = Path(tmp) / "repo"
-        for rel, text in _repo(lean_apps(apps)).items():
+        for rel, text in _repo(main if main is not None else lean_apps(apps)).items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text)
         env = {**os.environ, "SHIPMATE_CACHE_DIR": f"{tmp}/cache", "KUBECONFIG": str(kubeconfig)}

@@ -514,6 +514,32 @@ class KclCompiler(Protocol):
         ...
 
 
+class PolicySource(Protocol):
+    """A policy file: its path in the config repository and its text
+    (`bot.core.policy_code.PolicyFile`)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class PolicyEngine(Protocol):
+    """Evaluates Rego policies (`bot.core.policy_code`) on one input document.
+
+    Policies come from the trusted branch, the input from a pull request: the engine must not
+    read files, the network or the environment on a policy's behalf.
+    """
+
+    def evaluate(
+        self, files: Sequence[PolicySource], queries: Sequence[str], document: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Each query's value (a query no package defines is left out);
+        `bot.core.policy_code.PolicyError` with the file and line when a file does not compile."""
+        ...
+
+
 class RepositoryBook(Protocol):
     """The repositories the bot has served, with the GitHub App installation each came from
     (None: the token's): the router records each event's repository, the scheduler's lock

@@ -1,0 +1,101 @@
+"""Benchmark: what policy as code adds to a preview.
+
+One stack of 500 apps (a Deployment with a pinned image, requests and limits, and a Service
+each, plus the Namespace: 1,001 Kubernetes resources, all within the policies) is previewed through the stack runner against the Kubernetes simulator
+(zero latency), as a pull request's preview runs; then the four example policies of
+`docs/examples/policies` (pinned images, limits, no public load balancer in prod, Terraform
+allowlist) are evaluated on that stack's input document (`bot.core.policy_code`) with regopy
+(`bot.adapters.rego`), as the preview would. Target: the evaluation adds <= 20 % to the
+preview.
+
+    python bench/policy.py [--apps 500] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from generate import _repo, preview_once  # noqa: E402
+
+from bot.adapters.localfs import LocalConfigReader  # noqa: E402
+from bot.adapters.rego import RegoEngine  # noqa: E402
+from bot.app.configrepo import generate_from  # noqa: E402
+from bot.core.policy_code import PolicyFile, decide, policy_input, queries  # noqa: E402
+from fixtures.kube_sim import free_port  # noqa: E402
+
+TARGET = 0.20
+
+
+def apps(n: int) -> str:
+    """`n` apps that keep the example policies: the stack a team usually sends."""
+    return "".join(f"""\
+app{i:05d}:
+  workload:
+    _type: service.Service
+    containers:
+      main:
+        image: nginx:1.25
+        resources:
+          cpu: 100m-250m
+          memory: 128Mi-256Mi
+  accessories:
+    network:
+      _type: network.Network
+      ports:
+        - port: 80
+""" for i in range(n))
+EXAMPLES = ROOT / "docs" / "examples" / "policies"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", type=int, default=500, help="apps in the stack (2 resources each, + 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the best counts)")
+    args = parser.parse_args(argv)
+    files = tuple(PolicyFile(f"policies/{p.name}", p.read_text()) for p in sorted(EXAMPLES.glob("*.rego")))
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="shipmate-bench-policy-") as tmp:
+        kubeconfig = Path(tmp) / "kubeconfig"
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "fixtures.kube_sim", "--port", str(port), "--kubeconfig", str(kubeconfig)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not kubeconfig.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            preview = min(preview_once(args.apps, kubeconfig, apps(args.apps)) for _ in range(args.repeat))
+        finally:
+            sim.terminate()
+            sim.wait(timeout=10)
+        root = Path(tmp) / "repo"
+        for rel, text in _repo(apps(args.apps)).items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        spec = generate_from(LocalConfigReader(root), "bench/big")
+    document = policy_input(spec, None, project="bench", stack="big", workspace="prod")
+    engine = RegoEngine()
+    timings = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        result = decide(engine.evaluate(files, queries(files), document))
+        timings.append(time.perf_counter() - started)
+    evaluation = min(timings)
+    share = evaluation / preview
+    print(f"{len(spec.resources)} resources: preview {preview:.3f} s, {len(files)} policies evaluated in "
+          f"{evaluation:.3f} s ({len(result.failures)} failures, {len(result.warnings)} warnings): "
+          f"+{share:.0%} (target <= {TARGET:.0%}: {'ok' if share <= TARGET else 'MISSED'})")
+    return 0 if share <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
