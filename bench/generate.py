@@ -37,7 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,7 +280,10 @@ def preview_once(apps: int, kubeconfig: Path, main: str | None = None) -> float:
     return elapsed
 
 
-def measure_preview(repeat: int) -> bool:
+@contextmanager
+def kube_sim() -> Iterator[Path]:
+    """The Kubernetes simulator in its own process (as a cluster would be), at zero latency;
+    yields its kubeconfig."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="shipmate-bench-kube-") as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
@@ -291,11 +295,16 @@ def measure_preview(repeat: int) -> bool:
             deadline = time.monotonic() + 30
             while not kubeconfig.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            small = min(preview_once(1_000, kubeconfig) for _ in range(repeat))
-            big = min(preview_once(10_000, kubeconfig) for _ in range(max(1, repeat - 1)))
+            yield kubeconfig
         finally:
             sim.terminate()
             sim.wait(timeout=10)
+
+
+def measure_preview(repeat: int) -> bool:
+    with kube_sim() as kubeconfig:
+        small = min(preview_once(1_000, kubeconfig) for _ in range(repeat))
+        big = min(preview_once(10_000, kubeconfig) for _ in range(max(1, repeat - 1)))
     growth = big / small
     ok = big <= PREVIEW_SECONDS and growth <= GROWTH
     print(f"generate + preview, lean apps (Kubernetes simulator, zero latency): {len(lean_apps(10_000)) / 1e6:.1f} MB "

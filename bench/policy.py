@@ -14,7 +14,6 @@ preview.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,13 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generate import _repo, preview_once  # noqa: E402
+from generate import _repo, kube_sim, preview_once  # noqa: E402
 
 from bot.adapters.localfs import LocalConfigReader  # noqa: E402
 from bot.adapters.rego import RegoEngine  # noqa: E402
 from bot.app.configrepo import generate_from  # noqa: E402
 from bot.core.policy_code import PolicyFile, decide, policy_input, queries  # noqa: E402
-from fixtures.kube_sim import free_port  # noqa: E402
 
 TARGET = 0.20
 
@@ -62,21 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the best counts)")
     args = parser.parse_args(argv)
     files = tuple(PolicyFile(f"policies/{p.name}", p.read_text()) for p in sorted(EXAMPLES.glob("*.rego")))
-    port = free_port()
+    with kube_sim() as kubeconfig:
+        preview = min(preview_once(args.apps, kubeconfig, apps(args.apps)) for _ in range(args.repeat))
     with tempfile.TemporaryDirectory(prefix="shipmate-bench-policy-") as tmp:
-        kubeconfig = Path(tmp) / "kubeconfig"
-        sim = subprocess.Popen(
-            [sys.executable, "-m", "fixtures.kube_sim", "--port", str(port), "--kubeconfig", str(kubeconfig)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not kubeconfig.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            preview = min(preview_once(args.apps, kubeconfig, apps(args.apps)) for _ in range(args.repeat))
-        finally:
-            sim.terminate()
-            sim.wait(timeout=10)
         root = Path(tmp) / "repo"
         for rel, text in _repo(apps(args.apps)).items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)

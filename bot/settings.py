@@ -377,24 +377,20 @@ def _integer(low: int, high: int) -> Callable[[_Value], int]:
     return convert
 
 
-def _seconds(v: _Value) -> float:
-    try:
-        number = float(_text(v))
-    except ValueError:
-        raise ValueError(f"must be a number of seconds, got {v.value!r}") from None
-    if not 1 <= number <= 86400:
-        raise ValueError(f"must be between 1 and 86400 seconds, got {number:g}")
-    return number
+def _seconds_within(low: float, high: float) -> Callable[[_Value], float]:
+    def convert(v: _Value) -> float:
+        try:
+            number = float(_text(v))
+        except ValueError:
+            raise ValueError(f"must be a number of seconds, got {v.value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low:g} and {high:g} seconds, got {number:g}")
+        return number
+    return convert
 
 
-def _short_delay(v: _Value) -> float:
-    try:
-        number = float(_text(v))
-    except ValueError:
-        raise ValueError(f"must be a number of seconds, got {v.value!r}") from None
-    if not 0 <= number <= 60:
-        raise ValueError(f"must be between 0 and 60 seconds, got {number:g}")
-    return number
+_seconds = _seconds_within(1, 86400)
+_short_delay = _seconds_within(0, 60)  # a pending status's delay
 
 
 def _positive_seconds(v: _Value) -> float:
