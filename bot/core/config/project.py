@@ -4,7 +4,8 @@
 # project.yaml                           # <project>/<stack>/stack.yaml
 name: shop                               name: prod
 description: the web shop                workspace: prod      # default: the stack's name
-labels: {team: web}                      extensions:
+labels: {team: web}                      dependsOn: [network/prod]   # <project>/<stack>
+                                         extensions:
 extensions:                                - kind: kubernetesNamespace
   - kind: kubernetesNamespace                kubernetesNamespace: {namespace: shop-prod}
     kubernetesNamespace: {namespace: shop}
@@ -12,6 +13,9 @@ extensions:                                - kind: kubernetesNamespace
 
 Kusion ignores a stack's `workspace` field and takes the workspace from a flag; Shipmate reads
 it (a Git repository has no "current workspace"), defaulting to the stack's name.
+`dependsOn` is Shipmate's (Kusion has no dependencies between stacks): the stacks, by
+`<project>/<stack>` (project.yaml's and stack.yaml's names), previewed and applied before this
+one; their resolution and order is `bot.core.stackgraph`'s.
 
 Other keys are ignored with a warning (`Project.warnings`, `Stack.warnings`), as Kusion's YAML
 decoding ignores them: konfig's projects carry `generator:`, Kusion's Stack struct has `path`.
@@ -25,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.config.checks import Checker
+from bot.core.config.checks import Checker, describe
 from bot.core.errors import Problem
 from bot.core.yamlio import Document, FieldPath, load
 
@@ -65,10 +69,11 @@ class Stack:
     extensions: tuple[Extension, ...] = ()
     document: Document | None = field(default=None, compare=False, repr=False)
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    depends_on: tuple[str, ...] = ()  # "<project>/<stack>", in the file's order
 
 
 PROJECT_FIELDS = ("name", "description", "labels", "extensions")
-STACK_FIELDS = ("name", "description", "labels", "extensions", "workspace", "backend")
+STACK_FIELDS = ("name", "description", "labels", "extensions", "workspace", "backend", "dependsOn")
 
 
 def _ignored(doc: Document, data: Any, allowed: tuple[str, ...]) -> tuple[Problem, ...]:
@@ -111,9 +116,29 @@ def parse_stack(file: str, text: str, path: str) -> Stack:
     description = c.get(data, "description", (), "string", "")
     labels = c.get(data, "labels", (), "string-map", {})
     extensions = _extensions(c, data.get("extensions"))
+    depends_on = _depends_on(c, data.get("dependsOn"))
     c.raise_for(doc)
     return Stack(name, path, workspace or name, description, labels, extensions, doc,
-                 _ignored(doc, data, STACK_FIELDS))
+                 _ignored(doc, data, STACK_FIELDS), depends_on)
+
+
+def _depends_on(c: Checker, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.wrong_type(("dependsOn",), "a list of '<project>/<stack>'", raw)
+        return ()
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        project, _, stack = item.partition("/") if isinstance(item, str) else ("", "", "")
+        if not (_NAME.match(project) and _NAME.match(stack)):
+            got = repr(item) if isinstance(item, str) else describe(item)
+            c.add(("dependsOn", i), f"expected '<project>/<stack>', got {got}")
+        elif item in out:
+            c.add(("dependsOn", i), f"{item!r} is listed twice")
+        else:
+            out.append(item)
+    return tuple(out)
 
 
 def _name(c: Checker, data: Mapping[str, Any]) -> str:
