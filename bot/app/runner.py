@@ -15,6 +15,8 @@ command leaves no `pending` status) and `finished` with the `RunResult`.
 
 The stacks of a plan run `ops.parallel` at a time (`bot.app.fanout`: stacks sharing a
 project+workspace one after the other) and the outcomes come back in the plan's order.
+When a stack.yaml names `dependsOn`, they run in waves (`bot.app.stackorder`): a stack after
+those it depends on (a destroy: before), an apply skipping the dependents of a failed stack.
 
 Errors: with `contain` (the bot, the Action) a permanent failure of one stack becomes that
 stack's failed `StackOutcome` and the others still run; a temporary one (the state branch or
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import logs
+from bot.app import stackorder
 from bot.app.fanout import fan_out
 from bot.app.locking import LockSession
 from bot.app.services import Tree, secrets_of
@@ -268,7 +271,25 @@ class StackRunner:
                         metrics.stack_operations.inc(operation=operation, result=result)
                         metrics.stack_seconds.observe(time.perf_counter() - started, operation=operation)
 
-        return fan_out(plan.stacks, observed, parallel=self.ops.parallel, key=lambda ref: (ref.project, ref.workspace))
+        def wave(refs: Sequence[StackRef]) -> list[Done]:
+            return fan_out(refs, observed, parallel=self.ops.parallel, key=lambda ref: (ref.project, ref.workspace))
+
+        if self.tree is None or not stackorder.declares_dependencies(self.tree.reader, plan.stacks):
+            return wave(plan.stacks)
+        try:  # stack.yaml's dependsOn: waves of independent stacks (bot.app.stackorder)
+            graph = stackorder.graph_of(self.tree.reader)
+        except ShipmateError as exc:  # a dependsOn naming no stack, or a cycle: nothing runs
+            if not self.contain:
+                raise
+            return [(repository_failure(str(exc)), frozenset())]
+
+        def skipped(ref: StackRef, dependency: StackRef) -> Done:
+            why = f"skipped: {dependency.project}/{dependency.name} failed"
+            return StackOutcome.refused(ref.project, ref.name, ref.workspace, why), frozenset()
+
+        return stackorder.in_waves(plan.stacks, graph, wave, failed=lambda done: not done[0].ok, skipped=skipped,
+                                   skip_failed=plan.operation is Operation.APPLY,
+                                   reverse=plan.operation is Operation.DESTROY)
 
     def _failed(self, ref: StackRef, what: str, exc: Exception) -> StackOutcome:
         if isinstance(exc, ShipmateError):
