@@ -23,9 +23,9 @@ from bot.app.runner import StackRunner
 from bot.app.services import Access, Services, Tree
 from bot.app.trust import PolicySource, PolicyUnreadable
 from bot.core import mask
-from bot.core.errors import ConfigError, RuntimeFailed
+from bot.core.errors import ConfigError, RuntimeFailed, ShipmateError
 from bot.core.events import ZERO_SHA, PushEvent
-from bot.core.ports import ConfigReader
+from bot.core.ports import CodeHost, ConfigReader
 from bot.core.runplan import Operation, RunPlan
 
 log = logging.getLogger("shipmate.bot")
@@ -46,7 +46,7 @@ class Merges:
             return
         access = self.services.access(event.repo, event.installation_id)
         host, repo = access.host, event.repo
-        if event.sender and event.sender.lower() == host.bot_login().lower():
+        if event.sender and event.sender.lower() == _own_login(host):
             # Shipmate's own pushes (its state branch) apply nothing: no policy read for them.
             log.info("%s: push to %s by %s itself applies nothing", repo, event.branch, event.sender)
             return
@@ -108,3 +108,12 @@ def _differs(a: ConfigReader, b: ConfigReader, path: str) -> bool:
         return a.read(path) != b.read(path)
     except ConfigError:  # not UTF-8 text, or too large to be config: count it as changed
         return True
+
+
+def _own_login(host: CodeHost) -> str:
+    """The bot's login, lower-cased; "" when the code host cannot say (a token that may not
+    read its own user, as a workflow's GITHUB_TOKEN): the push is then judged by the policy."""
+    try:
+        return host.bot_login().lower()
+    except ShipmateError:
+        return ""

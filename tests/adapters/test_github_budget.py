@@ -83,3 +83,15 @@ def test_a_host_with_the_budget_never_crosses_githubs_limit(tmp_path: Path) -> N
             unpaced.set_status("acme/infra", head, "shipmate/5", "success", "done")
         assert theirs.value.retry_after is not None and theirs.value.retry_after > 0
         assert sim.traffic.refused == 1
+
+
+def test_a_token_that_cannot_read_its_user_leaves_pushes_to_the_policy(tmp_path: Path) -> None:
+    """A workflow's GITHUB_TOKEN may not read /user: Shipmate then cannot tell its own pushes
+    and judges every push by the policy, as before (bot.app.merges)."""
+    from bot.app.merges import _own_login
+
+    with GitHubSim.start(tmp_path, users=[SimUser("shipmate", "bot-token", "write")]) as sim:
+        credentials = Credentials(api_url=sim.api_url, token="bot-token")
+        assert _own_login(GitHubHost(credentials, throttle=False)) == "shipmate"
+        sim.inject_fault(r"/user$", 403, message="Resource not accessible by integration")
+        assert _own_login(GitHubHost(credentials, throttle=False)) == ""
