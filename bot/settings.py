@@ -24,7 +24,7 @@ role; off until the OAuth App and session secret are all set) and `log`.
 | `SHIPMATE_GITHUB_APP_ID` + `SHIPMATE_GITHUB_APP_PRIVATE_KEY` (or `_PATH`) | `github.app_id`, `github.app_private_key` | | a GitHub App instead |
 | `GITHUB_API_URL` | `github.api_url` | `https://api.github.com` | GitHub Enterprise Server or the simulator |
 | `SHIPMATE_GITHUB_THROTTLE` | `github.throttle` | `true` | keep comment, status and reaction writes within the write budget below (GitHub's secondary rate limits); `false` for a GitHub without them |
-| `SHIPMATE_GITHUB_WRITES_PER_MINUTE` | `github.writes_per_minute` | `80` | content-creating calls a minute at most (GitHub allows an installation about 80; give each replica its share) |
+| `SHIPMATE_GITHUB_WRITES_PER_MINUTE` | `github.writes_per_minute` | `80` | content-creating calls a minute at most per installation (GitHub allows about 80); the replicas of a Redis queue share it |
 | `SHIPMATE_GITHUB_WRITES_PER_HOUR` | `github.writes_per_hour` | `500` | the same an hour (GitHub: about 500) |
 | `SHIPMATE_GITHUB_PENDING_DELAY` | `github.pending_delay` | `2` | seconds a `pending` commit status waits before it is written; a result within them replaces it, so a quick preview writes one status instead of two (`0`: at once) |
 | `SHIPMATE_LISTEN` | `http.host`, `http.port` | `0.0.0.0:8080` | `host:port` (`[::1]:8080` for IPv6; port 0 picks a free one) |

@@ -69,6 +69,7 @@ from bot.core.ports import (
     RepositoryBook,
     Runtime,
     StateBackend,
+    WriteLedger,
 )
 from bot.core.reporter import Reporter, Reporters
 from bot.core.runtimes import ENTRY_POINT_GROUP as RUNTIME_GROUP
@@ -505,6 +506,16 @@ class _Accesses:
                 self._login = login
         return login
 
+    def _write_ledger(self) -> WriteLedger | None:
+        """The write budget's slots: the fleet's beside a Redis queue (GitHub counts per
+        installation, not per replica), else this process's (None)."""
+        if not _shares_redis(self.settings):
+            return None
+        from bot.adapters.queue.redis_jobs import connect
+        from bot.adapters.queue.redis_ledger import RedisWriteLedger
+
+        return RedisWriteLedger(connect(self.settings.queue.url))
+
     def _build(self, installation_id: int | None) -> Access:
         from bot.adapters.github.budget import WriteBudget
         from bot.adapters.github.checkout import GitCheckouts
@@ -517,7 +528,8 @@ class _Accesses:
             credentials = Credentials(api_url=github.api_url, app_id=str(github.app_id),
                                       private_key=github.app_private_key, installation_id=installation_id,
                                       bot_login=self._app_login())
-        budget = WriteBudget(github.writes_per_minute, github.writes_per_hour, metrics=self.metrics)
+        budget = WriteBudget(github.writes_per_minute, github.writes_per_hour, metrics=self.metrics,
+                             ledger=self._write_ledger(), key=str(installation_id or "token"))
         host = GitHubHost(credentials, throttle=github.throttle, masker=self.masker, metrics=self.metrics,
                           budget=budget)
         checkouts = GitCheckouts(data_dir / "checkouts", host.clone_url, environ=self.env)

@@ -514,6 +514,16 @@ class KclCompiler(Protocol):
         ...
 
 
+class WriteLedger(Protocol):
+    """Slots of a write budget in a sliding minute and hour, shared by whoever shares the
+    ledger (every replica, on Redis): `bot.adapters.github.budget`."""
+
+    def take(self, key: str, per_minute: int, per_hour: int, slack: float) -> float:
+        """Take a slot of `key`'s budget and return 0, or return the seconds until one frees
+        (nothing taken). A slot is used for its window plus `slack` seconds."""
+        ...
+
+
 class PolicySource(Protocol):
     """A policy file: its path in the config repository and its text
     (`bot.core.policy_code.PolicyFile`)."""

@@ -20,10 +20,11 @@ GitHub's own 403 and 429 answers still reach the queue's retry axis the same way
 
 The windows slide: a slot is used for one window length after its write, plus `SLACK`
 seconds for the time the request takes to reach GitHub (whose window starts when it
-arrives, a little later than ours). The budget
-is per process; with several replicas, give each its share (`SHIPMATE_GITHUB_WRITES_PER_MINUTE`,
-`..._PER_HOUR`). Written here rather than taken from a rate-limiting library: it is two
-deques and a wait, with the clock and sleep injectable for tests.
+arrives, a little later than ours). The slots live in a `WriteLedger`: this process's
+(`MemoryLedger`), or, beside a Redis queue, the fleet's (`bot.adapters.queue.redis_ledger`),
+so several replicas share one budget per installation as GitHub counts it. Written here
+rather than taken from a rate-limiting library: it is a sliding log and a wait, with the
+clock and sleep injectable for tests.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 
 from bot.core.errors import TransientError
+from bot.core.ports import WriteLedger
 from bot.metrics import ShipmateMetrics
 
 MINUTE = 60.0
@@ -45,8 +47,41 @@ MAX_WAIT = 60.0
 SLACK = 1.0  # seconds: GitHub counts a write from its arrival, after ours
 
 
+class MemoryLedger:
+    """The write budget's slots in this process (`WriteLedger`): the budget of one replica."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spent: dict[str, deque[float]] = {}  # by key: times of the last hour's writes, oldest first
+
+    def take(self, key: str, per_minute: int, per_hour: int, slack: float) -> float:
+        with self._lock:
+            now = self._clock()
+            spent = self._spent.setdefault(key, deque())
+            while spent and now - spent[0] >= HOUR + slack:
+                spent.popleft()
+            wait = 0.0
+            if len(spent) >= per_hour:
+                wait = spent[len(spent) - per_hour] + HOUR + slack - now
+            in_minute = sum(1 for t in spent if now - t < MINUTE + slack) if len(spent) >= per_minute else 0
+            if in_minute >= per_minute:
+                wait = max(wait, spent[len(spent) - per_minute] + MINUTE + slack - now)
+            if wait <= 0:
+                spent.append(now)
+                return 0.0
+            return wait
+
+    def spent_within(self, key: str, seconds: float) -> int:
+        """Writes taken for `key` in the last `seconds` (up to an hour)."""
+        with self._lock:
+            now = self._clock()
+            return sum(1 for t in self._spent.get(key, ()) if now - t < seconds)
+
+
 class WriteBudget:
-    """Slots for content-creating requests in a sliding minute and hour (thread-safe)."""
+    """Slots for content-creating requests in a sliding minute and hour, kept in a
+    `WriteLedger` (this process's, or the fleet's on Redis) under `key` (the installation)."""
 
     def __init__(
         self,
@@ -54,6 +89,8 @@ class WriteBudget:
         per_hour: int = PER_HOUR,
         *,
         max_wait: float = MAX_WAIT,
+        ledger: WriteLedger | None = None,
+        key: str = "github",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         metrics: ShipmateMetrics | None = None,
@@ -63,23 +100,19 @@ class WriteBudget:
         self.per_minute = per_minute
         self.per_hour = per_hour
         self.max_wait = max_wait
-        self._clock = clock
+        self.key = key
+        self.ledger: WriteLedger = ledger if ledger is not None else MemoryLedger(clock)
         self._sleep = sleep
         self._metrics = metrics
-        self._lock = threading.Lock()
-        self._spent: deque[float] = deque()  # times of the writes of the last hour, oldest first
 
     def spend(self, what: str) -> None:
         """Take a slot for the write `what` (waiting up to `max_wait`), or raise TransientError
         saying when to try again."""
         waited = 0.0
         while True:
-            with self._lock:
-                now = self._clock()
-                wait = self._wait(now)
-                if wait <= 0:
-                    self._spent.append(now)
-                    break
+            wait = self.ledger.take(self.key, self.per_minute, self.per_hour, SLACK)
+            if wait <= 0:
+                break
             if waited + wait > self.max_wait:
                 if self._metrics is not None:
                     self._metrics.github_write_waits.inc(result="deferred")
@@ -94,21 +127,8 @@ class WriteBudget:
             self._metrics.github_write_waits.inc(result="waited")
             self._metrics.github_write_wait_seconds.inc(waited)
 
-    def _wait(self, now: float) -> float:
-        """Seconds until a write may go (0: now)."""
-        spent = self._spent
-        while spent and now - spent[0] >= HOUR + SLACK:
-            spent.popleft()
-        wait = 0.0
-        if len(spent) >= self.per_hour:
-            wait = spent[len(spent) - self.per_hour] + HOUR + SLACK - now
-        in_minute = sum(1 for t in spent if now - t < MINUTE + SLACK) if len(spent) >= self.per_minute else 0
-        if in_minute >= self.per_minute:
-            wait = max(wait, spent[len(spent) - self.per_minute] + MINUTE + SLACK - now)
-        return wait
-
     def spent_within(self, seconds: float) -> int:
-        """Writes made in the last `seconds` (up to an hour)."""
-        with self._lock:
-            now = self._clock()
-            return sum(1 for t in self._spent if now - t < seconds)
+        """Writes made in the last `seconds` (up to an hour), when the ledger is this process's."""
+        if isinstance(self.ledger, MemoryLedger):
+            return self.ledger.spent_within(self.key, seconds)
+        raise TypeError("the fleet's ledger is counted where it is kept")
