@@ -66,6 +66,7 @@ from bot.core.ports import (
     ConfigReader,
     EventQueue,
     JobState,
+    PolicyEngine,
     RepositoryBook,
     Runtime,
     StateBackend,
@@ -395,6 +396,7 @@ def build_services(
         concurrency=overrides.concurrency,
         policy_branch=settings.bot.policy_branch,
         stack_concurrency=settings.bot.stack_concurrency,
+        policy_engine=_policy_engine(),
     )
     extra = overrides.reporter
     delay = settings.github.pending_delay
@@ -404,6 +406,13 @@ def build_services(
         return told if extra is None else Reporters(told, extra)
 
     return replace(services, reporter_for=reporter_for)
+
+
+def _policy_engine() -> PolicyEngine:
+    """Evaluates the repositories' Rego policies (regopy, in process)."""
+    from bot.adapters.rego import RegoEngine
+
+    return RegoEngine()
 
 
 def build_stack_ops(

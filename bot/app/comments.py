@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 
 from bot.app import builder, dashboard_previews
+from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
@@ -139,8 +140,9 @@ class Comments:
                                      lambda path: self.services.base_tree(access, repo, policy.branch).reader.read(path),
                                      {key: pin.approvals_from for key, pin in pins.items()})
         fingerprints = {key: pin.fingerprint for key, pin in pins.items() if pin.fingerprint is not None}
+        policies = check(self.services.policy_engine, policy.policies, pr)
         runner = StackRunner(ops, tree, policy.settings, reporter,
-                             pinned=fingerprints if command.verb is Verb.APPLY else None)
+                             pinned=fingerprints if command.verb is Verb.APPLY else None, policies=policies)
         result = runner.run(plan)
         reviews = lambda: len(host.reviews(repo, number))  # noqa: E731
         if command.verb is Verb.PREVIEW:
@@ -149,6 +151,6 @@ class Comments:
             # What the approvers saw no longer holds: a fresh preview shows the new difference
             # and, recorded, makes earlier approvals stop counting for the stacks that moved.
             fresh = builder.preview(pr, tree, host.changed_files(repo, number), policy, actor=event.author)
-            again = StackRunner(ops, tree, policy.settings, reporter).run(fresh)
+            again = StackRunner(ops, tree, policy.settings, reporter, policies=policies).run(fresh)
             dashboard_previews.record(ops.backend, self.services.clock, number, pr.head_sha, again, reviews)
         return result.failed == 0 if command.verb is Verb.PREVIEW else result.ok

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from bot.app import builder, dashboard_previews
+from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services, Tree
 from bot.app.trust import PolicySource, PolicyUnreadable
@@ -76,7 +77,8 @@ class Merges:
         pins = dashboard_previews.pins(ops.backend, pr.number, pr.head_sha) if pr is not None else None
         fingerprints = {key: pin.fingerprint for key, pin in (pins or {}).items() if pin.fingerprint is not None}
         result = StackRunner(ops, tree, trusted, reporter, pinned=fingerprints if pr is not None else None,
-                             merged_head=pr.head_sha if pr is not None else "").run(plan)
+                             merged_head=pr.head_sha if pr is not None else "",
+                             policies=check(self.services.policy_engine, policy.policies, pr)).run(plan)
         lits = mask.Literals.of(result.secrets)
         for run in result.stacks:
             if not run.ok:

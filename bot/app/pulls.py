@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from bot.app import builder, dashboard_previews
+from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
@@ -78,7 +79,8 @@ class PullRequests:
         plan = builder.preview(pr, tree, access.host.changed_files(pr.repo, pr.number), policy, command,
                                actor=actor, comment_id=comment_id)
         ops = self.services.ops(access, pr.repo, policy.settings)
-        result = StackRunner(ops, tree, policy.settings, self.services.reporter(access)).run(plan)
+        result = StackRunner(ops, tree, policy.settings, self.services.reporter(access),
+                             policies=check(self.services.policy_engine, policy.policies, pr)).run(plan)
         dashboard_previews.record(ops.backend, self.services.clock, pr.number, pr.head_sha, result,
                                   lambda: len(access.host.reviews(pr.repo, pr.number)))
         return result

@@ -44,6 +44,7 @@ from bot import logs
 from bot.app import stackorder
 from bot.app.fanout import fan_out
 from bot.app.locking import LockSession
+from bot.app.policycheck import PolicyCheck
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import LoadedStack, RunOptions, StackIdentity, StackOps
 from bot.core import fingerprint, mask
@@ -52,6 +53,7 @@ from bot.core.config.settings import RepoSettings
 from bot.core.errors import ShipmateError, TransientError, retry_kind
 from bot.core.lock import Lock, LockHeld
 from bot.core.outcome import RunResult, StackOutcome, repository_failure
+from bot.core.policy_code import PolicyResult
 from bot.core.ports import StateBackend
 from bot.core.preview.model import ChangeSet
 from bot.core.release import Phase, Release
@@ -84,6 +86,9 @@ class StackRunner:
     # merge commit is another), and a stack whose latest release succeeded from that head
     # (its `/apply`) is applied without the check.
     merged_head: str = ""
+    # The repository's Rego policies: a preview shows what they say of each stack, and an
+    # apply is declined, before anything changes, for a stack they fail (bot.app.policycheck).
+    policies: PolicyCheck | None = None
 
     def run(self, plan: RunPlan, options: RunOptions = RunOptions()) -> RunResult:
         """Carry out `plan` and report it; PolicyDenied when its locks are held by someone else."""
@@ -118,6 +123,8 @@ class StackRunner:
             loaded, secrets = got
             try:
                 outcome = StackOutcome.previewed(self.ops.preview(loaded, releases.latest))
+                if self.policies is not None and outcome.changeset is not None:
+                    outcome = replace(outcome, policy=self.policies.evaluate(loaded, outcome.changeset))
                 if pinning and outcome.changeset is not None:
                     outcome = replace(outcome, fingerprint=self._fingerprint(plan.provenance.commit, loaded,
                                                                              outcome.changeset))
@@ -171,9 +178,15 @@ class StackRunner:
                 if isinstance(got, StackOutcome):
                     return got, secrets
                 loaded, secrets = got
+                options, held = self._policy_gate(loaded, options)
                 if self.pinned is not None:
-                    return _warned(self._pinned_apply(ops, plan, ref, loaded, options), loaded), secrets
-                return _warned(ops.apply(loaded, plan.provenance, options), loaded), secrets
+                    outcome = self._pinned_apply(ops, plan, ref, loaded, options)
+                else:
+                    outcome = ops.apply(loaded, plan.provenance, options)
+                if held and not outcome.ran:
+                    outcome = replace(outcome, policy=held[0], error=refusals.policy_held(
+                        [f"{f.package}: {f.message}" for f in held[0].failures], held[0].error))
+                return _warned(outcome, loaded), secrets
             if plan.operation is Operation.DESTROY:
                 store = self._secret_store(ref)
                 return ops.destroy(identity, plan.provenance, options, settings=self.trusted,
@@ -219,6 +232,23 @@ class StackRunner:
             return outcome
         return replace(outcome, error=refusals.preview_moved(moved, merged=bool(self.merged_head)),
                        fingerprint=seen[0])
+
+    def _policy_gate(self, loaded: LoadedStack, options: RunOptions) -> tuple[RunOptions, list[PolicyResult]]:
+        """`options` whose confirmation first asks the policies about the change set the apply
+        computed, and the list that holds their result when they hold the stack back."""
+        held: list[PolicyResult] = []
+        if self.policies is None:
+            return options, held
+        policies, asked = self.policies, options.confirm
+
+        def confirm(changeset: ChangeSet) -> bool:
+            result = policies.evaluate(loaded, changeset)
+            if result.blocks:
+                held.append(result)
+                return False
+            return asked(changeset) if asked is not None else True
+
+        return replace(options, confirm=confirm), held
 
     def _fingerprint(self, commit: str, loaded: LoadedStack, changeset: ChangeSet) -> fingerprint.Fingerprint:
         """The fingerprint of a preview of `loaded` at `commit`: its Spec masked as stored."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.app.stacks import LoadedStack, StackOps, secret_literals
 from bot.core.config.settings import SETTINGS_FILE, RepoSettings, parse_settings
-from bot.core.ports import Checkouts, Clock, CodeHost, ConfigReader, StateBackend
+from bot.core.ports import Checkouts, Clock, CodeHost, ConfigReader, PolicyEngine, StateBackend
 from bot.core.reporter import APPLY_STATUS, DRIFT_STATUS, PREVIEW_STATUS, Reporter
 
 log = logging.getLogger("shipmate.bot")
@@ -72,6 +72,7 @@ class Services:
     concurrency: int | None = None  # overrides shipmate.yaml's (the Action's `concurrency` input)
     policy_branch: str | None = None  # SHIPMATE_POLICY_BRANCH; None: each repository's default branch
     stack_concurrency: int = 1  # SHIPMATE_STACK_CONCURRENCY: stacks of one event at once
+    policy_engine: PolicyEngine | None = None  # evaluates the repositories' Rego policies
 
     def access(self, repo: str, installation_id: int | None = None) -> Access:
         """The access for `repo` (through the App installation, when given)."""

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.app.policycheck import read_policies
 from bot.app.services import Access, Services
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError
+from bot.core.policy_code import PolicyFile
 
 
 class PolicyUnreadable(ConfigError):
@@ -37,6 +39,7 @@ class Policy:
     settings: RepoSettings
     branch: str
     default_branch: str
+    policies: tuple[PolicyFile, ...] = ()  # policies/*.rego of the policy branch (policy as code)
 
     def applies_to(self, branch: str) -> bool:
         """Whether pull requests into `branch`, and pushes to it, may apply."""
@@ -59,8 +62,9 @@ class PolicySource:
         """The policy at the head of the policy branch; PolicyUnreadable when it is invalid."""
         default = access.host.default_branch(repo)
         branch = self.branch or default
+        tree = self.services.base_tree(access, repo, branch)
         try:
-            settings = self.services.base_tree(access, repo, branch).settings()
+            settings = tree.settings()
         except ConfigError as exc:
             raise PolicyUnreadable(branch, exc) from None
-        return Policy(settings, branch, default)
+        return Policy(settings, branch, default, read_policies(tree.reader))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.core.fingerprint import Fingerprint
 from bot.core.lock import Lock
+from bot.core.policy_code import PolicyResult
 from bot.core.preview.model import Action, ChangeSet, Counts, total_counts
 
 
@@ -38,6 +39,9 @@ class StackOutcome:
     # request's preview, and by an apply refused because what it would do is no longer what
     # was previewed (its change set is then the new difference).
     fingerprint: Fingerprint | None = None
+    # What the repository's Rego policies said of this stack's preview (bot.core.policy_code);
+    # None: the repository has no policies, or the stack was not previewed.
+    policy: PolicyResult | None = None
 
     @property
     def ok(self) -> bool:

@@ -76,3 +76,24 @@ def test_messages_are_sorted_unique_one_line_and_bounded(messages: list[str]) ->
     assert texts == sorted(set(texts))
     assert all("\n" not in t and len(t) <= MAX_MESSAGE for t in texts)
     assert len(found) <= len(messages)
+
+
+def test_what_a_pull_request_reads_of_the_policies() -> None:
+    from pathlib import Path
+
+    from bot.core.render.comment import policy_lines
+    from tests.golden import assert_golden
+
+    cases = [
+        PolicyResult(
+            (Finding("shipmate.images", "apps/v1:Deployment:shop:web: container web runs nginx:latest; pin a version"),
+             Finding("shipmate.network", "v1:Service:shop:web: a public <LoadBalancer> in prod")),
+            (Finding("shipmate.limits", "apps/v1:Deployment:shop:web: container web requests nothing"),),
+        ),
+        PolicyResult(failures=(Finding("main", "one thing"),)),
+        PolicyResult(warnings=(Finding("main", "careful"),)),
+        failed(PolicyError("policies/images.rego:5", "Invalid assignment operator")),
+        PolicyResult(),
+    ]
+    text = "\n----\n".join("\n".join(policy_lines(case)) for case in cases)
+    assert_golden(Path(__file__).parent / "golden" / "policies" / "results.md", text + "\n")

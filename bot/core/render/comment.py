@@ -34,6 +34,7 @@ from dataclasses import replace
 
 from bot.core import mask
 from bot.core.outcome import StackOutcome
+from bot.core.policy_code import PolicyResult
 from bot.core.preview.model import Action, ChangeSet, ChangeStep, total_counts
 from bot.core.render import lines, mermaid, split
 from bot.core.spec import EXT_GVK, EXT_RESOURCE_TYPE, Resource
@@ -193,16 +194,50 @@ def _stack_section(result: StackOutcome, mermaid_max_nodes: int, *, repeat: bool
         out.extend(["<details><summary>Dependency graph</summary>", ""])
         _block(out, "mermaid", graph)
         out.extend(["", "</details>", ""])
-    if changed:
+    if result.policy is not None:
+        out.extend(policy_lines(result.policy))
+    if changed and (result.policy is None or not result.policy.blocks):
         out.append(f"To apply this stack, comment `/apply -p {result.project} -s {result.stack}`.")
         out.append("")
+    return out
+
+
+def policy_lines(result: PolicyResult) -> list[str]:
+    """What the repository's policies said of one stack: failures listed (they hold the
+    stack's apply back), warnings folded, or why the policies could not say."""
+    out: list[str] = []
+    if result.error is not None:
+        out.extend(["**🛑 The policies could not be evaluated**, so this stack is held back:", ""])
+        _block(out, "text", result.error.split("\n"))
+        out.append("")
+    elif result.failures:
+        n = len(result.failures)
+        out.extend([f"**🛑 {n} policy failure{'s' if n != 1 else ''}** hold{'' if n != 1 else 's'} "
+                    "this stack's apply back:", ""])
+        out.extend(f"- {code(f.package)}: {html.escape(f.message)}" for f in result.failures)
+        out.append("")
+    if result.warnings:
+        n = len(result.warnings)
+        out.extend([f"<details><summary>⚠️ {n} policy warning{'s' if n != 1 else ''}</summary>", ""])
+        out.extend(f"- {code(f.package)}: {html.escape(f.message)}" for f in result.warnings)
+        out.extend(["", "</details>", ""])
+    if not out:
+        out.extend(["✅ The repository's policies pass.", ""])
     return out
 
 
 def _masked(result: StackOutcome, lits: mask.Literals) -> StackOutcome:
     cs = mask.mask_changeset(result.changeset, lits) if result.changeset is not None else None
     error = lits.text(result.error) if result.error is not None else None
-    return replace(result, changeset=cs, error=error, warnings=tuple(lits.text(w) for w in result.warnings))
+    policy = result.policy
+    if policy is not None:
+        policy = PolicyResult(
+            tuple(replace(f, message=lits.text(f.message)) for f in policy.failures),
+            tuple(replace(f, message=lits.text(f.message)) for f in policy.warnings),
+            lits.text(policy.error) if policy.error is not None else None,
+        )
+    return replace(result, changeset=cs, error=error, warnings=tuple(lits.text(w) for w in result.warnings),
+                   policy=policy)
 
 
 def body(

@@ -80,3 +80,12 @@ def preview_moved(parts: Iterable[str], merged: bool = False) -> str:
     return ("not applied, nothing was changed: " + "; ".join(why) + ". The preview comment now "
             "shows the new difference; approvals given before it no longer count for this stack: "
             "approve again, then comment `/apply`.")
+
+
+def policy_held(failures: Iterable[str], error: str | None = None) -> str:
+    """An apply the repository's policies hold back (nothing was changed)."""
+    if error is not None:
+        return ("not applied, nothing was changed: the repository's policies could not be evaluated "
+                f"({error}); fix them on the policy branch.")
+    said = "; ".join(failures)
+    return f"not applied, nothing was changed: the repository's policies fail this stack: {said}."
