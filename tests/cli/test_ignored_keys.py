@@ -24,7 +24,7 @@ def test_a_preview_warns_of_ignored_project_and_stack_keys(
         "warning: shop/project.yaml:2:1: generator: ignored unknown field 'generator'; "
         "expected one of: description, extensions, labels, name",
         "warning: shop/dev/stack.yaml:2:1: path: ignored unknown field 'path'; "
-        "expected one of: backend, description, extensions, labels, name, workspace",
+        "expected one of: backend, dependsOn, description, extensions, labels, name, workspace",
     ]
 
 

@@ -111,7 +111,7 @@ def test_unknown_project_and_stack_keys_are_ignored_with_located_warnings() -> N
         "shop/project.yaml:2:1: generator: ignored unknown field 'generator'; "
         "expected one of: description, extensions, labels, name",
         "shop/dev/stack.yaml:2:1: path: ignored unknown field 'path'; "
-        "expected one of: backend, description, extensions, labels, name, workspace",
+        "expected one of: backend, dependsOn, description, extensions, labels, name, workspace",
     ]
     assert load_stack(snapshot_of(KUSION), "quickstart/prod").warnings == ()
 
