@@ -97,7 +97,8 @@ def apply_command(pr: PullRequestInfo, tree: Tree, changed: Sequence[str], polic
         raise PolicyDenied(refusals.unreadable_config(pr.head_sha, selection.error))
     if not selection.stacks:
         raise PolicyDenied(refusals.no_matching_stack(f"{s.project}/{s.name}" for s in selection.all_affected))
-    return _command(Operation.APPLY, selection.stacks, pr, policy, event)
+    override = f"@{event.author}: {command.override_reason}" if command.override_reason else None
+    return _command(Operation.APPLY, selection.stacks, pr, policy, event, override)
 
 
 def destroy_command(pr: PullRequestInfo, heads: Sequence[Tree], policy: Policy, event: IssueCommentEvent,
@@ -118,9 +119,9 @@ def destroy_command(pr: PullRequestInfo, heads: Sequence[Tree], policy: Policy, 
 
 
 def _command(operation: Operation, stacks: tuple[StackRef, ...], pr: PullRequestInfo, policy: Policy,
-             event: IssueCommentEvent) -> RunPlan:
+             event: IssueCommentEvent, policy_override: str | None = None) -> RunPlan:
     return RunPlan(
-        operation, stacks, Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number),
+        operation, stacks, Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number, policy_override),
         pull_request_of(pr, comment_id=event.comment_id, actor=event.author),
         owner=pull_request_owner(pr.repo, pr.number), lease_seconds=PULL_REQUEST_LEASE_SECONDS,
         run_id=f"comment-{event.comment_id}", locks_first=True, keep_locks=True,
@@ -186,6 +187,10 @@ def authorize(access: Access, pr: PullRequestInfo, actor: str, command: Command,
             raise PolicyDenied(notices.applies_only_to(pr.base_ref, policy.apply_branches, policy.branch) + ".")
     if verb is Verb.APPLY and not trusted.apply_on_comment:
         raise PolicyDenied(refusals.applies_on_merge_only(trusted.apply, policy.branch))
+    needed = trusted.permissions.override_policy
+    if verb is Verb.APPLY and command.override_reason and rules.rank(permission) < rules.rank(needed):
+        raise PolicyDenied(f"@{actor} has {permission} permission on this repository; "
+                           f"/apply --override-policy needs {needed} (permissions.overridePolicy).")
     facts = rules.PullFacts(
         number=pr.number, author=pr.author, head_sha=pr.head_sha, is_fork=pr.is_fork,
         mergeable=pr.mergeable, closed=pr.state != "open",

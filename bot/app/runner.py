@@ -178,7 +178,7 @@ class StackRunner:
                 if isinstance(got, StackOutcome):
                     return got, secrets
                 loaded, secrets = got
-                options, held = self._policy_gate(loaded, options)
+                options, held = self._policy_gate(loaded, options, overridden=plan.provenance.policy_override is not None)
                 if self.pinned is not None:
                     outcome = self._pinned_apply(ops, plan, ref, loaded, options)
                 else:
@@ -233,11 +233,13 @@ class StackRunner:
         return replace(outcome, error=refusals.preview_moved(moved, merged=bool(self.merged_head)),
                        fingerprint=seen[0])
 
-    def _policy_gate(self, loaded: LoadedStack, options: RunOptions) -> tuple[RunOptions, list[PolicyResult]]:
+    def _policy_gate(self, loaded: LoadedStack, options: RunOptions,
+                     overridden: bool = False) -> tuple[RunOptions, list[PolicyResult]]:
         """`options` whose confirmation first asks the policies about the change set the apply
-        computed, and the list that holds their result when they hold the stack back."""
+        computed, and the list that holds their result when they hold the stack back
+        (`overridden`: `/apply --override-policy`, recorded in the release, applies anyway)."""
         held: list[PolicyResult] = []
-        if self.policies is None:
+        if self.policies is None or overridden:
             return options, held
         policies, asked = self.policies, options.confirm
 

@@ -330,7 +330,7 @@ class StackOps:
             recorder.start(Release.start(
                 p, w, identity.stack, latest=latest, now=self.clock.now(), trigger=provenance.trigger,
                 actor=provenance.actor, commit=provenance.commit, pull_request=provenance.pull_request,
-                spec=spec, phase=Phase.PREVIEWING,
+                spec=spec, phase=Phase.PREVIEWING, policy_override=provenance.policy_override,
             ), Phase.DESTROYING if destroying else Phase.APPLYING)
             runner = executor_mod.Executor(
                 runtimes,

@@ -5,7 +5,7 @@ commands; anything after a second non-empty line makes the comment ambiguous and
 ignored, as Atlantis does, so quoted text or prose never triggers an apply by accident.
 
     /preview  [-p PROJECT] [-s STACK]
-    /apply    [-p PROJECT] [-s STACK]
+    /apply    [-p PROJECT] [-s STACK] [--override-policy REASON]
     /destroy  -p PROJECT -s STACK --confirm PROJECT/STACK
     /unlock
     /help
@@ -56,6 +56,7 @@ class Command:
     project: str | None = None
     stack: str | None = None
     confirm: str | None = None
+    override_reason: str | None = None  # `/apply --override-policy REASON`
 
     def matches(self, project: str, stack: str) -> bool:
         """Whether a stack is selected by this command's `-p`/`-s` filters."""
@@ -82,7 +83,7 @@ Parsed = Command | Reply | Ignore
 
 _FLAGS: dict[Verb, frozenset[str]] = {
     Verb.PREVIEW: frozenset({"project", "stack"}),
-    Verb.APPLY: frozenset({"project", "stack"}),
+    Verb.APPLY: frozenset({"project", "stack", "override_policy"}),
     Verb.DESTROY: frozenset({"project", "stack", "confirm"}),
     Verb.UNLOCK: frozenset(),
     Verb.HELP: frozenset(),
@@ -93,7 +94,9 @@ _ALIASES = {
     "-s": "stack",
     "--stack": "stack",
     "--confirm": "confirm",
+    "--override-policy": "override_policy",
 }
+MAX_REASON_CHARS = 200
 
 HELP_TEXT = """\
 **Shipmate commands** (comment on the pull request; one command per comment):
@@ -101,7 +104,7 @@ HELP_TEXT = """\
 | command | what it does |
 |---|---|
 | `/preview [-p PROJECT] [-s STACK]` | preview the stacks this pull request changes (or the ones selected) |
-| `/apply [-p PROJECT] [-s STACK]` | apply them and record a Release; locks each project/workspace for this pull request |
+| `/apply [-p PROJECT] [-s STACK] [--override-policy REASON]` | apply them and record a Release; locks each project/workspace for this pull request; `--override-policy` applies stacks the repository's policies fail (needs `permissions.overridePolicy`, the reason is recorded) |
 | `/destroy -p PROJECT -s STACK --confirm PROJECT/STACK` | delete everything the stack's latest Release holds |
 | `/unlock` | release every lock this pull request holds |
 | `/help` | show this list |
@@ -113,7 +116,7 @@ pull request changes. Edited comments are ignored: post a new comment to run a c
 def usage(verb: Verb) -> str:
     lines = {
         Verb.PREVIEW: "/preview [-p PROJECT] [-s STACK]",
-        Verb.APPLY: "/apply [-p PROJECT] [-s STACK]",
+        Verb.APPLY: '/apply [-p PROJECT] [-s STACK] [--override-policy "REASON"]',
         Verb.DESTROY: "/destroy -p PROJECT -s STACK --confirm PROJECT/STACK",
         Verb.UNLOCK: "/unlock",
         Verb.HELP: "/help",
@@ -192,10 +195,15 @@ def _parse_flags(verb: Verb, args: list[str]) -> Parsed:
                 return Reply(f"`{flag}` needs a value.\n\n{usage(verb)}", verb)
             value = args[i + 1]
             i += 2
-        if not _valid_name(value, allow_slash=key == "confirm"):
+        if key == "override_policy":
+            if not value.strip() or len(value) > MAX_REASON_CHARS or not value.isprintable():
+                return Reply(f"`{flag}` needs a reason of one line, up to {MAX_REASON_CHARS} characters "
+                             f'(quote it: `{flag} "the reason"`).\n\n{usage(verb)}', verb)
+        elif not _valid_name(value, allow_slash=key == "confirm"):
             return Reply(f"{quote(value)} is not a valid value for `{flag}`.\n\n{usage(verb)}", verb)
         values[key] = value
-    command = Command(verb, values.get("project"), values.get("stack"), values.get("confirm"))
+    command = Command(verb, values.get("project"), values.get("stack"), values.get("confirm"),
+                      values.get("override_policy", "").strip() or None)
     if verb is Verb.DESTROY:
         if not command.project or not command.stack:
             return Reply(f"`/destroy` needs both `-p` and `-s`.\n\n{usage(verb)}", verb)

@@ -126,6 +126,7 @@ class Release:
     commit: str = ""
     pull_request: int | None = None
     error: str | None = None
+    policy_override: str | None = None  # who applied past failing policies, and why (`policyOverride`)
 
     @property
     def key(self) -> str:
@@ -148,6 +149,7 @@ class Release:
         pull_request: int | None = None,
         spec: Spec | None = None,
         phase: Phase = Phase.GENERATING,
+        policy_override: str | None = None,
     ) -> Release:
         """The next release after `latest`: its state carried over, revision latest+1.
 
@@ -170,6 +172,7 @@ class Release:
             actor=actor,
             commit=commit,
             pull_request=pull_request,
+            policy_override=policy_override,
         )
 
     @classmethod
@@ -256,6 +259,8 @@ class Release:
         }
         if self.error:
             out["error"] = self.error
+        if self.policy_override:
+            out["policyOverride"] = self.policy_override
         return out
 
     def to_yaml(self) -> str:
@@ -292,6 +297,9 @@ class Release:
         error = data.get("error")
         if error is not None and not isinstance(error, str):
             raise check.error("error", f"expected a string, got {_kind(error)}")
+        override = data.get("policyOverride")
+        if override is not None and not isinstance(override, str):
+            raise check.error("policyOverride", f"expected a string, got {_kind(override)}")
         return cls(
             project=project,
             workspace=workspace,
@@ -307,6 +315,7 @@ class Release:
             commit=str(data.get("commit") or ""),
             pull_request=pull,
             error=error or None,
+            policy_override=override or None,
         )
 
     @classmethod

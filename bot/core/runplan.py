@@ -40,6 +40,9 @@ class Provenance:
     actor: str = ""
     commit: str = ""
     pull_request: int | None = None
+    # `/apply --override-policy`: who applied past the repository's failing policies, and why
+    # (recorded in the release as `policyOverride`).
+    policy_override: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -163,3 +164,19 @@ def test_replies_name_the_verb_whose_permission_they_need():
     assert parse("/apply --force").verb is Verb.APPLY  # type: ignore[union-attr]
     assert parse("/destroy -p a -s b").verb is Verb.DESTROY  # type: ignore[union-attr]
     assert parse("/aply").verb is None  # type: ignore[union-attr]
+
+
+def test_an_apply_may_override_failing_policies_with_a_reason():
+    assert parse('/apply --override-policy "hotfix for INC-42"') == Command(
+        Verb.APPLY, override_reason="hotfix for INC-42")
+    assert parse("/apply -p shop --override-policy=urgent") == Command(Verb.APPLY, "shop", override_reason="urgent")
+    for bad in ('/apply --override-policy ""', "/apply --override-policy", "/apply --override-policy " + "x" * 201):
+        reply = parse(bad)
+        assert isinstance(reply, Reply) and reply.verb is Verb.APPLY
+    assert isinstance(parse("/preview --override-policy why"), Reply)  # only /apply takes it
+
+
+@given(st.text(min_size=1, max_size=200).filter(lambda t: t.strip() and t.isprintable()))
+def test_any_one_line_reason_is_kept_as_said(reason):
+    parsed = parse("/apply --override-policy " + shlex.quote(reason))
+    assert isinstance(parsed, Command) and parsed.override_reason == reason.strip()

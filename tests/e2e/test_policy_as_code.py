@@ -60,4 +60,29 @@ def test_a_failing_policy_shows_in_the_preview_and_holds_the_apply_back(box: San
     with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "state2") as backend:
         latest = backend.latest("shop", "dev")
         assert latest is not None and latest.phase.value == "succeeded" and latest.pull_request == fixed.number
+    box.repo("bob").get_pull(fixed.number).edit(state="closed")  # its locks go
+    box.settle()
+
+
+def test_a_maintainer_may_apply_past_failing_policies_with_a_recorded_reason(box: Sandbox, tmp_path: Path) -> None:
+    pr = open_pr(box, "bob", {"shop/dev/main.yaml": replace("image: nginx:1.25", "image: nginx:latest")},
+                 title="Latest nginx in dev, urgently")
+    box.settle()
+    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
+
+    asked = comment(box, "bob", pr.number, '/apply --override-policy "it is only dev"')
+    box.settle()
+    [refused] = bodies(box, pr.number, after=asked.id)
+    assert "@bob has write permission on this repository; /apply --override-policy needs maintain" in refused
+
+    asked = comment(box, "alice", pr.number, '/apply --override-policy "INC-42: dev needs the latest build"')
+    box.settle()
+    [result] = bodies(box, pr.number, after=asked.id)
+    assert "not applied" not in result
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "state") as backend:
+        latest = backend.latest("shop", "dev")
+        assert latest is not None and latest.phase.value == "succeeded" and latest.pull_request == pr.number
+        assert latest.policy_override == "@alice: INC-42: dev needs the latest build"
+        text = backend.store.snapshot().read(f"releases/shop/dev/{latest.revision}.yaml")
+        assert text is not None and b"policyOverride: '@alice: INC-42: dev needs the latest build'" in text
 

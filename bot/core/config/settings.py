@@ -6,6 +6,7 @@ apply: both                                # both | on-merge | on-comment
 branches: [main, release/*]                # bases that apply (default: the default branch)
 requirements: {apply: [approved, mergeable]}
 permissions: {apply: write, destroy: maintain, approve: write}   # admin > maintain > write > triage > read
+#   overridePolicy: maintain               # `/apply --override-policy REASON` past failing policies
 #   projects: {shop: {apply: maintain}}    # per project and per workspace: can only raise a level
 #   workspaces: {prod: {apply: maintain, approve: maintain}}
 drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
@@ -72,6 +73,7 @@ class PermissionSettings:
     apply: str = "write"
     destroy: str = "maintain"
     approve: str = "write"
+    override_policy: str = "maintain"  # `/apply --override-policy`: applying what the policies fail
     projects: tuple[tuple[str, policy.Levels], ...] = ()  # (project, the levels it sets)
     workspaces: tuple[tuple[str, policy.Levels], ...] = ()  # (workspace, the levels it sets)
 
@@ -185,11 +187,13 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         c.add(("requirements", "apply"), "expected each requirement at most once")
 
     perms = c.mapping(data.get("permissions"), ("permissions",))
-    c.fields(perms, ("permissions",), ("apply", "destroy", "approve", "projects", "workspaces"))
+    c.fields(perms, ("permissions",), ("apply", "destroy", "approve", "overridePolicy", "projects", "workspaces"))
     perm_apply = c.get(perms, "apply", ("permissions",), "string", "write")
     perm_destroy = c.get(perms, "destroy", ("permissions",), "string", "maintain")
     perm_approve = c.get(perms, "approve", ("permissions",), "string", "write")
-    for key, value in (("apply", perm_apply), ("destroy", perm_destroy), ("approve", perm_approve)):
+    perm_override = c.get(perms, "overridePolicy", ("permissions",), "string", "maintain")
+    for key, value in (("apply", perm_apply), ("destroy", perm_destroy), ("approve", perm_approve),
+                       ("overridePolicy", perm_override)):
         if key in perms and isinstance(value, str):
             c.one_of(value, ("permissions", key), PERMISSION_LEVELS)
     per_project = _scoped_levels(c, perms, "projects")
@@ -231,7 +235,8 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         branches=tuple(branches) if branches is not None else None,
         requirements=RequirementSettings(apply=tuple(req_apply)),
         permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve,
-                                       projects=per_project, workspaces=per_workspace),
+                                       override_policy=perm_override, projects=per_project,
+                                       workspaces=per_workspace),
         drift=DriftSettings(schedule=schedule),
         concurrency=concurrency,
         draft_previews=draft,
