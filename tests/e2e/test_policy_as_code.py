@@ -85,4 +85,24 @@ def test_a_maintainer_may_apply_past_failing_policies_with_a_recorded_reason(box
         assert latest.policy_override == "@alice: INC-42: dev needs the latest build"
         text = backend.store.snapshot().read(f"releases/shop/dev/{latest.revision}.yaml")
         assert text is not None and b"policyOverride: '@alice: INC-42: dev needs the latest build'" in text
+    box.repo("bob").get_pull(pr.number).edit(state="closed")  # its locks go
+    box.settle()
 
+
+
+def test_a_merge_leaves_a_stack_the_policies_fail_unapplied(box: Sandbox, tmp_path: Path) -> None:
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "before") as backend:
+        before = backend.latest("shop", "dev")
+    pr = open_pr(box, "bob", {"shop/dev/main.yaml": replace("image: nginx:1.25", "image: busybox")},
+                 title="An untagged image in dev")
+    box.settle()
+    seen = max(c["id"] for c in box.github.comments("acme", "config", pr.number))
+    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
+    box.repo("alice").get_pull(pr.number).merge(merge_method="merge")
+    box.settle()
+    [told] = [b for b in bodies(box, pr.number, after=seen) if "apply on merge" in b]
+    assert "the repository's policies fail this stack: shipmate.images:" in told
+    assert "runs busybox without a tag; pin a version" in told
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "after") as backend:
+        after = backend.latest("shop", "dev")
+        assert (after.revision if after else None) == (before.revision if before else None)  # nothing recorded
