@@ -57,13 +57,14 @@ def user() -> Iterator[str]:
     subprocess.run(["userdel", name], capture_output=True, check=False)
 
 
-def runtime(tmp_path: Path, keys: dict[str, str], *, key: str = "key", ready_seconds: int = 20) -> AnsibleRuntime:
+def runtime(tmp_path: Path, keys: dict[str, str], *, key: str = "key", ready_seconds: int = 20,
+            forks: int = 4) -> AnsibleRuntime:
     def resolve(reference: str) -> str:
         if reference != "ref://ssh/key":
             raise ConfigError(f"{reference}: no such secret")
         return keys[key]
 
-    settings = AnsibleSettings(env=dict(os.environ), forks=4, state_dir=tmp_path / "state", ready_seconds=ready_seconds)
+    settings = AnsibleSettings(env=dict(os.environ), forks=forks, state_dir=tmp_path / "state", ready_seconds=ready_seconds)
     return settings.runtime(RuntimeTarget("web", "dev", "dev", {}, scratch_dir=tmp_path / "scratch",
                                           resolve_secret=resolve))
 
@@ -96,7 +97,9 @@ def run_dirs() -> set[str]:
 def test_preview_apply_update_and_delete_on_two_hosts(
     tmp_path: Path, keys: dict[str, str], hosts: list[Host], user: str
 ) -> None:
-    rt = runtime(tmp_path, keys)
+    # These two test hosts share the machine's /etc: one host at a time, or both would add the
+    # same user at once and one `useradd` would find it there already.
+    rt = runtime(tmp_path, keys, forks=1)
     before = run_dirs()
     spec = [*files(hosts[0].entry(), user), *files(hosts[1].entry(), user)]
     steps = changes(spec, State(), rt)
