@@ -237,8 +237,15 @@ def measure(label: str, files: dict[str, str], repeat: int) -> float:
     return ratio
 
 
-def lean_apps(n: int) -> str:
-    """`n` apps of one container and one port: the preview case's `main.yaml`."""
+LEAN_CONTAINER = """\
+        env:
+          APP_INDEX: "{i}"
+"""
+
+
+def lean_apps(n: int, container: str = LEAN_CONTAINER) -> str:
+    """`n` apps of one container and one port: the preview case's `main.yaml`. `container`
+    is the rest of the container's fields (`{i}` is the app's index)."""
     return "".join(f"""\
 app{i:05d}:
   workload:
@@ -246,8 +253,7 @@ app{i:05d}:
     containers:
       main:
         image: nginx:1.25
-        env:
-          APP_INDEX: "{i}"
+{container.replace("{i}", str(i)).rstrip()}
   accessories:
     network:
       _type: network.Network

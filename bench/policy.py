@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generate import _repo, kube_sim, preview_once  # noqa: E402
+from generate import _repo, kube_sim, lean_apps, preview_once  # noqa: E402
 
 from bot.adapters.localfs import LocalConfigReader  # noqa: E402
 from bot.adapters.rego import RegoEngine  # noqa: E402
@@ -31,27 +31,12 @@ from bot.app.configrepo import generate_from  # noqa: E402
 from bot.core.policy_code import PolicyFile, decide, policy_input, queries  # noqa: E402
 
 TARGET = 0.20
+EXAMPLES = ROOT / "docs" / "examples" / "policies"
 
 
 def apps(n: int) -> str:
     """`n` apps that keep the example policies: the stack a team usually sends."""
-    return "".join(f"""\
-app{i:05d}:
-  workload:
-    _type: service.Service
-    containers:
-      main:
-        image: nginx:1.25
-        resources:
-          cpu: 100m-250m
-          memory: 128Mi-256Mi
-  accessories:
-    network:
-      _type: network.Network
-      ports:
-        - port: 80
-""" for i in range(n))
-EXAMPLES = ROOT / "docs" / "examples" / "policies"
+    return lean_apps(n, "        resources:\n          cpu: 100m-250m\n          memory: 128Mi-256Mi\n")
 
 
 def main(argv: list[str] | None = None) -> int:
