@@ -97,6 +97,8 @@ def test_matches_like_gitignore(pattern, parts):
     if pattern.rstrip("/").endswith("*") and pattern.rstrip("/").split("/")[-1] == "*" \
             and not pattern.endswith("/"):
         return  # GitHub's exception (`docs/*` is not recursive): tested on its own above
+    if pattern.endswith("**/"):
+        return  # pathspec differs from git here: tested against git's own answers below
     if "***" in pattern or pattern.strip("/") == "":
         return
     ours = codeowners.parse("CODEOWNERS", f"{pattern} @x").owners_of(path)
@@ -111,3 +113,11 @@ def test_a_trailing_star_owns_only_the_directorys_files(parent, parts):
     ours = bool(codeowners.parse("CODEOWNERS", f"{star} @x").owners_of(path))
     below = gitignore(star + "/").match_file(path)  # a file in a subdirectory of a match
     assert ours == (gitignore(star).match_file(path) and not below), (star, path)
+
+
+def test_a_trailing_double_star_slash_owns_what_is_inside_directories_below() -> None:
+    # `git check-ignore` with `a/**/`: a/x (a file directly in a/) is not matched, a/a/x is;
+    # a changed path is a file, so `a/a` itself is not (pathspec's GitIgnoreSpec says it is).
+    owners = codeowners.parse("CODEOWNERS", "a/**/ @x")
+    assert [bool(owners.owners_of(path)) for path in ("a/x", "a/a", "a/a/x", "a/b/c/d", "b/a/x")] == \
+        [False, False, True, True, False]
