@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters import logmask
+from bot.adapters.github.checks import CheckRunHost, CheckRunReporter
 from bot.adapters.github.reporter import PullRequestReporter
 from bot.adapters.github.webhooks import parse_event
 from bot.adapters.localfs.datafiles import JsonRepositoryBook
@@ -401,8 +402,12 @@ def build_services(
     extra = overrides.reporter
     delay = settings.github.pending_delay
 
+    app = settings.github.app_id is not None
+
     def reporter_for(host: CodeHost) -> Reporter:
-        told = PullRequestReporter(host, pending_delay=delay)
+        told: Reporter = PullRequestReporter(host, pending_delay=delay)
+        if app and isinstance(host, CheckRunHost):  # an App's installation: check runs per stack too
+            told = Reporters(told, CheckRunReporter(host))
         return told if extra is None else Reporters(told, extra)
 
     return replace(services, reporter_for=reporter_for)

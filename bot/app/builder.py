@@ -34,7 +34,7 @@ from bot.core import policy as rules
 from bot.core.affected import StackRef, affected_stacks
 from bot.core.commands import Command, Verb
 from bot.core.errors import ConfigError, PolicyDenied
-from bot.core.events import IssueCommentEvent, PushEvent
+from bot.core.events import PushEvent
 from bot.core.ports import PullRequestInfo
 from bot.core.release import Trigger
 from bot.core.render import notices, refusals
@@ -63,6 +63,21 @@ def select(tree: Tree, changed: Sequence[str] | None, command: Command | None = 
     return Selection(chosen, None, affected)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """Who asked for a command, and how: a comment (its ID), or a click on a button of one of
+    Shipmate's check runs (which stands for the same comment by the clicker)."""
+
+    author: str
+    comment_id: int | None = None
+    check_run_id: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        """What the locks it takes record as their run."""
+        return f"comment-{self.comment_id}" if self.comment_id is not None else f"check-run-{self.check_run_id}"
+
+
 def pull_request_of(pr: PullRequestInfo, *, comment_id: int | None = None, actor: str = "",
                     command: Command | None = None) -> Request:
     filters = tuple(f for f in (command.project, command.stack) if f) if command is not None else ()
@@ -89,7 +104,7 @@ def preview(pr: PullRequestInfo, tree: Tree, changed: Sequence[str], policy: Pol
 
 
 def apply_command(pr: PullRequestInfo, tree: Tree, changed: Sequence[str], policy: Policy,
-                  event: IssueCommentEvent, command: Command) -> RunPlan:
+                  asked: Asked, command: Command) -> RunPlan:
     """`/apply`: the changed stacks (narrowed by `-p`/`-s`), every lock taken first and kept
     for the pull request. PolicyDenied when the head's config is unreadable or nothing matches."""
     selection = select(tree, changed, command)
@@ -97,11 +112,11 @@ def apply_command(pr: PullRequestInfo, tree: Tree, changed: Sequence[str], polic
         raise PolicyDenied(refusals.unreadable_config(pr.head_sha, selection.error))
     if not selection.stacks:
         raise PolicyDenied(refusals.no_matching_stack(f"{s.project}/{s.name}" for s in selection.all_affected))
-    override = f"@{event.author}: {command.override_reason}" if command.override_reason else None
-    return _command(Operation.APPLY, selection.stacks, pr, policy, event, override)
+    override = f"@{asked.author}: {command.override_reason}" if command.override_reason else None
+    return _command(Operation.APPLY, selection.stacks, pr, policy, asked, override)
 
 
-def destroy_command(pr: PullRequestInfo, heads: Sequence[Tree], policy: Policy, event: IssueCommentEvent,
+def destroy_command(pr: PullRequestInfo, heads: Sequence[Tree], policy: Policy, asked: Asked,
                     command: Command) -> RunPlan:
     """`/destroy -p P -s S`: the stack found in the first of `heads` that has it (the pull
     request's head, then its base: a pull request that deletes a stack's files can still
@@ -114,17 +129,17 @@ def destroy_command(pr: PullRequestInfo, heads: Sequence[Tree], policy: Policy, 
         except ConfigError:
             continue
         if found:
-            return _command(Operation.DESTROY, (found[0],), pr, policy, event)
+            return _command(Operation.DESTROY, (found[0],), pr, policy, asked)
     raise PolicyDenied(refusals.no_such_stack(command.project, command.stack, pr.base_ref))
 
 
 def _command(operation: Operation, stacks: tuple[StackRef, ...], pr: PullRequestInfo, policy: Policy,
-             event: IssueCommentEvent, policy_override: str | None = None) -> RunPlan:
+             asked: Asked, policy_override: str | None = None) -> RunPlan:
     return RunPlan(
-        operation, stacks, Provenance(Trigger.COMMENT, event.author, pr.head_sha, pr.number, policy_override),
-        pull_request_of(pr, comment_id=event.comment_id, actor=event.author),
+        operation, stacks, Provenance(Trigger.COMMENT, asked.author, pr.head_sha, pr.number, policy_override),
+        pull_request_of(pr, comment_id=asked.comment_id, actor=asked.author),
         owner=pull_request_owner(pr.repo, pr.number), lease_seconds=PULL_REQUEST_LEASE_SECONDS,
-        run_id=f"comment-{event.comment_id}", locks_first=True, keep_locks=True,
+        run_id=asked.run_id, locks_first=True, keep_locks=True,
         state_branch=policy.settings.backend.branch,
     )
 

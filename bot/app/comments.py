@@ -4,6 +4,11 @@ Only newly *created* comments run commands: an edit cannot turn an old, reviewed
 into an `/apply`, and a deleted comment does nothing. Comments by the bot itself and by
 other bots are ignored. The grammar is `bot.core.commands`.
 
+A click on the **Apply** button of one of Shipmate's check runs (a GitHub App's, see
+`bot.adapters.github.checks`) is handled here too (`click`): it is the clicker's comment
+`/apply -p <project> -s <stack>` on the pull request whose head the check run is on, and goes
+through `run` like any comment.
+
 Every command is acknowledged on the comment: 👀 when it starts, then 🚀 for a successful
 apply or destroy, 👍 for other successes, 😕 when it was refused or failed; the reason of a
 refusal is posted as a reply.
@@ -48,7 +53,8 @@ from bot.app.trust import Policy, PolicySource, PolicyUnreadable
 from bot.core import commands
 from bot.core.commands import Command, Verb
 from bot.core.errors import PolicyDenied
-from bot.core.events import IssueCommentEvent
+from bot.core.events import CheckRunAction, IssueCommentEvent
+from bot.core.render import checks as render_checks
 from bot.core.render import refusals
 from bot.core.reporter import Reporter
 from bot.core.runplan import Request
@@ -89,7 +95,7 @@ class Comments:
             return
         reporter.acknowledged(request, "eyes")
         try:
-            ok = self.run(access, reporter, request, event, parsed)
+            ok = self.run(access, reporter, request, builder.Asked(event.author, event.comment_id), parsed)
         except PolicyDenied as exc:
             reporter.acknowledged(request, "confused")
             reporter.refused(request, f"/{parsed.verb}", str(exc))
@@ -109,19 +115,53 @@ class Comments:
         except PolicyUnreadable as exc:
             raise PolicyDenied(refusals.invalid_policy(exc.branch, str(exc))) from None
 
-    def run(self, access: Access, reporter: Reporter, request: Request, event: IssueCommentEvent,
+    def click(self, event: CheckRunAction) -> None:
+        """A click on a button of one of Shipmate's check runs: Apply is the clicker's
+        `/apply -p <project> -s <stack>` on the pull request whose head the run is on, through
+        every rule a comment meets; anything else is logged and dropped."""
+        text = render_checks.click_command(event.identifier, event.external_id)
+        if text is None:
+            log.info("%s: check run %d (%s): button %r is not Shipmate's; ignored", event.repo,
+                     event.check_run_id, event.name, event.identifier)
+            return
+        if len(event.pull_requests) != 1:
+            log.info("%s: check run %d is on %d open pull requests, not one; the click is ignored",
+                     event.repo, event.check_run_id, len(event.pull_requests))
+            return
+        parsed = commands.parse(text)
+        if not isinstance(parsed, Command):
+            log.info("%s: check run %d names no stack a comment could (%r); the click is ignored",
+                     event.repo, event.check_run_id, event.external_id)
+            return
+        access = self.services.access(event.repo, event.installation_id)
+        if event.sender.lower() == access.host.bot_login().lower():
+            return
+        reporter = self.services.reporter(access)
+        number = event.pull_requests[0]
+        request = Request(event.repo, number, actor=event.sender)
+        try:
+            pr = access.host.pull_request(event.repo, number)
+            if pr.head_sha != event.head_sha:
+                raise PolicyDenied(refusals.stale_check_run(event.head_sha, pr.head_sha))
+            self.run(access, reporter, request, builder.Asked(event.sender, check_run_id=event.check_run_id),
+                     parsed)
+        except PolicyDenied as exc:
+            reporter.refused(request, f"{text} (the Apply button)", str(exc))
+
+    def run(self, access: Access, reporter: Reporter, request: Request, asked: builder.Asked,
             command: Command) -> bool:
         """Run an authorised command; PolicyDenied when it may not run."""
-        host, repo, number = access.host, event.repo, event.issue_number
+        host, repo, number = access.host, request.repo, request.number
+        assert number is not None
         if command.verb is Verb.HELP:
             reporter.replied(request, commands.HELP_TEXT)
             return True
         pr = host.pull_request(repo, number)
         policy = self.policy(access, repo)
-        builder.authorize(access, pr, event.author, command, policy)
+        builder.authorize(access, pr, asked.author, command, policy)
         if command.verb is Verb.UNLOCK:
             freed = access.backends(repo, policy.settings.backend.branch).release_pull_request_locks(number)
-            reporter.unlocked(request, freed, f"@{event.author} asked to unlock")
+            reporter.unlocked(request, freed, f"@{asked.author} asked to unlock")
             return True
         tree = self.services.tree(access, repo, pr.head_sha)
         ops = self.services.ops(access, repo, policy.settings)
@@ -129,14 +169,14 @@ class Comments:
         pins = dashboard_previews.pinned(ops.backend, number, pr.head_sha) if command.verb is Verb.APPLY else {}
         if command.verb is Verb.PREVIEW:
             plan = builder.preview(pr, tree, host.changed_files(repo, number), policy, command,
-                                   actor=event.author, comment_id=event.comment_id)
+                                   actor=asked.author, comment_id=asked.comment_id)
         elif command.verb is Verb.APPLY:
-            plan = builder.apply_command(pr, tree, host.changed_files(repo, number), policy, event, command)
+            plan = builder.apply_command(pr, tree, host.changed_files(repo, number), policy, asked, command)
         else:  # /destroy: the stack in the head, else on the base (its files deleted here)
             base = self.services.base_tree(access, repo, pr.base_ref)
-            plan = builder.destroy_command(pr, (tree, base), policy, event, command)
+            plan = builder.destroy_command(pr, (tree, base), policy, asked, command)
         if command.verb in (Verb.APPLY, Verb.DESTROY):  # the rules of each stack it would change
-            builder.authorize_stacks(access, pr, event.author, plan, policy, host.changed_files(repo, number),
+            builder.authorize_stacks(access, pr, asked.author, plan, policy, host.changed_files(repo, number),
                                      lambda path: self.services.base_tree(access, repo, policy.branch).reader.read(path),
                                      {key: pin.approvals_from for key, pin in pins.items()})
         fingerprints = {key: pin.fingerprint for key, pin in pins.items() if pin.fingerprint is not None}
@@ -150,7 +190,7 @@ class Comments:
         elif any(o.fingerprint is not None and not o.ran for o in result.stacks):
             # What the approvers saw no longer holds: a fresh preview shows the new difference
             # and, recorded, makes earlier approvals stop counting for the stacks that moved.
-            fresh = builder.preview(pr, tree, host.changed_files(repo, number), policy, actor=event.author)
+            fresh = builder.preview(pr, tree, host.changed_files(repo, number), policy, actor=asked.author)
             again = StackRunner(ops, tree, policy.settings, reporter, policies=policies).run(fresh)
             dashboard_previews.record(ops.backend, self.services.clock, number, pr.head_sha, again, reviews)
         return result.failed == 0 if command.verb is Verb.PREVIEW else result.ok

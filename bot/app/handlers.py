@@ -27,7 +27,14 @@ from bot.app.pulls import PullRequests
 from bot.app.router import EventRouter
 from bot.app.services import Services
 from bot.app.trust import PolicySource
-from bot.core.events import CheckDrift, IssueCommentEvent, PullRequestEvent, PushEvent, SweepLocks
+from bot.core.events import (
+    CheckDrift,
+    CheckRunAction,
+    IssueCommentEvent,
+    PullRequestEvent,
+    PushEvent,
+    SweepLocks,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ def install(router: EventRouter, services: Services, policy_branch: str | None =
     handlers = Handlers(pulls, Comments(services, policy), Merges(services, policy))
     router.on(PullRequestEvent, handlers.pulls.handle)
     router.on(IssueCommentEvent, handlers.comments.handle)
+    router.on(CheckRunAction, handlers.comments.click)
     router.on(PushEvent, handlers.merges.handle)
     router.on(SweepLocks, lambda event: _discard(sweep_locks(services, event.repo, event.installation_id)))
     router.on(CheckDrift, lambda event: _discard(check_drift(services, event.repo, event.installation_id)))

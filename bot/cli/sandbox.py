@@ -72,6 +72,9 @@ USERS: dict[str, tuple[str, str]] = {  # login → (token, permission)
     "shipmate": ("tok-shipmate", "write"),
 }
 BOT = "shipmate"
+APP_ID = 4242
+APP_INSTALLATION = 7
+APP_BOT = f"{BOT}[bot]"  # the login the bot acts as with `Sandbox.start(app=True)`
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = SOURCE_ROOT / "fixtures" / "configs" / "acme"
 
@@ -89,6 +92,19 @@ def terraform_env(base: Mapping[str, str]) -> dict[str, str]:
     if not (configured and Path(configured).is_file()) and (tools / "terraformrc").exists():
         env["TF_CLI_CONFIG_FILE"] = str(tools / "terraformrc")
     return env
+
+
+def _app_key_pair() -> tuple[str, str]:
+    """A fresh RSA key pair (private, public; PEM) for the sandbox's GitHub App."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
 
 
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
@@ -137,10 +153,12 @@ class Sandbox:
         files: Mapping[str, str] | None = None,
         onprem: bool = False,
         artifacts: Mapping[str, bytes] | None = None,
+        app: bool = False,
     ) -> Sandbox:
         """Start everything under `root`; `context` adds workspace context values and `files`
         replaces or adds files of the example repository before it is pushed; `onprem` starts
-        the on-prem test hosts and `artifacts` (name -> content) serves files to them."""
+        the on-prem test hosts and `artifacts` (name -> content) serves files to them; `app`: the
+        bot acts as a GitHub App installed on the repository (`APP_BOT`), not with a token."""
         from fixtures.github_sim import GitHubSim, SimHook, SimUser
         from fixtures.github_sim.testing import HookRecorder
         from fixtures.kube_sim import KubeSim
@@ -156,6 +174,12 @@ class Sandbox:
             users = [SimUser(login, token, perm) for login, (token, perm) in USERS.items()]
             github = GitHubSim.start(root / "github", users=users)
             github.create_repo(REPO_OWNER, REPO_NAME)
+            token: str | None = USERS[BOT][0]
+            app_id = private = None
+            if app:
+                private, public = _app_key_pair()
+                github.register_app(APP_ID, BOT, public, installation_id=APP_INSTALLATION)
+                token, app_id = None, APP_ID
             cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})}, files or {},
                       point)
             environ = terraform_env(os.environ if env is None else env)
@@ -165,7 +189,7 @@ class Sandbox:
             settings = Settings(
                 # No write budget unless the caller asks (SHIPMATE_GITHUB_THROTTLE): the simulator
                 # has no secondary rate limit unless told to.
-                github=GitHubSettings(token=USERS[BOT][0], api_url=github.api_url,
+                github=GitHubSettings(token=token, app_id=app_id, app_private_key=private, api_url=github.api_url,
                                       throttle="SHIPMATE_GITHUB_THROTTLE" in environ and runtimes.github.throttle,
                                       writes_per_minute=runtimes.github.writes_per_minute,
                                       writes_per_hour=runtimes.github.writes_per_hour,

@@ -3,8 +3,8 @@ stores them in, and the ordering key the queue orders them by.
 
 A code host's adapter turns what it receives into these values once, at intake
 (`bot.adapters.github.webhooks` for GitHub's webhooks); the poller and the scheduler build
-them directly. The typed events are `PullRequestEvent`, `IssueCommentEvent`, `PushEvent` and
-`PingEvent` (from a code host), `SweepLocks` and `CheckDrift` (the scheduler's jobs), or
+them directly. The typed events are `PullRequestEvent`, `IssueCommentEvent`, `PushEvent`,
+`CheckRunAction` (a click on a check run's button) and `PingEvent` (from a code host), `SweepLocks` and `CheckDrift` (the scheduler's jobs), or
 `Ignored` (an event or action Shipmate does not act on, with the reason).
 
 A `Delivery` is one unit of work in the queue: its ID (the idempotency key: GitHub's delivery
@@ -14,9 +14,9 @@ itself), the time it was received, and the typed event (`parsed`). `parsed` is N
 for a job stored by a version that kept the raw body alone; the router parses such a body
 once with the code host's parser.
 
-`ordering_key` gives the key the queue orders by: events of one pull request (and comments
-on it) share `owner/repo#<number>`; pushes share `owner/repo@<ref>`; the scheduler's jobs of
-a repository share `owner/repo`. Jobs with the same key run one at a time in arrival order;
+`ordering_key` gives the key the queue orders by: events of one pull request (comments on it
+and clicks on its check runs too) share `owner/repo#<number>`; pushes share
+`owner/repo@<ref>`; the scheduler's jobs of a repository share `owner/repo`. Jobs with the same key run one at a time in arrival order;
 jobs with different keys run in parallel. `encode_event` / `decode_event` are the events'
 storage form: one JSON object naming the event's type.
 """
@@ -114,6 +114,24 @@ class PushEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckRunAction:
+    """A click on a button of one of Shipmate's check runs (GitHub's `check_run` webhook,
+    action `requested_action`): `identifier` names the button, `external_id` the stack."""
+
+    delivery_id: str
+    repo: str
+    default_branch: str
+    check_run_id: int
+    name: str
+    external_id: str
+    head_sha: str
+    identifier: str
+    pull_requests: tuple[int, ...]  # the open pull requests whose head is `head_sha`
+    sender: str
+    installation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PingEvent:
     delivery_id: str
     repo: str | None  # None for organisation or App hooks
@@ -151,7 +169,7 @@ class CheckDrift:
     due: str  # RFC 3339, the fire time that came due
 
 
-Event = PullRequestEvent | IssueCommentEvent | PushEvent | PingEvent | SweepLocks | CheckDrift
+Event = PullRequestEvent | IssueCommentEvent | PushEvent | CheckRunAction | PingEvent | SweepLocks | CheckDrift
 Parsed = Event | Ignored
 
 # The name `shipmate queue` shows for each event type (a code host's own name where it has one).
@@ -159,6 +177,7 @@ EVENT_NAMES: dict[type[Any], str] = {
     PullRequestEvent: "pull_request",
     IssueCommentEvent: "issue_comment",
     PushEvent: "push",
+    CheckRunAction: "check_run",
     PingEvent: "ping",
     SweepLocks: "sweep_locks",
     CheckDrift: "check_drift",
@@ -210,6 +229,10 @@ def ordering_key(parsed: Parsed) -> str:
         return f"{parsed.repo.lower()}#{parsed.issue_number}"
     if isinstance(parsed, PushEvent):
         return f"{parsed.repo.lower()}@{parsed.ref}"
+    if isinstance(parsed, CheckRunAction):
+        if parsed.pull_requests:
+            return f"{parsed.repo.lower()}#{parsed.pull_requests[0]}"
+        return f"{parsed.repo.lower()}!check_run:{parsed.check_run_id}"
     if isinstance(parsed, PingEvent):
         return f"{(parsed.repo or '').lower()}!ping"
     if isinstance(parsed, SweepLocks | CheckDrift):

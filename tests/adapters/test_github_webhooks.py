@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.adapters.github.webhooks import delivery_key, make_delivery, parse_event
 from bot.core.events import (
+    CheckRunAction,
     Delivery,
     Ignored,
     IssueCommentEvent,
@@ -209,3 +210,32 @@ def test_one_fork_rule_a_missing_head_repository_is_a_fork() -> None:
     assert is_fork("mallory/config", "acme/config")
     assert is_fork(None, "acme/config")  # the fork was deleted
     assert is_fork("", "acme/config")
+
+
+def _click(identifier: str = "apply", pulls: object = None) -> Delivery:
+    """GitHub's example check_run payload as a click on the button `identifier`."""
+    payload = json.loads((PAYLOADS / "check_run/rerequested.payload.json").read_bytes())
+    payload["action"] = "requested_action"
+    payload["requested_action"] = {"identifier": identifier}
+    payload["check_run"]["external_id"] = "shop/dev"
+    if pulls is not None:
+        payload["check_run"]["pull_requests"] = pulls
+    return make_delivery("c-1", "check_run", json.dumps(payload).encode(), WHEN)
+
+
+def test_a_click_on_a_check_runs_button() -> None:
+    event = parse_event(_click())
+    assert isinstance(event, CheckRunAction)
+    assert (event.identifier, event.external_id, event.sender) == ("apply", "shop/dev", "octocat")
+    assert event.repo == "github/hello-world" and event.pull_requests == () and event.installation_id == 1
+    assert ordering_key(event) == f"github/hello-world!check_run:{event.check_run_id}"
+    # A click on a pull request's check run orders with its comments and events.
+    mine = parse_event(_click(pulls=[{"number": 12, "head": {}, "base": {}}]))
+    assert isinstance(mine, CheckRunAction) and mine.pull_requests == (12,)
+    assert ordering_key(mine) == "github/hello-world#12"
+    with pytest.raises(MalformedEvent, match=r"'check_run\.pull_requests\.0\.number' must be an integer"):
+        parse_event(_click(pulls=[{"number": "2"}]))
+    with pytest.raises(MalformedEvent, match=r"'requested_action\.identifier'"):
+        payload = json.loads(_click().body)
+        del payload["requested_action"]
+        parse_event(make_delivery("m", "check_run", json.dumps(payload).encode(), WHEN))

@@ -36,6 +36,7 @@ _BY_TYPE: dict[str, st.SearchStrategy[object]] = {
     "str | None": st.none() | _text,
     "int | None": st.none() | _ints,
     "tuple[str, ...]": st.lists(_text, max_size=4).map(tuple),
+    "tuple[int, ...]": st.lists(_ints, max_size=4).map(tuple),
 }
 
 

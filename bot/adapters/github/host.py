@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 from github import Auth, Github, GithubException
@@ -39,6 +39,7 @@ from bot.core.errors import RuntimeFailed, TransientError
 from bot.core.events import is_fork
 from bot.core.mask import Masker
 from bot.core.ports import CommentInfo, PullRequestInfo, ReviewInfo
+from bot.core.render.checks import CheckRunText
 from bot.metrics import ShipmateMetrics
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -262,6 +263,34 @@ class GitHubHost:
             commit.create_status(state=state, description=description[:140], context=context[:255], **kwargs)
 
         self._write("set_status", f"set status {context} on {sha[:7]}", status, lazy=True)
+
+    def create_check_run(self, repo: str, sha: str, run: CheckRunText) -> int:
+        """Create check run `run` on commit `sha` (a GitHub App's installation only); its ID."""
+        url = self._unread(repo).url + "/check-runs"
+        body = {"name": run.name, "head_sha": sha, "external_id": run.external_id, **self._check_fields(run)}
+        _, data = self._write("create_check_run", f"create check run {run.name} on {sha[:7]}",
+                              lambda: self._github.requester.requestJsonAndCheck("POST", url, input=body))
+        return int(data["id"])
+
+    def update_check_run(self, repo: str, run_id: int, run: CheckRunText) -> None:
+        """Make check run `run_id` read `run` (its status, conclusion, output and buttons)."""
+        url = self._unread(repo).url + f"/check-runs/{run_id}"
+        body = self._check_fields(run)
+        self._write("update_check_run", f"update check run {run_id}",
+                    lambda: self._github.requester.requestJsonAndCheck("PATCH", url, input=body))
+
+    def _check_fields(self, run: CheckRunText) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "status": run.status,
+            "output": {"title": self._masked(run.title), "summary": self._masked(run.summary)},
+            "actions": [{"label": a.label, "description": a.description, "identifier": a.identifier}
+                        for a in run.actions],
+        }
+        if run.conclusion is not None:
+            fields["conclusion"] = run.conclusion
+        if run.details_url:
+            fields["details_url"] = run.details_url
+        return fields
 
     def branch_head(self, repo: str, branch: str) -> str:
         return self._call(

@@ -22,6 +22,7 @@ from bot.core import jsonlimits
 from bot.core.events import (
     ISSUE_COMMENT_ACTIONS,
     PULL_REQUEST_ACTIONS,
+    CheckRunAction,
     Delivery,
     Ignored,
     IssueCommentEvent,
@@ -230,6 +231,34 @@ def _push(delivery_id: str, r: _Reader) -> Parsed:
     )
 
 
+def _check_run(delivery_id: str, r: _Reader) -> Parsed:
+    action = r.text("action")
+    repo = r.text("repository.full_name")
+    if action != "requested_action":
+        return Ignored(delivery_id, r.event, action, repo, f"check_run action {action!r} is not handled")
+    pulls = r.payload.get("check_run", {}).get("pull_requests")
+    numbers: list[int] = []
+    for index, pull in enumerate(pulls if isinstance(pulls, list) else ()):
+        number = pull.get("number") if isinstance(pull, Mapping) else None
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise MalformedEvent(f"{r.event} payload: field 'check_run.pull_requests.{index}.number' must be "
+                                 "an integer")
+        numbers.append(number)
+    return CheckRunAction(
+        delivery_id=delivery_id,
+        repo=repo,
+        default_branch=_default_branch(r),
+        check_run_id=r.integer("check_run.id"),
+        name=r.text("check_run.name"),
+        external_id=r.opt_text("check_run.external_id") or "",
+        head_sha=r.text("check_run.head_sha"),
+        identifier=r.text("requested_action.identifier"),
+        pull_requests=tuple(numbers),
+        sender=r.text("sender.login"),
+        installation_id=r.opt_integer("installation.id"),
+    )
+
+
 def _ping(delivery_id: str, r: _Reader) -> Parsed:
     return PingEvent(
         delivery_id=delivery_id,
@@ -243,6 +272,7 @@ _PARSERS = {
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "push": _push,
+    "check_run": _check_run,
     "ping": _ping,
 }
 

@@ -202,6 +202,12 @@ def _stack_section(result: StackOutcome, mermaid_max_nodes: int, *, repeat: bool
     return out
 
 
+def stack_section(result: StackOutcome, secrets: Iterable[str] = (),
+                  mermaid_max_nodes: int = MERMAID_MAX_NODES) -> list[str]:
+    """One stack's section of the preview comment, on its own (a check run's output)."""
+    return _stack_section(_masked(result, mask.Literals.of(secrets)), mermaid_max_nodes)
+
+
 def policy_lines(result: PolicyResult) -> list[str]:
     """What the repository's policies said of one stack: failures listed (they hold the
     stack's apply back), warnings folded, or why the policies could not say."""

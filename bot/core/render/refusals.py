@@ -64,6 +64,12 @@ MOVED = {
 }
 
 
+def stale_check_run(clicked: str, head: str) -> str:
+    """An Apply button clicked on a check run of a commit that is no longer the head."""
+    return (f"that check run is for commit `{clicked[:7]}`, and the pull request's head is now `{head[:7]}`; "
+            "use the Apply button of the head's check run, or comment /apply")
+
+
 def preview_moved(parts: Iterable[str], merged: bool = False) -> str:
     """A stack `/apply` (or, `merged`, the apply of a merge) stopped before any change: its
     fingerprint is not the one approved (`parts`: bot.core.fingerprint's names of what
