@@ -251,4 +251,6 @@ def authorize_stacks(access: Access, pr: PullRequestInfo, actor: str, plan: RunP
         starts.get((s.project, s.workspace, s.name), 0)) for s in plan.stacks)
     facts = _reviewed(access, pr, rules.PullFacts(number=pr.number, author=pr.author, head_sha=pr.head_sha,
                                                   is_fork=pr.is_fork, mergeable=pr.mergeable))
-    rules.authorize_stacks(verb, actor, access.host.permission(pr.repo, actor), facts, trusted, claims)
+    teams = codeowners.teams_in(group for claim in claims for group in claim.owner_groups)
+    members = {team: access.host.team_members(*team.split("/", 1)) for team in teams}
+    rules.authorize_stacks(verb, actor, access.host.permission(pr.repo, actor), facts, trusted, claims, members)

@@ -207,6 +207,25 @@ class GitHubHost:
         role = data.get("role_name") or data.get("permission") or "none"
         return {"pull": "read", "push": "write"}.get(str(role), str(role))
 
+    def team_members(self, org: str, team: str) -> Sequence[str]:
+        def read() -> list[str]:
+            logins: list[str] = []
+            for page in range(1, 101):  # 10,000 members at most
+                try:
+                    _, data = self._github.requester.requestJsonAndCheck(
+                        "GET", f"/orgs/{org}/teams/{team}/members", parameters={"per_page": 100, "page": page})
+                except GithubException as exc:
+                    if exc.status in (403, 404) and not isinstance(_failure("", exc), TransientError):
+                        return logins  # no such team, or not one this installation may see
+                    raise
+                batch = [str(user.get("login", "")) for user in data or () if isinstance(user, dict)]
+                logins.extend(batch)
+                if len(batch) < 100:
+                    break
+            return logins
+
+        return self._call("team_members", f"read the members of team {org}/{team}", read)
+
     def comments(self, repo: str, number: int) -> Sequence[CommentInfo]:
         def comments() -> list[CommentInfo]:
             issue = self._unread(repo).get_issue(number)

@@ -102,6 +102,7 @@ class MemoryCodeHost:
         self.statuses: list[Status] = []
         self.reactions: list[Reaction] = []
         self.commit_comments: list[CommitComment] = []
+        self.teams: dict[str, tuple[str, ...]] = {}  # "org/team" (lower case) -> member logins
 
     # -- the other side: what people do on the host ------------------------------------------
     def create_repo(self, repo: str, files: Mapping[str, str], default_branch: str = "main") -> str:
@@ -304,6 +305,10 @@ class MemoryCodeHost:
     def permission(self, repo: str, login: str) -> str:
         with self._lock:
             return self._repo(repo, f"read permission of {login} on {repo}").permissions.get(login, "none")
+
+    def team_members(self, org: str, team: str) -> Sequence[str]:
+        with self._lock:
+            return self.teams.get(f"{org}/{team}".lower(), ())
 
     def comments(self, repo: str, number: int) -> Sequence[CommentInfo]:
         with self._lock:
