@@ -17,6 +17,9 @@ The stacks of a plan run `ops.parallel` at a time (`bot.app.fanout`: stacks shar
 project+workspace one after the other) and the outcomes come back in the plan's order.
 When a stack.yaml names `dependsOn`, they run in waves (`bot.app.stackorder`): a stack after
 those it depends on (a destroy: before), an apply skipping the dependents of a failed stack.
+An apply of more stacks than `shipmate.yaml`'s `rollout.batchSize` goes batch by batch in that
+order (`bot.core.rollout`), pausing `rollout.pause` between batches, telling the reporter as
+each batch starts and ends, and with `stopOnFailure` starting no batch after a failed one.
 
 Errors: with `contain` (the bot, the Action) a permanent failure of one stack becomes that
 stack's failed `StackOutcome` and the others still run; a temporary one (the state branch or
@@ -47,7 +50,7 @@ from bot.app.locking import LockSession
 from bot.app.policycheck import PolicyCheck
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import LoadedStack, RunOptions, StackIdentity, StackOps
-from bot.core import fingerprint, mask
+from bot.core import fingerprint, mask, rollout
 from bot.core.affected import StackRef
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ShipmateError, TransientError, retry_kind
@@ -60,6 +63,7 @@ from bot.core.release import Phase, Release
 from bot.core.render import refusals
 from bot.core.reporter import Reporter
 from bot.core.runplan import Operation, RunPlan
+from bot.core.stackgraph import StackGraph
 from bot.metrics import since_received
 
 log = logging.getLogger("shipmate.bot")
@@ -306,22 +310,70 @@ class StackRunner:
         def wave(refs: Sequence[StackRef]) -> list[Done]:
             return fan_out(refs, observed, parallel=self.ops.parallel, key=lambda ref: (ref.project, ref.workspace))
 
-        if self.tree is None or not stackorder.declares_dependencies(self.tree.reader, plan.stacks):
-            return wave(plan.stacks)
-        try:  # stack.yaml's dependsOn: waves of independent stacks (bot.app.stackorder)
-            graph = stackorder.graph_of(self.tree.reader)
-        except ShipmateError as exc:  # a dependsOn naming no stack, or a cycle: nothing runs
-            if not self.contain:
-                raise
-            return [(repository_failure(str(exc)), frozenset())]
+        graph: StackGraph | None = None
+        if self.tree is not None and stackorder.declares_dependencies(self.tree.reader, plan.stacks):
+            try:  # stack.yaml's dependsOn: waves of independent stacks (bot.app.stackorder)
+                graph = stackorder.graph_of(self.tree.reader)
+            except ShipmateError as exc:  # a dependsOn naming no stack, or a cycle: nothing runs
+                if not self.contain:
+                    raise
+                return [(repository_failure(str(exc)), frozenset())]
 
         def skipped(ref: StackRef, dependency: StackRef) -> Done:
             why = f"skipped: {dependency.project}/{dependency.name} failed"
             return StackOutcome.refused(ref.project, ref.name, ref.workspace, why), frozenset()
 
-        return stackorder.in_waves(plan.stacks, graph, wave, failed=lambda done: not done[0].ok, skipped=skipped,
-                                   skip_failed=plan.operation is Operation.APPLY,
-                                   reverse=plan.operation is Operation.DESTROY)
+        def ordered(refs: Sequence[StackRef]) -> list[Done]:
+            if graph is None:
+                return wave(refs)
+            return stackorder.in_waves(refs, graph, wave, failed=lambda done: not done[0].ok, skipped=skipped,
+                                       skip_failed=plan.operation is Operation.APPLY,
+                                       reverse=plan.operation is Operation.DESTROY)
+
+        size = self.trusted.rollout.batch_size
+        if plan.operation is Operation.APPLY and 0 < size < len(plan.stacks):
+            return self._rolled_out(plan, graph, ordered, skipped)
+        return ordered(plan.stacks)
+
+    def _rolled_out(self, plan: RunPlan, graph: StackGraph | None, ordered: Callable[[Sequence[StackRef]], list[Done]],
+                    skipped: Callable[[StackRef, StackRef], Done]) -> list[Done]:
+        """An apply of more stacks than `rollout.batchSize`: batch after batch in dependency
+        order (`bot.core.rollout`), `rollout.pause` between batches, the comment told as each
+        batch starts and ends; after a failed batch, with `stopOnFailure`, the rest do not start."""
+        settings = self.trusted.rollout
+        by_path = {ref.path: ref for ref in plan.stacks}
+        order = graph.order(by_path) if graph is not None else tuple(sorted(by_path))
+        cut = rollout.batches([by_path[path] for path in order], settings.batch_size)
+        progress = rollout.Rollout.start([[f"{r.project}/{r.name}" for r in batch] for batch in cut],
+                                         settings.pause_seconds)
+        results: dict[str, Done] = {}
+        bad: set[str] = set()
+        for index, batch in enumerate(cut):
+            if index and settings.pause_seconds:
+                time.sleep(settings.pause_seconds)
+            held = graph.skipped(by_path, bad) if graph is not None else {}
+            runnable = [ref for ref in batch if ref.path not in held]
+            for ref in batch:
+                if ref.path in held:
+                    results[ref.path] = skipped(ref, by_path[held[ref.path]])
+            progress = progress.with_state(index, rollout.APPLYING)
+            self.reporter.rolled_out(plan, progress)
+            for ref, done in zip(runnable, ordered(runnable), strict=True):
+                results[ref.path] = done
+                if not done[0].ok:
+                    bad.add(ref.path)
+            failed = any(not results[ref.path][0].ok for ref in batch)
+            progress = progress.with_state(index, rollout.FAILED if failed else rollout.APPLIED)
+            if failed and settings.stop_on_failure and index + 1 < len(cut):
+                progress = progress.stopped_after(index)
+                why = f"not started: batch {index + 1} of the rollout failed"
+                for later in cut[index + 1:]:
+                    for ref in later:
+                        results[ref.path] = StackOutcome.refused(ref.project, ref.name, ref.workspace, why), frozenset()
+                self.reporter.rolled_out(plan, progress)
+                break
+            self.reporter.rolled_out(plan, progress)
+        return [results[ref.path] for ref in plan.stacks]
 
     def _failed(self, ref: StackRef, what: str, exc: Exception) -> StackOutcome:
         if isinstance(exc, ShipmateError):

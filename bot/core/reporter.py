@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from bot.core.lock import Lock
 from bot.core.outcome import RunResult
 from bot.core.render.failures import JobFailureText
+from bot.core.rollout import Rollout
 from bot.core.runplan import Request, RunPlan
 
 PREVIEW_STATUS = "shipmate/preview"
@@ -37,6 +38,10 @@ class Reporter:
 
     def finished(self, plan: RunPlan, result: RunResult) -> None:
         """A run ended: its result comment, summary or output, and final status."""
+
+    def rolled_out(self, plan: RunPlan, progress: Rollout) -> None:
+        """An apply rolled out batch by batch (`shipmate.yaml`'s `rollout`) moved on: a batch
+        started, ended, or the rollout stopped."""
 
     def acknowledged(self, request: Request, reaction: str) -> None:
         """A command was seen (`eyes`), succeeded (`rocket`, `+1`) or not (`confused`)."""
@@ -82,6 +87,10 @@ class Reporters(Reporter):
     def finished(self, plan: RunPlan, result: RunResult) -> None:
         for r in self.reporters:
             r.finished(plan, result)
+
+    def rolled_out(self, plan: RunPlan, progress: Rollout) -> None:
+        for r in self.reporters:
+            r.rolled_out(plan, progress)
 
     def acknowledged(self, request: Request, reaction: str) -> None:
         for r in self.reporters:

@@ -53,7 +53,9 @@ from bot.core.outcome import REPOSITORY, RunResult, drift_names
 from bot.core.ports import CodeHost, CommentInfo
 from bot.core.release import Trigger
 from bot.core.render import comment, failures, refusals, results, split, statuses
+from bot.core.render import rollout as rollout_text
 from bot.core.reporter import APPLY_STATUS, DRIFT_STATUS, PREVIEW_STATUS, Reporter
+from bot.core.rollout import Rollout
 from bot.core.runplan import Operation, Request, RunPlan
 
 log = logging.getLogger("shipmate.bot")
@@ -225,6 +227,20 @@ class PullRequestReporter(Reporter):
         checked, drifted, failed = drift_names(result)
         self.status(plan.request.repo, plan.request.sha, DRIFT_STATUS, *statuses.drift(checked, drifted, failed),
                     target_url=self.drift_url(plan, result))
+
+    def rolled_out(self, plan: RunPlan, progress: Rollout) -> None:
+        req = plan.request
+        if req.number is None:
+            return  # a push without a pull request: the result comment on the commit says it all
+        lead = (results.apply_lead(req.actor, req.sha) if plan.provenance.trigger is Trigger.COMMENT
+                else results.merge_lead(req.sha, merged=True, branch=req.branch))
+        key = f"{preview_key(req.number)}-{plan.run_id or req.sha[:12]}"
+        marker = split.make_marker("rollout", {"key": key})
+        body = f"{marker.line(part='1/1')}\n{rollout_text.progress(progress, lead=lead)}"
+        try:
+            self.upsert(req.repo, req.number, "rollout", key, [body])
+        except ShipmateError as exc:
+            log.warning("%s#%s: could not show the rollout's progress: %s", req.repo, req.number, exc)
 
     def drift_refused(self, request: Request, reason: str) -> None:
         page = self.repository_url(request.repo)

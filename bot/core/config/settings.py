@@ -43,6 +43,7 @@ Kubernetes resources (Kusion always does). `appMetadata: apply` puts an AppConfi
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 
 from bot.core import policy
@@ -98,6 +99,16 @@ class GenerateSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RolloutSettings:
+    """How an apply of many stacks goes: `batch_size` stacks at a time (0: all at once), a
+    pause between batches, and whether a failed batch stops the rest (`bot.core.rollout`)."""
+
+    batch_size: int = 0
+    pause_seconds: int = 0
+    stop_on_failure: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class RepoSettings:
     """The repository's Shipmate settings with defaults for everything not written."""
 
@@ -111,6 +122,7 @@ class RepoSettings:
     draft_previews: bool = False
     secrets: SecretSettings = field(default_factory=SecretSettings)
     generate: GenerateSettings = field(default_factory=GenerateSettings)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
 
     @property
     def apply_on_merge(self) -> bool:
@@ -158,7 +170,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         data,
         (),
         ("backend", "apply", "branches", "requirements", "permissions", "drift", "concurrency",
-         "draftPreviews", "secrets", "generate"),
+         "draftPreviews", "secrets", "generate", "rollout"),
     )
 
     backend = c.mapping(data.get("backend"), ("backend",))
@@ -228,6 +240,17 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     if "appMetadata" in gen and isinstance(app_metadata, str):
         c.one_of(app_metadata, ("generate", "appMetadata"), APP_METADATA_MODES)
 
+    rollout = c.mapping(data.get("rollout"), ("rollout",))
+    c.fields(rollout, ("rollout",), ("batchSize", "pause", "stopOnFailure"))
+    batch_size = c.get(rollout, "batchSize", ("rollout",), "integer", 0)
+    if isinstance(batch_size, int) and not 1 <= batch_size <= 100 and "batchSize" in rollout:
+        c.add(("rollout", "batchSize"), f"expected an integer from 1 to 100, got {batch_size}")
+    pause_text = c.get(rollout, "pause", ("rollout",), "string", "0s")
+    pause = _seconds(pause_text) if isinstance(pause_text, str) else None
+    if pause is None or pause > MAX_ROLLOUT_PAUSE:
+        c.add(("rollout", "pause"), f"expected a duration such as 30s or 2m, at most 10m, got {pause_text!r}")
+    stop = c.get(rollout, "stopOnFailure", ("rollout",), "boolean", True)
+
     c.raise_for(doc)
     return RepoSettings(
         backend=BackendSettings(branch=branch),
@@ -242,7 +265,19 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),
         generate=GenerateSettings(namespace, tf_namespace, app_metadata),
+        rollout=RolloutSettings(batch_size, pause or 0, stop),
     )
+
+
+MAX_ROLLOUT_PAUSE = 600  # seconds: a pause holds the apply (and its locks) that long
+
+
+def _seconds(text: str) -> int | None:
+    """`30s`, `2m` or `45` (seconds) as seconds; None when it is none of them."""
+    match = re.fullmatch(r"(\d{1,5})([sm]?)", text.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
 
 
 def _scoped_levels(c: Checker, perms: dict[str, object], scope: str) -> tuple[tuple[str, policy.Levels], ...]:
