@@ -45,12 +45,13 @@ from typing import Any
 
 from bot import logs
 from bot.app import stackorder
+from bot.app.configrepo import discover_stacks
 from bot.app.fanout import fan_out
 from bot.app.locking import LockSession
 from bot.app.policycheck import PolicyCheck
 from bot.app.services import Tree, secrets_of
 from bot.app.stacks import LoadedStack, RunOptions, StackIdentity, StackOps
-from bot.core import fingerprint, mask, rollout
+from bot.core import fingerprint, mask, rollout, stackoutputs
 from bot.core.affected import StackRef
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ShipmateError, TransientError, retry_kind
@@ -121,7 +122,7 @@ class StackRunner:
         pinning = plan.operation is Operation.PREVIEW and plan.request.number is not None
 
         def one(ref: StackRef) -> Done:
-            got = self._load(ref)
+            got = self._load(ref, plan)
             if isinstance(got, StackOutcome):
                 return got, frozenset()
             loaded, secrets = got
@@ -178,7 +179,7 @@ class StackRunner:
         secrets: frozenset[str] = frozenset()
         try:
             if plan.operation is Operation.APPLY:
-                got = self._load(ref)
+                got = self._load(ref, plan)
                 if isinstance(got, StackOutcome):
                     return got, secrets
                 loaded, secrets = got
@@ -259,7 +260,9 @@ class StackRunner:
     def _fingerprint(self, commit: str, loaded: LoadedStack, changeset: ChangeSet) -> fingerprint.Fingerprint:
         """The fingerprint of a preview of `loaded` at `commit`: its Spec masked as stored."""
         literals = self.ops.masker.own | mask.Literals.of(loaded.secrets)
-        return fingerprint.of(commit, mask.mask_spec(loaded.spec, literals), changeset)
+        written = loaded.written or loaded.spec  # other stacks' outputs pinned as written
+        refs = stackoutputs.references(written) if loaded.written is not None else None
+        return fingerprint.of(commit, mask.mask_spec(written, literals), changeset, refs)
 
     # --- shared ---------------------------------------------------------------------------------
 
@@ -274,17 +277,34 @@ class StackRunner:
             return None
         return None if isinstance(got, StackOutcome) else got[0].spec.secret_store
 
-    def _load(self, ref: StackRef) -> tuple[LoadedStack, frozenset[str]] | StackOutcome:
-        """The loaded stack and its secret literals, or its refusal when its config is bad."""
+    def _load(self, ref: StackRef, plan: RunPlan | None = None) -> tuple[LoadedStack, frozenset[str]] | StackOutcome:
+        """The loaded stack and its secret literals, or its refusal when its config is bad or
+        it reads an output of another stack that cannot be resolved."""
         assert self.tree is not None, "a plan that loads stacks needs a tree"
         given = [stack for stack in self.loaded if stack.identity.path == ref.path]
         try:
             loaded = given[0] if given else self.ops.load(self.tree.reader, ref.path)
+            if stackoutputs.mentions(loaded.spec):
+                loaded = self._with_outputs(ref, loaded, plan)
         except ShipmateError as exc:
             if not self.contain:
                 raise
             return StackOutcome.refused(ref.project, ref.name, ref.workspace, str(exc))
         return loaded, frozenset(secrets_of(loaded, self.trusted))
+
+    def _with_outputs(self, ref: StackRef, loaded: LoadedStack, plan: RunPlan | None) -> LoadedStack:
+        """`loaded` with the outputs it reads of the stacks its `dependsOn` lists filled in from
+        their latest releases (an apply runs after its dependencies' wave, so it reads what they
+        just recorded); in a preview, a dependency changing in the same run is known after apply."""
+        assert self.tree is not None
+        graph = stackorder.graph_of(self.tree.reader)
+        stacks = {s.path: s for s in discover_stacks(self.tree.reader)}
+        deps = [stacks[path] for path in graph.depends_on.get(ref.path, ()) if path in stacks]
+        releases = {graph.names[dep.path]: self.ops.backend.latest(dep.project, dep.workspace) for dep in deps}
+        changing = {s.path for s in plan.stacks} if plan is not None and plan.operation is Operation.PREVIEW else set()
+        pending = {graph.names[dep.path] for dep in deps if dep.path in changing}
+        spec = stackoutputs.resolve_outputs(loaded.spec, releases, pending=pending)
+        return replace(loaded, spec=spec, written=loaded.spec)
 
     def _each(self, plan: RunPlan, work: Callable[[StackRef], Done]) -> list[Done]:
         operation = str(plan.operation)

@@ -79,6 +79,9 @@ class LoadedStack:
     settings: RepoSettings
     secrets: frozenset[str] = frozenset()
     warnings: tuple[Problem, ...] = ()  # what the config holds and generation ignored, located
+    # The Spec as generated when `spec` has other stacks' outputs filled in (bot.core.stackoutputs):
+    # what an approval is pinned to. None: `spec` is as generated.
+    written: Spec | None = None
 
 
 @dataclass(frozen=True, slots=True)

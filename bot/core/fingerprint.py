@@ -14,13 +14,20 @@ the mappings were built in:
 (`previews/<pr>.yaml`); `/apply` and the apply of a merge compute it again before anything
 changes and go ahead only when it is what the approvers saw. `changed` names the parts that
 differ, so a refusal can say whether the cluster or the configuration moved.
+
+Outputs of other stacks (`$kusion_stack.<project>/<stack>.<id>.<attr>`, `bot.core.stackoutputs`)
+are fingerprinted as written, not as resolved: the `spec` part is the Spec before they are
+filled in, and a change whose field holds one records the reference as its new value
+(`references`). What an approver sees for such a field is "the value that stack records", known
+after the dependency applies; the dependency's own preview pins what it will change. (A
+reference inside a list item keyed by name is compared by its value.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,15 +80,46 @@ class Fingerprint:
         return tuple(part for part in PARTS if getattr(self, part) != getattr(other, part))
 
 
-def changes_of(changeset: ChangeSet) -> list[dict[str, Any]]:
-    """The change set as plain data: what would be done to each resource, step by step."""
+References = Mapping[str, Mapping[tuple[str | int, ...], str]]  # resource ID -> path -> reference
+
+
+def changes_of(changeset: ChangeSet, references: References | None = None) -> list[dict[str, Any]]:
+    """The change set as plain data: what would be done to each resource, step by step; a
+    field holding one of `references` has the reference as its new value."""
+    refs = references or {}
     return [
         {"id": step.id, "action": str(step.action), "note": step.note,
-         "diffs": [{"path": format_path(d.path), "kind": str(d.kind), "before": d.before, "after": d.after}
+         "diffs": [{"path": format_path(d.path), "kind": str(d.kind), "before": d.before,
+                    "after": _reference_at(refs, step.id, d.path, d.after)}
                    for d in step.diffs],
          "forces": [format_path(p) for p in step.forces]}
         for step in sorted(changeset.steps, key=lambda s: s.id)
     ]
+
+
+def _reference_at(refs: References, resource: str, path: Sequence[object], value: Any) -> Any:
+    """`value` (a diff's new value at `path`) with every reference at or below `path` put back
+    as written."""
+    at = refs.get(resource)
+    if not at or not all(isinstance(seg, str | int) for seg in path):
+        return value
+    prefix = tuple(path)
+    for where, written in at.items():
+        if where[:len(prefix)] == prefix:
+            value = _put(value, where[len(prefix):], written)
+    return value
+
+
+def _put(node: Any, path: tuple[str | int, ...], written: str) -> Any:
+    """A copy of `node` with `written` at `path`; `node` itself when `path` is not in it."""
+    if not path:
+        return written
+    head, rest = path[0], path[1:]
+    if isinstance(node, Mapping) and isinstance(head, str) and head in node:
+        return {**node, head: _put(node[head], rest, written)}
+    if isinstance(node, list) and isinstance(head, int) and 0 <= head < len(node):
+        return [*node[:head], _put(node[head], rest, written), *node[head + 1:]]
+    return node
 
 
 def live_of(changeset: ChangeSet) -> dict[str, Any]:
@@ -90,7 +128,8 @@ def live_of(changeset: ChangeSet) -> dict[str, Any]:
     return {step.id: (step.from_.attributes if step.from_ is not None else None) for step in changeset.steps}
 
 
-def of(commit: str, spec: Spec, changeset: ChangeSet) -> Fingerprint:
-    """The fingerprint of a preview of `spec` at `commit` that produced `changeset`."""
-    return Fingerprint(digest(commit), digest(spec.to_dict()), digest(changes_of(changeset)),
+def of(commit: str, spec: Spec, changeset: ChangeSet, references: References | None = None) -> Fingerprint:
+    """The fingerprint of a preview of `spec` (as written) at `commit` that produced
+    `changeset`; `references`: where `spec` reads other stacks' outputs."""
+    return Fingerprint(digest(commit), digest(spec.to_dict()), digest(changes_of(changeset, references)),
                        digest(live_of(changeset)))

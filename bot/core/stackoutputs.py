@@ -86,6 +86,34 @@ def resolve_outputs(
     return dataclasses.replace(spec, resources=resources)
 
 
+def mentions(spec: Spec) -> bool:
+    """Whether any resource of `spec` holds a `$kusion_stack.` reference."""
+    return any(_mentions(r.attributes) for r in spec.resources)
+
+
+def references(spec: Spec) -> dict[str, dict[tuple[str | int, ...], str]]:
+    """Where `spec`'s `$kusion_stack.` references are: resource ID -> attribute path -> the
+    reference as written (what an approval pins, whatever value it takes when applied)."""
+    found: dict[str, dict[tuple[str | int, ...], str]] = {}
+
+    def walk(node: Any, path: tuple[str | int, ...], into: dict[tuple[str | int, ...], str]) -> None:
+        if isinstance(node, str) and node.startswith(KUSION_STACK_PREFIX):
+            into[path] = node
+        elif isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, (*path, str(key)), into)
+        elif isinstance(node, list | tuple):
+            for index, value in enumerate(node):
+                walk(value, (*path, index), into)
+
+    for resource in spec.resources:
+        into: dict[tuple[str | int, ...], str] = {}
+        walk(resource.attributes, (), into)
+        if into:
+            found[resource.id] = into
+    return found
+
+
 def _mentions(node: Any) -> bool:
     if isinstance(node, str):
         return node.startswith(KUSION_STACK_PREFIX)

@@ -91,3 +91,25 @@ def test_round_trip_through_a_record():
     assert got.to_dict()["value"] == got.value
     assert got.value.startswith("sha256:") and len(got.value) == len("sha256:") + 64
     assert fingerprint.Fingerprint.from_dict({"value": got.value}) is None
+
+
+REF = "$kusion_stack.network/dev.v1:ConfigMap:network:settings.data.revision"
+
+
+def read_output(value: str, *, whole: bool) -> fingerprint.Fingerprint:
+    """A preview of a ConfigMap whose data.network reads another stack's output, resolved to
+    `value`; `whole`: the diff is the whole new data mapping (a new field), else the field."""
+    written = Resource("v1:ConfigMap:shop:cfg", "Kubernetes", {"data": {"network": REF, "a": "1"}})
+    planned = Resource(written.id, "Kubernetes", {"data": {"network": value, "a": "1"}})
+    live = Resource(written.id, "Kubernetes", {"data": {"a": "1"}} if whole else {"data": {"network": "0", "a": "1"}})
+    diff = (FieldDiff(("data",), DiffKind.CHANGED, {"a": "1"}, {"network": value, "a": "1"}) if whole
+            else FieldDiff(("data", "network"), DiffKind.CHANGED, "0", value))
+    step = ChangeStep(written.id, Action.UPDATE, live, planned, (diff,))
+    refs = {written.id: {("data", "network"): REF}}
+    return fingerprint.of(HEAD, Spec((written,)), ChangeSet((step,), "shop", "dev", "dev"), refs)
+
+
+@given(st.text(max_size=10), st.text(max_size=10), st.booleans())
+def test_an_output_is_pinned_as_written_whatever_it_resolves_to(first: str, second: str, whole: bool) -> None:
+    # The preview saw "(known after apply)", the apply the value the dependency recorded.
+    assert read_output(first, whole=whole) == read_output(second, whole=whole)
