@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from bot.core.events import Delivery
 from bot.core.lock import Lock
+from bot.core.lockqueue import LockQueue, Waiting
 from bot.core.release import Release, ReleaseMeta
 from bot.core.spec import SENSITIVE_KEY as spec_sensitive_key
 from bot.core.spec import Resource, State
@@ -464,6 +465,23 @@ class StateBackend(Protocol):
 
     def write_drift(self, project: str, workspace: str, report: Mapping[str, Any]) -> None:
         """Record the last drift check at `drift/<project>/<workspace>.yaml`."""
+        ...
+
+    def queue(self, project: str, workspace: str) -> LockQueue:
+        """The live line of pull requests waiting for project+workspace's lock."""
+        ...
+
+    def join_queue(self, project: str, workspace: str, entry: Waiting) -> int:
+        """Put `entry` in the lock's line (a pull request waiting already keeps its place); its
+        1-based position."""
+        ...
+
+    def leave_queues(self, pull_request: int) -> tuple[str, ...]:
+        """Take `pull_request` out of every line; the `project/workspace` keys it left."""
+        ...
+
+    def next_in_queue(self, project: str, workspace: str) -> Waiting | None:
+        """When the lock is free, the first live entry of its line, taken out of it."""
         ...
 
     def write_previews(self, pull_request: int, report: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from bot.core import statelayout as layout
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError, Problem, StateConflict
 from bot.core.lock import Lock, LockSlot
+from bot.core.lockqueue import LockQueue, Waiting, ordinal
 from bot.core.ports import Clock, Unlocked
 from bot.core.release import (
     Release,
@@ -340,6 +341,65 @@ class StoreBackend:
 
         self._transact(fn)
 
+    # --- the lock queue (bot.core.lockqueue) --------------------------------------------------
+
+    def queue(self, project: str, workspace: str) -> LockQueue:
+        """The live line for project+workspace's lock (expired entries left out)."""
+        layout.check_key(project, workspace)
+        return _queue(self.store.snapshot(), project, workspace).live(self.clock.now())
+
+    def join_queue(self, project: str, workspace: str, entry: Waiting) -> int:
+        """Put `entry` in the line (a pull request waiting already keeps its place); its
+        1-based position."""
+        layout.check_key(project, workspace)
+
+        def fn(snap: Snapshot) -> Write[int] | Done[int]:
+            line = _queue(snap, project, workspace).live(self.clock.now())
+            joined = line.join(entry)
+            position = joined.position(entry.pull_request)
+            assert position is not None
+            if joined == line:
+                return Done(position)
+            return Write(changes={layout.queue_path(project, workspace): joined.to_yaml().encode()},
+                         message=f"queue {project}/{workspace}: #{entry.pull_request} waits "
+                                 f"({ordinal(position)} in line)", result=position)
+
+        return self._transact(fn)
+
+    def leave_queues(self, pull_request: int) -> tuple[str, ...]:
+        """Take `pull_request` out of every line; the keys it left."""
+        def fn(snap: Snapshot) -> Write[tuple[str, ...]] | Done[tuple[str, ...]]:
+            changes: dict[str, bytes] = {}
+            for line in _queues(snap):
+                if line.position(pull_request) is not None:
+                    changes[layout.queue_path(line.project, line.workspace)] = line.leave(pull_request).to_yaml().encode()
+            left = tuple(sorted(path[len(layout.QUEUES) + 1:-len(".yaml")] for path in changes))
+            if not changes:
+                return Done(())
+            return Write(changes=changes, message=f"queues: #{int(pull_request)} left {', '.join(left)}",
+                         result=left)
+
+        return self._transact(fn)
+
+    def next_in_queue(self, project: str, workspace: str) -> Waiting | None:
+        """When nobody holds project+workspace's lock, the first live entry of its line, taken
+        out of it (the expired ones dropped); None when the lock is held or nobody waits."""
+        layout.check_key(project, workspace)
+
+        def fn(snap: Snapshot) -> Write[Waiting | None] | Done[Waiting | None]:
+            now = self.clock.now()
+            holder = _slot(snap, project, workspace).holder
+            stored = _queue(snap, project, workspace)
+            line = stored.live(now)
+            if (holder is not None and not holder.expired(now)) or not line.waiting:
+                return Done(None)
+            first = line.waiting[0]
+            rest = line.leave(first.pull_request)
+            return Write(changes={layout.queue_path(project, workspace): rest.to_yaml().encode()},
+                         message=f"queue {project}/{workspace}: #{first.pull_request}'s turn", result=first)
+
+        return self._transact(fn)
+
     def write_previews(self, pull_request: int, report: Mapping[str, Any]) -> None:
         body = dump_data(mask.mask_data(dict(report), self.masker.literals)).encode()
 
@@ -487,6 +547,21 @@ def _slot(snap: Snapshot, project: str, workspace: str) -> LockSlot:
                      f"holds the lock of {slot.project}/{slot.workspace}, expected {project}/{workspace}")]
         )
     return slot
+
+
+def _queue(snap: Snapshot, project: str, workspace: str) -> LockQueue:
+    path = layout.queue_path(project, workspace)
+    text = _text(snap, path)
+    return LockQueue(project, workspace) if text is None else LockQueue.from_yaml(text, snap.label(path))
+
+
+def _queues(snap: Snapshot) -> list[LockQueue]:
+    out = []
+    for project in snap.list_dir(layout.QUEUES):
+        for name in snap.list_dir(f"{layout.QUEUES}/{project}"):
+            if name.endswith(".yaml"):
+                out.append(_queue(snap, project, name[: -len(".yaml")]))
+    return out
 
 
 def _slots(snap: Snapshot) -> list[LockSlot]:

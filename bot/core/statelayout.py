@@ -7,6 +7,7 @@ releases/<project>/<workspace>/<revision>.yaml   one Release per apply/destroy a
 locks/<project>/<workspace>.yaml                 lastToken and the holder (owner, PR, run, lease)
 drift/<project>/<workspace>.yaml                 last drift check
 previews/<pull request>.yaml                     the pull request's latest preview, per stack
+queues/<project>/<workspace>.yaml                pull requests waiting for the lock, in order
 ```
 
 `Store` is what the backend logic (`bot.core.statebackend`) needs from a medium: a consistent
@@ -32,9 +33,10 @@ RELEASES = "releases"
 LOCKS = "locks"
 DRIFT = "drift"
 PREVIEWS = "previews"
+QUEUES = "queues"
 README = "README.md"
 INDEX = ".metadata.yml"
-TOP_LEVEL = (README, RELEASES, LOCKS, DRIFT, PREVIEWS)
+TOP_LEVEL = (README, RELEASES, LOCKS, DRIFT, PREVIEWS, QUEUES)
 
 README_TEXT = """\
 # Shipmate state
@@ -84,6 +86,10 @@ def lock_path(project: str, workspace: str) -> str:
 
 def drift_path(project: str, workspace: str) -> str:
     return f"{DRIFT}/{project}/{workspace}.yaml"
+
+
+def queue_path(project: str, workspace: str) -> str:
+    return f"{QUEUES}/{project}/{workspace}.yaml"
 
 
 def previews_path(pull_request: int) -> str:

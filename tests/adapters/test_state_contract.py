@@ -245,3 +245,26 @@ def test_memory_reads_a_consistent_snapshot_while_writes_go_on() -> None:
     assert before.list_dir("releases/shop/prod") == (".metadata.yml", "1.yaml")
     assert backend.store.snapshot().list_dir("releases/shop/prod") == (".metadata.yml", "1.yaml", "2.yaml")
     assert before.label("releases/shop/prod/1.yaml") == "shipmate-state:releases/shop/prod/1.yaml"
+
+
+def test_the_lock_queue_is_first_in_first_out_beside_the_lock(backend: StoreBackend, clock: FakeClock) -> None:
+    from datetime import timedelta
+
+    from bot.core.lockqueue import Waiting
+
+    def waiting(number: int, hours: float = 24) -> Waiting:
+        return Waiting(number, f"user{number}", 4000 + number, clock.now(), clock.now() + timedelta(hours=hours))
+
+    held = backend.acquire_lock("shop", "dev", "pr:acme/config#1", 3600, pull_request=1)
+    assert backend.join_queue("shop", "dev", waiting(2)) == 1
+    assert backend.join_queue("shop", "dev", waiting(3, hours=1)) == 2
+    assert backend.join_queue("shop", "dev", waiting(4)) == 3
+    assert backend.join_queue("shop", "dev", waiting(2)) == 1  # asking again keeps the place
+    assert backend.next_in_queue("shop", "dev") is None  # the lock is still held
+    assert backend.leave_queues(4) == ("shop/dev",) and backend.leave_queues(4) == ()
+    assert backend.release_lock(held)
+    first = backend.next_in_queue("shop", "dev")
+    assert first is not None and (first.pull_request, first.actor, first.comment_id) == (2, "user2", 4002)
+    clock.advance(2 * 3600)  # #3's entry expired meanwhile
+    assert backend.next_in_queue("shop", "dev") is None
+    assert backend.queue("shop", "dev").waiting == ()
