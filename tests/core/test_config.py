@@ -64,7 +64,7 @@ def test_settings_problems_are_collected_with_positions() -> None:
         "shipmate.yaml:2:11: backend.branch: expected a git branch name, got 'a b'",
         "shipmate.yaml:3:3: backend.bogus: unknown field 'bogus'; expected one of: branch",
         "shipmate.yaml:4:1: poll: unknown field 'poll'; expected one of: apply, backend, branches, concurrency, "
-        "draftPreviews, drift, generate, permissions, requirements, secrets",
+        "draftPreviews, drift, generate, permissions, requirements, rollout, secrets",
     ]
     assert problems(parse_settings, "shipmate.yaml", "- a\n") == [
         "shipmate.yaml:1:1: expected a mapping, got a list"]

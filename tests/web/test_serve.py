@@ -123,7 +123,7 @@ def test_router_dispatches_by_type_and_logs_the_rest(caplog: pytest.LogCaptureFi
     assert isinstance(seen[0], IssueCommentEvent) and seen[1] == 77
     messages = [r.getMessage() for r in caplog.records]
     assert "delivery p1: no handler for PingEvent (ping -)" in messages
-    assert "delivery x1 ignored: event 'check_run' is not handled" in messages
+    assert "delivery x1 ignored: check_run action 'rerequested' is not handled" in messages
 
 
 def test_the_default_handler_answers_pings(caplog: pytest.LogCaptureFixture) -> None:
