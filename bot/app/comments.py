@@ -44,8 +44,9 @@ releases this pull request's locks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
-from bot.app import builder, dashboard_previews
+from bot.app import builder, dashboard_previews, waiting
 from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
@@ -54,7 +55,11 @@ from bot.core import commands
 from bot.core.commands import Command, Verb
 from bot.core.errors import PolicyDenied
 from bot.core.events import CheckRunAction, IssueCommentEvent
+from bot.core.lock import LockedOut
+from bot.core.lockqueue import Waiting
+from bot.core.ports import StateBackend
 from bot.core.render import checks as render_checks
+from bot.core.render import queue as queue_text
 from bot.core.render import refusals
 from bot.core.reporter import Reporter
 from bot.core.runplan import Request
@@ -99,6 +104,8 @@ class Comments:
         except PolicyDenied as exc:
             reporter.acknowledged(request, "confused")
             reporter.refused(request, f"/{parsed.verb}", str(exc))
+            return
+        if ok is None:  # waiting in line for a lock: the comment is answered when its turn comes
             return
         if not ok:
             reaction = "confused"
@@ -148,9 +155,36 @@ class Comments:
         except PolicyDenied as exc:
             reporter.refused(request, f"{text} (the Apply button)", str(exc))
 
+    def queued(self, access: Access, repo: str, entry: Waiting) -> None:
+        """The lock an `/apply` waited for is free (`bot.app.waiting`): preview the pull request
+        again (what the apply is then pinned to), then run the command as the person who asked,
+        with every rule a comment meets; the result is told on their comment."""
+        parsed = commands.parse(entry.command)
+        if not isinstance(parsed, Command) or parsed.verb is not Verb.APPLY:
+            log.warning("%s#%d: a queued command %r is not an /apply; dropped", repo, entry.pull_request,
+                        entry.command)
+            return
+        reporter = self.services.reporter(access)
+        request = Request(repo, entry.pull_request, comment_id=entry.comment_id, actor=entry.actor)
+        asked = builder.Asked(entry.actor, entry.comment_id)
+        try:
+            self.run(access, reporter, request, asked, Command(Verb.PREVIEW, parsed.project, parsed.stack))
+            ok = self.run(access, reporter, request, asked, parsed)
+        except PolicyDenied as exc:
+            reporter.acknowledged(request, "confused")
+            reporter.refused(request, entry.command, str(exc))
+            return
+        if ok is not None:
+            reporter.acknowledged(request, "rocket" if ok else "confused")
+
+    def freed(self, access: Access, repo: str, backend: StateBackend, keys: Iterable[str]) -> None:
+        """Locks were freed: each goes to the first pull request in its line."""
+        waiting.hand_over(access, repo, backend, keys, self.queued)
+
     def run(self, access: Access, reporter: Reporter, request: Request, asked: builder.Asked,
-            command: Command) -> bool:
-        """Run an authorised command; PolicyDenied when it may not run."""
+            command: Command) -> bool | None:
+        """Run an authorised command; PolicyDenied when it may not run. None: an `/apply` that
+        found a lock held by another pull request and waits in line for it."""
         host, repo, number = access.host, request.repo, request.number
         assert number is not None
         if command.verb is Verb.HELP:
@@ -160,8 +194,12 @@ class Comments:
         policy = self.policy(access, repo)
         builder.authorize(access, pr, asked.author, command, policy)
         if command.verb is Verb.UNLOCK:
-            freed = access.backends(repo, policy.settings.backend.branch).release_pull_request_locks(number)
-            reporter.unlocked(request, freed, f"@{asked.author} asked to unlock")
+            backend = access.backends(repo, policy.settings.backend.branch)
+            freed = backend.release_pull_request_locks(number)
+            left = backend.leave_queues(number)
+            reporter.unlocked(request, freed, f"@{asked.author} asked to unlock"
+                              + (f"; it no longer waits for {', '.join(left)}" if left else ""))
+            self.freed(access, repo, backend, (lock.key for lock in freed))
             return True
         tree = self.services.tree(access, repo, pr.head_sha)
         ops = self.services.ops(access, repo, policy.settings)
@@ -183,7 +221,16 @@ class Comments:
         policies = check(self.services.policy_engine, policy.policies, pr)
         runner = StackRunner(ops, tree, policy.settings, reporter,
                              pinned=fingerprints if command.verb is Verb.APPLY else None, policies=policies)
-        result = runner.run(plan)
+        try:
+            result = runner.run(plan)
+        except LockedOut as exc:
+            holder = exc.holder.pull_request
+            if command.verb is not Verb.APPLY or command.no_wait or holder is None or holder == number:
+                raise
+            place = waiting.join(ops.backend, self.services.clock, exc.holder, number, asked.author,
+                                 asked.comment_id, commands.text_of(command))
+            reporter.replied(request, queue_text.waiting(asked.author, exc.holder, place))
+            return None
         reviews = lambda: len(host.reviews(repo, number))  # noqa: E731
         if command.verb is Verb.PREVIEW:
             dashboard_previews.record(ops.backend, self.services.clock, number, pr.head_sha, result, reviews)

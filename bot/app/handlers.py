@@ -48,13 +48,15 @@ def install(router: EventRouter, services: Services, policy_branch: str | None =
     """Register the pull-request workflow on `router`; `policy_branch` is where every
     repository's `shipmate.yaml` is read from (None: each repository's default branch)."""
     policy = PolicySource(services, policy_branch)
-    pulls = PullRequests(services, policy)
-    handlers = Handlers(pulls, Comments(services, policy), Merges(services, policy))
+    comments = Comments(services, policy)
+    handlers = Handlers(PullRequests(services, policy, comments.freed), comments,
+                        Merges(services, policy, comments.freed))
     router.on(PullRequestEvent, handlers.pulls.handle)
     router.on(IssueCommentEvent, handlers.comments.handle)
     router.on(CheckRunAction, handlers.comments.click)
     router.on(PushEvent, handlers.merges.handle)
-    router.on(SweepLocks, lambda event: _discard(sweep_locks(services, event.repo, event.installation_id)))
+    router.on(SweepLocks, lambda event: _discard(sweep_locks(services, event.repo, event.installation_id,
+                                                              freed=comments.freed)))
     router.on(CheckDrift, lambda event: _discard(check_drift(services, event.repo, event.installation_id)))
     return handlers
 

@@ -43,8 +43,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from bot.core.errors import PolicyDenied
-from bot.core.lock import Lock, LockHeld
+from bot.core.lock import Lock, LockedOut, LockHeld
 from bot.core.ports import StateBackend
 from bot.metrics import ShipmateMetrics
 
@@ -95,7 +94,7 @@ class LockSession:
 
     def acquire_all(self, keys: Iterable[tuple[str, str]]) -> tuple[Lock, ...]:
         """Take the lock of every (project, workspace), in sorted order, before anything
-        changes; PolicyDenied names a live other holder (the locks taken here given back)."""
+        changes; LockedOut (a PolicyDenied) names a live other holder (the locks taken here given back)."""
         wanted = sorted(set(keys))
         held_before = {lock.key for lock in self.backend.list_locks() if lock.owner == self.owner}
         with self._guard:
@@ -110,7 +109,7 @@ class LockSession:
                     self.let_go(lock)
             holder = exc.holder
             where = f" (comment `/unlock` on #{holder.pull_request} to free it)" if holder.pull_request else ""
-            raise PolicyDenied(f"{exc}{where}") from None
+            raise LockedOut(f"{exc}{where}", holder) from None
         return tuple(taken)
 
     def lock(self, project: str, workspace: str) -> Lock:

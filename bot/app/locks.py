@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.app.services import Services
+from bot.app.waiting import Freed
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import ConfigError
 from bot.core.lock import Lock
@@ -32,9 +33,11 @@ class Swept:
 
 
 def sweep_locks(
-    services: Services, repo: str, installation_id: int | None = None, grace: timedelta = CLOSED_GRACE
+    services: Services, repo: str, installation_id: int | None = None, grace: timedelta = CLOSED_GRACE,
+    freed: Freed | None = None,
 ) -> Swept:
-    """Free `repo`'s expired locks and the locks of its closed pull requests."""
+    """Free `repo`'s expired locks and the locks of its closed pull requests (which leave
+    every lock's line); `freed` hands each freed lock to the first in its line."""
     access = services.access(repo, installation_id)
     host = access.host
     try:
@@ -54,13 +57,16 @@ def sweep_locks(
             continue
         if host.pull_request(repo, number).state == "open":
             continue
-        freed = backend.release_pull_request_locks(number)
-        if freed:
-            closed.extend(freed)
-            services.reporter(access).unlocked(Request(repo, number), freed, "The pull request is closed")
+        released = backend.release_pull_request_locks(number)
+        backend.leave_queues(number)
+        if released:
+            closed.extend(released)
+            services.reporter(access).unlocked(Request(repo, number), released, "The pull request is closed")
     if expired or closed:
         log.info("%s: freed %d expired lock(s) and %d lock(s) of closed pull requests",
                  repo, len(expired), len(closed))
+        if freed is not None:
+            freed(access, repo, backend, [lock.key for lock in (*expired, *closed)])
     return Swept(tuple(expired), tuple(closed))
 
 

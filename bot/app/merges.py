@@ -23,6 +23,7 @@ from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services, Tree
 from bot.app.trust import PolicySource, PolicyUnreadable
+from bot.app.waiting import Freed
 from bot.core import mask
 from bot.core.errors import ConfigError, RuntimeFailed, ShipmateError
 from bot.core.events import ZERO_SHA, PushEvent
@@ -38,9 +39,10 @@ class Merges:
     the pushed commit. Pushes to any other branch apply nothing, and so do Shipmate's own
     (the state branch's commits)."""
 
-    def __init__(self, services: Services, policy: PolicySource | None = None) -> None:
+    def __init__(self, services: Services, policy: PolicySource | None = None, freed: Freed | None = None) -> None:
         self.services = services
         self.policy = policy or PolicySource(services)
+        self.freed = freed  # the lock queue: a freed lock goes to the first in its line
 
     def handle(self, event: PushEvent) -> None:
         if event.branch is None or event.deleted or event.after == ZERO_SHA:
@@ -79,6 +81,10 @@ class Merges:
         result = StackRunner(ops, tree, trusted, reporter, pinned=fingerprints if pr is not None else None,
                              merged_head=pr.head_sha if pr is not None else "",
                              policies=check(self.services.policy_engine, policy.policies, pr)).run(plan)
+        if pr is not None:
+            ops.backend.leave_queues(pr.number)  # merged: it waits for nothing any more
+        if self.freed is not None and result.freed:
+            self.freed(access, repo, ops.backend, [lock.key for lock in result.freed])
         lits = mask.Literals.of(result.secrets)
         for run in result.stacks:
             if not run.ok:

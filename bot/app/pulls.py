@@ -24,6 +24,7 @@ from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
+from bot.app.waiting import Freed
 from bot.core.commands import Command
 from bot.core.config.settings import RepoSettings
 from bot.core.events import PullRequestEvent
@@ -38,9 +39,10 @@ log = logging.getLogger("shipmate.bot")
 class PullRequests:
     """Handles `PullRequestEvent`s; `preview` also serves the `/preview` command."""
 
-    def __init__(self, services: Services, policy: PolicySource | None = None) -> None:
+    def __init__(self, services: Services, policy: PolicySource | None = None, freed: Freed | None = None) -> None:
         self.services = services
         self.policy = policy or PolicySource(services)
+        self.freed = freed  # the lock queue: a freed lock goes to the first in its line
 
     def handle(self, event: PullRequestEvent) -> None:
         access = self.services.access(event.repo, event.installation_id)
@@ -96,7 +98,11 @@ class PullRequests:
         if event.merged and policy.applies_to(event.base_ref) and trusted.apply_on_merge:
             log.info("%s#%d merged: the merge's apply frees its locks", event.repo, event.number)
             return
-        freed = access.backends(event.repo, trusted.backend.branch).release_pull_request_locks(event.number)
+        backend = access.backends(event.repo, trusted.backend.branch)
+        freed = backend.release_pull_request_locks(event.number)
+        backend.leave_queues(event.number)
         if freed:
             reason = "Pull request merged" if event.merged else "Pull request closed"
             self.services.reporter(access).unlocked(Request(event.repo, event.number), freed, reason)
+            if self.freed is not None:
+                self.freed(access, event.repo, backend, [lock.key for lock in freed])

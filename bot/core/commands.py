@@ -5,7 +5,7 @@ commands; anything after a second non-empty line makes the comment ambiguous and
 ignored, as Atlantis does, so quoted text or prose never triggers an apply by accident.
 
     /preview  [-p PROJECT] [-s STACK]
-    /apply    [-p PROJECT] [-s STACK] [--override-policy REASON]
+    /apply    [-p PROJECT] [-s STACK] [--override-policy REASON] [--no-wait]
     /destroy  -p PROJECT -s STACK --confirm PROJECT/STACK
     /unlock
     /help
@@ -57,6 +57,7 @@ class Command:
     stack: str | None = None
     confirm: str | None = None
     override_reason: str | None = None  # `/apply --override-policy REASON`
+    no_wait: bool = False  # `/apply --no-wait`: refuse on a lock held by another pull request, not wait in line
 
     def matches(self, project: str, stack: str) -> bool:
         """Whether a stack is selected by this command's `-p`/`-s` filters."""
@@ -83,7 +84,7 @@ Parsed = Command | Reply | Ignore
 
 _FLAGS: dict[Verb, frozenset[str]] = {
     Verb.PREVIEW: frozenset({"project", "stack"}),
-    Verb.APPLY: frozenset({"project", "stack", "override_policy"}),
+    Verb.APPLY: frozenset({"project", "stack", "override_policy", "no_wait"}),
     Verb.DESTROY: frozenset({"project", "stack", "confirm"}),
     Verb.UNLOCK: frozenset(),
     Verb.HELP: frozenset(),
@@ -95,7 +96,9 @@ _ALIASES = {
     "--stack": "stack",
     "--confirm": "confirm",
     "--override-policy": "override_policy",
+    "--no-wait": "no_wait",
 }
+_SWITCHES = frozenset({"no_wait"})  # flags that take no value
 MAX_REASON_CHARS = 200
 
 HELP_TEXT = """\
@@ -104,7 +107,7 @@ HELP_TEXT = """\
 | command | what it does |
 |---|---|
 | `/preview [-p PROJECT] [-s STACK]` | preview the stacks this pull request changes (or the ones selected) |
-| `/apply [-p PROJECT] [-s STACK] [--override-policy REASON]` | apply them and record a Release; locks each project/workspace for this pull request; `--override-policy` applies stacks the repository's policies fail (needs `permissions.overridePolicy`, the reason is recorded) |
+| `/apply [-p PROJECT] [-s STACK] [--override-policy REASON] [--no-wait]` | apply them and record a Release; locks each project/workspace for this pull request (a stack another pull request holds: waits in line for it, or with `--no-wait` is refused); `--override-policy` applies stacks the repository's policies fail (needs `permissions.overridePolicy`, the reason is recorded) |
 | `/destroy -p PROJECT -s STACK --confirm PROJECT/STACK` | delete everything the stack's latest Release holds |
 | `/unlock` | release every lock this pull request holds |
 | `/help` | show this list |
@@ -113,10 +116,26 @@ HELP_TEXT = """\
 pull request changes. Edited comments are ignored: post a new comment to run a command."""
 
 
+def text_of(command: Command) -> str:
+    """The comment that asks for `command`, as the grammar reads it back."""
+    words = [f"/{command.verb}"]
+    if command.project:
+        words += ["-p", command.project]
+    if command.stack:
+        words += ["-s", command.stack]
+    if command.confirm:
+        words += ["--confirm", command.confirm]
+    if command.override_reason:
+        words += ["--override-policy", shlex.quote(command.override_reason)]
+    if command.no_wait:
+        words.append("--no-wait")
+    return " ".join(words)
+
+
 def usage(verb: Verb) -> str:
     lines = {
         Verb.PREVIEW: "/preview [-p PROJECT] [-s STACK]",
-        Verb.APPLY: '/apply [-p PROJECT] [-s STACK] [--override-policy "REASON"]',
+        Verb.APPLY: '/apply [-p PROJECT] [-s STACK] [--override-policy "REASON"] [--no-wait]',
         Verb.DESTROY: "/destroy -p PROJECT -s STACK --confirm PROJECT/STACK",
         Verb.UNLOCK: "/unlock",
         Verb.HELP: "/help",
@@ -187,6 +206,12 @@ def _parse_flags(verb: Verb, args: list[str]) -> Parsed:
             hint = difflib.get_close_matches(flag, known, n=1) if len(flag) <= _MAX_SUGGEST_CHARS else []
             extra = f" Did you mean `{hint[0]}`?" if hint else ""
             return Reply(f"`/{verb}` does not take {quote(arg)}.{extra}\n\n{usage(verb)}", verb)
+        if key in _SWITCHES:
+            if eq:
+                return Reply(f"`{flag}` takes no value.\n\n{usage(verb)}", verb)
+            values[key] = "yes"
+            i += 1
+            continue
         if eq:
             value = inline
             i += 1
@@ -203,7 +228,7 @@ def _parse_flags(verb: Verb, args: list[str]) -> Parsed:
             return Reply(f"{quote(value)} is not a valid value for `{flag}`.\n\n{usage(verb)}", verb)
         values[key] = value
     command = Command(verb, values.get("project"), values.get("stack"), values.get("confirm"),
-                      values.get("override_policy", "").strip() or None)
+                      values.get("override_policy", "").strip() or None, "no_wait" in values)
     if verb is Verb.DESTROY:
         if not command.project or not command.stack:
             return Reply(f"`/destroy` needs both `-p` and `-s`.\n\n{usage(verb)}", verb)

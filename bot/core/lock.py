@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.clock import parse_time, rfc3339, rfc3339_micro
-from bot.core.errors import StateConflict
+from bot.core.errors import PolicyDenied, StateConflict
 from bot.core.release import StateChecker
 from bot.core.yamlio import dump_data, load_data
 
@@ -67,6 +67,15 @@ class Lock:
             "acquireTime": rfc3339_micro(self.acquire_time),
             "expireTime": rfc3339_micro(self.expire_time),
         }
+
+
+class LockedOut(PolicyDenied):
+    """A command that takes its locks first found one held by another owner (`holder`):
+    nothing ran; an `/apply` may wait in line for it (`bot.core.lockqueue`)."""
+
+    def __init__(self, message: str, holder: Lock) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class LockHeld(StateConflict):

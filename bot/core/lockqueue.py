@@ -12,6 +12,7 @@ waiting:
 - pullRequest: 12
   actor: bob            # who asked; the apply runs as their /apply when its turn comes
   commentId: 4000012    # the comment that asked (its reactions and reply)
+  command: /apply -p shop -s dev   # what runs as theirs when the lock frees
   queuedAt: '2026-12-05T15:00:00Z'
   expiresAt: '2026-12-06T15:00:00Z'
 ```
@@ -45,10 +46,11 @@ class Waiting:
     comment_id: int | None
     queued_at: datetime
     expires_at: datetime
+    command: str = "/apply"
 
     def to_dict(self) -> dict[str, Any]:
         return {"pullRequest": self.pull_request, "actor": self.actor, "commentId": self.comment_id,
-                "queuedAt": rfc3339(self.queued_at), "expiresAt": rfc3339(self.expires_at)}
+                "command": self.command, "queuedAt": rfc3339(self.queued_at), "expiresAt": rfc3339(self.expires_at)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,8 @@ class LockQueue:
                 comment = item.get("commentId")
                 entries.append(Waiting(int(item["pullRequest"]), str(item["actor"]),
                                        None if comment is None else int(comment),
-                                       parse_time(item["queuedAt"]), parse_time(item["expiresAt"])))
+                                       parse_time(item["queuedAt"]), parse_time(item["expiresAt"]),
+                                       str(item.get("command") or "/apply")))
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 raise check.error(f"waiting[{index}]", f"malformed entry: {exc}") from None
         return cls(project, workspace, tuple(entries))

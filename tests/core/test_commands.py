@@ -180,3 +180,14 @@ def test_an_apply_may_override_failing_policies_with_a_reason():
 def test_any_one_line_reason_is_kept_as_said(reason):
     parsed = parse("/apply --override-policy " + shlex.quote(reason))
     assert isinstance(parsed, Command) and parsed.override_reason == reason.strip()
+
+
+def test_apply_no_wait_is_a_switch() -> None:
+    from bot.core.commands import Command, Reply, Verb, parse
+
+    assert parse("/apply --no-wait") == Command(Verb.APPLY, no_wait=True)
+    assert parse("/apply -p shop --no-wait -s dev") == Command(Verb.APPLY, "shop", "dev", no_wait=True)
+    assert parse("/apply") == Command(Verb.APPLY)
+    refused = parse("/apply --no-wait=yes")
+    assert isinstance(refused, Reply) and "`--no-wait` takes no value." in refused.text
+    assert isinstance(parse("/preview --no-wait"), Reply)

@@ -113,14 +113,14 @@ def test_pull_request_from_preview_to_apply_on_merge(box: Sandbox, tmp_path: Pat
     finally:
         api.close()
 
-    # A second pull request on the same stack is told who holds it, and cannot apply.
+    # A second pull request on the same stack is told who holds it; --no-wait cannot apply.
     open_pr(box, "bob", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "hi from dev")},
                   title="Friendlier greeting")
     box.settle()
     [preview2] = bodies(box, 2)
-    assert "> 🔒 `shop/dev` is locked by pull request #1: `/apply` here is refused" in preview2
+    assert "> 🔒 `shop/dev` is locked by pull request #1: `/apply` here waits in line" in preview2
     box.repo("alice").get_pull(2).create_review(event="APPROVE")
-    asked = comment(box, "alice", 2, "/apply")
+    asked = comment(box, "alice", 2, "/apply --no-wait")
     box.settle()
     [locked] = bodies(box, 2, after=asked.id)
     assert f"shop/dev is locked by pr:{REPO}#1 (pull request #1" in locked

@@ -113,13 +113,15 @@ def lock_lines(locks: Sequence[Lock]) -> list[str]:
 
 
 def locked_notice(locks: Sequence[Lock]) -> list[str]:
-    """For a preview: stacks another pull request (or run) holds, so /apply would be refused."""
+    """For a preview: stacks another pull request (or run) holds, so /apply would wait in line
+    (or be refused)."""
     out = []
     for lock in sorted(locks, key=lambda x: x.key):
         if lock.pull_request is not None:
             out.append(
                 f"> 🔒 {code(lock.key)} is locked by pull request #{lock.pull_request}: `/apply` here "
-                "is refused until it is merged or closed, or someone comments `/unlock` on it."
+                "waits in line until it is merged or closed, or someone comments `/unlock` on it "
+                "(`/apply --no-wait` is refused instead)."
             )
         else:
             out.append(

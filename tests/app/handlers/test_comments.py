@@ -112,20 +112,24 @@ def test_apply_needs_an_approval_from_someone_who_may_push(tmp_path: Path, insta
     assert bench.world.objects == {object_id("notes"): {"text": "changed"}}
 
 
-def test_a_lock_held_by_another_pull_request_refuses_the_apply(bench: Bench) -> None:
+def test_a_lock_held_by_another_pull_request_refuses_no_wait_and_queues_an_apply(bench: Bench) -> None:
     first = bench.open(CHANGE, branch="first")
     bench.say("bob", first, "/apply")
     second = bench.open({"shop/dev/main.yaml": app(notes={"text": "other"})}, branch="second", author="alice")
-    asked = bench.say("alice", second, "/apply")
+    asked = bench.say("alice", second, "/apply --no-wait")
     [refused] = bench.bodies(second, after=asked)
     assert_golden(GOLDEN / "apply-locked.md", refused)
     assert bench.world.objects == {object_id("notes"): {"text": "changed"}}
     assert [r.revision for r in bench.releases()] == [1]
     assert [lock.pull_request for lock in bench.locks()] == [first.number]
 
-    bench.say("bob", first, "/unlock")
+    # Without --no-wait the apply waits in line, and runs once the first pull request unlocks.
     asked = bench.say("alice", second, "/apply")
-    assert "✅ 1 succeeded" in bench.bodies(second, after=asked)[0]
+    [waits] = bench.bodies(second, after=asked)
+    assert f"`shop/dev` is locked by #{first.number} and this pull request is 1st in line for it" in waits
+    assert [r.revision for r in bench.releases()] == [1]
+    bench.say("bob", first, "/unlock")
+    assert any("✅ 1 succeeded" in body for body in bench.bodies(second, after=asked))
     assert [lock.pull_request for lock in bench.locks()] == [second.number]
 
 

@@ -43,7 +43,7 @@ def test_a_pull_request_story_shows_in_the_domain_metrics(tmp_path: Path, instal
     first = bench.open(CHANGE, branch="first")
     bench.say("bob", first, "/apply")
     second = bench.open({"shop/dev/main.yaml": app(notes={"text": "other"})}, branch="second", author="alice")
-    bench.say("alice", second, "/apply")  # the lock is the first pull request's: refused
+    bench.say("alice", second, "/apply --no-wait")  # the lock is the first pull request's: refused
     bench.merge(first)
     assert bench.check_drift() is None  # in sync
     bench.world.objects[object_id("notes")] = {"text": "edited by hand"}

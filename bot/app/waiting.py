@@ -1,0 +1,54 @@
+"""The lock queue's use cases: an `/apply` that finds a stack locked by another pull request
+waits in line for it (`bot.core.lockqueue`, on the state branch beside the lock), and a freed
+lock goes to the first in line.
+
+`join` puts the asking pull request in the line of the lock it found held and returns its
+place; the comment says where it stands and behind whom. `hand_over` runs after a pull
+request's locks are freed (merged and applied, closed, `/unlock`, the sweeper): for each freed
+lock whose line is not empty, the first live entry leaves the line and its command runs as the
+person who asked (`run`: the comment handler's path, with every rule a comment meets), in
+the job that freed the lock. A pull request that is no longer open is skipped (closing one
+takes it out of every line anyway). The apply that runs is pinned to the pull request's
+preview like any `/apply`: when what it would change moved meanwhile (the first pull
+request's apply changed the live objects), it is not applied, the preview is posted anew,
+and earlier approvals stop counting for the stacks that moved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from bot.app.services import Access
+from bot.core.lock import Lock
+from bot.core.lockqueue import DEFAULT_WAIT, Waiting
+from bot.core.ports import Clock, StateBackend
+
+log = logging.getLogger("shipmate.bot")
+
+RunQueued = Callable[[Access, str, Waiting], None]
+# Told that locks (`project/workspace` keys) of a repository's backend were freed.
+Freed = Callable[[Access, str, StateBackend, Iterable[str]], None]
+
+
+def join(backend: StateBackend, clock: Clock, holder: Lock, pull_request: int, actor: str,
+         comment_id: int | None, command: str) -> int:
+    """Put `pull_request` in the line of `holder`'s lock; its 1-based place."""
+    now = clock.now()
+    entry = Waiting(pull_request, actor, comment_id, now, now + DEFAULT_WAIT, command)
+    return backend.join_queue(holder.project, holder.workspace, entry)
+
+
+def hand_over(access: Access, repo: str, backend: StateBackend, keys: Iterable[str], run: RunQueued) -> None:
+    """Give each freed lock (`project/workspace` keys) to the first in its line."""
+    for key in sorted(set(keys)):
+        project, _, workspace = key.partition("/")
+        entry = backend.next_in_queue(project, workspace)
+        if entry is None:
+            continue
+        pr = access.host.pull_request(repo, entry.pull_request)
+        if pr.state != "open":
+            log.info("%s: #%d was first in line for %s but is %s", repo, entry.pull_request, key, pr.state)
+            continue
+        log.info("%s: %s is free; #%d's %s runs for @%s", repo, key, entry.pull_request, entry.command, entry.actor)
+        run(access, repo, entry)

@@ -1,0 +1,79 @@
+"""The lock queue end to end: a pull request whose `/apply` finds its stack locked by another
+waits in line (the reply names its place and the holder), `--no-wait` is refused as before,
+and when the holder merges (its apply frees the lock) the waiting apply runs after a fresh
+preview; closing a waiting pull request takes it out of the line. Through the simulated
+GitHub and Kubernetes with the bot built as `shipmate serve` builds it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.gitstate import git_backend
+from bot.cli.sandbox import Sandbox
+from tests.e2e.world import bodies, comment, open_pr, reactions, replace
+
+pytestmark = pytest.mark.e2e
+
+SETTINGS = """\
+backend: {branch: shipmate-state}
+permissions: {apply: write}
+generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: apply}
+"""
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox.start(tmp_path_factory.mktemp("queue"), files={"shipmate.yaml": SETTINGS}) as sandbox:
+        yield sandbox
+
+
+def test_a_second_apply_waits_in_line_and_runs_when_the_first_merges(box: Sandbox, tmp_path: Path) -> None:
+    first = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: debug", "LOG_LEVEL: warn")},
+                    title="Quieter logs in dev")
+    second = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "hi from dev")},
+                     title="Friendlier greeting")
+    box.settle()
+    comment(box, "bob", first.number, "/apply")
+    box.settle()
+
+    asked = comment(box, "alice", second.number, "/apply")
+    box.settle()
+    [waits] = bodies(box, second.number, after=asked.id)
+    assert waits == (f"@alice `/apply` waits: `shop/dev` is locked by #{first.number} and this pull request is "
+                     f"1st in line for it. It runs when #{first.number} frees the lock (merged and applied, "
+                     "closed, or `/unlock`), after a fresh preview; comment `/apply --no-wait` to be refused "
+                     "instead, `/unlock` to leave the line.")
+    impatient = comment(box, "alice", second.number, "/apply --no-wait")
+    box.settle()
+    [refused] = bodies(box, second.number, after=impatient.id)
+    assert "**`/apply` was not run**" in refused and f"comment `/unlock` on #{first.number} to free it" in refused
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "waiting") as backend:
+        assert [e.pull_request for e in backend.queue("shop", "dev").waiting] == [second.number]
+
+    # The first merges: its apply frees the lock and the second's apply runs, as alice's.
+    box.repo("alice").get_pull(first.number).merge(merge_method="merge")
+    box.settle()
+    [result] = [b for b in bodies(box, second.number, after=impatient.id) if "## Shipmate apply" in b]
+    assert f"@alice asked to apply commit `{second.head.sha[:7]}`: ✅ 1 succeeded." in result
+    assert "rocket" in reactions(box, second.number, asked.id)
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "applied") as backend:
+        latest = backend.latest("shop", "dev")
+        assert latest is not None and latest.pull_request == second.number and latest.actor == "alice"
+        assert backend.queue("shop", "dev").waiting == ()
+
+    # A third waits behind the second, then is closed: it leaves the line.
+    third = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: warn", "LOG_LEVEL: error")},
+                    title="Even quieter")
+    box.settle()
+    comment(box, "bob", third.number, "/apply")
+    box.settle()
+    assert "1st in line" in bodies(box, third.number)[-1]
+    box.repo("bob").get_pull(third.number).edit(state="closed")
+    box.settle()
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "closed") as backend:
+        assert backend.queue("shop", "dev").waiting == ()
+    box.repo("alice").get_pull(second.number).edit(state="closed")
+    box.settle()
