@@ -178,8 +178,10 @@ class Comments:
             reporter.acknowledged(request, "rocket" if ok else "confused")
 
     def freed(self, access: Access, repo: str, backend: StateBackend, keys: Iterable[str]) -> None:
-        """Locks were freed: each goes to the first pull request in its line."""
-        waiting.hand_over(access, repo, backend, keys, self.queued)
+        """Locks were freed, or a pull request left their lines: each free lock goes to the first
+        pull request in its line, and the others waiting are told their place."""
+        waiting.hand_over(access, repo, backend, keys, self.queued, self.services.reporter(access))
+
 
     def run(self, access: Access, reporter: Reporter, request: Request, asked: builder.Asked,
             command: Command) -> bool | None:
@@ -199,7 +201,7 @@ class Comments:
             left = backend.leave_queues(number)
             reporter.unlocked(request, freed, f"@{asked.author} asked to unlock"
                               + (f"; it no longer waits for {', '.join(left)}" if left else ""))
-            self.freed(access, repo, backend, (lock.key for lock in freed))
+            self.freed(access, repo, backend, [*(lock.key for lock in freed), *left])
             return True
         tree = self.services.tree(access, repo, pr.head_sha)
         ops = self.services.ops(access, repo, policy.settings)
@@ -229,7 +231,7 @@ class Comments:
                 raise
             place = waiting.join(ops.backend, self.services.clock, exc.holder, number, asked.author,
                                  asked.comment_id, commands.text_of(command))
-            reporter.replied(request, queue_text.waiting(asked.author, exc.holder, place))
+            reporter.waiting(request, exc.holder.key, queue_text.waiting(asked.author, exc.holder, place))
             return None
         reviews = lambda: len(host.reviews(repo, number))  # noqa: E731
         if command.verb is Verb.PREVIEW:

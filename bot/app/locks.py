@@ -48,6 +48,7 @@ def sweep_locks(
     expired = backend.sweep_expired_locks()
     now = services.clock.now()
     closed: list[Lock] = []
+    left: list[str] = []
     by_number: dict[int, list[Lock]] = {}
     for lock in backend.list_locks():
         if lock.pull_request is not None:
@@ -58,15 +59,15 @@ def sweep_locks(
         if host.pull_request(repo, number).state == "open":
             continue
         released = backend.release_pull_request_locks(number)
-        backend.leave_queues(number)
+        left.extend(backend.leave_queues(number))
         if released:
             closed.extend(released)
             services.reporter(access).unlocked(Request(repo, number), released, "The pull request is closed")
     if expired or closed:
         log.info("%s: freed %d expired lock(s) and %d lock(s) of closed pull requests",
                  repo, len(expired), len(closed))
-        if freed is not None:
-            freed(access, repo, backend, [lock.key for lock in (*expired, *closed)])
+    if freed is not None and (expired or closed or left):
+        freed(access, repo, backend, [*(lock.key for lock in (*expired, *closed)), *left])
     return Swept(tuple(expired), tuple(closed))
 
 

@@ -81,10 +81,9 @@ class Merges:
         result = StackRunner(ops, tree, trusted, reporter, pinned=fingerprints if pr is not None else None,
                              merged_head=pr.head_sha if pr is not None else "",
                              policies=check(self.services.policy_engine, policy.policies, pr)).run(plan)
-        if pr is not None:
-            ops.backend.leave_queues(pr.number)  # merged: it waits for nothing any more
-        if self.freed is not None and result.freed:
-            self.freed(access, repo, ops.backend, [lock.key for lock in result.freed])
+        left = ops.backend.leave_queues(pr.number) if pr is not None else ()  # merged: it waits for nothing
+        if self.freed is not None and (result.freed or left):
+            self.freed(access, repo, ops.backend, [*(lock.key for lock in result.freed), *left])
         lits = mask.Literals.of(result.secrets)
         for run in result.stacks:
             if not run.ok:

@@ -100,9 +100,9 @@ class PullRequests:
             return
         backend = access.backends(event.repo, trusted.backend.branch)
         freed = backend.release_pull_request_locks(event.number)
-        backend.leave_queues(event.number)
+        left = backend.leave_queues(event.number)
         if freed:
             reason = "Pull request merged" if event.merged else "Pull request closed"
             self.services.reporter(access).unlocked(Request(event.repo, event.number), freed, reason)
-            if self.freed is not None:
-                self.freed(access, event.repo, backend, [lock.key for lock in freed])
+        if self.freed is not None and (freed or left):
+            self.freed(access, event.repo, backend, [*(lock.key for lock in freed), *left])

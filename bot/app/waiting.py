@@ -7,7 +7,8 @@ place; the comment says where it stands and behind whom. `hand_over` runs after 
 request's locks are freed (merged and applied, closed, `/unlock`, the sweeper): for each freed
 lock whose line is not empty, the first live entry leaves the line and its command runs as the
 person who asked (`run`: the comment handler's path, with every rule a comment meets), in
-the job that freed the lock. A pull request that is no longer open is skipped (closing one
+the job that freed the lock; the others in that line are told their new place, as is
+everyone in a line someone left (`tell_places`). A pull request that is no longer open is skipped (closing one
 takes it out of every line anyway). The apply that runs is pinned to the pull request's
 preview like any `/apply`: when what it would change moved meanwhile (the first pull
 request's apply changed the live objects), it is not applied, the preview is posted anew,
@@ -23,6 +24,9 @@ from bot.app.services import Access
 from bot.core.lock import Lock
 from bot.core.lockqueue import DEFAULT_WAIT, Waiting
 from bot.core.ports import Clock, StateBackend
+from bot.core.render import queue as queue_text
+from bot.core.reporter import Reporter
+from bot.core.runplan import Request
 
 log = logging.getLogger("shipmate.bot")
 
@@ -39,16 +43,33 @@ def join(backend: StateBackend, clock: Clock, holder: Lock, pull_request: int, a
     return backend.join_queue(holder.project, holder.workspace, entry)
 
 
-def hand_over(access: Access, repo: str, backend: StateBackend, keys: Iterable[str], run: RunQueued) -> None:
-    """Give each freed lock (`project/workspace` keys) to the first in its line."""
+def hand_over(access: Access, repo: str, backend: StateBackend, keys: Iterable[str], run: RunQueued,
+              reporter: Reporter) -> None:
+    """Give each freed lock (`project/workspace` keys; a key whose lock is still held changes
+    hands later) to the first in its line; everyone else in those lines is told their place."""
     for key in sorted(set(keys)):
         project, _, workspace = key.partition("/")
         entry = backend.next_in_queue(project, workspace)
         if entry is None:
+            tell_places(repo, backend, (key,), reporter)
             continue
         pr = access.host.pull_request(repo, entry.pull_request)
         if pr.state != "open":
             log.info("%s: #%d was first in line for %s but is %s", repo, entry.pull_request, key, pr.state)
             continue
         log.info("%s: %s is free; #%d's %s runs for @%s", repo, key, entry.pull_request, entry.command, entry.actor)
+        reporter.waiting(Request(repo, entry.pull_request), key, queue_text.turn(entry.actor, key))
         run(access, repo, entry)
+        tell_places(repo, backend, (key,), reporter)
+
+
+def tell_places(repo: str, backend: StateBackend, keys: Iterable[str], reporter: Reporter) -> None:
+    """Tell each pull request waiting for the locks `keys` its place and who holds the lock now."""
+    holders = {lock.key: lock for lock in backend.list_locks()}
+    for key in sorted(set(keys)):
+        holder = holders.get(key)
+        if holder is None:
+            continue
+        project, _, workspace = key.partition("/")
+        for place, entry in enumerate(backend.queue(project, workspace).waiting, start=1):
+            reporter.waiting(Request(repo, entry.pull_request), key, queue_text.waiting(entry.actor, holder, place))

@@ -43,6 +43,10 @@ class Reporter:
         """An apply rolled out batch by batch (`shipmate.yaml`'s `rollout`) moved on: a batch
         started, ended, or the rollout stopped."""
 
+    def waiting(self, request: Request, key: str, text: str) -> None:
+        """The pull request's `/apply` waits in line for lock `key`; `text` says where it stands
+        (told again, replacing the last, each time the line moves)."""
+
     def acknowledged(self, request: Request, reaction: str) -> None:
         """A command was seen (`eyes`), succeeded (`rocket`, `+1`) or not (`confused`)."""
 
@@ -91,6 +95,10 @@ class Reporters(Reporter):
     def rolled_out(self, plan: RunPlan, progress: Rollout) -> None:
         for r in self.reporters:
             r.rolled_out(plan, progress)
+
+    def waiting(self, request: Request, key: str, text: str) -> None:
+        for r in self.reporters:
+            r.waiting(request, key, text)
 
     def acknowledged(self, request: Request, reaction: str) -> None:
         for r in self.reporters:

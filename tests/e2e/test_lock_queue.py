@@ -30,47 +30,55 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield sandbox
 
 
-def test_a_second_apply_waits_in_line_and_runs_when_the_first_merges(box: Sandbox, tmp_path: Path) -> None:
+def queue_comment(box: Sandbox, number: int) -> str:
+    """The pull request's waiting comment, kept up to date as the line moves."""
+    [text] = [b for b in bodies(box, number) if b.startswith("<!-- shipmate:queue ")]
+    return text.split("\n", 1)[1]
+
+
+def test_applies_wait_in_line_and_run_when_the_lock_frees(box: Sandbox, tmp_path: Path) -> None:
     first = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: debug", "LOG_LEVEL: warn")},
                     title="Quieter logs in dev")
     second = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "hi from dev")},
                      title="Friendlier greeting")
+    third = open_pr(box, "bob", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "hey from dev")},
+                    title="Casual greeting")
     box.settle()
     comment(box, "bob", first.number, "/apply")
     box.settle()
 
     asked = comment(box, "alice", second.number, "/apply")
     box.settle()
-    [waits] = bodies(box, second.number, after=asked.id)
-    assert waits == (f"@alice `/apply` waits: `shop/dev` is locked by #{first.number} and this pull request is "
-                     f"1st in line for it. It runs when #{first.number} frees the lock (merged and applied, "
-                     "closed, or `/unlock`), after a fresh preview; comment `/apply --no-wait` to be refused "
-                     "instead, `/unlock` to leave the line.")
+    assert queue_comment(box, second.number) == (
+        f"@alice `/apply` waits: `shop/dev` is locked by #{first.number} and this pull request is 1st in line "
+        f"for it. It runs when #{first.number} frees the lock (merged and applied, closed, or `/unlock`), after "
+        "a fresh preview; comment `/apply --no-wait` to be refused instead, `/unlock` to leave the line.")
+    comment(box, "bob", third.number, "/apply")
+    box.settle()
+    assert f"locked by #{first.number} and this pull request is 2nd in line" in queue_comment(box, third.number)
+
     impatient = comment(box, "alice", second.number, "/apply --no-wait")
     box.settle()
     [refused] = bodies(box, second.number, after=impatient.id)
     assert "**`/apply` was not run**" in refused and f"comment `/unlock` on #{first.number} to free it" in refused
     with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "waiting") as backend:
-        assert [e.pull_request for e in backend.queue("shop", "dev").waiting] == [second.number]
+        assert [e.pull_request for e in backend.queue("shop", "dev").waiting] == [second.number, third.number]
 
-    # The first merges: its apply frees the lock and the second's apply runs, as alice's.
+    # The first merges: its apply frees the lock and the second's apply runs, as alice's; the
+    # third moves up behind the second.
     box.repo("alice").get_pull(first.number).merge(merge_method="merge")
     box.settle()
     [result] = [b for b in bodies(box, second.number, after=impatient.id) if "## Shipmate apply" in b]
     assert f"@alice asked to apply commit `{second.head.sha[:7]}`: ✅ 1 succeeded." in result
     assert "rocket" in reactions(box, second.number, asked.id)
+    assert "it is this pull request's turn" in queue_comment(box, second.number)
+    assert f"locked by #{second.number} and this pull request is 1st in line" in queue_comment(box, third.number)
     with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "applied") as backend:
         latest = backend.latest("shop", "dev")
         assert latest is not None and latest.pull_request == second.number and latest.actor == "alice"
-        assert backend.queue("shop", "dev").waiting == ()
+        assert [e.pull_request for e in backend.queue("shop", "dev").waiting] == [third.number]
 
-    # A third waits behind the second, then is closed: it leaves the line.
-    third = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: warn", "LOG_LEVEL: error")},
-                    title="Even quieter")
-    box.settle()
-    comment(box, "bob", third.number, "/apply")
-    box.settle()
-    assert "1st in line" in bodies(box, third.number)[-1]
+    # The third is closed while it waits: it leaves the line.
     box.repo("bob").get_pull(third.number).edit(state="closed")
     box.settle()
     with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "closed") as backend:

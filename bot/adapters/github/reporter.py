@@ -242,6 +242,12 @@ class PullRequestReporter(Reporter):
         except ShipmateError as exc:
             log.warning("%s#%s: could not show the rollout's progress: %s", req.repo, req.number, exc)
 
+    def waiting(self, request: Request, key: str, text: str) -> None:
+        assert request.number is not None
+        slot = f"{preview_key(request.number)}-{key}"
+        marker = split.make_marker("queue", {"key": slot})
+        self.upsert(request.repo, request.number, "queue", slot, [f"{marker.line(part='1/1')}\n{text}"])
+
     def drift_refused(self, request: Request, reason: str) -> None:
         page = self.repository_url(request.repo)
         self.status(request.repo, request.sha, DRIFT_STATUS, "error", reason,
