@@ -94,7 +94,7 @@ def terraform_env(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _app_key_pair() -> tuple[str, str]:
+def app_key_pair() -> tuple[str, str]:
     """A fresh RSA key pair (private, public; PEM) for the sandbox's GitHub App."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -177,7 +177,7 @@ class Sandbox:
             token: str | None = USERS[BOT][0]
             app_id = private = None
             if app:
-                private, public = _app_key_pair()
+                private, public = app_key_pair()
                 github.register_app(APP_ID, BOT, public, installation_id=APP_INSTALLATION)
                 token, app_id = None, APP_ID
             cls._seed(github, root / "seed", {"KUBECONFIG_PATH": str(kubeconfig), **(context or {})}, files or {},

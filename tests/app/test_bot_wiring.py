@@ -7,12 +7,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.outcomes import Outcomes
 from bot.app.router import EventRouter
+from bot.cli.sandbox import app_key_pair
 from bot.core.mask import MASK
 from bot.core.outcome import RunResult
 from bot.core.release import Trigger
@@ -31,17 +30,8 @@ from bot.wiring import (
 from fixtures.github_sim import GitHubSim, SimUser
 
 
-def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
-
-
 def test_a_github_app_acts_per_installation(tmp_path: Path) -> None:
-    private, public = _key_pair()
+    private, public = app_key_pair()
     with GitHubSim.start(tmp_path / "gh", users=[SimUser("alice", "tok-a", "admin")]) as gh:
         gh.register_app(42, "shipmate", public, installation_id=7)
         gh.create_repo("acme", "config", auto_init=True)

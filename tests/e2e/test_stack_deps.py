@@ -13,7 +13,7 @@ import pytest
 
 from bot.adapters.gitstate import git_backend
 from bot.cli.sandbox import Sandbox
-from tests.e2e.world import bodies, comment, open_pr, replace
+from tests.e2e.world import DB_DEPLOYMENT, bodies, comment, manifest_stack, open_pr, replace
 
 pytestmark = pytest.mark.e2e
 
@@ -24,39 +24,16 @@ generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: app
 """
 
 
-def stack(project: str, depends_on: str, manifest: str) -> dict[str, str]:
-    return {
-        f"{project}/project.yaml": f"name: {project}\n",
-        f"{project}/dev/stack.yaml": f"name: dev\n{depends_on}",
-        f"{project}/dev/main.yaml": ("objects:\n  accessories:\n    manifests:\n"
-                                     "      _type: k8s_manifest.K8sManifest\n      paths: [objects.yaml]\n"),
-        f"{project}/dev/objects.yaml": manifest,
-    }
-
-
 def configmap(project: str, value: str) -> str:
     return (f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {project}-settings, namespace: {project}}}\n"
             f"data: {{revision: '{value}'}}\n")
 
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: db, namespace: db}
-spec:
-  progressDeadlineSeconds: 1
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers: [{name: db, image: "nginx:1.25"}]
-"""
-
 FILES = {
     "shipmate.yaml": SETTINGS,
-    **stack("network", "", configmap("network", "1")),
-    **stack("db", "dependsOn: [network/dev]\n", configmap("db", "1") + "---\n" + DEPLOYMENT),
-    **stack("app", "dependsOn: [db/dev, network/dev]\n", configmap("app", "1")),
+    **manifest_stack("network", "", configmap("network", "1")),
+    **manifest_stack("db", "dependsOn: [network/dev]\n", configmap("db", "1") + "---\n" + DB_DEPLOYMENT),
+    **manifest_stack("app", "dependsOn: [db/dev, network/dev]\n", configmap("app", "1")),
 }
 
 

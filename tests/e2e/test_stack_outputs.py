@@ -15,7 +15,7 @@ from kubernetes import client, config
 
 from bot.adapters.gitstate import git_backend
 from bot.cli.sandbox import Sandbox
-from tests.e2e.world import bodies, comment, open_pr, replace
+from tests.e2e.world import DB_DEPLOYMENT, bodies, comment, manifest_stack, open_pr, replace
 
 pytestmark = pytest.mark.e2e
 
@@ -28,38 +28,15 @@ generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: app
 NETWORK_REVISION = "$kusion_stack.network/dev.v1:ConfigMap:network:network-settings.data.revision"
 
 
-def stack(project: str, depends_on: str, manifest: str) -> dict[str, str]:
-    return {
-        f"{project}/project.yaml": f"name: {project}\n",
-        f"{project}/dev/stack.yaml": f"name: dev\n{depends_on}",
-        f"{project}/dev/main.yaml": ("objects:\n  accessories:\n    manifests:\n"
-                                     "      _type: k8s_manifest.K8sManifest\n      paths: [objects.yaml]\n"),
-        f"{project}/dev/objects.yaml": manifest,
-    }
-
-
 def configmap(project: str, data: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {project}-settings, namespace: {project}}}\ndata: {data}\n"
 
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: db, namespace: db}
-spec:
-  progressDeadlineSeconds: 1
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers: [{name: db, image: "nginx:1.25"}]
-"""
-
 FILES = {
     "shipmate.yaml": SETTINGS,
-    **stack("network", "", configmap("network", "{revision: '1'}")),
-    **stack("db", "dependsOn: [network/dev]\n", configmap("db", "{revision: '1'}") + "---\n" + DEPLOYMENT),
-    **stack("app", "dependsOn: [db/dev, network/dev]\n", configmap("app", "{revision: '1'}")),
+    **manifest_stack("network", "", configmap("network", "{revision: '1'}")),
+    **manifest_stack("db", "dependsOn: [network/dev]\n", configmap("db", "{revision: '1'}") + "---\n" + DB_DEPLOYMENT),
+    **manifest_stack("app", "dependsOn: [db/dev, network/dev]\n", configmap("app", "{revision: '1'}")),
 }
 
 

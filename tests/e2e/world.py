@@ -92,3 +92,30 @@ def replace(old: str, new: str) -> Callable[[str], str]:
         return text.replace(old, new, 1)
 
     return edit
+
+
+def manifest_stack(project: str, depends_on: str, manifest: str) -> dict[str, str]:
+    """The files of a one-stack project `<project>/dev` deploying `manifest` (k8s_manifest);
+    `depends_on`: its stack.yaml's `dependsOn` line, or ""."""
+    return {
+        f"{project}/project.yaml": f"name: {project}\n",
+        f"{project}/dev/stack.yaml": f"name: dev\n{depends_on}",
+        f"{project}/dev/main.yaml": ("objects:\n  accessories:\n    manifests:\n"
+                                     "      _type: k8s_manifest.K8sManifest\n      paths: [objects.yaml]\n"),
+        f"{project}/dev/objects.yaml": manifest,
+    }
+
+
+# A Deployment that fails fast when its image does not run (`nginx:fail` in the simulator).
+DB_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: db}
+spec:
+  progressDeadlineSeconds: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "nginx:1.25"}]
+"""
