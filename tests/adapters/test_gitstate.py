@@ -144,7 +144,7 @@ def test_a_branch_with_unrelated_history_is_refused_and_left_alone(tmp_path: Pat
         with git_backend(target, data_dir=tmp_path / "cache") as backend:
             with pytest.raises(ConfigError, match=r"branch shipmate-state of .* is not a Shipmate "
                                r"state branch: its root holds project.yaml, releases \(expected only "
-                               r"README.md, releases/, locks/, drift/, previews/\)"):
+                               r"README.md, releases/, locks/, drift/, previews/, queues/\)"):
                 backend.create(Release.start("shop", "prod", "prod", latest=None, now=T0))
             with pytest.raises(ConfigError, match="not a Shipmate state branch"):
                 backend.latest("shop", "prod")
