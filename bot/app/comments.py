@@ -45,24 +45,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
-from bot.app import builder, dashboard_previews, waiting
+from bot.app import builder, dashboard_previews, drift_issues, waiting
+from bot.app.locking import push_owner
 from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
 from bot.app.trust import Policy, PolicySource, PolicyUnreadable
 from bot.core import commands
+from bot.core import policy as rules
 from bot.core.commands import Command, Verb
 from bot.core.errors import PolicyDenied
 from bot.core.events import CheckRunAction, IssueCommentEvent
 from bot.core.lock import LockedOut
 from bot.core.lockqueue import Waiting
 from bot.core.ports import StateBackend
+from bot.core.release import Trigger
 from bot.core.render import checks as render_checks
 from bot.core.render import queue as queue_text
 from bot.core.render import refusals
 from bot.core.reporter import Reporter
-from bot.core.runplan import Request
+from bot.core.runplan import Operation, Provenance, Request
 
 log = logging.getLogger("shipmate.bot")
 
@@ -79,7 +83,10 @@ class Comments:
             log.info("%s#%d: comment %d was %s; only new comments run commands",
                      event.repo, event.issue_number, event.comment_id, event.action)
             return
-        if not event.is_pull_request or event.author_is_bot:
+        if event.author_is_bot:
+            return
+        if not event.is_pull_request:
+            self.on_issue(event)
             return
         parsed = commands.parse(event.body)
         if isinstance(parsed, commands.Ignore):
@@ -154,6 +161,51 @@ class Comments:
                      parsed)
         except PolicyDenied as exc:
             reporter.refused(request, f"{text} (the Apply button)", str(exc))
+
+    def on_issue(self, event: IssueCommentEvent) -> None:
+        """`/apply` on a drift issue (`bot.app.drift_issues`): apply that stack from the default
+        branch as the commenter, who needs the stack's apply permission (its project's and
+        workspace's levels included; a drift issue has no pull request to approve: the default
+        branch's config was reviewed when it merged). Comments on other issues are ignored."""
+        parsed = commands.parse(event.body)
+        if not isinstance(parsed, Command) or parsed.verb is not Verb.APPLY:
+            return
+        access = self.services.access(event.repo, event.installation_id)
+        if event.author.lower() == access.host.bot_login().lower():
+            return
+        policy = self.policy_source.read(access, event.repo)
+        backend = access.backends(event.repo, policy.settings.backend.branch)
+        view = backend.view()
+        keys = [key for key in view.stacks() if drift_issues.issue_of(view.drift(*key)) == event.issue_number]
+        if not keys:
+            return  # not a drift issue
+        project, workspace = keys[0]
+        reporter = self.services.reporter(access)
+        request = Request(event.repo, event.issue_number, comment_id=event.comment_id, actor=event.author)
+        reporter.acknowledged(request, "eyes")
+        branch = access.host.default_branch(event.repo)
+        tree = self.services.base_tree(access, event.repo, branch)
+        try:
+            rules.check_permission(Verb.APPLY, event.author, access.host.permission(event.repo, event.author),
+                                   policy.settings.rules().for_stack(project, workspace))
+            found = [s for s in builder.select(tree, None).stacks if (s.project, s.workspace) == (project, workspace)]
+            if not found:
+                raise PolicyDenied(f"{project}/{workspace} is no longer a stack on {branch}")
+        except PolicyDenied as exc:
+            reporter.acknowledged(request, "confused")
+            reporter.refused(request, "/apply", str(exc))
+            return
+        provenance = Provenance(Trigger.COMMENT, event.author, tree.sha, None)
+        plan = replace(builder.stacks(Operation.APPLY, found, provenance, push_owner(event.repo, tree.sha),
+                                      repo=event.repo, state_branch=policy.settings.backend.branch),
+                       request=Request(event.repo, event.issue_number, tree.sha, branch, event.comment_id, "",
+                                       event.author))
+        ops = self.services.ops(access, event.repo, policy.settings)
+        result = StackRunner(ops, tree, policy.settings, reporter,
+                             policies=check(self.services.policy_engine, policy.policies, None)).run(plan)
+        reporter.acknowledged(request, "rocket" if result.ok else "confused")
+        if result.ok:
+            access.host.edit_issue(event.repo, event.issue_number, state="closed")
 
     def queued(self, access: Access, repo: str, entry: Waiting) -> None:
         """The lock an `/apply` waited for is free (`bot.app.waiting`): preview the pull request

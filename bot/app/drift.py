@@ -5,7 +5,9 @@ from). Each check is recorded on the state branch at `drift/<project>/<workspace
 (`StateBackend.write_drift`: counts, the changed resources, and for each updated one its changed
 fields, masked and cut short, under `diffs`) and summed up in the `shipmate/drift` status of
 the default branch's head commit. A stack drifts when its preview has any change: the live objects
-were edited, or the default branch holds changes that were never applied.
+were edited, or the default branch holds changes that were never applied. Each drifted stack
+also gets an issue on the repository, kept up to date and closed once it is back in line
+(`bot.app.drift_issues`); its number is kept in the drift record (`issue`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import builder
+from bot.app import builder, drift_issues
 from bot.app.runner import StackRunner
 from bot.app.services import Services
 from bot.core import mask
@@ -104,8 +106,12 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
     plan = builder.drift(repo, tree, applied, trusted.backend.branch)
     result = StackRunner(ops, tree, trusted).run(plan)  # reported below, once recorded
     checked_at = rfc3339(services.clock.now())
+    view = ops.backend.view()
     for ref, outcome in zip(applied, result.stacks, strict=True):
-        ops.backend.write_drift(ref.project, ref.workspace, report(outcome, tree.sha, checked_at, result.secrets))
+        issue = drift_issues.hand_back(access.host, repo, branch, tree.sha, checked_at, outcome,
+                                       view.drift(ref.project, ref.workspace), result.secrets)
+        ops.backend.write_drift(ref.project, ref.workspace,
+                                {**report(outcome, tree.sha, checked_at, result.secrets), **issue})
     reporter.finished(plan, result)
     checked, drifted, failed = drift_names(result)
     out = DriftSummary(repo, tree.sha, tuple(checked), tuple(drifted), tuple(failed))

@@ -270,6 +270,18 @@ class CodeHost(Protocol):
 
     def create_comment(self, repo: str, number: int, body: str) -> int: ...
 
+    def create_issue(self, repo: str, title: str, body: str) -> int:
+        """Open an issue; its number."""
+        ...
+
+    def edit_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        """Change an issue's body and/or state (`open` | `closed`)."""
+        ...
+
+    def issue_state(self, repo: str, number: int) -> str:
+        """`open` or `closed`."""
+        ...
+
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         """Comment on a commit (an outcome with no pull request to tell); returns its web URL."""
         ...

@@ -242,6 +242,24 @@ class GitHubHost:
             lazy=True,
         )
 
+    def create_issue(self, repo: str, title: str, body: str) -> int:
+        url = self._unread(repo).url + "/issues"
+        data = {"title": self._masked(title), "body": self._masked(body)}
+        _, made = self._write("create_issue", f"open an issue on {repo}",
+                              lambda: self._github.requester.requestJsonAndCheck("POST", url, input=data))
+        return int(made["number"])
+
+    def edit_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        data = {key: value for key, value in (("body", self._masked(body) if body is not None else None),
+                                               ("state", state)) if value is not None}
+        self._request("edit_issue", "PATCH", repo, f"/issues/{number}", data, f"edit issue {repo}#{number}")
+
+    def issue_state(self, repo: str, number: int) -> str:
+        url = self._unread(repo).url + f"/issues/{number}"
+        _, data = self._call("issue_state", f"read issue {repo}#{number}",
+                             lambda: self._github.requester.requestJsonAndCheck("GET", url))
+        return str(data.get("state") or "open")
+
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         url = f"{self._unread(repo).url}/commits/{sha}/comments"
         body = self._masked(body)

@@ -103,6 +103,7 @@ class MemoryCodeHost:
         self.reactions: list[Reaction] = []
         self.commit_comments: list[CommitComment] = []
         self.teams: dict[str, tuple[str, ...]] = {}  # "org/team" (lower case) -> member logins
+        self.issues: dict[tuple[str, int], dict[str, str]] = {}  # (repo, number) -> title, body, state
 
     # -- the other side: what people do on the host ------------------------------------------
     def create_repo(self, repo: str, files: Mapping[str, str], default_branch: str = "main") -> str:
@@ -305,6 +306,27 @@ class MemoryCodeHost:
     def permission(self, repo: str, login: str) -> str:
         with self._lock:
             return self._repo(repo, f"read permission of {login} on {repo}").permissions.get(login, "none")
+
+    def create_issue(self, repo: str, title: str, body: str) -> int:
+        with self._lock:
+            found = self._repo(repo, f"open an issue on {repo}")
+            taken = [n for r, n in self.issues if r == repo]
+            number = max([*found.pulls, *taken], default=0) + 1
+            self.issues[(repo, number)] = {"title": self.masker.text(title), "body": self.masker.text(body),
+                                           "state": "open"}
+            return number
+
+    def edit_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        with self._lock:
+            issue = self.issues[(repo, number)]
+            if body is not None:
+                issue["body"] = self.masker.text(body)
+            if state is not None:
+                issue["state"] = state
+
+    def issue_state(self, repo: str, number: int) -> str:
+        with self._lock:
+            return self.issues[(repo, number)]["state"]
 
     def team_members(self, org: str, team: str) -> Sequence[str]:
         with self._lock:

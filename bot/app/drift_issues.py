@@ -1,0 +1,55 @@
+"""Drift handed back: one issue per drifted stack on the config repository.
+
+The scheduled drift check (`bot.app.drift`) calls `hand_back` for each stack it checked, with
+the stack's previous drift record. A stack that drifts gets an issue showing the difference
+as a preview does (`bot.core.render.drift_issue`), opened once and edited by every later
+check while it stays open; the issue's number is kept in the stack's drift record
+(`drift/<project>/<workspace>.yaml`, `issue`), so there is never a second one. A stack back in
+line has its open issue closed with a comment. A check that failed leaves the issue as it is.
+Commenting `/apply` on the issue applies the stack from the default branch
+(`bot.app.comments`). Code-host errors are logged: the drift record and status stand anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.core.errors import ShipmateError
+from bot.core.outcome import StackOutcome
+from bot.core.ports import CodeHost
+from bot.core.render import drift_issue
+
+log = logging.getLogger("shipmate.drift")
+
+
+def issue_of(record: Mapping[str, Any] | None) -> int | None:
+    """The drift issue a stack's drift record names, if any."""
+    number = (record or {}).get("issue")
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
+              previous: Mapping[str, Any] | None, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """Open, update or close the stack's drift issue; what its new drift record keeps of it."""
+    number = issue_of(previous)
+    kept = {"issue": number} if number is not None else {}
+    if outcome.error is not None or outcome.changeset is None:
+        return kept
+    try:
+        is_open = number is not None and host.issue_state(repo, number) == "open"
+        if outcome.changeset.has_changes:
+            text = drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=secrets)
+            if number is not None and is_open:
+                host.edit_issue(repo, number, body=text)
+                return kept
+            return {"issue": host.create_issue(repo, drift_issue.title(outcome), text)}
+        if number is not None and is_open:
+            host.create_comment(repo, number, drift_issue.resolved(f"{outcome.project}/{outcome.stack}", commit))
+            host.edit_issue(repo, number, state="closed")
+        return {}
+    except ShipmateError as exc:
+        log.warning("%s: the drift issue of %s/%s could not be written: %s", repo, outcome.project,
+                    outcome.workspace, exc)
+        return kept

@@ -1,0 +1,51 @@
+"""The drift issue: one per drifted stack, opened (or updated) by the scheduled drift check.
+
+    <!-- shipmate:drift key=shop/dev -->
+    ## Drift in `shop` / `dev`
+    The drift check of `main` at `1a2b3c4` (2026-12-05T06:00:00Z) found the live objects differ
+    from what the config says: <the stack's preview section>
+    ### Two ways out
+    - comment `/apply` here to put the live objects back as the config says;
+    - or change the config to what is live, with a pull request.
+
+Pure (golden file `tests/core/golden/drift/issue.md`); texts are masked with the stack's secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.core.outcome import StackOutcome
+from bot.core.render import comment, split
+
+KIND = "drift"
+
+
+def key(project: str, workspace: str) -> str:
+    return f"{project}/{workspace}"
+
+
+def title(outcome: StackOutcome) -> str:
+    return f"Drift in {outcome.project}/{outcome.stack} ({outcome.workspace})"
+
+
+def body(outcome: StackOutcome, *, branch: str, commit: str, checked_at: str, secrets: Iterable[str] = ()) -> str:
+    """The issue's Markdown, marker first."""
+    marker = split.make_marker(KIND, {"key": key(outcome.project, outcome.workspace)})
+    out = [marker.line(part="1/1"),
+           f"## Drift in {comment.code(outcome.project)} / {comment.code(outcome.stack)}", "",
+           f"The drift check of {comment.code(branch)} at {comment.code(commit[:7])} ({checked_at}) found the "
+           "live objects differ from what the config says. This is what applying the config would do:", ""]
+    section = comment.stack_section(outcome, secrets)
+    out.extend(line for line in section[2:] if not line.startswith("To apply this stack, comment"))
+    out.extend(["### Two ways out", "",
+                f"- comment `/apply` here to put the live objects back as the config on {comment.code(branch)} says "
+                "(the same permission as `/apply` on a pull request);",
+                "- or change the config to what is live, with a pull request.", "",
+                "The next drift check updates this issue, and closes it once the stack is back in line."])
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def resolved(outcome_name: str, commit: str) -> str:
+    """The comment closing a drift issue whose stack no longer drifts."""
+    return f"The drift check at `{commit[:7]}` found `{outcome_name}` back in line with its config: closing."
