@@ -24,6 +24,7 @@ from bot.app.services import Services
 from bot.core import mask
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError
+from bot.core.events import IssueClosed
 from bot.core.outcome import REPOSITORY, StackOutcome, drift_names
 from bot.core.preview.model import Action, FieldDiff
 from bot.core.render import statuses
@@ -108,12 +109,34 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
     checked_at = rfc3339(services.clock.now())
     view = ops.backend.view()
     for ref, outcome in zip(applied, result.stacks, strict=True):
+        record = report(outcome, tree.sha, checked_at, result.secrets)
         issue = drift_issues.hand_back(access.host, repo, branch, tree.sha, checked_at, outcome,
-                                       view.drift(ref.project, ref.workspace), result.secrets)
-        ops.backend.write_drift(ref.project, ref.workspace,
-                                {**report(outcome, tree.sha, checked_at, result.secrets), **issue})
+                                       view.drift(ref.project, ref.workspace), record, result.secrets)
+        ops.backend.write_drift(ref.project, ref.workspace, {**record, **issue})
     reporter.finished(plan, result)
     checked, drifted, failed = drift_names(result)
     out = DriftSummary(repo, tree.sha, tuple(checked), tuple(drifted), tuple(failed))
     log.info("%s@%s drift: %s", repo, tree.sha[:7], out.status[1] if checked else "no applied stacks")
     return out
+
+
+def issue_closed(services: Services, event: IssueClosed) -> None:
+    """A drift issue closed by someone (not Shipmate, not after `/apply` on it): recorded in
+    the stack's drift record as dismissed (who, when, which difference). Other issues: nothing."""
+    access = services.access(event.repo, event.installation_id)
+    if event.sender.lower() == access.host.bot_login().lower():
+        return
+    try:
+        trusted = services.policy_tree(access, event.repo).settings()
+    except ConfigError:
+        return
+    backend = access.backends(event.repo, trusted.backend.branch)
+    view = backend.view()
+    for project, workspace in view.stacks():
+        record = view.drift(project, workspace)
+        if record is not None and drift_issues.issue_of(record) == event.number:
+            backend.write_drift(project, workspace, drift_issues.dismissed(record, event.sender,
+                                                                           rfc3339(services.clock.now())))
+            log.info("%s: drift issue #%d of %s/%s closed by %s: recorded", event.repo, event.number, project,
+                     workspace, event.sender)
+            return

@@ -6,6 +6,9 @@ as a preview does (`bot.core.render.drift_issue`), opened once and edited by eve
 check while it stays open; the issue's number is kept in the stack's drift record
 (`drift/<project>/<workspace>.yaml`, `issue`), so there is never a second one. A stack back in
 line has its open issue closed with a comment. A check that failed leaves the issue as it is.
+An issue someone closes by hand, with neither way out taken, is recorded in the drift record
+(`dismissed`: who, when, which difference; `bot.app.drift.issue_closed`), and the same
+difference is not raised again; a different one opens a new issue.
 Commenting `/apply` on the issue applies the stack from the default branch
 (`bot.app.comments`). Code-host errors are logged: the drift record and status stand anyway.
 """
@@ -17,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.core.errors import ShipmateError
+from bot.core.fingerprint import digest
 from bot.core.outcome import StackOutcome
 from bot.core.ports import CodeHost
 from bot.core.render import drift_issue
@@ -30,15 +34,34 @@ def issue_of(record: Mapping[str, Any] | None) -> int | None:
     return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
+def difference(record: Mapping[str, Any]) -> str:
+    """A digest of the drift a record holds (its changes and changed fields)."""
+    return digest({"changes": record.get("changes"), "diffs": record.get("diffs")})
+
+
+def dismissed(record: Mapping[str, Any], by: str, at: str) -> dict[str, Any]:
+    """The record of a drift issue closed by hand (`by`, at `at`) with neither way out taken."""
+    issue = issue_of(record)
+    return {**record, "dismissed": {"issue": issue, "by": by, "at": at, "difference": difference(record)}}
+
+
 def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
-              previous: Mapping[str, Any] | None, secrets: Iterable[str] = ()) -> dict[str, Any]:
-    """Open, update or close the stack's drift issue; what its new drift record keeps of it."""
+              previous: Mapping[str, Any] | None, report: Mapping[str, Any],
+              secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """Open, update or close the stack's drift issue; what its new drift record keeps of it
+    (`report`: the record this check writes)."""
     number = issue_of(previous)
-    kept = {"issue": number} if number is not None else {}
+    kept: dict[str, Any] = {"issue": number} if number is not None else {}
+    waved = (previous or {}).get("dismissed")
+    if isinstance(waved, Mapping):
+        kept["dismissed"] = dict(waved)
     if outcome.error is not None or outcome.changeset is None:
         return kept
     try:
         is_open = number is not None and host.issue_state(repo, number) == "open"
+        if outcome.changeset.has_changes and not is_open and isinstance(waved, Mapping) \
+                and waved.get("difference") == difference(report):
+            return kept  # the same drift someone closed the issue of: not raised again
         if outcome.changeset.has_changes:
             text = drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=secrets)
             if number is not None and is_open:

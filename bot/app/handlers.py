@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.app.comments import Comments
-from bot.app.drift import check_drift
+from bot.app.drift import check_drift, issue_closed
 from bot.app.locks import sweep_locks
 from bot.app.merges import Merges
 from bot.app.pulls import PullRequests
@@ -30,6 +30,7 @@ from bot.app.trust import PolicySource
 from bot.core.events import (
     CheckDrift,
     CheckRunAction,
+    IssueClosed,
     IssueCommentEvent,
     PullRequestEvent,
     PushEvent,
@@ -58,6 +59,7 @@ def install(router: EventRouter, services: Services, policy_branch: str | None =
     router.on(SweepLocks, lambda event: _discard(sweep_locks(services, event.repo, event.installation_id,
                                                               freed=comments.freed)))
     router.on(CheckDrift, lambda event: _discard(check_drift(services, event.repo, event.installation_id)))
+    router.on(IssueClosed, lambda event: issue_closed(services, event))
     return handlers
 
 

@@ -4,7 +4,8 @@ stores them in, and the ordering key the queue orders them by.
 A code host's adapter turns what it receives into these values once, at intake
 (`bot.adapters.github.webhooks` for GitHub's webhooks); the poller and the scheduler build
 them directly. The typed events are `PullRequestEvent`, `IssueCommentEvent`, `PushEvent`,
-`CheckRunAction` (a click on a check run's button) and `PingEvent` (from a code host), `SweepLocks` and `CheckDrift` (the scheduler's jobs), or
+`CheckRunAction` (a click on a check run's button), `IssueClosed` and `PingEvent` (from a
+code host), `SweepLocks` and `CheckDrift` (the scheduler's jobs), or
 `Ignored` (an event or action Shipmate does not act on, with the reason).
 
 A `Delivery` is one unit of work in the queue: its ID (the idempotency key: GitHub's delivery
@@ -132,6 +133,19 @@ class CheckRunAction:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueClosed:
+    """An issue (not a pull request) was closed (GitHub's `issues` webhook, action `closed`)."""
+
+    delivery_id: str
+    repo: str
+    number: int
+    sender: str
+    sender_is_bot: bool
+    state_reason: str  # completed | not_planned | "" (GitHub's reason)
+    installation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PingEvent:
     delivery_id: str
     repo: str | None  # None for organisation or App hooks
@@ -169,7 +183,8 @@ class CheckDrift:
     due: str  # RFC 3339, the fire time that came due
 
 
-Event = PullRequestEvent | IssueCommentEvent | PushEvent | CheckRunAction | PingEvent | SweepLocks | CheckDrift
+Event = (PullRequestEvent | IssueCommentEvent | PushEvent | CheckRunAction | IssueClosed | PingEvent | SweepLocks
+         | CheckDrift)
 Parsed = Event | Ignored
 
 # The name `shipmate queue` shows for each event type (a code host's own name where it has one).
@@ -178,6 +193,7 @@ EVENT_NAMES: dict[type[Any], str] = {
     IssueCommentEvent: "issue_comment",
     PushEvent: "push",
     CheckRunAction: "check_run",
+    IssueClosed: "issues",
     PingEvent: "ping",
     SweepLocks: "sweep_locks",
     CheckDrift: "check_drift",
@@ -229,6 +245,8 @@ def ordering_key(parsed: Parsed) -> str:
         return f"{parsed.repo.lower()}#{parsed.issue_number}"
     if isinstance(parsed, PushEvent):
         return f"{parsed.repo.lower()}@{parsed.ref}"
+    if isinstance(parsed, IssueClosed):
+        return f"{parsed.repo.lower()}#{parsed.number}"
     if isinstance(parsed, CheckRunAction):
         if parsed.pull_requests:
             return f"{parsed.repo.lower()}#{parsed.pull_requests[0]}"

@@ -54,7 +54,7 @@ def test_token_credentials_and_the_router(tmp_path: Path) -> None:
         assert isinstance(bot.handler, Outcomes) and bot.services is not None and bot.book is not None
         router = bot.handler.router  # wrapped: the job's outcome is told on the pull request
         assert isinstance(router, EventRouter)
-        assert router.handled_types() == ("CheckDrift", "CheckRunAction", "IssueCommentEvent", "PingEvent", "PullRequestEvent",
+        assert router.handled_types() == ("CheckDrift", "CheckRunAction", "IssueClosed", "IssueCommentEvent", "PingEvent", "PullRequestEvent",
                                           "PushEvent", "SweepLocks")
         assert bot.services.access("acme/config", 99) is bot.services.access("other/repo", None)
         assert bot.book.repositories() == {}  # an accessor records nothing: the router records events' repositories

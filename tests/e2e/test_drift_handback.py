@@ -104,3 +104,25 @@ def test_drift_opens_one_issue_updates_it_and_closes_it(box: Sandbox, tmp_path: 
     said = [c["body"] for c in box.github.comments(REPO_OWNER, REPO_NAME, number)]
     assert said[-1].endswith("found `shop/dev` back in line with its config: closing.")
     assert [i["state"] for i in drift_issues(box)] == ["closed", "closed"]
+
+
+def test_an_issue_closed_by_hand_is_recorded_and_that_drift_not_raised_again(box: Sandbox, tmp_path: Path) -> None:
+    live = greeting(box)
+    greeting(box, "kept on purpose")
+    assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+    [issue] = [i for i in drift_issues(box) if i["state"] == "open"]
+    box.repo("alice").get_issue(issue["number"]).edit(state="closed")  # neither way out
+    box.settle()
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "dismissed") as backend:
+        record = backend.view().drift("shop", "dev")
+        assert record is not None and record["dismissed"]["issue"] == issue["number"]
+        assert record["dismissed"]["by"] == "alice"
+    before = len(drift_issues(box))
+    assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+    assert len(drift_issues(box)) == before  # the same drift: no new issue
+    greeting(box, "changed again")
+    assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+    [fresh] = [i for i in drift_issues(box) if i["state"] == "open"]
+    assert fresh["number"] != issue["number"]
+    greeting(box, live)
+    assert check_drift(box.services, REPO).drifted == ()

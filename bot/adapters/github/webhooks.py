@@ -25,6 +25,7 @@ from bot.core.events import (
     CheckRunAction,
     Delivery,
     Ignored,
+    IssueClosed,
     IssueCommentEvent,
     MalformedEvent,
     Parsed,
@@ -259,6 +260,22 @@ def _check_run(delivery_id: str, r: _Reader) -> Parsed:
     )
 
 
+def _issues(delivery_id: str, r: _Reader) -> Parsed:
+    action = r.text("action")
+    repo = r.text("repository.full_name")
+    if action != "closed" or r.has("issue.pull_request"):
+        return Ignored(delivery_id, r.event, action, repo, f"issues action {action!r} is not handled")
+    return IssueClosed(
+        delivery_id=delivery_id,
+        repo=repo,
+        number=r.integer("issue.number"),
+        sender=r.text("sender.login"),
+        sender_is_bot=r.opt_text("sender.type") == "Bot",
+        state_reason=r.opt_text("issue.state_reason") or "",
+        installation_id=r.opt_integer("installation.id"),
+    )
+
+
 def _ping(delivery_id: str, r: _Reader) -> Parsed:
     return PingEvent(
         delivery_id=delivery_id,
@@ -273,6 +290,7 @@ _PARSERS = {
     "issue_comment": _issue_comment,
     "push": _push,
     "check_run": _check_run,
+    "issues": _issues,
     "ping": _ping,
 }
 
