@@ -15,15 +15,11 @@ from kubernetes import client, config
 from bot.adapters.gitstate import git_backend
 from bot.app.drift import check_drift
 from bot.cli.sandbox import REPO, REPO_NAME, REPO_OWNER, Sandbox
-from tests.e2e.world import comment, open_pr, replace
+from tests.e2e.world import NO_APPROVALS, comment, open_pr, replace
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS = """\
-backend: {branch: shipmate-state}
-permissions: {apply: write}
-generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: apply}
-"""
+SETTINGS = NO_APPROVALS
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,11 @@ import pytest
 
 from bot.adapters.gitstate import git_backend
 from bot.cli.sandbox import Sandbox
-from tests.e2e.world import bodies, comment, open_pr, reactions, replace
+from tests.e2e.world import NO_APPROVALS, bodies, comment, open_pr, reactions, replace
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS = """\
-backend: {branch: shipmate-state}
-permissions: {apply: write}
-generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: apply}
-"""
+SETTINGS = NO_APPROVALS
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,19 @@ import pytest
 
 from bot.adapters.gitstate import git_backend
 from bot.cli.sandbox import Sandbox
-from tests.e2e.world import DB_DEPLOYMENT, bodies, comment, manifest_stack, open_pr, replace
+from tests.e2e.world import (
+    DB_DEPLOYMENT,
+    NO_APPROVALS,
+    bodies,
+    comment,
+    manifest_stack,
+    open_pr,
+    replace,
+)
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS = """\
-backend: {branch: shipmate-state}
-permissions: {apply: write}
-generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: apply}
-"""
+SETTINGS = NO_APPROVALS
 
 
 def configmap(project: str, value: str) -> str:

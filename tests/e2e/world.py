@@ -119,3 +119,11 @@ spec:
     spec:
       containers: [{name: db, image: "nginx:1.25"}]
 """
+
+
+# shipmate.yaml for tests that need no approvals: writers apply, generation as the example's.
+NO_APPROVALS = """\
+backend: {branch: shipmate-state}
+permissions: {apply: write}
+generate: {namespace: extension, terraformOnlyNamespace: false, appMetadata: apply}
+"""
