@@ -110,8 +110,10 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
     view = ops.backend.view()
     for ref, outcome in zip(applied, result.stacks, strict=True):
         record = report(outcome, tree.sha, checked_at, result.secrets)
+        previous = view.drift(ref.project, ref.workspace)
         issue = drift_issues.hand_back(access.host, repo, branch, tree.sha, checked_at, outcome,
-                                       view.drift(ref.project, ref.workspace), record, result.secrets)
+                                       previous, record, result.secrets) \
+            if trusted.drift.issues else drift_issues.kept_of(previous)
         ops.backend.write_drift(ref.project, ref.workspace, {**record, **issue})
     reporter.finished(plan, result)
     checked, drifted, failed = drift_names(result)

@@ -8,7 +8,8 @@ check while it stays open; the issue's number is kept in the stack's drift recor
 line has its open issue closed with a comment. A check that failed leaves the issue as it is.
 An issue someone closes by hand, with neither way out taken, is recorded in the drift record
 (`dismissed`: who, when, which difference; `bot.app.drift.issue_closed`), and the same
-difference is not raised again; a different one opens a new issue.
+difference is not raised again; a different one opens a new issue. With `drift.issues: false`
+in shipmate.yaml no issue is opened, edited or closed; the record keeps what it had (`kept_of`).
 Commenting `/apply` on the issue applies the stack from the default branch
 (`bot.app.comments`). Code-host errors are logged: the drift record and status stand anyway.
 """
@@ -45,16 +46,24 @@ def dismissed(record: Mapping[str, Any], by: str, at: str) -> dict[str, Any]:
     return {**record, "dismissed": {"issue": issue, "by": by, "at": at, "difference": difference(record)}}
 
 
+def kept_of(previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a new drift record keeps of the previous one's issue: its number and a dismissal."""
+    number = issue_of(previous)
+    kept: dict[str, Any] = {"issue": number} if number is not None else {}
+    waved = (previous or {}).get("dismissed")
+    if isinstance(waved, Mapping):
+        kept["dismissed"] = dict(waved)
+    return kept
+
+
 def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
               previous: Mapping[str, Any] | None, report: Mapping[str, Any],
               secrets: Iterable[str] = ()) -> dict[str, Any]:
     """Open, update or close the stack's drift issue; what its new drift record keeps of it
     (`report`: the record this check writes)."""
     number = issue_of(previous)
-    kept: dict[str, Any] = {"issue": number} if number is not None else {}
-    waved = (previous or {}).get("dismissed")
-    if isinstance(waved, Mapping):
-        kept["dismissed"] = dict(waved)
+    kept = kept_of(previous)
+    waved = kept.get("dismissed")
     if outcome.error is not None or outcome.changeset is None:
         return kept
     try:

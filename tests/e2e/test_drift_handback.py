@@ -122,3 +122,26 @@ def test_an_issue_closed_by_hand_is_recorded_and_that_drift_not_raised_again(box
     assert fresh["number"] != issue["number"]
     greeting(box, live)
     assert check_drift(box.services, REPO).drifted == ()
+
+
+def test_drift_issues_off_opens_no_issue_and_the_check_still_records(box: Sandbox, tmp_path: Path) -> None:
+    def settings(text: str, title: str) -> None:
+        pr = open_pr(box, "alice", {"shipmate.yaml": text}, title=title)
+        box.settle()
+        box.repo("alice").get_pull(pr.number).merge(merge_method="merge")
+        box.settle()
+
+    settings(SETTINGS + "drift: {issues: false}\n", "No drift issues")
+    live = greeting(box)
+    opened = [i["number"] for i in drift_issues(box) if i["state"] == "open"]
+    greeting(box, "edited with issues off")
+    try:
+        assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+        assert [i["number"] for i in drift_issues(box) if i["state"] == "open"] == opened
+        with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "off") as backend:
+            record = backend.view().drift("shop", "dev")
+            assert record is not None and record["drifted"] is True
+    finally:
+        greeting(box, live)
+        settings(SETTINGS, "Drift issues again")
+    assert check_drift(box.services, REPO).drifted == ()

@@ -9,7 +9,7 @@ permissions: {apply: write, destroy: maintain, approve: write}   # admin > maint
 #   overridePolicy: maintain               # `/apply --override-policy REASON` past failing policies
 #   projects: {shop: {apply: maintain}}    # per project and per workspace: can only raise a level
 #   workspaces: {prod: {apply: maintain, approve: maintain}}
-drift: {schedule: "0 6 * * *"}             # cron, or null for no drift checks
+drift: {schedule: "0 6 * * *", issues: true}  # cron, or null for no drift checks; issues: one per drifted stack
 concurrency: 10
 draftPreviews: false
 secrets: {contextKeys: [KUBECONFIG_CONTENT]}
@@ -82,6 +82,7 @@ class PermissionSettings:
 @dataclass(frozen=True, slots=True)
 class DriftSettings:
     schedule: str | None = None
+    issues: bool = True  # a drifted stack gets an issue on the config repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +213,9 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     per_workspace = _scoped_levels(c, perms, "workspaces")
 
     drift = c.mapping(data.get("drift"), ("drift",))
-    c.fields(drift, ("drift",), ("schedule",))
+    c.fields(drift, ("drift",), ("schedule", "issues"))
     schedule = c.get(drift, "schedule", ("drift",), "string", None)
+    drift_issues = c.get(drift, "issues", ("drift",), "boolean", True)
     why = cron.problem(schedule) if isinstance(schedule, str) else None
     if why is not None:
         fields_wrong = why.startswith("expected 5 cron fields")
@@ -260,7 +262,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve,
                                        override_policy=perm_override, projects=per_project,
                                        workspaces=per_workspace),
-        drift=DriftSettings(schedule=schedule),
+        drift=DriftSettings(schedule=schedule, issues=drift_issues),
         concurrency=concurrency,
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),
