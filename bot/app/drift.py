@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.app import builder, drift_issues
 from bot.app.runner import StackRunner
-from bot.app.services import Services
+from bot.app.services import Services, Tree
+from bot.app.stacks import StackOps
 from bot.core import mask
+from bot.core.affected import StackRef
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError
 from bot.core.events import IssueClosed
+from bot.core.fieldowners import FieldOwner
 from bot.core.outcome import REPOSITORY, StackOutcome, drift_names
 from bot.core.preview.model import Action, FieldDiff
 from bot.core.render import statuses
@@ -112,7 +115,8 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
         record = report(outcome, tree.sha, checked_at, result.secrets)
         previous = view.drift(ref.project, ref.workspace)
         issue = drift_issues.hand_back(access.host, repo, branch, tree.sha, checked_at, outcome,
-                                       previous, record, result.secrets) \
+                                       previous, record, result.secrets,
+                                       owners=_who_changed(ops, tree, ref, outcome)) \
             if trusted.drift.issues else drift_issues.kept_of(previous)
         ops.backend.write_drift(ref.project, ref.workspace, {**record, **issue})
     reporter.finished(plan, result)
@@ -120,6 +124,17 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
     out = DriftSummary(repo, tree.sha, tuple(checked), tuple(drifted), tuple(failed))
     log.info("%s@%s drift: %s", repo, tree.sha[:7], out.status[1] if checked else "no applied stacks")
     return out
+
+
+def _who_changed(ops: StackOps, tree: Tree, ref: StackRef,
+                 outcome: StackOutcome) -> Callable[[], Mapping[str, tuple[FieldOwner, ...]]]:
+    """Reads who set the drifted stack's live fields, when asked (the stack loaded again)."""
+    def read() -> Mapping[str, tuple[FieldOwner, ...]]:
+        if outcome.changeset is None:
+            return {}
+        return ops.who_changed(ops.load(tree.reader, ref.path), outcome.changeset)
+
+    return read
 
 
 def issue_closed(services: Services, event: IssueClosed) -> None:

@@ -17,10 +17,11 @@ Commenting `/apply` on the issue applies the stack from the default branch
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.core.errors import ShipmateError
+from bot.core.fieldowners import FieldOwner
 from bot.core.fingerprint import digest
 from bot.core.outcome import StackOutcome
 from bot.core.ports import CodeHost
@@ -58,7 +59,8 @@ def kept_of(previous: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
               previous: Mapping[str, Any] | None, report: Mapping[str, Any],
-              secrets: Iterable[str] = ()) -> dict[str, Any]:
+              secrets: Iterable[str] = (),
+              owners: Callable[[], Mapping[str, Sequence[FieldOwner]]] | None = None) -> dict[str, Any]:
     """Open, update or close the stack's drift issue; what its new drift record keeps of it
     (`report`: the record this check writes)."""
     number = issue_of(previous)
@@ -72,7 +74,8 @@ def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: s
                 and waved.get("difference") == difference(report):
             return kept  # the same drift someone closed the issue of: not raised again
         if outcome.changeset.has_changes:
-            text = drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=secrets)
+            text = drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=secrets,
+                                    owners=_owners(owners, repo, outcome))
             if number is not None and is_open:
                 host.edit_issue(repo, number, body=text)
                 return kept
@@ -85,3 +88,15 @@ def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: s
         log.warning("%s: the drift issue of %s/%s could not be written: %s", repo, outcome.project,
                     outcome.workspace, exc)
         return kept
+
+
+def _owners(read: Callable[[], Mapping[str, Sequence[FieldOwner]]] | None, repo: str,
+            outcome: StackOutcome) -> Mapping[str, Sequence[FieldOwner]]:
+    """Who set the drifted fields, when the runtime can tell; nothing when it cannot be read."""
+    if read is None:
+        return {}
+    try:
+        return read()
+    except ShipmateError as exc:
+        log.warning("%s: who changed %s/%s cannot be read: %s", repo, outcome.project, outcome.workspace, exc)
+        return {}

@@ -32,16 +32,17 @@ from bot.core import mask, plan, secrets
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
 from bot.core.errors import NotRecorded, Problem, ShipmateError
+from bot.core.fieldowners import FieldOwner
 from bot.core.generate import generate
 from bot.core.lock import Lock
 from bot.core.modules.registry import ModuleRegistry
 from bot.core.outcome import StackOutcome
 from bot.core.ports import Clock, ConfigReader, KclCompiler, StateBackend
 from bot.core.preview import engine
-from bot.core.preview.model import ChangeSet
+from bot.core.preview.model import Action, ChangeSet
 from bot.core.release import Phase, Release, Trigger, check_can_start
 from bot.core.runplan import Provenance
-from bot.core.runtimes import Capability, StackRuntimes, check_imports
+from bot.core.runtimes import Capability, FieldManagers, StackRuntimes, check_imports
 from bot.core.spec import Resource, Spec, State
 from bot.metrics import ShipmateMetrics
 
@@ -172,6 +173,21 @@ class StackOps:
             loaded.spec, prior, runtimes, self.ignore_fields, batched=runtimes.having(Capability.BATCH),
             api_objects=runtimes.having(Capability.API_OBJECTS), project=ident.project, stack=ident.stack, workspace=ident.workspace,
         )
+
+    def who_changed(self, loaded: LoadedStack, changeset: ChangeSet) -> dict[str, tuple[FieldOwner, ...]]:
+        """For each updated resource of `changeset` whose runtime declares `field-managers`, who
+        set its live fields (`bot.core.fieldowners`), by resource ID."""
+        ident = loaded.identity
+        runtimes = self.runtimes(ident, loaded.spec.context, loaded.spec.secret_store)
+        able = runtimes.having(Capability.FIELD_MANAGERS)
+        wanted = [s.from_ for s in changeset.changed_steps()
+                  if s.action in (Action.UPDATE, Action.REPLACE) and s.from_ is not None and s.from_.type in able]
+        found: dict[str, tuple[FieldOwner, ...]] = {}
+        for kind in sorted({r.type for r in wanted}):
+            runtime = runtimes[kind]
+            if isinstance(runtime, FieldManagers):
+                found.update(runtime.field_managers([r for r in wanted if r.type == kind]))
+        return found
 
     # --- apply ------------------------------------------------------------------------------
 

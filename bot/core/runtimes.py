@@ -16,15 +16,16 @@ first use, with what each declares.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.errors import PlanError, ShipmateError
+from bot.core.fieldowners import FieldOwner
 from bot.core.ports import Runtime
 from bot.core.spec import EXT_IMPORT_ID, Resource
 
@@ -107,6 +108,19 @@ class Capability(StrEnum):
     and last-applied annotation. Without it, objects are compared as they are, every list in
     order, and only runtime-reported sensitive paths and the workspace's secret values are
     masked."""
+
+    FIELD_MANAGERS = "field-managers"
+    """The runtime can say who last set each field of a live object (`FieldManagers`:
+    Kubernetes' `managedFields`), so a drift issue names who changed what."""
+
+
+@runtime_checkable
+class FieldManagers(Protocol):
+    """What a runtime declaring `Capability.FIELD_MANAGERS` offers beside `Runtime`."""
+
+    def field_managers(self, resources: Sequence[Resource]) -> Mapping[str, tuple[FieldOwner, ...]]:
+        """Who set each field of the live objects, by resource ID (none where nothing is live)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ def test_the_outside_plugin_is_found_through_the_entry_point_group(installed: No
     plugins = {p.type: p.capabilities for p in discover_runtimes()}
     assert plugins == {
         "Ansible": {Capability.BATCH},
-        "Kubernetes": {Capability.READINESS, Capability.IMPORT, Capability.API_OBJECTS},
+        "Kubernetes": {Capability.READINESS, Capability.IMPORT, Capability.API_OBJECTS, Capability.FIELD_MANAGERS},
         "Local": {Capability.IMPORT},
         "Terraform": {Capability.BATCH, Capability.IMPORT, Capability.RECORDED_STATE},
     }

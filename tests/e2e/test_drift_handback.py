@@ -33,7 +33,8 @@ def greeting(box: Sandbox, value: str | None = None) -> str:
     try:
         core = client.CoreV1Api(api)
         if value is not None:
-            core.patch_namespaced_config_map("web.settings", "shop", {"data": {"greeting": value}})
+            core.patch_namespaced_config_map("web.settings", "shop", {"data": {"greeting": value}},
+                                             field_manager="kubectl-edit")  # as `kubectl edit` says
         return str(core.read_namespaced_config_map("web.settings", "shop").data["greeting"])
     finally:
         api.close()
@@ -62,6 +63,7 @@ def test_drift_opens_one_issue_updates_it_and_closes_it(box: Sandbox, tmp_path: 
     assert issue["title"] == "Drift in shop/dev (dev)" and issue["state"] == "open"
     assert "`v1:ConfigMap:shop:web.settings` | ✏️ Update" in issue["body"]
     assert "- edited by hand\n+ hello from dev" in issue["body"] and "comment `/apply` here" in issue["body"]
+    assert "- `v1:ConfigMap:shop:web.settings` `data.greeting`: `kubectl-edit` (Update, " in issue["body"]
     with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "state") as backend:
         record = backend.view().drift("shop", "dev")
         assert record is not None and record["issue"] == issue["number"] and record["drifted"] is True

@@ -40,5 +40,6 @@ def configure(settings: RuntimeSettings) -> RuntimeBuilder:
 
 
 PLUGIN = RuntimePlugin(
-    KUBERNETES, frozenset({Capability.READINESS, Capability.IMPORT, Capability.API_OBJECTS}), configure
+    KUBERNETES, frozenset({Capability.READINESS, Capability.IMPORT, Capability.API_OBJECTS,
+                           Capability.FIELD_MANAGERS}), configure
 )

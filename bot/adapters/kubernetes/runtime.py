@@ -77,7 +77,9 @@ from kubernetes.dynamic.resource import Resource as ApiResource
 from kubernetes.watch.watch import iter_resp_lines
 
 from bot.adapters.kubernetes import kubeconfig, ownership, readiness
+from bot.core import fieldowners
 from bot.core.errors import RuntimeFailed
+from bot.core.fieldowners import FieldOwner
 from bot.core.runtimes import waiting_for
 from bot.core.spec import EXT_IMPORT_ID, KUBERNETES, Resource, State
 from bot.settings import KubernetesOptions
@@ -554,6 +556,18 @@ class KubernetesRuntime:
             token = (page.get("metadata") or {}).get("continue") or None
             if token is None:
                 return items
+
+    def field_managers(self, resources: Sequence[Resource]) -> Mapping[str, tuple[FieldOwner, ...]]:
+        """Who set each field of the live objects (`metadata.managedFields`), by resource ID."""
+        def owners(resource: Resource) -> tuple[FieldOwner, ...]:
+            oid = ObjectId.parse(resource)
+            target = self._target(resource, oid)
+            live = self._get(oid, target.api, target.namespace) if target.api is not None else None
+            return fieldowners.parse((live or {}).get("metadata", {}).get("managedFields") or ())
+
+        done, failures = self._run(list(resources), owners)
+        _raise(failures, done)
+        return done
 
     def _read_one(self, resource: Resource) -> JSON | None:
         oid = ObjectId.parse(resource)

@@ -13,8 +13,10 @@ Pure (golden file `tests/core/golden/drift/issue.md`); texts are masked with the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
+from bot.core import fieldowners
+from bot.core.fieldowners import FieldOwner
 from bot.core.outcome import StackOutcome
 from bot.core.render import comment, split
 
@@ -29,8 +31,10 @@ def title(outcome: StackOutcome) -> str:
     return f"Drift in {outcome.project}/{outcome.stack} ({outcome.workspace})"
 
 
-def body(outcome: StackOutcome, *, branch: str, commit: str, checked_at: str, secrets: Iterable[str] = ()) -> str:
-    """The issue's Markdown, marker first."""
+def body(outcome: StackOutcome, *, branch: str, commit: str, checked_at: str, secrets: Iterable[str] = (),
+         owners: Mapping[str, Sequence[FieldOwner]] | None = None) -> str:
+    """The issue's Markdown, marker first; `owners`: who set the live fields, by resource ID
+    (where the runtime can tell), shown for each field that drifted."""
     marker = split.make_marker(KIND, {"key": key(outcome.project, outcome.workspace)})
     out = [marker.line(part="1/1"),
            f"## Drift in {comment.code(outcome.project)} / {comment.code(outcome.stack)}", "",
@@ -38,12 +42,32 @@ def body(outcome: StackOutcome, *, branch: str, commit: str, checked_at: str, se
            "live objects differ from what the config says. This is what applying the config would do:", ""]
     section = comment.stack_section(outcome, secrets)
     out.extend(line for line in section[2:] if not line.startswith("To apply this stack, comment"))
+    out.extend(_who(outcome, owners or {}))
     out.extend(["### Two ways out", "",
                 f"- comment `/apply` here to put the live objects back as the config on {comment.code(branch)} says "
                 "(the same permission as `/apply` on a pull request);",
                 "- or change the config to what is live, with a pull request.", "",
                 "The next drift check updates this issue, and closes it once the stack is back in line."])
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _who(outcome: StackOutcome, owners: Mapping[str, Sequence[FieldOwner]]) -> list[str]:
+    """`### Who changed it`: each drifted field's managers, latest first (Kubernetes' managedFields)."""
+    lines: list[str] = []
+    steps = outcome.changeset.changed_steps() if outcome.changeset is not None else ()
+    for step in steps:
+        claims = owners.get(step.id)
+        if not claims:
+            continue
+        for diff in step.diffs:
+            found = fieldowners.owners_of(claims, diff.dotted)
+            if found:
+                who = ", ".join(f"{comment.code(o.manager)} ({o.operation}{', ' + o.time if o.time else ''})"
+                                for o in found[:3])
+                lines.append(f"- {comment.code(step.id)} {comment.code(diff.dotted)}: {who}")
+    if not lines:
+        return []
+    return ["### Who changed it", "", "The managers of the live fields that differ, latest first:", "", *lines, ""]
 
 
 def resolved(outcome_name: str, commit: str) -> str:
