@@ -31,7 +31,7 @@ def test_a_plugin_is_checked_and_its_capabilities_become_capabilities() -> None:
     (object(), "expected a bot.core.runtimes.RuntimePlugin, got object"),
     (RuntimePlugin("Other", frozenset(), PLUGIN.configure), "the entry point's name must be the resource type it serves, 'Other'"),
     (RuntimePlugin("Local", frozenset({"batches"}), PLUGIN.configure),  # type: ignore[arg-type]
-     "unknown capabilities batches (known: batch, readiness, import, recorded-state, api-objects)"),
+     "unknown capabilities batches (known: batch, readiness, import, recorded-state, api-objects, field-managers)"),
     (RuntimePlugin("Local", frozenset(), "configure"), "configure is not callable"),  # type: ignore[arg-type]
 ])
 def test_a_plugin_that_declares_something_wrong_is_refused(loaded: object, message: str) -> None:

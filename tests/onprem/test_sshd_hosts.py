@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -115,6 +116,9 @@ def test_leaving_ends_every_process_on_the_hosts_and_removes_their_directory(tmp
     token = "sleeper-" + uuid.uuid4().hex
     with test_hosts(tmp_path / "hosts", ("a",), key) as (host,):
         host.ssh(key, f"cp /bin/sleep /opt/{token} && (setsid /opt/{token} 600 >/dev/null 2>&1 &)")
+        deadline = time.monotonic() + 10  # the detached process may show a moment after ssh returns
+        while not running(token) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert running(token)
         assert running(str(tmp_path / "hosts"))
     assert running(token) == []
