@@ -80,8 +80,9 @@ def test_an_output_passes_down_a_chain_and_a_failure_stops_it(box: Sandbox, tmp_
     # Fixed: network moves on again, db is healthy, and app reads what network records now.
     fixed = open_pr(box, "bob", {
         "network/dev/objects.yaml": replace("revision: '1'", "revision: '3'"),
+        # A new Deployment (the broken one goes): no condition of the failed rollout lingers.
         "db/dev/objects.yaml": lambda text: text.replace("revision: '1'", "revision: '2'").replace(
-            "progressDeadlineSeconds: 1", "progressDeadlineSeconds: 60"),
+            "progressDeadlineSeconds: 1", "progressDeadlineSeconds: 60").replace("name: db,", "name: db-v2,"),
         "app/dev/objects.yaml": reads_network,
     }, title="app reads network's revision")
     box.settle()
