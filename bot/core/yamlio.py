@@ -760,3 +760,81 @@ def _float(value: float) -> str:
     elif "." not in text:
         text += ".0"
     return text
+
+
+# --- where each node is: spans for surgical edits ----------------------------------------------
+#
+# Writing a value back into a person's YAML file (drift adopted into the config,
+# `bot.core.writeback`) must change that value and nothing else: not the comments, the key
+# order, the quoting or the indentation of the rest. ruamel.yaml's round-trip dumper keeps most
+# of that but not all (a flow `[{port: 80}]` comes back as `[port: 80]`; one indentation per
+# file), so edits are made in the text at the character offsets ruamel's composer gives every
+# node, and the edited text is read again by whoever made the edit.
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One node of a YAML text: characters `[start, end)`, its kind (`scalar`, `mapping`,
+    `sequence`), whether it is written in flow style (or sits inside a flow collection),
+    a scalar's style (None: plain; `"`, `'`, `|`, `>`), and for a mapping entry's value where
+    its key starts (`key_start`); `line` is 1-based."""
+
+    start: int
+    end: int
+    kind: str
+    flow: bool = False
+    style: str | None = None
+    key_start: int | None = None
+    line: int = 1
+
+
+def spans(file: str, text: str, limits: Limits = CONFIG_LIMITS) -> list[dict[FieldPath, Span]]:
+    """Every node of every non-empty document of `text` by its path (string and integer keys as
+    `load_all` reads them; other keys are left out), within `limits` (ConfigError otherwise)."""
+    _checked(file, text, limits)
+    try:
+        nodes = [n for n in YAML(typ="rt").compose_all(text) if n is not None]
+    except YAMLError as exc:
+        raise _syntax_error(file, exc) from None
+    out: list[dict[FieldPath, Span]] = []
+    for node in nodes:
+        found: dict[FieldPath, Span] = {}
+        _spans(node, (), False, None, found)
+        out.append(found)
+    return out
+
+
+def _spans(node: Any, path: FieldPath, in_flow: bool, key_start: int | None, out: dict[FieldPath, Span]) -> None:
+    start, end = node.start_mark, node.end_mark
+    if isinstance(node, MappingNode):
+        flow = in_flow or bool(node.flow_style)
+        out[path] = Span(start.index, end.index, "mapping", flow, None, key_start, start.line + 1)
+        for key, value in node.value:
+            if isinstance(key, ScalarNode):
+                _spans(value, (*path, _key_of(key)), flow, key.start_mark.index, out)
+    elif isinstance(node, SequenceNode):
+        flow = in_flow or bool(node.flow_style)
+        out[path] = Span(start.index, end.index, "sequence", flow, None, key_start, start.line + 1)
+        for i, item in enumerate(node.value):
+            _spans(item, (*path, i), flow, None, out)
+    else:
+        style = node.style if node.style in ('"', "'", "|", ">") else None
+        out[path] = Span(start.index, end.index, "scalar", in_flow, style, key_start, start.line + 1)
+
+
+def _key_of(key: Any) -> PathElem:
+    """A mapping key as `load` reads it: a decimal integer key is an int, any other a string."""
+    if key.tag.endswith(":int") and re.fullmatch(r"[-+]?[0-9]+", key.value):
+        return int(key.value)
+    return str(key.value)
+
+
+def scalar_text(value: Any, *, quoted: bool = False) -> str:
+    """A scalar as YAML writes it in a block context (plain when a reader would read it back
+    as the same value, else double-quoted); `quoted`: a string always double-quoted (JSON,
+    also valid YAML), for flow contexts and JSON files."""
+    if quoted and isinstance(value, str):
+        return _ESCAPE.sub(_escape_char, json.dumps(value, ensure_ascii=False))
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, sort_keys=False)
+    return _scalar(value)
