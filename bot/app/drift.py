@@ -7,7 +7,9 @@ fields, masked and cut short, under `diffs`) and summed up in the `shipmate/drif
 the default branch's head commit. A stack drifts when its preview has any change: the live objects
 were edited, or the default branch holds changes that were never applied. Each drifted stack
 also gets an issue on the repository, kept up to date and closed once it is back in line
-(`bot.app.drift_issues`); its number is kept in the drift record (`issue`).
+(`bot.app.drift_issues`), and a pull request writing the live values that map back into its
+config (`bot.app.drift_pulls`); their numbers are kept in the drift record (`issue`,
+`pullRequest`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from bot.app.runner import StackRunner
 from bot.app.services import Services, Tree
 from bot.app.stacks import StackOps
 from bot.core import mask
+from bot.core.adoption import Adoption
 from bot.core.affected import StackRef
 from bot.core.clock import rfc3339
 from bot.core.errors import ConfigError
 from bot.core.events import IssueClosed
 from bot.core.fieldowners import FieldOwner
 from bot.core.outcome import REPOSITORY, StackOutcome, drift_names
-from bot.core.preview.model import Action, FieldDiff
+from bot.core.preview.model import Action, ChangeSet, FieldDiff
 from bot.core.render import statuses
 from bot.core.runplan import Request
 
@@ -114,9 +117,10 @@ def check_drift(services: Services, repo: str, installation_id: int | None = Non
     for ref, outcome in zip(applied, result.stacks, strict=True):
         record = report(outcome, tree.sha, checked_at, result.secrets)
         previous = view.drift(ref.project, ref.workspace)
+        adopt = _adopt(ops, tree, ref, outcome, result.secrets) if trusted.drift.pull_requests else None
         issue = drift_issues.hand_back(access.host, repo, branch, tree.sha, checked_at, outcome,
                                        previous, record, result.secrets,
-                                       owners=_who_changed(ops, tree, ref, outcome)) \
+                                       owners=_who_changed(ops, tree, ref, outcome), adopt=adopt) \
             if trusted.drift.issues else drift_issues.kept_of(previous)
         ops.backend.write_drift(ref.project, ref.workspace, {**record, **issue})
     reporter.finished(plan, result)
@@ -135,6 +139,16 @@ def _who_changed(ops: StackOps, tree: Tree, ref: StackRef,
         return ops.who_changed(ops.load(tree.reader, ref.path), outcome.changeset)
 
     return read
+
+
+def _adopt(ops: StackOps, tree: Tree, ref: StackRef, outcome: StackOutcome,
+           hidden: Iterable[str]) -> Callable[[], Adoption]:
+    """Works out, when asked, what of the stack's drift maps back into its config."""
+    def work() -> Adoption:
+        changes = outcome.changeset if outcome.changeset is not None else ChangeSet()
+        return ops.adopt(tree.reader, ref.path, changes, hidden)
+
+    return work
 
 
 def issue_closed(services: Services, event: IssueClosed) -> None:

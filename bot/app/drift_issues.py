@@ -11,7 +11,9 @@ An issue someone closes by hand, with neither way out taken, is recorded in the 
 difference is not raised again; a different one opens a new issue. With `drift.issues: false`
 in shipmate.yaml no issue is opened, edited or closed; the record keeps what it had (`kept_of`).
 Commenting `/apply` on the issue applies the stack from the default branch
-(`bot.app.comments`). Code-host errors are logged: the drift record and status stand anyway.
+(`bot.app.comments`); the other way out is the drift pull request writing the live values that
+map back into the config (`bot.app.drift_pulls`, `drift.pullRequests`), which the issue names.
+Code-host errors are logged: the drift record and status stand anyway.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.app import drift_pulls
+from bot.core.adoption import Adoption
 from bot.core.errors import ShipmateError
 from bot.core.fieldowners import FieldOwner
 from bot.core.fingerprint import digest
@@ -48,21 +52,26 @@ def dismissed(record: Mapping[str, Any], by: str, at: str) -> dict[str, Any]:
 
 
 def kept_of(previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What a new drift record keeps of the previous one's issue: its number and a dismissal."""
+    """What a new drift record keeps of the previous one's issue and pull request: their
+    numbers and a dismissal."""
     number = issue_of(previous)
     kept: dict[str, Any] = {"issue": number} if number is not None else {}
     waved = (previous or {}).get("dismissed")
     if isinstance(waved, Mapping):
         kept["dismissed"] = dict(waved)
+    pull = drift_pulls.recorded(previous)
+    if pull is not None:
+        kept["pullRequest"] = pull
     return kept
 
 
 def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
               previous: Mapping[str, Any] | None, report: Mapping[str, Any],
               secrets: Iterable[str] = (),
-              owners: Callable[[], Mapping[str, Sequence[FieldOwner]]] | None = None) -> dict[str, Any]:
-    """Open, update or close the stack's drift issue; what its new drift record keeps of it
-    (`report`: the record this check writes)."""
+              owners: Callable[[], Mapping[str, Sequence[FieldOwner]]] | None = None,
+              adopt: Callable[[], Adoption] | None = None) -> dict[str, Any]:
+    """Open, update or close the stack's drift issue (and with `adopt`, its drift pull request);
+    what its new drift record keeps of them (`report`: the record this check writes)."""
     number = issue_of(previous)
     kept = kept_of(previous)
     waved = kept.get("dismissed")
@@ -74,20 +83,58 @@ def hand_back(host: CodeHost, repo: str, branch: str, commit: str, checked_at: s
                 and waved.get("difference") == difference(report):
             return kept  # the same drift someone closed the issue of: not raised again
         if outcome.changeset.has_changes:
-            text = drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=secrets,
-                                    owners=_owners(owners, repo, outcome))
-            if number is not None and is_open:
-                host.edit_issue(repo, number, body=text)
-                return kept
-            return {"issue": host.create_issue(repo, drift_issue.title(outcome), text)}
+            return _raise(host, repo, branch, commit, checked_at, outcome, previous, report, secrets,
+                          _owners(owners, repo, outcome), _adoption(adopt, repo, outcome),
+                          kept if number is not None and is_open else {})
         if number is not None and is_open:
             host.create_comment(repo, number, drift_issue.resolved(f"{outcome.project}/{outcome.stack}", commit))
             host.edit_issue(repo, number, state="closed")
+        drift_pulls.close_if_open(host, repo, previous, outcome, commit)
         return {}
     except ShipmateError as exc:
         log.warning("%s: the drift issue of %s/%s could not be written: %s", repo, outcome.project,
                     outcome.workspace, exc)
         return kept
+
+
+def _raise(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
+           previous: Mapping[str, Any] | None, report: Mapping[str, Any], secrets: Iterable[str],
+           owners: Mapping[str, Sequence[FieldOwner]], adoption: Adoption | None,
+           kept: Mapping[str, Any]) -> dict[str, Any]:
+    """The issue of a drifted stack written (edited when `kept` names it open, else opened),
+    then its pull request; the issue names the pull request (edited again when a new one opens)."""
+    hidden = tuple(secrets)
+    shown = drift_pulls.open_number(host, repo, previous) if adoption is not None else None
+
+    def text(pull: int | None) -> str:
+        return drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=hidden,
+                                owners=owners, adoption=adoption, pull=pull)
+
+    out = {key: value for key, value in kept.items() if key != "pullRequest"}
+    if "issue" in out:
+        host.edit_issue(repo, int(out["issue"]), body=text(shown))
+    else:
+        out = {"issue": host.create_issue(repo, drift_issue.title(outcome), text(shown))}
+    if adoption is None:
+        pull = drift_pulls.recorded(previous)
+        return {**out, **({"pullRequest": pull} if pull is not None else {})}
+    made, now_open = drift_pulls.propose(host, repo, branch, commit, checked_at, outcome, adoption,
+                                         int(out["issue"]), previous, difference(report), hidden)
+    if now_open != shown:
+        host.edit_issue(repo, int(out["issue"]), body=text(now_open))
+    return {**out, **made}
+
+
+def _adoption(adopt: Callable[[], Adoption] | None, repo: str, outcome: StackOutcome) -> Adoption | None:
+    """What of the drift maps back into the config; None when not asked or it cannot be worked out."""
+    if adopt is None:
+        return None
+    try:
+        return adopt()
+    except ShipmateError as exc:
+        log.warning("%s: what of %s/%s's drift maps back cannot be worked out: %s", repo, outcome.project,
+                    outcome.workspace, exc)
+        return None
 
 
 def _owners(read: Callable[[], Mapping[str, Sequence[FieldOwner]]] | None, repo: str,

@@ -28,9 +28,12 @@ from bot.app import gcpause
 from bot.app.configrepo import default_registry, stack_files
 from bot.app.flushes import FlushPolicy
 from bot.app.locking import LockSession
-from bot.core import mask, plan, secrets
+from bot.core import mask, plan, secrets, writeback
+from bot.core.adoption import Adoption
+from bot.core.config.appconfig import MAIN_FILE
 from bot.core.config.repo import StackConfig, load_stack
 from bot.core.config.settings import RepoSettings
+from bot.core.config.snapshot import join
 from bot.core.errors import NotRecorded, Problem, ShipmateError
 from bot.core.fieldowners import FieldOwner
 from bot.core.generate import generate
@@ -188,6 +191,18 @@ class StackOps:
             if isinstance(runtime, FieldManagers):
                 found.update(runtime.field_managers([r for r in wanted if r.type == kind]))
         return found
+
+    def adopt(self, reader: ConfigReader, stack_path: str, changeset: ChangeSet,
+              hidden: Iterable[str] = ()) -> Adoption:
+        """What of a drifted stack's live values maps back into its own files, and the files
+        after (`bot.core.writeback`); a KCL stack's rendered `main.yaml` is never written."""
+        if self._registry_cache is None:
+            self._registry_cache = self.registry or default_registry()
+        files = stack_files(reader, stack_path, self.kcl)
+        fixed = (join(stack_path, MAIN_FILE),) if files.render is not None else ()
+        with gcpause.paused():
+            return writeback.adopt(files.snapshot, stack_path, changeset, registry=self._registry_cache,
+                                   salt=self.secret_salt, secrets=(*self.masker.literals.exact, *hidden), fixed=fixed)
 
     # --- apply ------------------------------------------------------------------------------
 

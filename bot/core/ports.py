@@ -282,6 +282,16 @@ class CodeHost(Protocol):
         """`open` or `closed`."""
         ...
 
+    def push_files(self, repo: str, branch: str, base_sha: str, files: Mapping[str, str], message: str) -> str:
+        """Point `branch` (Shipmate's own: created, or reset when it exists) at commit `base_sha`
+        with `files` (path → whole text) written on top; the SHA of the branch's new head. The
+        texts are config files, written as given (never masked: the caller writes no secret)."""
+        ...
+
+    def create_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        """Open a pull request from branch `head` into `base`; its number."""
+        ...
+
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         """Comment on a commit (an outcome with no pull request to tell); returns its web URL."""
         ...

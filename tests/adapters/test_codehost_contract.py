@@ -145,3 +145,25 @@ def test_reviews_name_their_author_and_commit(side: Side) -> None:
         side.review(login)
     assert [(r.author, r.state, r.commit_id, r.author_is_bot) for r in side.host.reviews(REPO, side.number)] == [
         ("reader", "APPROVED", side.head, False), ("lead", "APPROVED", side.head, False)]
+
+
+def test_a_branch_of_files_and_its_pull_request(side: Side) -> None:
+    host = side.host
+    base = host.branch_head(REPO, "main")
+    branch = "shipmate/drift/shop/dev"
+    head = host.push_files(REPO, branch, base, {"shop/dev/main.yaml": "a: 3\n"}, "Adopt what is live")
+    assert host.branch_head(REPO, branch) == head != base
+    number = host.create_pull_request(REPO, branch, "main", "Adopt what is live", "Merging this ...")
+    info = host.pull_request(REPO, number)
+    assert (info.author, info.head_ref, info.head_sha, info.base_ref, info.state, info.is_fork) == (
+        "bot", branch, head, "main", "open", False)
+    assert list(host.changed_files(REPO, number)) == ["shop/dev/main.yaml"]
+    # Written again from the same base: the branch is reset there, not built on.
+    again = host.push_files(REPO, branch, base, {"shop/dev/main.yaml": "a: 4\n", "shop/dev/new.yaml": "b: 1\n"},
+                            "Adopt what is live")
+    assert host.branch_head(REPO, branch) == again and host.pull_request(REPO, number).head_sha == again
+    assert sorted(host.changed_files(REPO, number)) == ["shop/dev/main.yaml", "shop/dev/new.yaml"]
+    host.edit_issue(REPO, number, body="Closed: back in line", state="closed")
+    assert host.pull_request(REPO, number).state == "closed" and host.issue_state(REPO, number) == "closed"
+    with pytest.raises(RuntimeFailed):
+        host.create_pull_request(REPO, "no-such-branch", "main", "x", "y")

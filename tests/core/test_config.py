@@ -37,7 +37,7 @@ def test_settings_defaults_when_absent_or_empty() -> None:
         assert s.apply == "both" and s.apply_on_merge and s.apply_on_comment
         assert s.requirements.apply == ()
         assert (s.permissions.apply, s.permissions.destroy) == ("write", "maintain")
-        assert s.drift.schedule is None and s.drift.issues is True
+        assert s.drift.schedule is None and s.drift.issues is True and s.drift.pull_requests is True
         assert s.concurrency == 10 and s.draft_previews is False
 
 
@@ -54,6 +54,10 @@ def test_settings_values_and_secret_context_keys() -> None:
     assert s.drift.schedule == "@daily"
     assert s.concurrency == 4 and s.draft_previews
     assert parse_settings("shipmate.yaml", "drift: {issues: false}\n").drift.issues is False
+    assert parse_settings("shipmate.yaml", "drift: {pullRequests: false}\n").drift.pull_requests is False
+    assert problems(parse_settings, "shipmate.yaml", "drift:\n  pullRequest: no\n") == [
+        "shipmate.yaml:2:3: drift.pullRequest: unknown field 'pullRequest' (did you mean 'pullRequests'?); "
+        "expected one of: issues, pullRequests, schedule"]
     assert problems(parse_settings, "shipmate.yaml", "drift:\n  issues: maybe\n") == [
         "shipmate.yaml:2:11: drift.issues: expected a boolean (true or false), got a string ('maybe')"]
     for key in ("KUBECONFIG_CONTENT", "GITHUB_TOKEN", "db_password", "AWS_SECRET_ACCESS_KEY", "ACCESS_KEY"):

@@ -147,3 +147,68 @@ def test_drift_issues_off_opens_no_issue_and_the_check_still_records(box: Sandbo
         greeting(box, live)
         settings(SETTINGS, "Drift issues again")
     assert check_drift(box.services, REPO).drifted == ()
+
+
+def log_level(box: Sandbox, value: str | None = None) -> str:
+    """The web Deployment's LOG_LEVEL; with `value`, set as `kubectl edit` would."""
+    api = config.new_client_from_config(str(box.kubeconfig))
+    try:
+        apps = client.AppsV1Api(api)
+        deployment = apps.read_namespaced_deployment("shop-dev-web", "shop")
+        [web] = [c for c in deployment.spec.template.spec.containers if c.name == "web"]
+        [env] = [e for e in web.env if e.name == "LOG_LEVEL"]
+        if value is not None:
+            env.value = value
+            apps.replace_namespaced_deployment("shop-dev-web", "shop", deployment, field_manager="kubectl-edit")
+        return str(env.value)
+    finally:
+        api.close()
+
+
+def drift_pulls(box: Sandbox) -> list[dict[str, Any]]:
+    pulls = box.repo("alice").get_pulls(state="all")
+    return [p.raw_data for p in pulls if p.head.ref.startswith("shipmate/drift/")]
+
+
+def test_drift_is_adopted_through_the_generated_pull_request(box: Sandbox) -> None:
+    main_before = box.repo("alice").get_contents("shop/dev/main.yaml", ref="main").decoded_content.decode()
+    live_level = log_level(box)
+    greeting(box, "adopted: by hand")
+    log_level(box, "info")
+    assert live_level != "info"
+    assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+    [issue] = [i for i in drift_issues(box) if i["state"] == "open"]
+    [pull] = [p for p in drift_pulls(box) if p["state"] == "open"]
+    assert pull["title"] == "Adopt what is live in shop/dev (dev)" and pull["head"]["ref"] == "shipmate/drift/shop/dev"
+    assert f"(#{issue['number']})" in pull["body"]
+    assert "| `v1:ConfigMap:shop:web.settings` | `data.greeting` | `\"adopted: by hand\"` | " \
+           "`shop/dev/manifests/settings.yaml:8` |" in pull["body"]
+    assert "`spec.template.spec.containers[name=web].env[0].value` | `\"info\"` | `shop/dev/main.yaml:" in pull["body"]
+    assert f"- or merge #{pull['number']}, which writes the live values of 2 fields into the config." in \
+        box.repo("alice").get_issue(issue["number"]).body
+    files = {f.filename: f.patch for f in box.repo("alice").get_pull(pull["number"]).get_files()}
+    assert sorted(files) == ["shop/dev/main.yaml", "shop/dev/manifests/settings.yaml"]
+    head = box.repo("alice").get_branch("shipmate/drift/shop/dev").commit.sha
+    branch_main = box.repo("alice").get_contents("shop/dev/main.yaml", ref=head).decoded_content.decode()
+    assert branch_main == main_before.replace(f"LOG_LEVEL: {live_level}", "LOG_LEVEL: info")  # that line only
+
+    # The bot previews its own pull request like any other: the adopted fields show no change.
+    box.settle()
+    preview = "\n".join(b for b in (c["body"] for c in box.github.comments(REPO_OWNER, REPO_NAME, pull["number"]))
+                        if "shipmate:preview" in b)
+    assert "`shop` / `dev`" in preview and "No changes" in preview, preview
+
+    # A later check with the same drift keeps the one pull request as it is.
+    assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+    assert [p["number"] for p in drift_pulls(box) if p["state"] == "open"] == [pull["number"]]
+
+    # Merged: the config says what is live; the next check closes the issue.
+    box.repo("alice").get_pull(pull["number"]).merge(merge_method="merge")
+    box.settle()
+    assert check_drift(box.services, REPO).drifted == ()
+    assert box.repo("alice").get_issue(issue["number"]).state == "closed"
+    main_after = box.repo("alice").get_contents("shop/dev/main.yaml", ref="main").decoded_content.decode()
+    assert "LOG_LEVEL: info" in main_after and main_after.startswith(main_before.splitlines()[0])
+    settings_after = box.repo("alice").get_contents("shop/dev/manifests/settings.yaml", ref="main")
+    assert 'greeting: "adopted: by hand"' in settings_after.decoded_content.decode()
+    assert greeting(box) == "adopted: by hand" and log_level(box) == "info"

@@ -20,6 +20,7 @@ burst stays within GitHub's secondary rate limits; reads are not paced.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from github import Auth, Github, GithubException
@@ -260,6 +262,48 @@ class GitHubHost:
                              lambda: self._github.requester.requestJsonAndCheck("GET", url))
         return str(data.get("state") or "open")
 
+    def push_files(self, repo: str, branch: str, base_sha: str, files: Mapping[str, str], message: str) -> str:
+        """The branch is moved (forced) or created at `base_sha`, then each file is written with
+        the contents API (one commit a file: the API GitHub offers Apps and tokens alike)."""
+        base = self._unread(repo).url
+        requester = self._github.requester
+        exists = self._call("branch_head", f"read branch {branch} of {repo}",
+                            lambda: _exists(lambda: requester.requestJsonAndCheck("GET", f"{base}/git/ref/heads/{branch}")))
+        if exists:
+            self._write("push_files", f"reset branch {branch} of {repo}", lambda: requester.requestJsonAndCheck(
+                "PATCH", f"{base}/git/refs/heads/{branch}", input={"sha": base_sha, "force": True}))
+        else:
+            self._write("push_files", f"create branch {branch} of {repo}", lambda: requester.requestJsonAndCheck(
+                "POST", f"{base}/git/refs", input={"ref": f"refs/heads/{branch}", "sha": base_sha}))
+        head = base_sha
+        for path, text in sorted(files.items()):
+            head = self._put_file(repo, branch, path, text, message)
+        return head
+
+    def _put_file(self, repo: str, branch: str, path: str, text: str, message: str) -> str:
+        """Write one file on `branch` (the contents API: a commit); the commit's SHA."""
+        url = f"{self._unread(repo).url}/contents/{quote(path)}"
+        requester = self._github.requester
+
+        def read() -> Any:
+            return _exists(lambda: requester.requestJsonAndCheck("GET", url, parameters={"ref": branch}))
+
+        found = self._call("contents", f"read {path} on {branch} of {repo}", read)
+        data: dict[str, Any] = {"message": message, "branch": branch,
+                                "content": base64.b64encode(text.encode()).decode()}
+        if isinstance(found, dict) and found.get("sha"):
+            data["sha"] = found["sha"]
+        _, made = self._write("push_files", f"write {path} on {branch} of {repo}",
+                              lambda: requester.requestJsonAndCheck("PUT", url, input=data))
+        return str(made["commit"]["sha"])
+
+    def create_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        url = self._unread(repo).url + "/pulls"
+        data = {"title": self._masked(title), "body": self._masked(body), "head": head, "base": base}
+        _, made = self._write("create_pull_request", f"open a pull request on {repo}",
+                              lambda: self._github.requester.requestJsonAndCheck("POST", url, input=data))
+        return int(made["number"])
+
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         url = f"{self._unread(repo).url}/commits/{sha}/comments"
         body = self._masked(body)
@@ -400,6 +444,16 @@ def _info(repo: str, pull: PullRequest, listed: bool = False) -> PullRequestInfo
         merge_commit_sha=pull.merge_commit_sha,
         html_url=pull.html_url or "",
     )
+
+
+def _exists(read: Callable[[], tuple[Any, Any]]) -> Any:
+    """What a GET answered, or None when GitHub says there is no such thing (404)."""
+    try:
+        return read()[1]
+    except GithubException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def _reason(exc: GithubException) -> str:

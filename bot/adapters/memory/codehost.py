@@ -316,9 +316,37 @@ class MemoryCodeHost:
                                            "state": "open"}
             return number
 
+    def push_files(self, repo: str, branch: str, base_sha: str, files: Mapping[str, str], message: str) -> str:
+        base = dict(self.commits.files(repo, base_sha))
+        sha = self.commits.commit(repo, {**base, **files})
+        with self._lock:
+            found = self._repo(repo, f"push to {branch} of {repo}")
+            found.branches[branch] = sha
+            for pull in found.pulls.values():
+                if pull.info.head_ref == branch and not pull.info.is_fork and pull.info.state == "open":
+                    pull.info = replace(pull.info, head_sha=sha)
+                    pull.touched = self._tick()
+        return sha
+
+    def create_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        with self._lock:
+            found = self._repo(repo, f"open a pull request on {repo}")
+            if head not in found.branches or base not in found.branches:
+                raise _invalid(f"open a pull request on {repo}")
+            taken = [n for r, n in self.issues if r == repo]
+            number = max([*found.pulls, *taken], default=0) + 1
+            info = self.open_pull_request(repo, self.commits.files(repo, found.branches[head]), author=self.login,
+                                          number=number, title=self.masker.text(title), branch=head, base=base)
+            self.issues[(repo, number)] = {"title": info.title, "body": self.masker.text(body), "state": "open"}
+            return number
+
     def edit_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None) -> None:
         with self._lock:
             issue = self.issues[(repo, number)]
+            pull = self._repos[repo].pulls.get(number) if repo in self._repos else None
+            if pull is not None and state is not None:
+                pull.info = replace(pull.info, state=state)
+                pull.touched = self._tick()
             if body is not None:
                 issue["body"] = self.masker.text(body)
             if state is not None:

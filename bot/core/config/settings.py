@@ -9,7 +9,9 @@ permissions: {apply: write, destroy: maintain, approve: write}   # admin > maint
 #   overridePolicy: maintain               # `/apply --override-policy REASON` past failing policies
 #   projects: {shop: {apply: maintain}}    # per project and per workspace: can only raise a level
 #   workspaces: {prod: {apply: maintain, approve: maintain}}
-drift: {schedule: "0 6 * * *", issues: true}  # cron, or null for no drift checks; issues: one per drifted stack
+drift: {schedule: "0 6 * * *", issues: true, pullRequests: true}  # cron, or null for no drift checks;
+                                           # issues: one per drifted stack; pullRequests: one writing
+                                           # the live values that map back into the config
 concurrency: 10
 draftPreviews: false
 secrets: {contextKeys: [KUBECONFIG_CONTENT]}
@@ -83,6 +85,7 @@ class PermissionSettings:
 class DriftSettings:
     schedule: str | None = None
     issues: bool = True  # a drifted stack gets an issue on the config repository
+    pull_requests: bool = True  # ... and a pull request adopting what maps back (needs issues)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +216,10 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
     per_workspace = _scoped_levels(c, perms, "workspaces")
 
     drift = c.mapping(data.get("drift"), ("drift",))
-    c.fields(drift, ("drift",), ("schedule", "issues"))
+    c.fields(drift, ("drift",), ("schedule", "issues", "pullRequests"))
     schedule = c.get(drift, "schedule", ("drift",), "string", None)
     drift_issues = c.get(drift, "issues", ("drift",), "boolean", True)
+    drift_pulls = c.get(drift, "pullRequests", ("drift",), "boolean", True)
     why = cron.problem(schedule) if isinstance(schedule, str) else None
     if why is not None:
         fields_wrong = why.startswith("expected 5 cron fields")
@@ -262,7 +266,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         permissions=PermissionSettings(apply=perm_apply, destroy=perm_destroy, approve=perm_approve,
                                        override_policy=perm_override, projects=per_project,
                                        workspaces=per_workspace),
-        drift=DriftSettings(schedule=schedule, issues=drift_issues),
+        drift=DriftSettings(schedule=schedule, issues=drift_issues, pull_requests=drift_pulls),
         concurrency=concurrency,
         draft_previews=draft,
         secrets=SecretSettings(context_keys=tuple(keys)),

@@ -6,7 +6,7 @@
     from what the config says: <the stack's preview section>
     ### Two ways out
     - comment `/apply` here to put the live objects back as the config says;
-    - or change the config to what is live, with a pull request.
+    - or merge #13, which writes the live values of 2 fields into the config.
 
 Pure (golden file `tests/core/golden/drift/issue.md`); texts are masked with the stack's secrets.
 """
@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.core import fieldowners
+from bot.core.adoption import Adoption
 from bot.core.fieldowners import FieldOwner
 from bot.core.outcome import StackOutcome
-from bot.core.render import comment, split
+from bot.core.render import comment, drift_pull, split
 
 KIND = "drift"
 
@@ -32,9 +33,11 @@ def title(outcome: StackOutcome) -> str:
 
 
 def body(outcome: StackOutcome, *, branch: str, commit: str, checked_at: str, secrets: Iterable[str] = (),
-         owners: Mapping[str, Sequence[FieldOwner]] | None = None) -> str:
+         owners: Mapping[str, Sequence[FieldOwner]] | None = None, adoption: Adoption | None = None,
+         pull: int | None = None) -> str:
     """The issue's Markdown, marker first; `owners`: who set the live fields, by resource ID
-    (where the runtime can tell), shown for each field that drifted."""
+    (where the runtime can tell), shown for each field that drifted; `pull`: the pull request
+    writing what maps back of `adoption` into the config."""
     marker = split.make_marker(KIND, {"key": key(outcome.project, outcome.workspace)})
     out = [marker.line(part="1/1"),
            f"## Drift in {comment.code(outcome.project)} / {comment.code(outcome.stack)}", "",
@@ -46,9 +49,24 @@ def body(outcome: StackOutcome, *, branch: str, commit: str, checked_at: str, se
     out.extend(["### Two ways out", "",
                 f"- comment `/apply` here to put the live objects back as the config on {comment.code(branch)} says "
                 "(the same permission as `/apply` on a pull request);",
-                "- or change the config to what is live, with a pull request.", "",
-                "The next drift check updates this issue, and closes it once the stack is back in line."])
+                _adopt_line(adoption, pull), ""])
+    if adoption is not None and pull is None:
+        out.extend(drift_pull.left_lines(adoption.left, secrets))
+    out.append("The next drift check updates this issue, and closes it once the stack is back in line.")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _adopt_line(adoption: Adoption | None, pull: int | None) -> str:
+    if adoption is None or (pull is None and adoption.mapped):
+        return "- or change the config to what is live, with a pull request."
+    if pull is None:
+        return "- or change the config to what is live, with a pull request: no field of this drift maps back " \
+               "into the config by itself (why, below)."
+    count = len(adoption.mapped)
+    rest = len(adoption.left)
+    tail = f"; {rest} other {'field does' if rest == 1 else 'fields do'} not map back (listed there)" if rest else ""
+    return f"- or merge #{pull}, which writes the live {'value' if count == 1 else 'values'} of {count} " \
+           f"{'field' if count == 1 else 'fields'} into the config{tail}."
 
 
 def _who(outcome: StackOutcome, owners: Mapping[str, Sequence[FieldOwner]]) -> list[str]:
