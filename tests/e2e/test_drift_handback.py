@@ -5,6 +5,7 @@ the simulated GitHub and Kubernetes with the bot built as `shipmate serve` build
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,16 @@ import pytest
 from kubernetes import client, config
 
 from bot.adapters.gitstate import git_backend
+from bot.adapters.localfs.datafiles import JsonRepositoryBook
 from bot.app.drift import check_drift
 from bot.cli.sandbox import REPO, REPO_NAME, REPO_OWNER, Sandbox
+from bot.scheduler import Scheduler
 from tests.e2e.world import NO_APPROVALS, comment, open_pr, replace
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS = NO_APPROVALS
+SCHEDULE = 'drift: {schedule: "0 6 * * *"}'
+SETTINGS = NO_APPROVALS + SCHEDULE + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +137,7 @@ def test_drift_issues_off_opens_no_issue_and_the_check_still_records(box: Sandbo
         box.repo("alice").get_pull(pr.number).merge(merge_method="merge")
         box.settle()
 
-    settings(SETTINGS + "drift: {issues: false}\n", "No drift issues")
+    settings(SETTINGS.replace(SCHEDULE, 'drift: {schedule: "0 6 * * *", issues: false}'), "No drift issues")
     live = greeting(box)
     opened = [i["number"] for i in drift_issues(box) if i["state"] == "open"]
     greeting(box, "edited with issues off")
@@ -170,13 +174,24 @@ def drift_pulls(box: Sandbox) -> list[dict[str, Any]]:
     return [p.raw_data for p in pulls if p.head.ref.startswith("shipmate/drift/")]
 
 
-def test_drift_is_adopted_through_the_generated_pull_request(box: Sandbox) -> None:
+def scheduled_check(box: Sandbox, memory: Path) -> None:
+    """The drift job of the scheduler, its schedule come due: the check is queued and run by
+    the server's workers."""
+    assert box.server is not None
+    book = JsonRepositoryBook(memory)
+    book.remember(REPO, None)
+    (memory / "drift-state.json").write_text(json.dumps({REPO: "2026-01-01T00:00:00Z"}))
+    assert Scheduler(box.services, box.server.queue, memory, book).run_drift() == [REPO]
+    box.settle()
+
+
+def test_drift_is_adopted_through_the_generated_pull_request(box: Sandbox, tmp_path: Path) -> None:
     main_before = box.repo("alice").get_contents("shop/dev/main.yaml", ref="main").decoded_content.decode()
     live_level = log_level(box)
     greeting(box, "adopted: by hand")
     log_level(box, "info")
     assert live_level != "info"
-    assert check_drift(box.services, REPO).drifted == ("shop/dev",)
+    scheduled_check(box, tmp_path)  # found by the schedule
     [issue] = [i for i in drift_issues(box) if i["state"] == "open"]
     [pull] = [p for p in drift_pulls(box) if p["state"] == "open"]
     assert pull["title"] == "Adopt what is live in shop/dev (dev)" and pull["head"]["ref"] == "shipmate/drift/shop/dev"
