@@ -46,8 +46,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import timedelta
 
-from bot.app import builder, dashboard_previews, drift_issues, waiting
+from bot.app import builder, dashboard_previews, drift_issues, queued_merges, waiting
 from bot.app.locking import push_owner
 from bot.app.policycheck import check
 from bot.app.runner import StackRunner
@@ -211,6 +212,9 @@ class Comments:
         """The lock an `/apply` waited for is free (`bot.app.waiting`): preview the pull request
         again (what the apply is then pinned to), then run the command as the person who asked,
         with every rule a comment meets; the result is told on their comment."""
+        if entry.is_merge:  # a merged pull request's apply on merge
+            queued_merges.take_turn(self.services, self.policy_source, access, repo, entry, self.freed)
+            return
         parsed = commands.parse(entry.command)
         if not isinstance(parsed, Command) or parsed.verb is not Verb.APPLY:
             log.warning("%s#%d: a queued command %r is not an /apply; dropped", repo, entry.pull_request,
@@ -250,7 +254,7 @@ class Comments:
         if command.verb is Verb.UNLOCK:
             backend = access.backends(repo, policy.settings.backend.branch)
             freed = backend.release_pull_request_locks(number)
-            left = backend.leave_queues(number)
+            left = backend.leave_queues(number, merges=True)
             reporter.unlocked(request, freed, f"@{asked.author} asked to unlock"
                               + (f"; it no longer waits for {', '.join(left)}" if left else ""))
             self.freed(access, repo, backend, [*(lock.key for lock in freed), *left])
@@ -282,7 +286,8 @@ class Comments:
             if command.verb is not Verb.APPLY or command.no_wait or holder is None or holder == number:
                 raise
             place = waiting.join(ops.backend, self.services.clock, exc.holder, number, asked.author,
-                                 asked.comment_id, commands.text_of(command))
+                                 asked.comment_id, commands.text_of(command),
+                                 timedelta(seconds=policy.settings.lock_queue.expiry_seconds))
             reporter.waiting(request, exc.holder.key, queue_text.waiting(asked.author, exc.holder, place))
             return None
         reviews = lambda: len(host.reviews(repo, number))  # noqa: E731

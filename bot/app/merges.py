@@ -6,7 +6,8 @@ pull request's branch, which may have moved or been deleted since. When the push
 merge of a pull request, the applies run with that pull request's lock owner, so they take
 over the locks it kept since its `/apply`, free them when done, and comment the results on
 the merged pull request. A push with no pull request (a direct push) applies under its own
-owner and is refused on stacks some pull request holds.
+owner and is refused on stacks some pull request holds. A merge whose stack another open pull
+request holds waits in that lock's line instead (`bot.app.queued_merges`, `lockQueue.merges`).
 
 Changed files come from comparing the two trees in the checkout cache (each file read
 through the `ConfigReader` port); when `before` is unknown (a new branch, a commit that is
@@ -17,8 +18,9 @@ gone after a force push) the paths listed in the push payload are used instead.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from bot.app import builder, dashboard_previews
+from bot.app import builder, dashboard_previews, queued_merges
 from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services, Tree
@@ -74,6 +76,13 @@ class Merges:
         pr = host.merged_pull_request_for(repo, event.after)
         plan = builder.merge(event, pr, tree, self.changed_paths(access, event, tree), policy)
         ops = self.services.ops(access, repo, trusted)
+        if pr is not None and self.freed is not None and trusted.lock_queue.merges and plan.refusal is None:
+            holder = queued_merges.held_by_other(ops.backend, plan, pr.number, self.services.clock.now())
+            if holder is not None:  # another open pull request holds one of its stacks: wait in line
+                queued_merges.wait(access, repo, ops.backend, self.services.clock, reporter, self.freed, pr, holder,
+                                   plan.request.actor, event.after, [s.path for s in plan.stacks],
+                                   timedelta(seconds=trusted.lock_queue.expiry_seconds))
+                return
         # A merged pull request's stacks apply only as its last preview showed (its approvals'
         # fingerprints, bot.app.dashboard_previews); a direct push has no preview to hold to.
         pins = dashboard_previews.pins(ops.backend, pr.number, pr.head_sha) if pr is not None else None

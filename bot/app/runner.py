@@ -91,6 +91,10 @@ class StackRunner:
     # merge commit is another), and a stack whose latest release succeeded from that head
     # (its `/apply`) is applied without the check.
     merged_head: str = ""
+    # A merge's apply that waited in the lock queue (bot.app.queued_merges): only what the
+    # preview would change is compared (`Fingerprint.pending`), not the commit, the Spec or the
+    # live state of what it does not touch, which the holder's apply moved meanwhile.
+    pin_pending: bool = False
     # The repository's Rego policies: a preview shows what they say of each stack, and an
     # apply is declined, before anything changes, for a stack they fail (bot.app.policycheck).
     policies: PolicyCheck | None = None
@@ -226,6 +230,9 @@ class StackRunner:
             parts = approved.changed(now) if approved is not None else ()
             if self.merged_head:
                 parts = tuple(part for part in parts if part != "commit")
+            if self.pin_pending and approved is not None:  # nothing left to change: it went live already
+                same = bool(approved.pending) and approved.pending == now.pending
+                parts = () if same or not changeset.has_changes else ("changes",)
             if approved is None or parts:
                 seen.append(now)
                 moved.extend(parts)

@@ -12,13 +12,15 @@ everyone in a line someone left (`tell_places`). A pull request that is no longe
 takes it out of every line anyway). The apply that runs is pinned to the pull request's
 preview like any `/apply`: when what it would change moved meanwhile (the first pull
 request's apply changed the live objects), it is not applied, the preview is posted anew,
-and earlier approvals stop counting for the stacks that moved.
+and earlier approvals stop counting for the stacks that moved. A merged pull request's entry is
+its merge's apply waiting (`bot.app.queued_merges`), run when it is merged rather than open.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from bot.app.services import Access
 from bot.core.lock import Lock
@@ -36,10 +38,12 @@ Freed = Callable[[Access, str, StateBackend, Iterable[str]], None]
 
 
 def join(backend: StateBackend, clock: Clock, holder: Lock, pull_request: int, actor: str,
-         comment_id: int | None, command: str) -> int:
-    """Put `pull_request` in the line of `holder`'s lock; its 1-based place."""
+         comment_id: int | None, command: str, expiry: timedelta = DEFAULT_WAIT, *,
+         merge_commit: str = "", stacks: tuple[str, ...] = ()) -> int:
+    """Put `pull_request` (its `/apply`, or with `merge_commit` its merge's apply of `stacks`)
+    in the line of `holder`'s lock for `expiry` at most; its 1-based place."""
     now = clock.now()
-    entry = Waiting(pull_request, actor, comment_id, now, now + DEFAULT_WAIT, command)
+    entry = Waiting(pull_request, actor, comment_id, now, now + expiry, command, merge_commit, stacks)
     return backend.join_queue(holder.project, holder.workspace, entry)
 
 
@@ -54,11 +58,13 @@ def hand_over(access: Access, repo: str, backend: StateBackend, keys: Iterable[s
             tell_places(repo, backend, (key,), reporter)
             continue
         pr = access.host.pull_request(repo, entry.pull_request)
-        if pr.state != "open":
+        if (pr.state != "open" and not entry.is_merge) or (entry.is_merge and not pr.merged):
             log.info("%s: #%d was first in line for %s but is %s", repo, entry.pull_request, key, pr.state)
             continue
-        log.info("%s: %s is free; #%d's %s runs for @%s", repo, key, entry.pull_request, entry.command, entry.actor)
-        reporter.waiting(Request(repo, entry.pull_request), key, queue_text.turn(entry.actor, key))
+        log.info("%s: %s is free; #%d's %s runs for @%s", repo, key, entry.pull_request,
+                 f"merge {entry.merge_commit[:7]}" if entry.is_merge else entry.command, entry.actor)
+        turn = queue_text.merge_turn if entry.is_merge else queue_text.turn
+        reporter.waiting(Request(repo, entry.pull_request), key, turn(entry.actor, key))
         run(access, repo, entry)
         tell_places(repo, backend, (key,), reporter)
 
@@ -72,4 +78,5 @@ def tell_places(repo: str, backend: StateBackend, keys: Iterable[str], reporter:
             continue
         project, _, workspace = key.partition("/")
         for place, entry in enumerate(backend.queue(project, workspace).waiting, start=1):
-            reporter.waiting(Request(repo, entry.pull_request), key, queue_text.waiting(entry.actor, holder, place))
+            said = queue_text.merge_waiting if entry.is_merge else queue_text.waiting
+            reporter.waiting(Request(repo, entry.pull_request), key, said(entry.actor, holder, place))

@@ -10,7 +10,11 @@ the mappings were built in:
 - `live`: the live state the preview read, as the change set holds it (each step's
   normalised live object, None where nothing exists live).
 
-`value` joins the four. The state branch keeps it with the pull request's latest preview
+`value` joins the four. Beside them, `pending` digests only the steps that change something
+(each with its field differences, before and after): what the preview would do, whatever else
+the stack holds. It is not part of `value`; a merge whose apply waited in the lock queue
+(`bot.app.queued_merges`) goes ahead on it, since by its turn the stack's other resources, the
+commit and the live state of what it does not touch have moved with the holder's apply. The state branch keeps it with the pull request's latest preview
 (`previews/<pr>.yaml`); `/apply` and the apply of a merge compute it again before anything
 changes and go ahead only when it is what the approvers saw. `changed` names the parts that
 differ, so a refusal can say whether the cluster or the configuration moved.
@@ -28,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.core.preview.model import ChangeSet, format_path
@@ -57,6 +61,7 @@ class Fingerprint:
     spec: str
     changes: str
     live: str
+    pending: str = ""  # the changed steps only (not in `value`; see the module docstring)
 
     @property
     def value(self) -> str:
@@ -64,8 +69,9 @@ class Fingerprint:
         return digest([self.commit, self.spec, self.changes, self.live])
 
     def to_dict(self) -> dict[str, str]:
-        return {"value": self.value, "commit": self.commit, "spec": self.spec,
-                "changes": self.changes, "live": self.live}
+        out = {"value": self.value, "commit": self.commit, "spec": self.spec,
+               "changes": self.changes, "live": self.live}
+        return {**out, "pending": self.pending} if self.pending else out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint | None:
@@ -73,7 +79,9 @@ class Fingerprint:
         parts = [data.get(part) for part in PARTS]
         if not all(isinstance(part, str) and part for part in parts):
             return None
-        return cls(*(str(part) for part in parts))
+        pending = data.get("pending")
+        commit, spec, changes, live = (str(part) for part in parts)
+        return cls(commit, spec, changes, live, pending if isinstance(pending, str) else "")
 
     def changed(self, other: Fingerprint) -> tuple[str, ...]:
         """The parts (`commit`, `spec`, `changes`, `live`) where `other` differs, in that order."""
@@ -131,5 +139,6 @@ def live_of(changeset: ChangeSet) -> dict[str, Any]:
 def of(commit: str, spec: Spec, changeset: ChangeSet, references: References | None = None) -> Fingerprint:
     """The fingerprint of a preview of `spec` (as written) at `commit` that produced
     `changeset`; `references`: where `spec` reads other stacks' outputs."""
+    pending = replace(changeset, steps=changeset.changed_steps())
     return Fingerprint(digest(commit), digest(spec.to_dict()), digest(changes_of(changeset, references)),
-                       digest(live_of(changeset)))
+                       digest(live_of(changeset)), digest(changes_of(pending, references)))

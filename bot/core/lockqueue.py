@@ -15,12 +15,20 @@ waiting:
   command: /apply -p shop -s dev   # what runs as theirs when the lock frees
   queuedAt: '2026-12-05T15:00:00Z'
   expiresAt: '2026-12-06T15:00:00Z'
+- pullRequest: 14       # a merged pull request whose apply on merge waits (`merge`)
+  actor: carol          # who merged it
+  commentId: null
+  command: /apply
+  merge: {commit: 5d6e7f8..., stacks: [shop/dev]}   # the merge commit and its stacks' paths
+  queuedAt: '2026-12-05T15:10:00Z'
+  expiresAt: '2026-12-06T15:10:00Z'
 ```
 
 A pull request is in a line at most once (asking again keeps its place); `/unlock`, closing
-or merging it takes it out of every line; an entry past `expiresAt` (default a day after it
-was queued) is dropped when the line is next read. When the lock is freed, the first entry
-leaves the line and its apply runs (`bot.app.lockqueue`).
+or merging it takes its `/apply` out of every line (a merge's own entry leaves only with
+`/unlock`, its turn or its expiry); an entry past `expiresAt` (`lockQueue.expiry` in
+shipmate.yaml, default a day after it was queued) is dropped when the line is next read. When
+the lock is freed, the first entry leaves the line and its apply runs (`bot.app.waiting`).
 """
 
 from __future__ import annotations
@@ -47,10 +55,21 @@ class Waiting:
     queued_at: datetime
     expires_at: datetime
     command: str = "/apply"
+    # A merged pull request's apply on merge waiting: the merge commit and the paths of the
+    # stacks it changed ("" and (): an `/apply` of an open pull request).
+    merge_commit: str = ""
+    stacks: tuple[str, ...] = ()
+
+    @property
+    def is_merge(self) -> bool:
+        return bool(self.merge_commit)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pullRequest": self.pull_request, "actor": self.actor, "commentId": self.comment_id,
-                "command": self.command, "queuedAt": rfc3339(self.queued_at), "expiresAt": rfc3339(self.expires_at)}
+        out: dict[str, Any] = {"pullRequest": self.pull_request, "actor": self.actor, "commentId": self.comment_id,
+                               "command": self.command}
+        if self.is_merge:
+            out["merge"] = {"commit": self.merge_commit, "stacks": list(self.stacks)}
+        return {**out, "queuedAt": rfc3339(self.queued_at), "expiresAt": rfc3339(self.expires_at)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +97,14 @@ class LockQueue:
             return self
         return replace(self, waiting=(*self.waiting, entry))
 
-    def leave(self, pull_request: int) -> LockQueue:
-        return replace(self, waiting=tuple(e for e in self.waiting if e.pull_request != pull_request))
+    def leave(self, pull_request: int, merges: bool = False) -> LockQueue:
+        """The line without `pull_request`'s `/apply` (and, with `merges`, its merge's entry)."""
+        return replace(self, waiting=tuple(e for e in self.waiting if e.pull_request != pull_request
+                                           or (e.is_merge and not merges)))
+
+    def behind_first(self) -> LockQueue:
+        """The line once its first entry's turn came (that entry out, whatever its kind)."""
+        return replace(self, waiting=self.waiting[1:])
 
     def live(self, now: datetime) -> LockQueue:
         """The line without the entries that expired by `now`."""
@@ -105,10 +130,16 @@ class LockQueue:
         for index, item in enumerate(raw):
             try:
                 comment = item.get("commentId")
+                merge = item.get("merge") or {}
+                stacks = merge.get("stacks") if isinstance(merge, Mapping) else "not a mapping"
+                if not isinstance(stacks, list | None):
+                    raise TypeError("merge: expected {commit, stacks: [...]}")
+                stacks = stacks or []
                 entries.append(Waiting(int(item["pullRequest"]), str(item["actor"]),
                                        None if comment is None else int(comment),
                                        parse_time(item["queuedAt"]), parse_time(item["expiresAt"]),
-                                       str(item.get("command") or "/apply")))
+                                       str(item.get("command") or "/apply"), str(merge.get("commit") or ""),
+                                       tuple(str(p) for p in stacks)))
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 raise check.error(f"waiting[{index}]", f"malformed entry: {exc}") from None
         return cls(project, workspace, tuple(entries))

@@ -498,8 +498,9 @@ class StateBackend(Protocol):
         1-based position."""
         ...
 
-    def leave_queues(self, pull_request: int) -> tuple[str, ...]:
-        """Take `pull_request` out of every line; the `project/workspace` keys it left."""
+    def leave_queues(self, pull_request: int, merges: bool = False) -> tuple[str, ...]:
+        """Take `pull_request`'s `/apply` out of every line (with `merges`, the entry of its
+        merge's apply too: `/unlock`); the `project/workspace` keys it left."""
         ...
 
     def next_in_queue(self, project: str, workspace: str) -> Waiting | None:

@@ -366,13 +366,15 @@ class StoreBackend:
 
         return self._transact(fn)
 
-    def leave_queues(self, pull_request: int) -> tuple[str, ...]:
-        """Take `pull_request` out of every line; the keys it left."""
+    def leave_queues(self, pull_request: int, merges: bool = False) -> tuple[str, ...]:
+        """Take `pull_request`'s `/apply` out of every line (with `merges`, its merge's entry
+        too); the keys it left."""
         def fn(snap: Snapshot) -> Write[tuple[str, ...]] | Done[tuple[str, ...]]:
             changes: dict[str, bytes] = {}
             for line in _queues(snap):
-                if line.position(pull_request) is not None:
-                    changes[layout.queue_path(line.project, line.workspace)] = line.leave(pull_request).to_yaml().encode()
+                after = line.leave(pull_request, merges)
+                if after != line:
+                    changes[layout.queue_path(line.project, line.workspace)] = after.to_yaml().encode()
             left = tuple(sorted(path[len(layout.QUEUES) + 1:-len(".yaml")] for path in changes))
             if not changes:
                 return Done(())
@@ -394,7 +396,7 @@ class StoreBackend:
             if (holder is not None and not holder.expired(now)) or not line.waiting:
                 return Done(None)
             first = line.waiting[0]
-            rest = line.leave(first.pull_request)
+            rest = line.behind_first()
             return Write(changes={layout.queue_path(project, workspace): rest.to_yaml().encode()},
                          message=f"queue {project}/{workspace}: #{first.pull_request}'s turn", result=first)
 

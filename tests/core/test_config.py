@@ -55,6 +55,11 @@ def test_settings_values_and_secret_context_keys() -> None:
     assert s.concurrency == 4 and s.draft_previews
     assert parse_settings("shipmate.yaml", "drift: {issues: false}\n").drift.issues is False
     assert parse_settings("shipmate.yaml", "drift: {pullRequests: false}\n").drift.pull_requests is False
+    queue = parse_settings("shipmate.yaml", "lockQueue: {merges: false, expiry: 90m}\n").lock_queue
+    assert (queue.merges, queue.expiry_seconds) == (False, 5400)
+    assert (s.lock_queue.merges, s.lock_queue.expiry_seconds) == (True, 86400)
+    assert problems(parse_settings, "shipmate.yaml", "lockQueue:\n  expiry: 200h\n") == [
+        "shipmate.yaml:2:11: lockQueue.expiry: expected a duration from 1m to 168h such as 30m or 24h, got '200h'"]
     assert problems(parse_settings, "shipmate.yaml", "drift:\n  pullRequest: no\n") == [
         "shipmate.yaml:2:3: drift.pullRequest: unknown field 'pullRequest' (did you mean 'pullRequests'?); "
         "expected one of: issues, pullRequests, schedule"]
@@ -71,7 +76,7 @@ def test_settings_problems_are_collected_with_positions() -> None:
         "shipmate.yaml:2:11: backend.branch: expected a git branch name, got 'a b'",
         "shipmate.yaml:3:3: backend.bogus: unknown field 'bogus'; expected one of: branch",
         "shipmate.yaml:4:1: poll: unknown field 'poll'; expected one of: apply, backend, branches, concurrency, "
-        "draftPreviews, drift, generate, permissions, requirements, rollout, secrets",
+        "draftPreviews, drift, generate, lockQueue, permissions, requirements, rollout, secrets",
     ]
     assert problems(parse_settings, "shipmate.yaml", "- a\n") == [
         "shipmate.yaml:1:1: expected a mapping, got a list"]

@@ -51,3 +51,20 @@ def test_a_malformed_line_names_its_file_and_entry() -> None:
 def test_places_in_line() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == \
         ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+
+
+def test_a_merge_entry_is_read_back_and_leaves_only_when_asked() -> None:
+    merge = Waiting(7, "carol", None, T0, T0 + timedelta(hours=2), "/apply", "5d6e7f8" * 5 + "abcde",
+                    ("shop/dev", "shop/prod"))
+    line = LockQueue("shop", "dev").join(entry(3)).join(merge).join(entry(9))
+    text = line.to_yaml()
+    assert "merge:\n    commit: 5d6e7f8" in text and "    - shop/prod\n" in text
+    again = LockQueue.from_yaml(text, "queues/shop/dev.yaml")
+    assert again == line and again.waiting[1].is_merge and not again.waiting[0].is_merge
+    assert line.leave(7) == line  # closing, merging, the sweeper: a merge's own entry stays
+    assert [e.pull_request for e in line.leave(7, merges=True).waiting] == [3, 9]  # /unlock
+    assert [e.pull_request for e in line.behind_first().waiting] == [7, 9]
+    with pytest.raises(ConfigError, match=r"waiting\[0\].*merge"):
+        LockQueue.from_yaml("project: shop\nworkspace: dev\nwaiting:\n- {pullRequest: 1, actor: a, commentId: null, "
+                            "queuedAt: '2026-12-05T15:00:00Z', expiresAt: '2026-12-06T15:00:00Z', merge: [x]}\n",
+                            "queues/shop/dev.yaml")

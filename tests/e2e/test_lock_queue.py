@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client, config
 
 from bot.adapters.gitstate import git_backend
-from bot.cli.sandbox import Sandbox
+from bot.app.locks import sweep_locks
+from bot.cli.sandbox import REPO, Sandbox
 from tests.e2e.world import NO_APPROVALS, bodies, comment, open_pr, reactions, replace
 
 pytestmark = pytest.mark.e2e
@@ -81,3 +83,72 @@ def test_applies_wait_in_line_and_run_when_the_lock_frees(box: Sandbox, tmp_path
         assert backend.queue("shop", "dev").waiting == ()
     box.repo("alice").get_pull(second.number).edit(state="closed")
     box.settle()
+
+
+def live_greeting(box: Sandbox) -> str:
+    api = config.new_client_from_config(str(box.kubeconfig))
+    try:
+        return str(client.CoreV1Api(api).read_namespaced_config_map("web.settings", "shop").data["greeting"])
+    finally:
+        api.close()
+
+
+def test_a_merge_waits_in_line_and_applies_from_the_head_when_the_lock_frees(box: Sandbox, tmp_path: Path) -> None:
+    holder = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: warn", "LOG_LEVEL: error")},
+                     title="Errors only")
+    merged = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "merged greeting")},
+                     title="Merged greeting")
+    box.settle()
+    comment(box, "bob", holder.number, "/apply")
+    box.settle()
+
+    # alice merges while bob's pull request holds shop/dev: the merge's apply waits in line.
+    box.repo("alice").get_pull(merged.number).merge(merge_method="merge")
+    box.settle()
+    assert queue_comment(box, merged.number) == (
+        f"@alice merged this pull request; the apply of the merge waits: `shop/dev` is locked by #{holder.number} "
+        "and this merge is 1st in line for it. When "
+        f"#{holder.number} frees the lock, the merge's stacks are applied from the head of the base branch, each "
+        "only if what it would change is still what this pull request's last preview showed; comment `/unlock` "
+        "to leave the line.")
+    assert not [b for b in bodies(box, merged.number) if "## Shipmate apply" in b]
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "waiting") as backend:
+        [entry] = backend.queue("shop", "dev").waiting
+        assert (entry.pull_request, entry.actor, entry.stacks) == (merged.number, "alice", ("shop/dev",))
+    sweep_locks(box.services, REPO)  # the sweeper takes closed pull requests' /apply out, not a merge
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "swept") as backend:
+        assert [e.pull_request for e in backend.queue("shop", "dev").waiting] == [merged.number]
+
+    # bob merges: his merge commit holds alice's change too and applies both; then it is the
+    # waiting merge's turn, whose change is live already: nothing left to change.
+    box.repo("bob").get_pull(holder.number).merge(merge_method="merge")
+    box.settle()
+    assert live_greeting(box) == "merged greeting"
+    assert "it is this merge's turn" in queue_comment(box, merged.number)
+    [result] = [b for b in bodies(box, merged.number) if "## Shipmate apply" in b]
+    assert "✅ 1 succeeded" in result
+    with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "done") as backend:
+        assert backend.queue("shop", "dev").waiting == () and backend.view().lock("shop", "dev") is None
+        latest = backend.latest("shop", "dev")
+        assert latest is not None and latest.pull_request == merged.number and latest.actor == "alice"
+
+
+def test_a_waiting_merge_whose_changes_moved_is_not_applied(box: Sandbox) -> None:
+    holder = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: error", "LOG_LEVEL: info")},
+                     title="Info logs")
+    merged = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace("merged greeting", "second greeting")},
+                     title="Second greeting")
+    box.settle()
+    comment(box, "bob", holder.number, "/apply")
+    box.settle()
+    box.repo("alice").get_pull(merged.number).merge(merge_method="merge")
+    box.settle()
+    assert "the apply of the merge waits" in queue_comment(box, merged.number)
+
+    # bob closes his pull request without merging: its applied LOG_LEVEL stays live, so applying
+    # the head would also change what alice's approvers never saw. Nothing is applied.
+    box.repo("bob").get_pull(holder.number).edit(state="closed")
+    box.settle()
+    [result] = [b for b in bodies(box, merged.number) if "## Shipmate apply" in b]
+    assert "not applied, nothing was changed: what it would change is not what was previewed" in result, result
+    assert live_greeting(box) == "merged greeting"

@@ -19,6 +19,8 @@ generate:                                  # how Specs are generated; the defaul
   namespace: kusion                        # kusion | extension
   terraformOnlyNamespace: true
   appMetadata: ignore                      # ignore | apply
+lockQueue: {merges: true, expiry: 24h}     # a merge's apply waits in a locked stack's line too;
+                                           # how long an entry waits before it is dropped
 ```
 
 Every key is optional; unknown keys are errors. Workspace `context` keys named in
@@ -113,6 +115,15 @@ class RolloutSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LockQueueSettings:
+    """The lock queue (`bot.core.lockqueue`): whether a merge's apply waits in line too, and
+    how long an entry waits (seconds) before it is dropped."""
+
+    merges: bool = True
+    expiry_seconds: int = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
 class RepoSettings:
     """The repository's Shipmate settings with defaults for everything not written."""
 
@@ -127,6 +138,7 @@ class RepoSettings:
     secrets: SecretSettings = field(default_factory=SecretSettings)
     generate: GenerateSettings = field(default_factory=GenerateSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    lock_queue: LockQueueSettings = field(default_factory=lambda: LockQueueSettings())
 
     @property
     def apply_on_merge(self) -> bool:
@@ -174,7 +186,7 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         data,
         (),
         ("backend", "apply", "branches", "requirements", "permissions", "drift", "concurrency",
-         "draftPreviews", "secrets", "generate", "rollout"),
+         "draftPreviews", "secrets", "generate", "rollout", "lockQueue"),
     )
 
     backend = c.mapping(data.get("backend"), ("backend",))
@@ -257,6 +269,14 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         c.add(("rollout", "pause"), f"expected a duration such as 30s or 2m, at most 10m, got {pause_text!r}")
     stop = c.get(rollout, "stopOnFailure", ("rollout",), "boolean", True)
 
+    line = c.mapping(data.get("lockQueue"), ("lockQueue",))
+    c.fields(line, ("lockQueue",), ("merges", "expiry"))
+    queue_merges = c.get(line, "merges", ("lockQueue",), "boolean", True)
+    expiry_text = c.get(line, "expiry", ("lockQueue",), "string", "24h")
+    expiry = _seconds(expiry_text) if isinstance(expiry_text, str) else None
+    if expiry is None or not MIN_QUEUE_EXPIRY <= expiry <= MAX_QUEUE_EXPIRY:
+        c.add(("lockQueue", "expiry"), f"expected a duration from 1m to 168h such as 30m or 24h, got {expiry_text!r}")
+
     c.raise_for(doc)
     return RepoSettings(
         backend=BackendSettings(branch=branch),
@@ -272,18 +292,20 @@ def parse_settings(file: str, text: str | None) -> RepoSettings:
         secrets=SecretSettings(context_keys=tuple(keys)),
         generate=GenerateSettings(namespace, tf_namespace, app_metadata),
         rollout=RolloutSettings(batch_size, pause or 0, stop),
+        lock_queue=LockQueueSettings(queue_merges, expiry or DEFAULT_QUEUE_EXPIRY),
     )
 
 
 MAX_ROLLOUT_PAUSE = 600  # seconds: a pause holds the apply (and its locks) that long
+MIN_QUEUE_EXPIRY, DEFAULT_QUEUE_EXPIRY, MAX_QUEUE_EXPIRY = 60, 24 * 3600, 168 * 3600  # seconds
 
 
 def _seconds(text: str) -> int | None:
-    """`30s`, `2m` or `45` (seconds) as seconds; None when it is none of them."""
-    match = re.fullmatch(r"(\d{1,5})([sm]?)", text.strip())
+    """`30s`, `2m`, `24h` or `45` (seconds) as seconds; None when it is none of them."""
+    match = re.fullmatch(r"(\d{1,6})([smh]?)", text.strip())
     if match is None:
         return None
-    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+    return int(match.group(1)) * {"m": 60, "h": 3600}.get(match.group(2), 1)
 
 
 def _scoped_levels(c: Checker, perms: dict[str, object], scope: str) -> tuple[tuple[str, policy.Levels], ...]:

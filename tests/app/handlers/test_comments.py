@@ -3,6 +3,7 @@ run them, what they need, and what they leave in the state backend and the world
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,21 @@ def test_a_lock_held_by_another_pull_request_refuses_no_wait_and_queues_an_apply
     bench.say("bob", first, "/unlock")
     assert any("✅ 1 succeeded" in body for body in bench.bodies(second, after=asked))
     assert [lock.pull_request for lock in bench.locks()] == [second.number]
+
+
+def test_a_stale_entry_expires_after_the_configured_wait(tmp_path: Path, installed: None) -> None:
+    bench = Bench(tmp_path, "expiry", settings="lockQueue: {expiry: 30m}\n")
+    first = bench.open(CHANGE, branch="first")
+    bench.say("bob", first, "/apply")
+    second = bench.open({"shop/dev/main.yaml": app(notes={"text": "other"})}, branch="second", author="alice")
+    asked = bench.say("alice", second, "/apply")
+    backend = bench.memory.backend(REPO, "shipmate-state")
+    [entry] = backend.queue("shop", "dev").waiting
+    assert entry.expires_at - entry.queued_at == timedelta(minutes=30)
+    # Past lockQueue.expiry the line leaves the entry out (bot.core.lockqueue.LockQueue.live):
+    # the apply never runs, and the lock goes to nobody.
+    assert backend.queue("shop", "dev").live(entry.expires_at).waiting == ()
+    assert asked
 
 
 def test_apply_on_merge_only_refuses_the_command(tmp_path: Path, installed: None) -> None:
