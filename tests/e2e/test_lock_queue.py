@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -93,18 +94,23 @@ def live_greeting(box: Sandbox) -> str:
         api.close()
 
 
-def test_a_merge_waits_in_line_and_applies_from_the_head_when_the_lock_frees(box: Sandbox, tmp_path: Path) -> None:
-    holder = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: warn", "LOG_LEVEL: error")},
-                     title="Errors only")
-    merged = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace("hello from dev", "merged greeting")},
-                     title="Merged greeting")
+def merge_behind_a_holder(box: Sandbox, levels: tuple[str, str], greetings: tuple[str, str]) -> tuple[Any, Any]:
+    """bob's pull request (LOG_LEVEL `levels[0]` → `[1]`) is applied and holds shop/dev; alice's
+    (greeting `greetings[0]` → `[1]`), previewed before, is merged meanwhile."""
+    holder = open_pr(box, "bob", {"shop/dev/main.yaml": replace(f"LOG_LEVEL: {levels[0]}", f"LOG_LEVEL: {levels[1]}")},
+                     title=f"{levels[1]} logs")
+    merged = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace(*greetings)}, title=greetings[1])
     box.settle()
     comment(box, "bob", holder.number, "/apply")
     box.settle()
-
-    # alice merges while bob's pull request holds shop/dev: the merge's apply waits in line.
     box.repo("alice").get_pull(merged.number).merge(merge_method="merge")
     box.settle()
+    return holder, merged
+
+
+def test_a_merge_waits_in_line_and_applies_from_the_head_when_the_lock_frees(box: Sandbox, tmp_path: Path) -> None:
+    # alice merges while bob's pull request holds shop/dev: the merge's apply waits in line.
+    holder, merged = merge_behind_a_holder(box, ("warn", "error"), ("hello from dev", "merged greeting"))
     assert queue_comment(box, merged.number) == (
         f"@alice merged this pull request; the apply of the merge waits: `shop/dev` is locked by #{holder.number} "
         "and this merge is 1st in line for it. When "
@@ -134,15 +140,7 @@ def test_a_merge_waits_in_line_and_applies_from_the_head_when_the_lock_frees(box
 
 
 def test_a_waiting_merge_whose_changes_moved_is_not_applied(box: Sandbox) -> None:
-    holder = open_pr(box, "bob", {"shop/dev/main.yaml": replace("LOG_LEVEL: error", "LOG_LEVEL: info")},
-                     title="Info logs")
-    merged = open_pr(box, "alice", {"shop/dev/manifests/settings.yaml": replace("merged greeting", "second greeting")},
-                     title="Second greeting")
-    box.settle()
-    comment(box, "bob", holder.number, "/apply")
-    box.settle()
-    box.repo("alice").get_pull(merged.number).merge(merge_method="merge")
-    box.settle()
+    holder, merged = merge_behind_a_holder(box, ("error", "info"), ("merged greeting", "second greeting"))
     assert "the apply of the merge waits" in queue_comment(box, merged.number)
 
     # bob closes his pull request without merging: its applied LOG_LEVEL stays live, so applying
