@@ -29,6 +29,7 @@ ones arrive (for tests that check the handlers step by step).
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
 import subprocess
@@ -328,7 +329,10 @@ class Sandbox:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"not settled after {timeout:g}s: queue {queue.stats()}")
+                faulthandler.dump_traceback(all_threads=True)  # where the workers are stuck
+                busy = "; ".join(f"{j.event}/{j.action or '-'} {j.key} ({j.state}, attempt {j.attempts})"
+                                 for j in queue.jobs(["pending", "running"], limit=10))
+                raise TimeoutError(f"not settled after {timeout:g}s: queue {queue.stats()}: {busy}")
             self.github.wait_idle(remaining)
             if queue.stats().depth == 0 and self.github.state.dispatcher.pending() == 0:
                 time.sleep(0.02)
