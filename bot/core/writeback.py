@@ -21,7 +21,9 @@ elements added or removed by hand, objects created or deleted by hand, and anyth
 that is not the stack's own (workspaces, `project.yaml`, `stack.yaml`, `shipmate.yaml`, files
 outside the stack's directory, which other stacks may share). Each of these is listed with its
 reason. Every edit is proved by generating the Spec again, so a mapping is never a guess: the
-candidates are tried (at most `MAX_CANDIDATES` a field, `MAX_FIELDS` fields) and the first
+candidates are tried (at most `MAX_CANDIDATES` a field, `MAX_FIELDS` fields, `MAX_GENERATIONS`
+Specs generated in all; a field the edit of an earlier one already took to its live value
+needs no try of its own) and the first
 whose regenerated Spec says the live value is kept.
 
 Edits are made in the text (`bot.core.yamlio.spans`): the value's characters are replaced, a
@@ -53,6 +55,7 @@ from bot.core.yamlio import FieldPath, Span, load_all, scalar_text, spans
 
 MAX_FIELDS = 50  # drifted fields considered per stack
 MAX_CANDIDATES = 8  # places tried per field
+MAX_GENERATIONS = 120  # Specs generated per stack, all tries together (bounded time on a large stack)
 SUFFIXES = (".yaml", ".yml", ".json")
 NOT_OWN = ("stack.yaml", "stack.yml", "project.yaml", "project.yml")
 
@@ -85,7 +88,10 @@ def adopt(snapshot: ConfigSnapshot, stack_path: str, changeset: ChangeSet, *,
     """What the config of the stack at `stack_path` can take of the drift `changeset` shows
     (`before`: live, `after`: what the config gives). `fixed`: files that are not written by
     hand (a KCL stack's rendered `main.yaml`); `secrets`: values never written."""
+    generations = [0]
+
     def regenerate(files: Mapping[str, str]) -> Spec:
+        generations[0] += 1
         return generate_stack(snapshot.merged(files) if files else snapshot, stack_path, registry, salt)
 
     drift: dict[Key, FieldDiff] = {}
@@ -110,12 +116,16 @@ def adopt(snapshot: ConfigSnapshot, stack_path: str, changeset: ChangeSet, *,
     literals = tuple(s for s in secrets if len(s) >= 4)
     resources = {r.id: r for r in base.resources}
     chosen: dict[Key, _Edit] = {}
+    taken: dict[Key, _Edit] = {}  # fields an earlier chosen edit takes to their live values too
     tried = 0
     for key, _ in order:
         if key in left or key not in drift:
             continue
-        if tried >= MAX_FIELDS:
-            left[key] = f"more than {MAX_FIELDS} fields drifted: the rest are not tried"
+        if key in taken:
+            chosen[key] = taken[key]
+            continue
+        if tried >= MAX_FIELDS or generations[0] >= MAX_GENERATIONS:
+            left[key] = f"more than {tried} drifted fields to try: the rest are not tried"
             continue
         tried += 1
         reason, candidates = _candidates(key, drift[key], resources.get(key[0]), files, literals)
@@ -123,11 +133,14 @@ def adopt(snapshot: ConfigSnapshot, stack_path: str, changeset: ChangeSet, *,
             left[key] = reason
             continue
         for edit in candidates[:MAX_CANDIDATES]:
+            if generations[0] >= MAX_GENERATIONS:
+                break
             covered = _verify(regenerate, base, changeset, drift, [edit], files)
             if covered is not None and key in covered:
                 chosen[key] = edit
+                taken.update(dict.fromkeys(covered - set(taken), edit))
                 break
-        else:
+        if key not in chosen:
             left[key] = _why_not(drift[key], candidates)
     kept = _combine(regenerate, base, changeset, drift, chosen, files)
     texts = _edited(files, {e for e in kept.values()})

@@ -18,7 +18,7 @@ from bot.core.generate import generate_stack
 from bot.core.preview import fields
 from bot.core.preview.model import Action, ChangeSet, ChangeStep
 from bot.core.spec import Resource
-from bot.core.writeback import adopt
+from bot.core.writeback import MAX_FIELDS, adopt
 from bot.core.yamlio import load_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,3 +204,19 @@ def test_any_live_greeting_is_written_back_and_read_again_as_itself(value: Any) 
     assert [a for a, b in zip(before, after, strict=True) if a != b] == ["  greeting: hello from dev"]
     spec = generate_stack(snap.merged(adoption.files), "shop/dev").by_id()
     assert spec[SETTINGS].attributes["data"]["greeting"] == value
+
+
+def test_the_work_is_bounded_on_a_large_drift() -> None:
+    files = dict(acme().files)
+    data = "".join(f"  key{i:02d}: value {i}\n" for i in range(60))
+    files["shop/dev/manifests/many.yaml"] = (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: many, namespace: shop}}\ndata:\n{data}")
+    snap = ConfigSnapshot(files)
+
+    def every_key(obj: dict[str, Any]) -> None:
+        obj["data"] = {k: f"live {v}" for k, v in obj["data"].items()}
+
+    adoption = adopt(snap, "shop/dev", drifted(snap, {"v1:ConfigMap:shop:many": every_key}))
+    assert len(adoption.mapped) == MAX_FIELDS
+    assert {f.reason for f in adoption.left} == {f"more than {MAX_FIELDS} drifted fields to try: the rest are not tried"}
+    assert adoption.files["shop/dev/manifests/many.yaml"].count("live value") == MAX_FIELDS
