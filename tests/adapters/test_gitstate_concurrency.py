@@ -248,3 +248,39 @@ def test_sigkill_mid_apply_loses_no_recorded_state_and_the_lock_frees(tmp_path: 
         assert final is not None and final.phase == Phase.SUCCEEDED and final.state == interrupted.state
     assert git(repo, "fsck", "--no-dangling") == ""
 
+
+
+def test_threads_reading_views_beside_a_writer_never_take_each_others_objects(tmp_path: Path):
+    """One backend, as the server shares it among its workers: lazy `view()` reads (outside the
+    backend's lock) beside transactions. GitPython's one `cat-file --batch` pipe per repository
+    must not hand one thread's object to another (a mixed-up read returns the wrong file, or
+    waits for ever)."""
+    import threading
+
+    repo = bare(tmp_path)
+    errors: list[BaseException] = []
+    with git_backend(f"file://{repo}", data_dir=tmp_path / "cache") as backend:
+        for stack in ("web", "api", "db"):
+            backend.write_drift("shop", stack, {"stack": stack, "drifted": False})
+        stop = threading.Event()
+
+        def read() -> None:
+            try:
+                while not stop.is_set():
+                    view = backend.view()
+                    for stack in ("web", "api", "db"):
+                        record = view.drift("shop", stack)
+                        assert record is not None and record["stack"] == stack, record
+            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+                errors.append(exc)
+
+        readers = [threading.Thread(target=read, daemon=True) for _ in range(6)]
+        for t in readers:
+            t.start()
+        for i in range(40):
+            backend.write_drift("shop", "web", {"stack": "web", "drifted": bool(i % 2), "round": i})
+        stop.set()
+        for t in readers:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in readers), "a reader waits for ever on the cat-file pipe"
+    assert errors == []

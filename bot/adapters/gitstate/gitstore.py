@@ -31,6 +31,7 @@ import random
 import re
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -100,6 +101,11 @@ class GitStore:
         self._valid_roots: set[str] = set()
         self._trees: dict[str, _Tree] = {}  # parsed trees by id, most recently used last
         self._written = 0
+        # GitPython keeps one `git cat-file --batch` process per repository and reads its answers
+        # from one pipe: two threads asking at once (a snapshot read outside the backend's lock,
+        # such as a lazy `view()`, beside a transaction) can take each other's answer and wait
+        # for ever. Every object read goes through this lock.
+        self._cat_file = threading.Lock()
         if self.url is None:
             self.repo = _open_local(target)
             self._check_not_checked_out()
@@ -224,7 +230,8 @@ class GitStore:
         self._valid_roots.add(root)
 
     def _object(self, ref: str, kind: str) -> bytes:
-        _, found, _, data = self.repo.git.get_object_data(ref)
+        with self._cat_file:
+            _, found, _, data = self.repo.git.get_object_data(ref)
         if _str(found) != kind:
             raise ValueError(f"{ref} is a {_str(found)}, not a {kind}")
         return bytes(data)
@@ -232,7 +239,8 @@ class GitStore:
     def _lookup(self, ref: str) -> tuple[str, bytes] | None:
         """(type, data) of `<tip>:<path>`, or None when there is no such path."""
         try:
-            _, kind, _, data = self.repo.git.get_object_data(ref)
+            with self._cat_file:
+                _, kind, _, data = self.repo.git.get_object_data(ref)
         except ValueError:
             return None
         return _str(kind), bytes(data)
