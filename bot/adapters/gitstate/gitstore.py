@@ -106,6 +106,7 @@ class GitStore:
         # such as a lazy `view()`, beside a transaction) can take each other's answer and wait
         # for ever. Every object read goes through this lock.
         self._cat_file = threading.Lock()
+        self._trees_lock = threading.Lock()
         if self.url is None:
             self.repo = _open_local(target)
             self._check_not_checked_out()
@@ -299,16 +300,18 @@ class GitStore:
         return sha
 
     def _tree(self, sha: str) -> _Tree:
-        tree = self._trees.pop(sha, None)
+        with self._trees_lock:
+            tree = self._trees.pop(sha, None)
         if tree is None:
             tree = _Tree.parse(self._object(sha, "tree"))
         self._remember(sha, tree)
         return tree
 
     def _remember(self, sha: str, tree: _Tree) -> None:
-        self._trees[sha] = tree
-        while len(self._trees) > 16:
-            del self._trees[next(iter(self._trees))]
+        with self._trees_lock:  # threads share the cache (see `_cat_file`)
+            self._trees[sha] = tree
+            while len(self._trees) > 16:
+                del self._trees[next(iter(self._trees))]
 
     def _put(self, kind: bytes, data: bytes) -> str:
         """Write a loose object (atomically: temp file + rename) and return its id."""
