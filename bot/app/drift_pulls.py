@@ -4,10 +4,13 @@ The drift check (`bot.app.drift_issues.hand_back`) asks for it once the stack's 
 written, with what `bot.core.writeback` found maps back. The pull request comes from Shipmate's
 own branch `shipmate/drift/<project>/<workspace>` (`bot.core.render.drift_pull.branch`), reset
 to the checked commit of the default branch with the edited files on top, and says which
-fields it writes and which it cannot (with why). Its number and the difference it was made for
-are kept in the stack's drift record (`pullRequest: {number, difference}`):
+fields it writes and which it cannot (with why). Its number, the difference it was made for and
+a digest of the files it writes are kept in the stack's drift record (`pullRequest: {number,
+difference, files}`):
 
-- the same difference and the pull request still open: left as it is;
+- the same difference and the pull request still open: left as it is, unless the files it would
+  write are no longer the same (the default branch changed them since): then the branch is
+  written again on top of the checked commit;
 - another difference: the branch is written again and the description edited (a closed or
   merged one is replaced by a new pull request);
 - closed without merging by someone, for the same difference: not opened again (as a dismissed
@@ -28,6 +31,7 @@ from typing import Any
 
 from bot.core.adoption import Adoption
 from bot.core.errors import ShipmateError
+from bot.core.fingerprint import digest
 from bot.core.outcome import StackOutcome
 from bot.core.ports import CodeHost, PullRequestInfo
 from bot.core.render import drift_pull
@@ -39,7 +43,8 @@ def recorded(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The drift pull request a drift record names (`number`, `difference`), if any."""
     found = (record or {}).get("pullRequest")
     if isinstance(found, Mapping) and isinstance(found.get("number"), int) and not isinstance(found.get("number"), bool):
-        return {"number": int(found["number"]), "difference": str(found.get("difference") or "")}
+        return {"number": int(found["number"]), "difference": str(found.get("difference") or ""),
+                "files": str(found.get("files") or "")}
     return None
 
 
@@ -64,8 +69,9 @@ def propose(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str
         if found is not None and is_open:
             close(host, repo, found["number"], outcome, commit, "that no field of the drift maps back any more")
         return {}, None
+    written = digest(dict(adoption.files))
     if found is not None and info is not None and found["difference"] == difference \
-            and (is_open or not info.merged):
+            and ((is_open and found["files"] == written) or (not is_open and not info.merged)):
         # up to date, or closed by someone for this very drift
         return {"pullRequest": found}, found["number"] if is_open else None
     name = drift_pull.branch(outcome.project, outcome.workspace)
@@ -80,7 +86,7 @@ def propose(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str
                                           drift_pull.title(outcome.project, outcome.stack, outcome.workspace), text)
     log.info("%s: drift pull request #%d of %s/%s writes %d fields", repo, number, outcome.project,
              outcome.workspace, len(adoption.mapped))
-    return {"pullRequest": {"number": number, "difference": difference}}, number
+    return {"pullRequest": {"number": number, "difference": difference, "files": written}}, number
 
 
 def close(host: CodeHost, repo: str, number: int, outcome: StackOutcome, commit: str, why: str) -> None:

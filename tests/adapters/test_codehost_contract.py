@@ -167,3 +167,13 @@ def test_a_branch_of_files_and_its_pull_request(side: Side) -> None:
     assert host.pull_request(REPO, number).state == "closed" and host.issue_state(REPO, number) == "closed"
     with pytest.raises(RuntimeFailed):
         host.create_pull_request(REPO, "no-such-branch", "main", "x", "y")
+
+
+def test_issues_take_comments_and_close(side: Side) -> None:
+    host = side.host
+    number = host.create_issue(REPO, "Drift in shop/dev (dev)", "The live objects differ.")
+    assert host.issue_state(REPO, number) == "open" and number != side.number
+    host.create_comment(REPO, number, "Back in line: closing.")
+    assert [c.body for c in host.comments(REPO, number)] == ["Back in line: closing."]
+    host.edit_issue(REPO, number, state="closed")
+    assert host.issue_state(REPO, number) == "closed"

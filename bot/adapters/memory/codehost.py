@@ -241,6 +241,11 @@ class MemoryCodeHost:
             raise _not_found(f"read pull request {repo}#{number}")
         return pull
 
+    def _commentable(self, repo: str, number: int) -> None:
+        """A pull request or an issue (both take comments on GitHub); 404 otherwise."""
+        if (repo, number) not in self.issues:
+            self._pull(repo, number)
+
     def _known(self, repo: str, sha: str, error: RuntimeFailed) -> None:
         try:
             self.commits.files(repo, sha)
@@ -362,13 +367,13 @@ class MemoryCodeHost:
 
     def comments(self, repo: str, number: int) -> Sequence[CommentInfo]:
         with self._lock:
-            self._pull(repo, number)
+            self._commentable(repo, number)
             return [c.info for _, c in sorted(self._comments.items()) if c.number == number]
 
     def create_comment(self, repo: str, number: int, body: str) -> int:
         what = f"comment on {repo}#{number}"
         with self._lock:
-            self._pull(repo, number)
+            self._commentable(repo, number)
             return self._add_comment(number, self.login, self._body(body, what)).id
 
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
