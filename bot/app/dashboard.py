@@ -526,7 +526,17 @@ def _drift(repo: str, project: str, workspace: str, record: Mapping[str, Any], b
             for c in (changes if isinstance(changes, list) else []) if isinstance(c, Mapping)
         ),
         error=str(error) if error else None,
+        issue_url=_link(base, "issues", record.get("issue")) if drifted else None,
+        pull_request_url=_link(base, "pull", (record.get("pullRequest") or {}).get("number")
+                               if isinstance(record.get("pullRequest"), Mapping) else None) if drifted else None,
     )
+
+
+def _link(base: str, kind: str, number: object) -> str | None:
+    """`<repository page>/issues/<n>` or `/pull/<n>` for a number a record holds (else None)."""
+    if not base or not isinstance(number, int) or isinstance(number, bool):
+        return None
+    return f"{base}/{kind}/{number}"
 
 
 def _previews(record: Mapping[str, Any]) -> tuple[StackPreview, ...]:

@@ -91,6 +91,10 @@ class DriftStatus:
     counts: Mapping[str, int]
     changes: tuple[DriftChange, ...]
     error: str | None
+    # The drift issue and the drift pull request the check opened (bot.app.drift_issues,
+    # bot.app.drift_pulls), while the record names them; their pages.
+    issue_url: str | None = None
+    pull_request_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ open, with the drifted resources, the fields edited by hand, and what to do abou
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from kubernetes import client, config
@@ -36,8 +37,11 @@ def test_a_drift_appears_after_the_scheduled_check(box: Sandbox, page: Page) -> 
     edited = checked.locator('tr[data-resource="v1:ConfigMap:shop:web.settings"]')
     expect(edited).to_contain_text("Update")
     expect(edited.locator("pre.fields")).to_contain_text('~ data.greeting: "hello from a hand edit" → "hello from dev"')
-    expect(checked.get_by_role("link", name="Open a pull request")).to_have_attribute(
-        "href", f"{box.github.url}/{REPO}/compare")
+    # The check opened the drift issue and the pull request adopting the hand edit: both linked.
+    expect(checked.get_by_role("link", name="The drift issue")).to_have_attribute(
+        "href", re.compile(rf"^{re.escape(box.github.url)}/{REPO}/issues/\d+$"))
+    expect(checked.get_by_role("link", name="The pull request adopting what is live")).to_have_attribute(
+        "href", re.compile(rf"^{re.escape(box.github.url)}/{REPO}/pull/\d+$"))
     shoot(page, "drift")
     page.goto(f"{box.server.url}/ui")
     expect(page.locator('tr[data-stack="shop/dev"] [data-label="Drift"]')).to_have_text("drifted")
