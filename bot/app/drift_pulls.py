@@ -16,7 +16,8 @@ difference, files}`):
 - closed without merging by someone, for the same difference: not opened again (as a dismissed
   drift issue); another difference opens a new one;
 - nothing maps back any more, or the stack is back in line: an open one is closed with a
-  comment. The branch is left for people to delete, as GitHub offers after a merge.
+  comment. Its branch is deleted once Shipmate closed it, or once the stack is back in line
+  after it was merged (a pull request someone closed keeps its branch, to be looked at).
 
 Merging it is an ordinary merge of a config change: Shipmate previews the pull request when it
 opens and applies the merge like any other (the adopted fields show no change); the next drift
@@ -90,17 +91,22 @@ def propose(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str
 
 
 def close(host: CodeHost, repo: str, number: int, outcome: StackOutcome, commit: str, why: str) -> None:
-    """Close drift pull request `number` with a comment saying `why`."""
+    """Close drift pull request `number` with a comment saying `why`, and delete its branch."""
     host.create_comment(repo, number, drift_pull.closed(outcome.project, outcome.stack, commit, why))
     host.edit_issue(repo, number, state="closed")
+    host.delete_branch(repo, drift_pull.branch(outcome.project, outcome.workspace))
 
 
 def close_if_open(host: CodeHost, repo: str, record: Mapping[str, Any] | None, outcome: StackOutcome,
                   commit: str) -> None:
-    """The stack is back in line: its drift pull request, if open, is closed."""
-    number = open_number(host, repo, record)
-    if number is not None:
-        close(host, repo, number, outcome, commit, "the stack back in line with its config")
+    """The stack is back in line: its drift pull request, if open, is closed; if it was
+    merged, its branch is deleted."""
+    found = recorded(record)
+    info = _read(host, repo, found["number"]) if found is not None else None
+    if found is not None and info is not None and info.state == "open":
+        close(host, repo, found["number"], outcome, commit, "the stack back in line with its config")
+    elif info is not None and info.merged:
+        host.delete_branch(repo, drift_pull.branch(outcome.project, outcome.workspace))
 
 
 def _read(host: CodeHost, repo: str, number: int) -> PullRequestInfo | None:

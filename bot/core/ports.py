@@ -292,6 +292,10 @@ class CodeHost(Protocol):
         """Open a pull request from branch `head` into `base`; its number."""
         ...
 
+    def delete_branch(self, repo: str, branch: str) -> None:
+        """Delete Shipmate's own `branch`; a branch that is gone already is no error."""
+        ...
+
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         """Comment on a commit (an outcome with no pull request to tell); returns its web URL."""
         ...

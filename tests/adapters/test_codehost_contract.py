@@ -165,6 +165,10 @@ def test_a_branch_of_files_and_its_pull_request(side: Side) -> None:
     assert sorted(host.changed_files(REPO, number)) == ["shop/dev/main.yaml", "shop/dev/new.yaml"]
     host.edit_issue(REPO, number, body="Closed: back in line", state="closed")
     assert host.pull_request(REPO, number).state == "closed" and host.issue_state(REPO, number) == "closed"
+    host.delete_branch(REPO, branch)
+    with pytest.raises(RuntimeFailed):
+        host.branch_head(REPO, branch)
+    host.delete_branch(REPO, branch)  # gone already: no error
     with pytest.raises(RuntimeFailed):
         host.create_pull_request(REPO, "no-such-branch", "main", "x", "y")
 

@@ -222,6 +222,7 @@ def test_drift_is_adopted_through_the_generated_pull_request(box: Sandbox, tmp_p
     box.settle()
     assert check_drift(box.services, REPO).drifted == ()
     assert box.repo("alice").get_issue(issue["number"]).state == "closed"
+    assert "shipmate/drift/shop/dev" not in [b.name for b in box.repo("alice").get_branches()]  # merged: deleted
     main_after = box.repo("alice").get_contents("shop/dev/main.yaml", ref="main").decoded_content.decode()
     assert "LOG_LEVEL: info" in main_after and main_after.startswith(main_before.splitlines()[0])
     settings_after = box.repo("alice").get_contents("shop/dev/manifests/settings.yaml", ref="main")

@@ -304,6 +304,18 @@ class GitHubHost:
                               lambda: self._github.requester.requestJsonAndCheck("POST", url, input=data))
         return int(made["number"])
 
+    def delete_branch(self, repo: str, branch: str) -> None:
+        url = f"{self._unread(repo).url}/git/refs/heads/{quote(branch)}"
+
+        def delete() -> None:
+            try:
+                self._github.requester.requestJsonAndCheck("DELETE", url)
+            except GithubException as exc:
+                if exc.status not in (404, 422):  # gone already ("Reference does not exist")
+                    raise
+
+        self._write("delete_branch", f"delete branch {branch} of {repo}", delete)
+
     def create_commit_comment(self, repo: str, sha: str, body: str) -> str:
         url = f"{self._unread(repo).url}/commits/{sha}/comments"
         body = self._masked(body)

@@ -345,6 +345,13 @@ class MemoryCodeHost:
             self.issues[(repo, number)] = {"title": info.title, "body": self.masker.text(body), "state": "open"}
             return number
 
+    def delete_branch(self, repo: str, branch: str) -> None:
+        with self._lock:
+            found = self._repo(repo, f"delete branch {branch} of {repo}")
+            if branch == found.default_branch:
+                raise _invalid(f"delete branch {branch} of {repo}")
+            found.branches.pop(branch, None)
+
     def edit_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None) -> None:
         with self._lock:
             issue = self.issues[(repo, number)]

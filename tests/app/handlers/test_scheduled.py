@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
+from bot.core.errors import RuntimeFailed
 from bot.core.ports import PullRequestInfo
 from bot.core.release import Phase
 from tests.app.handlers.bench import DRIFT, REPO, Bench, app, object_id
@@ -91,9 +93,21 @@ def test_the_drift_pull_request_is_kept_written_again_and_left_closed(tmp_path: 
     bench.host.close(REPO, pull.number)
     assert bench.check_drift() is None
     assert drift_pulls() == [] and [p.number for p in drift_pulls("closed")] == [pull.number]
+    assert bench.host.branch_head(REPO, BRANCH)  # a pull request someone closed keeps its branch
 
     # Back in line: the issue is closed.
     bench.world.objects[object_id("notes")] = {"text": "changed"}
     assert bench.check_drift() is None
     assert bench.host.issues[(REPO, issue)]["state"] == "closed"
     assert bench.host.comments(REPO, issue)[-1].body.endswith("found `shop/dev` back in line with its config: closing.")
+
+    # Another drift: a new pull request; back in line, Shipmate closes it and deletes its branch.
+    bench.world.objects[object_id("notes")] = {"text": "edited again"}
+    assert bench.check_drift() is None
+    [again] = drift_pulls()
+    assert again.number != pull.number
+    bench.world.objects[object_id("notes")] = {"text": "changed"}
+    assert bench.check_drift() is None
+    assert bench.host.pull_request(REPO, again.number).state == "closed"
+    with pytest.raises(RuntimeFailed):
+        bench.host.branch_head(REPO, BRANCH)
