@@ -86,7 +86,7 @@ def _summary(lines: Iterable[str]) -> str:
 
 
 def _title(text: str) -> str:
-    return text if len(text) <= TITLE_LIMIT else text[: TITLE_LIMIT - 1] + "…"
+    return comment.clip(text, TITLE_LIMIT)
 
 
 def preview_run(outcome: StackOutcome, *, secrets: Iterable[str] = (), details_url: str = "") -> CheckRunText:

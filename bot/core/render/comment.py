@@ -65,6 +65,11 @@ def fence_for(body: Iterable[str], char: str = "`") -> str:
     return char * max(3, longest + 1)
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` when it fits in `limit` characters, else its start and `…` within them."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def code(text: str) -> str:
     """Inline code that survives backticks and table pipes in `text`."""
     text = text.replace("|", "\\|")

@@ -86,5 +86,4 @@ def closed(project: str, stack: str, commit: str, why: str) -> str:
 
 def _shown(value: Any, secrets: tuple[str, ...]) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    text = mask_text(text, secrets)
-    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+    return comment.clip(mask_text(text, secrets), MAX_VALUE)

@@ -19,6 +19,7 @@ import json as _json
 from typing import Any
 
 from bot.core.release_diff import FieldChange, ReleaseDiff, SectionDiff
+from bot.core.render import comment
 
 _SIGN = {"added": "+", "removed": "-", "changed": "~"}
 _MAX_VALUE = 120
@@ -78,4 +79,4 @@ def _field(change: FieldChange) -> str:
 
 def _value(value: Any) -> str:
     shown = _json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
-    return shown if len(shown) <= _MAX_VALUE else shown[: _MAX_VALUE - 1] + "…"
+    return comment.clip(shown, _MAX_VALUE)
