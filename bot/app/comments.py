@@ -46,7 +46,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
 
 from bot.app import builder, dashboard_previews, drift_issues, queued_merges, waiting
 from bot.app.locking import push_owner
@@ -176,11 +175,10 @@ class Comments:
             return
         policy = self.policy_source.read(access, event.repo)
         backend = access.backends(event.repo, policy.settings.backend.branch)
-        view = backend.view()
-        keys = [key for key in view.stacks() if drift_issues.issue_of(view.drift(*key)) == event.issue_number]
-        if not keys:
+        drifted = drift_issues.stack_of(backend.view(), event.issue_number)
+        if drifted is None:
             return  # not a drift issue
-        project, workspace = keys[0]
+        project, workspace, _ = drifted
         reporter = self.services.reporter(access)
         request = Request(event.repo, event.issue_number, comment_id=event.comment_id, actor=event.author)
         reporter.acknowledged(request, "eyes")
@@ -238,7 +236,6 @@ class Comments:
         pull request in its line, and the others waiting are told their place."""
         waiting.hand_over(access, repo, backend, keys, self.queued, self.services.reporter(access))
 
-
     def run(self, access: Access, reporter: Reporter, request: Request, asked: builder.Asked,
             command: Command) -> bool | None:
         """Run an authorised command; PolicyDenied when it may not run. None: an `/apply` that
@@ -287,7 +284,7 @@ class Comments:
                 raise
             place = waiting.join(ops.backend, self.services.clock, exc.holder, number, asked.author,
                                  asked.comment_id, commands.text_of(command),
-                                 timedelta(seconds=policy.settings.lock_queue.expiry_seconds))
+                                 policy.settings.lock_queue.expiry)
             reporter.waiting(request, exc.holder.key, queue_text.waiting(asked.author, exc.holder, place))
             return None
         reviews = lambda: len(host.reviews(repo, number))  # noqa: E731

@@ -162,12 +162,10 @@ def issue_closed(services: Services, event: IssueClosed) -> None:
     except ConfigError:
         return
     backend = access.backends(event.repo, trusted.backend.branch)
-    view = backend.view()
-    for project, workspace in view.stacks():
-        record = view.drift(project, workspace)
-        if record is not None and drift_issues.issue_of(record) == event.number:
-            backend.write_drift(project, workspace, drift_issues.dismissed(record, event.sender,
-                                                                           rfc3339(services.clock.now())))
-            log.info("%s: drift issue #%d of %s/%s closed by %s: recorded", event.repo, event.number, project,
-                     workspace, event.sender)
-            return
+    found = drift_issues.stack_of(backend.view(), event.number)
+    if found is None:
+        return
+    project, workspace, record = found
+    backend.write_drift(project, workspace, drift_issues.dismissed(record, event.sender, rfc3339(services.clock.now())))
+    log.info("%s: drift issue #%d of %s/%s closed by %s: recorded", event.repo, event.number, project, workspace,
+             event.sender)

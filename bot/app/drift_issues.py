@@ -28,7 +28,7 @@ from bot.core.errors import ShipmateError
 from bot.core.fieldowners import FieldOwner
 from bot.core.fingerprint import digest
 from bot.core.outcome import StackOutcome
-from bot.core.ports import CodeHost
+from bot.core.ports import CodeHost, StateView
 from bot.core.render import drift_issue
 
 log = logging.getLogger("shipmate.drift")
@@ -38,6 +38,15 @@ def issue_of(record: Mapping[str, Any] | None) -> int | None:
     """The drift issue a stack's drift record names, if any."""
     number = (record or {}).get("issue")
     return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def stack_of(view: StateView, number: int) -> tuple[str, str, Mapping[str, Any]] | None:
+    """The project, workspace and drift record of the stack whose drift issue is `number`."""
+    for project, workspace in view.stacks():
+        record = view.drift(project, workspace)
+        if record is not None and issue_of(record) == number:
+            return project, workspace, record
+    return None
 
 
 def difference(record: Mapping[str, Any]) -> str:

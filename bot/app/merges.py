@@ -18,7 +18,6 @@ gone after a force push) the paths listed in the push payload are used instead.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from bot.app import builder, dashboard_previews, queued_merges
 from bot.app.policycheck import check
@@ -81,7 +80,7 @@ class Merges:
             if holder is not None:  # another open pull request holds one of its stacks: wait in line
                 queued_merges.wait(access, repo, ops.backend, self.services.clock, reporter, self.freed, pr, holder,
                                    plan.request.actor, event.after, [s.path for s in plan.stacks],
-                                   timedelta(seconds=trusted.lock_queue.expiry_seconds))
+                                   trusted.lock_queue.expiry)
                 return
         # A merged pull request's stacks apply only as its last preview showed (its approvals'
         # fingerprints, bot.app.dashboard_previews); a direct push has no preview to hold to.

@@ -117,7 +117,7 @@ def take_turn(services: Services, policy_source: PolicySource, access: Access, r
             reporter.refused(request, "the apply of this merge", str(exc))
             return
         wait(access, repo, ops.backend, services.clock, reporter, freed, pr, exc.holder, entry.actor,
-             entry.merge_commit, entry.stacks, timedelta(seconds=settings.lock_queue.expiry_seconds))
+             entry.merge_commit, entry.stacks, settings.lock_queue.expiry)
         return
     log.info("%s: the merge of #%d applied from %s after waiting: %s", repo, pr.number, head[:7],
              "ok" if result.ok else "not all applied")

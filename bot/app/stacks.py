@@ -143,10 +143,14 @@ class StackOps:
 
     def load(self, reader: ConfigReader, stack_path: str) -> LoadedStack:
         """Parse the stack at `stack_path` and generate its Spec (ConfigError on bad input)."""
+        with gcpause.paused():
+            return self._load(reader, stack_path, self._registry())
+
+    def _registry(self) -> ModuleRegistry:
+        """The module registry, the installed plug-ins' read once."""
         if self._registry_cache is None:
             self._registry_cache = self.registry or default_registry()
-        with gcpause.paused():
-            return self._load(reader, stack_path, self._registry_cache)
+        return self._registry_cache
 
     def _load(self, reader: ConfigReader, stack_path: str, registry: ModuleRegistry) -> LoadedStack:
         files = stack_files(reader, stack_path, self.kcl)
@@ -196,12 +200,10 @@ class StackOps:
               hidden: Iterable[str] = ()) -> Adoption:
         """What of a drifted stack's live values maps back into its own files, and the files
         after (`bot.core.writeback`); a KCL stack's rendered `main.yaml` is never written."""
-        if self._registry_cache is None:
-            self._registry_cache = self.registry or default_registry()
         files = stack_files(reader, stack_path, self.kcl)
         fixed = (join(stack_path, MAIN_FILE),) if files.render is not None else ()
         with gcpause.paused():
-            return writeback.adopt(files.snapshot, stack_path, changeset, registry=self._registry_cache,
+            return writeback.adopt(files.snapshot, stack_path, changeset, registry=self._registry(),
                                    salt=self.secret_salt, secrets=(*self.masker.literals.exact, *hidden), fixed=fixed)
 
     # --- apply ------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.core import policy
 from bot.core import schedule as cron
@@ -121,6 +122,10 @@ class LockQueueSettings:
 
     merges: bool = True
     expiry_seconds: int = 24 * 3600
+
+    @property
+    def expiry(self) -> timedelta:
+        return timedelta(seconds=self.expiry_seconds)
 
 
 @dataclass(frozen=True, slots=True)
