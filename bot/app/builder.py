@@ -159,6 +159,28 @@ def merge(event: PushEvent, pr: PullRequestInfo | None, tree: Tree, changed: Seq
     )
 
 
+def waited_merge(pr: PullRequestInfo, tree: Tree, refs: Sequence[StackRef], actor: str, policy: Policy) -> RunPlan:
+    """The apply of a merge whose turn came in the lock queue (`bot.app.queued_merges`): its
+    stacks read from the base branch's head `tree`, as the merged pull request (every lock
+    taken first, none kept), told on the pull request."""
+    return RunPlan(
+        Operation.APPLY, tuple(refs), Provenance(Trigger.PUSH, actor, tree.sha, pr.number),
+        Request(pr.repo, pr.number, tree.sha, pr.base_ref, None, pr.html_url, actor),
+        owner=pull_request_owner(pr.repo, pr.number), lease_seconds=RUN_LEASE_SECONDS, locks_first=True,
+        state_branch=policy.settings.backend.branch,
+    )
+
+
+def drift_apply(repo: str, issue: int, tree: Tree, branch: str, refs: Sequence[StackRef], actor: str,
+                comment_id: int, policy: Policy) -> RunPlan:
+    """`/apply` on a drift issue: its stack from the default branch's head `tree`, as the
+    commenter, told on the issue."""
+    provenance = Provenance(Trigger.COMMENT, actor, tree.sha, None)
+    return replace(stacks(Operation.APPLY, refs, provenance, push_owner(repo, tree.sha), repo=repo,
+                          state_branch=policy.settings.backend.branch),
+                   request=Request(repo, issue, tree.sha, branch, comment_id, "", actor))
+
+
 def push_request(event: PushEvent, pr: PullRequestInfo | None) -> Request:
     """Where a push's apply is told: the pull request it merged, else the pushed commit."""
     return Request(event.repo, pr.number if pr is not None else None, event.after, event.branch or event.ref,

@@ -45,10 +45,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import replace
 
 from bot.app import builder, dashboard_previews, drift_issues, queued_merges, waiting
-from bot.app.locking import push_owner
 from bot.app.policycheck import check
 from bot.app.runner import StackRunner
 from bot.app.services import Access, Services
@@ -61,12 +59,11 @@ from bot.core.events import CheckRunAction, IssueCommentEvent
 from bot.core.lock import LockedOut
 from bot.core.lockqueue import Waiting
 from bot.core.ports import StateBackend
-from bot.core.release import Trigger
 from bot.core.render import checks as render_checks
 from bot.core.render import queue as queue_text
 from bot.core.render import refusals
 from bot.core.reporter import Reporter
-from bot.core.runplan import Operation, Provenance, Request
+from bot.core.runplan import Request
 
 log = logging.getLogger("shipmate.bot")
 
@@ -194,11 +191,8 @@ class Comments:
             reporter.acknowledged(request, "confused")
             reporter.refused(request, "/apply", str(exc))
             return
-        provenance = Provenance(Trigger.COMMENT, event.author, tree.sha, None)
-        plan = replace(builder.stacks(Operation.APPLY, found, provenance, push_owner(event.repo, tree.sha),
-                                      repo=event.repo, state_branch=policy.settings.backend.branch),
-                       request=Request(event.repo, event.issue_number, tree.sha, branch, event.comment_id, "",
-                                       event.author))
+        plan = builder.drift_apply(event.repo, event.issue_number, tree, branch, found, event.author,
+                                   event.comment_id, policy)
         ops = self.services.ops(access, event.repo, policy.settings)
         result = StackRunner(ops, tree, policy.settings, reporter,
                              policies=check(self.services.policy_engine, policy.policies, None)).run(plan)

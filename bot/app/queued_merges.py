@@ -35,19 +35,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.app import builder, dashboard_previews
-from bot.app.locking import pull_request_owner
 from bot.app.policycheck import check
 from bot.app.runner import StackRunner
-from bot.app.services import RUN_LEASE_SECONDS, Access, Services
+from bot.app.services import Access, Services
 from bot.app.trust import PolicySource, PolicyUnreadable
 from bot.app.waiting import Freed, join
 from bot.core.lock import Lock, LockedOut
 from bot.core.lockqueue import Waiting
 from bot.core.ports import Clock, PullRequestInfo, StateBackend
-from bot.core.release import Trigger
 from bot.core.render import queue as queue_text
 from bot.core.reporter import Reporter
-from bot.core.runplan import Operation, Provenance, Request, RunPlan
+from bot.core.runplan import Request, RunPlan
 
 log = logging.getLogger("shipmate.bot")
 
@@ -101,10 +99,7 @@ def take_turn(services: Services, policy_source: PolicySource, access: Access, r
                  ", ".join(gone))
     if not refs:
         return
-    plan = RunPlan(Operation.APPLY, refs, Provenance(Trigger.PUSH, entry.actor, head, pr.number),
-                   Request(repo, pr.number, head, pr.base_ref, None, pr.html_url, entry.actor),
-                   owner=pull_request_owner(repo, pr.number), lease_seconds=RUN_LEASE_SECONDS, locks_first=True,
-                   state_branch=settings.backend.branch)
+    plan = builder.waited_merge(pr, tree, refs, entry.actor, policy)
     ops = services.ops(access, repo, settings)
     pins = dashboard_previews.pins(ops.backend, pr.number, pr.head_sha) or {}
     fingerprints = {key: pin.fingerprint for key, pin in pins.items() if pin.fingerprint is not None}
