@@ -98,6 +98,8 @@ class StackRunner:
     # The repository's Rego policies: a preview shows what they say of each stack, and an
     # apply is declined, before anything changes, for a stack they fail (bot.app.policycheck).
     policies: PolicyCheck | None = None
+    # What the run reads of its tree once for all its stacks: the stack graph, the stacks.
+    _tree_reads: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def run(self, plan: RunPlan, options: RunOptions = RunOptions()) -> RunResult:
         """Carry out `plan` and report it; PolicyDenied when its locks are held by someone else."""
@@ -303,15 +305,30 @@ class StackRunner:
         """`loaded` with the outputs it reads of the stacks its `dependsOn` lists filled in from
         their latest releases (an apply runs after its dependencies' wave, so it reads what they
         just recorded); in a preview, a dependency changing in the same run is known after apply."""
-        assert self.tree is not None
-        graph = stackorder.graph_of(self.tree.reader)
-        stacks = {s.path: s for s in discover_stacks(self.tree.reader)}
+        graph = self._graph()
+        stacks = self._stacks()
         deps = [stacks[path] for path in graph.depends_on.get(ref.path, ()) if path in stacks]
         releases = {graph.names[dep.path]: self.ops.backend.latest(dep.project, dep.workspace) for dep in deps}
         changing = {s.path for s in plan.stacks} if plan is not None and plan.operation is Operation.PREVIEW else set()
         pending = {graph.names[dep.path] for dep in deps if dep.path in changing}
         spec = stackoutputs.resolve_outputs(loaded.spec, releases, pending=pending)
         return replace(loaded, spec=spec, written=loaded.spec)
+
+    def _graph(self) -> StackGraph:
+        """The tree's stack graph (every stack.yaml's dependsOn), read once a run."""
+        assert self.tree is not None
+        if "graph" not in self._tree_reads:  # two stacks reading it at once read it twice: alike
+            self._tree_reads["graph"] = stackorder.graph_of(self.tree.reader)
+        graph: StackGraph = self._tree_reads["graph"]
+        return graph
+
+    def _stacks(self) -> dict[str, StackRef]:
+        """The tree's stacks by path, read once a run."""
+        assert self.tree is not None
+        if "stacks" not in self._tree_reads:
+            self._tree_reads["stacks"] = {s.path: s for s in discover_stacks(self.tree.reader)}
+        stacks: dict[str, StackRef] = self._tree_reads["stacks"]
+        return stacks
 
     def _each(self, plan: RunPlan, work: Callable[[StackRef], Done]) -> list[Done]:
         operation = str(plan.operation)
@@ -340,7 +357,7 @@ class StackRunner:
         graph: StackGraph | None = None
         if self.tree is not None and stackorder.declares_dependencies(self.tree.reader, plan.stacks):
             try:  # stack.yaml's dependsOn: waves of independent stacks (bot.app.stackorder)
-                graph = stackorder.graph_of(self.tree.reader)
+                graph = self._graph()
             except ShipmateError as exc:  # a dependsOn naming no stack, or a cycle: nothing runs
                 if not self.contain:
                     raise
