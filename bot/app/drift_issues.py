@@ -113,7 +113,8 @@ def _raise(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str,
     """The issue of a drifted stack written (edited when `kept` names it open, else opened),
     then its pull request; the issue names the pull request (edited again when a new one opens)."""
     hidden = tuple(secrets)
-    shown = drift_pulls.open_number(host, repo, previous) if adoption is not None else None
+    now = drift_pulls.current(host, repo, previous) if adoption is not None else (None, None)
+    shown = drift_pulls.open_number(now)
 
     def text(pull: int | None) -> str:
         return drift_issue.body(outcome, branch=branch, commit=commit, checked_at=checked_at, secrets=hidden,
@@ -128,7 +129,7 @@ def _raise(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str,
         pull = drift_pulls.recorded(previous)
         return {**out, **({"pullRequest": pull} if pull is not None else {})}
     made, now_open = drift_pulls.propose(host, repo, branch, commit, checked_at, outcome, adoption,
-                                         int(out["issue"]), previous, difference(report), hidden)
+                                         int(out["issue"]), now, difference(report), hidden)
     if now_open != shown:
         host.edit_issue(repo, int(out["issue"]), body=text(now_open))
     return {**out, **made}

@@ -49,23 +49,30 @@ def recorded(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
-def open_number(host: CodeHost, repo: str, record: Mapping[str, Any] | None) -> int | None:
-    """The number of the recorded drift pull request while it is open."""
+Current = tuple[dict[str, Any] | None, PullRequestInfo | None]
+
+
+def current(host: CodeHost, repo: str, record: Mapping[str, Any] | None) -> Current:
+    """The drift pull request a drift record names and what the code host says of it now
+    (read once a check; (None, None) when there is none)."""
     found = recorded(record)
-    if found is None:
-        return None
-    info = _read(host, repo, found["number"])
-    return found["number"] if info is not None and info.state == "open" else None
+    return found, (_read(host, repo, found["number"]) if found is not None else None)
+
+
+def open_number(now: Current) -> int | None:
+    """The number of the recorded drift pull request while it is open."""
+    found, info = now
+    return found["number"] if found is not None and info is not None and info.state == "open" else None
 
 
 def propose(host: CodeHost, repo: str, branch: str, commit: str, checked_at: str, outcome: StackOutcome,
-            adoption: Adoption, issue: int | None, previous: Mapping[str, Any] | None, difference: str,
+            adoption: Adoption, issue: int | None, now: Current, difference: str,
             secrets: Iterable[str] = ()) -> tuple[dict[str, Any], int | None]:
-    """Open, update or close the stack's drift pull request for `adoption`; what the drift
-    record keeps of it (`{"pullRequest": ...}` or nothing), and its number while it is open."""
-    found = recorded(previous)
-    info = _read(host, repo, found["number"]) if found is not None else None
-    is_open = info is not None and info.state == "open"
+    """Open, update or close the stack's drift pull request (`now`: the recorded one, see
+    `current`) for `adoption`; what the drift record keeps of it (`{"pullRequest": ...}` or
+    nothing), and its number while it is open."""
+    found, info = now
+    is_open = open_number(now) is not None
     if not adoption.mapped:
         if found is not None and is_open:
             close(host, repo, found["number"], outcome, commit, "that no field of the drift maps back any more")
@@ -101,9 +108,8 @@ def close_if_open(host: CodeHost, repo: str, record: Mapping[str, Any] | None, o
                   commit: str) -> None:
     """The stack is back in line: its drift pull request, if open, is closed; if it was
     merged, its branch is deleted."""
-    found = recorded(record)
-    info = _read(host, repo, found["number"]) if found is not None else None
-    if found is not None and info is not None and info.state == "open":
+    found, info = now = current(host, repo, record)
+    if found is not None and open_number(now) is not None:
         close(host, repo, found["number"], outcome, commit, "the stack back in line with its config")
     elif info is not None and info.merged:
         host.delete_branch(repo, drift_pull.branch(outcome.project, outcome.workspace))
