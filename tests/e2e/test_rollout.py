@@ -12,7 +12,7 @@ import pytest
 
 from bot.adapters.gitstate import git_backend
 from bot.cli.sandbox import EXAMPLE, Sandbox
-from tests.e2e.world import bodies, comment, open_pr, replace
+from tests.e2e.world import approve_and_apply, bodies, open_pr, replace
 
 pytestmark = pytest.mark.e2e
 
@@ -34,9 +34,7 @@ def test_a_workspace_change_rolls_out_batch_by_batch(box: Sandbox, tmp_path: Pat
     pr = open_pr(box, "bob", {"workspaces/prod.yaml": replace("replicas: 2", "replicas: 3")},
                  title="Three replicas in prod")
     box.settle()
-    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
-    asked = comment(box, "bob", pr.number, "/apply")
-    box.settle()
+    asked = approve_and_apply(box, pr.number)
     progress = rollout_comment(box, pr.number)
     assert f"@bob asked to apply commit `{pr.head.sha[:7]}` in 2 batches of at most 1 stack, 1s apart:" in progress
     assert "| 1/2 | `data/prod` | ✅ applied |" in progress
@@ -58,9 +56,7 @@ def test_a_failed_batch_stops_the_rollout(box: Sandbox, tmp_path: Path) -> None:
     pr = open_pr(box, "bob", {"workspaces/dev.yaml": replace("env: dev", "env: development")},
                  title="Rename the dev label")
     box.settle()
-    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
-    asked = comment(box, "bob", pr.number, "/apply")
-    box.settle()
+    asked = approve_and_apply(box, pr.number)
     progress = rollout_comment(box, pr.number)
     assert "| 1/3 | `data/dev` | ✅ applied |" in progress
     assert "| 2/3 | `edge/dev` | ❌ failed |" in progress

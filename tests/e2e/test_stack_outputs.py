@@ -15,7 +15,14 @@ from kubernetes import client, config
 
 from bot.adapters.gitstate import git_backend
 from bot.cli.sandbox import Sandbox
-from tests.e2e.world import DB_DEPLOYMENT, bodies, comment, manifest_stack, open_pr, replace
+from tests.e2e.world import (
+    DB_DEPLOYMENT,
+    approve_and_apply,
+    bodies,
+    manifest_stack,
+    open_pr,
+    replace,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -64,9 +71,7 @@ def test_an_output_passes_down_a_chain_and_a_failure_stops_it(box: Sandbox, tmp_
     box.settle()
     [preview] = bodies(box, pr.number)
     assert "(known after apply)" in preview  # network changes in the same pull request
-    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
-    asked = comment(box, "bob", pr.number, "/apply")
-    box.settle()
+    asked = approve_and_apply(box, pr.number)
     [applied] = bodies(box, pr.number, after=asked.id)
     assert "### ⛔ `app` / `dev`\n\n```text\nskipped: db/dev failed\n```" in applied
     with git_backend(box.state_url(), "shipmate-state", data_dir=tmp_path / "first") as backend:
@@ -88,9 +93,7 @@ def test_an_output_passes_down_a_chain_and_a_failure_stops_it(box: Sandbox, tmp_
     box.settle()
     [preview] = bodies(box, fixed.number)
     assert "(known after apply)" in preview
-    box.repo("alice").get_pull(fixed.number).create_review(event="APPROVE")
-    asked = comment(box, "bob", fixed.number, "/apply")
-    box.settle()
+    asked = approve_and_apply(box, fixed.number)
     [applied] = bodies(box, fixed.number, after=asked.id)
     assert "✅ 3 succeeded" in applied, applied
     assert live_app_settings(box) == {"revision": "1", "network": "3"}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.cli.sandbox import REPO, Sandbox
-from tests.e2e.world import bodies, comment, open_pr, replace
+from tests.e2e.world import approve_and_apply, bodies, comment, open_pr, replace
 
 pytestmark = pytest.mark.e2e
 
@@ -35,9 +35,7 @@ def test_a_team_owned_stack_needs_a_members_approval(box: Sandbox) -> None:
     box.settle()
 
     # alice approves, but she is not in the team that owns shop/dev.
-    box.repo("alice").get_pull(pr.number).create_review(event="APPROVE")
-    asked = comment(box, "bob", pr.number, "/apply")
-    box.settle()
+    asked = approve_and_apply(box, pr.number)
     [refused] = bodies(box, pr.number, after=asked.id)
     assert refused == (
         "**`/apply` was not run** (requested by @bob): /apply requirements not met:\n"

@@ -51,6 +51,15 @@ def comment(box: Sandbox, login: str, number: int, body: str) -> Any:
     return box.repo(login).get_issue(number).create_comment(body)
 
 
+def approve_and_apply(box: Sandbox, number: int, *, approver: str = "alice", asker: str = "bob") -> Any:
+    """`approver` approves the head of #number and `asker` comments `/apply`; once settled, the
+    asking comment (PyGithub IssueComment)."""
+    box.repo(approver).get_pull(number).create_review(event="APPROVE")
+    asked = comment(box, asker, number, "/apply")
+    box.settle()
+    return asked
+
+
 def comments(box: Sandbox, number: int, *, by: str | None = BOT, after: int = 0) -> list[dict[str, Any]]:
     """Comments on #number (the bot's by default), oldest first, with IDs above `after`."""
     return [c for c in box.github.comments(REPO_OWNER, REPO_NAME, number)
