@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core import mask
 from bot.core.adoption import AdoptedField, Adoption
 from bot.core.config.snapshot import ConfigSnapshot
 from bot.core.errors import ConfigError
@@ -128,7 +129,8 @@ def adopt(snapshot: ConfigSnapshot, stack_path: str, changeset: ChangeSet, *,
             left[key] = f"more than {tried} drifted fields to try: the rest are not tried"
             continue
         tried += 1
-        reason, candidates = _candidates(key, drift[key], resources.get(key[0]), files, literals)
+        reason, candidates = _candidates(key, drift[key], resources.get(key[0]), files, literals,
+                                         changeset.api_objects)
         if reason:
             left[key] = reason
             continue
@@ -179,12 +181,12 @@ def _own_files(snapshot: ConfigSnapshot, stack_path: str, fixed: frozenset[str])
 
 
 def _candidates(key: Key, diff: FieldDiff, resource: Resource | None, files: Mapping[str, _File],
-                literals: Sequence[str]) -> tuple[str, list[_Edit]]:
+                literals: Sequence[str], api_objects: Collection[str] | None) -> tuple[str, list[_Edit]]:
     """Why the field cannot be written back, or the edits that might write it."""
     rid, path = key
     if resource is None:
         return "the object is not in the generated Spec", []
-    if resource.attributes.get("kind") == "Secret":
+    if mask.secret_paths(resource.attributes, resource.type, api_objects):  # masking's own test of a Secret
         return "a Secret's fields are never written into the config", []
     live = diff.before
     if diff.kind is not DiffKind.ADDED and (holds_mask(live) or _holds(live, literals)):

@@ -107,6 +107,9 @@ def test_a_value_a_module_computes_or_a_secret_is_not_written_back() -> None:
 
 def test_secret_values_and_masks_are_never_written() -> None:
     snap = acme()
+    secret = adopt(snap, "shop/dev", drifted(snap, {"v1:Secret:shop:db": lambda o: o["data"].update(username="x")}))
+    assert secret.files == {} and [f.reason for f in secret.left] == [
+        "a Secret's fields are never written into the config"]
 
     def settings_map(obj: dict[str, Any]) -> None:
         obj["data"]["greeting"] = "the password is hunter2-long"
