@@ -241,6 +241,10 @@ class MemoryCodeHost:
             raise _not_found(f"read pull request {repo}#{number}")
         return pull
 
+    def _next_number(self, found: _Repo, repo: str) -> int:
+        """The next issue or pull request number: they share one sequence, as on GitHub."""
+        return max([*found.pulls, *(n for r, n in self.issues if r == repo)], default=0) + 1
+
     def _commentable(self, repo: str, number: int) -> None:
         """A pull request or an issue (both take comments on GitHub); 404 otherwise."""
         if (repo, number) not in self.issues:
@@ -314,9 +318,7 @@ class MemoryCodeHost:
 
     def create_issue(self, repo: str, title: str, body: str) -> int:
         with self._lock:
-            found = self._repo(repo, f"open an issue on {repo}")
-            taken = [n for r, n in self.issues if r == repo]
-            number = max([*found.pulls, *taken], default=0) + 1
+            number = self._next_number(self._repo(repo, f"open an issue on {repo}"), repo)
             self.issues[(repo, number)] = {"title": self.masker.text(title), "body": self.masker.text(body),
                                            "state": "open"}
             return number
@@ -338,8 +340,7 @@ class MemoryCodeHost:
             found = self._repo(repo, f"open a pull request on {repo}")
             if head not in found.branches or base not in found.branches:
                 raise _invalid(f"open a pull request on {repo}")
-            taken = [n for r, n in self.issues if r == repo]
-            number = max([*found.pulls, *taken], default=0) + 1
+            number = self._next_number(found, repo)
             info = self.open_pull_request(repo, self.commits.files(repo, found.branches[head]), author=self.login,
                                           number=number, title=self.masker.text(title), branch=head, base=base)
             self.issues[(repo, number)] = {"title": info.title, "body": self.masker.text(body), "state": "open"}
