@@ -55,14 +55,15 @@ class Reference:
         return KUSION_PATH_PREFIX + ".".join((self.resource_id, *self.path))
 
 
-def reference_strings(attributes: Any) -> Iterator[str]:
-    """Every `$kusion_path.` string anywhere in nested attributes, in document order."""
+def reference_strings(attributes: Any, prefix: str = KUSION_PATH_PREFIX) -> Iterator[str]:
+    """Every `$kusion_path.` string (or one starting with `prefix`) anywhere in nested
+    attributes, in document order."""
     stack = [attributes]
     while stack:
         node = stack.pop()
         kind = type(node)
         if kind is str:
-            if node.startswith(KUSION_PATH_PREFIX):
+            if node.startswith(prefix):
                 yield node
         elif kind is dict:  # the common case, checked without the ABC machinery
             stack.extend(reversed(list(node.values())))
@@ -71,7 +72,7 @@ def reference_strings(attributes: Any) -> Iterator[str]:
         elif kind in _SCALARS:
             continue
         elif isinstance(node, str):
-            if node.startswith(KUSION_PATH_PREFIX):
+            if node.startswith(prefix):
                 yield node
         elif isinstance(node, Mapping):
             stack.extend(reversed(list(node.values())))

@@ -22,10 +22,10 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from bot.core.errors import PlanError
-from bot.core.graph import parse_reference, value_at
+from bot.core.graph import parse_reference, reference_strings, value_at
 from bot.core.ports import KNOWN_AFTER_APPLY
 from bot.core.release import Release
-from bot.core.spec import KUSION_PATH_PREFIX, Spec
+from bot.core.spec import KUSION_PATH_PREFIX, Resource, Spec
 
 KUSION_STACK_PREFIX = "$kusion_stack."
 
@@ -79,16 +79,20 @@ def resolve_outputs(
             return [walk(v) for v in node]
         return node
 
-    if not any(_mentions(r.attributes) for r in spec.resources):
+    if not mentions(spec):
         return spec
-    resources = tuple(dataclasses.replace(r, attributes=walk(r.attributes)) if _mentions(r.attributes) else r
+    resources = tuple(dataclasses.replace(r, attributes=walk(r.attributes)) if _mentions(r) else r
                       for r in spec.resources)
     return dataclasses.replace(spec, resources=resources)
 
 
 def mentions(spec: Spec) -> bool:
     """Whether any resource of `spec` holds a `$kusion_stack.` reference."""
-    return any(_mentions(r.attributes) for r in spec.resources)
+    return any(_mentions(r) for r in spec.resources)
+
+
+def _mentions(resource: Resource) -> bool:
+    return next(reference_strings(resource.attributes, KUSION_STACK_PREFIX), None) is not None
 
 
 def references(spec: Spec) -> dict[str, dict[tuple[str | int, ...], str]]:
@@ -114,11 +118,3 @@ def references(spec: Spec) -> dict[str, dict[tuple[str | int, ...], str]]:
     return found
 
 
-def _mentions(node: Any) -> bool:
-    if isinstance(node, str):
-        return node.startswith(KUSION_STACK_PREFIX)
-    if isinstance(node, Mapping):
-        return any(_mentions(v) for v in node.values())
-    if isinstance(node, list | tuple):
-        return any(_mentions(v) for v in node)
-    return False
